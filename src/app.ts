@@ -1,0 +1,237 @@
+/**
+ * Builds one gateway process: HTTP webhooks and the Vonage WebSocket on one port, the shared 20 ms ticker, metrics,
+ * the call tracker. A factory, never a singleton: tests build several in one process.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import type { Config } from './config/config.js';
+import { CloseCode, GatewayError } from './errors.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { systemClock, type Clock } from './util/clock.js';
+import { Ticker } from './util/ticker.js';
+import { loadResampler } from './audio/resampler.js';
+import { loadVad } from './vad/fvad.js';
+import { closeAdapters, loadAdapters, type Adapters } from './adapters.js';
+import { CallTracker } from './call/tracker.js';
+import { CallSession } from './call/session.js';
+import { VonageLeg } from './leg/leg.js';
+import { readWebhookInput, sendError, sendJson, sendNoContent } from './webhooks/http.js';
+import { handleAnswer } from './webhooks/answer.js';
+import { classifyEvent, eventReply } from './webhooks/event.js';
+import { apologyNcco } from './webhooks/ncco.js';
+
+export interface GatewayOptions {
+  config: Config;
+  /** Environment handed to adapter factories (their own settings). */
+  env?: Readonly<Record<string, string | undefined>>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Pre-built adapters (tests); otherwise loaded from config. */
+  adapters?: Adapters;
+}
+
+export interface Gateway {
+  readonly config: Config;
+  readonly server: Server;
+  readonly metrics: Metrics;
+  readonly tracker: CallTracker;
+  readonly logger: Logger;
+  readonly adapters: Adapters;
+  readonly ticker: Ticker;
+  /** True once drain() started. */
+  readonly draining: boolean;
+  /** Start listening; resolves with the bound port. */
+  listen(): Promise<number>;
+  /** Stop taking calls, let live calls finish until `deadlineMs`, then close them (1001) and the server. */
+  drain(deadlineMs?: number): Promise<void>;
+  /** Close everything now. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
+  const config = opts.config;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  await Promise.all([loadResampler(), loadVad()]);
+  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
+  const metrics = new Metrics();
+  const tracker = new CallTracker();
+  const ticker = new Ticker(clock, 20);
+  ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
+  metrics.tickerLateTicks = () => ticker.stats.lateTicks;
+  metrics.sumLive = (pick) => {
+    let n = 0;
+    for (const s of tracker.sessions()) n += pick({ jitter: s.jitter, pacer: s.pacerStats });
+    return n;
+  };
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+  const legs = new Set<VonageLeg>();
+  let draining = false;
+  let closed = false;
+
+  const canAccept = () => !draining && legs.size < config.maxCalls;
+
+  // ── HTTP ──────────────────────────────────────────────────────────────────────
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    let hook = 'other';
+    try {
+      switch (path) {
+        case '/healthz':
+          return sendJson(res, 200, { status: 'ok' });
+        case '/readyz':
+          if (draining) return sendJson(res, 503, { ready: false, reason: 'draining', calls: tracker.size });
+          if (legs.size >= config.maxCalls) return sendJson(res, 503, { ready: false, reason: 'at capacity', calls: tracker.size });
+          return sendJson(res, 200, { ready: true, calls: tracker.size });
+        case '/metrics': {
+          const text = await metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+          return;
+        }
+        case '/webhooks/answer': {
+          hook = 'answer';
+          const { fields } = await readWebhookInput(req, url);
+          const r = handleAnswer(config, fields, canAccept());
+          logger.info({ call: r.call.uuid, conv: r.call.conversation_uuid, from: r.call.from, to: r.call.to, refused: r.refused }, 'answer webhook');
+          if (r.refused) metrics.legsRefused.inc({ reason: draining ? 'draining' : 'capacity' });
+          metrics.webhookRequests.inc({ hook, code: '200' });
+          return sendJson(res, 200, r.ncco);
+        }
+        case '/webhooks/event': {
+          hook = 'event';
+          const { fields } = await readWebhookInput(req, url);
+          const e = classifyEvent(config, fields);
+          metrics.webhookEvents.inc({ status: e.kind });
+          const session = tracker.find({ uuid: e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
+          (session ? session.logger : logger).info(
+            { call: e.headerUuid ?? e.uuid, conv: e.conversationUuid, status: e.status, kind: e.kind, detail: e.detail, live: !!session },
+            'vonage event',
+          );
+          if (session && e.terminal && e.uuid === session.info.callId) session.close(CloseCode.NORMAL, `vonage reported ${e.status}`);
+          const ncco = eventReply(e);
+          metrics.webhookRequests.inc({ hook, code: ncco ? '200' : '204' });
+          return ncco ? sendJson(res, 200, ncco) : sendNoContent(res);
+        }
+        case '/webhooks/fallback': {
+          hook = 'fallback';
+          const { fields } = await readWebhookInput(req, url);
+          const orig = fields.original_request;
+          logger.warn({ call: typeof fields.uuid === 'string' ? fields.uuid : undefined, reason: typeof fields.reason === 'string' ? fields.reason.slice(0, 500) : fields.reason, original_request: orig && typeof orig === 'object' ? orig : undefined }, 'fallback webhook');
+          metrics.webhookRequests.inc({ hook, code: '200' });
+          return sendJson(res, 200, apologyNcco());
+        }
+        default:
+          return sendJson(res, 404, { error: 'NOT_FOUND', reason: `no route ${req.method} ${path.slice(0, 100)}` });
+      }
+    } catch (err) {
+      const ge = err instanceof GatewayError ? err : new GatewayError('INTERNAL', 'internal error', { httpStatus: 500 });
+      if (ge.httpStatus >= 500) logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, hook }, 'webhook failed');
+      else logger.warn({ hook, code: ge.code, status: ge.httpStatus }, `webhook refused: ${ge.message}`);
+      metrics.webhookRequests.inc({ hook, code: String(ge.httpStatus) });
+      if (!res.headersSent) sendError(res, ge);
+      else res.destroy();
+    }
+  }
+
+  // ── WebSocket upgrade ────────────────────────────────────────────────────────
+  function refuseUpgrade(socket: Duplex, status: number, reason: string, metricReason: string): void {
+    metrics.legsRefused.inc({ reason: metricReason });
+    const body = JSON.stringify({ error: metricReason, reason });
+    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    if (url.pathname !== config.wsPath) return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`, 'path');
+    if (draining) return refuseUpgrade(socket, 503, 'gateway is draining', 'draining');
+    if (legs.size >= config.maxCalls) return refuseUpgrade(socket, 503, 'gateway at capacity', 'capacity');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = randomUUID();
+      const leg = new VonageLeg(id, ws, { handshakeTimeoutMs: config.handshakeTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, pingIntervalMs: config.pingIntervalMs }, metrics.hot, logger.child({ leg: id }));
+      legs.add(leg);
+      leg.onFinalClose = (code) => {
+        legs.delete(leg);
+        metrics.legsClosed.inc({ code: String(code) });
+      };
+      leg.start(
+        (h) => {
+          if (draining) throw new GatewayError('UNAVAILABLE', 'gateway is draining');
+          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts });
+          tracker.add(session);
+          metrics.legsAccepted.inc();
+          metrics.activeCalls.inc();
+          const prev = session.onClosed;
+          session.onClosed = (s, summary) => {
+            metrics.activeCalls.dec();
+            prev?.(s, summary);
+          };
+          session.start();
+          return session;
+        },
+        (err) => metrics.legsRefused.inc({ reason: err.code.toLowerCase() }),
+      );
+    });
+  }
+
+  const server = createServer({ requestTimeout: 10000, headersTimeout: 5000, maxHeaderSize: 16 * 1024 }, (req, res) => {
+    onRequest(req, res).catch((err) => {
+      logger.error({ err: { message: (err as Error)?.message } }, 'request handler crashed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL', reason: 'internal error' });
+    });
+  });
+  server.on('upgrade', onUpgrade);
+  server.on('clientError', (_err, socket) => {
+    const body = '{"error":"BAD_REQUEST","reason":"malformed HTTP request"}';
+    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    else socket.destroy();
+  });
+
+  async function close(): Promise<void> {
+    if (closed) return;
+    closed = true;
+    draining = true;
+    for (const s of [...tracker.sessions()]) s.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+    for (const l of [...legs]) l.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+    ticker.close();
+    await new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+    wss.close();
+    await closeAdapters(adapters);
+  }
+
+  const gw: Gateway = {
+    config, server, metrics, tracker, logger, adapters, ticker,
+    get draining() {
+      return draining;
+    },
+    listen: () =>
+      new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          const a = server.address();
+          resolve(typeof a === 'object' && a ? a.port : config.port);
+        });
+      }),
+    async drain(deadlineMs = config.drainTimeoutMs) {
+      if (draining) return;
+      draining = true;
+      logger.info({ calls: tracker.size, deadlineMs }, 'draining: no new calls');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([tracker.whenEmpty(), new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)))]);
+      if (timer) clearTimeout(timer);
+      if (tracker.size) logger.warn({ calls: tracker.size }, 'drain deadline passed: closing live calls');
+      await close();
+    },
+    close,
+  };
+  return gw;
+}

@@ -1,0 +1,80 @@
+/**
+ * Cuts a byte stream of 16-bit PCM into exact frames (320/640/960 bytes for 20 ms at 8/16/24 kHz).
+ * Frames handed to the sink are owned by the sink (never reused by the reframer). Input chunks that are exactly one
+ * frame and arrive on a frame boundary are passed through without copying.
+ */
+export interface FrameSink {
+  onFrame(frame: Buffer): void;
+}
+
+export class Reframer {
+  readonly frameBytes: number;
+  private readonly sink: FrameSink;
+  private pending: Buffer | undefined;
+  private pendingLen = 0;
+  /** Chunks that were not exactly one frame on a boundary (had to be re-assembled). */
+  reassembled = 0;
+
+  constructor(frameBytes: number, sink: FrameSink) {
+    if (!Number.isInteger(frameBytes) || frameBytes <= 0 || frameBytes % 2) throw new RangeError('frameBytes must be a positive even integer');
+    this.frameBytes = frameBytes;
+    this.sink = sink;
+  }
+
+  /** Bytes held until the next frame completes. */
+  get pendingBytes(): number {
+    return this.pendingLen;
+  }
+
+  /** Feed a chunk of any length. Returns the number of frames emitted. */
+  push(chunk: Buffer): number {
+    const fb = this.frameBytes;
+    if (this.pendingLen === 0 && chunk.length === fb) {
+      this.sink.onFrame(chunk);
+      return 1;
+    }
+    this.reassembled++;
+    let emitted = 0;
+    let off = 0;
+    if (this.pendingLen > 0) {
+      const take = Math.min(fb - this.pendingLen, chunk.length);
+      chunk.copy(this.pending as Buffer, this.pendingLen, 0, take);
+      this.pendingLen += take;
+      off = take;
+      if (this.pendingLen < fb) return 0;
+      const frame = this.pending as Buffer;
+      this.pending = undefined;
+      this.pendingLen = 0;
+      this.sink.onFrame(frame);
+      emitted++;
+    }
+    while (chunk.length - off >= fb) {
+      // Copy, so the sink never holds a view that pins a large input chunk in memory.
+      this.sink.onFrame(Buffer.from(chunk.subarray(off, off + fb)));
+      off += fb;
+      emitted++;
+    }
+    if (off < chunk.length) {
+      this.pending = Buffer.alloc(fb);
+      chunk.copy(this.pending, 0, off);
+      this.pendingLen = chunk.length - off;
+    }
+    return emitted;
+  }
+
+  /** Emit the partial frame padded with silence (if any). Returns 1 if a frame was emitted. */
+  flush(): number {
+    if (this.pendingLen === 0) return 0;
+    const frame = this.pending as Buffer; // already zero-filled past pendingLen
+    this.pending = undefined;
+    this.pendingLen = 0;
+    this.sink.onFrame(frame);
+    return 1;
+  }
+
+  /** Drop any partial frame. */
+  reset(): void {
+    this.pending = undefined;
+    this.pendingLen = 0;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The bot adapter contract: a bot gets what happened on the call and answers with text to speak, audio to play and
+ * call actions. One {@link BotSession} per call. Users plug in their own with `BOT_ADAPTER=./my-bot.js`.
+ */
+import type { CallInfo } from '../call/call-info.js';
+import type { AdapterContext } from '../util/adapter-context.js';
+
+export type BotInput =
+  /** The leg is up (sent once, first). */
+  | { type: 'start' }
+  | { type: 'transcript'; text: string; final: boolean }
+  | { type: 'dtmf'; digit: string; durationMs: number }
+  /** VAD: the caller started speaking (after the minimum speech duration). */
+  | { type: 'speech-start' }
+  /**
+   * VAD: the caller stopped speaking. `audio` (16-bit PCM at `sampleRateHz`) is the utterance, given only to bots whose
+   * capabilities ask for it.
+   */
+  | { type: 'speech-end'; durationMs: number; audio?: Int16Array; sampleRateHz: number }
+  /** A reply finished playing (`interrupted: false`) or was cut by barge-in; `heardMs` is what the caller heard. */
+  | { type: 'playback'; replyId: number; interrupted: boolean; heardMs: number; totalMs: number };
+
+export type BotOutput =
+  /**
+   * Text to speak. Consecutive `say`s form one reply until one has `end: true` (or a non-say output comes): stream
+   * tokens or sentences as they come. `interruptible: false` makes the reply immune to barge-in.
+   */
+  | { type: 'say'; text: string; end?: boolean; interruptible?: boolean }
+  /** Raw audio to play as one reply: 16-bit mono PCM at any rate (resampled to the leg's). */
+  | { type: 'play'; audio: Int16Array; sampleRateHz: number; interruptible?: boolean }
+  /** Stop playback now (like a barge-in). */
+  | { type: 'clear' }
+  /** End the call (after the queued audio has played, unless `immediate`). */
+  | { type: 'hangup'; immediate?: boolean; reason?: string }
+  /** Move the call to another NCCO (Vonage REST transfer). */
+  | { type: 'transfer'; ncco: readonly object[] }
+  /** Send DTMF digits into the call. */
+  | { type: 'dtmf'; digits: string };
+
+export interface BotCapabilities {
+  /** Give this bot the caller's utterance audio with each `speech-end`. */
+  wantsUtteranceAudio: boolean;
+}
+
+export interface BotSessionOptions {
+  call: CallInfo;
+  signal: AbortSignal;
+  /** True when an ASR adapter is active for this call (transcripts will come). */
+  hasAsr: boolean;
+  /** True when a TTS adapter is active (`say` will be spoken). */
+  hasTts: boolean;
+}
+
+export interface BotSession {
+  /** Deliver one input. Must not throw or block: queue and return. */
+  input(event: BotInput): void;
+  /** What the bot wants done, in order; ends when the session closes. */
+  readonly output: AsyncIterable<BotOutput>;
+  /** Idempotent. */
+  close(): void;
+}
+
+export interface BotAdapter {
+  readonly name: string;
+  readonly capabilities: BotCapabilities;
+  start(opts: BotSessionOptions): BotSession | Promise<BotSession>;
+  close?(): void | Promise<void>;
+}
+
+export type BotAdapterFactory = (ctx: AdapterContext) => BotAdapter | Promise<BotAdapter>;

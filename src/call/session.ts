@@ -1,0 +1,476 @@
+/**
+ * One call: the ONLY place the stages are wired together.
+ *
+ *   leg ─► jitter buffer ─(20 ms tick)─► VAD ─► ASR stream ─► bot ─► TTS ─► reply writer ─► pacer ─► leg
+ *
+ * Owns one AbortController (aborted at close; every adapter gets its signal), and closes everything exactly once.
+ * Per frame it does only: jitter-buffer push, VAD, ASR write, utterance capture. Everything else is per event.
+ */
+import { frameBytesFor, type Config } from '../config/config.js';
+import { CloseCode } from '../errors.js';
+import { JitterBuffer, type JitterSink } from '../ingress/jitter-buffer.js';
+import { Pacer, type PacerEvents } from '../egress/pacer.js';
+import { ReplyWriter } from '../egress/reply-writer.js';
+import type { VonageLeg, LegListener } from '../leg/leg.js';
+import type { Handshake, LegEvent } from '../leg/handshake.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Clock } from '../util/clock.js';
+import type { TickListener, Ticker } from '../util/ticker.js';
+import { CallVad, VadEvent } from '../vad/vad.js';
+import type { AsrAdapter, AsrStream } from '../asr/types.js';
+import type { BotAdapter, BotInput, BotOutput, BotSession } from '../bot/types.js';
+import type { TtsAdapter } from '../tts/types.js';
+import type { CallInfo } from './call-info.js';
+import { UtteranceCapture } from './utterance-capture.js';
+
+export interface SessionDeps {
+  config: Config;
+  clock: Clock;
+  ticker: Ticker;
+  metrics: Metrics;
+  logger: Logger;
+  asr: AsrAdapter | undefined;
+  bot: BotAdapter;
+  tts: TtsAdapter | undefined;
+}
+
+export type CallState = 'starting' | 'listening' | 'thinking' | 'speaking' | 'closed';
+
+/** What the session reports when it ends (also logged). */
+export interface CallSummary {
+  callId: string;
+  durationMs: number;
+  closeCode: number;
+  closeReason: string;
+  framesIn: number;
+  framesOut: number;
+  jitter: JitterBuffer['stats'];
+  pacer: Pacer['stats'];
+  turnLatenciesMs: number[];
+  bargeIns: number;
+  replies: Array<{ id: number; frames: number; heardFrames: number; interrupted: boolean }>;
+}
+
+const PREROLL_MS = 200;
+const MAX_ASR_BACKLOG_FRAMES = 50;
+const MAX_KEPT = 32;
+
+export class CallSession implements LegListener, JitterSink, TickListener, PacerEvents {
+  readonly info: CallInfo;
+  readonly startedAtMs: number;
+  state: CallState = 'starting';
+  private readonly d: SessionDeps;
+  private readonly leg: VonageLeg;
+  private readonly log: Logger;
+  private readonly abort = new AbortController();
+  private readonly jb: JitterBuffer;
+  private readonly pacer: Pacer;
+  private readonly vad: CallVad;
+  private readonly capture: UtteranceCapture | undefined;
+  private asrStream: AsrStream | undefined;
+  private asrBacklog: Buffer[] | undefined = [];
+  private botSession: BotSession | undefined;
+  private botBacklog: BotInput[] | undefined = [];
+  private replyId = 0;
+  private reply: { id: number; writer: ReplyWriter; ctl: AbortController; interruptible: boolean } | undefined;
+  private discardUntilEnd = false;
+  /** When the caller's speech really ended: arrival of the last voiced frame of the utterance (before endpointing). */
+  private speechEndAtMs = -1;
+  private lastVoicedAtMs = -1;
+  private botInputAtMs = -1;
+  private bargedThisUtterance = false;
+  private hangupPending = false;
+  private closedFlag = false;
+  private readonly turnLatenciesMs: number[] = [];
+  private readonly replies: CallSummary['replies'] = [];
+  private bargeIns = 0;
+  /** Called once after the session has closed (the tracker forgets it). */
+  onClosed: ((s: CallSession, summary: CallSummary) => void) | undefined;
+
+  constructor(leg: VonageLeg, handshake: Handshake, deps: SessionDeps) {
+    this.d = deps;
+    this.leg = leg;
+    this.startedAtMs = deps.clock.now();
+    const m = handshake.metadata;
+    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+    const cfg = deps.config;
+    this.info = Object.freeze({
+      callId: str(m.uuid) ?? leg.id,
+      conversationUuid: str(m.conversation_uuid),
+      from: str(m.from),
+      to: str(m.to),
+      sampleRateHz: handshake.sampleRateHz,
+      language: str(m.language) ?? cfg.language,
+      metadata: m,
+    });
+    this.log = deps.logger.child({ call: this.info.callId, conv: this.info.conversationUuid, leg: leg.id });
+    leg.setLogger(this.log);
+    const frameBytes = frameBytesFor(handshake.sampleRateHz);
+    this.jb = new JitterBuffer(
+      { frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence },
+      this,
+    );
+    this.pacer = new Pacer(
+      { frameBytes, leadFrames: Math.max(1, Math.round(cfg.pacerLeadMs / 20)), capacityFrames: 3000, watermarkBytes: cfg.pacerWatermarkBytes },
+      leg, deps.ticker, deps.clock, this,
+    );
+    this.vad = new CallVad({ sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs });
+    if (deps.bot.capabilities.wantsUtteranceAudio) this.capture = new UtteranceCapture(PREROLL_MS, cfg.maxUtteranceMs);
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** The call's child logger. */
+  get logger(): Logger {
+    return this.log;
+  }
+
+  /** Live per-call counters (metrics scrapes sum them over live calls). */
+  get jitter(): JitterBuffer['stats'] {
+    return this.jb.stats;
+  }
+
+  get pacerStats(): Pacer['stats'] {
+    return this.pacer.stats;
+  }
+
+  /** Start the adapters and the 20 ms playout. Failures are logged; the call goes on with what started. */
+  start(): void {
+    this.d.ticker.add(this);
+    this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language }, 'call started');
+    const signal = this.abort.signal;
+    if (this.d.asr) {
+      Promise.resolve()
+        .then(() => (this.d.asr as AsrAdapter).start({ call: this.info, signal }))
+        .then((stream) => {
+          if (this.closedFlag) return stream.close();
+          this.asrStream = stream;
+          const backlog = this.asrBacklog ?? [];
+          this.asrBacklog = undefined;
+          for (const f of backlog) stream.write(f, this.d.clock.now());
+          void this.runAsr(stream);
+        })
+        .catch((err) => this.adapterError('asr', 'ASR_START_FAILED', err, true));
+    } else this.asrBacklog = undefined;
+    Promise.resolve()
+      .then(() => this.d.bot.start({ call: this.info, signal, hasAsr: !!this.d.asr, hasTts: !!this.d.tts }))
+      .then((bot) => {
+        if (this.closedFlag) return bot.close();
+        this.botSession = bot;
+        bot.input({ type: 'start' });
+        for (const e of this.botBacklog ?? []) bot.input(e);
+        this.botBacklog = undefined;
+        this.setState('listening');
+        void this.runBot(bot);
+      })
+      .catch((err) => {
+        this.adapterError('bot', 'BOT_START_FAILED', err, false);
+        this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start');
+      });
+  }
+
+  // ── leg → ingress ────────────────────────────────────────────────────────────
+  onAudio(frame: Buffer, arrivalMs: number): void {
+    this.jb.push(frame, arrivalMs);
+  }
+
+  onEvent(e: LegEvent): void {
+    const label = e.kind === 'unknown' ? 'unknown' : e.kind;
+    this.d.metrics.legEvents.inc({ event: label });
+    switch (e.kind) {
+      case 'dtmf':
+        this.log.info({ digit: e.digit, durationMs: e.durationMs }, 'dtmf');
+        this.toBot({ type: 'dtmf', digit: e.digit, durationMs: e.durationMs }, true);
+        return;
+      case 'notify':
+        if (!this.pacer.onNotify(e.payload)) this.log.debug({ payload: e.payload }, 'notify not ours');
+        return;
+      case 'cleared':
+        this.log.debug('vonage cleared its buffer');
+        return;
+      case 'unknown':
+        this.log.info({ event: e.event }, 'unknown leg event ignored');
+        return;
+      case 'malformed':
+        this.log.warn({ reason: e.reason }, 'malformed text message ignored');
+        return;
+    }
+  }
+
+  onClose(code: number, reason: string, byGateway: boolean): void {
+    this.log.info({ code, reason, byGateway }, 'leg closed');
+    this.close(code, reason);
+  }
+
+  // ── 20 ms playout ─────────────────────────────────────────────────────────────
+  onTick(_nowMs: number, periods: number): void {
+    this.jb.tick(periods);
+  }
+
+  onFrame(frame: Buffer, receivedAtMs: number): void {
+    const asr = this.asrStream;
+    if (asr) asr.write(frame, receivedAtMs);
+    else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(frame);
+    this.capture?.push(frame);
+    const ev = this.vad.push(frame);
+    if (this.vad.voiced) this.lastVoicedAtMs = receivedAtMs;
+    if (ev === VadEvent.SpeechStart) this.onSpeechStart();
+    else if (ev === VadEvent.SpeechEnd) this.onSpeechEnd();
+    else if (this.vad.endpointer.speaking && !this.bargedThisUtterance) this.maybeBargeIn();
+  }
+
+  onGap(silence: Buffer | undefined): void {
+    if (silence) this.onFrame(silence, this.d.clock.now());
+  }
+
+  private onSpeechStart(): void {
+    this.bargedThisUtterance = false;
+    this.capture?.start();
+    this.toBot({ type: 'speech-start' }, false);
+    this.maybeBargeIn();
+  }
+
+  private onSpeechEnd(): void {
+    const ep = this.vad.endpointer;
+    // Turn latency counts the endpointing silence too: it is silence the caller hears.
+    this.speechEndAtMs = this.lastVoicedAtMs >= 0 ? this.lastVoicedAtMs : this.d.clock.now();
+    this.asrStream?.endOfSpeech?.();
+    const audio = this.capture?.finish(this.d.config.vadSilenceMs - 100);
+    this.toBot({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.info.sampleRateHz }, true);
+    if (this.state === 'listening') this.setState('thinking');
+  }
+
+  private maybeBargeIn(): void {
+    const cfg = this.d.config;
+    const r = this.reply;
+    if (!cfg.bargeIn || !r || !r.interruptible || this.vad.endpointer.speechMs < cfg.bargeInMinSpeechMs) return;
+    if (!this.pacer.active && r.writer.frames === 0) return;
+    this.bargedThisUtterance = true;
+    this.bargeIns++;
+    this.d.metrics.bargeIns.inc();
+    this.log.info({ replyId: r.id }, 'barge-in');
+    this.interruptReply();
+  }
+
+  private interruptReply(): void {
+    const r = this.reply;
+    if (r) {
+      r.ctl.abort();
+      r.writer.abort();
+      this.reply = undefined;
+      this.discardUntilEnd = true;
+    }
+    this.pacer.clear();
+    this.setState('listening');
+  }
+
+  // ── pacer → session ──────────────────────────────────────────────────────────
+  onSegmentStart(id: number, atMs: number): void {
+    if (this.speechEndAtMs >= 0) {
+      const ms = atMs - this.speechEndAtMs;
+      this.speechEndAtMs = -1;
+      this.d.metrics.turnLatency.observe(ms / 1000);
+      if (this.turnLatenciesMs.length < MAX_KEPT) this.turnLatenciesMs.push(Math.round(ms));
+      this.log.info({ replyId: id, turnLatencyMs: Math.round(ms) }, 'reply started');
+    }
+    this.setState('speaking');
+  }
+
+  onSegmentPlayed(id: number, frames: number): void {
+    this.replyDone(id, frames, frames, false);
+  }
+
+  onSegmentInterrupted(id: number, heardFrames: number, frames: number): void {
+    this.replyDone(id, heardFrames, frames, true);
+  }
+
+  private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {
+    if (this.replies.length < MAX_KEPT) this.replies.push({ id, frames, heardFrames: heard, interrupted });
+    this.log.info({ replyId: id, heardMs: heard * 20, totalMs: frames * 20, interrupted }, interrupted ? 'reply interrupted' : 'reply played');
+    this.toBot({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20 }, false);
+    if (!this.pacer.active && !this.reply && !this.closedFlag) {
+      this.setState('listening');
+      if (this.hangupPending) this.close(CloseCode.NORMAL, 'bot hung up');
+    }
+  }
+
+  // ── ASR and bot loops ────────────────────────────────────────────────────────
+  private async runAsr(stream: AsrStream): Promise<void> {
+    try {
+      for await (const e of stream.events) {
+        if (this.closedFlag) break;
+        if (e.type === 'error') {
+          this.d.metrics.adapterErrors.inc({ stage: 'asr', code: e.code });
+          this.log.warn({ code: e.code, recoverable: e.recoverable }, `asr error: ${e.message}`);
+          continue;
+        }
+        if (e.type === 'final') {
+          if (this.speechEndAtMs >= 0) this.d.metrics.asrFinalLatency.observe(Math.max(0, this.d.clock.now() - this.speechEndAtMs) / 1000);
+          this.log.info({ text: e.text }, 'transcript');
+        }
+        this.toBot({ type: 'transcript', text: e.text, final: e.type === 'final' }, e.type === 'final');
+      }
+    } catch (err) {
+      this.adapterError('asr', 'ASR_STREAM_FAILED', err, false);
+    }
+  }
+
+  private async runBot(bot: BotSession): Promise<void> {
+    try {
+      for await (const out of bot.output) {
+        if (this.closedFlag) break;
+        if (this.botInputAtMs >= 0) {
+          this.d.metrics.botFirstTextLatency.observe((this.d.clock.now() - this.botInputAtMs) / 1000);
+          this.botInputAtMs = -1;
+        }
+        await this.handleBotOutput(out);
+      }
+    } catch (err) {
+      this.adapterError('bot', 'BOT_FAILED', err, false);
+    }
+  }
+
+  private async handleBotOutput(out: BotOutput): Promise<void> {
+    switch (out.type) {
+      case 'say': {
+        if (this.discardUntilEnd) {
+          if (out.end) this.discardUntilEnd = false;
+          return;
+        }
+        const r = this.reply ?? this.openReply(out.interruptible !== false);
+        if (this.d.tts) await this.speak(out.text, r);
+        else this.log.warn({ text: out.text }, 'no TTS adapter: text not spoken');
+        if (out.end) this.endReply(r);
+        return;
+      }
+      case 'play': {
+        this.discardUntilEnd = false;
+        if (this.reply) this.endReply(this.reply);
+        const r = this.openReply(out.interruptible !== false);
+        await r.writer.write(out.audio, out.sampleRateHz, r.ctl.signal);
+        this.endReply(r);
+        return;
+      }
+      case 'clear':
+        this.interruptReply();
+        this.discardUntilEnd = false;
+        return;
+      case 'hangup':
+        if (this.reply) this.endReply(this.reply);
+        this.log.info({ reason: out.reason, immediate: !!out.immediate }, 'bot hangup');
+        if (out.immediate || !this.pacer.active) this.close(CloseCode.NORMAL, 'bot hung up');
+        else this.hangupPending = true;
+        return;
+      case 'transfer':
+      case 'dtmf':
+        this.log.warn({ action: out.type }, 'bot action needs Vonage call control (not configured): ignored');
+        this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'ACTION_UNSUPPORTED' });
+        return;
+    }
+  }
+
+  private openReply(interruptible: boolean) {
+    const id = ++this.replyId;
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort();
+    this.abort.signal.addEventListener('abort', onAbort, { once: true });
+    ctl.signal.addEventListener('abort', () => this.abort.signal.removeEventListener('abort', onAbort), { once: true });
+    const writer = new ReplyWriter(this.pacer, this.info.sampleRateHz, frameBytesFor(this.info.sampleRateHz), id);
+    this.reply = { id, writer, ctl, interruptible };
+    if (this.state !== 'speaking') this.setState('thinking');
+    return this.reply;
+  }
+
+  private endReply(r: NonNullable<CallSession['reply']>): void {
+    if (this.reply === r) this.reply = undefined;
+    if (!r.ctl.signal.aborted) r.writer.end();
+    r.ctl.abort(); // releases the listener on the call's signal
+  }
+
+  private async speak(text: string, r: NonNullable<CallSession['reply']>): Promise<void> {
+    const tts = this.d.tts as TtsAdapter;
+    const t0 = this.d.clock.now();
+    let first = true;
+    try {
+      for await (const chunk of tts.synthesize({ text, call: this.info, signal: r.ctl.signal })) {
+        if (r.ctl.signal.aborted) break;
+        if (first) {
+          first = false;
+          this.d.metrics.ttsFirstAudioLatency.observe((this.d.clock.now() - t0) / 1000);
+        }
+        await r.writer.write(chunk.audio, chunk.sampleRateHz, r.ctl.signal);
+      }
+    } catch (err) {
+      if (!r.ctl.signal.aborted) this.adapterError('tts', 'TTS_FAILED', err, true);
+    }
+  }
+
+  private toBot(e: BotInput, expectsReply: boolean): void {
+    if (expectsReply) this.botInputAtMs = this.d.clock.now();
+    if (this.botSession) this.botSession.input(e);
+    else if (this.botBacklog && this.botBacklog.length < MAX_KEPT) this.botBacklog.push(e);
+  }
+
+  private adapterError(stage: string, code: string, err: unknown, recoverable: boolean): void {
+    if (this.closedFlag) return;
+    this.d.metrics.adapterErrors.inc({ stage, code });
+    this.log.error({ stage, code, recoverable, err: { message: (err as Error)?.message ?? String(err) } }, `${stage} adapter error`);
+  }
+
+  private setState(s: CallState): void {
+    if (this.state === s || this.state === 'closed') return;
+    this.state = s;
+  }
+
+  /** Snapshot for the console, logs and tests. */
+  summary(code = 0, reason = ''): CallSummary {
+    return {
+      callId: this.info.callId,
+      durationMs: Math.round(this.d.clock.now() - this.startedAtMs),
+      closeCode: code,
+      closeReason: reason,
+      framesIn: this.jb.stats.framesIn,
+      framesOut: this.pacer.stats.framesSent,
+      jitter: { ...this.jb.stats },
+      pacer: { ...this.pacer.stats },
+      turnLatenciesMs: [...this.turnLatenciesMs],
+      bargeIns: this.bargeIns,
+      replies: [...this.replies],
+    };
+  }
+
+  /** End the call: close the leg (if open) and every stage. Idempotent. */
+  close(code: number = CloseCode.NORMAL, reason = 'call ended'): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.d.ticker.delete(this);
+    this.abort.abort();
+    if (this.reply) this.reply.writer.abort();
+    this.reply = undefined;
+    this.pacer.close();
+    if (!this.leg.closed) this.leg.close(code, reason);
+    this.asrStream?.close();
+    this.botSession?.close();
+    this.vad.close();
+    this.capture?.clear();
+    const s = this.jb.stats;
+    const hot = this.d.metrics.hot;
+    hot.jitterUnderruns += s.underruns;
+    hot.jitterOverruns += s.overruns;
+    hot.jitterLateFrames += s.lateFrames;
+    const p = this.pacer.stats;
+    hot.pacerLateSends += p.lateSends;
+    hot.pacerDroppedBackpressure += p.framesDroppedBackpressure;
+    hot.pacerRejectedFull += p.framesRejectedFull;
+    this.jb.clear();
+    this.state = 'closed';
+    const summary = this.summary(code, reason);
+    this.d.metrics.callJitter.observe(s.jitterMs);
+    this.d.metrics.callDuration.observe(summary.durationMs / 1000);
+    this.log.info({ summary: { ...summary, replies: summary.replies.length } }, 'call ended');
+    this.onClosed?.(this, summary);
+  }
+}

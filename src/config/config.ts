@@ -1,0 +1,172 @@
+/**
+ * The gateway's configuration: one schema, read from the environment once, validated, frozen.
+ * This is the only module that reads `process.env` (main.ts passes it in).
+ */
+import { GatewayError } from '../errors.js';
+
+export const SUPPORTED_RATES = [8000, 16000, 24000] as const;
+export type SampleRateHz = (typeof SUPPORTED_RATES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** Externally reachable base URL, http(s)://, no trailing slash. */
+  readonly publicUrl: string;
+  /** `publicUrl` turned into ws(s)://, no trailing slash. */
+  readonly publicWsUrl: string;
+  /** Path of the WebSocket endpoint Vonage connects to. */
+  readonly wsPath: string;
+  readonly audioRateHz: SampleRateHz;
+  readonly logLevel: LogLevel;
+  readonly language: string;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly maxPayloadBytes: number;
+  readonly maxCalls: number;
+  readonly jitterTargetMs: number;
+  readonly jitterCapacityMs: number;
+  readonly jitterFillSilence: boolean;
+  readonly pacerLeadMs: number;
+  readonly pacerWatermarkBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly vadMode: 0 | 1 | 2 | 3;
+  readonly vadMinSpeechMs: number;
+  readonly vadSilenceMs: number;
+  readonly bargeIn: boolean;
+  readonly bargeInMinSpeechMs: number;
+  readonly maxUtteranceMs: number;
+  readonly asrAdapter: string;
+  readonly botAdapter: string;
+  readonly ttsAdapter: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+interface Spec<K extends keyof Config> {
+  key: K;
+  env: string;
+  doc: string;
+  /** Default as it appears in the README. */
+  def: string;
+  parse: (raw: string, env: Env) => Config[K];
+}
+
+function int(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`an integer from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+function oneOf<T extends string | number>(values: readonly T[]) {
+  return (raw: string): T => {
+    const v = values.find((x) => String(x) === raw.trim());
+    if (v === undefined) throw new Error(`one of ${values.join(', ')}`);
+    return v;
+  };
+}
+function bool(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error('one of true, false (also 1/0, yes/no, on/off)');
+}
+function nonEmpty(raw: string): string {
+  if (!raw.trim()) throw new Error('a non-empty string');
+  return raw.trim();
+}
+function httpUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new Error('an absolute http:// or https:// URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('an absolute http:// or https:// URL');
+  if (u.search || u.hash) throw new Error('an absolute http:// or https:// URL without query or fragment');
+  return u.toString().replace(/\/+$/, '');
+}
+
+/** Every variable the gateway reads, in README order. */
+export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
+  { key: 'port', env: 'PORT', def: '8080', doc: 'HTTP and WebSocket port (0 picks a free one)', parse: int(0, 65535) },
+  { key: 'host', env: 'HOST', def: '0.0.0.0', doc: 'Interface to listen on', parse: nonEmpty },
+  {
+    key: 'publicUrl',
+    env: 'PUBLIC_URL',
+    def: 'http://localhost:$PORT',
+    doc: 'Externally reachable base URL; NCCO websocket `uri` (ws/wss) and `eventUrl` are built from it',
+    parse: httpUrl,
+  },
+  { key: 'wsPath', env: 'WS_PATH', def: '/socket', doc: 'Path Vonage opens the WebSocket on', parse: (r) => {
+      if (!/^\/[A-Za-z0-9/_.-]*$/.test(r.trim())) throw new Error('a path starting with / (letters, digits, / _ . -)');
+      return r.trim();
+    } },
+  { key: 'audioRateHz', env: 'AUDIO_RATE', def: '16000', doc: 'Sample rate asked of Vonage in the NCCO (`audio/l16;rate=…`)', parse: oneOf(SUPPORTED_RATES) },
+  { key: 'logLevel', env: 'LOG_LEVEL', def: 'info', doc: 'pino log level', parse: oneOf(LOG_LEVELS) },
+  { key: 'language', env: 'LANGUAGE', def: 'en-US', doc: 'Default BCP-47 language passed to ASR and TTS adapters', parse: nonEmpty },
+  { key: 'handshakeTimeoutMs', env: 'HANDSHAKE_TIMEOUT_MS', def: '5000', doc: 'Time allowed for `websocket:connected` after the upgrade', parse: int(100, 60000) },
+  { key: 'idleTimeoutMs', env: 'IDLE_TIMEOUT_MS', def: '15000', doc: 'A leg that sends nothing for this long is closed (4004)', parse: int(1000, 3600000) },
+  { key: 'pingIntervalMs', env: 'PING_INTERVAL_MS', def: '10000', doc: 'WebSocket ping interval; no pong by the next ping closes the leg (4005)', parse: int(1000, 600000) },
+  { key: 'maxPayloadBytes', env: 'MAX_PAYLOAD_BYTES', def: '32768', doc: 'Largest WebSocket message accepted; larger closes the leg with 1009', parse: int(4096, 1048576) },
+  { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs accepted; more are refused (4006)', parse: int(1, 100000) },
+  { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20)', parse: (r) => {
+      const n = int(0, 1000)(r);
+      if (n % 20) throw new Error('a multiple of 20 from 0 to 1000');
+      return n;
+    } },
+  { key: 'jitterCapacityMs', env: 'JITTER_CAPACITY_MS', def: '1000', doc: 'Jitter buffer capacity; the oldest frame is dropped past it', parse: int(40, 10000) },
+  { key: 'jitterFillSilence', env: 'JITTER_FILL_SILENCE', def: 'false', doc: 'Hand silence to the ASR on underrun instead of skipping the slot', parse: bool },
+  { key: 'pacerLeadMs', env: 'PACER_LEAD_MS', def: '100', doc: 'Audio kept queued at Vonage ahead of playout (bounds barge-in delay)', parse: int(20, 2000) },
+  { key: 'pacerWatermarkBytes', env: 'PACER_WATERMARK_BYTES', def: '65536', doc: 'Socket `bufferedAmount` past which outbound frames are dropped and counted', parse: int(1024, 16777216) },
+  { key: 'drainTimeoutMs', env: 'DRAIN_TIMEOUT_MS', def: '30000', doc: 'On SIGTERM, live calls may run this long before they are closed', parse: int(0, 3600000) },
+  { key: 'vadMode', env: 'VAD_MODE', def: '2', doc: 'WebRTC VAD aggressiveness 0 (least) to 3 (most)', parse: (r) => oneOf([0, 1, 2, 3] as const)(r) },
+  { key: 'vadMinSpeechMs', env: 'VAD_MIN_SPEECH_MS', def: '120', doc: 'Voiced audio needed before speech counts as started', parse: int(20, 5000) },
+  { key: 'vadSilenceMs', env: 'VAD_SILENCE_MS', def: '600', doc: 'Silence that ends an utterance (endpointing)', parse: int(60, 10000) },
+  { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
+  { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
+  { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
+  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'none', doc: 'ASR adapter: `none` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'none', doc: 'TTS adapter: `none`, `tone` or a module path exporting a factory', parse: nonEmpty },
+];
+
+/**
+ * Build the frozen config from an environment. Throws one {@link GatewayError} `CONFIG_INVALID` whose message names
+ * every bad variable and what it allows.
+ */
+export function loadConfig(env: Env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const spec of CONFIG_SPECS) {
+    let raw = env[spec.env];
+    if (raw === undefined || raw === '') {
+      if (spec.key === 'publicUrl') continue; // derived below from the port
+      raw = spec.def;
+    }
+    try {
+      out[spec.key] = spec.parse(raw, env);
+    } catch (e) {
+      problems.push(`${spec.env}=${JSON.stringify(raw)} is invalid: expected ${(e as Error).message}`);
+    }
+  }
+  if (problems.length) throw new GatewayError('CONFIG_INVALID', `Invalid configuration:\n  ${problems.join('\n  ')}`);
+  if (out.publicUrl === undefined) out.publicUrl = `http://localhost:${out.port as number}`;
+  out.publicWsUrl = (out.publicUrl as string).replace(/^http/, 'ws');
+  if ((out.jitterCapacityMs as number) < (out.jitterTargetMs as number) + 40) {
+    throw new GatewayError(
+      'CONFIG_INVALID',
+      `Invalid configuration:\n  JITTER_CAPACITY_MS must be at least JITTER_TARGET_MS + 40 (${(out.jitterTargetMs as number) + 40})`,
+    );
+  }
+  return Object.freeze(out) as unknown as Config;
+}
+
+/** 20 ms of 16-bit mono PCM at `rateHz`. */
+export function frameBytesFor(rateHz: number): number {
+  return (rateHz / 50) * 2;
+}

@@ -1,0 +1,299 @@
+/**
+ * Egress pacer for one leg: exact 20 ms frames out at real-time pace from the shared {@link Ticker}, keeping only a
+ * small lead queued at Vonage so that {@link Pacer.clear} silences the caller at once.
+ *
+ * Playout model: Vonage plays one frame per 20 ms from the moment the first frame of a run reaches it. The pacer keeps a
+ * virtual playout position (`played`) that advances one frame per tick while frames are outstanding, and sends while
+ * `sent − played < leadFrames`. Each reply is a **segment**; after a segment's last frame the pacer sends a Vonage
+ * `notify` marker, and Vonage's `websocket:notify` echo says the caller heard all of it. On `clear()` the heard part of
+ * an interrupted segment is estimated from the virtual position (at most `leadFrames` off, by construction).
+ *
+ * The pacer is registered on the ticker only while it has something to do, so idle legs cost nothing per tick.
+ */
+import type { TickListener, Ticker } from '../util/ticker.js';
+import type { Clock } from '../util/clock.js';
+
+/** Where frames go (the leg). */
+export interface PacerSink {
+  /** Send one binary frame. */
+  sendFrame(frame: Buffer): void;
+  /** Send one text message (JSON already serialised). */
+  sendText(text: string): void;
+  /** Bytes the socket has not yet flushed. */
+  readonly bufferedAmount: number;
+}
+
+/** What the pacer tells its owner (the call session). Called synchronously; must not throw. */
+export interface PacerEvents {
+  /** The first frame of a segment went out at `atMs`. */
+  onSegmentStart(segmentId: number, atMs: number): void;
+  /** The caller heard the whole segment (Vonage echoed its notify). */
+  onSegmentPlayed(segmentId: number, frames: number): void;
+  /** The segment was cut by `clear()`; `heardFrames` of `frames` were (estimated to be) played. */
+  onSegmentInterrupted(segmentId: number, heardFrames: number, frames: number): void;
+}
+
+export interface PacerOptions {
+  frameBytes: number;
+  /** Frames kept queued at Vonage ahead of playout (100 ms = 5). */
+  leadFrames: number;
+  /** Frames the pacer itself may hold (bounded; overflow rejects the newest frame). */
+  capacityFrames: number;
+  /** Socket `bufferedAmount` past which a frame is dropped instead of sent. */
+  watermarkBytes: number;
+}
+
+export interface PacerStats {
+  framesSent: number;
+  /** Frames dropped because the socket's buffer was past the watermark. */
+  framesDroppedBackpressure: number;
+  /** Frames refused because the pacer queue was full. */
+  framesRejectedFull: number;
+  /** Frames dropped by clear(). */
+  framesCleared: number;
+  /** Ticks that had to send more than one frame to catch up (the loop was late). */
+  lateSends: number;
+  segmentsPlayed: number;
+  segmentsInterrupted: number;
+  clears: number;
+}
+
+interface Segment {
+  id: number;
+  /** Index (in the sent sequence) of its first frame; −1 until sent. */
+  firstIdx: number;
+  frames: number;
+  /** Frames of this segment still in our queue. */
+  queued: number;
+  /** Its notify marker has been sent. */
+  marked: boolean;
+  /** No more frames will be added. */
+  ended: boolean;
+}
+
+const NOTIFY_PREFIX = '{"action":"notify","payload":{"gw":"seg","id":';
+const CLEAR_MESSAGE = '{"action":"clear"}';
+
+export class Pacer implements TickListener {
+  private readonly opts: PacerOptions;
+  private readonly sink: PacerSink;
+  private readonly ticker: Ticker;
+  private readonly clock: Clock;
+  private readonly events: PacerEvents;
+  private readonly frames: (Buffer | undefined)[];
+  private readonly frameSeg: Int32Array;
+  private head = 0;
+  private count = 0;
+  private sent = 0;
+  private played = 0;
+  /** Segments not yet played or interrupted, oldest first (small: a handful per call). */
+  private segments: Segment[] = [];
+  private waiters: Array<{ below: number; resolve: () => void }> = [];
+  private closedFlag = false;
+  readonly stats: PacerStats = {
+    framesSent: 0, framesDroppedBackpressure: 0, framesRejectedFull: 0, framesCleared: 0,
+    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0,
+  };
+
+  constructor(opts: PacerOptions, sink: PacerSink, ticker: Ticker, clock: Clock, events: PacerEvents) {
+    this.opts = opts;
+    this.sink = sink;
+    this.ticker = ticker;
+    this.clock = clock;
+    this.events = events;
+    this.frames = new Array(opts.capacityFrames).fill(undefined);
+    this.frameSeg = new Int32Array(opts.capacityFrames);
+  }
+
+  /** Frames waiting in our queue (not yet sent). */
+  get queuedFrames(): number {
+    return this.count;
+  }
+
+  /** Frames sent but (by the playout model) not yet played at Vonage. */
+  get leadFrames(): number {
+    return this.sent - this.played;
+  }
+
+  /** True while audio is queued here or (by the model) still playing at Vonage. */
+  get active(): boolean {
+    return this.count > 0 || this.sent > this.played;
+  }
+
+  /** Open a new segment (one reply). Returns its id. */
+  beginSegment(id: number): void {
+    this.segments.push({ id, firstIdx: -1, frames: 0, queued: 0, marked: false, ended: false });
+  }
+
+  /**
+   * Queue one exact frame of the newest open segment. Returns false if the queue is full (frame rejected and counted).
+   * Sends at once when the lead at Vonage is below target, so the first frame of a reply never waits for a tick.
+   */
+  enqueue(frame: Buffer): boolean {
+    if (this.closedFlag) return false;
+    const seg = this.segments[this.segments.length - 1];
+    if (!seg || seg.ended) throw new Error('enqueue without an open segment');
+    if (this.count === this.opts.capacityFrames) {
+      this.stats.framesRejectedFull++;
+      return false;
+    }
+    const tail = (this.head + this.count) % this.opts.capacityFrames;
+    this.frames[tail] = frame;
+    this.frameSeg[tail] = seg.id;
+    this.count++;
+    seg.frames++;
+    seg.queued++;
+    if (this.sent - this.played < this.opts.leadFrames) this.pump();
+    if (!this.ticker.has(this)) this.ticker.add(this);
+    return true;
+  }
+
+  /** No more frames for the current segment: its notify marker follows its last frame. */
+  endSegment(): void {
+    const seg = this.segments[this.segments.length - 1];
+    if (!seg || seg.ended) return;
+    seg.ended = true;
+    if (seg.frames === 0) {
+      this.segments.pop();
+      return;
+    }
+    this.maybeMark(seg);
+    if (!this.ticker.has(this)) this.ticker.add(this);
+  }
+
+  /**
+   * Barge-in: drop everything queued here, tell Vonage to drop what it holds (`{"action":"clear"}`), and report the
+   * heard part of each cut segment. Returns the number of frames dropped here.
+   */
+  clear(): number {
+    if (this.closedFlag) return 0;
+    const dropped = this.count;
+    for (let i = 0; i < dropped; i++) this.frames[(this.head + i) % this.opts.capacityFrames] = undefined;
+    this.head = 0;
+    this.count = 0;
+    this.stats.framesCleared += dropped;
+    const hadAudio = this.sent > this.played || dropped > 0;
+    if (hadAudio) {
+      this.stats.clears++;
+      this.sink.sendText(CLEAR_MESSAGE);
+    }
+    const segs = this.segments;
+    this.segments = [];
+    for (const seg of segs) {
+      const heard = seg.firstIdx < 0 ? 0 : Math.max(0, Math.min(seg.frames, this.played - seg.firstIdx));
+      if (heard >= seg.frames && seg.ended) {
+        this.stats.segmentsPlayed++;
+        this.events.onSegmentPlayed(seg.id, seg.frames);
+      } else {
+        this.stats.segmentsInterrupted++;
+        this.events.onSegmentInterrupted(seg.id, heard, seg.frames);
+      }
+    }
+    this.played = this.sent;
+    this.ticker.delete(this);
+    this.releaseWaiters();
+    return dropped;
+  }
+
+  /** Vonage echoed a notify payload. Returns true if it was one of ours. */
+  onNotify(payload: unknown): boolean {
+    if (!payload || typeof payload !== 'object') return false;
+    const p = payload as { gw?: unknown; id?: unknown };
+    if (p.gw !== 'seg' || typeof p.id !== 'number') return false;
+    const idx = this.segments.findIndex((s) => s.id === p.id);
+    if (idx < 0) return true; // already accounted for (cleared)
+    // Everything up to and including this segment has played: resync the model to Vonage's truth.
+    const done = this.segments.splice(0, idx + 1);
+    for (const seg of done) {
+      const end = seg.firstIdx + seg.frames;
+      if (this.played < end) this.played = Math.min(end, this.sent);
+      this.stats.segmentsPlayed++;
+      this.events.onSegmentPlayed(seg.id, seg.frames);
+    }
+    return true;
+  }
+
+  /** Resolve once fewer than `belowFrames` frames are queued here (TTS back-pressure), or at clear/close. */
+  waitForSpace(belowFrames: number): Promise<void> {
+    if (this.count < belowFrames || this.closedFlag) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ below: belowFrames, resolve }));
+  }
+
+  onTick(_nowMs: number, periods: number): void {
+    if (periods > 1) this.stats.lateSends++;
+    const outstanding = this.sent - this.played;
+    this.played += periods < outstanding ? periods : outstanding;
+    this.pump();
+    if (this.waiters.length) this.releaseWaiters();
+    if (this.count === 0 && this.sent === this.played) {
+      // Idle, but a segment may be ended and awaiting its marker; Vonage's notify echo will complete it.
+      this.ticker.delete(this);
+    }
+  }
+
+  /** Stop: drop the queue and unregister. Segments still open are reported as interrupted. Idempotent. */
+  close(): void {
+    if (this.closedFlag) return;
+    const segs = this.segments;
+    this.segments = [];
+    for (const seg of segs) {
+      const heard = seg.firstIdx < 0 ? 0 : Math.max(0, Math.min(seg.frames, this.played - seg.firstIdx));
+      this.events.onSegmentInterrupted(seg.id, heard, seg.frames);
+    }
+    this.closedFlag = true;
+    for (let i = 0; i < this.frames.length; i++) this.frames[i] = undefined;
+    this.count = 0;
+    this.ticker.delete(this);
+    this.releaseWaiters();
+  }
+
+  private pump(): void {
+    const o = this.opts;
+    while (this.count > 0 && this.sent - this.played < o.leadFrames) {
+      const i = this.head;
+      const frame = this.frames[i] as Buffer;
+      const segId = this.frameSeg[i];
+      this.frames[i] = undefined;
+      this.head = (i + 1) % o.capacityFrames;
+      this.count--;
+      const seg = this.segmentById(segId);
+      if (seg && seg.firstIdx < 0) {
+        seg.firstIdx = this.sent;
+        this.events.onSegmentStart(seg.id, this.clock.now());
+      }
+      if (this.sink.bufferedAmount > o.watermarkBytes) {
+        this.stats.framesDroppedBackpressure++;
+      } else {
+        this.sink.sendFrame(frame);
+        this.stats.framesSent++;
+      }
+      this.sent++;
+      if (seg) {
+        seg.queued--;
+        this.maybeMark(seg);
+      }
+    }
+  }
+
+  private maybeMark(seg: Segment): void {
+    if (seg.ended && !seg.marked && seg.queued === 0 && seg.frames > 0) {
+      seg.marked = true;
+      this.sink.sendText(NOTIFY_PREFIX + seg.id + '}}');
+    }
+  }
+
+  private segmentById(id: number): Segment | undefined {
+    const segs = this.segments;
+    for (let i = 0; i < segs.length; i++) if (segs[i].id === id) return segs[i];
+    return undefined;
+  }
+
+  private releaseWaiters(): void {
+    const keep: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.closedFlag || this.count < w.below) w.resolve();
+      else keep.push(w);
+    }
+    this.waiters = keep;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Ingress jitter buffer: absorbs bursty arrival of Vonage's 20 ms frames and hands them on at a steady cadence, one
+ * per tick of the shared {@link Ticker}.
+ *
+ * - Bounded ring of `capacityFrames`; on overflow the **oldest** frame is dropped (inbound audio is never paused).
+ * - Playout starts once `targetFrames` are queued (priming). An empty buffer at a playout tick is an **underrun**:
+ *   the slot is reported as a gap (silence handed on when `fillSilence`), and the buffer re-primes to the target.
+ * - When the depth stays above the target by more than two frames (the sender's clock runs fast, or a burst), one
+ *   extra frame is handed on per tick until it is back, so latency does not creep up.
+ * - Interarrival jitter per RFC 3550 §6.4.1 (J += (|D| − J)/16), in ms, with the frame index as the media clock.
+ *
+ * No allocation per frame: frames are the buffers the socket delivered (or the reframer produced), passed by reference.
+ */
+export interface JitterSink {
+  /** A frame for this 20 ms slot. `receivedAtMs` is when the socket delivered it (for ingress latency). */
+  onFrame(frame: Buffer, receivedAtMs: number): void;
+  /** No frame for this slot. `silence` is a zero frame when `fillSilence` is on, else undefined. */
+  onGap(silence: Buffer | undefined): void;
+}
+
+export interface JitterBufferOptions {
+  frameBytes: number;
+  frameMs?: number;
+  /** Depth to reach before playout starts (0 = play as soon as a frame is there). */
+  targetFrames: number;
+  capacityFrames: number;
+  fillSilence: boolean;
+}
+
+export interface JitterStats {
+  framesIn: number;
+  framesOut: number;
+  depth: number;
+  maxDepth: number;
+  /** Starvation episodes. */
+  underruns: number;
+  /** Slots with no frame while playing (each underrun tick). */
+  gapFrames: number;
+  /** Frames dropped because the buffer was full. */
+  overruns: number;
+  /** Frames that arrived after their playout slot had passed. */
+  lateFrames: number;
+  /** Extra frames handed on to shed excess depth. */
+  drainedFrames: number;
+  /** RFC 3550 interarrival jitter, ms. */
+  jitterMs: number;
+}
+
+export class JitterBuffer {
+  private readonly ring: (Buffer | undefined)[];
+  private readonly arrivals: Float64Array;
+  private head = 0;
+  private count = 0;
+  private readonly cap: number;
+  private readonly target: number;
+  private readonly frameMs: number;
+  private readonly silence: Buffer | undefined;
+  private readonly sink: JitterSink;
+  private playing = false;
+  private missedSlots = 0;
+  private seq = -1;
+  private lastTransit = 0;
+  readonly stats: JitterStats = {
+    framesIn: 0, framesOut: 0, depth: 0, maxDepth: 0, underruns: 0, gapFrames: 0,
+    overruns: 0, lateFrames: 0, drainedFrames: 0, jitterMs: 0,
+  };
+
+  constructor(opts: JitterBufferOptions, sink: JitterSink) {
+    if (opts.capacityFrames < opts.targetFrames + 2) throw new RangeError('capacityFrames must exceed targetFrames + 1');
+    this.cap = opts.capacityFrames;
+    this.target = opts.targetFrames;
+    this.frameMs = opts.frameMs ?? 20;
+    this.ring = new Array(this.cap).fill(undefined);
+    this.arrivals = new Float64Array(this.cap);
+    this.silence = opts.fillSilence ? Buffer.alloc(opts.frameBytes) : undefined;
+    this.sink = sink;
+  }
+
+  get depth(): number {
+    return this.count;
+  }
+
+  /** Queue one exact frame that arrived at `arrivalMs`. */
+  push(frame: Buffer, arrivalMs: number): void {
+    const s = this.stats;
+    s.framesIn++;
+    // RFC 3550 jitter: transit = arrival − media time; D = difference of successive transits.
+    this.seq++;
+    const transit = arrivalMs - this.seq * this.frameMs;
+    if (this.seq > 0) {
+      const d = transit - this.lastTransit;
+      s.jitterMs += ((d < 0 ? -d : d) - s.jitterMs) / 16;
+    }
+    this.lastTransit = transit;
+    if (this.missedSlots > 0) {
+      this.missedSlots--;
+      s.lateFrames++;
+    }
+    if (this.count === this.cap) {
+      // Drop oldest: the freshest audio matters most to a live conversation.
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) % this.cap;
+      this.count--;
+      s.overruns++;
+    }
+    const tail = (this.head + this.count) % this.cap;
+    this.ring[tail] = frame;
+    this.arrivals[tail] = arrivalMs;
+    this.count++;
+    s.depth = this.count;
+    if (this.count > s.maxDepth) s.maxDepth = this.count;
+  }
+
+  /** One (or `periods`) playout slot(s) of the shared clock. */
+  tick(periods = 1): void {
+    for (let p = 0; p < periods; p++) this.slot();
+    // Shed excess depth one frame per tick.
+    if (this.playing && this.count > this.target + 2) {
+      this.stats.drainedFrames++;
+      this.deliver();
+    }
+    this.stats.depth = this.count;
+  }
+
+  /** Forget everything queued (call end). */
+  clear(): void {
+    for (let i = 0; i < this.cap; i++) this.ring[i] = undefined;
+    this.head = 0;
+    this.count = 0;
+    this.playing = false;
+    this.stats.depth = 0;
+  }
+
+  private slot(): void {
+    if (!this.playing) {
+      if (this.count === 0 || this.count < this.target) {
+        if (this.stats.framesOut > 0 && this.silence) this.sink.onGap(this.silence);
+        return;
+      }
+      this.playing = true;
+    }
+    if (this.count === 0) {
+      const s = this.stats;
+      s.underruns++;
+      s.gapFrames++;
+      if (this.missedSlots < this.cap) this.missedSlots++;
+      this.playing = this.target === 0;
+      this.sink.onGap(this.silence);
+      return;
+    }
+    this.deliver();
+  }
+
+  private deliver(): void {
+    const i = this.head;
+    const frame = this.ring[i] as Buffer;
+    this.ring[i] = undefined;
+    this.head = (i + 1) % this.cap;
+    this.count--;
+    this.stats.framesOut++;
+    this.sink.onFrame(frame, this.arrivals[i]);
+  }
+}

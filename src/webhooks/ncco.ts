@@ -1,0 +1,57 @@
+/**
+ * NCCO builders. Written as plain JSON (not through @vonage/voice types, which spell `content-type` as `contentType`).
+ */
+import type { Config } from '../config/config.js';
+
+export type Ncco = Array<Record<string, unknown>>;
+
+/** Vonage's limit on the websocket endpoint's `headers` object, serialised. */
+export const MAX_HEADERS_BYTES = 512;
+
+export interface CallFields {
+  uuid: string;
+  conversation_uuid?: string;
+  from?: string;
+  to?: string;
+}
+
+/**
+ * The headers Vonage echoes back in the handshake: the call's identity. Fields are dropped (to, then from) or
+ * truncated until the JSON fits in 512 bytes; `uuid` always stays.
+ */
+export function callHeaders(call: CallFields): Record<string, string> {
+  const h: Record<string, string> = { uuid: call.uuid };
+  if (call.conversation_uuid) h.conversation_uuid = call.conversation_uuid;
+  if (call.from) h.from = call.from;
+  if (call.to) h.to = call.to;
+  const size = () => Buffer.byteLength(JSON.stringify(h));
+  for (const k of ['to', 'from', 'conversation_uuid'] as const) {
+    if (size() <= MAX_HEADERS_BYTES) break;
+    delete h[k];
+  }
+  if (size() > MAX_HEADERS_BYTES) h.uuid = h.uuid.slice(0, 400);
+  return h;
+}
+
+/** The answer NCCO: one `connect` to our WebSocket, synchronous events to our event webhook, nothing after it. */
+export function connectNcco(config: Config, call: CallFields): Ncco {
+  const uri = `${config.publicWsUrl}${config.wsPath}?uuid=${encodeURIComponent(call.uuid)}`;
+  const endpoint: Record<string, unknown> = {
+    type: 'websocket',
+    uri,
+    'content-type': `audio/l16;rate=${config.audioRateHz}`,
+    headers: callHeaders(call),
+  };
+  const connect: Record<string, unknown> = {
+    action: 'connect',
+    eventType: 'synchronous',
+    eventUrl: [`${config.publicUrl}/webhooks/event`],
+    endpoint: [endpoint],
+  };
+  return [connect];
+}
+
+/** A short spoken apology, for failures and the fallback webhook. */
+export function apologyNcco(text = 'Sorry, we cannot take your call right now. Please try again later. Goodbye.'): Ncco {
+  return [{ action: 'talk', text }];
+}

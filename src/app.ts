@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import type { Config } from './config/config.js';
+import { withBoundPort, type Config } from './config/config.js';
 import { CloseCode, GatewayError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -52,7 +52,7 @@ export interface Gateway {
 }
 
 export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
-  const config = opts.config;
+  let config = opts.config;
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
@@ -208,7 +208,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   }
 
   const gw: Gateway = {
-    config, server, metrics, tracker, logger, adapters, ticker,
+    get config() {
+      return config;
+    },
+    server, metrics, tracker, logger, adapters, ticker,
     get draining() {
       return draining;
     },
@@ -218,7 +221,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
         server.listen(config.port, config.host, () => {
           server.off('error', reject);
           const a = server.address();
-          resolve(typeof a === 'object' && a ? a.port : config.port);
+          const port = typeof a === 'object' && a ? a.port : config.port;
+          config = withBoundPort(config, port);
+          resolve(port);
         });
       }),
     async drain(deadlineMs = config.drainTimeoutMs) {

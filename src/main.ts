@@ -14,14 +14,14 @@ try {
 try {
   const gw = await buildGateway({ config, env: process.env });
   const port = await gw.listen();
-  const base = config.port === 0 ? config.publicUrl.replace(/:0$/, `:${port}`) : config.publicUrl;
+  const base = gw.config.publicUrl;
   gw.logger.info(
     {
       port,
       answerUrl: `${base}/webhooks/answer`,
       eventUrl: `${base}/webhooks/event`,
       fallbackUrl: `${base}/webhooks/fallback`,
-      socket: `${config.publicWsUrl}${config.wsPath}`,
+      socket: `${gw.config.publicWsUrl}${config.wsPath}`,
       rate: config.audioRateHz,
       asr: gw.adapters.asr?.name ?? 'none',
       bot: gw.adapters.bot.name,

@@ -16,6 +16,8 @@ export interface Config {
   readonly publicUrl: string;
   /** `publicUrl` turned into ws(s)://, no trailing slash. */
   readonly publicWsUrl: string;
+  /** PUBLIC_URL was not set: it follows the bound port (see `withBoundPort`). */
+  readonly publicUrlFromPort: boolean;
   /** Path of the WebSocket endpoint Vonage connects to. */
   readonly wsPath: string;
   readonly audioRateHz: SampleRateHz;
@@ -113,7 +115,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'idleTimeoutMs', env: 'IDLE_TIMEOUT_MS', def: '15000', doc: 'A leg that sends nothing for this long is closed (4004)', parse: int(1000, 3600000) },
   { key: 'pingIntervalMs', env: 'PING_INTERVAL_MS', def: '10000', doc: 'WebSocket ping interval; no pong by the next ping closes the leg (4005)', parse: int(1000, 600000) },
   { key: 'maxPayloadBytes', env: 'MAX_PAYLOAD_BYTES', def: '32768', doc: 'Largest WebSocket message accepted; larger closes the leg with 1009', parse: int(4096, 1048576) },
-  { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs accepted; more are refused (4006)', parse: int(1, 100000) },
+  { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs; beyond it the answer webhook returns a spoken busy NCCO and upgrades get 503', parse: int(1, 100000) },
   { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20)', parse: (r) => {
       const n = int(0, 1000)(r);
       if (n % 20) throw new Error('a multiple of 20 from 0 to 1000');
@@ -132,7 +134,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'none', doc: 'ASR adapter: `none` or a module path exporting a factory', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
-  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'none', doc: 'TTS adapter: `none`, `tone` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'none', doc: 'TTS adapter: `none` or a module path exporting a factory', parse: nonEmpty },
 ];
 
 /**
@@ -155,6 +157,7 @@ export function loadConfig(env: Env): Config {
     }
   }
   if (problems.length) throw new GatewayError('CONFIG_INVALID', `Invalid configuration:\n  ${problems.join('\n  ')}`);
+  out.publicUrlFromPort = out.publicUrl === undefined;
   if (out.publicUrl === undefined) out.publicUrl = `http://localhost:${out.port as number}`;
   out.publicWsUrl = (out.publicUrl as string).replace(/^http/, 'ws');
   if ((out.jitterCapacityMs as number) < (out.jitterTargetMs as number) + 40) {
@@ -164,6 +167,13 @@ export function loadConfig(env: Env): Config {
     );
   }
   return Object.freeze(out) as unknown as Config;
+}
+
+/** The config once the server is bound: with `PORT=0` and no PUBLIC_URL, the URLs name the real port. */
+export function withBoundPort(config: Config, port: number): Config {
+  if (config.port === port) return config;
+  const publicUrl = config.publicUrlFromPort ? `http://localhost:${port}` : config.publicUrl;
+  return Object.freeze({ ...config, port, publicUrl, publicWsUrl: publicUrl.replace(/^http/, 'ws') });
 }
 
 /** 20 ms of 16-bit mono PCM at `rateHz`. */

@@ -1,0 +1,84 @@
+/** A bare WebSocket client playing Vonage, for tests that need to misbehave in ways the simulator never would. */
+import WebSocket from 'ws';
+
+export interface RawLeg {
+  ws: WebSocket;
+  binary: Buffer[];
+  texts: unknown[];
+  closed: Promise<{ code: number; reason: string }>;
+  handshake(contentType?: string, extra?: Record<string, unknown>): void;
+}
+
+export async function openRawLeg(wsUrl: string): Promise<RawLeg> {
+  const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+  const binary: Buffer[] = [];
+  const texts: unknown[] = [];
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  ws.on('error', () => {});
+  ws.on('message', (d, isBinary) => {
+    if (isBinary) binary.push(d as Buffer);
+    else {
+      const m = JSON.parse(d.toString()) as { action?: string; payload?: unknown };
+      texts.push(m);
+      // Behave like Vonage for playout markers, so the session's replies complete.
+      if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
+      if (m.action === 'clear') ws.send(JSON.stringify({ event: 'websocket:cleared' }));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  return {
+    ws, binary, texts, closed,
+    handshake(contentType = 'audio/l16;rate=16000', extra = {}) {
+      ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...extra }));
+    },
+  };
+}
+
+/** Upgrade and report the HTTP status if refused (or 101). */
+export function upgradeStatus(wsUrl: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(wsUrl);
+    ws.on('error', () => {});
+    ws.once('open', () => {
+      ws.terminate();
+      resolve({ status: 101, body: '' });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+  });
+}
+
+/** Send `frames` frames of `frameBytes` from `pcm` (looped) every 20 ms; resolves when done. */
+export async function streamFrames(ws: WebSocket, pcm: Buffer, frameBytes: number, frames: number): Promise<void> {
+  const t0 = performance.now();
+  for (let i = 0; i < frames; i++) {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    const off = (i * frameBytes) % Math.max(frameBytes, pcm.length - frameBytes);
+    const f = Buffer.alloc(frameBytes);
+    pcm.copy(f, 0, off, Math.min(pcm.length, off + frameBytes));
+    ws.send(f);
+    const wait = t0 + (i + 1) * 20 - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/** Goertzel power of `freqHz` in 16-bit PCM bytes. */
+export function goertzel(pcm: Buffer, rateHz: number, freqHz: number): number {
+  const n = pcm.length >> 1;
+  const k = (2 * Math.cos((2 * Math.PI * freqHz) / rateHz));
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const s = pcm.readInt16LE(i * 2) / 32768 + k * s1 - s2;
+    s2 = s1;
+    s1 = s;
+  }
+  return (s1 * s1 + s2 * s2 - k * s1 * s2) / n;
+}

@@ -75,6 +75,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private replyId = 0;
   private reply: { id: number; writer: ReplyWriter; ctl: AbortController; interruptible: boolean } | undefined;
   private discardUntilEnd = false;
+  /** Whether the audio now queued or playing may be interrupted (the flag of the newest reply written). */
+  private playbackInterruptible = true;
   /** When the caller's speech really ended: arrival of the last voiced frame of the utterance (before endpointing). */
   private speechEndAtMs = -1;
   private lastVoicedAtMs = -1;
@@ -245,13 +247,15 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   private maybeBargeIn(): void {
     const cfg = this.d.config;
+    if (!cfg.bargeIn || this.vad.endpointer.speechMs < cfg.bargeInMinSpeechMs) return;
     const r = this.reply;
-    if (!cfg.bargeIn || !r || !r.interruptible || this.vad.endpointer.speechMs < cfg.bargeInMinSpeechMs) return;
-    if (!this.pacer.active && r.writer.frames === 0) return;
+    // Something to interrupt: audio queued or playing, or a reply being synthesised.
+    if (!this.pacer.active && !r) return;
+    if (!(r ? r.interruptible : this.playbackInterruptible)) return;
     this.bargedThisUtterance = true;
     this.bargeIns++;
     this.d.metrics.bargeIns.inc();
-    this.log.info({ replyId: r.id }, 'barge-in');
+    this.log.info({ replyId: r?.id ?? this.replyId }, 'barge-in');
     this.interruptReply();
   }
 
@@ -380,6 +384,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     ctl.signal.addEventListener('abort', () => this.abort.signal.removeEventListener('abort', onAbort), { once: true });
     const writer = new ReplyWriter(this.pacer, this.info.sampleRateHz, frameBytesFor(this.info.sampleRateHz), id);
     this.reply = { id, writer, ctl, interruptible };
+    this.playbackInterruptible = interruptible;
     if (this.state !== 'speaking') this.setState('thinking');
     return this.reply;
   }

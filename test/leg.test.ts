@@ -137,3 +137,29 @@ t.test('DTMF reaches the bot: the echo bot (no TTS) answers with the key tone', 
   t.ok(g.logs.some((l) => l.msg === 'dtmf' && l.digit === '5' && l.call === 'dtmf-1'));
   leg.ws.close();
 });
+
+t.test('# makes the echo bot hang up after its goodbye tone has played (1000)', async (t) => {
+  const g = await startGateway(t);
+  const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
+  leg.handshake('audio/l16;rate=16000', { uuid: 'hangup-1' });
+  await until(() => g.gw.tracker.size === 1, 3000, 'session');
+  leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '#', duration: 100 }));
+  const c = await leg.closed;
+  t.equal(c.code, 1000);
+  t.equal(c.reason, 'bot hung up');
+  t.equal(leg.binary.length, 15, 'the whole 300 ms goodbye tone was sent before the hangup');
+  t.ok(g.logs.some((l) => l.msg === 'reply played' && l.interrupted === false), 'reply confirmed by notify before closing');
+  t.equal(g.gw.tracker.size, 0);
+});
+
+t.test('a notify that never comes back does not leave the reply pending forever', async (t) => {
+  const g = await startGateway(t);
+  const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`, false);
+  leg.handshake('audio/l16;rate=16000', { uuid: 'lost-notify' });
+  await until(() => g.gw.tracker.size === 1, 3000, 'session');
+  leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '#', duration: 100 }));
+  const c = await leg.closed;
+  t.equal(c.code, 1000, 'hung up anyway, once the playout model says the tone has played');
+  const ended = g.logs.find((l) => l.msg === 'call ended') as { summary: { pacer: { notifyTimeouts: number } } } | undefined;
+  t.equal(ended?.summary.pacer.notifyTimeouts, 1);
+});

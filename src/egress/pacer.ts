@@ -56,6 +56,8 @@ export interface PacerStats {
   segmentsPlayed: number;
   segmentsInterrupted: number;
   clears: number;
+  /** Segments confirmed by the playout model because Vonage never echoed their notify. */
+  notifyTimeouts: number;
 }
 
 interface Segment {
@@ -71,6 +73,8 @@ interface Segment {
   ended: boolean;
 }
 
+/** Idle ticks to wait for a notify echo before trusting the playout model (1 s). */
+const NOTIFY_GRACE_TICKS = 50;
 const NOTIFY_PREFIX = '{"action":"notify","payload":{"gw":"seg","id":';
 const CLEAR_MESSAGE = '{"action":"clear"}';
 
@@ -92,8 +96,10 @@ export class Pacer implements TickListener {
   private closedFlag = false;
   readonly stats: PacerStats = {
     framesSent: 0, framesDroppedBackpressure: 0, framesRejectedFull: 0, framesCleared: 0,
-    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0,
+    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0, notifyTimeouts: 0,
   };
+  /** Ticks spent idle while ended segments await Vonage's notify echo. */
+  private idleTicks = 0;
 
   constructor(opts: PacerOptions, sink: PacerSink, ticker: Ticker, clock: Clock, events: PacerEvents) {
     this.opts = opts;
@@ -226,9 +232,22 @@ export class Pacer implements TickListener {
     this.pump();
     if (this.waiters.length) this.releaseWaiters();
     if (this.count === 0 && this.sent === this.played) {
-      // Idle, but a segment may be ended and awaiting its marker; Vonage's notify echo will complete it.
+      // Idle. Ended segments wait for Vonage's notify echo; if it never comes (a notify can be lost, e.g. cancelled
+      // by a clear), the playout model's word is taken after a grace period so the session is never left waiting.
+      const awaiting = this.segments.length > 0 && this.segments[0].marked;
+      if (awaiting && ++this.idleTicks < NOTIFY_GRACE_TICKS) return;
+      this.idleTicks = 0;
+      if (awaiting) {
+        const done = this.segments.filter((x) => x.marked);
+        this.segments = this.segments.filter((x) => !x.marked);
+        for (const seg of done) {
+          this.stats.notifyTimeouts++;
+          this.stats.segmentsPlayed++;
+          this.events.onSegmentPlayed(seg.id, seg.frames);
+        }
+      }
       this.ticker.delete(this);
-    }
+    } else this.idleTicks = 0;
   }
 
   /** Stop: drop the queue and unregister. Segments still open are reported as interrupted. Idempotent. */

@@ -9,7 +9,8 @@ export interface RawLeg {
   handshake(contentType?: string, extra?: Record<string, unknown>): void;
 }
 
-export async function openRawLeg(wsUrl: string): Promise<RawLeg> {
+/** @param echoNotify answer our notify markers like Vonage (immediately, since nothing is really played here). */
+export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawLeg> {
   const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
   const binary: Buffer[] = [];
   const texts: unknown[] = [];
@@ -21,7 +22,7 @@ export async function openRawLeg(wsUrl: string): Promise<RawLeg> {
       const m = JSON.parse(d.toString()) as { action?: string; payload?: unknown };
       texts.push(m);
       // Behave like Vonage for playout markers, so the session's replies complete.
-      if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
+      if (m.action === 'notify' && echoNotify) ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
       if (m.action === 'clear') ws.send(JSON.stringify({ event: 'websocket:cleared' }));
     }
   });

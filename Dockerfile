@@ -10,9 +10,12 @@ COPY test ./test
 COPY bench ./bench
 RUN npx tsc -p tsconfig.json
 
-# Run stage: production dependencies only, non-root, no build tools.
+# Run stage: production dependencies only, non-root, no build tools. Debian's pocketsphinx is the offline ASR.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=8080
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pocketsphinx pocketsphinx-en-us \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force

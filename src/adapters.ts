@@ -20,11 +20,24 @@ export interface Adapters {
 type Maybe<T> = (ctx: AdapterContext) => T | undefined | Promise<T | undefined>;
 const none = () => undefined;
 
-const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = { none };
+const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
+  none,
+  local: async (ctx) => (await import('./asr/pocketsphinx.js')).createPocketsphinxAsr(ctx),
+  /** `local` when pocketsphinx is installed, else none (the echo bot then plays utterances back). */
+  auto: async (ctx) => {
+    const ps = await import('./asr/pocketsphinx.js');
+    if (ps.findPocketsphinx(ctx.env.PATH ?? process.env.PATH)) return ps.createPocketsphinxAsr(ctx);
+    ctx.logger.warn('no offline ASR found (apt-get install pocketsphinx pocketsphinx-en-us): running without ASR');
+    return undefined;
+  },
+};
 const BOT_BUILTINS: Record<string, BotAdapterFactory> = {
   echo: async (ctx) => (await import('./bot/echo.js')).createEchoBot(ctx),
 };
-const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = { none };
+const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
+  none,
+  flite: async (ctx) => (await import('./tts/flite.js')).createFliteTts(ctx),
+};
 
 function check<T extends object>(kind: string, spec: string, value: unknown, methods: string[]): T {
   if (!value || typeof value !== 'object') throw new GatewayError('ADAPTER_LOAD_FAILED', `${kind} adapter ${spec}: factory returned ${typeof value}, not an adapter object`);

@@ -24,7 +24,7 @@ class EchoBotSession implements BotSession {
     const { hasAsr, hasTts, call } = this.o;
     switch (e.type) {
       case 'start':
-        if (hasTts) this.say(hasAsr ? 'Hello! I am the echo bot. Say something, and I will repeat it.' : 'Hello! I am the echo bot. Say something, and I will play it back.');
+        if (hasTts) this.say(hasAsr ? 'Hi! Say something, and I will repeat it.' : 'Hi! Say something, and I will play it back.');
         return;
       case 'transcript':
         if (!e.final || !e.text.trim() || !hasTts) return;

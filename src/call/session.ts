@@ -77,9 +77,12 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private discardUntilEnd = false;
   /** Whether the audio now queued or playing may be interrupted (the flag of the newest reply written). */
   private playbackInterruptible = true;
-  /** When the caller's speech really ended: arrival of the last voiced frame of the utterance (before endpointing). */
-  private speechEndAtMs = -1;
+  /** Arrival of the caller's last voiced frame: where their speech really ended (before endpointing). */
   private lastVoicedAtMs = -1;
+  /** The caller spoke since the last reply started: the next reply's first frame closes the turn. */
+  private turnOpen = false;
+  /** Voiced ms of the current utterance when the playing reply started: only speech after that can barge in. */
+  private speechMsAtReply = 0;
   private botInputAtMs = -1;
   private bargedThisUtterance = false;
   private hangupPending = false;
@@ -230,6 +233,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   private onSpeechStart(): void {
     this.bargedThisUtterance = false;
+    this.turnOpen = true;
+    this.speechMsAtReply = 0;
     this.capture?.start();
     this.toBot({ type: 'speech-start' }, false);
     this.maybeBargeIn();
@@ -237,8 +242,6 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   private onSpeechEnd(): void {
     const ep = this.vad.endpointer;
-    // Turn latency counts the endpointing silence too: it is silence the caller hears.
-    this.speechEndAtMs = this.lastVoicedAtMs >= 0 ? this.lastVoicedAtMs : this.d.clock.now();
     this.asrStream?.endOfSpeech?.();
     const audio = this.capture?.finish(this.d.config.vadSilenceMs - 100);
     this.toBot({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.info.sampleRateHz }, true);
@@ -247,7 +250,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   private maybeBargeIn(): void {
     const cfg = this.d.config;
-    if (!cfg.bargeIn || this.vad.endpointer.speechMs < cfg.bargeInMinSpeechMs) return;
+    // Only speech newer than the reply counts: the tail of the utterance being answered must not cut its own answer.
+    if (!cfg.bargeIn || this.vad.endpointer.speechMs - this.speechMsAtReply < cfg.bargeInMinSpeechMs) return;
     const r = this.reply;
     // Something to interrupt: audio queued or playing, or a reply being synthesised.
     if (!this.pacer.active && !r) return;
@@ -273,9 +277,12 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   // ── pacer → session ──────────────────────────────────────────────────────────
   onSegmentStart(id: number, atMs: number): void {
-    if (this.speechEndAtMs >= 0) {
-      const ms = atMs - this.speechEndAtMs;
-      this.speechEndAtMs = -1;
+    const ep = this.vad.endpointer;
+    this.speechMsAtReply = ep.speaking ? ep.speechMs : 0;
+    // Turn latency counts the endpointing silence too: it is silence the caller hears.
+    if (this.turnOpen && this.lastVoicedAtMs >= 0) {
+      const ms = atMs - this.lastVoicedAtMs;
+      this.turnOpen = false;
       this.d.metrics.turnLatency.observe(ms / 1000);
       if (this.turnLatenciesMs.length < MAX_KEPT) this.turnLatenciesMs.push(Math.round(ms));
       this.log.info({ replyId: id, turnLatencyMs: Math.round(ms) }, 'reply started');
@@ -312,7 +319,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
           continue;
         }
         if (e.type === 'final') {
-          if (this.speechEndAtMs >= 0) this.d.metrics.asrFinalLatency.observe(Math.max(0, this.d.clock.now() - this.speechEndAtMs) / 1000);
+          if (this.lastVoicedAtMs >= 0) this.d.metrics.asrFinalLatency.observe(Math.max(0, this.d.clock.now() - this.lastVoicedAtMs) / 1000);
           this.log.info({ text: e.text }, 'transcript');
         }
         this.toBot({ type: 'transcript', text: e.text, final: e.type === 'final' }, e.type === 'final');
@@ -385,6 +392,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     const writer = new ReplyWriter(this.pacer, this.info.sampleRateHz, frameBytesFor(this.info.sampleRateHz), id);
     this.reply = { id, writer, ctl, interruptible };
     this.playbackInterruptible = interruptible;
+    const ep = this.vad.endpointer;
+    this.speechMsAtReply = ep.speaking ? ep.speechMs : 0;
     if (this.state !== 'speaking') this.setState('thinking');
     return this.reply;
   }

@@ -43,6 +43,12 @@ export interface Config {
   readonly asrAdapter: string;
   readonly botAdapter: string;
   readonly ttsAdapter: string;
+  /** TTS voice; empty = the adapter's default for the leg rate and language. */
+  readonly ttsVoice: string;
+  readonly ttsWorkers: number;
+  /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
+  readonly asrGrammar: string;
+  readonly asrKeyphrases: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -132,9 +138,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
-  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'none', doc: 'ASR adapter: `none` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, or a module path exporting a factory', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
-  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'none', doc: 'TTS adapter: `none` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `none`, or a module path exporting a factory', parse: nonEmpty },
+  { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
+  { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
+  { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
+  { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
 ];
 
 /**
@@ -146,7 +156,7 @@ export function loadConfig(env: Env): Config {
   const problems: string[] = [];
   for (const spec of CONFIG_SPECS) {
     let raw = env[spec.env];
-    if (raw === undefined || raw === '') {
+    if (raw === undefined || (raw === '' && spec.def !== '')) {
       if (spec.key === 'publicUrl') continue; // derived below from the port
       raw = spec.def;
     }

@@ -21,7 +21,8 @@ export interface TestGateway {
 
 export async function startGateway(t: Test, env: Record<string, string> = {}): Promise<TestGateway> {
   const logs: LogLine[] = [];
-  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', ...env };
+  // Offline ASR and TTS are off unless a test asks for them, so each test states the pipeline it exercises.
+  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', ...env };
   const config = loadConfig(full);
   const logger = createLogger(config.logLevel, { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
   const gw = await buildGateway({ config, logger, env: full });

@@ -1,0 +1,57 @@
+/**
+ * The default, offline TTS: Flite (WASI build) in a pool of worker threads. Voice `slt` (16 kHz) for 16/24 kHz legs,
+ * `kal` (8 kHz) for 8 kHz legs, or `TTS_VOICE`. Text is split into sentences; the next sentence is synthesised while
+ * the current one plays (at most two jobs per call in the pool, so one long reply cannot starve other calls).
+ * English only: other languages are spoken with the English voice, and the log says so once.
+ */
+import type { TtsAdapter, TtsChunk, TtsRequest } from './types.js';
+import type { AdapterContext } from '../util/adapter-context.js';
+import { WorkerPool, PoolError } from '../util/worker-pool.js';
+import { splitSentences } from './sentences.js';
+
+interface FliteJob {
+  text: string;
+  voice: string;
+}
+interface FliteResult {
+  pcm: ArrayBuffer;
+  sampleRateHz: number;
+}
+
+export const FLITE_VOICES = ['slt', 'kal', 'kal16', 'awb', 'rms'] as const;
+
+export function createFliteTts(ctx: AdapterContext): TtsAdapter {
+  const size = ctx.config.ttsWorkers;
+  const pool = new WorkerPool<FliteJob, FliteResult>(new URL('./flite-worker.js', import.meta.url), size, 256);
+  pool.warm();
+  const configured = ctx.config.ttsVoice || undefined;
+  let warnedLanguage = false;
+
+  async function* synthesize(req: TtsRequest): AsyncIterable<TtsChunk> {
+    const voice = req.voice ?? configured ?? (req.call.sampleRateHz === 8000 ? 'kal' : 'slt');
+    if (!warnedLanguage && !/^en\b/i.test(req.call.language)) {
+      warnedLanguage = true;
+      ctx.logger.warn({ language: req.call.language }, 'flite speaks English only; use a cloud TTS for other languages');
+    }
+    const sentences = splitSentences(req.text);
+    if (!sentences.length) return;
+    const run = (text: string) => pool.run({ text, voice }, req.signal);
+    let next: Promise<FliteResult> | undefined = run(sentences[0]);
+    for (let i = 0; i < sentences.length && next; i++) {
+      let r: FliteResult;
+      try {
+        r = await next;
+      } catch (err) {
+        if (err instanceof PoolError && err.code === 'ABORTED') return;
+        throw err;
+      }
+      next = i + 1 < sentences.length && !req.signal.aborted ? run(sentences[i + 1]) : undefined;
+      // A sentence whose job was refused or failed still lets the next ones play; the rejection is observed here.
+      next?.catch(() => {});
+      if (req.signal.aborted) return;
+      yield { audio: new Int16Array(r.pcm), sampleRateHz: r.sampleRateHz };
+    }
+  }
+
+  return { name: 'flite', synthesize, close: () => pool.close() };
+}

@@ -1,0 +1,153 @@
+/**
+ * A small pool of worker threads for CPU-bound jobs (speech synthesis), so they never block the event loop that paces
+ * audio. FIFO queue with a capacity (overflow rejects the new job), abortable while queued, a crashed worker's job
+ * rejects and the worker is replaced. Workers start on the first job or on `warm()`, never in the constructor.
+ */
+import { Worker } from 'node:worker_threads';
+
+interface Pending<I, O> {
+  id: number;
+  input: I;
+  transfer: ArrayBuffer[];
+  resolve: (o: O) => void;
+  reject: (e: Error) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface Slot<I, O> {
+  worker: Worker;
+  busy: Pending<I, O> | undefined;
+}
+
+export class PoolError extends Error {
+  constructor(
+    readonly code: 'POOL_FULL' | 'POOL_CLOSED' | 'ABORTED' | 'WORKER_FAILED' | 'JOB_FAILED',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PoolError';
+  }
+}
+
+export class WorkerPool<I extends object, O> {
+  private readonly file: URL;
+  private readonly size: number;
+  private readonly capacity: number;
+  private slots: Slot<I, O>[] = [];
+  private queue: Pending<I, O>[] = [];
+  private nextId = 1;
+  private closedFlag = false;
+  /** Jobs refused because the queue was full. */
+  rejectedFull = 0;
+  /** Workers that crashed and were replaced. */
+  respawns = 0;
+
+  constructor(file: URL, size: number, capacity: number) {
+    this.file = file;
+    this.size = Math.max(1, size);
+    this.capacity = capacity;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get busyWorkers(): number {
+    return this.slots.filter((s) => s.busy).length;
+  }
+
+  /** Start the workers now. */
+  warm(): void {
+    while (!this.closedFlag && this.slots.length < this.size) this.spawn();
+  }
+
+  /** Run one job. The worker answers `{ id, ...output }` or `{ id, error }`. */
+  run(input: I, signal?: AbortSignal, transfer: ArrayBuffer[] = []): Promise<O> {
+    if (this.closedFlag) return Promise.reject(new PoolError('POOL_CLOSED', 'worker pool closed'));
+    if (signal?.aborted) return Promise.reject(new PoolError('ABORTED', 'aborted'));
+    if (this.queue.length >= this.capacity) {
+      this.rejectedFull++;
+      return Promise.reject(new PoolError('POOL_FULL', `worker pool queue full (${this.capacity})`));
+    }
+    this.warm();
+    return new Promise<O>((resolve, reject) => {
+      const job: Pending<I, O> = { id: this.nextId++, input, transfer, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        job.onAbort = () => {
+          const i = this.queue.indexOf(job);
+          if (i >= 0) {
+            this.queue.splice(i, 1);
+            reject(new PoolError('ABORTED', 'aborted'));
+          }
+          // A running job cannot be interrupted mid-WASM; its result is simply dropped by the caller.
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.dispatch();
+    });
+  }
+
+  /** Terminate the workers; queued and running jobs reject. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    for (const j of this.queue) this.finish(j, undefined, new PoolError('POOL_CLOSED', 'worker pool closed'));
+    this.queue = [];
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(
+      slots.map((s) => {
+        if (s.busy) this.finish(s.busy, undefined, new PoolError('POOL_CLOSED', 'worker pool closed'));
+        return s.worker.terminate();
+      }),
+    );
+  }
+
+  private spawn(): void {
+    const worker = new Worker(this.file);
+    worker.unref();
+    const slot: Slot<I, O> = { worker, busy: undefined };
+    worker.on('message', (msg: { id: number; error?: string } & O) => {
+      const job = slot.busy;
+      if (!job || job.id !== msg.id) return;
+      slot.busy = undefined;
+      if (msg.error !== undefined) this.finish(job, undefined, new PoolError('JOB_FAILED', msg.error));
+      else this.finish(job, msg, undefined);
+      this.dispatch();
+    });
+    const onDeath = (why: string) => {
+      if (!this.slots.includes(slot)) return;
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      if (slot.busy) this.finish(slot.busy, undefined, new PoolError('WORKER_FAILED', why));
+      slot.busy = undefined;
+      if (!this.closedFlag) {
+        this.respawns++;
+        this.spawn();
+        this.dispatch();
+      }
+    };
+    worker.on('error', (err) => onDeath(`worker error: ${err.message}`));
+    worker.on('exit', (code) => onDeath(`worker exited with ${code}`));
+    this.slots.push(slot);
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const job = this.queue.shift();
+      if (!job) return;
+      slot.busy = job;
+      slot.worker.ref(); // keep the process alive while a job runs
+      slot.worker.postMessage({ id: job.id, ...job.input }, job.transfer);
+    }
+  }
+
+  private finish(job: Pending<I, O>, out: O | undefined, err: Error | undefined): void {
+    if (job.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+    for (const s of this.slots) if (!s.busy) s.worker.unref();
+    if (err) job.reject(err);
+    else job.resolve(out as O);
+  }
+}

@@ -40,3 +40,40 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   t.comment(`offline turn latency (end of speech → first reply frame): ${turn} ms`);
   leg.ws.close();
 });
+
+t.test('DTMF read-back and goodbye on # with the offline voice', async (t) => {
+  const g = await startGateway(t, { ASR_ADAPTER: 'none', TTS_ADAPTER: 'flite' });
+  const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
+  leg.handshake('audio/l16;rate=16000', { uuid: 'offline-dtmf' });
+  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 8000, 'greeting played');
+  const before = leg.binary.length;
+  leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 200 }));
+  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 8000, 'read-back played');
+  const readBack = await transcribe16k(Buffer.concat(leg.binary.slice(before)));
+  t.match(readBack, /seven/, `read back: "${readBack}"`);
+  const beforeBye = leg.binary.length;
+  leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '#', duration: 200 }));
+  const c = await leg.closed;
+  t.equal(c.code, 1000);
+  t.equal(c.reason, 'bot hung up');
+  const bye = await transcribe16k(Buffer.concat(leg.binary.slice(beforeBye)));
+  t.match(bye, /thank you/, `said goodbye before hanging up: "${bye}"`);
+});
+
+t.test('event loop stays responsive while several calls synthesise (figure reported, not asserted)', async (t) => {
+  const { monitorEventLoopDelay } = await import('node:perf_hooks');
+  const g = await startGateway(t, { ASR_ADAPTER: 'none', TTS_ADAPTER: 'flite' });
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  const legs = await Promise.all(Array.from({ length: 4 }, () => openRawLeg(`ws://127.0.0.1:${g.port}/socket`)));
+  legs.forEach((l, i) => l.handshake('audio/l16;rate=16000', { uuid: `loop-${i}` }));
+  await until(() => g.logs.filter((l) => l.msg === 'reply played' && l.replyId === 1).length === 4, 15000, 'four greetings played');
+  for (let i = 0; i < 3; i++) legs.forEach((l) => l.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: String(i + 1), duration: 100 })));
+  await until(() => g.logs.filter((l) => l.msg === 'reply played').length >= 16, 20000, 'all read-backs played');
+  h.disable();
+  const p99 = h.percentile(99) / 1e6;
+  const max = h.max / 1e6;
+  t.ok(legs.every((l) => l.binary.every((f) => f.length === 640)), 'every frame exact while synthesising');
+  t.comment(`event-loop delay with 4 calls synthesising: p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
+  for (const l of legs) l.ws.close();
+});

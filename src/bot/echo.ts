@@ -57,7 +57,7 @@ class EchoBotSession implements BotSession {
 
   private goodbye(): void {
     this.ended = true;
-    if (this.o.hasTts) this.output.push({ type: 'say', text: 'Goodbye!', end: true, interruptible: false });
+    if (this.o.hasTts) this.output.push({ type: 'say', text: 'Thank you for calling. Goodbye!', end: true, interruptible: false });
     else {
       const tone = dtmfTone('#', 300, this.o.call.sampleRateHz);
       if (tone) this.output.push({ type: 'play', audio: tone, sampleRateHz: this.o.call.sampleRateHz, interruptible: false });

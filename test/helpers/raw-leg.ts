@@ -83,3 +83,52 @@ export function goertzel(pcm: Buffer, rateHz: number, freqHz: number): number {
   }
   return (s1 * s1 + s2 * s2 - k * s1 * s2) / n;
 }
+
+/** Streams like Vonage does: a frame every 20 ms, always — queued audio when there is some, silence otherwise. */
+export class ContinuousCaller {
+  private queue: Buffer[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private n = 0;
+  private t0 = 0;
+  framesSent = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly frameBytes: number,
+  ) {}
+
+  start(): void {
+    this.t0 = performance.now();
+    const tick = () => {
+      if (this.ws.readyState !== WebSocket.OPEN) return;
+      const f = this.queue.shift() ?? this.silence();
+      this.ws.send(f);
+      this.framesSent++;
+      this.n++;
+      this.timer = setTimeout(tick, Math.max(0, this.t0 + this.n * 20 - performance.now()));
+    };
+    tick();
+  }
+
+  /** A phone line is never digitally silent: low white noise (about −60 dBFS) between utterances. */
+  private silence(): Buffer {
+    const f = Buffer.alloc(this.frameBytes);
+    for (let i = 0; i < f.length; i += 2) f.writeInt16LE(Math.round((Math.random() - 0.5) * 64), i);
+    return f;
+  }
+
+  /** Queue audio (cut into frames, last one padded); resolves when it has all been sent. */
+  async say(pcm: Buffer): Promise<void> {
+    for (let off = 0; off < pcm.length; off += this.frameBytes) {
+      const f = Buffer.alloc(this.frameBytes);
+      pcm.copy(f, 0, off, Math.min(pcm.length, off + this.frameBytes));
+      this.queue.push(f);
+    }
+    while (this.queue.length) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -73,7 +73,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private botSession: BotSession | undefined;
   private botBacklog: BotInput[] | undefined = [];
   private replyId = 0;
-  private reply: { id: number; writer: ReplyWriter; ctl: AbortController; interruptible: boolean } | undefined;
+  private reply: { id: number; writer: ReplyWriter; ctl: AbortController; interruptible: boolean; endReceived: boolean } | undefined;
   private discardUntilEnd = false;
   /** Whether the audio now queued or playing may be interrupted (the flag of the newest reply written). */
   private playbackInterruptible = true;
@@ -269,7 +269,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       r.ctl.abort();
       r.writer.abort();
       this.reply = undefined;
-      this.discardUntilEnd = true;
+      // The rest of a reply the bot is still streaming belongs to the interrupted reply: drop it up to its end.
+      this.discardUntilEnd = !r.endReceived;
     }
     this.pacer.clear();
     this.setState('listening');
@@ -352,6 +353,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
           return;
         }
         const r = this.reply ?? this.openReply(out.interruptible !== false);
+        if (out.end) r.endReceived = true;
         if (this.d.tts) await this.speak(out.text, r);
         else this.log.warn({ text: out.text }, 'no TTS adapter: text not spoken');
         if (out.end) this.endReply(r);
@@ -390,7 +392,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.abort.signal.addEventListener('abort', onAbort, { once: true });
     ctl.signal.addEventListener('abort', () => this.abort.signal.removeEventListener('abort', onAbort), { once: true });
     const writer = new ReplyWriter(this.pacer, this.info.sampleRateHz, frameBytesFor(this.info.sampleRateHz), id);
-    this.reply = { id, writer, ctl, interruptible };
+    this.reply = { id, writer, ctl, interruptible, endReceived: false };
     this.playbackInterruptible = interruptible;
     const ep = this.vad.endpointer;
     this.speechMsAtReply = ep.speaking ? ep.speechMs : 0;

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+/**
+ * `vgw` — the gateway's command line.
+ *   vgw serve                 start the gateway (same as `npm start`)
+ *   vgw simulate [options]    play Vonage's side of one call against a running gateway
+ */
+import { parseArgs } from 'node:util';
+import { readWavFile, writeWavFile } from './audio/wav.js';
+import { simulateCall, type SimSummary } from './sim/simulator.js';
+
+export class UsageError extends Error {}
+
+const USAGE = `Usage:
+  vgw serve
+  vgw simulate [--url http://localhost:8080] [--wav caller.wav] [--out heard.wav] [--dtmf 1@3s,#@5.5s]
+               [--tail 3s] [--method GET|POST] [--from N] [--to N] [--json]
+
+simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handshake, the WAV streamed in real time as
+20 ms frames, DTMF, the gateway's audio played back (notify/clear answered like Vonage), then a summary.
+  --url      gateway base URL (default http://localhost:8080)
+  --wav      caller audio, 16-bit PCM WAV at any rate (default: silence)
+  --out      write what the caller heard as a WAV at the leg rate
+  --dtmf     key presses, digit@time: 1@3s,#@5.5s or 5@1500ms
+  --tail     how long to stay on after the audio ends (default 3s)
+  --method   answer webhook method (default GET)
+  --json     print the summary as JSON
+`;
+
+/** `3s`, `1.5s`, `1500ms`, `1500` (ms) → ms. */
+export function parseDuration(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(s);
+  if (!m) throw new UsageError(`bad duration "${s}" (use 3s, 1.5s or 1500ms)`);
+  return Math.round(Number(m[1]) * (m[2] === 's' ? 1000 : 1));
+}
+
+/** `1@3s,#@5.5s` → [{digit:'1', atMs:3000}, {digit:'#', atMs:5500}]. */
+export function parseDtmfSpec(spec: string): Array<{ digit: string; atMs: number }> {
+  return spec
+    .split(',')
+    .filter((x) => x.trim())
+    .map((item) => {
+      const [digit, at] = item.trim().split('@');
+      if (!digit || !/^[0-9*#A-D]$/i.test(digit) || at === undefined) throw new UsageError(`bad DTMF "${item}" (use digit@time, e.g. 5@2s)`);
+      return { digit: digit.toUpperCase(), atMs: parseDuration(at) };
+    });
+}
+
+/** The human summary printed at the end of a simulated call. */
+export function formatSummary(s: SimSummary): string {
+  const lines = [
+    `call ${s.uuid} at ${s.sampleRateHz} Hz (${s.frameBytes}-byte frames)`,
+    `frames sent ${s.framesSent}, received ${s.framesReceived}, wrong size ${s.wrongSizeFrames}`,
+    `pacing p50 ${s.pacing.p50Ms} ms, p99 ${s.pacing.p99Ms} ms, max ${s.pacing.maxMs} ms over ${s.pacing.intervals} intervals`,
+    `replies ${s.replies.length}: ${s.replies.map((r) => `${r.frames * 20} ms at ${(r.startMs / 1000).toFixed(2)} s${r.latencyMs === null ? '' : ` (latency ${r.latencyMs} ms)`}`).join('; ') || 'none'}`,
+    `reply latency ${s.replyLatencyMs === null ? 'n/a' : `${s.replyLatencyMs} ms`} (end of caller speech → first reply frame)`,
+    `notifies ${s.notifies.length}, clears ${s.clears}`,
+    `closed ${s.closeCode ?? '-'}${s.closeReason ? ` "${s.closeReason}"` : ''} by ${s.closedBy ?? '-'}`,
+  ];
+  return lines.join('\n');
+}
+
+function progressBar(elapsedMs: number, totalMs: number, sent: number, recv: number): string {
+  const width = 30;
+  const done = Math.min(width, Math.round((elapsedMs / Math.max(1, totalMs)) * width));
+  return `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${(elapsedMs / 1000).toFixed(1)}/${(totalMs / 1000).toFixed(1)} s  out ${sent}  in ${recv} `;
+}
+
+async function simulate(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        url: { type: 'string', default: 'http://localhost:8080' },
+        wav: { type: 'string' },
+        out: { type: 'string' },
+        dtmf: { type: 'string' },
+        tail: { type: 'string', default: '3s' },
+        method: { type: 'string', default: 'GET' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const method = values.method.toUpperCase();
+  if (method !== 'GET' && method !== 'POST') throw new UsageError('--method must be GET or POST');
+  const wav = values.wav ? readWavFile(values.wav) : undefined;
+  const tty = process.stderr.isTTY;
+  const summary = await simulateCall({
+    url: values.url,
+    audio: wav ? { samples: wav.samples, sampleRateHz: wav.sampleRateHz } : undefined,
+    tailMs: parseDuration(values.tail),
+    dtmf: values.dtmf ? parseDtmfSpec(values.dtmf) : [],
+    answerMethod: method,
+    from: values.from,
+    to: values.to,
+    onProgress: tty ? (p) => process.stderr.write(progressBar(p.elapsedMs, p.totalMs, p.framesSent, p.framesReceived)) : undefined,
+  });
+  if (tty) process.stderr.write('\n');
+  if (values.out) writeWavFile(values.out, summary.heard, summary.sampleRateHz);
+  if (values.json) {
+    const { heard: _h, received: _r, ...rest } = summary;
+    process.stdout.write(JSON.stringify(rest, null, 2) + '\n');
+  } else {
+    process.stdout.write(formatSummary(summary) + '\n');
+    if (values.out) process.stdout.write(`wrote what the caller heard to ${values.out}\n`);
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === 'serve') {
+      await import('./main.js');
+      return -1; // keeps running
+    }
+    if (cmd === 'simulate') return await simulate(rest);
+    if (cmd === undefined || cmd === '--help' || cmd === 'help') {
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command "${cmd}"`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`vgw: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    process.stderr.write(`vgw: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+const invoked = process.argv[1] && /cli\.js$/.test(process.argv[1]);
+if (invoked) {
+  main(process.argv.slice(2)).then((code) => {
+    if (code >= 0) process.exit(code);
+  });
+}

@@ -1,0 +1,123 @@
+/** Pacer on a manual clock with the shared ticker: lead, cadence, notify marks, clear, back-pressure, catch-up. */
+import t from 'tap';
+import { ManualClock } from '../../src/util/clock.js';
+import { Ticker } from '../../src/util/ticker.js';
+import { Pacer, type PacerEvents, type PacerSink } from '../../src/egress/pacer.js';
+
+function setup(opts: Partial<{ lead: number; cap: number; watermark: number }> = {}) {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20);
+  const sent: Array<{ at: number; frame?: number; text?: string }> = [];
+  const sink: PacerSink & { bufferedAmount: number } = {
+    bufferedAmount: 0,
+    sendFrame: (f) => sent.push({ at: clock.now(), frame: f.readUInt16LE(0) }),
+    sendText: (x) => sent.push({ at: clock.now(), text: x }),
+  };
+  const ev: string[] = [];
+  const events: PacerEvents = {
+    onSegmentStart: (id, at) => ev.push(`start ${id}@${at}`),
+    onSegmentPlayed: (id, n) => ev.push(`played ${id} ${n}`),
+    onSegmentInterrupted: (id, heard, n) => ev.push(`interrupted ${id} ${heard}/${n}`),
+  };
+  const pacer = new Pacer({ frameBytes: 2, leadFrames: opts.lead ?? 5, capacityFrames: opts.cap ?? 100, watermarkBytes: opts.watermark ?? 1000 }, sink, ticker, clock, events);
+  const f = (n: number) => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(n);
+    return b;
+  };
+  return { clock, ticker, sent, sink, ev, pacer, f };
+}
+
+t.test('sends the lead at once, then exactly one frame per tick, then the notify mark', async (t) => {
+  const { clock, sent, ev, pacer, f, ticker } = setup();
+  pacer.beginSegment(1);
+  for (let i = 0; i < 20; i++) pacer.enqueue(f(i));
+  pacer.endSegment();
+  t.equal(sent.length, 5, 'lead of 5 frames sent immediately');
+  t.same(ev, ['start 1@0']);
+  for (let k = 1; k <= 15; k++) {
+    clock.advance(20);
+    t.equal(sent.filter((s) => s.frame !== undefined).length, 5 + k, `tick ${k}: one more frame`);
+    t.ok(pacer.leadFrames <= 5, 'never more than the lead outstanding');
+  }
+  const frames = sent.filter((s) => s.frame !== undefined).map((s) => s.frame);
+  t.same(frames, [...Array(20).keys()], 'in order, none lost');
+  const last = sent[sent.length - 1];
+  t.equal(last.text, '{"action":"notify","payload":{"gw":"seg","id":1}}', 'notify right after the last frame');
+  t.ok(pacer.onNotify({ gw: 'seg', id: 1 }));
+  t.same(ev, ['start 1@0', 'played 1 20']);
+  t.notOk(pacer.onNotify({ other: true }), 'foreign payloads are not ours');
+  clock.advance(200);
+  t.equal(ticker.size, 0, 'idle pacer leaves the shared clock');
+});
+
+t.test('clear drops the queue, tells Vonage, reports what was heard', async (t) => {
+  const { clock, sent, ev, pacer, f } = setup();
+  pacer.beginSegment(7);
+  for (let i = 0; i < 50; i++) pacer.enqueue(f(i));
+  pacer.endSegment();
+  clock.advance(200); // 10 ticks: 15 frames sent, 10 played by the model
+  const dropped = pacer.clear();
+  t.equal(dropped, 35);
+  t.equal(sent[sent.length - 1].text, '{"action":"clear"}');
+  t.same(ev[ev.length - 1], 'interrupted 7 10/50', 'heard = frames played by the model');
+  const count = sent.length;
+  clock.advance(200);
+  t.equal(sent.length, count, 'nothing more is sent');
+  t.equal(pacer.stats.framesCleared, 35);
+});
+
+t.test('socket back-pressure: frames past the watermark are dropped and counted', async (t) => {
+  const { sink, pacer, f, sent } = setup({ watermark: 100 });
+  sink.bufferedAmount = 500;
+  pacer.beginSegment(1);
+  for (let i = 0; i < 3; i++) pacer.enqueue(f(i));
+  t.equal(sent.length, 0);
+  t.equal(pacer.stats.framesDroppedBackpressure, 3);
+});
+
+t.test('full queue rejects new frames; waitForSpace resolves as it drains', async (t) => {
+  const { clock, pacer, f } = setup({ cap: 10, lead: 1 });
+  pacer.beginSegment(1);
+  let accepted = 0;
+  for (let i = 0; i < 15; i++) if (pacer.enqueue(f(i))) accepted++;
+  t.equal(accepted, 11, '1 sent at once + 10 queued');
+  t.equal(pacer.stats.framesRejectedFull, 4);
+  let resolved = false;
+  void pacer.waitForSpace(5).then(() => (resolved = true));
+  clock.advance(80);
+  await Promise.resolve();
+  t.notOk(resolved, 'still 6 queued');
+  clock.advance(40);
+  await Promise.resolve();
+  t.ok(resolved);
+});
+
+t.test('a late tick catches up: several frames sent, counted as a late send', async (t) => {
+  const { clock, pacer, f, sent } = setup({ lead: 2 });
+  pacer.beginSegment(1);
+  for (let i = 0; i < 20; i++) pacer.enqueue(f(i));
+  t.equal(sent.length, 2);
+  clock.advance(20);
+  t.equal(sent.length, 3);
+  // The event loop stalls for 60 ms: the single timer fires once, reporting 3 periods.
+  const id = (clock as unknown as { timers: Array<{ at: number }> }).timers[0];
+  id.at += 40;
+  clock.advance(60);
+  // Vonage held only the 2-frame lead, so the stall starved it: the pacer refills the lead (2 frames in one tick), and
+  // never sends more than the lead ahead, even after a stall.
+  t.equal(sent.length, 5, 'two frames in one tick');
+  t.equal(pacer.leadFrames, 2);
+  t.equal(pacer.stats.lateSends, 1);
+});
+
+t.test('close reports open segments as interrupted and is idempotent', async (t) => {
+  const { pacer, f, ev, ticker } = setup();
+  pacer.beginSegment(3);
+  pacer.enqueue(f(1));
+  pacer.close();
+  pacer.close();
+  t.same(ev, ['start 3@0', 'interrupted 3 0/1']);
+  t.equal(ticker.size, 0);
+  t.notOk(pacer.enqueue(f(2)));
+});

@@ -3,7 +3,7 @@
  * Flite answer; the transcripts the gateway produced are scored (word error rate) and the reply is checked for length.
  */
 import t from 'tap';
-import { startGateway, until } from './helpers/gateway.js';
+import { startGateway, until, untilLog } from './helpers/gateway.js';
 import { openRawLeg, ContinuousCaller } from './helpers/raw-leg.js';
 import { wer } from './helpers/transcribe.js';
 import { createFliteTts } from '../src/tts/flite.js';
@@ -39,7 +39,7 @@ t.test('synthetic caller sentences are transcribed with WER ≤ 10 % and answere
   const caller = new ContinuousCaller(leg.ws, 640);
   caller.start();
   t.teardown(() => caller.stop());
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 8000, 'greeting played');
+  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 20000, 'greeting played');
   let errors = 0;
   let words = 0;
   for (const [i, sentence] of SENTENCES.entries()) {

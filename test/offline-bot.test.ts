@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, metricValue, until } from './helpers/gateway.js';
+import { startGateway, metricValue, until, untilLog } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { transcribe16k, wer } from './helpers/transcribe.js';
 
@@ -17,7 +17,7 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'offline-1' });
   await streamFrames(leg.ws, Buffer.alloc(640), 640, 25);
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 8000, 'greeting played');
+  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 20000, 'greeting played');
   const greeting = Buffer.concat(leg.binary);
   const heardGreeting = await transcribe16k(greeting);
   t.ok(wer('say something and i will repeat it', heardGreeting.replace(/^.*?(say)/, '$1')) <= 0.34, `greeting is speech: "${heardGreeting}"`);
@@ -45,7 +45,7 @@ t.test('DTMF read-back and goodbye on # with the offline voice', async (t) => {
   const g = await startGateway(t, { ASR_ADAPTER: 'none', TTS_ADAPTER: 'flite' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'offline-dtmf' });
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 8000, 'greeting played');
+  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 20000, 'greeting played');
   const before = leg.binary.length;
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 200 }));
   await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 8000, 'read-back played');

@@ -402,8 +402,14 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   private endReply(r: NonNullable<CallSession['reply']>): void {
     if (this.reply === r) this.reply = undefined;
-    if (!r.ctl.signal.aborted) r.writer.end();
+    const aborted = r.ctl.signal.aborted;
+    if (!aborted) r.writer.end();
     r.ctl.abort(); // releases the listener on the call's signal
+    // A reply that produced no audio (TTS failed or returned nothing) never reaches the pacer: close it here.
+    if (!aborted && r.writer.frames === 0) {
+      this.log.warn({ replyId: r.id }, 'reply produced no audio');
+      this.replyDone(r.id, 0, 0, false);
+    }
   }
 
   private async speak(text: string, r: NonNullable<CallSession['reply']>): Promise<void> {

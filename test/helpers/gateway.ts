@@ -40,6 +40,17 @@ export function metricValue(text: string, sample: string): number {
   return 0;
 }
 
+/** Wait until a log line matches; on timeout, print the gateway's log lines to help diagnose. */
+export async function untilLog(g: TestGateway, pred: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
+  try {
+    await until(() => g.logs.some(pred), timeoutMs, what);
+  } catch (err) {
+    for (const l of g.logs) process.stderr.write(`  log: ${JSON.stringify(l).slice(0, 300)}\n`);
+    throw err;
+  }
+  return g.logs.find(pred) as LogLine;
+}
+
 /** Wait (polling, bounded) until `cond()` is true. */
 export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -5,22 +5,25 @@
  *   vgw simulate [options]    play Vonage's side of one call against a running gateway
  */
 import { parseArgs } from 'node:util';
-import { readWavFile, writeWavFile } from './audio/wav.js';
+import { readFileSync } from 'node:fs';
+import { readWav, writeWavFile, type WavAudio } from './audio/wav.js';
 import { simulateCall, type SimSummary } from './sim/simulator.js';
 
 export class UsageError extends Error {}
 
 const USAGE = `Usage:
   vgw serve
-  vgw simulate [--url http://localhost:8080] [--wav caller.wav] [--out heard.wav] [--dtmf 1@3s,#@5.5s]
-               [--tail 3s] [--method GET|POST] [--from N] [--to N] [--json]
+  vgw simulate [--url http://localhost:8080] [--wav caller.wav|caller.raw] [--raw-rate 16000] [--out heard.wav]
+               [--dtmf 1@3s,#@5.5s] [--lead 0s] [--tail 3s] [--method GET|POST] [--from N] [--to N] [--json]
 
 simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handshake, the WAV streamed in real time as
 20 ms frames, DTMF, the gateway's audio played back (notify/clear answered like Vonage), then a summary.
   --url      gateway base URL (default http://localhost:8080)
-  --wav      caller audio, 16-bit PCM WAV at any rate (default: silence)
+  --wav      caller audio, 16-bit PCM WAV at any rate, or headerless 16-bit LE mono .raw/.pcm (default: silence)
+  --raw-rate sample rate of a .raw/.pcm file (default 16000)
   --out      write what the caller heard as a WAV at the leg rate
   --dtmf     key presses, digit@time: 1@3s,#@5.5s or 5@1500ms
+  --lead     silence before the audio starts, e.g. to let the greeting play (default 0s)
   --tail     how long to stay on after the audio ends (default 3s)
   --method   answer webhook method (default GET)
   --json     print the summary as JSON
@@ -43,6 +46,17 @@ export function parseDtmfSpec(spec: string): Array<{ digit: string; atMs: number
       if (!digit || !/^[0-9*#A-D]$/i.test(digit) || at === undefined) throw new UsageError(`bad DTMF "${item}" (use digit@time, e.g. 5@2s)`);
       return { digit: digit.toUpperCase(), atMs: parseDuration(at) };
     });
+}
+
+/** A WAV file, or a headerless 16-bit little-endian mono file (.raw/.pcm) at `rawRateHz`. */
+export function readAudioFile(path: string, rawRateHz: number): WavAudio {
+  const buf = readFileSync(path);
+  if (buf.subarray(0, 4).toString('ascii') === 'RIFF') return readWav(buf);
+  if (!/\.(raw|pcm)$/i.test(path)) throw new UsageError(`${path}: not a WAV file (headerless audio must end in .raw or .pcm)`);
+  if (!Number.isInteger(rawRateHz) || rawRateHz < 1000 || rawRateHz > 192000) throw new UsageError('--raw-rate must be a sample rate in Hz');
+  const samples = new Int16Array(buf.length >> 1);
+  Buffer.from(samples.buffer).set(buf.subarray(0, samples.length * 2));
+  return { sampleRateHz: rawRateHz, channels: 1, samples };
 }
 
 /** The human summary printed at the end of a simulated call. */
@@ -73,9 +87,11 @@ async function simulate(argv: string[]): Promise<number> {
       options: {
         url: { type: 'string', default: 'http://localhost:8080' },
         wav: { type: 'string' },
+        'raw-rate': { type: 'string', default: '16000' },
         out: { type: 'string' },
         dtmf: { type: 'string' },
         tail: { type: 'string', default: '3s' },
+        lead: { type: 'string', default: '0s' },
         method: { type: 'string', default: 'GET' },
         from: { type: 'string' },
         to: { type: 'string' },
@@ -94,7 +110,16 @@ async function simulate(argv: string[]): Promise<number> {
   }
   const method = values.method.toUpperCase();
   if (method !== 'GET' && method !== 'POST') throw new UsageError('--method must be GET or POST');
-  const wav = values.wav ? readWavFile(values.wav) : undefined;
+  let wav = values.wav ? readAudioFile(values.wav, Number(values['raw-rate'])) : undefined;
+  const leadMs = parseDuration(values.lead);
+  if (leadMs > 0) {
+    // Silence before the caller speaks (lets the bot's greeting play out first).
+    const rate = wav?.sampleRateHz ?? 16000;
+    const lead = Math.round((leadMs / 1000) * rate);
+    const samples = new Int16Array(lead + (wav?.samples.length ?? 0));
+    if (wav) samples.set(wav.samples, lead);
+    wav = { sampleRateHz: rate, channels: 1, samples };
+  }
   const tty = process.stderr.isTTY;
   const summary = await simulateCall({
     url: values.url,

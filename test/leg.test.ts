@@ -163,3 +163,16 @@ t.test('a notify that never comes back does not leave the reply pending forever'
   const ended = g.logs.find((l) => l.msg === 'call ended') as { summary: { pacer: { notifyTimeouts: number } } } | undefined;
   t.equal(ended?.summary.pacer.notifyTimeouts, 1);
 });
+
+t.test('a leg that never answers pings is closed with 4005', async (t) => {
+  const g = await startGateway(t, { PING_INTERVAL_MS: '1000', IDLE_TIMEOUT_MS: '60000' });
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(`ws://127.0.0.1:${g.port}/socket`, { autoPong: false });
+  const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+  await new Promise((r) => ws.once('open', r));
+  ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=8000' }));
+  // Keep sending audio, so only the missing pong can end the leg.
+  const timer = setInterval(() => ws.readyState === ws.OPEN && ws.send(Buffer.alloc(320)), 20);
+  t.equal(await closed, 4005);
+  clearInterval(timer);
+});

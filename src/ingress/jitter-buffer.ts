@@ -9,6 +9,9 @@
  *   extra frame is handed on per tick until it is back, so latency does not creep up.
  * - Interarrival jitter per RFC 3550 §6.4.1 (J += (|D| − J)/16), in ms, with the frame index as the media clock.
  *
+ * - `targetFrames: 0` is pass-through: a frame is handed on the moment it arrives (lowest latency, no smoothing); the
+ *   ticks then only detect slots in which nothing arrived (gaps).
+ *
  * No allocation per frame: frames are the buffers the socket delivered (or the reframer produced), passed by reference.
  */
 export interface JitterSink {
@@ -57,6 +60,10 @@ export class JitterBuffer {
   private readonly silence: Buffer | undefined;
   private readonly sink: JitterSink;
   private playing = false;
+  /** Pass-through mode: frames delivered since the last tick. */
+  private passedSinceTick = 0;
+  /** The previous slot was a gap (one underrun episode spans consecutive gap slots). */
+  private inGap = false;
   private missedSlots = 0;
   private seq = -1;
   private lastTransit = 0;
@@ -96,6 +103,13 @@ export class JitterBuffer {
       this.missedSlots--;
       s.lateFrames++;
     }
+    if (this.target === 0 && this.count === 0) {
+      this.passedSinceTick++;
+      this.inGap = false;
+      s.framesOut++;
+      this.sink.onFrame(frame, arrivalMs);
+      return;
+    }
     if (this.count === this.cap) {
       // Drop oldest: the freshest audio matters most to a live conversation.
       this.ring[this.head] = undefined;
@@ -113,6 +127,14 @@ export class JitterBuffer {
 
   /** One (or `periods`) playout slot(s) of the shared clock. */
   tick(periods = 1): void {
+    if (this.target === 0) {
+      // Pass-through: a slot with no arrival since the last tick is a gap (bounded by the periods elapsed).
+      const missing = periods - this.passedSinceTick;
+      this.passedSinceTick = 0;
+      if (this.stats.framesOut > 0) for (let p = 0; p < missing; p++) this.gapSlot();
+      this.stats.depth = this.count;
+      return;
+    }
     for (let p = 0; p < periods; p++) this.slot();
     // Shed excess depth one frame per tick.
     if (this.playing && this.count > this.target + 2) {
@@ -140,18 +162,24 @@ export class JitterBuffer {
       this.playing = true;
     }
     if (this.count === 0) {
-      const s = this.stats;
-      s.underruns++;
-      s.gapFrames++;
-      if (this.missedSlots < this.cap) this.missedSlots++;
-      this.playing = this.target === 0;
-      this.sink.onGap(this.silence);
+      this.gapSlot();
+      this.playing = false;
       return;
     }
     this.deliver();
   }
 
+  private gapSlot(): void {
+    const s = this.stats;
+    if (s.gapFrames === 0 || !this.inGap) s.underruns++;
+    this.inGap = true;
+    s.gapFrames++;
+    if (this.missedSlots < this.cap) this.missedSlots++;
+    this.sink.onGap(this.silence);
+  }
+
   private deliver(): void {
+    this.inGap = false;
     const i = this.head;
     const frame = this.ring[i] as Buffer;
     this.ring[i] = undefined;

@@ -70,7 +70,7 @@ t.test('underrun: counted, reported as a gap (or silence), then re-primes', asyn
 
 t.test('overflow drops the oldest frames and counts them', async (t) => {
   const r = recorder();
-  const jb = new JitterBuffer({ frameBytes: 4, targetFrames: 0, capacityFrames: 4, fillSilence: false }, r);
+  const jb = new JitterBuffer({ frameBytes: 4, targetFrames: 2, capacityFrames: 4, fillSilence: false }, r);
   for (let i = 0; i < 7; i++) jb.push(frame(i), 0);
   t.equal(jb.stats.overruns, 3);
   t.equal(jb.depth, 4);
@@ -112,4 +112,24 @@ t.test('RFC 3550 jitter: zero for periodic arrival, analytic for alternating off
   const alt = new JitterBuffer({ frameBytes: 4, targetFrames: 0, capacityFrames: 2000, fillSilence: false }, recorder());
   for (let i = 0; i < 500; i++) alt.push(frame(i), i * 20 + (i % 2 ? 10 : 0));
   t.ok(Math.abs(alt.stats.jitterMs - 10) < 0.01, `J = ${alt.stats.jitterMs}`);
+});
+
+t.test('target 0 is pass-through: frames go on at arrival; empty slots are gaps', async (t) => {
+  const r = recorder();
+  const jb = new JitterBuffer({ frameBytes: 4, targetFrames: 0, capacityFrames: 10, fillSilence: false }, r);
+  jb.push(frame(0), 0);
+  t.same(r.out, [0], 'delivered on arrival, before any tick');
+  jb.tick();
+  jb.push(frame(1), 20);
+  jb.push(frame(2), 21); // a burst: no smoothing in pass-through
+  t.same(r.out, [0, 1, 2]);
+  jb.tick();
+  jb.tick(); // nothing arrived in this slot
+  jb.tick();
+  t.same(r.out, [0, 1, 2, 'gap', 'gap']);
+  t.equal(jb.stats.underruns, 1, 'one starvation episode');
+  t.equal(jb.stats.gapFrames, 2);
+  jb.push(frame(3), 100);
+  t.equal(jb.stats.lateFrames, 1);
+  t.equal(jb.depth, 0);
 });

@@ -1,0 +1,113 @@
+/**
+ * Load generator process: opens N simulated Vonage legs (handshake, then a 20 ms frame per leg from one drift-corrected
+ * clock: recorded speech, then silence, on a 3 s cycle with per-leg offsets), and measures at the client what comes
+ * back: pacing intervals, wrong sizes, late frames. Controlled over IPC.
+ */
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { Hist } from './hist.js';
+
+interface Leg {
+  ws: WebSocket;
+  open: boolean;
+  offset: number;
+  lastRx: number;
+}
+
+const CYCLE_FRAMES = 150;
+const intervals = new Hist(500, 0.1);
+const tickLateness = new Hist(500, 0.1);
+let wrongSize = 0;
+let late = 0;
+let framesSent = 0;
+let framesReceived = 0;
+let legs: Leg[] = [];
+let speech: Buffer[] = [];
+let frameBytes = 640;
+let timer: NodeJS.Timeout | undefined;
+
+function loadSpeech(rate: number): Buffer[] {
+  // cards/001.wav is 16 kHz; for 8 kHz legs take every other sample (band-limited enough for a load test).
+  const pcm = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
+  const step = rate === 8000 ? 2 : 1;
+  const out = Buffer.alloc(Math.floor(pcm.length / 2 / step) * 2);
+  for (let i = 0; i < out.length / 2; i++) out.writeInt16LE(pcm.readInt16LE(i * step * 2), i * 2);
+  const frames: Buffer[] = [];
+  for (let off = 0; off + frameBytes <= out.length; off += frameBytes) frames.push(out.subarray(off, off + frameBytes));
+  return frames;
+}
+
+function open(url: string, count: number, rate: number): Promise<void> {
+  frameBytes = rate / 25;
+  speech = loadSpeech(rate);
+  const silence = Buffer.alloc(frameBytes);
+  const opened: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const leg: Leg = { ws, open: false, offset: Math.floor(Math.random() * CYCLE_FRAMES), lastRx: 0 };
+    legs.push(leg);
+    opened.push(
+      new Promise<void>((resolve) => {
+        ws.on('open', () => {
+          ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${rate}`, uuid: `bench-${process.pid}-${i}` }));
+          leg.open = true;
+          resolve();
+        });
+        ws.on('error', () => resolve());
+        ws.on('close', () => {
+          leg.open = false;
+          resolve();
+        });
+      }),
+    );
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        const m = JSON.parse(data.toString()) as { action?: string; payload?: unknown };
+        if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
+        return;
+      }
+      const now = performance.now();
+      const len = (data as Buffer).length;
+      if (len !== frameBytes) wrongSize++;
+      framesReceived++;
+      const d = now - leg.lastRx;
+      if (leg.lastRx && d <= 200) {
+        intervals.record(d);
+        if (d > 40) late++;
+      }
+      leg.lastRx = now;
+    });
+  }
+  const t0 = performance.now();
+  let n = 0;
+  const tick = () => {
+    const due = t0 + n * 20;
+    tickLateness.record(performance.now() - due);
+    for (const leg of legs) {
+      if (!leg.open || leg.ws.readyState !== WebSocket.OPEN) continue;
+      const k = (n + leg.offset) % CYCLE_FRAMES;
+      leg.ws.send(k < speech.length ? speech[k] : silence);
+      framesSent++;
+    }
+    n++;
+    timer = setTimeout(tick, Math.max(0, t0 + n * 20 - performance.now()));
+  };
+  return Promise.all(opened).then(() => tick());
+}
+
+process.on('message', (m: { cmd: string; url?: string; count?: number; rate?: number }) => {
+  if (m.cmd === 'open') {
+    void open(m.url as string, m.count as number, m.rate as number).then(() => process.send?.({ cmd: 'opened', legs: legs.filter((l) => l.open).length }));
+  } else if (m.cmd === 'stats') {
+    process.send?.({ cmd: 'stats', intervals: intervals.toJSON(), tickLateness: tickLateness.toJSON(), wrongSize, late, framesSent, framesReceived, openLegs: legs.filter((l) => l.open).length });
+    intervals.reset();
+    tickLateness.reset();
+    wrongSize = late = framesSent = framesReceived = 0;
+  } else if (m.cmd === 'exit') {
+    if (timer) clearTimeout(timer);
+    for (const l of legs) l.ws.terminate();
+    legs = [];
+    setTimeout(() => process.exit(0), 50);
+  }
+});
+process.send?.({ cmd: 'ready' });

@@ -1,0 +1,248 @@
+/**
+ * `npm run bench [-- --quick]`: frame latency and capacity of the gateway, side by side with a bare `ws` echo server
+ * under the same load on the same machine. The target process is pinned to core 0 (taskset), the load generators to
+ * core 1. A ramp of concurrent 16 kHz legs finds the capacity: the most legs held with client-side pacing p99 within
+ * 5 ms of 20 ms and no loss. Writes bench/results/latest.json, latest.md and latest.svg.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Hist } from './hist.js';
+import { renderSvg, renderMarkdown } from './report.js';
+
+const args = new Set(process.argv.slice(2));
+const QUICK = args.has('--quick');
+const outArg = process.argv.find((a) => a.startsWith('--out='));
+const OUT_DIR = outArg ? outArg.slice(6) : fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const LEVELS = QUICK ? [10, 40] : [50, 100, 200, 300, 400, 500, 600, 800, 1000];
+const WARMUP_MS = QUICK ? 1500 : 3000;
+const MEASURE_MS = QUICK ? 3000 : 8000;
+// One generator process on core 1: more processes on the same core only add contention to the client-side timing.
+const LOADGENS = 1;
+const PACING_LIMIT_MS = 25;
+const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+export interface LevelResult {
+  legs: number;
+  openLegs: number;
+  pacingIntervalMs: { p50: number; p99: number; max: number };
+  ingressLatencyMs: { p50: number; p99: number; p999: number } | null;
+  framesSent: number;
+  framesReceived: number;
+  framesInAtTarget: number;
+  lostInbound: number;
+  lostOutbound: number;
+  lateFrames: number;
+  wrongSize: number;
+  cpuPct: number;
+  cpuPerLegPct: number;
+  rssMiB: number;
+  rssPerLegKiB: number;
+  eventLoopDelayP99Ms: number;
+  generatorLatenessP99Ms: number;
+  pass: boolean;
+}
+
+type Msg = Record<string, unknown> & { cmd: string };
+
+function spawnPinned(script: string, core: number, env: Record<string, string> = {}): ChildProcess {
+  const file = fileURLToPath(new URL(script, import.meta.url));
+  const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
+  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, file] : [file];
+  return spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+}
+
+function request(child: ChildProcess, msg: Msg, reply: string, timeoutMs = 60000): Promise<Msg> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no ${reply} from child`)), timeoutMs);
+    const on = (m: Msg) => {
+      if (m.cmd !== reply) return;
+      clearTimeout(t);
+      child.off('message', on);
+      resolve(m);
+    };
+    child.on('message', on);
+    if (msg.cmd) child.send(msg);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let progressDone = 0;
+const progressTotal = LEVELS.length * 2;
+function progress(label: string): void {
+  const width = 28;
+  const done = Math.round((progressDone / progressTotal) * width);
+  process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${label.padEnd(40)}`);
+}
+
+async function runLevel(target: ChildProcess, port: number, wsPath: string, legs: number, rate: number, idleRss: number, hasIngress: boolean): Promise<LevelResult> {
+  const gens = Array.from({ length: LOADGENS }, () => spawnPinned('./loadgen.js', 1));
+  await Promise.all(gens.map((g) => request(g, { cmd: '' }, 'ready')));
+  const per = Math.ceil(legs / LOADGENS);
+  await Promise.all(gens.map((g, i) => request(g, { cmd: 'open', url: `ws://127.0.0.1:${port}${wsPath}`, count: Math.min(per, legs - i * per), rate }, 'opened')));
+  await sleep(WARMUP_MS);
+  // Reset counters, measure, collect.
+  await request(target, { cmd: 'stats' }, 'stats');
+  await Promise.all(gens.map((g) => request(g, { cmd: 'stats' }, 'stats')));
+  const t0 = performance.now();
+  await sleep(MEASURE_MS);
+  const ts = await request(target, { cmd: 'stats' }, 'stats');
+  const gs = await Promise.all(gens.map((g) => request(g, { cmd: 'stats' }, 'stats')));
+  const elapsed = performance.now() - t0;
+  await Promise.all(gens.map((g) => new Promise((r) => (g.once('exit', r), g.send({ cmd: 'exit' })))));
+  await sleep(500);
+
+  const iv = new Hist(500, 0.1);
+  const lat = new Hist(500, 0.1);
+  let sent = 0, received = 0, late = 0, wrong = 0, open = 0;
+  for (const g of gs) {
+    const h = g.intervals as { counts: number[]; count: number; sum: number; max: number };
+    iv.mergeArray(h.counts, h.count, h.sum, h.max);
+    const l = g.tickLateness as typeof h;
+    lat.mergeArray(l.counts, l.count, l.sum, l.max);
+    sent += g.framesSent as number;
+    received += g.framesReceived as number;
+    late += g.late as number;
+    wrong += g.wrongSize as number;
+    open += g.openLegs as number;
+  }
+  let ingress: LevelResult['ingressLatencyMs'] = null;
+  if (hasIngress && ts.ingress) {
+    const h = ts.ingress as { counts: number[]; count: number; sum: number; max: number };
+    const ih = new Hist(200, 0.01);
+    ih.mergeArray(h.counts, h.count, h.sum, h.max);
+    ingress = { p50: ih.percentile(50), p99: ih.percentile(99), p999: ih.percentile(99.9) };
+  }
+  // CPU of the target over the measured window: the two stats calls bracket it.
+  const cpu = ts.cpu as { user: number; system: number };
+  const cpuPct = ((cpu.user + cpu.system - (ts.cpuStart as number)) / 1000 / elapsed) * 100;
+  const rssMiB = (ts.rss as number) / 1048576;
+  const lostInbound = Math.max(0, sent - (ts.framesInDelta as number));
+  const pacing = { p50: iv.percentile(50), p99: iv.percentile(99), max: Math.round(iv.max * 10) / 10 };
+  const lostOutbound = ts.pacerDrops as number;
+  const r: LevelResult = {
+    legs,
+    openLegs: open,
+    pacingIntervalMs: pacing,
+    ingressLatencyMs: ingress,
+    framesSent: sent,
+    framesReceived: received,
+    framesInAtTarget: ts.framesInDelta as number,
+    lostInbound,
+    lostOutbound,
+    lateFrames: late,
+    wrongSize: wrong,
+    cpuPct: Math.round(cpuPct * 10) / 10,
+    cpuPerLegPct: Math.round((cpuPct / legs) * 1000) / 1000,
+    rssMiB: Math.round(rssMiB * 10) / 10,
+    rssPerLegKiB: Math.round((((ts.rss as number) - idleRss) / 1024 / legs) * 10) / 10,
+    eventLoopDelayP99Ms: Math.round((ts.eldP99Ms as number) * 10) / 10,
+    generatorLatenessP99Ms: lat.percentile(99),
+    pass: false,
+  };
+  // Loss: frames the generator sent that never reached the target (allow the in-flight frames at the window edges).
+  r.pass = open === legs && pacing.p99 <= PACING_LIMIT_MS && wrong === 0 && lostOutbound === 0 && lostInbound <= legs * 2;
+  return r;
+}
+
+/** Wraps the target so each stats reply carries deltas since the previous one (CPU, frames in). */
+function withDeltas(target: ChildProcess): ChildProcess {
+  let lastCpu = 0;
+  let lastIn = 0;
+  target.on('message', (m: Msg) => {
+    if (m.cmd !== 'stats') return;
+    const cpu = m.cpu as { user: number; system: number };
+    m.cpuStart = lastCpu;
+    lastCpu = cpu.user + cpu.system;
+    m.framesInDelta = (m.framesIn as number) - lastIn;
+    lastIn = m.framesIn as number;
+  });
+  return target;
+}
+
+async function runTarget(name: 'gateway' | 'baseline', rate: number): Promise<LevelResult[]> {
+  const target = withDeltas(spawnPinned(name === 'gateway' ? './target-gateway.js' : './target-baseline.js', 0));
+  const ready = await request(target, { cmd: '' }, 'ready');
+  await sleep(300);
+  const idle = await request(target, { cmd: 'stats' }, 'stats');
+  const results: LevelResult[] = [];
+  for (const legs of LEVELS) {
+    progress(`${name}: ${legs} legs`);
+    const r = await runLevel(target, ready.port as number, ready.wsPath as string, legs, rate, idle.rss as number, name === 'gateway');
+    results.push(r);
+    progressDone++;
+    if (!r.pass) {
+      progressDone += LEVELS.length - results.length;
+      break;
+    }
+  }
+  await new Promise((r) => (target.once('exit', r), target.send({ cmd: 'exit' })));
+  return results;
+}
+
+function capacity(levels: LevelResult[]): number {
+  let cap = 0;
+  for (const l of levels) if (l.pass) cap = l.legs;
+  return cap;
+}
+
+/** The level nearest to `legs` that passed (or the last measured). */
+function at(levels: LevelResult[], legs: number): LevelResult {
+  const passed = levels.filter((l) => l.pass);
+  const pool = passed.length ? passed : levels;
+  return pool.reduce((best, l) => (Math.abs(l.legs - legs) < Math.abs(best.legs - legs) ? l : best), pool[0]);
+}
+
+async function main(): Promise<void> {
+  const started = new Date().toISOString();
+  const baseline = await runTarget('baseline', 16000);
+  const gateway = await runTarget('gateway', 16000);
+  process.stderr.write('\n');
+  const g200 = at(gateway, 200);
+  const gCap = capacity(gateway);
+  const bCap = capacity(baseline);
+  const gCpu = at(gateway, 200).cpuPerLegPct;
+  const bCpu = at(baseline, 200).cpuPerLegPct;
+  const result = {
+    started,
+    quick: QUICK,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinned: HAS_TASKSET },
+    criterion: `client pacing p99 ≤ ${PACING_LIMIT_MS} ms, no lost or wrong-size frames, every leg open`,
+    sampleRateHz: 16000,
+    measureMs: MEASURE_MS,
+    gateway: {
+      capacityLegs: gCap,
+      ingressLatencyMs: g200.ingressLatencyMs ?? { p50: 0, p99: 0, p999: 0 },
+      pacingIntervalMs: g200.pacingIntervalMs,
+      cpuPerLegPct: gCpu,
+      rssPerLegKiB: g200.rssPerLegKiB,
+      eventLoopDelayP99Ms: g200.eventLoopDelayP99Ms,
+      at: g200.legs,
+      levels: gateway,
+    },
+    baseline: {
+      capacityLegs: bCap,
+      pacingIntervalMs: at(baseline, 200).pacingIntervalMs,
+      cpuPerLegPct: bCpu,
+      rssPerLegKiB: at(baseline, 200).rssPerLegKiB,
+      levels: baseline,
+    },
+    ratio: {
+      capacity: bCap ? Math.round((gCap / bCap) * 100) / 100 : 0,
+      cpuPerLeg: bCpu ? Math.round((gCpu / bCpu) * 100) / 100 : 0,
+    },
+    ceiling: LEVELS[LEVELS.length - 1],
+  };
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(`${OUT_DIR}/latest.json`, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(`${OUT_DIR}/latest.md`, renderMarkdown(result));
+  writeFileSync(`${OUT_DIR}/latest.svg`, renderSvg(result));
+  process.stdout.write(renderMarkdown(result));
+}
+
+main().catch((err) => {
+  process.stderr.write(`\nbench failed: ${(err as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+/**
+ * Benchmark target: the real gateway (handshake, jitter buffer, VAD, echo bot, pacer, metrics, info-level logs to
+ * /dev/null) with a loopback pipeline: an ASR adapter that records ingress latency (socket receive → ASR write) and
+ * answers every utterance, and a TTS that answers each reply with REPLY_FRAMES frames of tone. Controlled over IPC.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { buildGateway } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createEchoBot } from '../src/bot/echo.js';
+import { Channel } from '../src/util/channel.js';
+import type { AsrAdapter, AsrEvent, AsrStream } from '../src/asr/types.js';
+import type { TtsAdapter } from '../src/tts/types.js';
+import { Hist } from './hist.js';
+
+export const REPLY_FRAMES = 50;
+
+const ingress = new Hist(200, 0.01);
+let asrFrames = 0;
+
+class BenchAsrStream implements AsrStream {
+  readonly events = new Channel<AsrEvent>(16);
+  write(_frame: Buffer, receivedAtMs: number): void {
+    ingress.record(performance.now() - receivedAtMs);
+    asrFrames++;
+  }
+  endOfSpeech(): void {
+    this.events.push({ type: 'final', text: 'bench' });
+  }
+  close(): void {
+    this.events.close();
+  }
+}
+
+const asr: AsrAdapter = { name: 'bench', capabilities: { interim: false, sampleRatesHz: [8000, 16000, 24000] }, start: () => new BenchAsrStream() };
+const tts: TtsAdapter = {
+  name: 'bench-tone',
+  async *synthesize(req) {
+    const rate = req.call.sampleRateHz;
+    const n = (rate / 50) * REPLY_FRAMES;
+    const audio = new Int16Array(n);
+    for (let i = 0; i < n; i++) audio[i] = Math.round(4000 * Math.sin((2 * Math.PI * 440 * i) / rate));
+    yield { audio, sampleRateHz: rate };
+  },
+};
+
+async function main(): Promise<void> {
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000' });
+  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: false }));
+  const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
+  const port = await gw.listen();
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  eld.enable();
+  process.on('message', (m: { cmd: string }) => {
+    if (m.cmd === 'stats') {
+      const hot = gw.metrics.hot;
+      let pacerDrops = 0;
+      for (const s of gw.tracker.sessions()) pacerDrops += s.pacerStats.framesDroppedBackpressure + s.pacerStats.framesRejectedFull;
+      process.send?.({
+        cmd: 'stats',
+        ingress: ingress.toJSON(),
+        asrFrames,
+        framesIn: hot.framesIn,
+        framesOut: hot.framesOut,
+        pacerDrops,
+        calls: gw.tracker.size,
+        cpu: process.cpuUsage(),
+        rss: process.memoryUsage().rss,
+        eldP99Ms: eld.percentile(99) / 1e6,
+        eldMaxMs: eld.max / 1e6,
+        lateTicks: gw.ticker.stats.lateTicks,
+      });
+      ingress.reset();
+      eld.reset();
+    } else if (m.cmd === 'exit') {
+      void gw.close().then(() => process.exit(0));
+    }
+  });
+  process.send?.({ cmd: 'ready', port, wsPath: config.wsPath });
+}
+
+void main();

@@ -11,8 +11,13 @@ interface Leg {
   ws: WebSocket;
   open: boolean;
   offset: number;
+  /** Which 2 ms sub-slot of the 20 ms period this leg sends in: real calls start at random times, so their frames
+   * are spread over the period, not sent in one burst. */
+  phase: number;
   lastRx: number;
 }
+
+const SUBSLOTS = 10;
 
 const CYCLE_FRAMES = 150;
 const intervals = new Hist(500, 0.1);
@@ -44,7 +49,7 @@ function open(url: string, count: number, rate: number): Promise<void> {
   const opened: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
     const ws = new WebSocket(url, { perMessageDeflate: false });
-    const leg: Leg = { ws, open: false, offset: Math.floor(Math.random() * CYCLE_FRAMES), lastRx: 0 };
+    const leg: Leg = { ws, open: false, offset: Math.floor(Math.random() * CYCLE_FRAMES), phase: i % SUBSLOTS, lastRx: 0 };
     legs.push(leg);
     opened.push(
       new Promise<void>((resolve) => {
@@ -79,18 +84,21 @@ function open(url: string, count: number, rate: number): Promise<void> {
     });
   }
   const t0 = performance.now();
-  let n = 0;
+  const slotMs = 20 / SUBSLOTS;
+  let n = 0; // sub-slot counter
   const tick = () => {
-    const due = t0 + n * 20;
+    const due = t0 + n * slotMs;
     tickLateness.record(performance.now() - due);
+    const frameIndex = Math.floor(n / SUBSLOTS);
+    const phase = n % SUBSLOTS;
     for (const leg of legs) {
-      if (!leg.open || leg.ws.readyState !== WebSocket.OPEN) continue;
-      const k = (n + leg.offset) % CYCLE_FRAMES;
+      if (leg.phase !== phase || !leg.open || leg.ws.readyState !== WebSocket.OPEN) continue;
+      const k = (frameIndex + leg.offset) % CYCLE_FRAMES;
       leg.ws.send(k < speech.length ? speech[k] : silence);
       framesSent++;
     }
     n++;
-    timer = setTimeout(tick, Math.max(0, t0 + n * 20 - performance.now()));
+    timer = setTimeout(tick, Math.max(0, t0 + n * slotMs - performance.now()));
   };
   return Promise.all(opened).then(() => tick());
 }

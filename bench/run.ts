@@ -173,7 +173,9 @@ async function runTarget(name: 'gateway' | 'baseline', rate: number): Promise<Le
     const r = await runLevel(target, ready.port as number, ready.wsPath as string, legs, rate, idle.rss as number, name === 'gateway');
     results.push(r);
     progressDone++;
-    if (!r.pass) {
+    // Stop after two failing levels in a row (one can be noise on a shared machine).
+    const n = results.length;
+    if (n >= 2 && !results[n - 1].pass && !results[n - 2].pass) {
       progressDone += LEVELS.length - results.length;
       break;
     }

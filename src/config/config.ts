@@ -122,7 +122,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'pingIntervalMs', env: 'PING_INTERVAL_MS', def: '10000', doc: 'WebSocket ping interval; no pong by the next ping closes the leg (4005)', parse: int(1000, 600000) },
   { key: 'maxPayloadBytes', env: 'MAX_PAYLOAD_BYTES', def: '32768', doc: 'Largest WebSocket message accepted; larger closes the leg with 1009', parse: int(4096, 1048576) },
   { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs; beyond it the answer webhook returns a spoken busy NCCO and upgrades get 503', parse: int(1, 100000) },
-  { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20)', parse: (r) => {
+  { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20; 0 = pass-through: lowest latency, no smoothing)', parse: (r) => {
       const n = int(0, 1000)(r);
       if (n % 20) throw new Error('a multiple of 20 from 0 to 1000');
       return n;

@@ -15,7 +15,7 @@ const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const outArg = process.argv.find((a) => a.startsWith('--out='));
 const OUT_DIR = outArg ? outArg.slice(6) : fileURLToPath(new URL('../../bench/results/', import.meta.url));
-const LEVELS = QUICK ? [10, 40] : [50, 100, 200, 300, 400, 500, 600, 800, 1000];
+const LEVELS = process.env.BENCH_LEVELS ? process.env.BENCH_LEVELS.split(',').map(Number) : QUICK ? [10, 40] : [50, 100, 200, 300, 400, 500, 600, 800, 1000];
 const WARMUP_MS = QUICK ? 1500 : 3000;
 const MEASURE_MS = QUICK ? 3000 : 8000;
 // One generator process on core 1: more processes on the same core only add contention to the client-side timing.

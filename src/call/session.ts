@@ -263,6 +263,12 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.interruptReply();
   }
 
+  /** Speech already under way when a reply begins cannot interrupt it; only what comes after counts. */
+  private markSpeechAtReply(): void {
+    const ep = this.vad.endpointer;
+    this.speechMsAtReply = ep.speaking ? ep.speechMs : 0;
+  }
+
   private interruptReply(): void {
     const r = this.reply;
     if (r) {
@@ -278,8 +284,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   // ── pacer → session ──────────────────────────────────────────────────────────
   onSegmentStart(id: number, atMs: number): void {
-    const ep = this.vad.endpointer;
-    this.speechMsAtReply = ep.speaking ? ep.speechMs : 0;
+    this.markSpeechAtReply();
     // Turn latency counts the endpointing silence too: it is silence the caller hears.
     if (this.turnOpen && this.lastVoicedAtMs >= 0) {
       const ms = atMs - this.lastVoicedAtMs;
@@ -394,8 +399,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     const writer = new ReplyWriter(this.pacer, this.info.sampleRateHz, frameBytesFor(this.info.sampleRateHz), id);
     this.reply = { id, writer, ctl, interruptible, endReceived: false };
     this.playbackInterruptible = interruptible;
-    const ep = this.vad.endpointer;
-    this.speechMsAtReply = ep.speaking ? ep.speechMs : 0;
+    this.markSpeechAtReply();
     if (this.state !== 'speaking') this.setState('thinking');
     return this.reply;
   }

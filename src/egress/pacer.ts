@@ -186,7 +186,7 @@ export class Pacer implements TickListener {
     const segs = this.segments;
     this.segments = [];
     for (const seg of segs) {
-      const heard = seg.firstIdx < 0 ? 0 : Math.max(0, Math.min(seg.frames, this.played - seg.firstIdx));
+      const heard = this.heardFrames(seg);
       if (heard >= seg.frames && seg.ended) {
         this.stats.segmentsPlayed++;
         this.events.onSegmentPlayed(seg.id, seg.frames);
@@ -256,7 +256,7 @@ export class Pacer implements TickListener {
     const segs = this.segments;
     this.segments = [];
     for (const seg of segs) {
-      const heard = seg.firstIdx < 0 ? 0 : Math.max(0, Math.min(seg.frames, this.played - seg.firstIdx));
+      const heard = this.heardFrames(seg);
       this.events.onSegmentInterrupted(seg.id, heard, seg.frames);
     }
     this.closedFlag = true;
@@ -299,6 +299,11 @@ export class Pacer implements TickListener {
       seg.marked = true;
       this.sink.sendText(NOTIFY_PREFIX + seg.id + '}}');
     }
+  }
+
+  /** Frames of `seg` the playout model says the caller has heard. */
+  private heardFrames(seg: Segment): number {
+    return seg.firstIdx < 0 ? 0 : Math.max(0, Math.min(seg.frames, this.played - seg.firstIdx));
   }
 
   private segmentById(id: number): Segment | undefined {

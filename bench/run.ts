@@ -21,6 +21,12 @@ const MEASURE_MS = QUICK ? 3000 : 8000;
 // One generator process on core 1: more processes on the same core only add contention to the client-side timing.
 const LOADGENS = 1;
 const PACING_LIMIT_MS = 25;
+/** Extra Node flags for the target process only (e.g. `--cpu-prof`, `--trace-gc`), space-separated. */
+const TARGET_FLAGS = (process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean);
+/** Leg sample rate (8000, 16000 or 24000); results at a rate other than 16 kHz go to `latest-<rate>.*`. */
+const RATE = Number(process.env.BENCH_RATE ?? 16000);
+if (![8000, 16000, 24000].includes(RATE)) throw new Error('BENCH_RATE must be 8000, 16000 or 24000');
+const STEM = RATE === 16000 ? 'latest' : `latest-${RATE}`;
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 export interface LevelResult {
@@ -41,16 +47,18 @@ export interface LevelResult {
   rssPerLegKiB: number;
   eventLoopDelayP99Ms: number;
   generatorLatenessP99Ms: number;
+  /** The gateway's own tick-to-tick interval (its 20 ms clock), to tell target from network/client jitter. */
+  targetTickIntervalMs?: { p99: number; max: number };
   pass: boolean;
 }
 
 type Msg = Record<string, unknown> & { cmd: string };
 
-function spawnPinned(script: string, core: number, env: Record<string, string> = {}): ChildProcess {
+function spawnPinned(script: string, core: number, flags: string[] = []): ChildProcess {
   const file = fileURLToPath(new URL(script, import.meta.url));
   const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
-  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, file] : [file];
-  return spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, ...flags, file] : [...flags, file];
+  return spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 }
 
 function request(child: ChildProcess, msg: Msg, reply: string, timeoutMs = 60000): Promise<Msg> {
@@ -140,6 +148,7 @@ async function runLevel(target: ChildProcess, port: number, wsPath: string, legs
     rssPerLegKiB: Math.round((((ts.rss as number) - idleRss) / 1024 / legs) * 10) / 10,
     eventLoopDelayP99Ms: Math.round((ts.eldP99Ms as number) * 10) / 10,
     generatorLatenessP99Ms: lat.percentile(99),
+    ...(ts.tickIntervalP99Ms !== undefined ? { targetTickIntervalMs: { p99: ts.tickIntervalP99Ms as number, max: Math.round((ts.tickIntervalMaxMs as number) * 10) / 10 } } : {}),
     pass: false,
   };
   // Loss: frames the generator sent that never reached the target (allow the in-flight frames at the window edges).
@@ -163,7 +172,7 @@ function withDeltas(target: ChildProcess): ChildProcess {
 }
 
 async function runTarget(name: 'gateway' | 'baseline', rate: number): Promise<LevelResult[]> {
-  const target = withDeltas(spawnPinned(name === 'gateway' ? './target-gateway.js' : './target-baseline.js', 0));
+  const target = withDeltas(spawnPinned(name === 'gateway' ? './target-gateway.js' : './target-baseline.js', 0, TARGET_FLAGS));
   const ready = await request(target, { cmd: '' }, 'ready');
   await sleep(300);
   const idle = await request(target, { cmd: 'stats' }, 'stats');
@@ -199,8 +208,8 @@ function at(levels: LevelResult[], legs: number): LevelResult {
 
 async function main(): Promise<void> {
   const started = new Date().toISOString();
-  const baseline = await runTarget('baseline', 16000);
-  const gateway = await runTarget('gateway', 16000);
+  const baseline = await runTarget('baseline', RATE);
+  const gateway = await runTarget('gateway', RATE);
   process.stderr.write('\n');
   const g200 = at(gateway, 200);
   const gCap = capacity(gateway);
@@ -212,7 +221,7 @@ async function main(): Promise<void> {
     quick: QUICK,
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinned: HAS_TASKSET },
     criterion: `client pacing p99 ≤ ${PACING_LIMIT_MS} ms, no lost or wrong-size frames, every leg open`,
-    sampleRateHz: 16000,
+    sampleRateHz: RATE,
     measureMs: MEASURE_MS,
     gateway: {
       capacityLegs: gCap,
@@ -238,9 +247,9 @@ async function main(): Promise<void> {
     ceiling: LEVELS[LEVELS.length - 1],
   };
   mkdirSync(OUT_DIR, { recursive: true });
-  writeFileSync(`${OUT_DIR}/latest.json`, JSON.stringify(result, null, 2) + '\n');
-  writeFileSync(`${OUT_DIR}/latest.md`, renderMarkdown(result));
-  writeFileSync(`${OUT_DIR}/latest.svg`, renderSvg(result));
+  writeFileSync(`${OUT_DIR}/${STEM}.json`, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(`${OUT_DIR}/${STEM}.md`, renderMarkdown(result));
+  writeFileSync(`${OUT_DIR}/${STEM}.svg`, renderSvg(result));
   process.stdout.write(renderMarkdown(result));
 }
 

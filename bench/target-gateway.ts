@@ -34,22 +34,36 @@ class BenchAsrStream implements AsrStream {
 }
 
 const asr: AsrAdapter = { name: 'bench', capabilities: { interim: false, sampleRatesHz: [8000, 16000, 24000] }, start: () => new BenchAsrStream() };
+const tones = new Map<number, Int16Array>();
+function toneFor(rate: number): Int16Array {
+  let t = tones.get(rate);
+  if (!t) {
+    t = new Int16Array((rate / 50) * REPLY_FRAMES);
+    for (let i = 0; i < t.length; i++) t[i] = Math.round(4000 * Math.sin((2 * Math.PI * 440 * i) / rate));
+    tones.set(rate, t);
+  }
+  return t;
+}
+
 const tts: TtsAdapter = {
   name: 'bench-tone',
   async *synthesize(req) {
+    // A real TTS synthesises off the event loop (Flite runs in workers); the stand-in must not compute on it either,
+    // so the tone is computed once per rate (each reply still gets its own copy, as a real synthesis would).
     const rate = req.call.sampleRateHz;
-    const n = (rate / 50) * REPLY_FRAMES;
-    const audio = new Int16Array(n);
-    for (let i = 0; i < n; i++) audio[i] = Math.round(4000 * Math.sin((2 * Math.PI * 440 * i) / rate));
-    yield { audio, sampleRateHz: rate };
+    yield { audio: toneFor(rate).slice(), sampleRateHz: rate };
   },
 };
 
 async function main(): Promise<void> {
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000' });
-  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: false }));
+  const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
   const port = await gw.listen();
+  // The gateway's own view of its 20 ms clock: the interval between consecutive ticks (what the pacer can do at best).
+  const tickIntervals = new Hist(500, 0.1);
+  let prevTick = 0;
+  gw.ticker.add({ onTick: (now) => { if (prevTick) tickIntervals.record(now - prevTick); prevTick = now; } });
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   process.on('message', (m: { cmd: string }) => {
@@ -70,7 +84,10 @@ async function main(): Promise<void> {
         eldP99Ms: eld.percentile(99) / 1e6,
         eldMaxMs: eld.max / 1e6,
         lateTicks: gw.ticker.stats.lateTicks,
+        tickIntervalP99Ms: tickIntervals.percentile(99),
+        tickIntervalMaxMs: tickIntervals.max,
       });
+      tickIntervals.reset();
       ingress.reset();
       eld.reset();
     } else if (m.cmd === 'exit') {

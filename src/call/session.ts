@@ -121,7 +121,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       leg, deps.ticker, deps.clock, this,
     );
     this.vad = new CallVad({ sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs });
-    if (deps.bot.capabilities.wantsUtteranceAudio) this.capture = new UtteranceCapture(PREROLL_MS, cfg.maxUtteranceMs);
+    if (deps.bot.capabilities.wantsUtteranceAudio) this.capture = new UtteranceCapture(PREROLL_MS, cfg.maxUtteranceMs, frameBytes);
   }
 
   get closed(): boolean {

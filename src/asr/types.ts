@@ -14,9 +14,17 @@ export interface AsrCapabilities {
 
 export type AsrEvent =
   | { type: 'interim'; text: string }
-  | { type: 'final'; text: string; confidence?: number }
+  /**
+   * `startMs`/`endMs`, when the provider gives them: where the result lies in the call's audio (ms from the first frame
+   * the stream was given), continuous across the adapter's internal restarts.
+   */
+  | { type: 'final'; text: string; confidence?: number; startMs?: number; endMs?: number }
   /** A provider failure. `recoverable` errors keep the stream; unrecoverable ones end it. Never thrown. */
-  | { type: 'error'; code: string; message: string; recoverable: boolean };
+  | { type: 'error'; code: string; message: string; recoverable: boolean }
+  /** The adapter replaced its provider stream (rotation before a duration limit, reconnect after an error). */
+  | { type: 'restart'; reason: string; replayedMs: number }
+  /** A fallback chain moved the call from one adapter to the next (see `asr/fallback.ts`). */
+  | { type: 'failover'; from: string; to: string; reason: string; replayedMs: number };
 
 export interface AsrStreamOptions {
   call: CallInfo;

@@ -324,6 +324,10 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
           this.log.warn({ code: e.code, recoverable: e.recoverable }, `asr error: ${e.message}`);
           continue;
         }
+        if (e.type === 'restart' || e.type === 'failover') {
+          this.log.info(e, e.type === 'restart' ? 'asr stream restarted' : 'asr failover');
+          continue;
+        }
         if (e.type === 'final') {
           if (this.lastVoicedAtMs >= 0) this.d.metrics.asrFinalLatency.observe(Math.max(0, this.d.clock.now() - this.lastVoicedAtMs) / 1000);
           this.log.info({ text: e.text }, 'transcript');

@@ -47,15 +47,34 @@ function check<T extends object>(kind: string, spec: string, value: unknown, met
   return value as T;
 }
 
+/**
+ * `ASR_ADAPTER` is one adapter or an ordered fallback chain (`google,microsoft,local`): each is built once; a chain
+ * becomes one adapter that moves a call to the next on an unrecoverable failure (see asr/fallback.ts).
+ */
+async function loadAsr(spec: string, ctx: (name: string) => AdapterContext): Promise<AsrAdapter | undefined> {
+  const specs = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  const chain: AsrAdapter[] = [];
+  for (const one of specs) {
+    const f = await resolveFactory<Maybe<AsrAdapter>>('asr', one, ASR_BUILTINS);
+    const raw = await f(ctx(`asr:${one}`));
+    if (raw !== undefined) chain.push(check<AsrAdapter>('ASR', one, raw, ['start']));
+  }
+  if (chain.length <= 1) return chain[0];
+  return (await import('./asr/fallback.js')).createFallbackAsr(chain);
+}
+
+/** Only the ASR adapter (or chain) from config: for `vgw asr-conformance`. */
+export async function loadAsrAdapter(config: Config, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<AsrAdapter | undefined> {
+  return loadAsr(config.asrAdapter, (name) => ({ config, env, logger: logger.child({ adapter: name }) }));
+}
+
 export async function loadAdapters(config: Config, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<Adapters> {
   const ctx = (name: string): AdapterContext => ({ config, env, logger: logger.child({ adapter: name }) });
-  const asrF = await resolveFactory<Maybe<AsrAdapter>>('asr', config.asrAdapter, ASR_BUILTINS);
   const botF = await resolveFactory<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
   const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', config.ttsAdapter, TTS_BUILTINS);
-  const asrRaw = await asrF(ctx(`asr:${config.asrAdapter}`));
   const botRaw = await botF(ctx(`bot:${config.botAdapter}`));
   const ttsRaw = await ttsF(ctx(`tts:${config.ttsAdapter}`));
-  const asr = asrRaw === undefined ? undefined : check<AsrAdapter>('ASR', config.asrAdapter, asrRaw, ['start']);
+  const asr = await loadAsr(config.asrAdapter, ctx);
   const bot = check<BotAdapter>('bot', config.botAdapter, botRaw, ['start']);
   if (!bot.capabilities) (bot as { capabilities: BotAdapter['capabilities'] }).capabilities = { wantsUtteranceAudio: false };
   const tts = ttsRaw === undefined ? undefined : check<TtsAdapter>('TTS', config.ttsAdapter, ttsRaw, ['synthesize']);

@@ -3,6 +3,7 @@
  * `vgw` — the gateway's command line.
  *   vgw serve                 start the gateway (same as `npm start`)
  *   vgw simulate [options]    play Vonage's side of one call against a running gateway
+ *   vgw asr-conformance       run the ASR adapter conformance suite against an adapter
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,9 @@ const USAGE = `Usage:
   vgw simulate [--url http://localhost:8080] [--wav caller.wav|caller.raw] [--raw-rate 16000] [--out heard.wav]
                [--dtmf 1@3s,#@5.5s] [--lead 0s] [--tail 3s] [--method GET|POST] [--from N] [--to N] [--json]
 
+  vgw asr-conformance --adapter <name|path|chain> [--wav speech.wav|speech.raw] [--rates 8000,16000,24000]
+               [--expect REGEX] [--real-time] [--timeout 20s]
+
 simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handshake, the WAV streamed in real time as
 20 ms frames, DTMF, the gateway's audio played back (notify/clear answered like Vonage), then a summary.
   --url      gateway base URL (default http://localhost:8080)
@@ -27,6 +31,10 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
   --tail     how long to stay on after the audio ends (default 3s)
   --method   answer webhook method (default GET)
   --json     print the summary as JSON
+
+asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
+adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
+/usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
 `;
 
 /** `3s`, `1.5s`, `1500ms`, `1500` (ms) → ms. */
@@ -151,6 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     if (cmd === 'simulate') return await simulate(rest);
+    if (cmd === 'asr-conformance') return await (await import('./asr/conformance-cli.js')).asrConformanceCommand(rest);
     if (cmd === undefined || cmd === '--help' || cmd === 'help') {
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;

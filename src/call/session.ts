@@ -69,6 +69,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private readonly vad: CallVad;
   private readonly capture: UtteranceCapture | undefined;
   private asrStream: AsrStream | undefined;
+  /** The ASR adapter now serving the call (changes on a fallback chain's failover), for metric labels. */
+  private asrName = '';
   private asrBacklog: Buffer[] | undefined = [];
   private botSession: BotSession | undefined;
   private botBacklog: BotInput[] | undefined = [];
@@ -153,6 +155,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
         .then((stream) => {
           if (this.closedFlag) return stream.close();
           this.asrStream = stream;
+          this.asrName = (this.d.asr as AsrAdapter).name.split('>')[0];
           const backlog = this.asrBacklog ?? [];
           this.asrBacklog = undefined;
           for (const f of backlog) stream.write(f, this.d.clock.now());
@@ -324,12 +327,19 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
           this.log.warn({ code: e.code, recoverable: e.recoverable }, `asr error: ${e.message}`);
           continue;
         }
-        if (e.type === 'restart' || e.type === 'failover') {
-          this.log.info(e, e.type === 'restart' ? 'asr stream restarted' : 'asr failover');
+        if (e.type === 'restart') {
+          this.d.metrics.asrRestarts.inc({ adapter: this.asrName });
+          this.log.info({ adapter: this.asrName, reason: e.reason, replayedMs: e.replayedMs }, 'asr stream restarted');
+          continue;
+        }
+        if (e.type === 'failover') {
+          this.d.metrics.asrFailovers.inc({ from: e.from, to: e.to });
+          this.log.warn({ from: e.from, to: e.to, reason: e.reason, replayedMs: e.replayedMs }, 'asr failover');
+          this.asrName = e.to;
           continue;
         }
         if (e.type === 'final') {
-          if (this.lastVoicedAtMs >= 0) this.d.metrics.asrFinalLatency.observe(Math.max(0, this.d.clock.now() - this.lastVoicedAtMs) / 1000);
+          if (this.lastVoicedAtMs >= 0) this.d.metrics.asrFinalLatency.observe({ adapter: this.asrName }, Math.max(0, this.d.clock.now() - this.lastVoicedAtMs) / 1000);
           this.log.info({ text: e.text }, 'transcript');
         }
         this.toBot({ type: 'transcript', text: e.text, final: e.type === 'final' }, e.type === 'final');

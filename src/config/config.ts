@@ -138,7 +138,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
-  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, or a module path exporting a factory', parse: nonEmpty },
+  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `none`, or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },

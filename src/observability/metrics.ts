@@ -48,7 +48,9 @@ export class Metrics {
   readonly bargeIns: Counter;
   readonly adapterErrors: Counter<'stage' | 'code'>;
   readonly turnLatency: Histogram;
-  readonly asrFinalLatency: Histogram;
+  readonly asrFinalLatency: Histogram<'adapter'>;
+  readonly asrRestarts: Counter<'adapter'>;
+  readonly asrFailovers: Counter<'from' | 'to'>;
   readonly botFirstTextLatency: Histogram;
   readonly ttsFirstAudioLatency: Histogram;
   readonly callJitter: Summary;
@@ -92,7 +94,9 @@ export class Metrics {
     this.adapterErrors = new Counter({ name: 'gateway_adapter_errors_total', help: 'Adapter error events, by stage and code', labelNames: ['stage', 'code'], registers });
     const h = (name: string, help: string) => new Histogram({ name, help, buckets: LATENCY_BUCKETS_S, registers });
     this.turnLatency = h('gateway_turn_latency_seconds', "End of the caller's speech (VAD) to the first reply frame sent");
-    this.asrFinalLatency = h('gateway_asr_final_latency_seconds', 'End of speech (VAD) to the ASR final transcript');
+    this.asrFinalLatency = new Histogram({ name: 'gateway_asr_final_latency_seconds', help: 'End of speech (VAD) to the ASR final transcript, by adapter', labelNames: ['adapter'], buckets: LATENCY_BUCKETS_S, registers });
+    this.asrRestarts = new Counter({ name: 'gateway_asr_restarts_total', help: 'ASR provider streams replaced inside a call (rotation before a duration cap, reconnect after an error), by adapter', labelNames: ['adapter'], registers });
+    this.asrFailovers = new Counter({ name: 'gateway_asr_failovers_total', help: 'Calls moved from one ASR adapter of a fallback chain to the next', labelNames: ['from', 'to'], registers });
     this.botFirstTextLatency = h('gateway_bot_first_text_latency_seconds', 'Bot input to its first text or audio output');
     this.ttsFirstAudioLatency = h('gateway_tts_first_audio_latency_seconds', 'TTS request to its first audio chunk');
     this.callJitter = new Summary({ name: 'gateway_call_jitter_ms', help: 'RFC 3550 interarrival jitter at the end of each call, ms', percentiles: [0.5, 0.9, 0.99], registers });

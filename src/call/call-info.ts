@@ -9,6 +9,8 @@ export interface CallInfo {
   readonly sampleRateHz: number;
   /** BCP-47 language for ASR and TTS. */
   readonly language: string;
+  /** TTS voice for this call (NCCO header `voice`, or LANGUAGE_BY_NUMBER); undefined = the adapter's default. */
+  readonly voice?: string;
   /** Every header Vonage echoed in the handshake (the NCCO `headers`). */
   readonly metadata: Readonly<Record<string, unknown>>;
 }

@@ -6,7 +6,7 @@
  * Owns one AbortController (aborted at close; every adapter gets its signal), and closes everything exactly once.
  * Per frame it does only: jitter-buffer push, VAD, ASR write, utterance capture. Everything else is per event.
  */
-import { frameBytesFor, type Config } from '../config/config.js';
+import { frameBytesFor, LANGUAGE_TAG, VOICE_NAME, type Config } from '../config/config.js';
 import { CloseCode } from '../errors.js';
 import { JitterBuffer, type JitterSink } from '../ingress/jitter-buffer.js';
 import { Pacer, type PacerEvents } from '../egress/pacer.js';
@@ -108,7 +108,9 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       from: str(m.from),
       to: str(m.to),
       sampleRateHz: handshake.sampleRateHz,
-      language: str(m.language) ?? cfg.language,
+      // The handshake is network input: a language or voice that is not well-formed falls back to the defaults.
+      language: LANGUAGE_TAG.test(str(m.language) ?? '') ? (m.language as string) : cfg.language,
+      voice: VOICE_NAME.test(str(m.voice) ?? '') ? (m.voice as string) : cfg.ttsVoice || undefined,
       metadata: m,
     });
     this.log = deps.logger.child({ call: this.info.callId, conv: this.info.conversationUuid, leg: leg.id });
@@ -147,7 +149,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   /** Start the adapters and the 20 ms playout. Failures are logged; the call goes on with what started. */
   start(): void {
     this.d.ticker.add(this);
-    this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language }, 'call started');
+    this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice }, 'call started');
     const signal = this.abort.signal;
     if (this.d.asr) {
       Promise.resolve()
@@ -435,7 +437,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     const t0 = this.d.clock.now();
     let first = true;
     try {
-      for await (const chunk of tts.synthesize({ text, call: this.info, signal: r.ctl.signal })) {
+      for await (const chunk of tts.synthesize({ text, call: this.info, voice: this.info.voice, signal: r.ctl.signal })) {
         if (r.ctl.signal.aborted) break;
         if (first) {
           first = false;

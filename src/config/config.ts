@@ -49,6 +49,32 @@ export interface Config {
   /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
   readonly asrGrammar: string;
   readonly asrKeyphrases: string;
+  /** Language (and optional TTS voice) per number dialled, keyed by the number's digits. */
+  readonly languageByNumber: Readonly<Record<string, CallLanguage>>;
+}
+
+/** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
+export interface CallLanguage {
+  readonly language: string;
+  readonly voice?: string;
+}
+
+/** BCP-47-shaped: `en`, `en-US`, `zh-Hant-TW`. */
+export const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
+/** A vendor voice name: `slt`, `en-GB-SoniaNeural`, `en-US-Neural2-F`. */
+export const VOICE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** `447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR` → digits → language and voice. */
+function languageMap(raw: string): Record<string, CallLanguage> {
+  const out: Record<string, CallLanguage> = {};
+  for (const item of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^\+?([0-9 ]{3,20})=([^/\s]+)(?:\/(\S+))?$/.exec(item);
+    if (!m || !LANGUAGE_TAG.test(m[2]) || (m[3] !== undefined && !VOICE_NAME.test(m[3]))) {
+      throw new Error('comma-separated number=language[/voice] entries, e.g. 447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR');
+    }
+    out[m[1].replace(/ /g, '')] = Object.freeze(m[3] ? { language: m[2], voice: m[3] } : { language: m[2] });
+  }
+  return Object.freeze(out);
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -145,6 +171,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
   { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
+  {
+    key: 'languageByNumber',
+    env: 'LANGUAGE_BY_NUMBER',
+    def: '',
+    doc: 'Language and optional TTS voice per number dialled: `447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR` (others get `LANGUAGE`)',
+    parse: languageMap,
+  },
 ];
 
 /**

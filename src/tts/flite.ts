@@ -28,7 +28,9 @@ export function createFliteTts(ctx: AdapterContext): TtsAdapter {
   let warnedLanguage = false;
 
   async function* synthesize(req: TtsRequest): AsyncIterable<TtsChunk> {
-    const voice = req.voice ?? configured ?? (req.call.sampleRateHz === 8000 ? 'kal' : 'slt');
+    // A voice named for another vendor (a per-call voice, or a fallback chain) is not Flite's: use Flite's default.
+    const asked = req.voice ?? configured;
+    const voice = asked && (FLITE_VOICES as readonly string[]).includes(asked) ? asked : req.call.sampleRateHz === 8000 ? 'kal' : 'slt';
     if (!warnedLanguage && !/^en\b/i.test(req.call.language)) {
       warnedLanguage = true;
       ctx.logger.warn({ language: req.call.language }, 'flite speaks English only; use a cloud TTS for other languages');

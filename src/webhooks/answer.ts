@@ -13,6 +13,13 @@ export interface AnswerResult {
   refused: boolean;
 }
 
+/** The language (and voice) configured for the number dialled, if any (LANGUAGE_BY_NUMBER). */
+export function languageFor(config: Config, to: string | undefined): { language?: string; voice?: string } {
+  const digits = to?.replace(/[^0-9]/g, '');
+  const l = digits ? config.languageByNumber[digits] : undefined;
+  return l ? { language: l.language, voice: l.voice } : {};
+}
+
 /**
  * Validate an answer webhook's fields and build the NCCO.
  * @throws GatewayError WEBHOOK_MALFORMED (400) when `uuid` is missing or a field has the wrong type or size.
@@ -23,7 +30,7 @@ export function handleAnswer(config: Config, fields: Record<string, unknown>, ca
   if (!uuid) throw new GatewayError('WEBHOOK_MALFORMED', 'field uuid is required', { httpStatus: 400 });
   if (uuid.length > 100 || !UUID_CHARS.test(uuid)) throw new GatewayError('WEBHOOK_MALFORMED', 'field uuid must be 1-100 characters of A-Z a-z 0-9 _ . : -', { httpStatus: 400 });
   if (f.conversation_uuid && !UUID_CHARS.test(f.conversation_uuid)) throw new GatewayError('WEBHOOK_MALFORMED', 'field conversation_uuid has invalid characters', { httpStatus: 400 });
-  const call = { uuid, conversation_uuid: f.conversation_uuid, from: f.from ?? f.from_user, to: f.to, region_url: f.region_url };
+  const call = { uuid, conversation_uuid: f.conversation_uuid, from: f.from ?? f.from_user, to: f.to, region_url: f.region_url, ...languageFor(config, f.to) };
   if (!canAccept) return { ncco: apologyNcco('Sorry, all our lines are busy. Please call again later. Goodbye.'), call, refused: true };
   return { ncco: connectNcco(config, call), call, refused: false };
 }

@@ -13,6 +13,9 @@ export interface CallFields {
   conversation_uuid?: string;
   from?: string;
   to?: string;
+  /** The call's language and TTS voice, when they differ from the gateway's defaults (echoed in the handshake). */
+  language?: string;
+  voice?: string;
 }
 
 /**
@@ -24,6 +27,8 @@ export function callHeaders(call: CallFields): Record<string, string> {
   if (call.conversation_uuid) h.conversation_uuid = call.conversation_uuid;
   if (call.from) h.from = call.from;
   if (call.to) h.to = call.to;
+  if (call.language) h.language = call.language;
+  if (call.voice) h.voice = call.voice;
   const size = () => Buffer.byteLength(JSON.stringify(h));
   for (const k of ['to', 'from', 'conversation_uuid'] as const) {
     if (size() <= MAX_HEADERS_BYTES) break;

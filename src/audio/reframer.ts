@@ -1,7 +1,8 @@
 /**
  * Cuts a byte stream of 16-bit PCM into exact frames (320/640/960 bytes for 20 ms at 8/16/24 kHz).
- * Frames handed to the sink are owned by the sink (never reused by the reframer). Input chunks that are exactly one
- * frame and arrive on a frame boundary are passed through without copying.
+ * Frames handed to the sink are owned by the sink (never reused by the reframer), unless the sink declares that it
+ * copies them (`sinkCopies`): then frames are views valid only during `onFrame`, and nothing is allocated per frame.
+ * Input chunks that are exactly one frame and arrive on a frame boundary are passed through without copying.
  */
 export interface FrameSink {
   onFrame(frame: Buffer): void;
@@ -11,11 +12,16 @@ export class Reframer {
   readonly frameBytes: number;
   private readonly sink: FrameSink;
   private pending: Buffer | undefined;
+  private readonly sinkCopies: boolean;
+  /** With `sinkCopies`, the one buffer partial frames are assembled in. */
+  private spare: Buffer | undefined;
   private pendingLen = 0;
   /** Chunks that were not exactly one frame on a boundary (had to be re-assembled). */
   reassembled = 0;
 
-  constructor(frameBytes: number, sink: FrameSink) {
+  /** @param sinkCopies the sink copies each frame before `onFrame` returns (e.g. the pacer's ring). */
+  constructor(frameBytes: number, sink: FrameSink, sinkCopies = false) {
+    this.sinkCopies = sinkCopies;
     if (!Number.isInteger(frameBytes) || frameBytes <= 0 || frameBytes % 2) throw new RangeError('frameBytes must be a positive even integer');
     this.frameBytes = frameBytes;
     this.sink = sink;
@@ -46,16 +52,20 @@ export class Reframer {
       this.pending = undefined;
       this.pendingLen = 0;
       this.sink.onFrame(frame);
+      if (this.sinkCopies) this.spare = frame;
       emitted++;
     }
     while (chunk.length - off >= fb) {
       // Copy, so the sink never holds a view that pins a large input chunk in memory.
-      this.sink.onFrame(Buffer.from(chunk.subarray(off, off + fb)));
+      const view = chunk.subarray(off, off + fb);
+      this.sink.onFrame(this.sinkCopies ? view : Buffer.from(view));
       off += fb;
       emitted++;
     }
     if (off < chunk.length) {
-      this.pending = Buffer.alloc(fb);
+      this.pending = this.spare ?? Buffer.alloc(fb);
+      this.spare = undefined;
+      this.pending.fill(0);
       chunk.copy(this.pending, 0, off);
       this.pendingLen = chunk.length - off;
     }
@@ -69,6 +79,7 @@ export class Reframer {
     this.pending = undefined;
     this.pendingLen = 0;
     this.sink.onFrame(frame);
+    if (this.sinkCopies) this.spare = frame;
     return 1;
   }
 

@@ -9,6 +9,12 @@
  * an interrupted segment is estimated from the virtual position (at most `leadFrames` off, by construction).
  *
  * The pacer is registered on the ticker only while it has something to do, so idle legs cost nothing per tick.
+ *
+ * Queued audio is **copied into one ring buffer** owned by the pacer (grown by doubling, never past the capacity), and
+ * a frame is sent as a short-lived view of it. Keeping a reply's frames as separate Buffers kept thousands of objects
+ * alive for a second or more across young-generation GCs at a few hundred legs (see bench/README.md). A view handed to
+ * the socket stays valid until the socket has flushed it: a slot is reused only after more frames than the socket may
+ * hold unsent (`watermarkBytes`) have been sent since.
  */
 import type { TickListener, Ticker } from '../util/ticker.js';
 import type { Clock } from '../util/clock.js';
@@ -84,8 +90,13 @@ export class Pacer implements TickListener {
   private readonly ticker: Ticker;
   private readonly clock: Clock;
   private readonly events: PacerEvents;
-  private readonly frames: (Buffer | undefined)[];
-  private readonly frameSeg: Int32Array;
+  /** Queued frames' audio, `ringSlots` frames; allocated at the first frame, grown by doubling. */
+  private ring: Buffer | undefined;
+  private ringSlots = 0;
+  /** Segment id of the frame in each slot. */
+  private frameSeg = new Int32Array(0);
+  /** Slots kept free ahead of the queue for frames the socket may still hold unsent (see the class comment). */
+  private readonly reserveSlots: number;
   private head = 0;
   private count = 0;
   private sent = 0;
@@ -107,8 +118,7 @@ export class Pacer implements TickListener {
     this.ticker = ticker;
     this.clock = clock;
     this.events = events;
-    this.frames = new Array(opts.capacityFrames).fill(undefined);
-    this.frameSeg = new Int32Array(opts.capacityFrames);
+    this.reserveSlots = Math.ceil(opts.watermarkBytes / opts.frameBytes) + 2;
   }
 
   /** Frames waiting in our queue (not yet sent). */
@@ -132,8 +142,9 @@ export class Pacer implements TickListener {
   }
 
   /**
-   * Queue one exact frame of the newest open segment. Returns false if the queue is full (frame rejected and counted).
-   * Sends at once when the lead at Vonage is below target, so the first frame of a reply never waits for a tick.
+   * Queue one exact frame of the newest open segment (copied: the caller keeps `frame`). Returns false if the queue is
+   * full (frame rejected and counted). Sends at once when the lead at Vonage is below target, so the first frame of a
+   * reply never waits for a tick.
    */
   enqueue(frame: Buffer): boolean {
     if (this.closedFlag) return false;
@@ -143,8 +154,11 @@ export class Pacer implements TickListener {
       this.stats.framesRejectedFull++;
       return false;
     }
-    const tail = (this.head + this.count) % this.opts.capacityFrames;
-    this.frames[tail] = frame;
+    if (this.count + this.reserveSlots >= this.ringSlots) this.grow();
+    const fb = this.opts.frameBytes;
+    const tail = (this.head + this.count) % this.ringSlots;
+    const n = frame.copy(this.ring as Buffer, tail * fb, 0, fb);
+    if (n < fb) (this.ring as Buffer).fill(0, tail * fb + n, tail * fb + fb);
     this.frameSeg[tail] = seg.id;
     this.count++;
     seg.frames++;
@@ -174,8 +188,7 @@ export class Pacer implements TickListener {
   clear(): number {
     if (this.closedFlag) return 0;
     const dropped = this.count;
-    for (let i = 0; i < dropped; i++) this.frames[(this.head + i) % this.opts.capacityFrames] = undefined;
-    this.head = 0;
+    // The next frame goes right after the last one sent: the cleared slots are reused, the sent ones keep their bytes.
     this.count = 0;
     this.stats.framesCleared += dropped;
     const hadAudio = this.sent > this.played || dropped > 0;
@@ -260,7 +273,7 @@ export class Pacer implements TickListener {
       this.events.onSegmentInterrupted(seg.id, heard, seg.frames);
     }
     this.closedFlag = true;
-    for (let i = 0; i < this.frames.length; i++) this.frames[i] = undefined;
+    this.ring = undefined;
     this.count = 0;
     this.ticker.delete(this);
     this.releaseWaiters();
@@ -268,12 +281,11 @@ export class Pacer implements TickListener {
 
   private pump(): void {
     const o = this.opts;
+    const fb = o.frameBytes;
     while (this.count > 0 && this.sent - this.played < o.leadFrames) {
       const i = this.head;
-      const frame = this.frames[i] as Buffer;
       const segId = this.frameSeg[i];
-      this.frames[i] = undefined;
-      this.head = (i + 1) % o.capacityFrames;
+      this.head = (i + 1) % this.ringSlots;
       this.count--;
       const seg = this.segmentById(segId);
       if (seg && seg.firstIdx < 0) {
@@ -283,7 +295,7 @@ export class Pacer implements TickListener {
       if (this.sink.bufferedAmount > o.watermarkBytes) {
         this.stats.framesDroppedBackpressure++;
       } else {
-        this.sink.sendFrame(frame);
+        this.sink.sendFrame((this.ring as Buffer).subarray(i * fb, i * fb + fb));
         this.stats.framesSent++;
       }
       this.sent++;
@@ -292,6 +304,26 @@ export class Pacer implements TickListener {
         this.maybeMark(seg);
       }
     }
+  }
+
+  /** Make room for `count + reserveSlots + 1` slots at least: a bigger ring, the queue copied to its start. */
+  private grow(): void {
+    const o = this.opts;
+    const fb = o.frameBytes;
+    const max = o.capacityFrames + this.reserveSlots + 1;
+    const slots = Math.min(max, Math.max(this.ringSlots * 2, this.count + this.reserveSlots + 32, 64));
+    const ring = Buffer.allocUnsafeSlow(slots * fb);
+    const seg = new Int32Array(slots);
+    for (let k = 0; k < this.count; k++) {
+      const from = (this.head + k) % this.ringSlots;
+      (this.ring as Buffer).copy(ring, k * fb, from * fb, from * fb + fb);
+      seg[k] = this.frameSeg[from];
+    }
+    // The old ring is dropped here; views of it the socket still holds keep it alive until flushed.
+    this.ring = ring;
+    this.frameSeg = seg;
+    this.ringSlots = slots;
+    this.head = 0;
   }
 
   private maybeMark(seg: Segment): void {

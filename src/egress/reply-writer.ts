@@ -24,7 +24,8 @@ export class ReplyWriter implements FrameSink {
   constructor(pacer: Pacer, legRateHz: number, frameBytes: number, replyId: number) {
     this.pacer = pacer;
     this.legRateHz = legRateHz;
-    this.reframer = new Reframer(frameBytes, this);
+    // The pacer copies each frame into its ring, so the reframer may hand over views and allocate nothing per frame.
+    this.reframer = new Reframer(frameBytes, this, true);
     pacer.beginSegment(replyId);
   }
 

@@ -121,3 +121,44 @@ t.test('close reports open segments as interrupted and is idempotent', async (t)
   t.equal(ticker.size, 0);
   t.notOk(pacer.enqueue(f(2)));
 });
+
+t.test('queued audio is copied in; a frame the socket still holds is never overwritten by later frames', async (t) => {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20);
+  // A socket that keeps the last 9 frames unflushed (by reference, as a real socket does) and reports them as buffered.
+  const held: Array<{ view: Buffer; value: number }> = [];
+  let corrupted = 0;
+  let flushed = 0;
+  const sink: PacerSink = {
+    get bufferedAmount() {
+      return held.length * 2;
+    },
+    sendFrame(view) {
+      held.push({ view, value: view.readUInt16LE(0) });
+      while (held.length > 9) {
+        const h = held.shift()!;
+        if (h.view.readUInt16LE(0) !== h.value) corrupted++;
+        flushed++;
+      }
+    },
+    sendText() {},
+  };
+  const none = () => {};
+  const pacer = new Pacer({ frameBytes: 2, leadFrames: 5, capacityFrames: 40, watermarkBytes: 20 }, sink, ticker, clock, { onSegmentStart: none, onSegmentPlayed: none, onSegmentInterrupted: none });
+  pacer.beginSegment(1);
+  let next = 0;
+  const input = Buffer.alloc(2);
+  for (let round = 0; round < 200; round++) {
+    // Keep the queue full, reusing one input buffer: the pacer must have copied each frame.
+    while (pacer.queuedFrames < 40) {
+      input.writeUInt16LE(next++);
+      if (!pacer.enqueue(input)) break;
+    }
+    clock.advance(20);
+    if (round === 100) pacer.clear(); // abandoning queued slots must not rewind onto held views either
+    if (round === 100) pacer.beginSegment(2);
+  }
+  t.ok(flushed > 150, `the socket flushed ${flushed} frames`);
+  t.equal(corrupted, 0, 'no view was overwritten while the socket held it');
+  t.equal(pacer.stats.framesDroppedBackpressure, 0, 'the watermark was never crossed');
+});

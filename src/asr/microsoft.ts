@@ -128,6 +128,8 @@ class MicrosoftAsrStream implements AsrStream {
     const sc = azureSpeechConfig(sdk, this.config);
     sc.speechRecognitionLanguage = this.o.call.language;
     sc.setProperty('SPEECH-TransmitLengthBeforThrottleMs', String(this.config.azureSpeechUnthrottledMs));
+    // One connection attempt per recognizer: the adapter owns retries (with backoff, bounded, and replay it controls).
+    sc.setProperty('SPEECH-Error-MaxRetryCount', '0');
     const push = sdk.AudioInputStream.createPushStream(sdk.AudioStreamFormat.getWaveFormatPCM(this.rateHz, 16, 1));
     const reco = new sdk.SpeechRecognizer(sc, sdk.AudioConfig.fromStreamInput(push));
     if (this.config.azureSpeechPhrases.length) sdk.PhraseListGrammar.fromRecognizer(reco).addPhrases([...this.config.azureSpeechPhrases]);

@@ -95,6 +95,8 @@ export interface FakeConnection {
   ssml?: string;
   outputFormat?: string;
   framesSent: number;
+  /** Synthesis: the PCM of every audio frame sent, in order. */
+  sent: Buffer[];
   /** The socket closed (either side). */
   closed: boolean;
   closedPromise: Promise<void>;
@@ -235,6 +237,7 @@ export async function startFakeMicrosoftSpeech(opts: FakeMicrosoftSpeechOptions 
       ended: false,
       failed: false,
       framesSent: 0,
+      sent: [],
       closed: false,
       closedPromise: new Promise<void>((r) => (resolveClosed = r)),
       pcm: () => Buffer.concat(conn.audio),
@@ -324,6 +327,7 @@ export async function startFakeMicrosoftSpeech(opts: FakeMicrosoftSpeechOptions 
         const pcm = Buffer.alloc(samples * 2);
         for (let s = 0; s < samples; s++, n++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * hz * n) / rate)), s * 2);
         ws.send(binaryFrame('audio', requestId, pcm, { 'X-StreamId': streamId }));
+        conn.sent.push(pcm);
         conn.framesSent++;
         // Let the socket flush between frames, like a service producing audio over time.
         await new Promise((r) => setImmediate(r));

@@ -61,6 +61,8 @@ export interface FakeMicrosoftSpeechOptions {
   ttsToneHz?: number;
   /** Synthesis: after this many frames, wait for `release()` before sending the rest. */
   ttsHoldAfterFrames?: number;
+  /** Synthesis: after this many frames, end the socket abruptly (no close frame, no turn.end). */
+  ttsCloseAfterFrames?: number;
 }
 
 export interface FakeConnection {
@@ -324,6 +326,11 @@ export async function startFakeMicrosoftSpeech(opts: FakeMicrosoftSpeechOptions 
           await new Promise<void>((r) => held.push(r));
         }
         if (ws.readyState !== ws.OPEN) return;
+        if (i === opts.ttsCloseAfterFrames) {
+          conn.failed = true;
+          req.socket.end();
+          return;
+        }
         const pcm = Buffer.alloc(samples * 2);
         for (let s = 0; s < samples; s++, n++) pcm.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * hz * n) / rate)), s * 2);
         ws.send(binaryFrame('audio', requestId, pcm, { 'X-StreamId': streamId }));

@@ -231,3 +231,45 @@ t.test('abort mid-stream closes the socket, ends the events and leaves no handle
   run.stream.close();
   t.equal(fake.recognitions().length, 1, 'writing or closing after abort opens nothing');
 });
+
+t.test('24 kHz leg: resampled to 16 kHz for the service, the same samples as a reference resampler', async (t) => {
+  await loadResampler();
+  const up = new StreamResampler(16000, 24000);
+  const s16 = new Int16Array(RAW16.length >> 1);
+  Buffer.from(s16.buffer).set(RAW16.subarray(0, s16.length * 2));
+  const pcm24 = Buffer.from(up.process(s16).buffer);
+  up.close();
+  const fb = 960;
+  const leg = pcm24.subarray(0, pcm24.length - (pcm24.length % fb));
+  const down = new StreamResampler(24000, 16000);
+  const expected = Buffer.concat(
+    Array.from({ length: leg.length / fb }, (_, i) => {
+      const f = new Int16Array(fb / 2);
+      Buffer.from(f.buffer).set(leg.subarray(i * fb, (i + 1) * fb));
+      return Buffer.from(down.process(f).buffer);
+    }),
+  );
+  down.close();
+  const fake = await startFakeMicrosoftSpeech({ finalEveryMs: 500 });
+  t.teardown(() => fake.close());
+  const run = await startAsr(t, { AZURE_SPEECH_HOST: fake.host }, 24000);
+  await writeFrames(run.stream, leg, 24000);
+  const flushed = expected.length - (expected.length % 3200);
+  await until(() => (audioConns(fake)[0]?.audioBytes ?? 0) >= flushed, 10000, 'audio at the fake');
+  const c = audioConns(fake)[0];
+  t.equal(c.rateHz, 16000, 'the service gets 16 kHz');
+  t.ok(c.pcm().equals(expected.subarray(0, c.audioBytes)), `resampled audio, byte for byte (${c.audioBytes} B)`);
+  await until(() => run.events.filter((e) => e.type === 'final').length === c.results.filter((r) => r.type === 'phrase').length, 5000, 'finals');
+  checkFinals(t, run.events, [c], 16000);
+  run.ac.abort();
+  await run.ended;
+});
+
+t.test('configuration: refused without a way to reach the service; URLs are checked', async (t) => {
+  await t.rejects(createMicrosoftAsr({ config: loadConfig({}), logger: createLogger('silent'), env: {} }), /AZURE_SPEECH_KEY and AZURE_SPEECH_REGION/);
+  t.throws(() => loadConfig({ AZURE_SPEECH_HOST: 'ftp://x' }), { code: 'CONFIG_INVALID', message: /AZURE_SPEECH_HOST/ });
+  const c = loadConfig({ AZURE_SPEECH_KEY: 'k', AZURE_SPEECH_REGION: 'westeurope', AZURE_SPEECH_PHRASES: ' Vonage, ,Azure Speech ' });
+  t.same(c.azureSpeechPhrases, ['Vonage', 'Azure Speech']);
+  const asr = await createMicrosoftAsr({ config: c, logger: createLogger('silent'), env: {} });
+  t.same(asr.capabilities, { interim: true, sampleRatesHz: [8000, 16000] });
+});

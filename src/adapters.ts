@@ -23,6 +23,7 @@ const none = () => undefined;
 const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
   none,
   local: async (ctx) => (await import('./asr/pocketsphinx.js')).createPocketsphinxAsr(ctx),
+  microsoft: async (ctx) => (await import('./asr/microsoft.js')).createMicrosoftAsr(ctx),
   /** `local` when pocketsphinx is installed, else none (the echo bot then plays utterances back). */
   auto: async (ctx) => {
     const ps = await import('./asr/pocketsphinx.js');
@@ -37,6 +38,7 @@ const BOT_BUILTINS: Record<string, BotAdapterFactory> = {
 const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
   none,
   flite: async (ctx) => (await import('./tts/flite.js')).createFliteTts(ctx),
+  microsoft: async (ctx) => (await import('./tts/microsoft.js')).createMicrosoftTts(ctx),
 };
 
 function check<T extends object>(kind: string, spec: string, value: unknown, methods: string[]): T {

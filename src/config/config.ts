@@ -51,6 +51,17 @@ export interface Config {
   readonly asrKeyphrases: string;
   /** Language (and optional TTS voice) per number dialled, keyed by the number's digits. */
   readonly languageByNumber: Readonly<Record<string, CallLanguage>>;
+  /** Azure Speech (ASR_ADAPTER/TTS_ADAPTER=microsoft): subscription key, region, optional endpoint or host override. */
+  readonly azureSpeechKey: string;
+  readonly azureSpeechRegion: string;
+  readonly azureSpeechEndpoint: string;
+  readonly azureSpeechHost: string;
+  /** Phrase list (boosted words and phrases), comma-separated. */
+  readonly azureSpeechPhrases: readonly string[];
+  readonly azureSpeechConnectTimeoutMs: number;
+  readonly azureSpeechMaxRetries: number;
+  /** Audio the SDK sends unthrottled before it paces at 2x real time (its `SPEECH-TransmitLengthBeforThrottleMs`). */
+  readonly azureSpeechUnthrottledMs: number;
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -112,6 +123,18 @@ function bool(raw: string): boolean {
 function nonEmpty(raw: string): string {
   if (!raw.trim()) throw new Error('a non-empty string');
   return raw.trim();
+}
+function wsUrl(raw: string): string {
+  const v = raw.trim();
+  if (!v) return '';
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error('an absolute ws://, wss://, http:// or https:// URL');
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(u.protocol)) throw new Error('an absolute ws://, wss://, http:// or https:// URL');
+  return v;
 }
 function httpUrl(raw: string): string {
   let u: URL;
@@ -178,6 +201,14 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     doc: 'Language and optional TTS voice per number dialled: `447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR` (others get `LANGUAGE`)',
     parse: languageMap,
   },
+  { key: 'azureSpeechKey', env: 'AZURE_SPEECH_KEY', def: '', doc: 'Azure Speech subscription key (ASR/TTS adapter `microsoft`)', parse: (r) => r.trim() },
+  { key: 'azureSpeechRegion', env: 'AZURE_SPEECH_REGION', def: '', doc: 'Azure Speech region, e.g. `westeurope` (with the key; or set an endpoint or host)', parse: (r) => r.trim() },
+  { key: 'azureSpeechEndpoint', env: 'AZURE_SPEECH_ENDPOINT', def: '', doc: 'Azure Speech endpoint URL (`SpeechConfig.fromEndpoint`), instead of the region', parse: wsUrl },
+  { key: 'azureSpeechHost', env: 'AZURE_SPEECH_HOST', def: '', doc: 'Azure Speech host URL, e.g. `ws://localhost:5000` for a container (`SpeechConfig.fromHost`); wins over endpoint and region', parse: wsUrl },
+  { key: 'azureSpeechPhrases', env: 'AZURE_SPEECH_PHRASES', def: '', doc: 'Comma-separated phrase list the Azure recogniser favours (names, jargon)', parse: (r) => r.split(',').map((p) => p.trim()).filter(Boolean) },
+  { key: 'azureSpeechConnectTimeoutMs', env: 'AZURE_SPEECH_CONNECT_TIMEOUT_MS', def: '5000', doc: 'Time allowed for an Azure Speech connection before it counts as failed', parse: int(100, 120000) },
+  { key: 'azureSpeechMaxRetries', env: 'AZURE_SPEECH_MAX_RETRIES', def: '5', doc: 'Azure ASR reconnects in a row (with backoff) after recoverable errors before the stream gives up', parse: int(0, 100) },
+  { key: 'azureSpeechUnthrottledMs', env: 'AZURE_SPEECH_UNTHROTTLED_MS', def: '5000', doc: 'Audio the Azure SDK sends at once before pacing at 2x real time (raise it to replay or test faster than real time)', parse: int(0, 3600000) },
 ];
 
 /**

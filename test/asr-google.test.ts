@@ -147,7 +147,7 @@ function checkAudioAccounting(t: Test, h: Harness, rateHz: number, what: string)
 }
 
 /** Wait until the provider streams have received everything written (the last slice reaches the end). */
-async function untilAllSent(h: Harness, rateHz: number, what: string): Promise<void> {
+async function untilAllSent(h: Harness, rateHz: number, what: string, t?: Test): Promise<void> {
   const total = h.written.reduce((n, b) => n + b.length, 0);
   const bytesPerMs = (rateHz * 2) / 1000;
   await until(
@@ -161,9 +161,13 @@ async function untilAllSent(h: Harness, rateHz: number, what: string): Promise<v
       const k = h.fake.streams.length - 1;
       return k >= 0 && k === bases.length - 1 && bases[k] + h.fake.streams[k].audioBytes === total;
     },
-    10000,
+    8000,
     what,
-  );
+  ).catch((err: Error) => {
+    // Say what went wrong with the audio rather than only that it never all arrived.
+    if (t) checkAudioAccounting(t, h, rateHz, `${what} (timed out)`);
+    throw err;
+  });
 }
 
 t.test('error table: every gRPC status has a GOOGLE_ code; fatal ones are the ones retrying cannot fix', async (t) => {
@@ -181,7 +185,7 @@ t.test('8 kHz speech: the config Google receives, interims and finals, every byt
   const pcm = await speechAt(rate);
   const h = await harness(t, rate, { finalEveryMs: 500 }, { GOOGLE_SPEECH_MODEL: 'telephony', GOOGLE_SPEECH_PHRASES: 'go forward, ten meters ,turn' }, {}, 'en-GB');
   h.write(frames(pcm, rate));
-  await untilAllSent(h, rate, 'all audio at the fake');
+  await untilAllSent(h, rate, 'all audio at the fake', t);
   await until(() => h.events.filter((e) => e.type === 'final').length >= 5, 5000, 'finals');
   const cfg = h.fake.streams[0].config!;
   t.equal(cfg.config.encoding, 'LINEAR16');
@@ -216,7 +220,7 @@ t.test('forced rotation: unacknowledged audio replayed, nothing lost or duplicat
   h.write(fs.slice(0, half));
   await until(() => h.events.some((e) => e.type === 'restart'), 5000, 'a rotation');
   h.write(fs.slice(half));
-  await untilAllSent(h, rate, 'all audio sent after rotation');
+  await untilAllSent(h, rate, 'all audio sent after rotation', t);
   const restarts = h.events.filter((e) => e.type === 'restart');
   t.ok(restarts.length >= 1 && restarts.every((e) => e.type === 'restart' && e.reason === 'rotate'), `rotations (${restarts.length})`);
   const first = restarts[0];
@@ -235,7 +239,7 @@ t.test('injected UNAVAILABLE: recoverable error, backoff, reconnect with replay'
   const fs = frames(SPEECH_16K, rate);
   const h = await harness(t, rate, { finalEveryMs: 400, errors: [{ stream: 0, afterBytes: 1100 * 32, code: 14, message: 'injected outage' }] });
   h.write(fs);
-  await untilAllSent(h, rate, 'all audio sent after the outage');
+  await untilAllSent(h, rate, 'all audio sent after the outage', t);
   const err = h.events.find((e) => e.type === 'error');
   t.match(err, { type: 'error', code: 'GOOGLE_UNAVAILABLE', recoverable: true });
   t.match(err, { message: /injected outage/ });
@@ -261,7 +265,7 @@ t.test("Google's 305 s cap (OUT_OF_RANGE): immediate restart, audio continuous",
   h.fake.streams[0].fail(GOOGLE_DURATION_CAP.code, GOOGLE_DURATION_CAP.message);
   await until(() => h.fake.streams.length === 2, 5000, 'second stream');
   h.write(fs.slice(40));
-  await untilAllSent(h, rate, 'all audio sent after two caps');
+  await untilAllSent(h, rate, 'all audio sent after two caps', t);
   const errs = h.events.filter((e) => e.type === 'error');
   t.same(errs.map((e) => e.type === 'error' && [e.code, e.recoverable]), [['GOOGLE_OUT_OF_RANGE', true], ['GOOGLE_OUT_OF_RANGE', true]]);
   t.same(h.events.filter((e) => e.type === 'restart').map((e) => e.type === 'restart' && e.reason), ['duration-limit', 'duration-limit']);
@@ -277,7 +281,7 @@ t.test('single-utterance mode: END_OF_SINGLE_UTTERANCE → a new stream per utte
   const fs = frames(SPEECH_16K, rate);
   const h = await harness(t, rate, { finalEveryMs: 600 }, { GOOGLE_SPEECH_SINGLE_UTTERANCE: 'true' });
   h.write(fs);
-  await untilAllSent(h, rate, 'all audio sent across utterances');
+  await untilAllSent(h, rate, 'all audio sent across utterances', t);
   t.equal(h.fake.streams[0].config?.singleUtterance, true);
   t.ok(h.fake.streams.length >= 3, `a stream per utterance (${h.fake.streams.length})`);
   t.ok(h.fake.streams.every((s) => s.finals.length <= 1), 'each stream finalised one utterance');

@@ -78,7 +78,11 @@ export function classifyGoogleError(err: unknown): GoogleErrorInfo {
   };
 }
 
-/** Backoff before reconnect attempt `n` (1-based) of a run of failures: 100, 200, 400, 800, 1600 ms, capped at 2 s. */
-export function backoffMs(n: number): number {
-  return Math.min(2000, 100 * 2 ** Math.max(0, n - 1));
+/**
+ * Backoff before reconnect attempt `n` (1-based) of a run of failures: 100, 200, 400, 800, 1600 ms, capped at 2 s,
+ * each ±20 % at random so that calls hit by the same outage do not reconnect in lockstep.
+ */
+export function backoffMs(n: number, random: () => number = Math.random): number {
+  const base = Math.min(2000, 100 * 2 ** Math.max(0, n - 1));
+  return Math.round(base * (0.8 + 0.4 * random()));
 }

@@ -353,3 +353,77 @@ t.test('abort mid-stream cancels the gRPC call and ends events', async (t) => {
   await h.adapter.close?.();
   await t.rejects(Promise.resolve().then(() => h.adapter.start({ call: callInfo(16000), signal: new AbortController().signal })), /closed/);
 });
+
+t.test('nothing listening: real UNAVAILABLE from the channel, retried, then fatal', async (t) => {
+  const gone = await startFakeGoogleSpeech();
+  const port = gone.port;
+  await gone.close();
+  const full = { GOOGLE_SPEECH_ENDPOINT: `127.0.0.1:${port}`, GOOGLE_SPEECH_INSECURE: 'true' };
+  const adapter = createGoogleAsr({ config: loadConfig(full), env: full, logger: createLogger('silent') }, { stream: { maxConsecutiveFailures: 1 } });
+  t.teardown(() => adapter.close?.());
+  const ac = new AbortController();
+  const stream = await adapter.start({ call: callInfo(16000), signal: ac.signal });
+  const events: AsrEvent[] = [];
+  stream.write(Buffer.alloc(640), 0);
+  for await (const e of stream.events) {
+    events.push(e);
+    stream.write(Buffer.alloc(640), 0);
+  }
+  t.same(events.map((e) => e.type === 'error' ? [e.type, e.code, e.recoverable] : [e.type]), [
+    ['error', 'GOOGLE_UNAVAILABLE', true],
+    ['restart'],
+    ['error', 'GOOGLE_UNAVAILABLE', false],
+  ]);
+  const last = events[2];
+  t.match(last.type === 'error' && last.message, /gave up after 1 consecutive failures/);
+});
+
+t.test('a stream that stops taking audio (transport stalled) is replaced; the new one gets everything kept', async (t) => {
+  // gRPC servers buffer requests in memory rather than push back, so the stall is a real Node Duplex whose writes
+  // never complete (what a dead TCP connection looks like to the SDK's stream), then a healthy one.
+  const { Duplex } = await import('node:stream');
+  const { GoogleAsrStream } = await import('../src/asr/google-stream.js');
+  const opened: Array<{ writes: Array<Record<string, unknown>>; cancelled: boolean }> = [];
+  const client = {
+    _streamingRecognize() {
+      const rec = { writes: [] as Array<Record<string, unknown>>, cancelled: false };
+      const stuck = opened.length === 0;
+      opened.push(rec);
+      const d = new Duplex({
+        objectMode: true,
+        highWaterMark: 16,
+        read() {},
+        write(chunk: Record<string, unknown>, _enc, cb) {
+          rec.writes.push(chunk);
+          if (!stuck) cb();
+        },
+      });
+      return Object.assign(d, { cancel: () => ((rec.cancelled = true), d.destroy()) });
+    },
+  };
+  const ac = new AbortController();
+  const settings = { model: '', interimResults: true, phrases: [], singleUtterance: false, rotateMs: 290000, replayMaxMs: 10000, maxConsecutiveFailures: 5, stallMs: 200 };
+  const s = new GoogleAsrStream(client, { call: callInfo(16000), signal: ac.signal }, settings).start();
+  t.teardown(() => ac.abort());
+  const events: AsrEvent[] = [];
+  void (async () => {
+    for await (const e of s.events) events.push(e);
+  })();
+  const fs = frames(SPEECH_16K, 16000);
+  let i = 0;
+  await until(() => {
+    if (i < fs.length) s.write(fs[i++], 0);
+    return events.some((e) => e.type === 'restart');
+  }, 5000, 'the stalled stream replaced');
+  t.match(events, [{ type: 'error', code: 'GOOGLE_STALLED', recoverable: true }, { type: 'restart', reason: 'stalled' }]);
+  t.ok(opened[0].cancelled, 'the stalled stream was cancelled');
+  t.equal(opened[0].writes.length, 1, 'the stuck stream never completed its first write (the config)');
+  t.ok(i > 16, `the adapter stopped writing after the stream's buffer filled, and waited (${i} frames written meanwhile)`);
+  await until(() => opened.length === 2, 2000, 'new stream after backoff');
+  for (; i < fs.length; i++) s.write(fs[i], 0);
+  await until(() => opened[1].writes.length === fs.length + 1, 2000, 'everything at the new stream');
+  t.ok('streamingConfig' in opened[1].writes[0], 'config first');
+  const audio = Buffer.concat(opened[1].writes.slice(1).map((w) => w.audioContent as Buffer));
+  t.ok(audio.equals(Buffer.concat(fs.map((f) => Buffer.from(f)))), 'the new stream got every frame, in order, from the first');
+  s.close();
+});

@@ -23,6 +23,10 @@
  * | 16 UNAUTHENTICATED | GOOGLE_UNAUTHENTICATED | no | missing or bad credentials |
  * | (none) | GOOGLE_CLIENT_ERROR | no | the client library failed without a gRPC status (e.g. credentials could not be loaded) |
  *
+ * Two more codes come from the adapter itself (google-stream.ts), both recoverable and counted as failures:
+ * `GOOGLE_STREAM_ENDED` (the service closed a young stream with OK and no results) and `GOOGLE_STALLED` (the stream
+ * took no audio for longer than the replay buffer holds).
+ *
  * Recoverable errors are retried with exponential backoff; after `maxConsecutiveFailures` in a row the last one is
  * reported again with `recoverable: false` and the stream ends.
  */

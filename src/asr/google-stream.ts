@@ -43,6 +43,8 @@ export interface GoogleStreamSettings {
   replayMaxMs: number;
   /** Consecutive failed streams before giving up. */
   maxConsecutiveFailures: number;
+  /** A stream that refuses audio (gRPC flow control) this long is replaced. Default 5000. */
+  stallMs?: number;
 }
 
 /** A stream that lived this long, or got any response, resets the failure count. */
@@ -82,8 +84,6 @@ export class GoogleAsrStream implements AsrStream {
   readonly replay: ReplayBuffer;
   /** Provider streams opened so far (1 + restarts). */
   streamsOpened = 0;
-  /** Restarts by reason, for the adapter's stats. */
-  readonly restarts = new Map<string, number>();
 
   private readonly streamingConfig: object;
   private s: (Duplex & { cancel(): void }) | undefined;
@@ -93,6 +93,8 @@ export class GoogleAsrStream implements AsrStream {
   private sentByte = 0;
   /** The current stream refused more writes (backpressure); resume on 'drain'. */
   private blocked = false;
+  /** When `blocked` last became true (performance.now()). */
+  private blockedAtMs = 0;
   /** False once the current stream has been told the utterance ended (it is finishing; do not write). */
   private accepting = false;
   private gotResponse = false;
@@ -148,7 +150,7 @@ export class GoogleAsrStream implements AsrStream {
     return this;
   }
 
-  write(frame: Buffer): void {
+  write(frame: Buffer, _receivedAtMs?: number): void {
     if (this.closedFlag || frame.length === 0) return;
     // The frame is only ours during this call: keep a copy (it is also what we send, and what a restart replays).
     const copy = Buffer.allocUnsafe(frame.length);
@@ -156,12 +158,14 @@ export class GoogleAsrStream implements AsrStream {
     this.replay.append(copy);
     const s = this.s;
     if (!s || !this.accepting) return;
-    if (this.sentByte < this.replay.start) {
-      // The stream took nothing for longer than the replay buffer holds: its audio has a hole. Start over.
-      this.fail({ code: 'GOOGLE_STALLED', status: undefined, message: 'stream stopped taking audio', recoverable: true, durationCap: false }, 'stalled');
+    if (this.blocked) {
+      // A stream that takes no audio for too long (network stall), or so long that the replay bound dropped audio it
+      // was never sent, is replaced: the new one gets everything still kept.
+      if (this.sentByte < this.replay.start || performance.now() - this.blockedAtMs > (this.settings.stallMs ?? 5000)) {
+        this.fail({ code: 'GOOGLE_STALLED', status: undefined, message: 'the stream stopped taking audio', recoverable: true, durationCap: false }, 'stalled');
+      }
       return;
     }
-    if (this.blocked) return;
     if (this.sentByte === this.replay.end - copy.length) this.send(s, copy);
     else this.pump(s);
   }
@@ -205,6 +209,7 @@ export class GoogleAsrStream implements AsrStream {
     });
     // v1 framing: exactly one config first, then audio only.
     this.blocked = !s.write({ streamingConfig: this.streamingConfig });
+    this.blockedAtMs = performance.now();
     if (!this.blocked) this.pump(s);
     this.rotateTimer = setTimeout(this.onRotate, this.settings.rotateMs);
   }
@@ -234,7 +239,10 @@ export class GoogleAsrStream implements AsrStream {
       /* a write after the stream failed: its 'error' handler restarts it */
     }
     this.sentByte += chunk.length;
-    if (!ok) this.blocked = true;
+    if (!ok) {
+      this.blocked = true;
+      this.blockedAtMs = performance.now();
+    }
   }
 
   /** Send everything kept from `sentByte` on, until the stream pushes back. */
@@ -249,7 +257,6 @@ export class GoogleAsrStream implements AsrStream {
   private restart(reason: string, delayMs: number): void {
     this.detach();
     if (this.closedFlag) return;
-    this.restarts.set(reason, (this.restarts.get(reason) ?? 0) + 1);
     this.events.push({ type: 'restart', reason, replayedMs: Math.round(this.replay.byteToMs(this.replay.size)) });
     if (delayMs <= 0) this.open();
     else this.retryTimer = setTimeout(this.onRetry, delayMs);

@@ -24,6 +24,7 @@ const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
   none,
   local: async (ctx) => (await import('./asr/pocketsphinx.js')).createPocketsphinxAsr(ctx),
   microsoft: async (ctx) => (await import('./asr/microsoft.js')).createMicrosoftAsr(ctx),
+  google: async (ctx) => (await import('./asr/google.js')).createGoogleAsr(ctx),
   /** `local` when pocketsphinx is installed, else none (the echo bot then plays utterances back). */
   auto: async (ctx) => {
     const ps = await import('./asr/pocketsphinx.js');

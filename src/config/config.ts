@@ -62,6 +62,22 @@ export interface Config {
   readonly azureSpeechMaxRetries: number;
   /** Audio the SDK sends unthrottled before it paces at 2x real time (its `SPEECH-TransmitLengthBeforThrottleMs`). */
   readonly azureSpeechUnthrottledMs: number;
+  /** Google Cloud Speech (`ASR_ADAPTER=google`): model; empty = the service default for the language. */
+  readonly googleSpeechModel: string;
+  readonly googleSpeechInterim: boolean;
+  /** Phrase hints (speech context). */
+  readonly googleSpeechPhrases: readonly string[];
+  readonly googleSpeechSingleUtterance: boolean;
+  /** `host:port` override of the Speech endpoint; empty = Google's. */
+  readonly googleSpeechEndpoint: string;
+  /** Plaintext, unauthenticated channel to `googleSpeechEndpoint` (tests, private endpoints). */
+  readonly googleSpeechInsecure: boolean;
+  /** Service-account key file; empty = GOOGLE_APPLICATION_CREDENTIALS / the SDK's default credentials. */
+  readonly googleSpeechKeyFile: string;
+  /** Each recognition stream is replaced after this long (Google caps streams at 305 s). */
+  readonly googleSpeechRotateMs: number;
+  /** Unacknowledged audio kept per call to replay into a new stream. */
+  readonly googleSpeechReplayMs: number;
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -119,6 +135,11 @@ function bool(raw: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new Error('one of true, false (also 1/0, yes/no, on/off)');
+}
+function phraseList(raw: string): readonly string[] {
+  const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  if (list.length > 5000 || list.some((p) => p.length > 100)) throw new Error('at most 5000 comma-separated phrases of at most 100 characters');
+  return Object.freeze(list);
 }
 function nonEmpty(raw: string): string {
   if (!raw.trim()) throw new Error('a non-empty string');
@@ -209,6 +230,23 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'azureSpeechConnectTimeoutMs', env: 'AZURE_SPEECH_CONNECT_TIMEOUT_MS', def: '5000', doc: 'Time allowed for an Azure Speech connection before it counts as failed', parse: int(100, 120000) },
   { key: 'azureSpeechMaxRetries', env: 'AZURE_SPEECH_MAX_RETRIES', def: '5', doc: 'Azure ASR reconnects in a row (with backoff) after recoverable errors before the stream gives up', parse: int(0, 100) },
   { key: 'azureSpeechUnthrottledMs', env: 'AZURE_SPEECH_UNTHROTTLED_MS', def: '5000', doc: 'Audio the Azure SDK sends at once before pacing at 2x real time (raise it to replay or test faster than real time)', parse: int(0, 3600000) },
+  { key: 'googleSpeechModel', env: 'GOOGLE_SPEECH_MODEL', def: '', doc: 'Google Speech model (e.g. `telephony`, `phone_call`, `latest_short`); empty = the service default, which every language supports', parse: (r) => r.trim() },
+  { key: 'googleSpeechInterim', env: 'GOOGLE_SPEECH_INTERIM', def: 'true', doc: 'Ask Google for interim results', parse: bool },
+  { key: 'googleSpeechPhrases', env: 'GOOGLE_SPEECH_PHRASES', def: '', doc: 'Comma-separated phrase hints for Google (speech context), at most 5000 of 100 characters', parse: phraseList },
+  { key: 'googleSpeechSingleUtterance', env: 'GOOGLE_SPEECH_SINGLE_UTTERANCE', def: 'false', doc: 'Google single-utterance mode: a new stream after each utterance', parse: bool },
+  { key: 'googleSpeechEndpoint', env: 'GOOGLE_SPEECH_ENDPOINT', def: '', doc: 'Google Speech `host:port` (e.g. `eu-speech.googleapis.com:443`); empty = the global endpoint', parse: (r) => {
+      const v = r.trim();
+      if (v && !/^(\[[0-9a-fA-F:.]+\]|[^:\s/[\]]+)(:\d{1,5})?$/.test(v)) throw new Error('host:port');
+      return v;
+    } },
+  { key: 'googleSpeechInsecure', env: 'GOOGLE_SPEECH_INSECURE', def: 'false', doc: 'Plaintext, unauthenticated gRPC to `GOOGLE_SPEECH_ENDPOINT` (local fakes, private sidecars)', parse: (r, env) => {
+      const v = bool(r);
+      if (v && !(env.GOOGLE_SPEECH_ENDPOINT ?? '').trim()) throw new Error('true only together with GOOGLE_SPEECH_ENDPOINT');
+      return v;
+    } },
+  { key: 'googleSpeechKeyFile', env: 'GOOGLE_SPEECH_KEY_FILE', def: '', doc: 'Service-account key file for Google Speech; empty = `GOOGLE_APPLICATION_CREDENTIALS` or the platform credentials', parse: (r) => r.trim() },
+  { key: 'googleSpeechRotateMs', env: 'GOOGLE_SPEECH_ROTATE_MS', def: '290000', doc: 'Replace each Google stream after this long (Google ends streams at 305 s); unacknowledged audio is replayed', parse: int(100, 300000) },
+  { key: 'googleSpeechReplayMs', env: 'GOOGLE_SPEECH_REPLAY_MS', def: '10000', doc: 'Unacknowledged audio kept per call for replay into a new Google stream (older audio is dropped)', parse: int(3000, 120000) },
 ];
 
 /**

@@ -11,7 +11,9 @@ export interface SseEvent {
   data: string;
 }
 
-export class SseError extends Error {}
+export class SseError extends Error {
+  override readonly name = 'SseError';
+}
 
 export class SseParser {
   private buf = '';

@@ -9,8 +9,11 @@
 const NEVER_ENDS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'mt', 'vs', 'e.g', 'i.e', 'approx', 'cf', 'ft', 'fig', 'dept', 'ave', 'rd', 'blvd']);
 /** Abbreviations that end a sentence only when the next word starts with a capital letter. */
 const ENDS_IF_CAPITAL = new Set(['etc', 'inc', 'ltd', 'co', 'corp', 'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec']);
-/** Punctuation run (with closing quotes/brackets), whitespace, then the first character of what follows. */
-const BOUNDARY = /([.!?;]+)["'\u201d\u2019)\]]*(\s+)(?=(\S))|\n\s*(?=\S)/g;
+/**
+ * Punctuation run (with closing quotes/brackets), whitespace, then the first character of what follows — which must
+ * not itself be punctuation that belongs to this sentence (". . ." or "?!" stay together). A line break also ends one.
+ */
+const BOUNDARY = /([.!?;]+)["'\u201d\u2019)\]]*(\s+)(?=([^\s.!?;,:)\]\u201d\u2019]))|\n\s*(?=[^\s.!?;,:)\]\u201d\u2019])/g;
 
 /** Streaming sentence splitter: `push` text as it arrives, `flush` at the end. Bounded by `maxChars` per piece. */
 export class SentenceSplitter {

@@ -341,3 +341,15 @@ t.test('an oversized SSE event is refused, not buffered', async (t) => {
   await until(() => b.spoken().length === 1, 5000, 'apology');
   t.equal(b.bot.stats.errors.LLM_TOO_LARGE, 1);
 });
+
+t.test('LLM settings are validated at start', async (t) => {
+  t.throws(() => loadConfig({ LLM_TEMPERATURE: '3' }), { message: /LLM_TEMPERATURE="3" is invalid/ });
+  t.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), { message: /LLM_BASE_URL/ });
+  t.throws(() => loadConfig({ LLM_TRANSFER_NUMBERS: '+14155550100,premium' }), { message: /bad: "premium"/ });
+  const c = loadConfig({ LLM_TRANSFER_NUMBERS: ' +1 (415) 555-0100 , 447700900123', LLM_TEMPERATURE: '0', LLM_BASE_URL: 'http://localhost:11434/v1/' });
+  t.same(c.llmTransferNumbers, ['14155550100', '447700900123']);
+  t.equal(c.llmTemperature, 0);
+  t.equal(c.llmBaseUrl, 'http://localhost:11434/v1');
+  t.equal(loadConfig({}).llmTemperature, null, 'empty: not sent');
+  t.equal(loadConfig({ LLM_GREETING: '' }).llmGreeting, '', 'empty greeting: none');
+});

@@ -35,6 +35,7 @@ const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
 };
 const BOT_BUILTINS: Record<string, BotAdapterFactory> = {
   echo: async (ctx) => (await import('./bot/echo.js')).createEchoBot(ctx),
+  llm: async (ctx) => (await import('./bot/llm.js')).createLlmBot(ctx),
 };
 const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
   none,

@@ -78,6 +78,25 @@ export interface Config {
   readonly googleSpeechRotateMs: number;
   /** Unacknowledged audio kept per call to replay into a new stream. */
   readonly googleSpeechReplayMs: number;
+  /** LLM bot (`BOT_ADAPTER=llm`): OpenAI-compatible API base URL, no trailing slash. */
+  readonly llmBaseUrl: string;
+  /** Bearer token for the LLM API; empty = no Authorization header. Never logged. */
+  readonly llmApiKey: string;
+  readonly llmModel: string;
+  readonly llmSystemPrompt: string;
+  /** Said at call start; empty = none. */
+  readonly llmGreeting: string;
+  /** Sampling temperature; null = the server's default (not sent). */
+  readonly llmTemperature: number | null;
+  /** Time allowed for the first token of a reply. */
+  readonly llmTimeoutMs: number;
+  /** Time allowed for a whole reply. */
+  readonly llmTotalTimeoutMs: number;
+  readonly llmMaxHistoryMessages: number;
+  /** `max_tokens` per reply (0 = not sent); also caps the reply's characters. */
+  readonly llmMaxTokens: number;
+  /** Numbers the `transfer` tool may dial (digits, no "+"); `['*']` = any; empty = no transfer tool. */
+  readonly llmTransferNumbers: readonly string[];
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -169,6 +188,12 @@ function httpUrl(raw: string): string {
   return u.toString().replace(/\/+$/, '');
 }
 
+/** The LLM bot's default system prompt: short, plain, speakable replies. */
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a friendly voice assistant on a phone call. Everything you write is spoken aloud by a speech synthesiser, ' +
+  'so answer in one to three short sentences of plain conversational text: no markdown, lists, emoji or URLs. ' +
+  'If you did not understand the caller, ask them to repeat. When the caller wants to end the call, say a short goodbye and call hang_up.';
+
 /** Every variable the gateway reads, in README order. */
 export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'port', env: 'PORT', def: '8080', doc: 'HTTP and WebSocket port (0 picks a free one)', parse: int(0, 65535) },
@@ -210,6 +235,8 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, or a module path exporting a factory', parse: nonEmpty },
+  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `none`, or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
@@ -247,6 +274,32 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'googleSpeechKeyFile', env: 'GOOGLE_SPEECH_KEY_FILE', def: '', doc: 'Service-account key file for Google Speech; empty = `GOOGLE_APPLICATION_CREDENTIALS` or the platform credentials', parse: (r) => r.trim() },
   { key: 'googleSpeechRotateMs', env: 'GOOGLE_SPEECH_ROTATE_MS', def: '290000', doc: 'Replace each Google stream after this long (Google ends streams at 305 s); unacknowledged audio is replayed', parse: int(100, 300000) },
   { key: 'googleSpeechReplayMs', env: 'GOOGLE_SPEECH_REPLAY_MS', def: '10000', doc: 'Unacknowledged audio kept per call for replay into a new Google stream (older audio is dropped)', parse: int(3000, 120000) },
+  // ── LLM bot (BOT_ADAPTER=llm) ──
+  { key: 'llmBaseUrl', env: 'LLM_BASE_URL', def: 'https://api.openai.com/v1', doc: 'OpenAI-compatible API base URL (`/chat/completions` is appended): OpenAI, vLLM, Ollama, llama.cpp server', parse: httpUrl },
+  { key: 'llmApiKey', env: 'LLM_API_KEY', def: '', doc: 'Bearer token for the LLM API (empty: no Authorization header); never logged', parse: (r) => r.trim() },
+  { key: 'llmModel', env: 'LLM_MODEL', def: 'gpt-4o-mini', doc: 'Model name sent in each request', parse: nonEmpty },
+  { key: 'llmSystemPrompt', env: 'LLM_SYSTEM_PROMPT', def: DEFAULT_SYSTEM_PROMPT, doc: 'System prompt of the LLM bot', parse: nonEmpty },
+  { key: 'llmGreeting', env: 'LLM_GREETING', def: '', doc: 'Said by the LLM bot when the call starts (empty: none, the caller speaks first)', parse: (r) => r.trim() },
+  { key: 'llmTemperature', env: 'LLM_TEMPERATURE', def: '', doc: 'Sampling temperature 0 to 2 (empty: the server default)', parse: (r) => {
+      if (!r.trim()) return null;
+      const n = Number(r);
+      if (!/^\d+(\.\d+)?$/.test(r.trim()) || n > 2) throw new Error('a number from 0 to 2, or empty');
+      return n;
+    } },
+  { key: 'llmTimeoutMs', env: 'LLM_TIMEOUT_MS', def: '10000', doc: 'Time allowed for the first token of an LLM reply; past it the bot apologises', parse: int(100, 600000) },
+  { key: 'llmTotalTimeoutMs', env: 'LLM_TOTAL_TIMEOUT_MS', def: '60000', doc: 'Time allowed for a whole LLM reply (overall cap)', parse: int(100, 600000) },
+  { key: 'llmMaxHistoryMessages', env: 'LLM_MAX_HISTORY_MESSAGES', def: '40', doc: 'Messages of call history sent with each request (oldest dropped first; the system prompt is extra)', parse: int(2, 1000) },
+  { key: 'llmMaxTokens', env: 'LLM_MAX_TOKENS', def: '400', doc: '`max_tokens` per LLM reply (0: not sent); the reply is also cut at 8 characters per token', parse: int(0, 100000) },
+  { key: 'llmTransferNumbers', env: 'LLM_TRANSFER_NUMBERS', def: '', doc: 'Comma-separated E.164 numbers the `transfer` tool may dial; `*` = any number; empty = no transfer tool', parse: (r) => {
+      const v = r.trim();
+      if (!v) return [];
+      if (v === '*') return ['*'];
+      return v.split(',').map((x) => {
+        const n = x.trim().replace(/[\s().-]/g, '').replace(/^\+/, '');
+        if (!/^[1-9][0-9]{6,14}$/.test(n)) throw new Error(`E.164 phone numbers separated by commas, or * (bad: ${JSON.stringify(x.trim())})`);
+        return n;
+      });
+    } },
 ];
 
 /**

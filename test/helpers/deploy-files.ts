@@ -24,10 +24,15 @@ export interface K8sObject {
 
 /** Every YAML document of a file, as plain JS; a YAML syntax error throws. */
 export function readYamlDocs(path: string): any[] {
-  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+  return parseAllYaml(readFileSync(path, 'utf8'), path);
+}
+
+/** Every YAML document of a text, as plain JS; a YAML syntax error throws. */
+export function parseAllYaml(text: string, what = 'yaml'): any[] {
+  const docs = parseAllDocuments(text);
   const out: any[] = [];
   for (const d of docs) {
-    if (d.errors.length) throw new Error(`${path}: ${d.errors.map((e) => e.message).join('; ')}`);
+    if (d.errors.length) throw new Error(`${what}: ${d.errors.map((e) => e.message).join('; ')}`);
     const js = d.toJS();
     if (js != null) out.push(js);
   }

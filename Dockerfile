@@ -1,28 +1,41 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+# Vonage voice-bot media gateway. Validated by test/deploy.test.ts (parsed, not built: no Docker engine in CI).
+# Both stages use the same pinned base image, so the native bits built against it match at run time.
+
+# ---- build stage: compile TypeScript with the dev dependencies ------------------------------------------------------
+FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-COPY test ./test
-COPY bench ./bench
 RUN npx tsc -p tsconfig.json
 
-# Run stage: production dependencies only, non-root, no build tools. Debian's pocketsphinx is the offline ASR.
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production PORT=8080
+# ---- runtime stage: production dependencies only, non-root, no compilers or build tools -----------------------------
+FROM node:20.20.2-bookworm-slim AS runtime
+# pocketsphinx + its US English model: the offline ASR of the built-in bot (ASR_ADAPTER=auto finds it).
+# tini: PID 1 that forwards SIGTERM to Node and reaps the orphaned `cat` of each pocketsphinx pipe
+# (Node as PID 1 would leave them as zombies).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pocketsphinx pocketsphinx-en-us \
+ && apt-get install -y --no-install-recommends pocketsphinx pocketsphinx-en-us tini \
  && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: no third-party install scripts; bufferutil loads its prebuilt binary at run time, and where none
+# matches the platform `ws` falls back to plain JavaScript instead of needing a compiler here.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
-USER node
+# The example bots: examples/sidecar-bot.mjs runs as the sidecar bot (same image, another command).
+COPY examples ./examples
+# Numeric uid/gid of the image's `node` user, so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Exec form: SIGTERM reaches Node directly, which drains live calls before exiting.
+# Exec form throughout: tini (PID 1) hands SIGTERM straight to Node, which drains live calls
+# (DRAIN_TIMEOUT_MS) before it exits. A shell in between would swallow the signal.
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/src/main.js"]

@@ -11,6 +11,7 @@ import { close as fsClose, write as fsWrite } from 'node:fs';
 import { encodeWav } from '../audio/wav.js';
 
 export const WAV_HEADER_BYTES = 44;
+const SILENT_SAMPLE = Buffer.alloc(4);
 
 /** The file operations the writer uses (node:fs by default; tests inject a slow or failing disk). */
 export interface RecordingIo {
@@ -42,6 +43,8 @@ export class BlockWriter {
   private ending = false;
   private closedFlag = false;
   private failed: Error | undefined;
+  /** Data bytes the finished recording must span (its duration), set by finish(). */
+  private totalBytes = 0;
   private finishWaiters: Array<() => void> = [];
   /** Bytes of the data chunk covered by completed writes (the header's data size). */
   dataBytes = 0;
@@ -82,9 +85,13 @@ export class BlockWriter {
     return true;
   }
 
-  /** No more blocks: resolves once everything queued is written, the header patched and the fd closed. */
-  finish(): Promise<void> {
+  /**
+   * No more blocks: resolves once everything queued is written, the header patched and the fd closed. If the last
+   * blocks were dropped, the file is still extended to `totalDataBytes` (the gap reads back as silence).
+   */
+  finish(totalDataBytes = 0): Promise<void> {
     this.ending = true;
+    if (totalDataBytes > this.totalBytes) this.totalBytes = totalDataBytes;
     return new Promise((resolve) => {
       this.finishWaiters.push(resolve);
       this.pump();
@@ -119,6 +126,11 @@ export class BlockWriter {
       return;
     }
     if (!this.ending) return;
+    if (!this.failed && this.fd >= 0 && this.totalBytes > this.dataBytes) {
+      // The tail was dropped (the disk was behind): one silent sample at the very end makes the file span the call.
+      this.queue.push({ buf: SILENT_SAMPLE, length: 4, dataOffset: this.totalBytes - 4, release: undefined });
+      return this.pump();
+    }
     // Queue empty and no more coming: final header, then close.
     this.closedFlag = true;
     const done = () => {

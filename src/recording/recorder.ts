@@ -4,10 +4,11 @@
  *
  * Time model: the session calls {@link CallRecorder.tick} on every tick of the shared clock, which advances the
  * current slot (`nowSlot`, one per 20 ms). Each side has a cursor: a frame goes into the slot after the side's
- * previous frame, unless that slot is more than `slackFrames` in the past — then the side was silent and the frame
- * goes into the current slot (the skipped slots stay silent). So a caller whose frames arrive a little early or late
- * is recorded contiguously (byte-exact), and a bot reply the pacer sends ahead of playout (its lead) is laid out one
- * frame per slot, as Vonage plays it.
+ * previous frame while the side keeps streaming; a side that gave nothing for more than `slackFrames` slots (or fell
+ * that far behind the clock) starts again at the current slot, and the slots it skipped stay silent. So a caller whose
+ * frames arrive a little early or late is recorded contiguously (byte-exact), a bot reply the pacer sends ahead of
+ * playout (its lead) is laid out one frame per slot as Vonage plays it, and the two sides are aligned to within
+ * `slackFrames` × 20 ms (60 ms by default).
  *
  * Memory: the slots are accumulated in 1 s blocks (reused buffers, a small bounded pool); a block whose slots are all
  * in the past is handed to the {@link BlockWriter} (async positional writes). Per frame the work is one interleaving
@@ -73,6 +74,9 @@ export class CallRecorder {
   private blockBase = 0;
   private inCursor = 0;
   private outCursor = 0;
+  /** The slot (of the clock) in which each side last gave a frame. */
+  private inSeen = -1e9;
+  private outSeen = -1e9;
   private ended = false;
   private readonly releaseBound = (buf: Buffer) => this.release(buf);
 
@@ -100,12 +104,14 @@ export class CallRecorder {
 
   /** One caller frame, as the jitter buffer hands it on. */
   pushIn(frame: Buffer): void {
-    this.inCursor = this.place(frame, 0, this.inCursor);
+    this.inCursor = this.place(frame, 0, this.inCursor, this.inSeen);
+    this.inSeen = this.nowSlot;
   }
 
   /** One bot frame, as the pacer sends it. */
   pushOut(frame: Buffer): void {
-    this.outCursor = this.place(frame, 2, this.outCursor);
+    this.outCursor = this.place(frame, 2, this.outCursor, this.outSeen);
+    this.outSeen = this.nowSlot;
   }
 
   /** The shared clock ticked (`periods` slots passed): hand finished blocks to the writer. */
@@ -132,14 +138,17 @@ export class CallRecorder {
         if (buf) this.release(buf);
       }
     }
-    return this.writer.finish();
+    return this.writer.finish(this.slots * this.frameBytes * 2);
   }
 
   /** Copy one mono frame into its slot's channel (`chanByte` 0 = left, 2 = right). Returns the new cursor. */
-  private place(frame: Buffer, chanByte: number, cursor: number): number {
+  private place(frame: Buffer, chanByte: number, cursor: number, seen: number): number {
     if (this.ended) return cursor;
     let slot = cursor;
-    if (slot + this.slack < this.nowSlot) slot = this.nowSlot; // the side was silent: rejoin the clock
+    // A side that was silent for longer than the slack (or fell that far behind) rejoins the clock's current slot;
+    // one that keeps streaming continues contiguously (its frames arrive a little early or late, never lost).
+    const now = this.nowSlot;
+    if (seen + this.slack < now || slot + this.slack < now) slot = now;
     const block = Math.floor(slot / this.blockFrames);
     if (block >= this.blockBase + this.window || frame.length !== this.frameBytes) {
       this.dropFrame();

@@ -31,7 +31,7 @@ t.test('short soak: completes, well-formed JSON and Markdown, handles back to ba
   for (const k of ['rssPct', 'heapPct', 'handlesPct', 'fdsPct']) t.type(j.growth[k], 'number', `growth.${k}`);
   t.type(j.pass, 'boolean');
   const loaded = j.samples.filter((s) => s.phase === 'load');
-  t.ok(loaded.length >= 6, `loaded samples: ${loaded.length}`);
+  t.ok(loaded.length >= 3, `loaded samples: ${loaded.length}`);
   t.ok(loaded.every((s) => s.calls === 20), 'every loaded sample saw all 20 legs');
   t.ok(loaded.every((s) => s.rssMiB > 0 && s.heapMiB > 0 && s.handles > j.baseline.handles), 'memory and handle figures are real');
   t.equal(j.idleAfterCycles.length, 3);

@@ -148,7 +148,8 @@ export class CallRecorder {
     // A side that was silent for longer than the slack (or fell that far behind) rejoins the clock's current slot;
     // one that keeps streaming continues contiguously (its frames arrive a little early or late, never lost).
     const now = this.nowSlot;
-    if (seen + this.slack < now || slot + this.slack < now) slot = now;
+    // Never backwards: a side still ahead of the clock (a burst, the pacer's lead) keeps its place.
+    if (slot < now && (seen + this.slack < now || slot + this.slack < now)) slot = now;
     const block = Math.floor(slot / this.blockFrames);
     if (block >= this.blockBase + this.window || frame.length !== this.frameBytes) {
       this.dropFrame();

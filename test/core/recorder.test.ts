@@ -151,3 +151,16 @@ t.test('frames far ahead of the clock are dropped and counted; a write error end
   await rec.end();
   t.ok(disk.closed, 'the fd is still closed after a write error');
 });
+
+t.test('a side ahead of the clock that pauses is never written back over (regression: lost frames under load)', async (t) => {
+  const disk = new MemDisk();
+  const rec = new CallRecorder({ sampleRateHz: 8000, frameBytes: FB, blockFrames: 10, io: disk });
+  rec.writer.attach(3);
+  for (let i = 1; i <= 5; i++) rec.pushOut(frame(i)); // the pacer's lead: slots 0–4
+  rec.tick(4); // the loop stalled: 4 periods at once, longer than the slack since this side's last frame
+  rec.pushOut(frame(6)); // still ahead of the clock (slot 5 > now 4): continues, does not overwrite slot 4
+  rec.tick(10);
+  await rec.end();
+  t.same(slots(disk.file).slice(0, 7).map(([, r]) => r), [1, 2, 3, 4, 5, 6, 0]);
+  t.equal(rec.stats.framesOut, 6);
+});

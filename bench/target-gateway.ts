@@ -4,6 +4,7 @@
  * answers every utterance, and a TTS that answers each reply with REPLY_FRAMES frames of tone. Controlled over IPC.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { buildGateway } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
@@ -56,7 +57,7 @@ const tts: TtsAdapter = {
 };
 
 async function main(): Promise<void> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000' });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000', RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '' });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
   const port = await gw.listen();
@@ -90,6 +91,16 @@ async function main(): Promise<void> {
       tickIntervals.reset();
       ingress.reset();
       eld.reset();
+    } else if (m.cmd === 'sample') {
+      // Memory and handles for the soak test; a full GC first (when exposed) so heap figures are live data only.
+      (globalThis as { gc?: () => void }).gc?.();
+      const handles: Record<string, number> = {};
+      for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1;
+      const mem = process.memoryUsage();
+      process.send?.({
+        cmd: 'sample', calls: gw.tracker.size, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers,
+        handles, fds: readdirSync('/proc/self/fd').length, recordingsOpen: gw.recordings?.open ?? 0,
+      });
     } else if (m.cmd === 'exit') {
       void gw.close().then(() => process.exit(0));
     }

@@ -75,13 +75,18 @@ export async function loadAsrAdapter(config: Config, logger: Logger, env: Readon
 export async function loadAdapters(config: Config, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<Adapters> {
   const ctx = (name: string): AdapterContext => ({ config, env, logger: logger.child({ adapter: name }) });
   const botF = await resolveFactory<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
-  const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', config.ttsAdapter, TTS_BUILTINS);
   const botRaw = await botF(ctx(`bot:${config.botAdapter}`));
-  const ttsRaw = await ttsF(ctx(`tts:${config.ttsAdapter}`));
   const asr = await loadAsr(config.asrAdapter, ctx);
   const bot = check<BotAdapter>('bot', config.botAdapter, botRaw, ['start']);
   if (!bot.capabilities) (bot as { capabilities: BotAdapter['capabilities'] }).capabilities = { wantsUtteranceAudio: false };
-  const tts = ttsRaw === undefined ? undefined : check<TtsAdapter>('TTS', config.ttsAdapter, ttsRaw, ['synthesize']);
+  // TTS_ADAPTER may list several (`microsoft,flite`): each is built, and more than one are wrapped in a fallback.
+  const ttsList: TtsAdapter[] = [];
+  for (const spec of config.ttsAdapter.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', spec, TTS_BUILTINS);
+    const ttsRaw = await ttsF(ctx(`tts:${spec}`));
+    if (ttsRaw !== undefined) ttsList.push(check<TtsAdapter>('TTS', spec, ttsRaw, ['synthesize']));
+  }
+  const tts = ttsList.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(ttsList, logger.child({ adapter: 'tts:fallback' })) : ttsList[0];
   return { asr, bot, tts };
 }
 

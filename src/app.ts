@@ -22,6 +22,8 @@ import { readWebhookInput, sendError, sendJson, sendNoContent } from './webhooks
 import { handleAnswer } from './webhooks/answer.js';
 import { classifyEvent, eventReply } from './webhooks/event.js';
 import { apologyNcco } from './webhooks/ncco.js';
+import { RecordingStore } from './recording/store.js';
+import { GOODBYE_MAX_MS } from './call/apology.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -41,6 +43,8 @@ export interface Gateway {
   readonly logger: Logger;
   readonly adapters: Adapters;
   readonly ticker: Ticker;
+  /** Call recordings (RECORDING_DIR), or undefined when off. */
+  readonly recordings: RecordingStore | undefined;
   /** True once drain() started. */
   readonly draining: boolean;
   /** Start listening; resolves with the bound port. */
@@ -58,6 +62,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   await Promise.all([loadResampler(), loadVad()]);
   const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
   const metrics = new Metrics();
+  const recordings = config.recordingDir ? new RecordingStore({ dir: config.recordingDir, logger: logger.child({ component: 'recording' }) }) : undefined;
+  await recordings?.init();
   const tracker = new CallTracker();
   const ticker = new Ticker(clock, 20);
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
@@ -162,7 +168,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       leg.start(
         (h) => {
           if (draining) throw new GatewayError('UNAVAILABLE', 'gateway is draining');
-          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts });
+          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings });
           tracker.add(session);
           metrics.legsAccepted.inc();
           metrics.activeCalls.inc();
@@ -204,6 +210,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       server.closeAllConnections();
     });
     wss.close();
+    await recordings?.whenIdle(); // every recording complete on disk before the process may exit
     await closeAdapters(adapters);
   }
 
@@ -211,7 +218,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     get config() {
       return config;
     },
-    server, metrics, tracker, logger, adapters, ticker,
+    server, metrics, tracker, logger, adapters, ticker, recordings,
     get draining() {
       return draining;
     },
@@ -233,7 +240,14 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([tracker.whenEmpty(), new Promise<void>((r) => (timer = setTimeout(r, deadlineMs)))]);
       if (timer) clearTimeout(timer);
-      if (tracker.size) logger.warn({ calls: tracker.size }, 'drain deadline passed: closing live calls');
+      if (tracker.size) {
+        logger.warn({ calls: tracker.size }, 'drain deadline passed: closing live calls');
+        // Each live call hears a goodbye (with TTS), then is closed with 1001; what is left after the bound is closed below.
+        for (const s of [...tracker.sessions()]) s.goodbye();
+        let bound: NodeJS.Timeout | undefined;
+        await Promise.race([tracker.whenEmpty(), new Promise<void>((r) => (bound = setTimeout(r, GOODBYE_MAX_MS)))]);
+        clearTimeout(bound);
+      }
       await close();
     },
     close,

@@ -40,7 +40,7 @@ t.test('adapters from module paths carry a call end to end', async (t) => {
   t.type(started?.turnLatencyMs, 'number', 'turn latency measured');
   t.ok((started?.turnLatencyMs as number) >= 500, 'turn latency includes the endpointing silence the caller heard');
   const text = await g.metrics();
-  t.equal(metricValue(text, 'gateway_asr_final_latency_seconds_count'), 1);
+  t.equal(metricValue(text, 'gateway_asr_final_latency_seconds_count{adapter="counting"}'), 1);
   t.equal(metricValue(text, 'gateway_turn_latency_seconds_count'), 1);
   t.ok(metricValue(text, 'gateway_tts_first_audio_latency_seconds_count') >= 2);
   t.ok(metricValue(text, 'gateway_bot_first_text_latency_seconds_count') >= 1);

@@ -3,14 +3,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { startGateway, until } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
+import { resources } from './helpers/resources.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
-
-function resources(): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
-  return out;
-}
 
 t.test('socket dropped mid-reply, normal close and refused legs all clean up', async (t) => {
   await new Promise((r) => setTimeout(r, 50));

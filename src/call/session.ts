@@ -23,6 +23,9 @@ import type { BotAdapter, BotInput, BotOutput, BotSession } from '../bot/types.j
 import type { TtsAdapter } from '../tts/types.js';
 import type { CallInfo } from './call-info.js';
 import { UtteranceCapture } from './utterance-capture.js';
+import type { CallRecording, RecordingStore } from '../recording/store.js';
+import { RecordingPacerSink } from '../recording/pacer-tap.js';
+import { APOLOGY_TEXT, GOODBYE_TEXT, apologyTone } from './apology.js';
 
 export interface SessionDeps {
   config: Config;
@@ -33,6 +36,8 @@ export interface SessionDeps {
   asr: AsrAdapter | undefined;
   bot: BotAdapter;
   tts: TtsAdapter | undefined;
+  /** Call recordings (RECORDING_DIR); undefined = off. */
+  recordings?: RecordingStore;
 }
 
 export type CallState = 'starting' | 'listening' | 'thinking' | 'speaking' | 'closed';
@@ -88,6 +93,14 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private botInputAtMs = -1;
   private bargedThisUtterance = false;
   private hangupPending = false;
+  private hangupCode: number = CloseCode.NORMAL;
+  private hangupReason = 'bot hung up';
+  /** The call's recording (caller left, bot right), when recording is on. */
+  private readonly rec: CallRecording | undefined;
+  /** A final transcript the bot has not answered since this time (−1: none); past BOT_REPLY_TIMEOUT_MS, apologise. */
+  private botWaitSinceMs = -1;
+  /** The drain deadline passed: the goodbye is playing; bot output is ignored. */
+  private goingAway = false;
   private closedFlag = false;
   private readonly turnLatenciesMs: number[] = [];
   private readonly replies: CallSummary['replies'] = [];
@@ -116,13 +129,14 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.log = deps.logger.child({ call: this.info.callId, conv: this.info.conversationUuid, leg: leg.id });
     leg.setLogger(this.log);
     const frameBytes = frameBytesFor(handshake.sampleRateHz);
+    this.rec = deps.recordings?.create(this.info, frameBytes, this.log);
     this.jb = new JitterBuffer(
       { frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence },
       this,
     );
     this.pacer = new Pacer(
       { frameBytes, leadFrames: Math.max(1, Math.round(cfg.pacerLeadMs / 20)), capacityFrames: 3000, watermarkBytes: cfg.pacerWatermarkBytes },
-      leg, deps.ticker, deps.clock, this,
+      this.rec ? new RecordingPacerSink(leg, this.rec) : leg, deps.ticker, deps.clock, this,
     );
     this.vad = new CallVad({ sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs });
     if (deps.bot.capabilities.wantsUtteranceAudio) this.capture = new UtteranceCapture(PREROLL_MS, cfg.maxUtteranceMs, frameBytes);
@@ -149,6 +163,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   /** Start the adapters and the 20 ms playout. Failures are logged; the call goes on with what started. */
   start(): void {
     this.d.ticker.add(this);
+    this.rec?.start();
     this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice }, 'call started');
     const signal = this.abort.signal;
     if (this.d.asr) {
@@ -216,8 +231,11 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   }
 
   // ── 20 ms playout ─────────────────────────────────────────────────────────────
-  onTick(_nowMs: number, periods: number): void {
+  onTick(nowMs: number, periods: number): void {
     this.jb.tick(periods);
+    this.rec?.tick(periods);
+    const wait = this.botWaitSinceMs;
+    if (wait >= 0 && nowMs - wait >= this.d.config.botReplyTimeoutMs) this.apologise('the bot did not answer in time');
   }
 
   onFrame(frame: Buffer, receivedAtMs: number): void {
@@ -225,6 +243,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     if (asr) asr.write(frame, receivedAtMs);
     else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(frame);
     this.capture?.push(frame);
+    this.rec?.pushIn(frame);
     const ev = this.vad.push(frame);
     if (this.vad.voiced) this.lastVoicedAtMs = receivedAtMs;
     if (ev === VadEvent.SpeechStart) this.onSpeechStart();
@@ -315,7 +334,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.toBot({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20 }, false);
     if (!this.pacer.active && !this.reply && !this.closedFlag) {
       this.setState('listening');
-      if (this.hangupPending) this.close(CloseCode.NORMAL, 'bot hung up');
+      if (this.hangupPending) this.close(this.hangupCode, this.hangupReason);
     }
   }
 
@@ -343,6 +362,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
         if (e.type === 'final') {
           if (this.lastVoicedAtMs >= 0) this.d.metrics.asrFinalLatency.observe({ adapter: this.asrName }, Math.max(0, this.d.clock.now() - this.lastVoicedAtMs) / 1000);
           this.log.info({ text: e.text }, 'transcript');
+          if (this.d.tts && this.d.config.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0 && e.text.trim()) this.botWaitSinceMs = this.d.clock.now();
         }
         this.toBot({ type: 'transcript', text: e.text, final: e.type === 'final' }, e.type === 'final');
       }
@@ -355,6 +375,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     try {
       for await (const out of bot.output) {
         if (this.closedFlag) break;
+        this.botWaitSinceMs = -1;
         if (this.botInputAtMs >= 0) {
           this.d.metrics.botFirstTextLatency.observe((this.d.clock.now() - this.botInputAtMs) / 1000);
           this.botInputAtMs = -1;
@@ -363,10 +384,50 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       }
     } catch (err) {
       this.adapterError('bot', 'BOT_FAILED', err, false);
+      this.apologise('the bot failed');
     }
   }
 
+  /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
+  private apologise(why: string): void {
+    this.botWaitSinceMs = -1;
+    if (this.closedFlag || this.goingAway) return;
+    this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'APOLOGY' });
+    this.log.warn({ why }, 'apologising to the caller');
+    if (this.reply) this.endReply(this.reply); // a reply a stalled bot left half-streamed
+    this.discardUntilEnd = false;
+    const rate = this.info.sampleRateHz;
+    const out: BotOutput = this.d.tts
+      ? { type: 'say', text: APOLOGY_TEXT, end: true, interruptible: false }
+      : { type: 'play', audio: apologyTone(rate), sampleRateHz: rate, interruptible: false };
+    this.handleBotOutput(out).catch((err) => this.adapterError('tts', 'APOLOGY_FAILED', err, true));
+  }
+
+  /**
+   * The drain deadline passed: stop the bot, say a closing message (when TTS is on), and close with 1001 once it has
+   * played (at once without TTS). The gateway bounds the wait and closes whatever is left.
+   */
+  goodbye(text = GOODBYE_TEXT): void {
+    if (this.closedFlag || this.goingAway) return;
+    this.goingAway = true;
+    this.botWaitSinceMs = -1;
+    this.hangupCode = CloseCode.GOING_AWAY;
+    this.hangupReason = 'gateway shutting down';
+    this.botSession?.close();
+    this.interruptReply();
+    if (!this.d.tts) return this.close(CloseCode.GOING_AWAY, this.hangupReason);
+    this.log.info('saying goodbye: gateway shutting down');
+    const r = this.openReply(false);
+    r.endReceived = true;
+    void this.speak(text, r).then(() => {
+      this.hangupPending = true;
+      this.endReply(r);
+      if (!this.closedFlag && !this.pacer.active && !this.reply) this.close(this.hangupCode, this.hangupReason);
+    });
+  }
+
   private async handleBotOutput(out: BotOutput): Promise<void> {
+    if (this.goingAway) return;
     switch (out.type) {
       case 'say': {
         if (this.discardUntilEnd) {
@@ -498,6 +559,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.botSession?.close();
     this.vad.close();
     this.capture?.clear();
+    void this.rec?.end(code, reason);
     const s = this.jb.stats;
     const hot = this.d.metrics.hot;
     hot.jitterUnderruns += s.underruns;

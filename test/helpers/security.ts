@@ -47,7 +47,7 @@ export function tryUpgrade(url: string, headers: Record<string, string> = {}): P
 }
 
 /** Send raw bytes over TCP and collect everything until the server closes (bounded by `timeoutMs`). */
-export function rawHttp(port: number, data: Buffer | string, timeoutMs = 5000): Promise<{ status: number; head: string; body: string }> {
+export function rawHttp(port: number, data: Buffer | string, timeoutMs = 5000, halfClose = false): Promise<{ status: number; head: string; body: string }> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -59,9 +59,14 @@ export function rawHttp(port: number, data: Buffer | string, timeoutMs = 5000): 
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body: i >= 0 ? text.slice(i + 4) : '' });
     };
     const timer = setTimeout(() => s.destroy(), timeoutMs);
-    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // An accepted upgrade stays open: its head is all there is to read.
+      if (chunks.length === 1 && c.subarray(0, 12).toString('latin1') === 'HTTP/1.1 101' && c.includes('\r\n\r\n')) s.destroy();
+    });
     s.on('error', () => {});
     s.on('close', done);
-    s.write(data);
+    if (halfClose) s.end(data);
+    else s.write(data);
   });
 }

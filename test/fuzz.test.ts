@@ -79,7 +79,8 @@ function nest(depth: number, open: string, close: string, inner = '1'): string {
 }
 
 // ── arbitraries ──────────────────────────────────────────────────────────────────────────────────────────────────
-type Msg = { text: string } | { bin: { size: number; seed: number } } | { binText: string };
+/** A message to send; `hold` stops sending and leaves the leg open until the gateway closes it (timeouts). */
+type Msg = { text: string } | { bin: { size: number; seed: number } } | { binText: string } | { hold: true };
 
 const RATES = ['audio/l16;rate=8000', 'audio/l16;rate=16000', 'audio/l16;rate=24000'];
 const validHandshake = (ct: string, extra: Record<string, unknown> = {}) => ({ event: 'websocket:connected', 'content-type': ct, uuid: `fz-${Math.random()}`, from: '447700900000', ...extra });
@@ -106,6 +107,7 @@ const handshakeArb: fc.Arbitrary<Msg> = fc.oneof(
   fc.string({ maxLength: 200 }).map((s) => ({ text: s })),
   fc.record({ size: fc.integer({ min: 0, max: 2000 }), seed: fc.integer() }).map((bin) => ({ bin })),
   fc.constantFrom(...RATES).map((ct) => ({ binText: JSON.stringify(validHandshake(ct)) })),
+  fc.constant({ hold: true as const }),
   fc.constant({ text: '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}},"event":"websocket:connected","content-type":"audio/l16;rate=16000"}' }),
 );
 
@@ -162,6 +164,7 @@ function runLeg(port: number, msgs: Msg[]): Promise<LegOutcome> {
       opened = true;
       for (const m of msgs) {
         if (ws.readyState !== WebSocket.OPEN) break;
+        if ('hold' in m) return;
         if ('text' in m) ws.send(m.text, { binary: false });
         else if ('binText' in m) ws.send(Buffer.from(m.binText), { binary: true });
         else ws.send(bytes(m.bin.size, m.bin.seed), { binary: true });
@@ -171,7 +174,9 @@ function runLeg(port: number, msgs: Msg[]): Promise<LegOutcome> {
   });
 }
 
+const legCodesSeen = new Map<number, number>();
 function checkLeg(o: LegOutcome, what: string, fails: string[]): void {
+  legCodesSeen.set(o.code, (legCodesSeen.get(o.code) ?? 0) + 1);
   if (!o.opened) fails.push(`${what}: upgrade refused (${o.code})`);
   else if (!DOCUMENTED_CLOSE.has(o.code)) fails.push(`${what}: undocumented close code ${o.code}`);
 }
@@ -269,15 +274,17 @@ function checkHook(h: HookReq, r: { status: number; ctype: string; body: string 
 }
 
 // ── raw HTTP and mutated upgrades ────────────────────────────────────────────────────────────────────────────────
+/** A valid upgrade most of the time, each field mutated now and then. */
+const validOr = <T>(valid: T, mutated: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: fc.constant(valid) }, { weight: 1, arbitrary: mutated });
 const upgradeLines = fc.record({
-  method: fc.constantFrom('GET', 'POST', 'PUT', 'GET'),
-  path: fc.constantFrom('/socket', '/socket?uuid=x', '/socket/', '/nope', '/webhooks/answer', '/socket?%zz'),
-  upgrade: fc.constantFrom('websocket', 'WebSocket', 'h2c', '', undefined),
-  connection: fc.constantFrom('Upgrade', 'keep-alive, Upgrade', 'close', undefined),
-  version: fc.oneof(fc.constantFrom('13', '8', '99', '', 'abc'), fc.constant(undefined)),
-  key: fc.oneof(fc.constantFrom('dGhlIHNhbXBsZSBub25jZQ==', 'short', '', '!!!!!!!!!!!!!!!!!!!!!!=='), fc.constant(undefined)),
+  method: validOr('GET', fc.constantFrom('POST', 'PUT', 'get', 'CONNECT')),
+  path: validOr('/socket', fc.constantFrom('/socket?uuid=x', '/socket/', '/nope', '/webhooks/answer', '/socket?%zz', '//socket', '/SOCKET')),
+  upgrade: validOr<string | undefined>('websocket', fc.constantFrom('WebSocket', 'h2c', '', undefined)),
+  connection: validOr<string | undefined>('Upgrade', fc.constantFrom('keep-alive, Upgrade', 'close', undefined)),
+  version: validOr<string | undefined>('13', fc.constantFrom('8', '99', '', 'abc', undefined)),
+  key: validOr<string | undefined>('dGhlIHNhbXBsZSBub25jZQ==', fc.constantFrom('short', '', '!!!!!!!!!!!!!!!!!!!!!!==', undefined)),
   extra: fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z-]{1,20}$/), fc.string({ unit: fc.constantFrom('a', ' ', ';', '=', ',', '"'), maxLength: 50 })), { maxLength: 4 }),
-  pad: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 24000 })),
+  pad: validOr(0, fc.integer({ min: 0, max: 24000 })),
 });
 const rawArb = fc.oneof(
   upgradeLines.map((u) => {
@@ -303,7 +310,7 @@ function sendRaw(port: number, data: Buffer): Promise<{ status: number; head: st
 
 // ── the test ─────────────────────────────────────────────────────────────────────────────────────────────────────
 t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
-  const child = new Child({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', HANDSHAKE_TIMEOUT_MS: '1000', UPGRADE_RATE_PER_SOURCE: '0', MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
+  const child = new Child({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', HANDSHAKE_TIMEOUT_MS: '500', UPGRADE_RATE_PER_SOURCE: '0', MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
   let goodTimer: NodeJS.Timeout | undefined;
   let good: WebSocket | undefined;
   t.teardown(() => {
@@ -371,7 +378,7 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
     t.pass(`${name}: ${n} cases in ${Math.round(performance.now() - started)} ms`);
   };
 
-  await run('handshakes', fc.tuple(handshakeArb, fc.array(fc.oneof(frameArb, textEventArb), { maxLength: 4 })), [20, 40], 25, async ([first, rest]) => {
+  await run('handshakes', fc.tuple(handshakeArb, fc.array(fc.oneof(frameArb, textEventArb), { maxLength: 4 })), [30, 50], 20, async ([first, rest]) => {
     checkLeg(await runLeg(port, [first, ...rest]), `handshake ${JSON.stringify(first).slice(0, 100)}`, fails);
   });
   await run('frames', fc.tuple(fc.constantFrom(...RATES), fc.array(frameArb, { minLength: 1, maxLength: 30 })), [20, 30], 15, async ([ct, frames]) => {
@@ -380,9 +387,17 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   await run('text events', fc.array(fc.oneof(textEventArb, frameArb), { minLength: 1, maxLength: 20 }), [20, 30], 15, async (msgs) => {
     checkLeg(await runLeg(port, [{ text: JSON.stringify(validHandshake(RATES[1])) }, ...msgs]), `events ${JSON.stringify(msgs).slice(0, 100)}`, fails);
   });
-  await run('webhooks', hookArb, [40, 60], 40, async (h) => checkHook(h, await sendHook(port, h), fails));
+  const tally = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
+  const hookStatuses = new Map<number, number>();
+  const rawStatuses = new Map<number, number>();
+  await run('webhooks', hookArb, [40, 60], 50, async (h) => {
+    const r = await sendHook(port, h);
+    tally(hookStatuses, r.status);
+    checkHook(h, r, fails);
+  });
   await run('raw HTTP and upgrades', rawArb, [20, 30], 15, async (r) => {
     const res = await sendRaw(port, r.data);
+    tally(rawStatuses, res.status);
     const what = `raw ${r.kind} ${r.data.subarray(0, 80).toString('latin1').replace(/\r\n/g, '⏎')}`;
     if (res.status === 0) return; // closed without an answer (e.g. bytes that are not HTTP at all ending in EOF)
     if (res.status === 101) return; // a well-formed upgrade: accepted, and closed by us
@@ -395,7 +410,7 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   const tokenArb = fc.oneof(
     printable(300).map((s) => s.trim()),
     fc.tuple(fc.base64String(), fc.base64String(), fc.base64String()).map((p) => `Bearer ${p.map((x) => x.replace(/=/g, '').replace(/\+/g, '-').replace(/\//g, '_')).join('.')}`),
-    fc.record({ iat: fc.oneof(fc.integer(), fc.double(), fc.string().map((s) => s as unknown as number)), hash: fc.string(), secret: fc.constantFrom('wrong-secret-0123456789abcdef', SECRET) }).map((c) => c),
+    fc.record({ iat: fc.oneof(fc.integer(), fc.integer({ min: -400, max: 100 }).map((d) => Math.floor(Date.now() / 1000) + d), fc.double({ noDefaultInfinity: true, noNaN: true }), fc.string().map((s) => s as unknown as number)), hash: fc.string(), secret: fc.constantFrom('wrong-secret-0123456789abcdef', SECRET) }).map((c) => c),
   );
   await run('credentials', fc.tuple(tokenArb, fc.boolean()), [20, 30], 10, async ([tok, upgrade]) => {
     let header: string;
@@ -410,7 +425,8 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
       r.ws?.terminate();
       if (r.status === 101) {
         // Only a real, fresh token signed with the secret may pass.
-        if (typeof tok === 'string' || tok.secret !== SECRET) fails.push(`credentials: upgrade accepted with ${header.slice(0, 60)}`);
+        const age = typeof tok === 'string' ? NaN : Math.floor(Date.now() / 1000) - tok.iat;
+        if (typeof tok === 'string' || tok.secret !== SECRET || !(age <= 300 && age >= -30)) fails.push(`credentials: upgrade accepted with ${header.slice(0, 60)}`);
       } else if (r.status !== 401) fails.push(`credentials: upgrade answered ${r.status}`);
       else checkJsonError(r.status, r.body, 'credentials upgrade', fails);
     } else {
@@ -423,12 +439,17 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   t.equal((await fetch(`${signed.url}/healthz`)).status, 200, 'signed gateway healthy');
   t.equal(signed.gw.metrics.hot.framesIn, 0, 'no audio ever reached the signed gateway');
 
+  // The fuzz reached every kind of answer (a generator that only ever produced one kind would prove little).
+  const show = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(' ');
+  t.ok([1000, 1009, 4000, 4001, 4002, 4003].every((c) => legCodesSeen.has(c)), `leg close codes: ${show(legCodesSeen)}`);
+  t.ok([200, 204, 400, 405, 413, 415].every((c) => hookStatuses.has(c)), `webhook statuses: ${show(hookStatuses)}`);
+  t.ok([101, 400, 404, 431].every((c) => rawStatuses.has(c)), `raw statuses: ${show(rawStatuses)}`);
   t.same(fails.slice(0, 20), [], `no failures in ${cases} cases (seed ${SEED}; replay with FUZZ_SEED=${SEED})`);
   t.ok(cases >= 3000, `thousands of cases (${cases})`);
 
   // The good call kept all its audio.
   clearTimeout(goodTimer);
-  t.equal(goodClosed, undefined, 'the good call was never closed');
+  t.equal(goodClosed, undefined, `the good call was never closed (${goodClosed})`);
   let last = -1;
   for (let i = 0; i < 200 && last !== goodSent; i++) {
     last = (await child.ask('stats', GOOD_UUID)).framesIn;

@@ -270,7 +270,15 @@ function checkHook(h: HookReq, r: { status: number; ctype: string; body: string 
   }
   if (r.status >= 500) fails.push(`${what}: ${r.status}`);
   else if (r.status >= 400 && h.method !== 'HEAD') checkJsonError(r.status, r.body, what, fails);
-  else if (r.status === 200 && h.method !== 'HEAD' && !Array.isArray(JSON.parse(r.body))) fails.push(`${what}: 200 without an NCCO array`);
+  else if (r.status === 200 && h.method !== 'HEAD') {
+    let ncco: unknown;
+    try {
+      ncco = JSON.parse(r.body);
+    } catch {
+      /* reported below */
+    }
+    if (!Array.isArray(ncco)) fails.push(`${what}: 200 without an NCCO array`);
+  }
 }
 
 // ── raw HTTP and mutated upgrades ────────────────────────────────────────────────────────────────────────────────

@@ -57,7 +57,7 @@ const tts: TtsAdapter = {
 };
 
 async function main(): Promise<void> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000', RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '' });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000', RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '', UPGRADE_RATE_PER_SOURCE: '0' });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
   const port = await gw.listen();

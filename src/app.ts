@@ -2,7 +2,7 @@
  * Builds one gateway process: HTTP webhooks and the Vonage WebSocket on one port, the shared 20 ms ticker, metrics,
  * the call tracker. A factory, never a singleton: tests build several in one process.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
@@ -24,6 +24,10 @@ import { classifyEvent, eventReply } from './webhooks/event.js';
 import { apologyNcco } from './webhooks/ncco.js';
 import { RecordingStore } from './recording/store.js';
 import { GOODBYE_MAX_MS } from './call/apology.js';
+import { createWebhookAuth } from './security/webhook-auth.js';
+import { createLegAuth } from './security/leg-auth.js';
+import { SourceRateLimiter, sourceAddress } from './security/rate-limit.js';
+import { clientErrorResponse } from './security/client-errors.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -79,6 +83,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   let closed = false;
 
   const canAccept = () => !draining && legs.size < config.maxCalls;
+  // Security (README "Security"): signed webhooks, authenticated legs, upgrade rate limit per source.
+  const webhookAuth = createWebhookAuth(config);
+  const legAuth = createLegAuth(config);
+  const upgradeLimiter = new SourceRateLimiter(config.upgradeRatePerSource, config.upgradeBurstPerSource);
+  if (config.wsAuth === 'custom' && !webhookAuth) logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
 
   // ── HTTP ──────────────────────────────────────────────────────────────────────
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -101,7 +110,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
         }
         case '/webhooks/answer': {
           hook = 'answer';
-          const { fields } = await readWebhookInput(req, url);
+          const { fields } = await readWebhookInput(req, url, webhookAuth);
           const r = handleAnswer(config, fields, canAccept());
           logger.info({ call: r.call.uuid, conv: r.call.conversation_uuid, from: r.call.from, to: r.call.to, refused: r.refused }, 'answer webhook');
           if (r.refused) metrics.legsRefused.inc({ reason: draining ? 'draining' : 'capacity' });
@@ -110,7 +119,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
         }
         case '/webhooks/event': {
           hook = 'event';
-          const { fields } = await readWebhookInput(req, url);
+          const { fields } = await readWebhookInput(req, url, webhookAuth);
           const e = classifyEvent(config, fields);
           metrics.webhookEvents.inc({ status: e.kind });
           const session = tracker.find({ uuid: e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
@@ -125,7 +134,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
         }
         case '/webhooks/fallback': {
           hook = 'fallback';
-          const { fields } = await readWebhookInput(req, url);
+          const { fields } = await readWebhookInput(req, url, webhookAuth);
           const orig = fields.original_request;
           logger.warn({ call: typeof fields.uuid === 'string' ? fields.uuid : undefined, reason: typeof fields.reason === 'string' ? fields.reason.slice(0, 500) : fields.reason, original_request: orig && typeof orig === 'object' ? orig : undefined }, 'fallback webhook');
           metrics.webhookRequests.inc({ hook, code: '200' });
@@ -145,18 +154,35 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   }
 
   // ── WebSocket upgrade ────────────────────────────────────────────────────────
-  function refuseUpgrade(socket: Duplex, status: number, reason: string, metricReason: string): void {
+  function refuseUpgrade(socket: Duplex, status: number, reason: string, metricReason: string, errorCode = metricReason, extraHeaders = ''): void {
     metrics.legsRefused.inc({ reason: metricReason });
-    const body = JSON.stringify({ error: metricReason, reason });
-    socket.end(`HTTP/1.1 ${status} ${status === 404 ? 'Not Found' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const body = JSON.stringify({ error: errorCode, reason });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extraHeaders}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
-  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     if (url.pathname !== config.wsPath) return refuseUpgrade(socket, 404, `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`, 'path');
+    const source = sourceAddress(req, config.trustProxy);
+    const rate = upgradeLimiter.take(source);
+    if (!rate.allowed) {
+      if (rate.firstRefusal) logger.warn({ source, retryAfterS: rate.retryAfterS }, 'leg refused: upgrade rate limit (further refusals from this source are not logged until one is allowed)');
+      return refuseUpgrade(socket, 429, `more than ${config.upgradeRatePerSource} upgrades per second from this source`, 'rate', 'RATE_LIMITED', `Retry-After: ${rate.retryAfterS}\r\n`);
+    }
     if (draining) return refuseUpgrade(socket, 503, 'gateway is draining', 'draining');
     if (legs.size >= config.maxCalls) return refuseUpgrade(socket, 503, 'gateway at capacity', 'capacity');
+    if (legAuth) {
+      // Before the WebSocket exists: a leg that does not belong never gets to send a byte of audio. Tokens are never logged.
+      const denied = await legAuth(req);
+      if (denied) {
+        logger.warn({ source, auth: config.wsAuth, failure: denied.slug }, `leg refused: ${denied.message}`);
+        return refuseUpgrade(socket, 401, denied.message, 'unauthorized', 'LEG_UNAUTHORIZED');
+      }
+      if (socket.destroyed) return;
+      if (draining) return refuseUpgrade(socket, 503, 'gateway is draining', 'draining');
+      if (legs.size >= config.maxCalls) return refuseUpgrade(socket, 503, 'gateway at capacity', 'capacity');
+    }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
       const leg = new VonageLeg(id, ws, { handshakeTimeoutMs: config.handshakeTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, pingIntervalMs: config.pingIntervalMs }, metrics.hot, logger.child({ leg: id }));
@@ -191,11 +217,23 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL', reason: 'internal error' });
     });
   });
-  server.on('upgrade', onUpgrade);
-  server.on('clientError', (_err, socket) => {
-    const body = '{"error":"BAD_REQUEST","reason":"malformed HTTP request"}';
-    if (socket.writable) socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-    else socket.destroy();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    onUpgrade(req, socket, head).catch((err) => {
+      logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
+      socket.destroy();
+    });
+  });
+  // Malformed WebSocket upgrades (bad Sec-WebSocket-Key/Version, wrong method) get a JSON 4xx like everything else.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+    if (!socket.writable) return void socket.destroy();
+    logger.warn({ reason: err.message.slice(0, 100) }, 'leg refused: malformed WebSocket upgrade');
+    refuseUpgrade(socket, /method/i.test(err.message) ? 405 : 400, err.message.slice(0, 200), 'bad_upgrade', 'BAD_UPGRADE');
+  });
+  server.on('clientError', (err, socket) => {
+    if ((err as { code?: string }).code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const r = clientErrorResponse(err);
+    logger.warn({ code: r.code, status: r.status }, `HTTP request refused: ${r.reason}`);
+    socket.end(r.raw);
   });
 
   async function close(): Promise<void> {

@@ -47,6 +47,12 @@ export type ErrorCode =
   | 'WEBHOOK_MALFORMED'
   | 'WEBHOOK_TOO_LARGE'
   | 'WEBHOOK_UNSUPPORTED_MEDIA'
+  /** Signed webhooks are on and the request's JWT is missing, forged, stale or does not match the payload (401). */
+  | 'WEBHOOK_UNAUTHORIZED'
+  /** Authenticated legs are on and the upgrade's `Authorization` is missing or wrong (401, before any WebSocket). */
+  | 'LEG_UNAUTHORIZED'
+  /** Too many upgrades from one source address (429). */
+  | 'RATE_LIMITED'
   | 'INTERNAL';
 
 const closeCodeOf: Partial<Record<ErrorCode, CloseCodeValue>> = {

@@ -46,7 +46,7 @@ t.test('ASR and TTS microsoft: transcript to the echo bot, reply audio back on t
   const pcm = Buffer.concat(reply);
   t.ok(goertzel(pcm, 16000, 440) > 100 * goertzel(pcm, 16000, 1000), 'the frames carry the synthesised 440 Hz tone');
   const metrics = await g.metrics();
-  t.ok(metricValue(metrics, 'gateway_asr_final_latency_seconds_count') >= 1, 'ASR final latency observed');
+  t.ok(metricValue(metrics, 'gateway_asr_final_latency_seconds_count{adapter="microsoft"}') >= 1, 'ASR final latency observed');
   t.ok(metricValue(metrics, 'gateway_tts_first_audio_latency_seconds_count') >= 2, 'TTS first-audio latency observed');
   leg.ws.close();
   await leg.closed;

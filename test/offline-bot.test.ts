@@ -34,7 +34,7 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   t.ok(wer('you said go forward ten meters', heard) <= 0.34, `the reply says it back: "${heard}"`);
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_turn_latency_seconds_count'), 1);
-  t.equal(metricValue(m, 'gateway_asr_final_latency_seconds_count'), 1);
+  t.equal(metricValue(m, 'gateway_asr_final_latency_seconds_count{adapter="pocketsphinx"}'), 1);
   const turn = g.logs.find((l) => l.msg === 'reply started' && l.replyId === 2)?.turnLatencyMs;
   t.type(turn, 'number');
   t.comment(`offline turn latency (end of speech → first reply frame): ${turn} ms`);

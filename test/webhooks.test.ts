@@ -165,9 +165,11 @@ t.test('health, readiness, metrics; drain turns readiness off and refuses new ca
   const ready = await fetch(`${g.url}/readyz`);
   t.equal(ready.status, 200);
   const m = await g.metrics();
-  for (const name of ['gateway_active_calls', 'gateway_frames_in_total', 'gateway_frames_out_total', 'gateway_jitter_underruns_total', 'gateway_pacer_late_sends_total', 'gateway_turn_latency_seconds_bucket', 'gateway_asr_final_latency_seconds_bucket', 'gateway_bot_first_text_latency_seconds_bucket', 'gateway_tts_first_audio_latency_seconds_bucket']) {
+  for (const name of ['gateway_active_calls', 'gateway_frames_in_total', 'gateway_frames_out_total', 'gateway_jitter_underruns_total', 'gateway_pacer_late_sends_total', 'gateway_turn_latency_seconds_bucket', 'gateway_bot_first_text_latency_seconds_bucket', 'gateway_tts_first_audio_latency_seconds_bucket']) {
     t.match(m, new RegExp(`^${name}`, 'm'), `exports ${name}`);
   }
+  // Labelled by adapter: declared from the start, samples appear with the first observation.
+  t.match(m, /^# TYPE gateway_asr_final_latency_seconds histogram$/m, 'exports gateway_asr_final_latency_seconds');
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'draining-1' });
   await until(() => g.gw.tracker.size === 1, 3000, 'session');

@@ -101,6 +101,20 @@ export interface Config {
   readonly recordingDir: string;
   /** A final transcript the bot has not begun to answer within this long gets a spoken apology; 0 = never. */
   readonly botReplyTimeoutMs: number;
+  /** Vonage signature secret (HS256); empty = webhooks are not signature-checked. Never logged. */
+  readonly vonageSignatureSecret: string;
+  /** Replay window: a signed webhook's (or a `vonage` leg's) `iat` may be at most this many seconds old. */
+  readonly webhookMaxAgeS: number;
+  /** How WebSocket upgrades are authenticated (and what the NCCO asks Vonage to send). */
+  readonly wsAuth: 'none' | 'vonage' | 'custom';
+  /** The exact `Authorization` value a `custom` leg must present. Never logged. */
+  readonly wsAuthToken: string;
+  /** WebSocket upgrades allowed per second per source address (token bucket; 0 = no limit). */
+  readonly upgradeRatePerSource: number;
+  /** Upgrades a source may make at once after a quiet spell (bucket size). */
+  readonly upgradeBurstPerSource: number;
+  /** Take the source address from the last `X-Forwarded-For` entry (only behind your own proxy). */
+  readonly trustProxy: boolean;
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -136,6 +150,8 @@ interface Spec<K extends keyof Config> {
   /** Default as it appears in the README. */
   def: string;
   parse: (raw: string, env: Env) => Config[K];
+  /** A secret: an invalid value is never echoed in the error message. */
+  secret?: boolean;
 }
 
 function int(min: number, max: number) {
@@ -307,6 +323,19 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     } },
   { key: 'recordingDir', env: 'RECORDING_DIR', def: '', doc: 'Directory for per-call stereo WAV recordings (caller left, bot right) and metadata JSON, named by call uuid; empty = off', parse: (r) => r.trim() },
   { key: 'botReplyTimeoutMs', env: 'BOT_REPLY_TIMEOUT_MS', def: '10000', doc: 'A final transcript the bot has not started answering within this long gets a spoken apology (a tone without TTS); 0 = never', parse: int(0, 600000) },
+  { key: 'vonageSignatureSecret', env: 'VONAGE_SIGNATURE_SECRET', def: '', secret: true, doc: 'Vonage signature secret: when set, every webhook must carry a valid HS256 `Authorization: Bearer` JWT (see Security)', parse: (r) => {
+      if (r !== '' && !/^[\x21-\x7E]{16,256}$/.test(r)) throw new Error('16-256 printable ASCII characters without spaces');
+      return r;
+    } },
+  { key: 'webhookMaxAgeS', env: 'WEBHOOK_MAX_AGE_S', def: '300', doc: 'Replay window: oldest signed-token `iat` accepted, in seconds (webhooks and `vonage` legs)', parse: int(10, 86400) },
+  { key: 'wsAuth', env: 'WS_AUTH', def: 'none', doc: 'WebSocket leg authentication: `none`, `vonage` (Vonage JWT, needs `VONAGE_SIGNATURE_SECRET`) or `custom` (`WS_AUTH_TOKEN`)', parse: oneOf(['none', 'vonage', 'custom'] as const) },
+  { key: 'wsAuthToken', env: 'WS_AUTH_TOKEN', def: '', secret: true, doc: 'The exact `Authorization` header value `custom` legs must send (printable ASCII, at most 8191 characters)', parse: (r) => {
+      if (r !== '' && !/^[\x21-\x7E](?:[\x20-\x7E]{0,8189}[\x21-\x7E])?$/.test(r)) throw new Error('1-8191 printable ASCII characters, no leading or trailing space');
+      return r;
+    } },
+  { key: 'upgradeRatePerSource', env: 'UPGRADE_RATE_PER_SOURCE', def: '50', doc: 'WebSocket upgrades per second allowed from one source address (token bucket; 0 = no limit); more get 429', parse: int(0, 100000) },
+  { key: 'upgradeBurstPerSource', env: 'UPGRADE_BURST_PER_SOURCE', def: '100', doc: 'Upgrades one source may make at once (the bucket size)', parse: int(1, 100000) },
+  { key: 'trustProxy', env: 'TRUST_PROXY', def: 'false', doc: 'Take the source address from the last `X-Forwarded-For` entry (set only behind your own proxy)', parse: bool },
 ];
 
 /**
@@ -325,7 +354,7 @@ export function loadConfig(env: Env): Config {
     try {
       out[spec.key] = spec.parse(raw, env);
     } catch (e) {
-      problems.push(`${spec.env}=${JSON.stringify(raw)} is invalid: expected ${(e as Error).message}`);
+      problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw)} is invalid: expected ${(e as Error).message}`);
     }
   }
   if (problems.length) throw new GatewayError('CONFIG_INVALID', `Invalid configuration:\n  ${problems.join('\n  ')}`);
@@ -338,6 +367,8 @@ export function loadConfig(env: Env): Config {
       `Invalid configuration:\n  JITTER_CAPACITY_MS must be at least JITTER_TARGET_MS + 40 (${(out.jitterTargetMs as number) + 40})`,
     );
   }
+  if (out.wsAuth === 'vonage' && !out.vonageSignatureSecret) throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=vonage requires VONAGE_SIGNATURE_SECRET');
+  if (out.wsAuth === 'custom' && !out.wsAuthToken) throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=custom requires WS_AUTH_TOKEN');
   return Object.freeze(out) as unknown as Config;
 }
 

@@ -39,8 +39,8 @@ export class CallVad {
   /** Classify one 20 ms leg frame and advance the endpointer. */
   push(frame: Buffer): VadEvent {
     if (!this.resampler) return this.endpointer.push((this.lastVoiced = this.fvad.isSpeech(frame)));
-    const samples = new Int16Array(frame.buffer, frame.byteOffset, frame.length >> 1);
-    const aligned = frame.byteOffset % 2 === 0 ? samples : new Int16Array(Uint8Array.prototype.slice.call(frame).buffer);
+    // A frame sliced from a larger socket buffer can start at an odd byte offset: an Int16Array view of it would throw.
+    const aligned = frame.byteOffset % 2 === 0 ? new Int16Array(frame.buffer, frame.byteOffset, frame.length >> 1) : new Int16Array(Uint8Array.prototype.slice.call(frame).buffer);
     const out = this.resampler.process(aligned);
     const acc = this.acc as Buffer;
     const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);

@@ -1,6 +1,7 @@
 /** Small HTTP helpers for the webhooks: bounded body reading, GET/POST input parsing, JSON answers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError } from '../errors.js';
+import type { WebhookAuth } from '../security/webhook-auth.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -34,16 +35,21 @@ export function readBody(req: IncomingMessage, limitBytes = MAX_BODY_BYTES): Pro
 
 /**
  * The webhook's fields: the query string for GET, the JSON object for POST (form-encoded POSTs are accepted too).
- * @throws GatewayError WEBHOOK_MALFORMED (400), WEBHOOK_UNSUPPORTED_MEDIA (415), WEBHOOK_TOO_LARGE (413)
+ * With `auth` (signed webhooks), the raw body read here once is what the signature's `payload_hash` is checked
+ * against, before anything is parsed.
+ * @throws GatewayError WEBHOOK_MALFORMED (400), WEBHOOK_UNAUTHORIZED (401), WEBHOOK_UNSUPPORTED_MEDIA (415), WEBHOOK_TOO_LARGE (413)
  */
-export async function readWebhookInput(req: IncomingMessage, url: URL): Promise<{ fields: Record<string, unknown>; raw: Buffer | undefined }> {
+export async function readWebhookInput(req: IncomingMessage, url: URL, auth?: WebhookAuth): Promise<{ fields: Record<string, unknown>; raw: Buffer | undefined }> {
+  if (auth && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) auth.precheck(req);
   if (req.method === 'GET' || req.method === 'HEAD') {
+    if (auth) await auth.verify(req, url, undefined);
     const fields: Record<string, unknown> = Object.create(null);
     for (const [k, v] of url.searchParams) fields[k] = v;
     return { fields, raw: undefined };
   }
   if (req.method !== 'POST') throw new GatewayError('WEBHOOK_MALFORMED', `method ${req.method} not allowed (GET or POST)`, { httpStatus: 405 });
   const raw = await readBody(req);
+  if (auth) await auth.verify(req, url, raw);
   const ct = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
   if (ct === 'application/x-www-form-urlencoded') {
     const fields: Record<string, unknown> = Object.create(null);

@@ -47,6 +47,9 @@ export function connectNcco(config: Config, call: CallFields): Ncco {
     'content-type': `audio/l16;rate=${config.audioRateHz}`,
     headers: callHeaders(call),
   };
+  // Authenticated legs (WS_AUTH): Vonage then sends its JWT, or our token, as the upgrade's Authorization header.
+  if (config.wsAuth === 'vonage') endpoint.authorization = { type: 'vonage' };
+  else if (config.wsAuth === 'custom') endpoint.authorization = { type: 'custom', value: config.wsAuthToken };
   const connect: Record<string, unknown> = {
     action: 'connect',
     eventType: 'synchronous',

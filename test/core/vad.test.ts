@@ -64,3 +64,17 @@ t.test('endpointer: minimum speech, one tolerated gap in the onset, end after th
   ep.reset();
   t.same(feed('##..##..##'), [], 'two gaps in the onset restart it');
 });
+
+t.test('frames at an odd byte offset (sliced from a socket buffer) work at every rate (found by the fuzz test)', async (t) => {
+  for (const rate of [8000, 16000, 24000]) {
+    const fb = rate / 25;
+    const vad = new CallVad({ sampleRateHz: rate, mode: 2, minSpeechMs: 120, silenceMs: 600 });
+    const pcm = toRate(SPEECH, rate);
+    const shifted = Buffer.alloc(pcm.length + 1);
+    pcm.copy(shifted, 1);
+    const odd = shifted.subarray(1);
+    t.equal(odd.byteOffset % 2, 1);
+    t.same(run(vad, odd, fb).slice(0, 1), [VadEvent.SpeechStart], `${rate} Hz: odd-offset frames classified`);
+    vad.close();
+  }
+});

@@ -483,7 +483,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.pacer.close();
     if (!this.leg.closed) this.leg.close(code, reason);
     this.asrStream?.close();
-    this.botSession?.close();
+    this.botSession?.close(reason);
     this.vad.close();
     this.capture?.clear();
     const s = this.jb.stats;

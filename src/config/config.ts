@@ -49,6 +49,13 @@ export interface Config {
   /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
   readonly asrGrammar: string;
   readonly asrKeyphrases: string;
+  /** BOT_ADAPTER=remote: the bot's WebSocket URL (ws:// or wss://); empty otherwise. */
+  readonly botUrl: string;
+  /** BOT_ADAPTER=remote: sent as `Authorization: Bearer …` to the bot; empty = none. Never logged. */
+  readonly botAuthToken: string;
+  readonly botConnectTimeoutMs: number;
+  /** Spoken when the remote bot cannot be reached or goes away mid-call, before hanging up. */
+  readonly botApologyText: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -139,12 +146,30 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, or a module path exporting a factory', parse: nonEmpty },
-  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
+  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `none`, or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
   { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
+  { key: 'botUrl', env: 'BOT_URL', def: '', doc: 'With `BOT_ADAPTER=remote`: the bot\'s WebSocket URL, `ws://` or `wss://` (required then); one connection per call', parse: (r, env) => {
+      const v = r.trim();
+      if (!v) {
+        if (env.BOT_ADAPTER?.trim() === 'remote') throw new Error('a ws:// or wss:// URL (required with BOT_ADAPTER=remote)');
+        return '';
+      }
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        throw new Error('a ws:// or wss:// URL');
+      }
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
+      return v;
+    } },
+  { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
+  { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },
+  { key: 'botApologyText', env: 'BOT_APOLOGY_TEXT', def: 'Sorry, our assistant is unavailable right now. Please call back later.', doc: 'Said before hanging up when the remote bot cannot be reached or goes away mid-call', parse: nonEmpty },
 ];
 
 /**

@@ -113,7 +113,7 @@ export const SIDECAR_SCHEMA = {
       interruptible: { type: 'boolean', default: true, description: 'false: the caller cannot barge in on this reply' },
     }, ['text']),
     Play: fromBot('play', 'Audio to play as one reply.', {
-      audio: { type: 'string', minLength: 4, pattern: '^[A-Za-z0-9+/]*={0,2}$', description: 'base64 of 16-bit little-endian mono PCM' },
+      audio: { type: 'string', pattern: '^[A-Za-z0-9+/]*={0,2}$', description: 'base64 of 16-bit little-endian mono PCM' },
       sampleRateHz: { type: 'integer', minimum: 8000, maximum: 48000 },
       interruptible: { type: 'boolean', default: true },
     }, ['audio', 'sampleRateHz']),

@@ -109,7 +109,7 @@ class RemoteBotSession implements BotSession {
     ws.on('open', () => this.onOpen());
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('pong', () => (this.awaitingPong = false));
-    ws.on('error', (err) => (this.lastError = err.message));
+    ws.on('error', (err) => (this.lastError ||= err.message)); // the first error says why (a timeout's terminate adds its own)
     ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString()));
   }
 

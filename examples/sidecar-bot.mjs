@@ -1,6 +1,6 @@
 // A sample bot for the gateway's sidecar protocol (docs/sidecar-protocol.md), in plain Node with only `ws`.
 //
-//   node examples/sidecar-bot.mjs --port 8765
+//   node examples/sidecar-bot.mjs --port 8765          (listens on 127.0.0.1; --host 0.0.0.0 for all interfaces)
 //   BOT_ADAPTER=remote BOT_URL=ws://127.0.0.1:8765 npm start
 //
 // It greets the caller, answers what it hears ("You said …", streamed as a few `say` pieces), reads back key presses,

@@ -36,6 +36,8 @@ const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
 const BOT_BUILTINS: Record<string, BotAdapterFactory> = {
   echo: async (ctx) => (await import('./bot/echo.js')).createEchoBot(ctx),
   llm: async (ctx) => (await import('./bot/llm.js')).createLlmBot(ctx),
+  /** A bot in another process over the sidecar protocol (docs/sidecar-protocol.md). */
+  remote: async (ctx) => (await import('./bot/remote.js')).createRemoteBot(ctx),
 };
 const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
   none,

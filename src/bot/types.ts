@@ -56,8 +56,8 @@ export interface BotSession {
   input(event: BotInput): void;
   /** What the bot wants done, in order; ends when the session closes. */
   readonly output: AsyncIterable<BotOutput>;
-  /** Idempotent. */
-  close(): void;
+  /** Idempotent. `reason` says why the call ended, when the session knows (e.g. the leg's close reason). */
+  close(reason?: string): void;
 }
 
 export interface BotAdapter {

@@ -556,7 +556,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.pacer.close();
     if (!this.leg.closed) this.leg.close(code, reason);
     this.asrStream?.close();
-    this.botSession?.close();
+    this.botSession?.close(reason);
     this.vad.close();
     this.capture?.clear();
     void this.rec?.end(code, reason);

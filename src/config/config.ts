@@ -115,6 +115,13 @@ export interface Config {
   readonly upgradeBurstPerSource: number;
   /** Take the source address from the last `X-Forwarded-For` entry (only behind your own proxy). */
   readonly trustProxy: boolean;
+  /** BOT_ADAPTER=remote: the bot's WebSocket URL (ws:// or wss://); empty otherwise. */
+  readonly botUrl: string;
+  /** BOT_ADAPTER=remote: sent as `Authorization: Bearer …` to the bot; empty = none. Never logged. */
+  readonly botAuthToken: string;
+  readonly botConnectTimeoutMs: number;
+  /** Spoken when the remote bot cannot be reached or goes away mid-call, before hanging up. */
+  readonly botApologyText: string;
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -253,12 +260,9 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
-  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
-  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo` or a module path exporting a factory', parse: nonEmpty },
-  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `none`, or a module path exporting a factory', parse: nonEmpty },
-  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), or a module path exporting a factory', parse: nonEmpty },
-  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `none`, or a module path exporting a factory', parse: nonEmpty },
-  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
+  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
+  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), or a module path exporting a factory', parse: nonEmpty },
+  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `microsoft`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
@@ -336,6 +340,24 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'upgradeRatePerSource', env: 'UPGRADE_RATE_PER_SOURCE', def: '50', doc: 'WebSocket upgrades per second allowed from one source address (token bucket; 0 = no limit); more get 429', parse: int(0, 100000) },
   { key: 'upgradeBurstPerSource', env: 'UPGRADE_BURST_PER_SOURCE', def: '100', doc: 'Upgrades one source may make at once (the bucket size)', parse: int(1, 100000) },
   { key: 'trustProxy', env: 'TRUST_PROXY', def: 'false', doc: 'Take the source address from the last `X-Forwarded-For` entry (set only behind your own proxy)', parse: bool },
+  { key: 'botUrl', env: 'BOT_URL', def: '', doc: 'With `BOT_ADAPTER=remote`: the bot\'s WebSocket URL, `ws://` or `wss://` (required then); one connection per call', parse: (r, env) => {
+      const v = r.trim();
+      if (!v) {
+        if (env.BOT_ADAPTER?.trim() === 'remote') throw new Error('a ws:// or wss:// URL (required with BOT_ADAPTER=remote)');
+        return '';
+      }
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        throw new Error('a ws:// or wss:// URL');
+      }
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
+      return v;
+    } },
+  { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
+  { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },
+  { key: 'botApologyText', env: 'BOT_APOLOGY_TEXT', def: 'Sorry, our assistant is unavailable right now. Please call back later.', doc: 'Said before hanging up when the remote bot cannot be reached or goes away mid-call', parse: nonEmpty },
 ];
 
 /**

@@ -22,6 +22,8 @@ import { readWebhookInput, sendError, sendJson, sendNoContent } from './webhooks
 import { handleAnswer } from './webhooks/answer.js';
 import { classifyEvent, eventReply } from './webhooks/event.js';
 import { apologyNcco } from './webhooks/ncco.js';
+import { createVonageClient } from './vonage/client.js';
+import { CallControl } from './vonage/call-control.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -56,10 +58,13 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
+  // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
+  const vonage = await createVonageClient(config, logger);
   const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
   const metrics = new Metrics();
   const tracker = new CallTracker();
   const ticker = new Ticker(clock, 20);
+  const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
   metrics.tickerLateTicks = () => ticker.stats.lateTicks;
   metrics.sumLive = (pick) => {
@@ -162,7 +167,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       leg.start(
         (h) => {
           if (draining) throw new GatewayError('UNAVAILABLE', 'gateway is draining');
-          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts });
+          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, callControl });
           tracker.add(session);
           metrics.legsAccepted.inc();
           metrics.activeCalls.inc();

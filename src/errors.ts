@@ -47,6 +47,10 @@ export type ErrorCode =
   | 'WEBHOOK_MALFORMED'
   | 'WEBHOOK_TOO_LARGE'
   | 'WEBHOOK_UNSUPPORTED_MEDIA'
+  /** Vonage call control (REST) is used but VONAGE_APPLICATION_ID / VONAGE_PRIVATE_KEY are missing or unusable. */
+  | 'VONAGE_NOT_CONFIGURED'
+  /** A Vonage REST request failed (HTTP error after retries, timeout, network error). */
+  | 'VONAGE_API_FAILED'
   | 'INTERNAL';
 
 const closeCodeOf: Partial<Record<ErrorCode, CloseCodeValue>> = {

@@ -23,6 +23,7 @@ import type { BotAdapter, BotInput, BotOutput, BotSession } from '../bot/types.j
 import type { TtsAdapter } from '../tts/types.js';
 import type { CallInfo } from './call-info.js';
 import { UtteranceCapture } from './utterance-capture.js';
+import type { CallControl } from '../vonage/call-control.js';
 
 export interface SessionDeps {
   config: Config;
@@ -33,6 +34,8 @@ export interface SessionDeps {
   asr: AsrAdapter | undefined;
   bot: BotAdapter;
   tts: TtsAdapter | undefined;
+  /** Vonage REST call control (transfer, dtmf, hangup); undefined when not configured. */
+  callControl?: CallControl;
 }
 
 export type CallState = 'starting' | 'listening' | 'thinking' | 'speaking' | 'closed';
@@ -86,6 +89,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private botInputAtMs = -1;
   private bargedThisUtterance = false;
   private hangupPending = false;
+  private hangupSent = false;
   private closedFlag = false;
   private readonly turnLatenciesMs: number[] = [];
   private readonly replies: CallSummary['replies'] = [];
@@ -310,7 +314,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.toBot({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20 }, false);
     if (!this.pacer.active && !this.reply && !this.closedFlag) {
       this.setState('listening');
-      if (this.hangupPending) this.close(CloseCode.NORMAL, 'bot hung up');
+      if (this.hangupPending) this.hangUp();
     }
   }
 
@@ -383,15 +387,29 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       case 'hangup':
         if (this.reply) this.endReply(this.reply);
         this.log.info({ reason: out.reason, immediate: !!out.immediate }, 'bot hangup');
-        if (out.immediate || !this.pacer.active) this.close(CloseCode.NORMAL, 'bot hung up');
+        if (out.immediate || !this.pacer.active) this.hangUp();
         else this.hangupPending = true;
         return;
       case 'transfer':
       case 'dtmf':
+        if (this.d.callControl) {
+          if (out.type === 'transfer') await this.d.callControl.transfer(this.info, out.ncco, this.log);
+          else await this.d.callControl.dtmf(this.info, out.digits, this.log);
+          return;
+        }
         this.log.warn({ action: out.type }, 'bot action needs Vonage call control (not configured): ignored');
         this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'ACTION_UNSUPPORTED' });
         return;
     }
+  }
+
+  /** End the call: with call control, a REST hangup first (ends the whole call, not just our leg), then the leg. */
+  private hangUp(): void {
+    const cc = this.d.callControl;
+    if (!cc) return this.close(CloseCode.NORMAL, 'bot hung up');
+    if (this.hangupSent) return;
+    this.hangupSent = true;
+    void cc.hangup(this.info, this.log).then(() => this.close(CloseCode.NORMAL, 'bot hung up'));
   }
 
   private openReply(interruptible: boolean) {

@@ -49,6 +49,14 @@ export interface Config {
   /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
   readonly asrGrammar: string;
   readonly asrKeyphrases: string;
+  /** Vonage application id for REST call control; empty = call control off. */
+  readonly vonageApplicationId: string;
+  /** The application's private key: a PEM file path or the PEM text itself. Secret: never log it. */
+  readonly vonagePrivateKey: string;
+  /** Default Voice REST API base URL (a call's validated `region_url` overrides it). */
+  readonly vonageApiUrl: string;
+  readonly vonageApiTimeoutMs: number;
+  readonly vonageApiRetries: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -145,6 +153,11 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
   { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
+  { key: 'vonageApplicationId', env: 'VONAGE_APPLICATION_ID', def: '', doc: 'Vonage application id; with VONAGE_PRIVATE_KEY it turns on REST call control (bot transfer, dtmf, hangup; `vgw call`)', parse: (r) => r.trim() },
+  { key: 'vonagePrivateKey', env: 'VONAGE_PRIVATE_KEY', def: '', doc: 'The application\'s private key: path to a PEM file, or the PEM text itself (never logged)', parse: (r) => r.trim() },
+  { key: 'vonageApiUrl', env: 'VONAGE_API_URL', def: 'https://api.nexmo.com', doc: 'Voice REST API base URL; a call\'s `region_url` on a Vonage host (or this host) overrides it for that call', parse: httpUrl },
+  { key: 'vonageApiTimeoutMs', env: 'VONAGE_API_TIMEOUT_MS', def: '5000', doc: 'Timeout of one Vonage REST request', parse: int(100, 60000) },
+  { key: 'vonageApiRetries', env: 'VONAGE_API_RETRIES', def: '2', doc: 'Retries of a Vonage REST request answered 429, 503 or 504 (or not reached)', parse: int(0, 5) },
 ];
 
 /**
@@ -170,6 +183,9 @@ export function loadConfig(env: Env): Config {
   out.publicUrlFromPort = out.publicUrl === undefined;
   if (out.publicUrl === undefined) out.publicUrl = `http://localhost:${out.port as number}`;
   out.publicWsUrl = (out.publicUrl as string).replace(/^http/, 'ws');
+  if (!out.vonageApplicationId !== !out.vonagePrivateKey) {
+    throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY must be set together (or both left empty)');
+  }
   if ((out.jitterCapacityMs as number) < (out.jitterTargetMs as number) + 40) {
     throw new GatewayError(
       'CONFIG_INVALID',

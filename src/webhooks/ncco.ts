@@ -13,10 +13,13 @@ export interface CallFields {
   conversation_uuid?: string;
   from?: string;
   to?: string;
+  /** The call's REST host, echoed back so call control can use it (validated where it is used). */
+  region_url?: string;
 }
 
 /**
- * The headers Vonage echoes back in the handshake: the call's identity. Fields are dropped (to, then from) or
+ * The headers Vonage echoes back in the handshake: the call's identity and REST host. Fields are dropped (to, from,
+ * conversation_uuid, then region_url) or
  * truncated until the JSON fits in 512 bytes; `uuid` always stays.
  */
 export function callHeaders(call: CallFields): Record<string, string> {
@@ -24,8 +27,9 @@ export function callHeaders(call: CallFields): Record<string, string> {
   if (call.conversation_uuid) h.conversation_uuid = call.conversation_uuid;
   if (call.from) h.from = call.from;
   if (call.to) h.to = call.to;
+  if (call.region_url) h.region_url = call.region_url;
   const size = () => Buffer.byteLength(JSON.stringify(h));
-  for (const k of ['to', 'from', 'conversation_uuid'] as const) {
+  for (const k of ['to', 'from', 'conversation_uuid', 'region_url'] as const) {
     if (size() <= MAX_HEADERS_BYTES) break;
     delete h[k];
   }

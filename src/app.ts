@@ -28,6 +28,8 @@ import { createWebhookAuth } from './security/webhook-auth.js';
 import { createLegAuth } from './security/leg-auth.js';
 import { SourceRateLimiter, sourceAddress } from './security/rate-limit.js';
 import { clientErrorResponse } from './security/client-errors.js';
+import { createVonageClient } from './vonage/client.js';
+import { CallControl } from './vonage/call-control.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -64,12 +66,15 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
+  // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
+  const vonage = await createVonageClient(config, logger);
   const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
   const metrics = new Metrics();
   const recordings = config.recordingDir ? new RecordingStore({ dir: config.recordingDir, logger: logger.child({ component: 'recording' }) }) : undefined;
   await recordings?.init();
   const tracker = new CallTracker();
   const ticker = new Ticker(clock, 20);
+  const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
   metrics.tickerLateTicks = () => ticker.stats.lateTicks;
   metrics.sumLive = (pick) => {
@@ -194,7 +199,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       leg.start(
         (h) => {
           if (draining) throw new GatewayError('UNAVAILABLE', 'gateway is draining');
-          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings });
+          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl });
           tracker.add(session);
           metrics.legsAccepted.inc();
           metrics.activeCalls.inc();

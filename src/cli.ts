@@ -4,11 +4,13 @@
  *   vgw serve                 start the gateway (same as `npm start`)
  *   vgw simulate [options]    play Vonage's side of one call against a running gateway
  *   vgw asr-conformance       run the ASR adapter conformance suite against an adapter
+ *   vgw call --to N [...]     place an outbound call connected to the gateway (Vonage REST)
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { readWav, writeWavFile, type WavAudio } from './audio/wav.js';
 import { simulateCall, type SimSummary } from './sim/simulator.js';
+import { callCommand } from './vonage/call-command.js';
 
 export class UsageError extends Error {}
 
@@ -35,6 +37,13 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
 asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
 adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
 /usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
+  vgw call --to 447700900001 [--from 447700900000] [--url https://gw.example.com] [--json]
+
+call places an outbound call (POST /v1/calls, VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY set) whose NCCO connects the
+answered call to the gateway's WebSocket (the same NCCO as the answer webhook), and prints the call uuid.
+  --to       number to call (E.164 digits)
+  --from     caller id (default: a random number of the Vonage application)
+  --url      the gateway's public base URL (default PUBLIC_URL)
 `;
 
 /** `3s`, `1.5s`, `1500ms`, `1500` (ms) → ms. */
@@ -160,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === 'simulate') return await simulate(rest);
     if (cmd === 'asr-conformance') return await (await import('./asr/conformance-cli.js')).asrConformanceCommand(rest);
+    if (cmd === 'call') return await callCommand(rest, process.env, (m) => new UsageError(m));
     if (cmd === undefined || cmd === '--help' || cmd === 'help') {
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;

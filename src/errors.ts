@@ -53,6 +53,10 @@ export type ErrorCode =
   | 'LEG_UNAUTHORIZED'
   /** Too many upgrades from one source address (429). */
   | 'RATE_LIMITED'
+  /** Vonage call control (REST) is used but VONAGE_APPLICATION_ID / VONAGE_PRIVATE_KEY are missing or unusable. */
+  | 'VONAGE_NOT_CONFIGURED'
+  /** A Vonage REST request failed (HTTP error after retries, timeout, network error). */
+  | 'VONAGE_API_FAILED'
   | 'INTERNAL';
 
 const closeCodeOf: Partial<Record<ErrorCode, CloseCodeValue>> = {

@@ -34,7 +34,7 @@ t.test('answer webhook: GET and POST give a schema-valid connect NCCO for this g
     t.equal(ep.type, 'websocket');
     t.equal(ep['content-type'], 'audio/l16;rate=8000');
     t.match(String(ep.uri), new RegExp(`^ws://localhost:${g.port}/socket\\?uuid=63f61863`));
-    t.same(ep.headers, { uuid: '63f61863-4a51-4f6b-86e1-46edebcf9356', conversation_uuid: 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22', from: '447700900001', to: '447700900000' });
+    t.same(ep.headers, { uuid: '63f61863-4a51-4f6b-86e1-46edebcf9356', conversation_uuid: 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22', from: '447700900001', to: '447700900000', region_url: 'https://api-us-3.vonage.com' });
   }
 });
 
@@ -43,7 +43,7 @@ t.test('answer webhook: PUBLIC_URL https gives wss, long fields keep headers wit
   const res = await fetch(`${g.url}/webhooks/answer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ uuid: 'u-1', conversation_uuid: 'CON-1', from: 'x'.repeat(250), to: 'y'.repeat(250) }),
+    body: JSON.stringify({ uuid: 'u-1', conversation_uuid: 'CON-1', from: 'x'.repeat(250), to: 'y'.repeat(250), region_url: 'https://api-us-3.vonage.com' }),
   });
   const ncco = (await res.json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }>; eventUrl: string[] }>;
   t.ok(validateNcco(ncco));
@@ -51,6 +51,7 @@ t.test('answer webhook: PUBLIC_URL https gives wss, long fields keep headers wit
   t.same(ncco[0].eventUrl, ['https://gw.example.com/webhooks/event']);
   t.ok(Buffer.byteLength(JSON.stringify(ncco[0].endpoint[0].headers)) <= 512);
   t.equal(ncco[0].endpoint[0].headers.uuid, 'u-1');
+  t.equal(ncco[0].endpoint[0].headers.region_url, 'https://api-us-3.vonage.com', 'region_url outlives from/to');
 });
 
 t.test('malformed webhooks get 4xx with a JSON reason, never 500', async (t) => {

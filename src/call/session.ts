@@ -26,6 +26,7 @@ import { UtteranceCapture } from './utterance-capture.js';
 import type { CallRecording, RecordingStore } from '../recording/store.js';
 import { RecordingPacerSink } from '../recording/pacer-tap.js';
 import { APOLOGY_TEXT, GOODBYE_TEXT, apologyTone } from './apology.js';
+import type { CallControl } from '../vonage/call-control.js';
 
 export interface SessionDeps {
   config: Config;
@@ -38,6 +39,8 @@ export interface SessionDeps {
   tts: TtsAdapter | undefined;
   /** Call recordings (RECORDING_DIR); undefined = off. */
   recordings?: RecordingStore;
+  /** Vonage REST call control (transfer, dtmf, hangup); undefined when not configured. */
+  callControl?: CallControl;
 }
 
 export type CallState = 'starting' | 'listening' | 'thinking' | 'speaking' | 'closed';
@@ -101,6 +104,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private botWaitSinceMs = -1;
   /** The drain deadline passed: the goodbye is playing; bot output is ignored. */
   private goingAway = false;
+  private hangupSent = false;
   private closedFlag = false;
   private readonly turnLatenciesMs: number[] = [];
   private readonly replies: CallSummary['replies'] = [];
@@ -334,7 +338,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.toBot({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20 }, false);
     if (!this.pacer.active && !this.reply && !this.closedFlag) {
       this.setState('listening');
-      if (this.hangupPending) this.close(this.hangupCode, this.hangupReason);
+      if (this.hangupPending) this.hangUp();
     }
   }
 
@@ -456,15 +460,30 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       case 'hangup':
         if (this.reply) this.endReply(this.reply);
         this.log.info({ reason: out.reason, immediate: !!out.immediate }, 'bot hangup');
-        if (out.immediate || !this.pacer.active) this.close(CloseCode.NORMAL, 'bot hung up');
+        if (out.immediate || !this.pacer.active) this.hangUp();
         else this.hangupPending = true;
         return;
       case 'transfer':
       case 'dtmf':
+        if (this.d.callControl) {
+          if (out.type === 'transfer') await this.d.callControl.transfer(this.info, out.ncco, this.log);
+          else await this.d.callControl.dtmf(this.info, out.digits, this.log);
+          return;
+        }
         this.log.warn({ action: out.type }, 'bot action needs Vonage call control (not configured): ignored');
         this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'ACTION_UNSUPPORTED' });
         return;
     }
+  }
+
+  /** End the call: with call control, a REST hangup first (ends the whole call, not just our leg), then the leg. */
+  private hangUp(): void {
+    const cc = this.d.callControl;
+    // A goodbye at the drain deadline (1001) just closes the leg; a bot's hangup ends the call over REST when it can.
+    if (!cc || this.hangupCode !== CloseCode.NORMAL) return this.close(this.hangupCode, this.hangupReason);
+    if (this.hangupSent) return;
+    this.hangupSent = true;
+    void cc.hangup(this.info, this.log).then(() => this.close(this.hangupCode, this.hangupReason));
   }
 
   private openReply(interruptible: boolean) {

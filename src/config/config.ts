@@ -122,6 +122,14 @@ export interface Config {
   readonly botConnectTimeoutMs: number;
   /** Spoken when the remote bot cannot be reached or goes away mid-call, before hanging up. */
   readonly botApologyText: string;
+  /** Vonage application id for REST call control; empty = call control off. */
+  readonly vonageApplicationId: string;
+  /** The application's private key: a PEM file path or the PEM text itself. Secret: never log it. */
+  readonly vonagePrivateKey: string;
+  /** Default Voice REST API base URL (a call's validated `region_url` overrides it). */
+  readonly vonageApiUrl: string;
+  readonly vonageApiTimeoutMs: number;
+  readonly vonageApiRetries: number;
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -358,6 +366,11 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
   { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },
   { key: 'botApologyText', env: 'BOT_APOLOGY_TEXT', def: 'Sorry, our assistant is unavailable right now. Please call back later.', doc: 'Said before hanging up when the remote bot cannot be reached or goes away mid-call', parse: nonEmpty },
+  { key: 'vonageApplicationId', env: 'VONAGE_APPLICATION_ID', def: '', doc: 'Vonage application id; with VONAGE_PRIVATE_KEY it turns on REST call control (bot transfer, dtmf, hangup; `vgw call`)', parse: (r) => r.trim() },
+  { key: 'vonagePrivateKey', env: 'VONAGE_PRIVATE_KEY', def: '', doc: 'The application\'s private key: path to a PEM file, or the PEM text itself (never logged)', parse: (r) => r.trim() },
+  { key: 'vonageApiUrl', env: 'VONAGE_API_URL', def: 'https://api.nexmo.com', doc: 'Voice REST API base URL; a call\'s `region_url` on a Vonage host (or this host) overrides it for that call', parse: httpUrl },
+  { key: 'vonageApiTimeoutMs', env: 'VONAGE_API_TIMEOUT_MS', def: '5000', doc: 'Timeout of one Vonage REST request', parse: int(100, 60000) },
+  { key: 'vonageApiRetries', env: 'VONAGE_API_RETRIES', def: '2', doc: 'Retries of a Vonage REST request answered 429, 503 or 504 (or not reached)', parse: int(0, 5) },
 ];
 
 /**
@@ -383,6 +396,9 @@ export function loadConfig(env: Env): Config {
   out.publicUrlFromPort = out.publicUrl === undefined;
   if (out.publicUrl === undefined) out.publicUrl = `http://localhost:${out.port as number}`;
   out.publicWsUrl = (out.publicUrl as string).replace(/^http/, 'ws');
+  if (!out.vonageApplicationId !== !out.vonagePrivateKey) {
+    throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY must be set together (or both left empty)');
+  }
   if ((out.jitterCapacityMs as number) < (out.jitterTargetMs as number) + 40) {
     throw new GatewayError(
       'CONFIG_INVALID',

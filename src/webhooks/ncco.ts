@@ -16,10 +16,13 @@ export interface CallFields {
   /** The call's language and TTS voice, when they differ from the gateway's defaults (echoed in the handshake). */
   language?: string;
   voice?: string;
+  /** The call's REST host, echoed back so call control can use it (validated where it is used). */
+  region_url?: string;
 }
 
 /**
- * The headers Vonage echoes back in the handshake: the call's identity. Fields are dropped (to, then from) or
+ * The headers Vonage echoes back in the handshake: the call's identity and REST host. Fields are dropped (to, from,
+ * conversation_uuid, then region_url) or
  * truncated until the JSON fits in 512 bytes; `uuid` always stays.
  */
 export function callHeaders(call: CallFields): Record<string, string> {
@@ -29,8 +32,9 @@ export function callHeaders(call: CallFields): Record<string, string> {
   if (call.to) h.to = call.to;
   if (call.language) h.language = call.language;
   if (call.voice) h.voice = call.voice;
+  if (call.region_url) h.region_url = call.region_url;
   const size = () => Buffer.byteLength(JSON.stringify(h));
-  for (const k of ['to', 'from', 'conversation_uuid'] as const) {
+  for (const k of ['to', 'from', 'conversation_uuid', 'region_url'] as const) {
     if (size() <= MAX_HEADERS_BYTES) break;
     delete h[k];
   }

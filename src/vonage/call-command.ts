@@ -1,0 +1,44 @@
+/** `vgw call`: place one outbound call connected to the gateway, print its Vonage uuid. */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/config.js';
+import { GatewayError } from '../errors.js';
+import { createVonageClient } from './client.js';
+import { placeOutboundCall } from './outbound.js';
+
+/**
+ * Run the command. Prints the call uuid alone on stdout (for scripts; `--json` prints the whole answer), details on
+ * stderr. Returns the exit code.
+ * @param usageError builds the CLI's usage error (exit 2 with the usage text).
+ */
+export async function callCommand(argv: string[], env: Readonly<Record<string, string | undefined>>, usageError: (m: string) => Error): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { to: { type: 'string' }, from: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    throw usageError((err as Error).message);
+  }
+  if (!values.to) throw usageError('call needs --to <number>');
+  const config = loadConfig(env);
+  const client = await createVonageClient(config);
+  if (!client) throw new GatewayError('VONAGE_NOT_CONFIGURED', 'set VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY to place calls');
+  let out;
+  try {
+    out = await placeOutboundCall(config, client, { to: values.to, from: values.from, gatewayUrl: values.url });
+  } catch (err) {
+    if (err instanceof GatewayError && err.code === 'CONFIG_INVALID') throw usageError(err.message);
+    throw err;
+  }
+  const { call, ref } = out;
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ uuid: call.uuid, status: call.status, direction: call.direction, conversation_uuid: call.conversationUuid, ref }) + '\n');
+  } else {
+    process.stdout.write(`${call.uuid}\n`);
+    process.stderr.write(`call ${call.uuid} ${call.status} (${call.direction}, conversation ${call.conversationUuid || '-'}); the gateway will see it as ${ref}\n`);
+  }
+  return 0;
+}

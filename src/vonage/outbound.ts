@@ -1,0 +1,61 @@
+/**
+ * Outbound calls (`vgw call`): `POST /v1/calls` with the same connect NCCO the answer webhook returns
+ * (`connectNcco`), so inbound and outbound calls reach the gateway the same way.
+ *
+ * The Vonage uuid of an outbound call exists only once the call is created, after the NCCO was sent: the NCCO
+ * `headers.uuid` carries a reference (`outbound-…`) instead, and bot call actions on such a call are not sent over REST.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/config.js';
+import { GatewayError } from '../errors.js';
+import { connectNcco, type Ncco } from '../webhooks/ncco.js';
+import { OUTBOUND_REF_PREFIX } from './call-control.js';
+import type { CreatedCall, VonageClient } from './client.js';
+
+export interface OutboundCallOptions {
+  /** Number to call, E.164 digits (a leading `+` is accepted). */
+  to: string;
+  /** Caller id, E.164 digits; absent = a random number of the application (`random_from_number`). */
+  from?: string;
+  /** The gateway's public base URL (http/https); default the config's PUBLIC_URL. */
+  gatewayUrl?: string;
+}
+
+export interface OutboundCall {
+  call: CreatedCall;
+  /** The reference put in the NCCO headers (the gateway logs it as the call id). */
+  ref: string;
+  ncco: Ncco;
+}
+
+/** `447700900001` or `+447700900001` → digits. @throws GatewayError CONFIG_INVALID on anything else. */
+export function phoneNumber(raw: string, what: string): string {
+  const n = raw.trim().replace(/^\+/, '');
+  if (!/^\d{7,15}$/.test(n)) throw new GatewayError('CONFIG_INVALID', `${what} must be a phone number of 7-15 digits (E.164, optional +)`);
+  return n;
+}
+
+/** The config as seen from another base URL (the NCCO's websocket `uri` and `eventUrl` follow it). */
+export function configForUrl(config: Config, gatewayUrl: string | undefined): Config {
+  if (!gatewayUrl) return config;
+  let u: URL;
+  try {
+    u = new URL(gatewayUrl);
+  } catch {
+    throw new GatewayError('CONFIG_INVALID', '--url must be an absolute http:// or https:// URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new GatewayError('CONFIG_INVALID', '--url must be an absolute http:// or https:// URL');
+  const publicUrl = u.toString().replace(/\/+$/, '');
+  return Object.freeze({ ...config, publicUrl, publicWsUrl: publicUrl.replace(/^http/, 'ws'), publicUrlFromPort: false });
+}
+
+/** Place a call whose answered leg is connected to the gateway's WebSocket. */
+export async function placeOutboundCall(config: Config, client: VonageClient, opts: OutboundCallOptions): Promise<OutboundCall> {
+  const to = phoneNumber(opts.to, '--to');
+  const from = opts.from === undefined ? undefined : phoneNumber(opts.from, '--from');
+  const cfg = configForUrl(config, opts.gatewayUrl);
+  const ref = `${OUTBOUND_REF_PREFIX}${randomUUID()}`;
+  const ncco = connectNcco(cfg, { uuid: ref, from, to });
+  const call = await client.createCall({ to, from, ncco, eventUrl: [`${cfg.publicUrl}/webhooks/event`] });
+  return { call, ref, ncco };
+}

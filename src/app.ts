@@ -9,7 +9,8 @@ import { WebSocketServer } from 'ws';
 import { withBoundPort, type Config } from './config/config.js';
 import { CloseCode, GatewayError } from './errors.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { Metrics } from './observability/metrics.js';
+import { Metrics, type StatSources } from './observability/metrics.js';
+import { FallbackTts } from './tts/fallback.js';
 import { systemClock, type Clock } from './util/clock.js';
 import { Ticker } from './util/ticker.js';
 import { loadResampler } from './audio/resampler.js';
@@ -67,11 +68,24 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
   // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
-  const vonage = await createVonageClient(config, logger);
-  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
   const metrics = new Metrics();
+  const vonage = await createVonageClient(config, logger, (e) => {
+    metrics.vonageRequests.inc({ op: e.op, status: String(e.status) });
+    metrics.vonageRequestDuration.observe({ op: e.op }, e.durationMs / 1000);
+  });
+  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
+  // Components that keep plain counters: read at scrape time.
+  const statsOf = (a: unknown): unknown => (a && typeof a === 'object' ? (a as { stats?: unknown }).stats : undefined);
+  if (adapters.bot.name === 'llm') {
+    const llm = statsOf(adapters.bot) as StatSources['llm'];
+    metrics.sources.llm = llm;
+    if (llm) llm.onFirstToken = (ms) => metrics.llmFirstTokenLatency.observe(ms / 1000);
+  }
+  if (adapters.bot.name === 'remote') metrics.sources.remoteBot = statsOf(adapters.bot) as StatSources['remoteBot'];
+  if (adapters.tts instanceof FallbackTts) metrics.sources.ttsFallback = adapters.tts.stats;
   const recordings = config.recordingDir ? new RecordingStore({ dir: config.recordingDir, logger: logger.child({ component: 'recording' }) }) : undefined;
   await recordings?.init();
+  if (recordings) metrics.sources.recordings = recordings.stats;
   const tracker = new CallTracker();
   const ticker = new Ticker(clock, 20);
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, until, untilLog } from './helpers/gateway.js';
+import { metricValue, startGateway, until, untilLog } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { transcribe16k } from './helpers/transcribe.js';
 import { FakeOpenAi } from './fakes/openai-server.js';
@@ -62,6 +62,10 @@ t.test('recorded speech → LLM → spoken reply streamed sentence by sentence �
   t.ok(ref.filter((w) => words.has(w)).length >= 5, `the reply is the model's text, spoken: "${heard}"`, { pacer: summary?.pacer, frames: leg.binary.length - before });
   t.ok(g.logs.some((l) => l.msg === 'bot hangup' && l.reason === 'task done'));
   t.ok(g.logs.some((l) => l.msg === 'llm reply' && typeof l.firstTokenMs === 'number'), 'reply logged with time to first token');
+  const m = await g.metrics();
+  t.ok(metricValue(m, 'gateway_llm_first_token_latency_seconds_count') >= 1, 'time to first token exported');
+  t.ok(metricValue(m, 'gateway_llm_requests_total{outcome="completed"}') >= 1, 'completed requests exported');
+  t.equal(metricValue(m, 'gateway_llm_tool_calls_total{tool="hang_up"}'), 1, 'the hang_up tool call exported');
   t.same(fake.problems, [], 'every request valid for the real API');
   t.notOk(g.logs.some((l) => JSON.stringify(l).includes(KEY)), 'the API key is never logged');
 });

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Ajv } from 'ajv';
 import WebSocket, { WebSocketServer } from 'ws';
-import { startGateway, until, untilLog, type TestGateway } from './helpers/gateway.js';
+import { metricValue, startGateway, until, untilLog, type TestGateway } from './helpers/gateway.js';
 import { ContinuousCaller, goertzel, openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
 
@@ -134,6 +134,7 @@ t.test('killing the bot process mid-call: apology audio, then the leg closes', a
   t.ok(after.length >= APOLOGY_FRAMES - 2 && isTone(after), `apology audio after the kill (${after.length} frames, ~${APOLOGY_FRAMES} expected)`);
   const line = await untilLog(g, (l) => /bot disconnected mid-call/.test(l.msg), 1000, 'log of why');
   t.match(line.reason, /closed with 1006/, 'the log says why');
+  t.equal(metricValue(await g.metrics(), 'gateway_bot_disconnects_total'), 1, 'the lost bot is counted');
   const apology = g.logs.find((l) => l.msg === 'reply played' && l.replyId === 2);
   t.ok(about(apology?.totalMs, APOLOGY_FRAMES * 20), `the whole apology played before the hang-up (${apology?.totalMs} ms)`);
 });

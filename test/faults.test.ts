@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, until, untilLog } from './helpers/gateway.js';
+import { metricValue, startGateway, until, untilLog } from './helpers/gateway.js';
 import { ContinuousCaller, goertzel, openRawLeg } from './helpers/raw-leg.js';
 import { childPids, openFilesUnder, resources, threadCount } from './helpers/resources.js';
 import { readRecording } from './helpers/recording.js';
@@ -40,6 +40,7 @@ t.test('a TTS that fails before producing audio falls back to the next; the call
   const fb = g.logs.find((l) => l.msg === 'tts fallback') as { failed?: string; next?: string; call?: string } | undefined;
   t.match(fb, { failed: 'failing', next: 'sine', call: 'tts-fallback-1' }, 'the fallback is logged with both adapters');
   t.equal((tts as FallbackTts).stats.fallbacks, 1, 'and counted');
+  t.equal(metricValue(await g.metrics(), 'gateway_tts_fallbacks_total{adapter="failing"}'), 1, 'and exported');
   t.notOk(g.logs.some((l) => l.msg === 'tts adapter error'), 'no error reached the session');
   leg.ws.close(1000);
 });

@@ -8,7 +8,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startGateway, until, untilLog } from './helpers/gateway.js';
+import { metricValue, startGateway, until, untilLog } from './helpers/gateway.js';
 import { goertzel, openRawLeg } from './helpers/raw-leg.js';
 import { firstMismatch, frames, readRecording, voiced } from './helpers/recording.js';
 import { openFilesUnder } from './helpers/resources.js';
@@ -104,6 +104,9 @@ t.test('left channel = caller audio, right channel = reply frames as sent; heade
   t.same(openFilesUnder(dir), [], 'no recording file left open');
   t.equal(g.gw.recordings?.stats.active, 0);
   t.equal(g.gw.recordings?.stats.completed, 1);
+  const m = await g.metrics();
+  t.equal(metricValue(m, 'gateway_recordings_total{result="completed"}'), 1, 'exported');
+  t.equal(metricValue(m, 'gateway_recordings_active'), 0);
 });
 
 t.test('a leg destroyed abruptly still leaves a complete WAV and its metadata', async (t) => {

@@ -241,7 +241,10 @@ t.test('end to end: a foreign region_url is ignored with a warning; REST failure
   press(leg, '2');
   await untilLog(g, (l) => l.msg.startsWith('vonage dtmf failed'), 10000, 'dtmf failure');
   t.ok(g.logs.some((l) => l.msg.startsWith('region_url ignored') && l.level === 40), 'warned');
-  t.equal(metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="vonage",code="VONAGE_API_FAILED"}'), 1);
+  const m = await g.metrics();
+  t.equal(metricValue(m, 'gateway_adapter_errors_total{stage="vonage",code="VONAGE_API_FAILED"}'), 1);
+  t.equal(metricValue(m, 'gateway_vonage_requests_total{op="dtmf",status="500"}'), 1, 'each REST attempt is counted by op and status');
+  t.equal(metricValue(m, 'gateway_vonage_request_seconds_count{op="dtmf"}'), 1);
   press(leg, '2');
   await until(() => home.accepted('startDTMF').length === 1, 10000, 'second dtmf');
   t.equal(g.gw.tracker.size, 1, 'the call went on');

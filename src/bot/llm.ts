@@ -52,6 +52,8 @@ export interface LlmBotStats {
   toolCalls: Record<string, number>;
   /** Last request's time to first token (ms), -1 before any. */
   lastFirstTokenMs: number;
+  /** Told each request's time to first token (the app turns it into a histogram). */
+  onFirstToken?: (ms: number) => void;
 }
 
 export interface LlmBotAdapter extends BotAdapter {
@@ -196,7 +198,10 @@ class LlmBotSession implements BotSession {
         totalTimeoutMs: c.llmTotalTimeoutMs,
         maxContentChars: c.llmMaxTokens > 0 ? c.llmMaxTokens * CHARS_PER_TOKEN : NO_TOKEN_CAP_CHARS,
         onContent: (text) => {
-          if (firstMs < 0) stats.lastFirstTokenMs = firstMs = Math.round(performance.now() - t0);
+          if (firstMs < 0) {
+            stats.lastFirstTokenMs = firstMs = Math.round(performance.now() - t0);
+            stats.onFirstToken?.(firstMs);
+          }
           if (r.cancelled) return;
           for (const sentence of splitter.push(text)) this.say(r, sentence, false);
         },

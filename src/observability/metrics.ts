@@ -6,6 +6,21 @@
  * copied into Prometheus counters only when /metrics is scraped.
  */
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import type { LlmBotStats } from '../bot/llm.js';
+import type { RemoteBotStats } from '../bot/remote.js';
+import type { FallbackTtsStats } from '../tts/fallback.js';
+import type { RecordingStoreStats } from '../recording/store.js';
+
+/**
+ * Plain counters kept by components built before (or apart from) the metrics: read when /metrics is scraped. The app
+ * sets the ones that exist in this process.
+ */
+export interface StatSources {
+  llm?: LlmBotStats;
+  remoteBot?: RemoteBotStats;
+  ttsFallback?: FallbackTtsStats;
+  recordings?: RecordingStoreStats;
+}
 
 /** Plain counters the per-frame code bumps; read at scrape time. */
 export class HotCounters {
@@ -55,6 +70,11 @@ export class Metrics {
   readonly ttsFirstAudioLatency: Histogram;
   readonly callJitter: Summary;
   readonly callDuration: Histogram;
+  readonly llmFirstTokenLatency: Histogram;
+  readonly vonageRequests: Counter<'op' | 'status'>;
+  readonly vonageRequestDuration: Histogram<'op'>;
+  /** Counters of other components, read at scrape time (see {@link StatSources}). */
+  readonly sources: StatSources = {};
 
   constructor() {
     const registers = [this.registry];
@@ -101,5 +121,46 @@ export class Metrics {
     this.ttsFirstAudioLatency = h('gateway_tts_first_audio_latency_seconds', 'TTS request to its first audio chunk');
     this.callJitter = new Summary({ name: 'gateway_call_jitter_ms', help: 'RFC 3550 interarrival jitter at the end of each call, ms', percentiles: [0.5, 0.9, 0.99], registers });
     this.callDuration = new Histogram({ name: 'gateway_call_duration_seconds', help: 'Leg duration', buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600], registers });
+
+    // ── bots, call control, TTS fallback, recordings ──
+    this.llmFirstTokenLatency = h('gateway_llm_first_token_latency_seconds', 'LLM request sent to its first streamed token');
+    this.vonageRequests = new Counter({ name: 'gateway_vonage_requests_total', help: 'Vonage REST requests (each attempt), by operation and HTTP status (0 = timeout or network error)', labelNames: ['op', 'status'], registers });
+    this.vonageRequestDuration = new Histogram({ name: 'gateway_vonage_request_seconds', help: 'Vonage REST request duration (each attempt), by operation', labelNames: ['op'], buckets: LATENCY_BUCKETS_S, registers });
+    const src = this.sources;
+    const scraped = (name: string, help: string, label: string | undefined, read: () => number | Record<string, number> | undefined) => {
+      const reported = new Map<string, number>();
+      return new Counter({
+        name, help, labelNames: label ? [label] : [], registers,
+        collect() {
+          const v = read();
+          if (v === undefined) return;
+          const entries: Array<[string, number]> = typeof v === 'number' ? [['', v]] : Object.entries(v);
+          for (const [k, n] of entries) {
+            const was = reported.get(k) ?? 0;
+            if (n > was) {
+              if (label) this.inc({ [label]: k }, n - was);
+              else this.inc(n - was);
+            }
+            reported.set(k, n);
+          }
+        },
+      });
+    };
+    scraped('gateway_llm_requests_total', 'LLM bot requests by outcome (completed, aborted by barge-in or a newer input, error)', 'outcome', () => {
+      const s = src.llm;
+      return s && { completed: s.completed, aborted: s.aborted, error: Object.values(s.errors).reduce((a, b) => a + b, 0) };
+    });
+    scraped('gateway_llm_errors_total', 'LLM bot request failures by code (each answered with a spoken apology)', 'code', () => src.llm?.errors);
+    scraped('gateway_llm_tool_calls_total', 'LLM tool calls by tool (`invalid` when refused)', 'tool', () => src.llm?.toolCalls);
+    scraped('gateway_bot_connect_failures_total', 'Sidecar bot connections that could not be opened', undefined, () => src.remoteBot?.connectFailures);
+    scraped('gateway_bot_disconnects_total', 'Sidecar bot connections lost mid-call', undefined, () => src.remoteBot?.disconnects);
+    scraped('gateway_bot_invalid_messages_total', 'Sidecar bot messages refused with an error reply', undefined, () => src.remoteBot?.invalidMessages);
+    scraped('gateway_bot_dropped_messages_total', 'Sidecar bot messages dropped, by direction', 'direction', () => src.remoteBot && { to_bot: src.remoteBot.droppedToBot, from_bot: src.remoteBot.droppedFromBot });
+    scraped('gateway_tts_fallbacks_total', 'TTS requests handed to the next adapter of a TTS_ADAPTER list, by the adapter that failed', 'adapter', () => src.ttsFallback?.byAdapter);
+    scraped('gateway_tts_exhausted_total', 'TTS requests every adapter of the list failed', undefined, () => src.ttsFallback?.exhausted);
+    scraped('gateway_recordings_total', 'Call recordings ended, by result (completed, failed)', 'result', () => src.recordings && { completed: src.recordings.completed, failed: src.recordings.failed });
+    scraped('gateway_recording_bytes_dropped_total', 'Recorded audio bytes dropped (disk behind), over ended recordings', undefined, () => src.recordings?.bytesDropped);
+    scraped('gateway_recording_blocks_dropped_total', 'Recording blocks dropped because the write queue was full', undefined, () => src.recordings?.blocksDropped);
+    new Gauge({ name: 'gateway_recordings_active', help: 'Call recordings open now', registers, collect() { this.set(src.recordings?.active ?? 0); } });
   }
 }

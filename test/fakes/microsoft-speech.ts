@@ -188,7 +188,9 @@ const ticks = (bytes: number, rateHz: number): number => Math.round(((bytes / 2)
 
 export async function startFakeMicrosoftSpeech(opts: FakeMicrosoftSpeechOptions = {}): Promise<FakeMicrosoftSpeech> {
   const finalEveryMs = opts.finalEveryMs ?? 1000;
-  const failures = (opts.failures ?? []).map((f) => ({ ...f, fired: false }));
+  // Read live (a test may add failures while the fake runs); each fires once.
+  const failures = opts.failures ?? [];
+  const fired = new WeakSet<FakeFailure>();
   const connections: FakeConnection[] = [];
   const sockets = new Set<Socket>();
   const held: Array<() => void> = [];
@@ -304,8 +306,8 @@ export async function startFakeMicrosoftSpeech(opts: FakeMicrosoftSpeechOptions 
         hypothesisSent = true;
       }
       for (const f of failures) {
-        if (!f.fired && f.connection === conn.index && conn.audioBytes >= f.afterBytes) {
-          f.fired = true;
+        if (!fired.has(f) && f.connection === conn.index && conn.audioBytes >= f.afterBytes) {
+          fired.add(f);
           fail(f);
           return;
         }

@@ -4,7 +4,8 @@
  * core 1. A ramp of concurrent 16 kHz legs finds the capacity: the most legs held with client-side pacing p99 within
  * 5 ms of 20 ms and no loss. Writes bench/results/latest.json, latest.md and latest.svg.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { HAS_TASKSET, request, spawnPinned, type Msg } from './child.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +28,6 @@ const TARGET_FLAGS = (process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Bo
 const RATE = Number(process.env.BENCH_RATE ?? 16000);
 if (![8000, 16000, 24000].includes(RATE)) throw new Error('BENCH_RATE must be 8000, 16000 or 24000');
 const STEM = RATE === 16000 ? 'latest' : `latest-${RATE}`;
-const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 export interface LevelResult {
   legs: number;
@@ -52,29 +52,6 @@ export interface LevelResult {
   pass: boolean;
 }
 
-type Msg = Record<string, unknown> & { cmd: string };
-
-function spawnPinned(script: string, core: number, flags: string[] = []): ChildProcess {
-  const file = fileURLToPath(new URL(script, import.meta.url));
-  const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
-  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, ...flags, file] : [...flags, file];
-  return spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-}
-
-function request(child: ChildProcess, msg: Msg, reply: string, timeoutMs = 60000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ${reply} from child`)), timeoutMs);
-    const on = (m: Msg) => {
-      if (m.cmd !== reply) return;
-      clearTimeout(t);
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
-    if (msg.cmd) child.send(msg);
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let progressDone = 0;
@@ -87,7 +64,7 @@ function progress(label: string): void {
 
 async function runLevel(target: ChildProcess, port: number, wsPath: string, legs: number, rate: number, idleRss: number, hasIngress: boolean): Promise<LevelResult> {
   const gens = Array.from({ length: LOADGENS }, () => spawnPinned('./loadgen.js', 1));
-  await Promise.all(gens.map((g) => request(g, { cmd: '' }, 'ready')));
+  await Promise.all(gens.map((g) => request(g, undefined, 'ready')));
   const per = Math.ceil(legs / LOADGENS);
   await Promise.all(gens.map((g, i) => request(g, { cmd: 'open', url: `ws://127.0.0.1:${port}${wsPath}`, count: Math.min(per, legs - i * per), rate }, 'opened')));
   await sleep(WARMUP_MS);
@@ -173,7 +150,7 @@ function withDeltas(target: ChildProcess): ChildProcess {
 
 async function runTarget(name: 'gateway' | 'baseline', rate: number): Promise<LevelResult[]> {
   const target = withDeltas(spawnPinned(name === 'gateway' ? './target-gateway.js' : './target-baseline.js', 0, TARGET_FLAGS));
-  const ready = await request(target, { cmd: '' }, 'ready');
+  const ready = await request(target, undefined, 'ready');
   await sleep(300);
   const idle = await request(target, { cmd: 'stats' }, 'stats');
   const results: LevelResult[] = [];

@@ -11,12 +11,11 @@
  * Options: `--legs=N` (100), `--minutes=M` (10) or `--seconds=S`, `--cycle-seconds=S` (60), `--sample-seconds=S`
  * (5), `--rate=8000|16000|24000` (16000), `--record=DIR` (record every call into DIR: soaks the recorder too).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { HAS_TASKSET, request, spawnPinned, type Msg } from './child.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-
-type Msg = Record<string, unknown> & { cmd: string };
 
 function opt(name: string, def: number): number {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -36,28 +35,6 @@ const RATE = opt('rate', 16000);
 const RECORD_DIR = optStr('record');
 const OUT_DIR = optStr('out') ?? fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const GROWTH_LIMIT_PCT = 10;
-const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-
-function spawnPinned(script: string, core: number, flags: string[] = [], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  const file = fileURLToPath(new URL(script, import.meta.url));
-  const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
-  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, ...flags, file] : [...flags, file];
-  return spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
-}
-
-function request(child: ChildProcess, msg: Msg | undefined, reply: string, timeoutMs = 60000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ${reply} from child`)), timeoutMs);
-    const on = (m: Msg) => {
-      if (m.cmd !== reply) return;
-      clearTimeout(t);
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
-    if (msg) child.send(msg);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -80,6 +80,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   /** The ASR adapter now serving the call (changes on a fallback chain's failover), for metric labels. */
   private asrName = '';
   private asrBacklog: Buffer[] | undefined = [];
+  /** Frames dropped because the ASR had not started and the backlog was full. */
+  private asrBacklogDropped = 0;
   private botSession: BotSession | undefined;
   private botBacklog: BotInput[] | undefined = [];
   private replyId = 0;
@@ -177,6 +179,9 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
           if (this.closedFlag) return stream.close();
           this.asrStream = stream;
           this.asrName = (this.d.asr as AsrAdapter).name.split('>')[0];
+          // Frames that arrived while the ASR was starting are handed over; past MAX_ASR_BACKLOG_FRAMES they were dropped.
+          if (this.asrBacklogDropped) this.log.warn({ adapter: this.asrName, droppedFrames: this.asrBacklogDropped }, 'asr started late: early audio dropped');
+          this.log.debug({ adapter: this.asrName, backlogFrames: this.asrBacklog?.length ?? 0 }, 'asr started');
           const backlog = this.asrBacklog ?? [];
           this.asrBacklog = undefined;
           for (const f of backlog) stream.write(f, this.d.clock.now());
@@ -245,7 +250,10 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   onFrame(frame: Buffer, receivedAtMs: number): void {
     const asr = this.asrStream;
     if (asr) asr.write(frame, receivedAtMs);
-    else if (this.asrBacklog && this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(frame);
+    else if (this.asrBacklog) {
+      if (this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(frame);
+      else this.asrBacklogDropped++;
+    }
     this.capture?.push(frame);
     this.rec?.pushIn(frame);
     const ev = this.vad.push(frame);

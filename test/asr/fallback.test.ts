@@ -146,6 +146,8 @@ async function callWith(t: Test, asr: string) {
   const g = await startGateway(t, { ASR_ADAPTER: asr, SCRIPTED_ASR_FAIL_AFTER_FRAMES: '40', JITTER_TARGET_MS: '0' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'fallback-e2e' });
+  // The burst below is faster than real time: let the ASR start first (the session backlogs only 1 s before it).
+  await untilLog(g, (l) => l.msg === 'asr started', 10000, 'asr started');
   const speech = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
   const pcm = Buffer.concat([speech, Buffer.alloc(FB * 60)]);
   for (let off = 0; off + FB <= pcm.length; off += FB) leg.ws.send(pcm.subarray(off, off + FB));

@@ -37,10 +37,11 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
 asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
 adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
 /usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
-  vgw call --to 447700900001 [--from 447700900000] [--url https://gw.example.com] [--json]
+  vgw call --to 447700900001 [--from 447700900000] [--url https://gw.example.com] [--inline-ncco] [--json]
 
 call places an outbound call (POST /v1/calls, VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY set) whose NCCO connects the
-answered call to the gateway's WebSocket (the same NCCO as the answer webhook), and prints the call uuid.
+answered call to the gateway's WebSocket, and prints the call uuid. Vonage fetches the NCCO from the gateway's answer
+webhook when the callee answers (so the bot's call actions know the call's uuid); --inline-ncco sends it in the request.
   --to       number to call (E.164 digits)
   --from     caller id (default: a random number of the Vonage application)
   --url      the gateway's public base URL (default PUBLIC_URL)

@@ -270,7 +270,7 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   });
 }
 
-t.test('vgw call: a real child process POSTs /v1/calls with the answer webhook NCCO pointing at the gateway', async (t) => {
+t.test('vgw call: a real child process POSTs /v1/calls pointing Vonage at the answer webhook; the call is then served like an inbound one', async (t) => {
   const home = await fake(t);
   const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url, BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
   const env = { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url };
@@ -278,10 +278,40 @@ t.test('vgw call: a real child process POSTs /v1/calls with the answer webhook N
   t.equal(r.code, 0, r.stderr);
   const post = home.accepted('createCall');
   t.equal(post.length, 1);
-  t.equal(r.stdout.trim(), (post[0].answer as { uuid: string }).uuid, 'prints the uuid Vonage gave');
-  const body = post[0].body as { to: unknown; from: unknown; event_url: string[]; ncco: Array<{ action: string; eventUrl: string[]; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }> };
+  const uuid = (post[0].answer as { uuid: string }).uuid;
+  t.equal(r.stdout.trim(), uuid, 'prints the uuid Vonage gave');
+  const body = post[0].body as { to: unknown; from: unknown; event_url: string[]; answer_url: string[]; answer_method: string; ncco?: unknown };
   t.same(body.to, [{ type: 'phone', number: '447700900001' }]);
   t.same(body.from, { type: 'phone', number: '447700900000' });
+  t.same(body.answer_url, [`${g.url}/webhooks/answer`], 'Vonage fetches the NCCO from our answer webhook');
+  t.equal(body.answer_method, 'GET');
+  t.notOk('ncco' in body);
+  t.same(body.event_url, [`${g.url}/webhooks/event`]);
+
+  // Vonage's side when the callee answers: GET the answer URL with the call's real uuid, connect the returned NCCO.
+  const q = new URLSearchParams({ uuid, conversation_uuid: 'CON-out', from: '447700900000', to: '447700900001', region_url: home.url });
+  const ncco = (await (await fetch(`${body.answer_url[0]}?${q}`)).json()) as Array<{ action: string; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }>;
+  t.ok(validateNcco(ncco), `NCCO valid per the NCCO schema ${JSON.stringify(validateNcco.errors)}`);
+  const ep = ncco[0].endpoint[0];
+  t.equal(ep.uri.split('?')[0], `${g.gw.config.publicWsUrl}/socket`, "the websocket is the gateway's");
+  t.equal(ep.headers.uuid, uuid, 'the leg carries the real call uuid');
+  const leg = await openRawLeg(ep.uri.replace('//localhost:', '//127.0.0.1:'));
+  leg.handshake(ep['content-type'], ep.headers);
+  press(leg, '2');
+  await until(() => home.accepted('startDTMF').length === 1, 10000, 'DTMF over REST on the outbound call');
+  t.match(home.accepted('startDTMF')[0].path, new RegExp(`/v1/calls/${uuid}/dtmf$`), 'call control addresses the outbound call by its uuid');
+  leg.ws.close();
+});
+
+t.test('vgw call --inline-ncco: the connect NCCO in the request, with a reference for the uuid', async (t) => {
+  const home = await fake(t);
+  const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url, BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
+  const env = { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url };
+  const r = await runCli(['call', '--to', '+447700900001', '--from', '447700900000', '--url', g.url, '--inline-ncco'], env);
+  t.equal(r.code, 0, r.stderr);
+  const post = home.accepted('createCall');
+  t.equal(post.length, 1);
+  const body = post[0].body as { event_url: string[]; ncco: Array<{ action: string; eventUrl: string[]; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }> };
   t.same(body.event_url, [`${g.url}/webhooks/event`]);
   t.ok(validateNcco(body.ncco), `NCCO valid per the NCCO schema ${JSON.stringify(validateNcco.errors)}`);
   const ep = body.ncco[0].endpoint[0];

@@ -15,7 +15,7 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { to: { type: 'string' }, from: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false } },
+      options: { to: { type: 'string' }, from: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false }, 'inline-ncco': { type: 'boolean', default: false } },
       strict: true,
       allowPositionals: false,
     }));
@@ -28,17 +28,18 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
   if (!client) throw new GatewayError('VONAGE_NOT_CONFIGURED', 'set VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY to place calls');
   let out;
   try {
-    out = await placeOutboundCall(config, client, { to: values.to, from: values.from, gatewayUrl: values.url });
+    out = await placeOutboundCall(config, client, { to: values.to, from: values.from, gatewayUrl: values.url, inlineNcco: values['inline-ncco'] });
   } catch (err) {
     if (err instanceof GatewayError && err.code === 'CONFIG_INVALID') throw usageError(err.message);
     throw err;
   }
-  const { call, ref } = out;
+  const { call, ref, answerUrl } = out;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ uuid: call.uuid, status: call.status, direction: call.direction, conversation_uuid: call.conversationUuid, ref }) + '\n');
+    process.stdout.write(JSON.stringify({ uuid: call.uuid, status: call.status, direction: call.direction, conversation_uuid: call.conversationUuid, ...(ref ? { ref } : { answer_url: answerUrl }) }) + '\n');
   } else {
     process.stdout.write(`${call.uuid}\n`);
-    process.stderr.write(`call ${call.uuid} ${call.status} (${call.direction}, conversation ${call.conversationUuid || '-'}); the gateway will see it as ${ref}\n`);
+    const how = ref ? `the gateway will see it as ${ref}` : `Vonage fetches its NCCO from ${answerUrl} when the callee answers`;
+    process.stderr.write(`call ${call.uuid} ${call.status} (${call.direction}, conversation ${call.conversationUuid || '-'}); ${how}\n`);
   }
   return 0;
 }

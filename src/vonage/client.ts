@@ -50,7 +50,10 @@ export interface RequestTarget {
 export interface CreateCallRequest {
   to: string;
   from?: string;
-  ncco: ReadonlyArray<Record<string, unknown>>;
+  /** The call's NCCO inline, or … */
+  ncco?: ReadonlyArray<Record<string, unknown>>;
+  /** … the answer URL Vonage fetches it from (GET) once the callee answers, with the call's real uuid. */
+  answerUrl?: string[];
   eventUrl: string[];
 }
 
@@ -133,13 +136,16 @@ export class VonageClient {
     await this.run('talk', target, (v) => v.playTTS(checkUuid('talk', uuid), { text, ...(language ? { language } : {}) } as never));
   }
 
-  /** `POST /v1/calls` with an inline NCCO (201). */
+  /** `POST /v1/calls` with an inline NCCO or an answer URL (201). */
   async createCall(req: CreateCallRequest, target: RequestTarget = {}): Promise<CreatedCall> {
     const call: Record<string, unknown> = {
       to: [{ type: 'phone', number: req.to }],
-      ncco: req.ncco,
       eventUrl: req.eventUrl,
     };
+    if (req.answerUrl) {
+      call.answerUrl = req.answerUrl;
+      call.answerMethod = 'GET';
+    } else call.ncco = req.ncco;
     if (req.from) call.from = { type: 'phone', number: req.from };
     else call.randomFromNumber = true;
     const res = (await this.run('createCall', target, (v) => v.createOutboundCall(call as never))) as unknown as Record<string, unknown>;

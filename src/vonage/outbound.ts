@@ -2,8 +2,10 @@
  * Outbound calls (`vgw call`): `POST /v1/calls` with the same connect NCCO the answer webhook returns
  * (`connectNcco`), so inbound and outbound calls reach the gateway the same way.
  *
- * The Vonage uuid of an outbound call exists only once the call is created, after the NCCO was sent: the NCCO
- * `headers.uuid` carries a reference (`outbound-…`) instead, and bot call actions on such a call are not sent over REST.
+ * By default Vonage fetches the NCCO from the gateway's answer webhook when the callee answers (`answer_url`): the
+ * NCCO then carries the call's real uuid and `region_url`, exactly as for an inbound call, so the bot's call actions
+ * (transfer, DTMF, hangup) work over REST. With `inlineNcco` the NCCO goes in the request itself; the call's uuid does
+ * not exist yet then, so its `headers.uuid` is a reference (`outbound-…`) and bot call actions are not sent over REST.
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.js';
@@ -19,13 +21,18 @@ export interface OutboundCallOptions {
   from?: string;
   /** The gateway's public base URL (http/https); default the config's PUBLIC_URL. */
   gatewayUrl?: string;
+  /** Send the NCCO inline instead of pointing Vonage at the answer webhook (see the module comment). */
+  inlineNcco?: boolean;
 }
 
 export interface OutboundCall {
   call: CreatedCall;
-  /** The reference put in the NCCO headers (the gateway logs it as the call id). */
-  ref: string;
-  ncco: Ncco;
+  /** With `inlineNcco`: the reference put in the NCCO headers (the gateway logs it as the call id). */
+  ref?: string;
+  /** With `inlineNcco`: the NCCO sent. */
+  ncco?: Ncco;
+  /** Otherwise: the answer URL Vonage will fetch the NCCO from. */
+  answerUrl?: string;
 }
 
 /** `447700900001` or `+447700900001` → digits. @throws GatewayError CONFIG_INVALID on anything else. */
@@ -54,8 +61,14 @@ export async function placeOutboundCall(config: Config, client: VonageClient, op
   const to = phoneNumber(opts.to, '--to');
   const from = opts.from === undefined ? undefined : phoneNumber(opts.from, '--from');
   const cfg = configForUrl(config, opts.gatewayUrl);
+  const eventUrl = [`${cfg.publicUrl}/webhooks/event`];
+  if (!opts.inlineNcco) {
+    const answerUrl = `${cfg.publicUrl}/webhooks/answer`;
+    const call = await client.createCall({ to, from, answerUrl: [answerUrl], eventUrl });
+    return { call, answerUrl };
+  }
   const ref = `${OUTBOUND_REF_PREFIX}${randomUUID()}`;
   const ncco = connectNcco(cfg, { uuid: ref, from, to });
-  const call = await client.createCall({ to, from, ncco, eventUrl: [`${cfg.publicUrl}/webhooks/event`] });
+  const call = await client.createCall({ to, from, ncco, eventUrl });
   return { call, ref, ncco };
 }

@@ -28,7 +28,7 @@ export function drawChart(svg, points, { windowMs, unit, style, nowMs }) {
   for (const frac of [0.5, 1]) {
     const v = (max / 1.1) * frac;
     const label = el('text', { x: padL - 4, y: y(v) + 4, class: 'tick', 'text-anchor': 'end' });
-    label.textContent = `${Math.round(v)}`;
+    label.textContent = v < 10 ? v.toFixed(1) : `${Math.round(v)}`;
     svg.appendChild(label);
     svg.appendChild(el('line', { x1: padL, y1: y(v), x2: W - 4, y2: y(v), class: 'grid' }));
   }

@@ -48,7 +48,7 @@ export class Softphone {
     this.ctx = new AudioContext({ latencyHint: 'interactive' });
     await this.ctx.audioWorklet.addModule('/console/worklets.js');
     this.mic = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: false },
     });
     this.player = new AudioWorkletNode(this.ctx, 'vgw-player', { numberOfInputs: 0, outputChannelCount: [1], processorOptions: { inRateHz: rateHz } });
     this.player.connect(this.ctx.destination);

@@ -119,3 +119,11 @@ t.test('the live feed follows a real call: start, state, DTMF, bot text, figures
   await until(() => !hub.active, 5000, 'observer inactive once clients leave');
   t.equal(hub.clients, 0);
 });
+
+t.test('the page ships: found from dist/ at run time, and copied into the image', async (t) => {
+  const { staticDir } = await import('../src/console/routes.js');
+  const { existsSync, readFileSync } = await import('node:fs');
+  const dir = staticDir();
+  for (const f of ['index.html', 'app.js', 'softphone.js', 'worklets.js', 'charts.js', 'style.css']) t.ok(existsSync(`${dir}/${f}`), f);
+  t.match(readFileSync('Dockerfile', 'utf8'), /^COPY console \.\/console$/m, 'the runtime stage copies console/ next to dist/');
+});

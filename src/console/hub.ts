@@ -77,8 +77,8 @@ export class ConsoleHub implements CallObserver {
   private readonly now: () => number;
   private readonly maxClients: number;
   private eventErrors = 0;
-  /** Events dropped for slow clients, summed over all clients ever connected. */
-  droppedEvents = 0;
+  /** Events dropped for clients that have gone. */
+  private droppedEvents = 0;
 
   constructor(private readonly o: ConsoleHubOptions) {
     this.now = o.now ?? Date.now;
@@ -91,6 +91,13 @@ export class ConsoleHub implements CallObserver {
 
   get clients(): number {
     return this.feeds.size;
+  }
+
+  /** Events dropped for slow clients, over every client ever connected. */
+  get dropped(): number {
+    let n = this.droppedEvents;
+    for (const f of this.feeds) n += f.dropped;
+    return n;
   }
 
   /** Attach a console client (an SSE response). Returns false when the client limit is reached (caller answers 503). */
@@ -248,9 +255,7 @@ export class ConsoleHub implements CallObserver {
     this.lateness.push({ atMs: at, lateSendsPerS: late });
     while (this.lateness.length && this.lateness[0].atMs < at - HISTORY_MS) this.lateness.shift();
     this.pruneEnded();
-    let dropped = 0;
-    for (const f of this.feeds) dropped += f.dropped;
-    this.broadcast('stats', { atMs: at, lateSendsPerS: late, calls, clients: this.feeds.size, droppedEvents: this.droppedEvents + dropped });
+    this.broadcast('stats', { atMs: at, lateSendsPerS: late, calls, clients: this.feeds.size, droppedEvents: this.dropped });
     if (++this.ticks % HEARTBEAT_EVERY === 0) for (const f of this.feeds) f.heartbeat();
   }
 

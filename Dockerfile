@@ -27,6 +27,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /app/dist/src ./dist/src
+# The console page (CONSOLE_ENABLED): static files the gateway serves from <package root>/console.
+COPY console ./console
 # The example bots: examples/sidecar-bot.mjs runs as the sidecar bot (same image, another command).
 COPY examples ./examples
 # Numeric uid/gid of the image's `node` user, so Kubernetes' runAsNonRoot can verify it.

@@ -31,6 +31,7 @@ import { SourceRateLimiter, sourceAddress } from './security/rate-limit.js';
 import { clientErrorResponse } from './security/client-errors.js';
 import { createVonageClient } from './vonage/client.js';
 import { CallControl } from './vonage/call-control.js';
+import { createConsole, type ConsoleRoutes } from './console/routes.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -52,6 +53,8 @@ export interface Gateway {
   readonly ticker: Ticker;
   /** Call recordings (RECORDING_DIR), or undefined when off. */
   readonly recordings: RecordingStore | undefined;
+  /** The live console (CONSOLE_ENABLED), or undefined when off or refused. */
+  readonly console: ConsoleRoutes | undefined;
   /** True once drain() started. */
   readonly draining: boolean;
   /** Start listening; resolves with the bound port. */
@@ -106,6 +109,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const webhookAuth = createWebhookAuth(config);
   const legAuth = createLegAuth(config);
   const upgradeLimiter = new SourceRateLimiter(config.upgradeRatePerSource, config.upgradeBurstPerSource);
+  const consoleRoutes = createConsole(config, () => tracker.sessions(), logger);
   if (config.wsAuth === 'custom' && !webhookAuth) logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
 
   // ── HTTP ──────────────────────────────────────────────────────────────────────
@@ -160,6 +164,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
           return sendJson(res, 200, apologyNcco());
         }
         default:
+          if (consoleRoutes && (path === '/console' || path.startsWith('/console/'))) return consoleRoutes.handle(req, res, url, path);
           return sendJson(res, 404, { error: 'NOT_FOUND', reason: `no route ${req.method} ${path.slice(0, 100)}` });
       }
     } catch (err) {
@@ -213,7 +218,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       leg.start(
         (h) => {
           if (draining) throw new GatewayError('UNAVAILABLE', 'gateway is draining');
-          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl });
+          const session = new CallSession(leg, h, { config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer: consoleRoutes?.hub });
           tracker.add(session);
           metrics.legsAccepted.inc();
           metrics.activeCalls.inc();
@@ -260,6 +265,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     closed = true;
     draining = true;
     for (const s of [...tracker.sessions()]) s.close(CloseCode.GOING_AWAY, 'gateway shutting down');
+    consoleRoutes?.close();
     for (const l of [...legs]) l.close(CloseCode.GOING_AWAY, 'gateway shutting down');
     ticker.close();
     await new Promise<void>((r) => {
@@ -276,6 +282,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       return config;
     },
     server, metrics, tracker, logger, adapters, ticker, recordings,
+    console: consoleRoutes,
     get draining() {
       return draining;
     },

@@ -27,6 +27,7 @@ import type { CallRecording, RecordingStore } from '../recording/store.js';
 import { RecordingPacerSink } from '../recording/pacer-tap.js';
 import { APOLOGY_TEXT, GOODBYE_TEXT, apologyTone } from './apology.js';
 import type { CallControl } from '../vonage/call-control.js';
+import type { CallObserver } from './observer.js';
 
 export interface SessionDeps {
   config: Config;
@@ -41,6 +42,8 @@ export interface SessionDeps {
   recordings?: RecordingStore;
   /** Vonage REST call control (transfer, dtmf, hangup); undefined when not configured. */
   callControl?: CallControl;
+  /** Telemetry observer (the console); events are built only while it is `active`. */
+  observer?: CallObserver;
 }
 
 export type CallState = 'starting' | 'listening' | 'thinking' | 'speaking' | 'closed';
@@ -171,6 +174,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.d.ticker.add(this);
     this.rec?.start();
     this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice }, 'call started');
+    if (this.d.observer?.active) this.d.observer.event(this, { type: 'call-start' });
     const signal = this.abort.signal;
     if (this.d.asr) {
       Promise.resolve()
@@ -217,6 +221,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     switch (e.kind) {
       case 'dtmf':
         this.log.info({ digit: e.digit, durationMs: e.durationMs }, 'dtmf');
+        if (this.d.observer?.active) this.d.observer.event(this, { type: 'dtmf', digit: e.digit, durationMs: e.durationMs });
         this.toBot({ type: 'dtmf', digit: e.digit, durationMs: e.durationMs }, true);
         return;
       case 'notify':
@@ -296,6 +301,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.bargeIns++;
     this.d.metrics.bargeIns.inc();
     this.log.info({ replyId: r?.id ?? this.replyId }, 'barge-in');
+    if (this.d.observer?.active) this.d.observer.event(this, { type: 'barge-in', replyId: r?.id ?? this.replyId });
     this.interruptReply();
   }
 
@@ -321,6 +327,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   // ── pacer → session ──────────────────────────────────────────────────────────
   onSegmentStart(id: number, atMs: number): void {
     this.markSpeechAtReply();
+    let turnMs: number | undefined;
     // Turn latency counts the endpointing silence too: it is silence the caller hears.
     if (this.turnOpen && this.lastVoicedAtMs >= 0) {
       const ms = atMs - this.lastVoicedAtMs;
@@ -328,7 +335,9 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       this.d.metrics.turnLatency.observe(ms / 1000);
       if (this.turnLatenciesMs.length < MAX_KEPT) this.turnLatenciesMs.push(Math.round(ms));
       this.log.info({ replyId: id, turnLatencyMs: Math.round(ms) }, 'reply started');
+      turnMs = Math.round(ms);
     }
+    if (this.d.observer?.active) this.d.observer.event(this, { type: 'reply-start', replyId: id, turnLatencyMs: turnMs });
     this.setState('speaking');
   }
 
@@ -376,6 +385,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
           this.log.info({ text: e.text }, 'transcript');
           if (this.d.tts && this.d.config.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0 && e.text.trim()) this.botWaitSinceMs = this.d.clock.now();
         }
+        if (this.d.observer?.active) this.d.observer.event(this, { type: 'transcript', text: e.text, final: e.type === 'final' });
         this.toBot({ type: 'transcript', text: e.text, final: e.type === 'final' }, e.type === 'final');
       }
     } catch (err) {
@@ -448,6 +458,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
         }
         const r = this.reply ?? this.openReply(out.interruptible !== false);
         if (out.end) r.endReceived = true;
+        if (this.d.observer?.active && this.d.tts) this.d.observer.event(this, { type: 'bot-say', text: out.text });
         if (this.d.tts) await this.speak(out.text, r);
         else this.log.warn({ text: out.text }, 'no TTS adapter: text not spoken');
         if (out.end) this.endReply(r);
@@ -553,6 +564,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private setState(s: CallState): void {
     if (this.state === s || this.state === 'closed') return;
     this.state = s;
+    if (this.d.observer?.active) this.d.observer.event(this, { type: 'state', state: s });
   }
 
   /** Snapshot for the console, logs and tests. */
@@ -602,6 +614,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.d.metrics.callJitter.observe(s.jitterMs);
     this.d.metrics.callDuration.observe(summary.durationMs / 1000);
     this.log.info({ summary: { ...summary, replies: summary.replies.length } }, 'call ended');
+    if (this.d.observer?.active) this.d.observer.event(this, { type: 'call-end', summary });
     this.onClosed?.(this, summary);
   }
 }

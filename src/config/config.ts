@@ -130,6 +130,10 @@ export interface Config {
   readonly vonageApiUrl: string;
   readonly vonageApiTimeoutMs: number;
   readonly vonageApiRetries: number;
+  /** Serve the live console and browser softphone at /console (refused on a non-loopback HOST without a token). */
+  readonly consoleEnabled: boolean;
+  /** Token the console requires (`?token=` once, then a cookie; or `Authorization: Bearer`); empty = none. Never logged. */
+  readonly consoleToken: string;
 }
 
 /** A call's language and TTS voice (undefined = the TTS adapter's default for the language). */
@@ -371,6 +375,11 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'vonageApiUrl', env: 'VONAGE_API_URL', def: 'https://api.nexmo.com', doc: 'Voice REST API base URL; a call\'s `region_url` on a Vonage host (or this host) overrides it for that call', parse: httpUrl },
   { key: 'vonageApiTimeoutMs', env: 'VONAGE_API_TIMEOUT_MS', def: '5000', doc: 'Timeout of one Vonage REST request', parse: int(100, 60000) },
   { key: 'vonageApiRetries', env: 'VONAGE_API_RETRIES', def: '2', doc: 'Retries of a Vonage REST request answered 429, 503 or 504 (or not reached)', parse: int(0, 5) },
+  { key: 'consoleEnabled', env: 'CONSOLE_ENABLED', def: 'false', doc: 'Serve the live console and browser softphone at `/console` (on a non-loopback `HOST` only with `CONSOLE_TOKEN`)', parse: bool },
+  { key: 'consoleToken', env: 'CONSOLE_TOKEN', def: '', secret: true, doc: 'Token the console requires: `/console?token=…` once (sets an HttpOnly cookie) or `Authorization: Bearer …`; never logged', parse: (r) => {
+      if (r !== '' && !/^[\x21-\x7E]{16,256}$/.test(r)) throw new Error('16-256 printable ASCII characters without spaces');
+      return r;
+    } },
 ];
 
 /**

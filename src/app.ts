@@ -110,6 +110,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const legAuth = createLegAuth(config);
   const upgradeLimiter = new SourceRateLimiter(config.upgradeRatePerSource, config.upgradeBurstPerSource);
   const consoleRoutes = createConsole(config, () => tracker.sessions(), logger);
+  if (consoleRoutes) metrics.sources.console = consoleRoutes.hub;
   if (config.wsAuth === 'custom' && !webhookAuth) logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
 
   // ── HTTP ──────────────────────────────────────────────────────────────────────

@@ -6,6 +6,7 @@ import t from 'tap';
 import { startGateway, until } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { openSse } from './helpers/sse.js';
+import { metricValue } from './helpers/gateway.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createConsole } from '../src/console/routes.js';
@@ -83,6 +84,7 @@ t.test('the live feed follows a real call: start, state, DTMF, bot text, figures
   t.equal(hub.active, false, 'no client: the observer is inactive');
   const feed = await openSse(`${g.url}/console/events`);
   await until(() => feed.events.some((e) => e.event === 'snapshot'), 5000, 'snapshot');
+  t.equal(metricValue(await g.metrics(), 'gateway_console_clients'), 1, 'the connected console is a metric');
   t.equal(hub.active, true);
 
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);

@@ -20,6 +20,8 @@ export interface StatSources {
   remoteBot?: RemoteBotStats;
   ttsFallback?: FallbackTtsStats;
   recordings?: RecordingStoreStats;
+  /** The live console: connected clients and events dropped for slow ones. */
+  console?: { readonly clients: number; readonly dropped: number };
 }
 
 /** Plain counters the per-frame code bumps; read at scrape time. */
@@ -161,6 +163,8 @@ export class Metrics {
     scraped('gateway_recordings_total', 'Call recordings ended, by result (completed, failed)', 'result', () => src.recordings && { completed: src.recordings.completed, failed: src.recordings.failed });
     scraped('gateway_recording_bytes_dropped_total', 'Recorded audio bytes dropped (disk behind), over ended recordings', undefined, () => src.recordings?.bytesDropped);
     scraped('gateway_recording_blocks_dropped_total', 'Recording blocks dropped because the write queue was full', undefined, () => src.recordings?.blocksDropped);
+    new Gauge({ name: 'gateway_console_clients', help: 'Live console clients connected', registers, collect() { this.set(src.console?.clients ?? 0); } });
+    scraped('gateway_console_events_dropped_total', 'Console events dropped for clients that read too slowly', undefined, () => src.console?.dropped);
     new Gauge({ name: 'gateway_recordings_active', help: 'Call recordings open now', registers, collect() { this.set(src.recordings?.active ?? 0); } });
   }
 }

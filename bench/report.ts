@@ -5,7 +5,7 @@ export interface BenchResult {
   sampleRateHz: number;
   started: string;
   quick: boolean;
-  machine: { cpus: number; model?: string; node: string; pinned: boolean };
+  machine: { cpus: number; model?: string; node: string; pinned: boolean; nodeFlags?: string[] };
   criterion: string;
   gateway: { capacityLegs: number; levels: LevelResult[]; ingressLatencyMs: { p50: number; p99: number; p999: number }; pacingIntervalMs: { p50: number; p99: number }; cpuPerLegPct: number; rssPerLegKiB: number; at: number };
   baseline: { capacityLegs: number; levels: LevelResult[]; cpuPerLegPct: number };
@@ -15,7 +15,7 @@ export interface BenchResult {
 
 export function renderMarkdown(r: BenchResult): string {
   const lines = [
-    `Benchmark ${r.quick ? '(quick) ' : ''}${r.started} — ${r.machine.cpus} × ${r.machine.model ?? 'cpu'}, Node ${r.machine.node}, ${r.sampleRateHz / 1000} kHz legs, target ${r.machine.pinned ? 'pinned to core 0' : 'not pinned'}`,
+    `Benchmark ${r.quick ? '(quick) ' : ''}${r.started} — ${r.machine.cpus} × ${r.machine.model ?? 'cpu'}, Node ${r.machine.node}${r.machine.nodeFlags?.length ? ` (${r.machine.nodeFlags.join(' ')})` : ''}, ${r.sampleRateHz / 1000} kHz legs, target ${r.machine.pinned ? 'pinned to core 0' : 'not pinned'}`,
     '',
     `Capacity (${r.criterion}): gateway **${r.gateway.capacityLegs}** legs, baseline ${r.baseline.capacityLegs} legs (ceiling of the ramp: ${r.ceiling}); ratio **${r.ratio.capacity}**. CPU per leg ratio gateway ÷ baseline: **${r.ratio.cpuPerLeg}**.`,
     '',

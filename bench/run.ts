@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { HAS_TASKSET, request, spawnPinned, type Msg } from './child.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Hist } from './hist.js';
@@ -22,8 +22,14 @@ const MEASURE_MS = QUICK ? 3000 : 8000;
 // One generator process on core 1: more processes on the same core only add contention to the client-side timing.
 const LOADGENS = 1;
 const PACING_LIMIT_MS = 25;
-/** Extra Node flags for the target process only (e.g. `--cpu-prof`, `--trace-gc`), space-separated. */
-const TARGET_FLAGS = (process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * Node flags of both targets: those `npm start` and the Docker image run the gateway with (a fair baseline gets the
+ * same), then `BENCH_TARGET_FLAGS` (e.g. `--cpu-prof`, `--trace-gc`), space-separated.
+ */
+const START_FLAGS = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
+const TARGET_FLAGS = [...START_FLAGS, ...(process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean)];
 /** Leg sample rate (8000, 16000 or 24000); results at a rate other than 16 kHz go to `latest-<rate>.*`. */
 const RATE = Number(process.env.BENCH_RATE ?? 16000);
 if (![8000, 16000, 24000].includes(RATE)) throw new Error('BENCH_RATE must be 8000, 16000 or 24000');
@@ -196,7 +202,7 @@ async function main(): Promise<void> {
   const result = {
     started,
     quick: QUICK,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinned: HAS_TASKSET },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinned: HAS_TASKSET, nodeFlags: TARGET_FLAGS },
     criterion: `client pacing p99 ≤ ${PACING_LIMIT_MS} ms, no lost or wrong-size frames, every leg open`,
     sampleRateHz: RATE,
     measureMs: MEASURE_MS,

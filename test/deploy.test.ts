@@ -122,7 +122,9 @@ t.test('Dockerfile: non-root, signals, port, HEALTHCHECK, exec form', async (t) 
   t.same(entry, ['/usr/bin/tini', '--'], 'exec-form init that forwards signals and reaps children');
   const cmds = ofKind(runtime, 'CMD');
   const cmd = execForm(cmds[cmds.length - 1]);
-  t.same(cmd, ['node', 'dist/src/main.js'], 'exec-form CMD: SIGTERM reaches Node');
+  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ');
+  t.same(cmd, start, 'exec-form CMD (SIGTERM reaches Node), the same command as `npm start`');
+  t.equal(cmd?.at(-1), 'dist/src/main.js');
   t.ok(existsSync('src/main.ts') && existsSync('dist/src/main.js'), 'the CMD entry point is what the build emits');
   const copied = ofKind(runtime, 'COPY').flatMap((c) => c.getArguments().map((a) => a.getValue()));
   t.ok(copied.includes('/app/dist/src') && copied.includes('examples'), 'compiled gateway and the example bots in the image');

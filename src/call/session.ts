@@ -18,7 +18,8 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { TickListener, Ticker } from '../util/ticker.js';
 import { CallVad, VadEvent } from '../vad/vad.js';
-import type { AsrAdapter, AsrStream } from '../asr/types.js';
+import type { AsrAdapter } from '../asr/types.js';
+import { AsrFeed, type AsrFeedOwner } from './asr-feed.js';
 import type { BotAdapter, BotInput, BotOutput, BotSession } from '../bot/types.js';
 import type { TtsAdapter } from '../tts/types.js';
 import type { CallInfo } from './call-info.js';
@@ -64,10 +65,9 @@ export interface CallSummary {
 }
 
 const PREROLL_MS = 200;
-const MAX_ASR_BACKLOG_FRAMES = 50;
 const MAX_KEPT = 32;
 
-export class CallSession implements LegListener, JitterSink, TickListener, PacerEvents {
+export class CallSession implements LegListener, JitterSink, TickListener, PacerEvents, AsrFeedOwner {
   readonly info: CallInfo;
   readonly startedAtMs: number;
   state: CallState = 'starting';
@@ -79,12 +79,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private readonly pacer: Pacer;
   private readonly vad: CallVad;
   private readonly capture: UtteranceCapture | undefined;
-  private asrStream: AsrStream | undefined;
-  /** The ASR adapter now serving the call (changes on a fallback chain's failover), for metric labels. */
-  private asrName = '';
-  private asrBacklog: Buffer[] | undefined = [];
-  /** Frames dropped because the ASR had not started and the backlog was full. */
-  private asrBacklogDropped = 0;
+  private readonly asr: AsrFeed | undefined;
   private botSession: BotSession | undefined;
   private botBacklog: BotInput[] | undefined = [];
   private replyId = 0;
@@ -92,8 +87,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private discardUntilEnd = false;
   /** Whether the audio now queued or playing may be interrupted (the flag of the newest reply written). */
   private playbackInterruptible = true;
-  /** Arrival of the caller's last voiced frame: where their speech really ended (before endpointing). */
-  private lastVoicedAtMs = -1;
+  /** Arrival of the caller's last voiced frame (−1: none yet): where their speech really ended (before endpointing). */
+  lastVoicedAtMs = -1;
   /** The caller spoke since the last reply started: the next reply's first frame closes the turn. */
   private turnOpen = false;
   /** Voiced ms of the current utterance when the playing reply started: only speech after that can barge in. */
@@ -149,6 +144,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     );
     this.vad = new CallVad({ sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs });
     if (deps.bot.capabilities.wantsUtteranceAudio) this.capture = new UtteranceCapture(PREROLL_MS, cfg.maxUtteranceMs, frameBytes);
+    this.asr = deps.asr ? new AsrFeed({ adapter: deps.asr, call: this.info, signal: this.abort.signal, clock: deps.clock, metrics: deps.metrics, log: this.log }, this) : undefined;
   }
 
   get closed(): boolean {
@@ -176,23 +172,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice }, 'call started');
     if (this.d.observer?.active) this.d.observer.event(this, { type: 'call-start' });
     const signal = this.abort.signal;
-    if (this.d.asr) {
-      Promise.resolve()
-        .then(() => (this.d.asr as AsrAdapter).start({ call: this.info, signal }))
-        .then((stream) => {
-          if (this.closedFlag) return stream.close();
-          this.asrStream = stream;
-          this.asrName = (this.d.asr as AsrAdapter).name.split('>')[0];
-          // Frames that arrived while the ASR was starting are handed over; past MAX_ASR_BACKLOG_FRAMES they were dropped.
-          if (this.asrBacklogDropped) this.log.warn({ adapter: this.asrName, droppedFrames: this.asrBacklogDropped }, 'asr started late: early audio dropped');
-          this.log.debug({ adapter: this.asrName, backlogFrames: this.asrBacklog?.length ?? 0 }, 'asr started');
-          const backlog = this.asrBacklog ?? [];
-          this.asrBacklog = undefined;
-          for (const f of backlog) stream.write(f, this.d.clock.now());
-          void this.runAsr(stream);
-        })
-        .catch((err) => this.adapterError('asr', 'ASR_START_FAILED', err, true));
-    } else this.asrBacklog = undefined;
+    this.asr?.start();
     Promise.resolve()
       .then(() => this.d.bot.start({ call: this.info, signal, hasAsr: !!this.d.asr, hasTts: !!this.d.tts }))
       .then((bot) => {
@@ -253,12 +233,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   }
 
   onFrame(frame: Buffer, receivedAtMs: number): void {
-    const asr = this.asrStream;
-    if (asr) asr.write(frame, receivedAtMs);
-    else if (this.asrBacklog) {
-      if (this.asrBacklog.length < MAX_ASR_BACKLOG_FRAMES) this.asrBacklog.push(frame);
-      else this.asrBacklogDropped++;
-    }
+    this.asr?.write(frame, receivedAtMs);
     this.capture?.push(frame);
     this.rec?.pushIn(frame);
     const ev = this.vad.push(frame);
@@ -283,7 +258,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   private onSpeechEnd(): void {
     const ep = this.vad.endpointer;
-    this.asrStream?.endOfSpeech?.();
+    this.asr?.endOfSpeech();
     const audio = this.capture?.finish(this.d.config.vadSilenceMs - 100);
     this.toBot({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.info.sampleRateHz }, true);
     if (this.state === 'listening') this.setState('thinking');
@@ -360,37 +335,16 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   }
 
   // ── ASR and bot loops ────────────────────────────────────────────────────────
-  private async runAsr(stream: AsrStream): Promise<void> {
-    try {
-      for await (const e of stream.events) {
-        if (this.closedFlag) break;
-        if (e.type === 'error') {
-          this.d.metrics.adapterErrors.inc({ stage: 'asr', code: e.code });
-          this.log.warn({ code: e.code, recoverable: e.recoverable }, `asr error: ${e.message}`);
-          continue;
-        }
-        if (e.type === 'restart') {
-          this.d.metrics.asrRestarts.inc({ adapter: this.asrName });
-          this.log.info({ adapter: this.asrName, reason: e.reason, replayedMs: e.replayedMs }, 'asr stream restarted');
-          continue;
-        }
-        if (e.type === 'failover') {
-          this.d.metrics.asrFailovers.inc({ from: e.from, to: e.to });
-          this.log.warn({ from: e.from, to: e.to, reason: e.reason, replayedMs: e.replayedMs }, 'asr failover');
-          this.asrName = e.to;
-          continue;
-        }
-        if (e.type === 'final') {
-          if (this.lastVoicedAtMs >= 0) this.d.metrics.asrFinalLatency.observe({ adapter: this.asrName }, Math.max(0, this.d.clock.now() - this.lastVoicedAtMs) / 1000);
-          this.log.info({ text: e.text }, 'transcript');
-          if (this.d.tts && this.d.config.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0 && e.text.trim()) this.botWaitSinceMs = this.d.clock.now();
-        }
-        if (this.d.observer?.active) this.d.observer.event(this, { type: 'transcript', text: e.text, final: e.type === 'final' });
-        this.toBot({ type: 'transcript', text: e.text, final: e.type === 'final' }, e.type === 'final');
-      }
-    } catch (err) {
-      this.adapterError('asr', 'ASR_STREAM_FAILED', err, false);
-    }
+  /** From the ASR feed: a transcript goes to the bot (and the console); a final starts the bot's reply clock. */
+  onTranscript(text: string, final: boolean): void {
+    if (this.closedFlag) return;
+    if (final && this.d.tts && this.d.config.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0 && text.trim()) this.botWaitSinceMs = this.d.clock.now();
+    if (this.d.observer?.active) this.d.observer.event(this, { type: 'transcript', text, final });
+    this.toBot({ type: 'transcript', text, final }, final);
+  }
+
+  onAdapterError(code: string, err: unknown, recoverable: boolean): void {
+    this.adapterError('asr', code, err, recoverable);
   }
 
   private async runBot(bot: BotSession): Promise<void> {
@@ -594,7 +548,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.reply = undefined;
     this.pacer.close();
     if (!this.leg.closed) this.leg.close(code, reason);
-    this.asrStream?.close();
+    this.asr?.close();
     this.botSession?.close(reason);
     this.vad.close();
     this.capture?.clear();

@@ -1,0 +1,130 @@
+/**
+ * One call's speech recognition, owned by the call session: starts the adapter's stream, hands it the frames that
+ * arrived while it was starting (a bounded backlog; drops counted and logged), feeds it every frame, and turns its
+ * events into metrics, log lines and transcripts for the session. Per frame it does only the `write`.
+ */
+import type { AsrAdapter, AsrStream } from '../asr/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Clock } from '../util/clock.js';
+import type { CallInfo } from './call-info.js';
+
+/** Frames kept while the ASR starts (1 s); later ones are dropped and counted. */
+const MAX_BACKLOG_FRAMES = 50;
+
+export interface AsrFeedOwner {
+  /** A transcript, in order. Not called after `close()`. */
+  onTranscript(text: string, final: boolean): void;
+  /** A failure of the adapter (start, or its stream's iteration), for the session's error accounting. */
+  onAdapterError(code: string, err: unknown, recoverable: boolean): void;
+  /** Arrival of the caller's last voiced frame (−1: none yet), to measure final-transcript latency. */
+  readonly lastVoicedAtMs: number;
+}
+
+export interface AsrFeedDeps {
+  adapter: AsrAdapter;
+  call: CallInfo;
+  /** The call's signal: the stream ends with the call. */
+  signal: AbortSignal;
+  clock: Clock;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export class AsrFeed {
+  private readonly d: AsrFeedDeps;
+  private readonly owner: AsrFeedOwner;
+  private stream: AsrStream | undefined;
+  private backlog: Buffer[] | undefined = [];
+  /** Frames dropped because the stream had not started and the backlog was full. */
+  private backlogDropped = 0;
+  /** The adapter now serving the call (changes on a fallback chain's failover), for metric labels. */
+  private name: string;
+  private closed = false;
+
+  constructor(deps: AsrFeedDeps, owner: AsrFeedOwner) {
+    this.d = deps;
+    this.owner = owner;
+    this.name = deps.adapter.name.split('>')[0];
+  }
+
+  /** Open the stream; failures are reported to the owner and the call goes on without ASR. */
+  start(): void {
+    const { adapter, call, signal } = this.d;
+    Promise.resolve()
+      .then(() => adapter.start({ call, signal }))
+      .then((stream) => {
+        if (this.closed) return stream.close();
+        this.stream = stream;
+        if (this.backlogDropped) this.d.log.warn({ adapter: this.name, droppedFrames: this.backlogDropped }, 'asr started late: early audio dropped');
+        const backlog = this.backlog ?? [];
+        this.backlog = undefined;
+        this.d.log.debug({ adapter: this.name, backlogFrames: backlog.length }, 'asr started');
+        for (const f of backlog) stream.write(f, this.d.clock.now());
+        void this.run(stream);
+      })
+      .catch((err) => {
+        this.backlog = undefined;
+        this.owner.onAdapterError('ASR_START_FAILED', err, true);
+      });
+  }
+
+  /** One 20 ms frame (hot path). */
+  write(frame: Buffer, receivedAtMs: number): void {
+    const s = this.stream;
+    if (s) s.write(frame, receivedAtMs);
+    else if (this.backlog) {
+      if (this.backlog.length < MAX_BACKLOG_FRAMES) this.backlog.push(frame);
+      else this.backlogDropped++;
+    }
+  }
+
+  /** VAD: the caller stopped speaking. */
+  endOfSpeech(): void {
+    this.stream?.endOfSpeech?.();
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.backlog = undefined;
+    this.stream?.close();
+  }
+
+  private async run(stream: AsrStream): Promise<void> {
+    const { metrics, log, clock } = this.d;
+    try {
+      for await (const e of stream.events) {
+        if (this.closed) break;
+        switch (e.type) {
+          case 'error':
+            metrics.adapterErrors.inc({ stage: 'asr', code: e.code });
+            log.warn({ code: e.code, recoverable: e.recoverable }, `asr error: ${e.message}`);
+            break;
+          case 'restart':
+            metrics.asrRestarts.inc({ adapter: this.name });
+            log.info({ adapter: this.name, reason: e.reason, replayedMs: e.replayedMs }, 'asr stream restarted');
+            break;
+          case 'failover':
+            metrics.asrFailovers.inc({ from: e.from, to: e.to });
+            log.warn({ from: e.from, to: e.to, reason: e.reason, replayedMs: e.replayedMs }, 'asr failover');
+            this.name = e.to;
+            break;
+          case 'final': {
+            const voicedAt = this.owner.lastVoicedAtMs;
+            if (voicedAt >= 0) metrics.asrFinalLatency.observe({ adapter: this.name }, Math.max(0, clock.now() - voicedAt) / 1000);
+            log.info({ text: e.text }, 'transcript');
+            this.owner.onTranscript(e.text, true);
+            break;
+          }
+          case 'interim':
+            this.owner.onTranscript(e.text, false);
+            break;
+        }
+      }
+    } catch (err) {
+      if (!this.closed) this.owner.onAdapterError('ASR_STREAM_FAILED', err, false);
+    }
+  }
+}

@@ -50,7 +50,8 @@ t.test('when every TTS fails, the reply is reported as producing no audio and th
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'tts-exhausted-1' });
   await untilLog(g, (l) => l.msg === 'reply produced no audio', 10000, 'the greeting failed');
-  t.ok(g.logs.some((l) => l.msg === 'tts adapter error' && l.code === 'TTS_FAILED'), 'the last failure reaches the session as TTS_FAILED');
+  t.ok(g.logs.some((l) => l.msg === 'tts adapter error' && l.code === 'PROVIDER_DOWN'), 'the last failure reaches the session with the provider\'s code');
+  t.equal(metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="tts",code="PROVIDER_DOWN"}'), 1, 'counted by that code');
   t.equal((g.gw.adapters.tts as FallbackTts).stats.exhausted, 1);
   t.equal(leg.ws.readyState, leg.ws.OPEN, 'the call is still up');
   t.equal(g.gw.tracker.size, 1);

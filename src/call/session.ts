@@ -499,7 +499,9 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
         await r.writer.write(chunk.audio, chunk.sampleRateHz, r.ctl.signal);
       }
     } catch (err) {
-      if (!r.ctl.signal.aborted) this.adapterError('tts', 'TTS_FAILED', err, true);
+      // Adapters that know why (e.g. AZURE_AUTHENTICATION_FAILURE) say so in `code`; the rest count as TTS_FAILED.
+      const code = (err as { code?: unknown })?.code;
+      if (!r.ctl.signal.aborted) this.adapterError('tts', typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code) ? code : 'TTS_FAILED', err, true);
     }
   }
 

@@ -70,8 +70,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
-  // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
   const metrics = new Metrics();
+  // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
   const vonage = await createVonageClient(config, logger, (e) => {
     metrics.vonageRequests.inc({ op: e.op, status: String(e.status) });
     metrics.vonageRequestDuration.observe({ op: e.op }, e.durationMs / 1000);

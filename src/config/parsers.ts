@@ -1,0 +1,69 @@
+/** Parsers of environment values and the shape of one setting's spec (used by config.ts and provider-specs.ts). */
+import type { Config } from './config.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Spec<K extends keyof Config> {
+  key: K;
+  env: string;
+  doc: string;
+  /** Default as it appears in the README. */
+  def: string;
+  parse: (raw: string, env: Env) => Config[K];
+  /** A secret: an invalid value is never echoed in the error message. */
+  secret?: boolean;
+}
+
+export function int(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`an integer from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+export function oneOf<T extends string | number>(values: readonly T[]) {
+  return (raw: string): T => {
+    const v = values.find((x) => String(x) === raw.trim());
+    if (v === undefined) throw new Error(`one of ${values.join(', ')}`);
+    return v;
+  };
+}
+export function bool(raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new Error('one of true, false (also 1/0, yes/no, on/off)');
+}
+export function phraseList(raw: string): readonly string[] {
+  const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  if (list.length > 5000 || list.some((p) => p.length > 100)) throw new Error('at most 5000 comma-separated phrases of at most 100 characters');
+  return Object.freeze(list);
+}
+export function nonEmpty(raw: string): string {
+  if (!raw.trim()) throw new Error('a non-empty string');
+  return raw.trim();
+}
+export function wsUrl(raw: string): string {
+  const v = raw.trim();
+  if (!v) return '';
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error('an absolute ws://, wss://, http:// or https:// URL');
+  }
+  if (!['ws:', 'wss:', 'http:', 'https:'].includes(u.protocol)) throw new Error('an absolute ws://, wss://, http:// or https:// URL');
+  return v;
+}
+export function httpUrl(raw: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw.trim());
+  } catch {
+    throw new Error('an absolute http:// or https:// URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('an absolute http:// or https:// URL');
+  if (u.search || u.hash) throw new Error('an absolute http:// or https:// URL without query or fragment');
+  return u.toString().replace(/\/+$/, '');
+}

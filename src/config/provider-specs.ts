@@ -1,0 +1,109 @@
+/**
+ * Settings of the optional components, in README order after the core ones: vendor speech (Azure, Google), the LLM and
+ * sidecar bots, recordings, security, Vonage call control and the console. Part of the one schema in config.ts.
+ */
+import type { Config } from './config.js';
+import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsUrl, type Spec } from './parsers.js';
+
+/** The LLM bot's default system prompt: short, plain, speakable replies. */
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a friendly voice assistant on a phone call. Everything you write is spoken aloud by a speech synthesiser, ' +
+  'so answer in one to three short sentences of plain conversational text: no markdown, lists, emoji or URLs. ' +
+  'If you did not understand the caller, ask them to repeat. When the caller wants to end the call, say a short goodbye and call hang_up.';
+
+export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
+  { key: 'azureSpeechKey', env: 'AZURE_SPEECH_KEY', def: '', doc: 'Azure Speech subscription key (ASR/TTS adapter `microsoft`)', parse: (r) => r.trim() },
+  { key: 'azureSpeechRegion', env: 'AZURE_SPEECH_REGION', def: '', doc: 'Azure Speech region, e.g. `westeurope` (with the key; or set an endpoint or host)', parse: (r) => r.trim() },
+  { key: 'azureSpeechEndpoint', env: 'AZURE_SPEECH_ENDPOINT', def: '', doc: 'Azure Speech endpoint URL (`SpeechConfig.fromEndpoint`), instead of the region', parse: wsUrl },
+  { key: 'azureSpeechHost', env: 'AZURE_SPEECH_HOST', def: '', doc: 'Azure Speech host URL, e.g. `ws://localhost:5000` for a container (`SpeechConfig.fromHost`); wins over endpoint and region', parse: wsUrl },
+  { key: 'azureSpeechPhrases', env: 'AZURE_SPEECH_PHRASES', def: '', doc: 'Comma-separated phrase list the Azure recogniser favours (names, jargon)', parse: (r) => r.split(',').map((p) => p.trim()).filter(Boolean) },
+  { key: 'azureSpeechConnectTimeoutMs', env: 'AZURE_SPEECH_CONNECT_TIMEOUT_MS', def: '5000', doc: 'Time allowed for an Azure Speech connection before it counts as failed', parse: int(100, 120000) },
+  { key: 'azureSpeechMaxRetries', env: 'AZURE_SPEECH_MAX_RETRIES', def: '5', doc: 'Azure ASR reconnects in a row (with backoff) after recoverable errors before the stream gives up', parse: int(0, 100) },
+  { key: 'azureSpeechUnthrottledMs', env: 'AZURE_SPEECH_UNTHROTTLED_MS', def: '5000', doc: 'Audio the Azure SDK sends at once before pacing at 2x real time (raise it to replay or test faster than real time)', parse: int(0, 3600000) },
+  { key: 'googleSpeechModel', env: 'GOOGLE_SPEECH_MODEL', def: '', doc: 'Google Speech model (e.g. `telephony`, `phone_call`, `latest_short`); empty = the service default, which every language supports', parse: (r) => r.trim() },
+  { key: 'googleSpeechInterim', env: 'GOOGLE_SPEECH_INTERIM', def: 'true', doc: 'Ask Google for interim results', parse: bool },
+  { key: 'googleSpeechPhrases', env: 'GOOGLE_SPEECH_PHRASES', def: '', doc: 'Comma-separated phrase hints for Google (speech context), at most 5000 of 100 characters', parse: phraseList },
+  { key: 'googleSpeechSingleUtterance', env: 'GOOGLE_SPEECH_SINGLE_UTTERANCE', def: 'false', doc: 'Google single-utterance mode: a new stream after each utterance', parse: bool },
+  { key: 'googleSpeechEndpoint', env: 'GOOGLE_SPEECH_ENDPOINT', def: '', doc: 'Google Speech `host:port` (e.g. `eu-speech.googleapis.com:443`); empty = the global endpoint', parse: (r) => {
+      const v = r.trim();
+      if (v && !/^(\[[0-9a-fA-F:.]+\]|[^:\s/[\]]+)(:\d{1,5})?$/.test(v)) throw new Error('host:port');
+      return v;
+    } },
+  { key: 'googleSpeechInsecure', env: 'GOOGLE_SPEECH_INSECURE', def: 'false', doc: 'Plaintext, unauthenticated gRPC to `GOOGLE_SPEECH_ENDPOINT` (local fakes, private sidecars)', parse: (r, env) => {
+      const v = bool(r);
+      if (v && !(env.GOOGLE_SPEECH_ENDPOINT ?? '').trim()) throw new Error('true only together with GOOGLE_SPEECH_ENDPOINT');
+      return v;
+    } },
+  { key: 'googleSpeechKeyFile', env: 'GOOGLE_SPEECH_KEY_FILE', def: '', doc: 'Service-account key file for Google Speech; empty = `GOOGLE_APPLICATION_CREDENTIALS` or the platform credentials', parse: (r) => r.trim() },
+  { key: 'googleSpeechRotateMs', env: 'GOOGLE_SPEECH_ROTATE_MS', def: '290000', doc: 'Replace each Google stream after this long (Google ends streams at 305 s); unacknowledged audio is replayed', parse: int(100, 300000) },
+  { key: 'googleSpeechReplayMs', env: 'GOOGLE_SPEECH_REPLAY_MS', def: '10000', doc: 'Unacknowledged audio kept per call for replay into a new Google stream (older audio is dropped)', parse: int(3000, 120000) },
+  // ── LLM bot (BOT_ADAPTER=llm) ──
+  { key: 'llmBaseUrl', env: 'LLM_BASE_URL', def: 'https://api.openai.com/v1', doc: 'OpenAI-compatible API base URL (`/chat/completions` is appended): OpenAI, vLLM, Ollama, llama.cpp server', parse: httpUrl },
+  { key: 'llmApiKey', env: 'LLM_API_KEY', def: '', doc: 'Bearer token for the LLM API (empty: no Authorization header); never logged', parse: (r) => r.trim() },
+  { key: 'llmModel', env: 'LLM_MODEL', def: 'gpt-4o-mini', doc: 'Model name sent in each request', parse: nonEmpty },
+  { key: 'llmSystemPrompt', env: 'LLM_SYSTEM_PROMPT', def: DEFAULT_SYSTEM_PROMPT, doc: 'System prompt of the LLM bot', parse: nonEmpty },
+  { key: 'llmGreeting', env: 'LLM_GREETING', def: '', doc: 'Said by the LLM bot when the call starts (empty: none, the caller speaks first)', parse: (r) => r.trim() },
+  { key: 'llmTemperature', env: 'LLM_TEMPERATURE', def: '', doc: 'Sampling temperature 0 to 2 (empty: the server default)', parse: (r) => {
+      if (!r.trim()) return null;
+      const n = Number(r);
+      if (!/^\d+(\.\d+)?$/.test(r.trim()) || n > 2) throw new Error('a number from 0 to 2, or empty');
+      return n;
+    } },
+  { key: 'llmTimeoutMs', env: 'LLM_TIMEOUT_MS', def: '10000', doc: 'Time allowed for the first token of an LLM reply; past it the bot apologises', parse: int(100, 600000) },
+  { key: 'llmTotalTimeoutMs', env: 'LLM_TOTAL_TIMEOUT_MS', def: '60000', doc: 'Time allowed for a whole LLM reply (overall cap)', parse: int(100, 600000) },
+  { key: 'llmMaxHistoryMessages', env: 'LLM_MAX_HISTORY_MESSAGES', def: '40', doc: 'Messages of call history sent with each request (oldest dropped first; the system prompt is extra)', parse: int(2, 1000) },
+  { key: 'llmMaxTokens', env: 'LLM_MAX_TOKENS', def: '400', doc: '`max_tokens` per LLM reply (0: not sent); the reply is also cut at 8 characters per token', parse: int(0, 100000) },
+  { key: 'llmTransferNumbers', env: 'LLM_TRANSFER_NUMBERS', def: '', doc: 'Comma-separated E.164 numbers the `transfer` tool may dial; `*` = any number; empty = no transfer tool', parse: (r) => {
+      const v = r.trim();
+      if (!v) return [];
+      if (v === '*') return ['*'];
+      return v.split(',').map((x) => {
+        const n = x.trim().replace(/[\s().-]/g, '').replace(/^\+/, '');
+        if (!/^[1-9][0-9]{6,14}$/.test(n)) throw new Error(`E.164 phone numbers separated by commas, or * (bad: ${JSON.stringify(x.trim())})`);
+        return n;
+      });
+    } },
+  { key: 'recordingDir', env: 'RECORDING_DIR', def: '', doc: 'Directory for per-call stereo WAV recordings (caller left, bot right) and metadata JSON, named by call uuid; empty = off', parse: (r) => r.trim() },
+  { key: 'botReplyTimeoutMs', env: 'BOT_REPLY_TIMEOUT_MS', def: '10000', doc: 'A final transcript the bot has not started answering within this long gets a spoken apology (a tone without TTS); 0 = never', parse: int(0, 600000) },
+  { key: 'vonageSignatureSecret', env: 'VONAGE_SIGNATURE_SECRET', def: '', secret: true, doc: 'Vonage signature secret: when set, every webhook must carry a valid HS256 `Authorization: Bearer` JWT (see Security)', parse: (r) => {
+      if (r !== '' && !/^[\x21-\x7E]{16,256}$/.test(r)) throw new Error('16-256 printable ASCII characters without spaces');
+      return r;
+    } },
+  { key: 'webhookMaxAgeS', env: 'WEBHOOK_MAX_AGE_S', def: '300', doc: 'Replay window: oldest signed-token `iat` accepted, in seconds (webhooks and `vonage` legs)', parse: int(10, 86400) },
+  { key: 'wsAuth', env: 'WS_AUTH', def: 'none', doc: 'WebSocket leg authentication: `none`, `vonage` (Vonage JWT, needs `VONAGE_SIGNATURE_SECRET`) or `custom` (`WS_AUTH_TOKEN`)', parse: oneOf(['none', 'vonage', 'custom'] as const) },
+  { key: 'wsAuthToken', env: 'WS_AUTH_TOKEN', def: '', secret: true, doc: 'The exact `Authorization` header value `custom` legs must send (printable ASCII, at most 8191 characters)', parse: (r) => {
+      if (r !== '' && !/^[\x21-\x7E](?:[\x20-\x7E]{0,8189}[\x21-\x7E])?$/.test(r)) throw new Error('1-8191 printable ASCII characters, no leading or trailing space');
+      return r;
+    } },
+  { key: 'upgradeRatePerSource', env: 'UPGRADE_RATE_PER_SOURCE', def: '50', doc: 'WebSocket upgrades per second allowed from one source address (token bucket; 0 = no limit); more get 429', parse: int(0, 100000) },
+  { key: 'upgradeBurstPerSource', env: 'UPGRADE_BURST_PER_SOURCE', def: '100', doc: 'Upgrades one source may make at once (the bucket size)', parse: int(1, 100000) },
+  { key: 'trustProxy', env: 'TRUST_PROXY', def: 'false', doc: 'Take the source address from the last `X-Forwarded-For` entry (set only behind your own proxy)', parse: bool },
+  { key: 'botUrl', env: 'BOT_URL', def: '', doc: 'With `BOT_ADAPTER=remote`: the bot\'s WebSocket URL, `ws://` or `wss://` (required then); one connection per call', parse: (r, env) => {
+      const v = r.trim();
+      if (!v) {
+        if (env.BOT_ADAPTER?.trim() === 'remote') throw new Error('a ws:// or wss:// URL (required with BOT_ADAPTER=remote)');
+        return '';
+      }
+      let u: URL;
+      try {
+        u = new URL(v);
+      } catch {
+        throw new Error('a ws:// or wss:// URL');
+      }
+      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
+      return v;
+    } },
+  { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
+  { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },
+  { key: 'botApologyText', env: 'BOT_APOLOGY_TEXT', def: 'Sorry, our assistant is unavailable right now. Please call back later.', doc: 'Said before hanging up when the remote bot cannot be reached or goes away mid-call', parse: nonEmpty },
+  { key: 'vonageApplicationId', env: 'VONAGE_APPLICATION_ID', def: '', doc: 'Vonage application id; with VONAGE_PRIVATE_KEY it turns on REST call control (bot transfer, dtmf, hangup; `vgw call`)', parse: (r) => r.trim() },
+  { key: 'vonagePrivateKey', env: 'VONAGE_PRIVATE_KEY', def: '', doc: 'The application\'s private key: path to a PEM file, or the PEM text itself (never logged)', parse: (r) => r.trim() },
+  { key: 'vonageApiUrl', env: 'VONAGE_API_URL', def: 'https://api.nexmo.com', doc: 'Voice REST API base URL; a call\'s `region_url` on a Vonage host (or this host) overrides it for that call', parse: httpUrl },
+  { key: 'vonageApiTimeoutMs', env: 'VONAGE_API_TIMEOUT_MS', def: '5000', doc: 'Timeout of one Vonage REST request', parse: int(100, 60000) },
+  { key: 'vonageApiRetries', env: 'VONAGE_API_RETRIES', def: '2', doc: 'Retries of a Vonage REST request answered 429, 503 or 504 (or not reached)', parse: int(0, 5) },
+  { key: 'consoleEnabled', env: 'CONSOLE_ENABLED', def: 'false', doc: 'Serve the live console and browser softphone at `/console` (on a non-loopback `HOST` only with `CONSOLE_TOKEN`)', parse: bool },
+  { key: 'consoleToken', env: 'CONSOLE_TOKEN', def: '', secret: true, doc: 'Token the console requires: `/console?token=…` once (sets an HttpOnly cookie) or `Authorization: Bearer …`; never logged', parse: (r) => {
+      if (r !== '' && !/^[\x21-\x7E]{16,256}$/.test(r)) throw new Error('16-256 printable ASCII characters without spaces');
+      return r;
+    } },
+];

@@ -2,6 +2,7 @@
  * The gateway's configuration: one schema, read from the environment once, validated, frozen.
  * This is the only module that reads `process.env` (main.ts passes it in).
  */
+import { availableParallelism, totalmem } from 'node:os';
 import { GatewayError } from '../errors.js';
 import { bool, httpUrl, int, nonEmpty, oneOf, type Env, type Spec } from './parsers.js';
 import { PROVIDER_SPECS } from './provider-specs.js';
@@ -30,6 +31,12 @@ export interface Config {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly pingIntervalMs: number;
+  /** Inbound messages (audio, text, pings) a leg may send per second, sustained (token bucket; Vonage sends ~50). */
+  readonly legMaxMessagesPerS: number;
+  /** Messages a leg may send at once above the sustained rate (bucket size: catch-up after a network stall). */
+  readonly legMessageBurst: number;
+  /** Malformed text messages a leg may send in any minute before it is closed (4009); 0 = no limit. */
+  readonly legMaxMalformedPerMin: number;
   readonly maxPayloadBytes: number;
   readonly maxCalls: number;
   readonly jitterTargetMs: number;
@@ -105,6 +112,12 @@ export interface Config {
   readonly recordingDir: string;
   /** A final transcript the bot has not begun to answer within this long gets a spoken apology; 0 = never. */
   readonly botReplyTimeoutMs: number;
+  /** Bot failures (a throw, a rejection, a missed reply) a call tolerates: each gets an apology, the last a goodbye and hang-up. */
+  readonly botMaxFailures: number;
+  /** A TTS request with no first audio within this long counts as failed (next TTS, else apology); 0 = no bound. */
+  readonly ttsFirstAudioTimeoutMs: number;
+  /** Concurrent offline (pocketsphinx) recognisers; calls past it go on without ASR. Resolved from `auto` at load. */
+  readonly localAsrMaxProcesses: number;
   /** Vonage signature secret (HS256); empty = webhooks are not signature-checked. Never logged. */
   readonly vonageSignatureSecret: string;
   /** Replay window: a signed webhook's (or a `vonage` leg's) `iat` may be at most this many seconds old. */
@@ -164,6 +177,16 @@ function languageMap(raw: string): Record<string, CallLanguage> {
   return Object.freeze(out);
 }
 
+/**
+ * `auto` for LOCAL_ASR_MAX_PROCESSES: pocketsphinx costs ~0.14 of a core and ~105 MB per call (GUIDE §3). Keep the
+ * recognisers to 70 % of the cores and half of the memory, so the 20 ms loop, TTS and the process itself keep room.
+ */
+export function autoLocalAsrProcesses(cores = availableParallelism(), memBytes = totalmem()): number {
+  const byCpu = Math.floor((cores * 0.7) / 0.14);
+  const byMem = Math.floor((memBytes * 0.5) / (105 * 1024 * 1024));
+  return Math.max(1, Math.min(byCpu, byMem));
+}
+
 /** Every variable the gateway reads, in README order. */
 export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'port', env: 'PORT', def: '8080', doc: 'HTTP and WebSocket port (0 picks a free one)', parse: int(0, 65535) },
@@ -183,8 +206,11 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'logLevel', env: 'LOG_LEVEL', def: 'info', doc: 'pino log level', parse: oneOf(LOG_LEVELS) },
   { key: 'language', env: 'LANGUAGE', def: 'en-US', doc: 'Default BCP-47 language passed to ASR and TTS adapters', parse: nonEmpty },
   { key: 'handshakeTimeoutMs', env: 'HANDSHAKE_TIMEOUT_MS', def: '5000', doc: 'Time allowed for `websocket:connected` after the upgrade', parse: int(100, 60000) },
-  { key: 'idleTimeoutMs', env: 'IDLE_TIMEOUT_MS', def: '15000', doc: 'A leg that sends nothing for this long is closed (4004)', parse: int(1000, 3600000) },
+  { key: 'idleTimeoutMs', env: 'IDLE_TIMEOUT_MS', def: '600000', doc: 'A leg that sends no message at all (no audio, no text) for this long is closed (4004). A caller who only listens is silence, not death: liveness is ping/pong, and gaps in the audio are counted as silence', parse: int(1000, 86400000) },
   { key: 'pingIntervalMs', env: 'PING_INTERVAL_MS', def: '10000', doc: 'WebSocket ping interval; no pong by the next ping closes the leg (4005)', parse: int(1000, 600000) },
+  { key: 'legMaxMessagesPerS', env: 'LEG_MAX_MESSAGES_PER_S', def: '250', doc: 'Inbound messages (audio, text, pings) one leg may send per second, sustained (token bucket; Vonage sends about 50); past it the leg is closed (4008)', parse: int(60, 100000) },
+  { key: 'legMessageBurst', env: 'LEG_MESSAGE_BURST', def: '500', doc: 'Messages a leg may send at once above that rate (catch-up after a network stall: 500 = 10 s of audio)', parse: int(50, 1000000) },
+  { key: 'legMaxMalformedPerMin', env: 'LEG_MAX_MALFORMED_PER_MIN', def: '20', doc: 'Malformed text messages (not JSON, not an event object) a leg may send in any minute before it is closed (4009); 0 = no limit', parse: int(0, 1000000) },
   { key: 'maxPayloadBytes', env: 'MAX_PAYLOAD_BYTES', def: '32768', doc: 'Largest WebSocket message accepted; larger closes the leg with 1009', parse: int(4096, 1048576) },
   { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs; beyond it the answer webhook returns a spoken busy NCCO and upgrades get 503', parse: int(1, 100000) },
   { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20; 0 = pass-through: lowest latency, no smoothing)', parse: (r) => {
@@ -209,6 +235,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
+  { key: 'localAsrMaxProcesses', env: 'LOCAL_ASR_MAX_PROCESSES', def: 'auto', doc: 'Offline recognisers (pocketsphinx processes, ~0.14 core and ~105 MB each) running at once; calls past it go on without ASR, counted and logged once. `auto` = 70 % of the cores / 0.14, at most half the memory / 105 MB', parse: (r) => (r.trim() === 'auto' ? autoLocalAsrProcesses() : int(0, 100000)(r)) },
   { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
   {
     key: 'languageByNumber',

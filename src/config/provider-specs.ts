@@ -65,6 +65,8 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     } },
   { key: 'recordingDir', env: 'RECORDING_DIR', def: '', doc: 'Directory for per-call stereo WAV recordings (caller left, bot right) and metadata JSON, named by call uuid; empty = off', parse: (r) => r.trim() },
   { key: 'botReplyTimeoutMs', env: 'BOT_REPLY_TIMEOUT_MS', def: '10000', doc: 'A final transcript the bot has not started answering within this long gets a spoken apology (a tone without TTS); 0 = never', parse: int(0, 600000) },
+  { key: 'botMaxFailures', env: 'BOT_MAX_FAILURES', def: '3', doc: 'Bot failures one call tolerates (a throw or rejection from the bot\'s code, a reply missed past `BOT_REPLY_TIMEOUT_MS`): each is answered with an apology; the last with a goodbye and a hang-up', parse: int(1, 1000) },
+  { key: 'ttsFirstAudioTimeoutMs', env: 'TTS_FIRST_AUDIO_TIMEOUT_MS', def: '5000', doc: 'A TTS request that yields no audio within this long counts as failed (the next TTS of the list, else the reply produces no audio); 0 = no bound', parse: int(0, 600000) },
   { key: 'vonageSignatureSecret', env: 'VONAGE_SIGNATURE_SECRET', def: '', secret: true, doc: 'Vonage signature secret: when set, every webhook must carry a valid HS256 `Authorization: Bearer` JWT (see Security)', parse: (r) => {
       if (r !== '' && !/^[\x21-\x7E]{16,256}$/.test(r)) throw new Error('16-256 printable ASCII characters without spaces');
       return r;

@@ -37,6 +37,12 @@ export class HotCounters {
   pacerDroppedBackpressure = 0;
   pacerRejectedFull = 0;
   tickerLateTicks = 0;
+  /** Inbound text messages that were not a JSON event object. */
+  legTextMalformed = 0;
+  /** Per-leg log lines suppressed by the per-leg log rate limit (counted instead of written). */
+  legLogSuppressed = 0;
+  /** Spells of a live leg sending no audio (treated as silence, not as a dead leg). */
+  legSilences = 0;
 }
 
 /** Per-call counters a live call exposes for scrapes. */
@@ -75,6 +81,18 @@ export class Metrics {
   readonly llmFirstTokenLatency: Histogram;
   readonly vonageRequests: Counter<'op' | 'status'>;
   readonly vonageRequestDuration: Histogram<'op'>;
+  /** Throws and rejections from adapter code caught at the adapter boundary, by kind and call point. */
+  readonly adapterFaults: Counter<'kind' | 'point'>;
+  /** Last-resort process handlers that fired (uncaughtException, unhandledRejection): each one is a bug to fix. */
+  readonly processFaults: Counter<'type'>;
+  /** 20 ms tick listeners removed because they kept throwing (their call is closed with 1011). */
+  readonly tickerListenerFaults: Counter;
+  /** Offline recognisers running now. */
+  readonly localAsrProcesses: Gauge;
+  /** Calls that went on without ASR because the offline recogniser budget was full. */
+  readonly localAsrOverBudget: Counter;
+  /** Log lines dropped because the log destination (stdout) was too slow. */
+  readonly logLinesDropped: Counter;
   /** Counters of other components, read at scrape time (see {@link StatSources}). */
   readonly sources: StatSources = {};
 
@@ -128,6 +146,15 @@ export class Metrics {
     this.llmFirstTokenLatency = h('gateway_llm_first_token_latency_seconds', 'LLM request sent to its first streamed token');
     this.vonageRequests = new Counter({ name: 'gateway_vonage_requests_total', help: 'Vonage REST requests (each attempt), by operation and HTTP status (0 = timeout or network error)', labelNames: ['op', 'status'], registers });
     this.vonageRequestDuration = new Histogram({ name: 'gateway_vonage_request_seconds', help: 'Vonage REST request duration (each attempt), by operation', labelNames: ['op'], buckets: LATENCY_BUCKETS_S, registers });
+    fromHot('gateway_leg_text_malformed_total', 'Inbound text messages that were not a JSON event object', () => hot.legTextMalformed);
+    fromHot('gateway_leg_log_suppressed_total', 'Per-leg log lines not written because of the per-leg log rate limit', () => hot.legLogSuppressed);
+    fromHot('gateway_leg_silences_total', 'Spells of a live leg sending no audio (treated as silence)', () => hot.legSilences);
+    this.adapterFaults = new Counter({ name: 'gateway_adapter_faults_total', help: 'Throws or rejections from adapter code caught at the adapter boundary, by kind (asr, bot, tts) and call point', labelNames: ['kind', 'point'], registers });
+    this.processFaults = new Counter({ name: 'gateway_process_faults_total', help: 'Last-resort process handlers that fired (uncaughtException, unhandledRejection)', labelNames: ['type'], registers });
+    this.tickerListenerFaults = new Counter({ name: 'gateway_ticker_listener_faults_total', help: '20 ms tick listeners removed because they kept throwing (their call closed with 1011)', registers });
+    this.localAsrProcesses = new Gauge({ name: 'gateway_local_asr_processes', help: 'Offline recognisers (pocketsphinx) running now', registers });
+    this.localAsrOverBudget = new Counter({ name: 'gateway_local_asr_over_budget_total', help: 'Calls that went on without ASR because LOCAL_ASR_MAX_PROCESSES recognisers were running', registers });
+    this.logLinesDropped = new Counter({ name: 'gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout was too slow (the log never blocks the process or grows without bound)', registers });
     const src = this.sources;
     const scraped = (name: string, help: string, label: string | undefined, read: () => number | Record<string, number> | undefined) => {
       const reported = new Map<string, number>();

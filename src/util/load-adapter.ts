@@ -5,9 +5,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
-import { GatewayError } from '../errors.js';
+import { GatewayError, type AdapterKind } from '../errors.js';
 
-export type AdapterKind = 'asr' | 'bot' | 'tts';
+export type { AdapterKind };
 
 function looksLikePath(spec: string): boolean {
   return spec.startsWith('.') || isAbsolute(spec) || /\.(c|m)?js$/.test(spec) || spec.startsWith('file:');

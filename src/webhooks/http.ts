@@ -87,9 +87,9 @@ export function stringFields(fields: Record<string, unknown>, names: readonly st
   return out;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
@@ -98,7 +98,11 @@ export function sendNoContent(res: ServerResponse): void {
   res.end();
 }
 
-/** The JSON error body every webhook uses: `{"error": code, "reason": message}`. */
+/**
+ * The JSON error body every webhook uses: `{"error": code, "reason": message}`. A 413 also ends the connection
+ * (`Connection: close`: Node closes the socket once the answer is flushed), so the rest of an oversized body is not
+ * read until the request timeout.
+ */
 export function sendError(res: ServerResponse, err: GatewayError): void {
-  sendJson(res, err.httpStatus, { error: err.code, reason: err.message });
+  sendJson(res, err.httpStatus, { error: err.code, reason: err.message }, err.httpStatus === 413 ? { connection: 'close' } : undefined);
 }

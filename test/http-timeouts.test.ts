@@ -63,8 +63,11 @@ t.test('slowloris: headers sent byte by byte are cut near the 5 s header timeout
   t.match(JSON.parse(headers.body), { error: 'REQUEST_TIMEOUT' });
   t.ok(body.closedByServer, 'the server closed the slow-body connection');
   t.ok(body.closedAfterMs < 20000, `slow body cut in ${Math.round(body.closedAfterMs)} ms (< 20 s; the request timeout is 10 s)`);
+  t.equal(body.status, 408);
   t.equal((await fetch(`${g.url}/healthz`)).status, 200, 'the gateway serves on');
-  t.ok(g.logs.filter((l) => /request not received in time/.test(l.msg)).length >= 1, 'the timeout is logged');
+  t.equal(g.logs.filter((l) => /request not received in time/.test(l.msg)).length, 2, 'each timeout is logged');
+  t.equal(g.logs.filter((l) => l.level >= 50).length, 0, 'a slow client is bad input, not a gateway error');
+  t.equal(metricValue(await g.metrics(), 'gateway_webhook_requests_total{hook="event",code="400"}'), 1, 'the cut webhook counted as refused input');
 });
 
 t.test('an oversized body gets its 413 and the connection is closed, not read on until the timeout', async (t) => {

@@ -29,7 +29,13 @@ export function readBody(req: IncomingMessage, limitBytes = MAX_BODY_BYTES): Pro
       parts.push(c);
     });
     req.on('end', () => !failed && resolve(Buffer.concat(parts)));
-    req.on('error', (e) => !failed && ((failed = true), reject(e)));
+    // The client went away, or the request timeout cut it (it got its 408 from the server's clientError handler):
+    // bad input, not a gateway failure.
+    req.on('error', (e) => {
+      if (failed) return;
+      failed = true;
+      reject(new GatewayError('WEBHOOK_MALFORMED', `request body incomplete: ${e.message === 'aborted' ? 'the client went away or was too slow' : e.message.slice(0, 100)}`, { httpStatus: 400, cause: e }));
+    });
   });
 }
 

@@ -67,7 +67,13 @@ async function build<T>(kind: AdapterKind, spec: string, factory: Maybe<T>, ctx:
   try {
     return await factory(ctx);
   } catch (err) {
-    throw new GatewayError('ADAPTER_LOAD_FAILED', `${ENV_OF[kind]}=${spec}: the adapter factory failed: ${describeCause(err).slice(0, 500)}`, { cause: err });
+    const where = `${ENV_OF[kind]}=${spec}`;
+    // A built-in's own start-up error (a missing key, a bad URL) already says what to fix: name the setting, keep the code.
+    if (err instanceof GatewayError) throw err.message.includes(ENV_OF[kind]) ? err : new GatewayError(err.code, `${where}: ${err.message}`, { httpStatus: err.httpStatus, cause: err.cause });
+    // The cause (and so its stack, on stderr) only for a user's module: a built-in's message says what to set.
+    const builtin = kind === 'asr' ? ASR_BUILTINS : kind === 'bot' ? BOT_BUILTINS : TTS_BUILTINS;
+    const own = Object.prototype.hasOwnProperty.call(builtin, spec);
+    throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the adapter factory failed: ${describeCause(err).slice(0, 500)}`, own ? {} : { cause: err });
   }
 }
 

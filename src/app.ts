@@ -1,6 +1,8 @@
 /**
  * Builds one gateway process: HTTP webhooks and the Vonage WebSocket on one port, the shared 20 ms ticker, metrics,
- * the call tracker. A factory, never a singleton: tests build several in one process.
+ * the call tracker. A factory, never a singleton: tests build several in one process. What each part does lives next
+ * to it: webhooks/router.ts (the webhooks), observability/health.ts (probes, /metrics), leg/upgrade.ts (upgrade checks,
+ * leg, call session); this file builds and wires them and owns the lifecycle (listen, drain, close).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { withBoundPort, type Config } from './config/config.js';

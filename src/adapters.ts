@@ -9,7 +9,7 @@ import type { BotAdapter, BotAdapterFactory } from './bot/types.js';
 import type { TtsAdapter } from './tts/types.js';
 import type { AdapterContext } from './util/adapter-context.js';
 import { resolveFactory } from './util/load-adapter.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, type AdapterKind } from './errors.js';
 
 export interface Adapters {
   asr: AsrAdapter | undefined;
@@ -45,11 +45,51 @@ const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
   microsoft: async (ctx) => (await import('./tts/microsoft.js')).createMicrosoftTts(ctx),
 };
 
-function check<T extends object>(kind: string, spec: string, value: unknown, methods: string[]): T {
-  if (!value || typeof value !== 'object') throw new GatewayError('ADAPTER_LOAD_FAILED', `${kind} adapter ${spec}: factory returned ${typeof value}, not an adapter object`);
-  for (const m of methods) {
-    if (typeof (value as Record<string, unknown>)[m] !== 'function') throw new GatewayError('ADAPTER_LOAD_FAILED', `${kind} adapter ${spec}: missing method ${m}()`);
+const ENV_OF: Record<AdapterKind, string> = { asr: 'ASR_ADAPTER', bot: 'BOT_ADAPTER', tts: 'TTS_ADAPTER' };
+
+/** What the adapter must have besides a `name`: the methods the gateway calls. */
+const REQUIRED: Record<AdapterKind, readonly string[]> = { asr: ['start'], bot: ['start'], tts: ['synthesize'] };
+
+function describeCause(err: unknown): string {
+  if (err instanceof Error) return `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return 'unprintable value';
   }
+}
+
+/**
+ * Run a factory at start-up. A throw or a rejection is a start-up failure that names the setting, the module and the
+ * cause (the gateway then exits non-zero), never an unexplained crash.
+ */
+async function build<T>(kind: AdapterKind, spec: string, factory: Maybe<T>, ctx: AdapterContext): Promise<T | undefined> {
+  try {
+    return await factory(ctx);
+  } catch (err) {
+    const where = `${ENV_OF[kind]}=${spec}`;
+    // A built-in's own start-up error (a missing key, a bad URL) already says what to fix: name the setting, keep the code.
+    if (err instanceof GatewayError) throw err.message.includes(ENV_OF[kind]) ? err : new GatewayError(err.code, `${where}: ${err.message}`, { httpStatus: err.httpStatus, cause: err.cause });
+    // The cause (and so its stack, on stderr) only for a user's module: a built-in's message says what to set.
+    const builtin = kind === 'asr' ? ASR_BUILTINS : kind === 'bot' ? BOT_BUILTINS : TTS_BUILTINS;
+    const own = Object.prototype.hasOwnProperty.call(builtin, spec);
+    throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the adapter factory failed: ${describeCause(err).slice(0, 500)}`, own ? {} : { cause: err });
+  }
+}
+
+/**
+ * Refuse at load what would fail on the first call: not an object, no `name` (a non-empty string: logs and metrics
+ * are labelled with it), a required method missing, or a `close` that is not a function.
+ */
+export function checkAdapter<T extends object>(kind: AdapterKind, spec: string, value: unknown): T {
+  const where = `${ENV_OF[kind]}=${spec}`;
+  if (!value || typeof value !== 'object') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the factory returned ${value === null ? 'null' : typeof value}, not an adapter object`);
+  const v = value as Record<string, unknown>;
+  if (typeof v.name !== 'string' || !v.name.trim()) throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the adapter has no name (a non-empty string property \`name\`)`);
+  for (const m of REQUIRED[kind]) {
+    if (typeof v[m] !== 'function') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the adapter is missing method ${m}()`);
+  }
+  if (v.close !== undefined && typeof v.close !== 'function') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: close is not a function`);
   return value as T;
 }
 
@@ -60,10 +100,15 @@ function check<T extends object>(kind: string, spec: string, value: unknown, met
 async function loadAsr(spec: string, ctx: (name: string) => AdapterContext): Promise<AsrAdapter | undefined> {
   const specs = spec.split(',').map((s) => s.trim()).filter(Boolean);
   const chain: AsrAdapter[] = [];
-  for (const one of specs) {
-    const f = await resolveFactory<Maybe<AsrAdapter>>('asr', one, ASR_BUILTINS);
-    const raw = await f(ctx(`asr:${one}`));
-    if (raw !== undefined) chain.push(check<AsrAdapter>('ASR', one, raw, ['start']));
+  try {
+    for (const one of specs) {
+      const f = await resolveFactory<Maybe<AsrAdapter>>('asr', one, ASR_BUILTINS);
+      const raw = await build('asr', one, f, ctx(`asr:${one}`));
+      if (raw !== undefined) chain.push(checkAdapter<AsrAdapter>('asr', one, raw));
+    }
+  } catch (err) {
+    await Promise.allSettled(chain.map(async (a) => a.close?.()));
+    throw err;
   }
   if (chain.length <= 1) return chain[0];
   return (await import('./asr/fallback.js')).createFallbackAsr(chain);
@@ -76,20 +121,28 @@ export async function loadAsrAdapter(config: Config, logger: Logger, env: Readon
 
 export async function loadAdapters(config: Config, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<Adapters> {
   const ctx = (name: string): AdapterContext => ({ config, env, logger: logger.child({ adapter: name }) });
-  const botF = await resolveFactory<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
-  const botRaw = await botF(ctx(`bot:${config.botAdapter}`));
-  const asr = await loadAsr(config.asrAdapter, ctx);
-  const bot = check<BotAdapter>('bot', config.botAdapter, botRaw, ['start']);
-  if (!bot.capabilities) (bot as { capabilities: BotAdapter['capabilities'] }).capabilities = { wantsUtteranceAudio: false };
-  // TTS_ADAPTER may list several (`microsoft,flite`): each is built, and more than one are wrapped in a fallback.
-  const ttsList: TtsAdapter[] = [];
-  for (const spec of config.ttsAdapter.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', spec, TTS_BUILTINS);
-    const ttsRaw = await ttsF(ctx(`tts:${spec}`));
-    if (ttsRaw !== undefined) ttsList.push(check<TtsAdapter>('TTS', spec, ttsRaw, ['synthesize']));
+  // What was built before a later one failed is closed again: a failed start leaves nothing running.
+  const built: Partial<Adapters> & { ttsList: TtsAdapter[] } = { ttsList: [] };
+  try {
+    const botF = await resolveFactory<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
+    const botRaw = await build('bot', config.botAdapter, botF, ctx(`bot:${config.botAdapter}`));
+    const bot = checkAdapter<BotAdapter>('bot', config.botAdapter, botRaw);
+    built.bot = bot;
+    if (!bot.capabilities) (bot as { capabilities: BotAdapter['capabilities'] }).capabilities = { wantsUtteranceAudio: false };
+    built.asr = await loadAsr(config.asrAdapter, ctx);
+    // TTS_ADAPTER may list several (`microsoft,flite`): each is built, and more than one are wrapped in a fallback.
+    for (const spec of config.ttsAdapter.split(',').map((x) => x.trim()).filter(Boolean)) {
+      const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', spec, TTS_BUILTINS);
+      const ttsRaw = await build('tts', spec, ttsF, ctx(`tts:${spec}`));
+      if (ttsRaw !== undefined) built.ttsList.push(checkAdapter<TtsAdapter>('tts', spec, ttsRaw));
+    }
+    const list = built.ttsList;
+    const tts = list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' })) : list[0];
+    return { asr: built.asr, bot, tts };
+  } catch (err) {
+    await Promise.allSettled([built.asr, built.bot, ...built.ttsList].map(async (a) => a?.close?.()));
+    throw err;
   }
-  const tts = ttsList.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(ttsList, logger.child({ adapter: 'tts:fallback' })) : ttsList[0];
-  return { asr, bot, tts };
 }
 
 export async function closeAdapters(a: Adapters): Promise<void> {

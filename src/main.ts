@@ -1,7 +1,22 @@
-/** Process entry: read the environment once, build the gateway, listen, drain on SIGTERM/SIGINT. */
+/**
+ * Process entry: read the environment once, build the gateway, listen, drain on SIGTERM/SIGINT. A start-up failure
+ * (bad settings, an adapter factory that throws, a bad key) exits 1 with one clear line on stderr. Faults that escape
+ * every guard later are logged, counted and survived (observability/last-resort.ts).
+ */
 import { loadConfig } from './config/config.js';
 import { GatewayError } from './errors.js';
 import { buildGateway } from './app.js';
+import { LastResort } from './observability/last-resort.js';
+
+const lastResort = new LastResort().install();
+
+/** The start-up failure for stderr: the message, and where a user's code threw (the first lines of its stack). */
+function startupError(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  const stack = cause instanceof Error && cause.stack ? `\n${cause.stack.split('\n').slice(0, 6).map((l) => `  ${l}`).join('\n')}` : '';
+  return `gateway failed to start: ${msg}${stack}\n`;
+}
 
 let config;
 try {
@@ -13,6 +28,7 @@ try {
 
 try {
   const gw = await buildGateway({ config, env: process.env });
+  lastResort.attach(gw.metrics, gw.logger);
   const port = await gw.listen();
   const base = gw.config.publicUrl;
   gw.logger.info(
@@ -48,6 +64,6 @@ try {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 } catch (err) {
-  process.stderr.write(`gateway failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(startupError(err));
   process.exit(1);
 }

@@ -16,6 +16,11 @@ import { FakeOpenAi } from './fakes/openai-server.js';
 import { VonageApiFake } from './fakes/vonage-api.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+// Vonage call uuids (REST call control accepts only the UUID format).
+const LLM_TRANSFER = '11111111-1111-4111-8111-000000000001';
+const LLM_HANGUP = '11111111-1111-4111-8111-000000000002';
+const SIDECAR_TRANSFER = '11111111-1111-4111-8111-000000000003';
+const SIDECAR_HANGUP = '11111111-1111-4111-8111-000000000004';
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
 const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-cc-')), 'private.key');
 writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
@@ -52,10 +57,10 @@ t.test('LLM bot: the transfer and hang_up tools reach Vonage over REST', async (
 
   // Call 1: the caller presses 0; the model transfers the call.
   llm.reply({ type: 'stream', chunks: ['Transferring you now.', { tool: { index: 0, id: 't1', name: 'transfer' } }, { tool: { index: 0, args: '{"number":"+447700900002"}' } }, { finish: 'tool_calls' }] });
-  const a = await call(g, 'llm-transfer-1', api.url);
+  const a = await call(g, LLM_TRANSFER, api.url);
   press(a, '0');
-  await until(() => updates(api, 'llm-transfer-1').length === 1, 15000, 'REST transfer');
-  const tr = updates(api, 'llm-transfer-1')[0];
+  await until(() => updates(api, LLM_TRANSFER).length === 1, 15000, 'REST transfer');
+  const tr = updates(api, LLM_TRANSFER)[0];
   t.equal(tr.action, 'transfer');
   t.same(tr.destination?.ncco[0].endpoint[0], { type: 'phone', number: '447700900002' }, 'to the number the model chose (an allowed one)');
   t.match(llm.requests[0].body.messages?.at(-1), { role: 'user', content: /0/ }, 'the key press reached the model');
@@ -63,11 +68,11 @@ t.test('LLM bot: the transfer and hang_up tools reach Vonage over REST', async (
 
   // Call 2: the model says goodbye and hangs up: the REST hangup comes after the goodbye has played.
   llm.reply({ type: 'stream', chunks: ['Goodbye!', { tool: { index: 0, id: 'h1', name: 'hang_up' } }, { tool: { index: 0, args: '{"reason":"caller done"}' } }, { finish: 'tool_calls' }] });
-  const b = await call(g, 'llm-hangup-1', api.url);
+  const b = await call(g, LLM_HANGUP, api.url);
   press(b, '9');
   const closed = await b.closed;
   t.equal(closed.code, 1000, 'the leg closes normally');
-  t.same(updates(api, 'llm-hangup-1').map((u) => u.action), ['hangup'], 'one REST hangup for the call');
+  t.same(updates(api, LLM_HANGUP).map((u) => u.action), ['hangup'], 'one REST hangup for the call');
   t.ok(b.binary.length >= 5, `the goodbye was heard first (${b.binary.length} frames)`);
 });
 
@@ -88,17 +93,17 @@ t.test('sample sidecar bot (child process): 0 transfers and # hangs up, over RES
     VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url,
   });
 
-  const a = await call(g, 'sidecar-transfer-1', api.url);
+  const a = await call(g, SIDECAR_TRANSFER, api.url);
   press(a, '0');
-  await until(() => updates(api, 'sidecar-transfer-1').length === 1, 15000, 'REST transfer');
-  const tr = updates(api, 'sidecar-transfer-1')[0];
+  await until(() => updates(api, SIDECAR_TRANSFER).length === 1, 15000, 'REST transfer');
+  const tr = updates(api, SIDECAR_TRANSFER)[0];
   t.equal(tr.action, 'transfer');
   t.same(tr.destination?.ncco[0].endpoint[0], { type: 'phone', number: '447700900003' });
   a.ws.close();
 
-  const b = await call(g, 'sidecar-hangup-1', api.url);
+  const b = await call(g, SIDECAR_HANGUP, api.url);
   press(b, '#');
   const closed = await b.closed;
   t.equal(closed.code, 1000);
-  t.same(updates(api, 'sidecar-hangup-1').map((u) => u.action), ['hangup'], 'one REST hangup for the call');
+  t.same(updates(api, SIDECAR_HANGUP).map((u) => u.action), ['hangup'], 'one REST hangup for the call');
 });

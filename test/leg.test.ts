@@ -38,7 +38,8 @@ t.test('upgrades on other paths are refused with 404 and a JSON reason', async (
   const g = await startGateway(t);
   const r = await upgradeStatus(`ws://127.0.0.1:${g.port}/elsewhere`);
   t.equal(r.status, 404);
-  t.match(JSON.parse(r.body), { error: 'path' });
+  t.match(JSON.parse(r.body), { error: 'NOT_FOUND' });
+  t.equal(metricValue(await g.metrics(), 'gateway_legs_refused_total{reason="path"}'), 1, 'the metric keeps its short reason');
 });
 
 t.test('MAX_CALLS: extra upgrades are refused with 503 and the answer webhook says busy', async (t) => {
@@ -47,7 +48,7 @@ t.test('MAX_CALLS: extra upgrades are refused with 503 and the answer webhook sa
   leg.handshake('audio/l16;rate=16000', { uuid: 'first' });
   const r = await upgradeStatus(`ws://127.0.0.1:${g.port}/socket`);
   t.equal(r.status, 503);
-  t.match(JSON.parse(r.body), { error: 'capacity' });
+  t.match(JSON.parse(r.body), { error: 'UNAVAILABLE', reason: 'gateway at capacity' });
   const ncco = (await (await fetch(`${g.url}/webhooks/answer?uuid=second`)).json()) as Array<{ action: string; text: string }>;
   t.equal(ncco[0].action, 'talk');
   t.match(ncco[0].text, /busy/);

@@ -5,7 +5,9 @@
  * an abrupt end, and a hostile uuid cannot place a file outside the directory.
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, rmSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { RecordingStore } from '../src/recording/store.js';
+import { createLogger } from '../src/observability/logger.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { metricValue, startGateway, until, untilLog } from './helpers/gateway.js';
@@ -152,4 +154,25 @@ t.test('a hostile uuid cannot escape the recording directory; a repeated uuid ge
 t.test('recording off: no directory, no files', async (t) => {
   const g = await startGateway(t, ENV);
   t.equal(g.gw.recordings, undefined);
+});
+
+t.test('a uuid repeated 1,500 times gets 1,500 files (it failed from the 1000th); so does a new process over a full directory', async (t) => {
+  const dir = recDir();
+  t.teardown(() => rmSync(resolve(dir, '..'), { recursive: true, force: true }));
+  const logger = createLogger('silent');
+  const open = (store: RecordingStore, name: string) =>
+    new Promise<string>((res, rej) => store.openUnique(name, (err, fd, base) => (err ? rej(err) : (closeSync(fd), res(base)))));
+  const store = new RecordingStore({ dir, logger });
+  await store.init();
+  const bases: string[] = [];
+  for (let i = 0; i < 1500; i++) bases.push(await open(store, 'same-uuid'));
+  t.equal(new Set(bases).size, 1500, 'every repeat got its own name');
+  t.same(bases.slice(0, 3), ['same-uuid', 'same-uuid-2', 'same-uuid-3'], 'the first repeats are numbered');
+  t.equal(bases[1499], 'same-uuid-1500', 'numbered on, from where this store left off');
+  // A fresh store (a restarted gateway) over the same directory: the numbered names are taken; it still finds new ones.
+  const again = new RecordingStore({ dir, logger });
+  const more = [await open(again, 'same-uuid'), await open(again, 'same-uuid')];
+  t.equal(new Set([...bases, ...more]).size, 1502, 'still unique after a restart');
+  t.ok(more.every((b) => b.startsWith('same-uuid-')), `suffixed: ${more.join(' ')}`);
+  t.equal(readdirSync(dir).filter((n) => n.endsWith('.wav')).length, 1502, 'one file each, nothing overwritten');
 });

@@ -276,7 +276,10 @@ t.test('limits: 16 KiB headers → 431, 64 KiB bodies → 413 (declared or chunk
   t.equal(k.status, 400);
   t.match(JSON.parse(k.body), { error: 'BAD_UPGRADE', reason: /Sec-WebSocket-Key/ });
   const badVer = `GET /socket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 99\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
-  t.equal((await rawHttp(g.port, badVer)).status, 400);
+  const v = await rawHttp(g.port, badVer);
+  t.equal(v.status, 426, 'an unknown WebSocket version: 426 Upgrade Required');
+  t.match(v.head, /\r\nSec-WebSocket-Version: 13\r\n/i, 'naming the version we speak');
+  t.match(JSON.parse(v.body), { error: 'BAD_UPGRADE', reason: /Sec-WebSocket-Version/ });
   const garbage = await rawHttp(g.port, 'HELLO\x00\x01 what\r\n\r\n');
   t.equal(garbage.status, 400);
   t.match(JSON.parse(garbage.body), { error: 'BAD_REQUEST' });

@@ -121,8 +121,17 @@ t.test('the fake refuses bad tokens and bodies, and the client reports VONAGE_AP
   // Local checks refuse what could never be valid, without a request.
   const n = f.requests.length;
   t.match(await c.sendDtmf(CALL_UUID, '12x').catch((e: unknown) => e), { code: 'VONAGE_API_FAILED', status: 0 });
-  t.match(await c.hangup('../../v1/calls').catch((e: unknown) => e), { code: 'VONAGE_API_FAILED', status: 0 });
-  t.equal(f.requests.length, n);
+  // Only the uuid format goes into a path: `.` and `..` would become `PUT /v1/calls/` and `PUT /v1/` once the URL is
+  // normalised; anything with `/`, `%`, or not a uuid at all is refused before a request (and its JWT) is built.
+  for (const bad of ['.', '..', '../../v1/calls', './', '%2e%2e', '..%2F', 'a/b', `${CALL_UUID}/..`, `${CALL_UUID}/talk`, `${CALL_UUID}.`, `${CALL_UUID}%00`, `${CALL_UUID} `, 'call-1', '', CALL_UUID.replace(/-/g, '')]) {
+    t.match(await c.hangup(bad).catch((e: unknown) => e), { code: 'VONAGE_API_FAILED', status: 0, message: /call uuid must be a UUID/ }, `hangup ${JSON.stringify(bad)} refused`);
+    t.match(await c.transfer(bad, TRANSFER_NCCO).catch((e: unknown) => e), { status: 0 }, `transfer ${JSON.stringify(bad)} refused`);
+    t.match(await c.sendDtmf(bad, '1').catch((e: unknown) => e), { status: 0 }, `dtmf ${JSON.stringify(bad)} refused`);
+    t.match(await c.talk(bad, 'hi').catch((e: unknown) => e), { status: 0 }, `talk ${JSON.stringify(bad)} refused`);
+  }
+  t.equal(f.requests.length, n, 'no request reached the API');
+  await c.hangup(CALL_UUID.toUpperCase());
+  t.equal(f.requests.length, n + 1, 'an upper-case uuid is still a uuid');
 });
 
 t.test('retries 429/503 (bounded, Retry-After honoured), never 500 or 401', async (t) => {
@@ -171,17 +180,29 @@ t.test('region_url: Vonage hosts and the configured host are used; anything else
     t.equal(r.apiUrl, def, `${String(bad)} → default`);
     t.ok(r.rejected, `${String(bad)} refused`);
   }
-  t.same(resolveApiUrl('http://127.0.0.1:9999', 'http://127.0.0.1:8888'), { apiUrl: 'http://127.0.0.1:9999' }, 'the operator-configured host is trusted');
+  t.same(resolveApiUrl('https://api.nexmo.com:443', def), { apiUrl: def }, 'the https port spelt out is the same origin');
+  t.same(resolveApiUrl('http://127.0.0.1:8888/', 'http://127.0.0.1:8888'), { apiUrl: 'http://127.0.0.1:8888' }, 'the operator-configured origin is trusted');
+  // The origin, not the host: another port of the operator's host, or of a Vonage host, is another service.
+  for (const [bad, base] of [['http://127.0.0.1:9999', 'http://127.0.0.1:8888'], ['https://127.0.0.1:8888', 'http://127.0.0.1:8888'], ['https://api.nexmo.com:8443', def], ['https://api-us-3.vonage.com:8443', def], ['http://api.nexmo.com', def]]) {
+    const r = resolveApiUrl(bad, base);
+    t.equal(r.apiUrl, base, `${bad} (default ${base}) → default`);
+    t.ok(r.rejected, `${bad} refused: ${r.rejected}`);
+  }
 
   const home = await fake(t);
   const region = await fake(t);
   const c = await client(home.url);
+  t.equal(c.resolve(region.url).apiUrl, home.url, 'another port on the same host is refused');
   await c.hangup(CALL_UUID, c.resolve(region.url));
-  t.equal(region.accepted('updateCall').length, 1, 'the region host got the request');
+  t.equal(home.accepted('updateCall').length, 1, 'the default host got the request');
+  t.equal(region.requests.length, 0, 'nothing reached the other port');
+  // A validated target is where the request goes (a Vonage region in production).
+  await c.hangup(CALL_UUID, { apiUrl: region.url });
+  t.equal(region.accepted('updateCall').length, 1, 'the target host got the request');
   const foreign = c.resolve('https://evil.example.com');
   t.equal(foreign.apiUrl, home.url);
   await c.hangup(CALL_UUID, foreign);
-  t.equal(home.accepted('updateCall').length, 1, 'a foreign region_url is refused: the default host got it');
+  t.equal(home.accepted('updateCall').length, 2, 'a foreign region_url is refused: the default host got it');
 });
 
 /** Answer webhook → NCCO → raw leg with the NCCO headers flattened into the handshake, as Vonage does. */
@@ -196,9 +217,8 @@ async function answeredLeg(gatewayUrl: string, uuid: string, regionUrl: string) 
 
 const press = (leg: Awaited<ReturnType<typeof openRawLeg>>, digit: string) => leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit, duration: 120 }));
 
-t.test('end to end: bot transfer, dtmf and hangup go to the call region over REST', async (t) => {
+t.test('end to end: bot transfer, dtmf and hangup go over REST to the call region (here VONAGE_API_URL\'s origin)', async (t) => {
   const home = await fake(t);
-  const region = await fake(t);
   const g = await startGateway(t, {
     VONAGE_APPLICATION_ID: APP_ID,
     VONAGE_PRIVATE_KEY: keyFile,
@@ -206,31 +226,47 @@ t.test('end to end: bot transfer, dtmf and hangup go to the call region over RES
     BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js',
     TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
   });
-  const { leg, headers } = await answeredLeg(g.url, CALL_UUID, region.url);
-  t.equal(headers.region_url, region.url, 'region_url travels in the NCCO headers');
+  const regionUrl = `${home.url}/`;
+  const { leg, headers } = await answeredLeg(g.url, CALL_UUID, regionUrl);
+  t.equal(headers.region_url, regionUrl, 'region_url travels in the NCCO headers');
   t.ok(Buffer.byteLength(JSON.stringify(headers)) <= 512);
   await until(() => g.gw.tracker.size === 1, 5000, 'session');
   const session = [...g.gw.tracker.sessions()][0];
-  t.equal(session.info.metadata.region_url, region.url, 'and lands in CallInfo.metadata');
+  t.equal(session.info.metadata.region_url, regionUrl, 'and lands in CallInfo.metadata');
 
   press(leg, '1');
-  await until(() => region.accepted('updateCall').length === 1, 10000, 'transfer');
-  t.same(region.accepted('updateCall')[0].body, { action: 'transfer', destination: { type: 'ncco', ncco: TRANSFER_NCCO } });
-  t.equal(region.accepted('updateCall')[0].path, `/v1/calls/${CALL_UUID}`);
+  await until(() => home.accepted('updateCall').length === 1, 10000, 'transfer');
+  t.same(home.accepted('updateCall')[0].body, { action: 'transfer', destination: { type: 'ncco', ncco: TRANSFER_NCCO } });
+  t.equal(home.accepted('updateCall')[0].path, `/v1/calls/${CALL_UUID}`);
   press(leg, '2');
-  await until(() => region.accepted('startDTMF').length === 1, 10000, 'dtmf');
-  t.same(region.accepted('startDTMF')[0].body, { digits: DTMF_DIGITS });
+  await until(() => home.accepted('startDTMF').length === 1, 10000, 'dtmf');
+  t.same(home.accepted('startDTMF')[0].body, { digits: DTMF_DIGITS });
   press(leg, '3');
   const closed = await leg.closed;
   t.equal(closed.code, 1000, 'then the leg is closed normally');
-  const hangups = region.accepted('updateCall').filter((r) => (r.body as { action: string }).action === 'hangup');
+  const hangups = home.accepted('updateCall').filter((r) => (r.body as { action: string }).action === 'hangup');
   t.equal(hangups.length, 1, 'one REST hangup');
   t.ok(leg.binary.length > 0, 'the goodbye was played');
   const played = g.logs.findIndex((l) => l.msg === 'reply played');
   const hung = g.logs.findIndex((l) => l.msg === 'vonage hangup done');
   t.ok(played >= 0 && hung > played, 'hangup only after the goodbye had played');
-  t.equal(home.requests.length, 0, 'nothing went to the default host');
-  t.equal(region.requests.filter((r) => r.status >= 300).length, 0, 'every request was valid');
+  t.notOk(g.logs.some((l) => l.msg.startsWith('region_url ignored')), 'the configured origin is not warned about');
+  t.equal(home.requests.filter((r) => r.status >= 300).length, 0, 'every request was valid');
+});
+
+t.test('end to end: a region_url on another port of VONAGE_API_URL\'s host gets nothing (the JWT stays home)', async (t) => {
+  const home = await fake(t);
+  const other = await fake(t);
+  t.equal(new URL(other.url).hostname, new URL(home.url).hostname, 'same host, another port');
+  const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url, BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
+  const { leg } = await answeredLeg(g.url, CALL_UUID, other.url);
+  press(leg, '2');
+  await until(() => home.accepted('startDTMF').length === 1, 10000, 'dtmf');
+  t.equal(other.requests.length, 0, 'no request reached the other port');
+  const warned = g.logs.filter((l) => l.msg.startsWith('region_url ignored'));
+  t.equal(warned.length, 1, 'warned once');
+  t.equal(warned[0].level, 40);
+  leg.ws.close();
 });
 
 t.test('end to end: a foreign region_url is ignored with a warning; REST failures are counted, never fatal', async (t) => {

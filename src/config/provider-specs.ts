@@ -100,7 +100,7 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'botApologyText', env: 'BOT_APOLOGY_TEXT', def: 'Sorry, our assistant is unavailable right now. Please call back later.', doc: 'Said before hanging up when the remote bot cannot be reached or goes away mid-call', parse: nonEmpty },
   { key: 'vonageApplicationId', env: 'VONAGE_APPLICATION_ID', def: '', doc: 'Vonage application id; with VONAGE_PRIVATE_KEY it turns on REST call control (bot transfer, dtmf, hangup; `vgw call`)', parse: (r) => r.trim() },
   { key: 'vonagePrivateKey', env: 'VONAGE_PRIVATE_KEY', def: '', doc: 'The application\'s private key: path to a PEM file, or the PEM text itself (never logged)', parse: (r) => r.trim() },
-  { key: 'vonageApiUrl', env: 'VONAGE_API_URL', def: 'https://api.nexmo.com', doc: 'Voice REST API base URL; a call\'s `region_url` on a Vonage host (or this host) overrides it for that call', parse: httpUrl },
+  { key: 'vonageApiUrl', env: 'VONAGE_API_URL', def: 'https://api.nexmo.com', doc: 'Voice REST API base URL; a call\'s `region_url` on a Vonage host (or this exact origin: protocol, host and port) overrides it for that call', parse: httpUrl },
   { key: 'vonageApiTimeoutMs', env: 'VONAGE_API_TIMEOUT_MS', def: '5000', doc: 'Timeout of one Vonage REST request', parse: int(100, 60000) },
   { key: 'vonageApiRetries', env: 'VONAGE_API_RETRIES', def: '2', doc: 'Retries of a Vonage REST request answered 429, 503 or 504 (or not reached)', parse: int(0, 5) },
   { key: 'consoleEnabled', env: 'CONSOLE_ENABLED', def: 'false', doc: 'Serve the live console and browser softphone at `/console` (on a non-loopback `HOST` only with `CONSOLE_TOKEN`)', parse: bool },

@@ -5,10 +5,11 @@
  *
  * Files: `<uuid>.wav` (stereo, caller left, bot right, 16-bit at the leg rate) and `<uuid>.json`. The uuid comes from
  * the network, so it is reduced to `[A-Za-z0-9_-]` (everything else becomes `_`, at most 100 characters) and the
- * file is created exclusively (`wx`): a repeated uuid gets `-2`, `-3`… and nothing outside the directory or already
- * there is ever written.
+ * file is created exclusively (`wx`): a repeated uuid gets `-2`, `-3`… (or a random suffix once many are taken), and
+ * nothing outside the directory or already there is ever written.
  */
 import { mkdir, open as fsOpen, writeFile, rename } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve, dirname } from 'node:path';
 import type { CallInfo } from '../call/call-info.js';
 import type { Logger } from '../observability/logger.js';
@@ -52,6 +53,11 @@ export interface RecordingMetadata {
 }
 
 const MAX_NAME = 100;
+/** Taken `-n` names tried in a row before a random suffix. */
+export const SEQUENTIAL_PROBES = 64;
+const RANDOM_PROBES = 8;
+/** Names whose next suffix is remembered (least recently used forgotten first). */
+const MAX_SUFFIX_HINTS = 1024;
 
 /** A file name derived from a network-supplied uuid that cannot leave the directory. */
 export function safeRecordingName(uuid: string): string {
@@ -74,6 +80,8 @@ export class RecordingStore {
   private readonly opts: RecordingStoreOptions;
   private readonly pending = new Set<Promise<void>>();
   private readonly live = new Set<CallRecording>();
+  /** Per name, the next `-n` suffix to try (the names most recently used; bounded). */
+  private readonly nextSuffix = new Map<string, number>();
 
   constructor(opts: RecordingStoreOptions) {
     this.opts = opts;
@@ -127,15 +135,32 @@ export class RecordingStore {
     this.stats.blocksDropped += rec.stats.blocksDropped;
   }
 
-  /** Open `<name>.wav` exclusively, trying `-2`, `-3`… if taken. */
-  openUnique(name: string, cb: (err: Error | null, fd: number, base: string) => void, n = 1): void {
-    const base = n === 1 ? name : `${name}-${n}`;
+  /**
+   * Open `<name>.wav` exclusively: `<name>`, then `-2`, `-3`… from the last suffix this store used for the name (so
+   * the n-th repeat costs one open, not n); after {@link SEQUENTIAL_PROBES} taken names in a row (a directory filled by
+   * an earlier process) a random suffix. Unbounded: a repeated uuid always gets a new file, never an old one's.
+   */
+  openUnique(name: string, cb: (err: Error | null, fd: number, base: string) => void): void {
+    this.tryOpen(name, this.nextSuffix.get(name) ?? 1, 0, cb);
+  }
+
+  private tryOpen(name: string, n: number, attempt: number, cb: (err: Error | null, fd: number, base: string) => void): void {
+    const sequential = attempt < SEQUENTIAL_PROBES;
+    const base = !sequential ? `${name}-${randomBytes(6).toString('hex')}` : n === 1 ? name : `${name}-${n}`;
     const path = join(this.dir, `${base}.wav`);
     if (dirname(resolve(path)) !== this.dir) return cb(new Error('recording path escapes its directory'), -1, base);
     fsOpen(path, 'wx', 0o640, (err, fd) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'EEXIST' && n < 1000) return this.openUnique(name, cb, n + 1);
+      // Random names collide only by a 48-bit accident: a few tries, then the error is real (a full directory).
+      if (err && (err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < SEQUENTIAL_PROBES + RANDOM_PROBES) return this.tryOpen(name, n + 1, attempt + 1, cb);
+      if (!err && sequential) this.rememberSuffix(name, n + 1);
       cb(err, fd, base);
     });
+  }
+
+  private rememberSuffix(name: string, next: number): void {
+    this.nextSuffix.delete(name);
+    if (this.nextSuffix.size >= MAX_SUFFIX_HINTS) this.nextSuffix.delete(this.nextSuffix.keys().next().value as string);
+    this.nextSuffix.set(name, next);
   }
 
   get logger(): Logger {

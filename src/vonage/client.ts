@@ -206,9 +206,15 @@ export class VonageClient {
   }
 }
 
-/** Call uuids go into a URL path: refuse anything that could change the path. */
+/** A Vonage call uuid: an RFC 4122 UUID, 8-4-4-4-12 hex digits (e.g. `63f61863-4a51-4f6b-86e1-46edebcf9356`). */
+export const CALL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Call uuids go into a URL path: only the uuid format passes, so nothing (`.`, `..`, `/`, `%2F`, …) can change the
+ * path the signed request goes to; refused before any request is built.
+ */
 function checkUuid(op: VonageOp, uuid: string): string {
-  if (typeof uuid !== 'string' || !/^[A-Za-z0-9_.:-]{1,100}$/.test(uuid)) throw new VonageApiError(op, 0, 'call uuid must be 1-100 of A-Z a-z 0-9 _ . : -');
+  if (typeof uuid !== 'string' || !CALL_UUID.test(uuid)) throw new VonageApiError(op, 0, 'call uuid must be a UUID (8-4-4-4-12 hex digits)');
   return uuid;
 }
 

@@ -17,8 +17,9 @@ export interface ResolvedApiUrl {
 
 /**
  * The base URL for a call: its `region_url` when acceptable, else `defaultApiUrl`.
- * Accepted: an `https:` URL without credentials, query or path (other than `/`) whose host is `*.vonage.com` or
- * `*.nexmo.com`; or any URL with the same protocol and hostname as `defaultApiUrl` (the operator's choice).
+ * Accepted: an `https:` URL on the default port without credentials, query or path (other than `/`) whose host is
+ * `*.vonage.com` or `*.nexmo.com`; or a URL with exactly the origin (protocol, host and port) of `defaultApiUrl` (the
+ * operator's choice). Another port of the operator's host is another service: refused.
  */
 export function resolveApiUrl(regionUrl: unknown, defaultApiUrl: string): ResolvedApiUrl {
   const fallback = new URL(defaultApiUrl).origin;
@@ -33,8 +34,9 @@ export function resolveApiUrl(regionUrl: unknown, defaultApiUrl: string): Resolv
   if (u.username || u.password) return { apiUrl: fallback, rejected: 'carries credentials' };
   if (u.search || u.hash || (u.pathname !== '/' && u.pathname !== '')) return { apiUrl: fallback, rejected: 'has a path, query or fragment' };
   const def = new URL(defaultApiUrl);
-  if (u.hostname === def.hostname && u.protocol === def.protocol) return { apiUrl: u.origin };
+  if (u.origin === def.origin) return { apiUrl: u.origin };
   if (u.protocol !== 'https:') return { apiUrl: fallback, rejected: 'not https' };
+  if (u.port !== '') return { apiUrl: fallback, rejected: `port ${u.port} is not the https port of a Vonage host` };
   if (!VONAGE_HOST.test(u.hostname)) return { apiUrl: fallback, rejected: `host ${u.hostname.slice(0, 80)} is not a Vonage host` };
   return { apiUrl: u.origin };
 }

@@ -29,7 +29,13 @@ export function readBody(req: IncomingMessage, limitBytes = MAX_BODY_BYTES): Pro
       parts.push(c);
     });
     req.on('end', () => !failed && resolve(Buffer.concat(parts)));
-    req.on('error', (e) => !failed && ((failed = true), reject(e)));
+    // The client went away, or the request timeout cut it (it got its 408 from the server's clientError handler):
+    // bad input, not a gateway failure.
+    req.on('error', (e) => {
+      if (failed) return;
+      failed = true;
+      reject(new GatewayError('WEBHOOK_MALFORMED', `request body incomplete: ${e.message === 'aborted' ? 'the client went away or was too slow' : e.message.slice(0, 100)}`, { httpStatus: 400, cause: e }));
+    });
   });
 }
 
@@ -87,9 +93,9 @@ export function stringFields(fields: Record<string, unknown>, names: readonly st
   return out;
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
   res.end(text);
 }
 
@@ -98,7 +104,11 @@ export function sendNoContent(res: ServerResponse): void {
   res.end();
 }
 
-/** The JSON error body every webhook uses: `{"error": code, "reason": message}`. */
+/**
+ * The JSON error body every webhook uses: `{"error": code, "reason": message}`. A 413 also ends the connection
+ * (`Connection: close`: Node closes the socket once the answer is flushed), so the rest of an oversized body is not
+ * read until the request timeout.
+ */
 export function sendError(res: ServerResponse, err: GatewayError): void {
-  sendJson(res, err.httpStatus, { error: err.code, reason: err.message });
+  sendJson(res, err.httpStatus, { error: err.code, reason: err.message }, err.httpStatus === 413 ? { connection: 'close' } : undefined);
 }

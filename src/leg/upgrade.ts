@@ -1,0 +1,173 @@
+/**
+ * The WebSocket upgrade pipeline: from an HTTP `upgrade` request to a Vonage leg and, once its handshake is valid, a
+ * call session. In order, cheapest first, each step refusing before the next costs anything:
+ *
+ * | step | refused with | `error` (JSON body) | `gateway_legs_refused_total{reason}` |
+ * |---|---|---|---|
+ * | path is `WS_PATH` | 404 | `NOT_FOUND` | `path` |
+ * | upgrade rate per source | 429 + `Retry-After` | `RATE_LIMITED` | `rate` |
+ * | a WebSocket upgrade: `GET`, `Upgrade: websocket`, a valid `Sec-WebSocket-Key` | 405 / 400 | `BAD_UPGRADE` | `bad_upgrade` |
+ * | `Sec-WebSocket-Version: 13` | 426 + `Sec-WebSocket-Version: 13` | `BAD_UPGRADE` | `bad_upgrade` |
+ * | not draining, below `MAX_CALLS` | 503 | `UNAVAILABLE` | `draining` / `capacity` |
+ * | leg authentication (`WS_AUTH`) | 401 | `LEG_UNAUTHORIZED` | `unauthorized` |
+ * | the rest of `ws`'s checks (`Sec-WebSocket-Protocol`, `-Extensions`) | 400 | `BAD_UPGRADE` | `bad_upgrade` |
+ *
+ * Every refusal is `Connection: close` with a JSON `{"error": CODE, "reason": text}` body; `error` is a stable
+ * upper-case code, the metric keeps its short lower-case reasons. Then the WebSocket exists: the leg's own handshake
+ * rules (leg/leg.ts) decide, and a valid handshake becomes a {@link CallSession} tracked until it closes.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config/config.js';
+import { GatewayError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { CallTracker } from '../call/tracker.js';
+import { CallSession, type SessionDeps } from '../call/session.js';
+import type { LegAuth } from '../security/leg-auth.js';
+import { SourceRateLimiter, sourceAddress } from '../security/rate-limit.js';
+import { VonageLeg } from './leg.js';
+
+/** The only WebSocket protocol version accepted (RFC 6455). `ws` also takes the hybi-08 draft's `8`; we do not. */
+export const WS_VERSION = '13';
+
+const KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * What `ws` would refuse in `handleUpgrade` (same checks, same messages), checked before the costlier steps, plus the
+ * protocol version: `ws` also accepts `8` (a 2011 draft); Vonage and every browser speak 13, and RFC 6455 §4.4 says to
+ * answer anything else with 426 and the version we speak.
+ */
+export function malformedUpgrade(req: IncomingMessage): { status: number; reason: string; headers: string } | undefined {
+  if (req.method !== 'GET') return { status: 405, reason: 'Invalid HTTP method', headers: '' };
+  if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return { status: 400, reason: 'Invalid Upgrade header', headers: '' };
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !KEY.test(key)) return { status: 400, reason: 'Missing or invalid Sec-WebSocket-Key header', headers: '' };
+  if (req.headers['sec-websocket-version'] !== WS_VERSION) return { status: 426, reason: `Sec-WebSocket-Version must be ${WS_VERSION}`, headers: `Sec-WebSocket-Version: ${WS_VERSION}\r\n` };
+  return undefined;
+}
+
+export interface UpgradeDeps {
+  /** The current config (it changes once, when the port is bound). */
+  config: () => Config;
+  metrics: Metrics;
+  logger: Logger;
+  tracker: CallTracker;
+  /** Leg authentication (WS_AUTH), or undefined when off. */
+  legAuth: LegAuth | undefined;
+  /** True once the gateway is draining: no new legs. */
+  draining: () => boolean;
+  /** What a new call session is built with (read when its handshake arrives). */
+  session: () => SessionDeps;
+}
+
+export interface UpgradePipeline {
+  /** Legs open now (handshake pending or in a call). */
+  readonly legs: ReadonlySet<VonageLeg>;
+  /** The `server.on('upgrade')` handler. Never throws; a failure destroys the socket and is logged. */
+  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Close every open leg with `code`, then the WebSocket server. */
+  close(code: number, reason: string): void;
+}
+
+export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
+  const { metrics, logger, tracker, legAuth } = d;
+  const cfg0 = d.config();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: cfg0.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+  const legs = new Set<VonageLeg>();
+  const limiter = new SourceRateLimiter(cfg0.upgradeRatePerSource, cfg0.upgradeBurstPerSource);
+  const atCapacity = () => legs.size >= d.config().maxCalls;
+
+  function refuse(socket: Duplex, status: number, code: ErrorCode, reason: string, metricReason: string, extraHeaders = ''): void {
+    metrics.legsRefused.inc({ reason: metricReason });
+    const body = JSON.stringify({ error: code, reason });
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extraHeaders}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  /** Draining or full: refused before (and again after) the asynchronous auth check. */
+  function refuseUnavailable(socket: Duplex): boolean {
+    if (d.draining()) refuse(socket, 503, 'UNAVAILABLE', 'gateway is draining', 'draining');
+    else if (atCapacity()) refuse(socket, 503, 'UNAVAILABLE', 'gateway at capacity', 'capacity');
+    else return false;
+    return true;
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const config = d.config();
+    const url = new URL(req.url ?? '/', 'http://gateway.invalid');
+    if (url.pathname !== config.wsPath) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`, 'path');
+    const source = sourceAddress(req, config.trustProxy);
+    const rate = limiter.take(source);
+    if (!rate.allowed) {
+      if (rate.firstRefusal) logger.warn({ source, retryAfterS: rate.retryAfterS }, 'leg refused: upgrade rate limit (further refusals from this source are not logged until one is allowed)');
+      return refuse(socket, 429, 'RATE_LIMITED', `more than ${config.upgradeRatePerSource} upgrades per second from this source`, 'rate', `Retry-After: ${rate.retryAfterS}\r\n`);
+    }
+    const bad = malformedUpgrade(req);
+    if (bad) {
+      logger.warn({ source, reason: bad.reason }, 'leg refused: malformed WebSocket upgrade');
+      return refuse(socket, bad.status, 'BAD_UPGRADE', bad.reason, 'bad_upgrade', bad.headers);
+    }
+    if (refuseUnavailable(socket)) return;
+    if (legAuth) {
+      // Before the WebSocket exists: a leg that does not belong never gets to send a byte of audio. Tokens are never logged.
+      const denied = await legAuth(req);
+      if (denied) {
+        logger.warn({ source, auth: config.wsAuth, failure: denied.slug }, `leg refused: ${denied.message}`);
+        return refuse(socket, 401, 'LEG_UNAUTHORIZED', denied.message, 'unauthorized');
+      }
+      if (socket.destroyed) return;
+      if (refuseUnavailable(socket)) return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const id = randomUUID();
+      const cfg = d.config();
+      const leg = new VonageLeg(id, ws, { handshakeTimeoutMs: cfg.handshakeTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, pingIntervalMs: cfg.pingIntervalMs }, metrics.hot, logger.child({ leg: id }));
+      legs.add(leg);
+      leg.onFinalClose = (code) => {
+        legs.delete(leg);
+        metrics.legsClosed.inc({ code: String(code) });
+      };
+      leg.start(
+        (h) => {
+          if (d.draining()) throw new GatewayError('UNAVAILABLE', 'gateway is draining');
+          const session = new CallSession(leg, h, d.session());
+          tracker.add(session);
+          metrics.legsAccepted.inc();
+          metrics.activeCalls.inc();
+          const prev = session.onClosed;
+          session.onClosed = (s, summary) => {
+            metrics.activeCalls.dec();
+            prev?.(s, summary);
+          };
+          session.start();
+          return session;
+        },
+        (err) => metrics.legsRefused.inc({ reason: err.code.toLowerCase() }),
+      );
+    });
+  }
+
+  // Malformed WebSocket upgrades (bad Sec-WebSocket-Key, no Upgrade header, wrong method) get a JSON 4xx like everything else.
+  wss.on('wsClientError', (err: Error, socket: Duplex) => {
+    if (!socket.writable) return void socket.destroy();
+    logger.warn({ reason: err.message.slice(0, 100) }, 'leg refused: malformed WebSocket upgrade');
+    refuse(socket, /method/i.test(err.message) ? 405 : 400, 'BAD_UPGRADE', err.message.slice(0, 200), 'bad_upgrade');
+  });
+
+  return {
+    legs,
+    onUpgrade(req, socket, head) {
+      upgrade(req, socket, head).catch((err) => {
+        logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
+        socket.destroy();
+      });
+    },
+    close(code, reason) {
+      for (const l of [...legs]) l.close(code, reason);
+      wss.close();
+    },
+  };
+}

@@ -309,10 +309,11 @@ class Session<S> implements DefinedBotSession {
  * `inputCapacity`, oldest dropped past it, counted in `inputsDropped`).
  *
  * **Failures** (the one failure model, {@link AdapterError}): a handler that throws or rejects, or returns something
- * that is not a reply, does not end the session. Its error (as an AdapterError, `recoverable: true`, code
- * `BOT_HANDLER_FAILED` unless it carried its own) is thrown from `output` in its place in the order, which the
- * gateway answers with a spoken apology, and later inputs are handled as usual. Throw an `AdapterError` yourself to
- * choose the code (and `recoverable: false` when the call cannot go on).
+ * that is not a reply, is thrown from `output` as an AdapterError (`recoverable: true`, code `BOT_HANDLER_FAILED`
+ * unless it carried its own) in its place in the order: the gateway answers the caller with a spoken apology. The
+ * session itself does not end: a consumer that calls `next()` again (as the gateway may for a recoverable error) gets
+ * the answers to later inputs. Throw an `AdapterError` yourself to choose the code (`recoverable: false` when this
+ * bot cannot go on in the call).
  *
  * **Lifetime**: the session ends when the call's signal aborts or the gateway closes it: `output` ends, `ctx.signal`
  * aborts (cancel your requests with it), `onClose` runs once, later inputs and `ctx` actions are ignored.

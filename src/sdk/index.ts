@@ -20,7 +20,8 @@
  * - **TTS**: the request's iterator throws an AdapterError; the gateway tries the next TTS of the list, else the reply
  *   plays without audio. A request that yields no first audio within `TTS_FIRST_AUDIO_TIMEOUT_MS` counts as failed.
  * - **Bot**: `output` throws (rejects `next()` with) an AdapterError — `input()` must never throw; the gateway answers
- *   the caller with a spoken apology, and after `BOT_MAX_FAILURES` with a goodbye and a hang-up.
+ *   the caller with a spoken apology (see `BOT_MAX_FAILURES`: repeated failures end in a goodbye and a hang-up). With
+ *   {@link defineBot}, a handler's throw or rejection is thrown from `output` this way.
  */
 export type { AsrAdapter, AsrAdapterFactory, AsrCapabilities, AsrEvent, AsrStream, AsrStreamOptions } from '../asr/types.js';
 export type { BotAdapter, BotAdapterFactory, BotCapabilities, BotInput, BotOutput, BotSession, BotSessionOptions } from '../bot/types.js';

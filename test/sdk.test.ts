@@ -66,6 +66,7 @@ t.test('defineBot: an async iterable streams one reply, the last piece ends it; 
   const bot = defineBot({
     name: 'stream',
     state: (c) => ({ turns: 0, caller: c.from }),
+    onStart: () => 'hello',
     async *onTranscript({ text }, ctx) {
       ctx.state.turns++;
       yield 'You ';
@@ -82,9 +83,11 @@ t.test('defineBot: an async iterable streams one reply, the last piece ends it; 
     },
   })();
   const { s } = open(bot);
+  s.input({ type: 'start' });
   s.input(transcript('hi'));
   s.input({ type: 'dtmf', digit: '1', durationMs: 100 });
-  t.same(await take(s, 8), [
+  t.same(await take(s, 9), [
+    { type: 'say', text: 'hello', end: true },
     { type: 'say', text: 'You ', end: false },
     { type: 'say', text: 'said ', end: false },
     { type: 'say', text: 'hi', end: true },

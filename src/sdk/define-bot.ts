@@ -145,7 +145,11 @@ class Session<S> implements DefinedBotSession {
       dtmf: (digits) => push({ type: 'dtmf', digits }),
     };
     this.output = this.makeOutput();
-    void this.pump();
+    this.pump().catch((err) => {
+      // Not expected (every handler call is guarded): end the session rather than leave it silently stuck.
+      this.ctx.logger.error({ err: toAdapterError(err, 'BOT_SDK_FAILED') }, 'defineBot session failed');
+      this.close('sdk failure');
+    });
   }
 
   get inputsDropped(): number {
@@ -172,7 +176,7 @@ class Session<S> implements DefinedBotSession {
     const onClose = this.def.onClose;
     if (onClose) {
       try {
-        Promise.resolve(onClose({ reason }, this.ctx)).catch((err) => this.ctx.logger.warn({ err: toAdapterError(err, 'BOT_ON_CLOSE_FAILED') }, 'bot onClose failed'));
+        Promise.resolve(onClose.call(this.def, { reason }, this.ctx)).catch((err) => this.ctx.logger.warn({ err: toAdapterError(err, 'BOT_ON_CLOSE_FAILED') }, 'bot onClose failed'));
       } catch (err) {
         this.ctx.logger.warn({ err: toAdapterError(err, 'BOT_ON_CLOSE_FAILED') }, 'bot onClose failed');
       }
@@ -237,7 +241,7 @@ class Session<S> implements DefinedBotSession {
   private async pump(): Promise<void> {
     if (this.def.state) {
       try {
-        (this.ctx as { state: S }).state = this.def.state(this.ctx.call);
+        (this.ctx as { state: S }).state = this.def.state.call(this.def, this.ctx.call);
       } catch (err) {
         this.fail(err, 'state');
       }
@@ -247,7 +251,7 @@ class Session<S> implements DefinedBotSession {
       const h = this.handlerFor(e);
       if (!h) continue;
       try {
-        await this.deliver(await h(e as never, this.ctx));
+        await this.deliver(await h.call(this.def, e as never, this.ctx));
       } catch (err) {
         if (this.closed) break;
         this.fail(err, e.type);
@@ -258,8 +262,8 @@ class Session<S> implements DefinedBotSession {
   private fail(err: unknown, where: string): void {
     this.failures++;
     const ae = toAdapterError(err, 'BOT_HANDLER_FAILED', true);
-    if (ae.message && !ae.message.startsWith(`${where}:`)) ae.message = `${where}: ${ae.message}`;
-    this.outputs.push(ae);
+    // A new error (the thrown one may be frozen or shared): the handler's name first, the original as the cause.
+    this.outputs.push(new AdapterError(ae.code, `${where}: ${ae.message}`, { recoverable: ae.recoverable, cause: err }));
   }
 
   private async deliver(r: Reply): Promise<void> {

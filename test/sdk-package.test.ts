@@ -112,3 +112,19 @@ t.test('the example bot and TTS carry a real call: greeting, a key read back, "b
   t.equal(closed.code, 1000, 'the bot hung up');
   t.ok(g.logs.some((l) => l.msg === 'bot hangup' && l.reason === 'caller said bye'));
 });
+
+t.test('the three examples together carry a call: speech heard by my-asr, answered by my-bot, spoken by my-tts', async (t) => {
+  const g = await startGateway(t, { BOT_ADAPTER: './examples/my-bot.mjs', TTS_ADAPTER: './examples/my-tts.mjs', ASR_ADAPTER: './examples/my-asr.mjs' });
+  t.equal(g.gw.adapters.asr?.name, 'my-asr');
+  const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
+  leg.handshake('audio/l16;rate=16000', { uuid: 'sdk-example-2' });
+  await streamFrames(leg.ws, Buffer.alloc(640), 640, 10);
+  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 5000, 'greeting played');
+  await streamFrames(leg.ws, Buffer.concat([SPEECH, Buffer.alloc(32000)]), 640, Math.ceil(SPEECH.length / 640) + 50);
+  const heard = await untilLog(g, (l) => l.msg === 'transcript', 5000, 'a transcript from my-asr');
+  t.match(heard.text, /^\(speech, \d+\.\d s\)$/);
+  // "I heard (speech, 1.2 s)" = 5 words × 200 ms.
+  const reply = await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 2, 5000, 'the answer played');
+  t.equal(reply.totalMs, 1000);
+  leg.ws.close();
+});

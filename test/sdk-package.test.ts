@@ -70,15 +70,20 @@ t.test('the examples type-check against the published declarations; a wrong one 
   const ok = typeCheck(EXAMPLES);
   t.equal(ok.out, '', 'no diagnostics');
   t.equal(ok.status, 0);
-  // The same bot with a misspelt event field and a bad output, inside the package (so its name resolves).
+  // The same bot with a misspelt event field and a bad argument, and with a misspelt handler, inside the package (so its name resolves).
   const dir = join(root, 'dist', 'test', 'sdk-typecheck');
   mkdirSync(dir, { recursive: true });
   const bad = join(dir, 'bad-bot.mjs');
   writeFileSync(bad, readFileSync('examples/my-bot.mjs', 'utf8').replace('({ digit })', '({ digits })').replace("ctx.say('Goodbye!')", "ctx.say(42)"));
+  const misspelt = join(dir, 'misspelt-bot.mjs');
+  writeFileSync(misspelt, readFileSync('examples/my-bot.mjs', 'utf8').replace('onDtmf:', 'onDtfm:'));
   const wrong = typeCheck([bad]);
   t.not(wrong.status, 0);
   t.match(wrong.out, /error TS2339: Property 'digits' does not exist/);
   t.match(wrong.out, /error TS2345: Argument of type 'number' is not assignable to parameter of type 'string'/);
+  const typo = typeCheck([misspelt]);
+  t.not(typo.status, 0);
+  t.match(typo.out, /'onDtfm' does not exist in type 'BotDefinition/, 'a misspelt handler is caught');
 });
 
 t.test('each example passes its conformance suite from the command line', async (t) => {

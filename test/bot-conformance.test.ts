@@ -109,6 +109,9 @@ t.test('the suite fails bots that break the contract, naming the check, and surv
   const closeThrows = await runBotConformance({ adapter: bot({ close: (out) => { out.close(); throw new Error('close failed'); } }), ...fast });
   t.match(failed(closeThrows).join('\n'), /close\(\) threw: close failed/);
 
+  const asyncClose = await runBotConformance({ adapter: bot({ close: ((out: Channel<BotOutput>) => (async () => { out.close(); throw new Error('async close failed'); })()) as unknown as (out: Channel<BotOutput>) => void }), ...fast });
+  t.match(failed(asyncClose).join('\n'), /close\(\) is idempotent.*: close\(\) rejected: async close failed/, 'a rejecting close() is reported, not left unhandled');
+
   let timer: NodeJS.Timeout | undefined;
   const leaky: BotAdapter = { ...bot(), name: 'leaky', close: () => void (timer = setInterval(() => {}, 1000)) };
   const l = await runBotConformance({ adapter: leaky, ...fast });

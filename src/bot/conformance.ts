@@ -81,6 +81,17 @@ export function malformedOutput(o: unknown): string | undefined {
   }
 }
 
+/**
+ * `session.close(reason)`; a returned promise (the contract says void) is observed, and its rejection reported in
+ * `problems` rather than left unhandled. Throws what close() throws.
+ */
+function closeSession(s: BotSession, reason: string | undefined, problems: string[]): void {
+  const r: unknown = s.close(reason);
+  if (r && typeof (r as Promise<unknown>).then === 'function') {
+    (r as Promise<unknown>).then(undefined, (err) => problems.push(`close() rejected: ${why(err)}`));
+  }
+}
+
 /** Reads a session's output as it comes; lets the suite wait with a bound. */
 class OutputLog {
   readonly outputs: BotOutput[] = [];
@@ -218,8 +229,8 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
 
     const closeProblems: string[] = [];
     try {
-      main.s.close('conformance: call ended');
-      main.s.close('conformance: call ended');
+      closeSession(main.s, 'conformance: call ended', closeProblems);
+      closeSession(main.s, 'conformance: call ended', closeProblems);
     } catch (err) {
       closeProblems.push(`close() threw: ${why(err)}`);
     }
@@ -240,7 +251,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
       if (s.log.outputs.length && !s.log.ended) await s.log.waitCount(Number.MAX_SAFE_INTEGER, settleMs);
       problems.push(...s.log.problems);
       try {
-        s.s.close();
+        closeSession(s.s, undefined, problems);
       } catch (err) {
         problems.push(`close() threw: ${why(err)}`);
       }
@@ -262,7 +273,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
       if (!(await s.log.waitEnd(endMs))) problems.push(`output did not end within ${endMs} ms of the abort`);
       problems.push(...s.log.problems);
       try {
-        s.s.close();
+        closeSession(s.s, undefined, problems);
       } catch (err) {
         problems.push(`close() after abort threw: ${why(err)}`);
       }
@@ -272,7 +283,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
 
   for (const s of sessions) {
     try {
-      s.close();
+      closeSession(s, undefined, []);
     } catch {
       // reported above
     }

@@ -38,7 +38,10 @@ export interface BotContext<S = undefined> {
   /** The adapter's logger and environment (from the factory's context; a silent logger when called without one). */
   readonly logger: AdapterContext['logger'];
   readonly env: AdapterContext['env'];
-  /** Say `text` as one whole reply, now (before whatever the handler returns). No-op once the session closed. */
+  /**
+   * Say `text` as one whole reply, now (before whatever the handler returns). No-op once the session closed. Inside a
+   * streamed (async iterable) reply, yield instead: a `say()` there would cut into the reply being streamed.
+   */
   say(text: string, opts?: { interruptible?: boolean }): void;
   /** Play 16-bit mono PCM at any rate as one reply. */
   play(audio: Int16Array, sampleRateHz: number, opts?: { interruptible?: boolean }): void;

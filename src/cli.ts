@@ -4,10 +4,13 @@
  *   vgw serve                 start the gateway (same as `npm start`)
  *   vgw simulate [options]    play Vonage's side of one call against a running gateway
  *   vgw asr-conformance       run the ASR adapter conformance suite against an adapter
+ *   vgw tts-conformance       the same for a TTS adapter
+ *   vgw bot-conformance       the same for a bot adapter
  *   vgw call --to N [...]     place an outbound call connected to the gateway (Vonage REST)
  */
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { readWav, writeWavFile, type WavAudio } from './audio/wav.js';
 import { simulateCall, type SimSummary } from './sim/simulator.js';
 import { callCommand } from './vonage/call-command.js';
@@ -21,6 +24,8 @@ const USAGE = `Usage:
 
   vgw asr-conformance --adapter <name|path|chain> [--wav speech.wav|speech.raw] [--rates 8000,16000,24000]
                [--expect REGEX] [--real-time] [--timeout 20s]
+  vgw tts-conformance --adapter <name|path|list> [--text "…"] [--rates 8000,16000] [--first-audio-timeout 5s]
+  vgw bot-conformance --adapter <name|path> [--reply-timeout 10s] [--no-output-ok]
 
 simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handshake, the WAV streamed in real time as
 20 ms frames, DTMF, the gateway's audio played back (notify/clear answered like Vonage), then a summary.
@@ -37,6 +42,8 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
 asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
 adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
 /usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
+tts-conformance and bot-conformance do the same for a TTS (named like TTS_ADAPTER) and a bot (like BOT_ADAPTER): shape,
+timing, abort, close, well-formed output, no leaked handles; a throwing or hanging adapter fails checks (exit code 1).
   vgw call --to 447700900001 [--from 447700900000] [--url https://gw.example.com] [--inline-ncco] [--json]
 
 call places an outbound call (POST /v1/calls, VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY set) whose NCCO connects the
@@ -170,6 +177,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (cmd === 'simulate') return await simulate(rest);
     if (cmd === 'asr-conformance') return await (await import('./asr/conformance-cli.js')).asrConformanceCommand(rest);
+    if (cmd === 'tts-conformance') return await (await import('./tts/conformance-cli.js')).ttsConformanceCommand(rest);
+    if (cmd === 'bot-conformance') return await (await import('./bot/conformance-cli.js')).botConformanceCommand(rest);
     if (cmd === 'call') return await callCommand(rest, process.env, (m) => new UsageError(m));
     if (cmd === undefined || cmd === '--help' || cmd === 'help') {
       process.stdout.write(USAGE);
@@ -186,8 +195,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invoked = process.argv[1] && /cli\.js$/.test(process.argv[1]);
-if (invoked) {
+/**
+ * Run as the program (`node dist/src/cli.js`, or the `vgw` bin: npm links `node_modules/.bin/vgw` → this file, so
+ * argv[1] is the link's path), not when imported: compare real paths, never the name.
+ */
+function invokedDirectly(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
   main(process.argv.slice(2)).then((code) => {
     if (code >= 0) process.exit(code);
   });

@@ -7,9 +7,9 @@ FROM node:20.20.2-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.sdk.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+RUN npx tsc -p tsconfig.json && npx tsc -p tsconfig.sdk.json
 
 # ---- runtime stage: production dependencies only, non-root, no compilers or build tools -----------------------------
 FROM node:20.20.2-bookworm-slim AS runtime

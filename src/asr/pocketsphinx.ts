@@ -91,7 +91,7 @@ class PocketsphinxStream implements AsrStream {
   readonly events = new Channel<AsrEvent>(256);
   private child: ChildProcessWithoutNullStreams | undefined;
   private ticket: BudgetTicket | undefined;
-  private resampler: StreamResampler | undefined;
+  private readonly resampler: StreamResampler | undefined;
   /** Audio that arrived while the start waited its turn (16 kHz), written once the process runs. */
   private pending: Buffer[] | undefined = [];
   private pendingBytes = 0;
@@ -109,9 +109,10 @@ class PocketsphinxStream implements AsrStream {
 
   constructor(
     private readonly launchSpec: Launch,
-    private readonly o: AsrStreamOptions,
+    o: AsrStreamOptions,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
+    if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
   }
 
   /** Called by the budget when this stream's turn to start comes (possibly before `start` returned). */
@@ -159,11 +160,9 @@ class PocketsphinxStream implements AsrStream {
     for (const b of pending) child.stdin.write(b);
   }
 
-  /** The budget took this stream (it may have launched already): ready for audio. */
+  /** The budget took this stream (it may have launched already). */
   attach(ticket: BudgetTicket): void {
     this.ticket ??= ticket;
-    const rateHz = this.o.call.sampleRateHz;
-    if (rateHz !== 16000 && !this.closed) this.resampler = new StreamResampler(rateHz, 16000);
   }
 
   write(frame: Buffer): void {
@@ -372,6 +371,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
       const s = new PocketsphinxStream(spec, o);
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
+        s.close(); // never launched: frees its resampler
         refusals.note();
         throw new AdapterError('ASR_OVER_BUDGET', `local ASR over budget (${budget.maxProcesses} recognisers, LOCAL_ASR_MAX_PROCESSES): this call goes on without ASR`, { recoverable: false });
       }

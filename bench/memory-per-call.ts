@@ -6,7 +6,12 @@
  * RSS (what `ps` and most dashboards show; shared pages counted in each process) and PSS (shared pages split between
  * their users: what the machine actually spends). CPU is the tree's user+system time over a steady window.
  *
- *   node dist/bench/memory-per-call.js [--calls=10] [--runs=3] [--pipelines=echo,offline,cloud] [--warmup-s=8] [--window-s=10]
+ *   node dist/bench/memory-per-call.js [--calls=echo=40,offline=10,cloud=40] [--runs=3] [--pipelines=echo,offline,cloud]
+ *                                      [--warmup-s=8] [--window-s=10]
+ *
+ * Before each memory sample the gateway runs a full garbage collection (this file, preloaded into the gateway with
+ * `--expose-gc --import`, answers a `gc` message on the IPC channel), so the figures are live memory, not V8's
+ * collection schedule: without it, the light pipelines' per-call figure swings from −5 to +24 MB between runs.
  *
  * Pipelines (the echo bot in all three, Flite TTS):
  * - `echo`: no ASR (the echo bot plays each utterance back);
@@ -20,7 +25,6 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startFakeMicrosoftSpeech } from '../test/fakes/microsoft-speech.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = join(here, '..', 'src', 'main.js');
@@ -28,6 +32,18 @@ const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw'); 
 const FRAME_BYTES = 640;
 const CLK_TCK = 100;
 const PAGE = 4096;
+
+/** Loaded into the gateway (`--import`, with MEMORY_BENCH_GC_HOOK=1): a full GC on request, then an answer. */
+function installGcHook(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  process.on('message', (m) => {
+    if (m !== 'gc') return;
+    gc?.();
+    gc?.();
+    process.send?.('gc-done');
+  });
+  process.channel?.unref(); // the IPC channel must not keep the gateway alive
+}
 
 function arg(name: string, def: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -181,29 +197,46 @@ async function run(pipeline: string, calls: number, warmupS: number, windowS: nu
     UPGRADE_RATE_PER_SOURCE: '0',
     LOCAL_ASR_MAX_PROCESSES: String(calls + 10),
   };
-  let fake: Awaited<ReturnType<typeof startFakeMicrosoftSpeech>> | undefined;
+  let fake: { host: string; close(): Promise<void> } | undefined;
   if (pipeline === 'echo') env.ASR_ADAPTER = 'none';
   else if (pipeline === 'offline') env.ASR_ADAPTER = 'local';
   else if (pipeline === 'cloud') {
-    fake = await startFakeMicrosoftSpeech({});
+    fake = await (await import('../test/fakes/microsoft-speech.js')).startFakeMicrosoftSpeech({}); // not in the gateway's preload
     Object.assign(env, { ASR_ADAPTER: 'microsoft', AZURE_SPEECH_HOST: fake.host, AZURE_SPEECH_KEY: 'bench' });
   } else throw new Error(`unknown pipeline ${pipeline}`);
-  const gw = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const gw = spawn(process.execPath, ['--expose-gc', `--import=${fileURLToPath(import.meta.url)}`, MAIN], {
+    env: { ...env, MEMORY_BENCH_GC_HOOK: '1' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const collect = () =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 5000);
+      gw.once('message', () => {
+        clearTimeout(t);
+        setTimeout(resolve, 200); // let freed pages go back
+      });
+      gw.send('gc');
+    });
+  const measure = async (pid: number) => {
+    await collect();
+    return sample(pid);
+  };
   try {
     const url = `http://127.0.0.1:${port}`;
     await waitHealthy(url, gw);
     await sleep(2000);
     const pid = gw.pid as number;
-    const idle = sample(pid);
+    const idle = await measure(pid);
     const wsUrl = `ws://127.0.0.1:${port}/socket`;
     const first = await openCallers(wsUrl, 1);
     await sleep(warmupS * 1000);
-    const one = sample(pid);
+    const one = await measure(pid);
     const more = await openCallers(wsUrl, calls - 1, 1);
     await sleep(warmupS * 1000);
     const warm = sample(pid);
     await sleep(windowS * 1000);
-    const loaded = sample(pid);
+    const cpuEnd = sample(pid).cpuTicks;
+    const loaded = await measure(pid);
     first.stop();
     more.stop();
     // Marginal cost of a call: calls 2..N over the first one (which also pays for what is loaded once per process).
@@ -216,7 +249,7 @@ async function run(pipeline: string, calls: number, warmupS: number, windowS: nu
       firstCallRssMB: (one.rss - idle.rss) / 1024 / 1024,
       rssPerCallMB: perCall(one.rss, loaded.rss),
       pssPerCallMB: perCall(one.pss, loaded.pss),
-      cpuPerCall: (loaded.cpuTicks - warm.cpuTicks) / CLK_TCK / windowS / calls,
+      cpuPerCall: (cpuEnd - warm.cpuTicks) / CLK_TCK / windowS / calls,
       warmupCpuSPerCall: (warm.cpuTicks - one.cpuTicks) / CLK_TCK / (calls - 1),
     };
   } finally {
@@ -227,7 +260,12 @@ async function run(pipeline: string, calls: number, warmupS: number, windowS: nu
 }
 
 async function main(): Promise<void> {
-  const calls = Number(arg('calls', '10'));
+  const callsArg = arg('calls', 'echo=40,offline=10,cloud=40');
+  const callsOf = (p: string) => {
+    if (/^\d+$/.test(callsArg)) return Number(callsArg);
+    const m = new RegExp(`(?:^|,)${p}=(\\d+)`).exec(callsArg);
+    return m ? Number(m[1]) : 10;
+  };
   const runs = Number(arg('runs', '3'));
   const warmupS = Number(arg('warmup-s', '8'));
   const windowS = Number(arg('window-s', '10'));
@@ -236,6 +274,7 @@ async function main(): Promise<void> {
   const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
   for (let r = 0; r < runs; r++) {
     for (const p of pipelines) {
+      const calls = callsOf(p);
       const res = await run(p, calls, warmupS, windowS);
       results.push(res);
       console.log(
@@ -245,17 +284,18 @@ async function main(): Promise<void> {
       );
     }
   }
-  console.log(`\nper call, ${calls} calls, ${runs} runs (min–max):`);
-  console.log('| pipeline | idle RSS MB | first call RSS MB | RSS per further call MB | PSS per further call MB | CPU per call (steady) | CPU s per call (first ' + warmupS + ' s) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log(`\n${runs} runs (min–max):`);
+  console.log('| pipeline | calls | idle RSS MB | first call RSS MB | RSS per further call MB | PSS per further call MB | CPU per call (steady) | CPU s per call (first ' + warmupS + ' s) |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const p of pipelines) {
     const rs = results.filter((r) => r.pipeline === p);
     const span = (f: (r: RunResult) => number, d: number) => {
       const v = rs.map(f);
       return `${Math.min(...v).toFixed(d)}–${Math.max(...v).toFixed(d)}`;
     };
-    console.log(`| ${p} | ${span((r) => r.idle.rss / 1048576, 0)} | ${span((r) => r.firstCallRssMB, 0)} | ${span((r) => r.rssPerCallMB, 1)} | ${span((r) => r.pssPerCallMB, 1)} | ${span((r) => r.cpuPerCall * 100, 1)} % | ${span((r) => r.warmupCpuSPerCall, 2)} |`);
+    console.log(`| ${p} | ${callsOf(p)} | ${span((r) => r.idle.rss / 1048576, 0)} | ${span((r) => r.firstCallRssMB, 0)} | ${span((r) => r.rssPerCallMB, 1)} | ${span((r) => r.pssPerCallMB, 1)} | ${span((r) => r.cpuPerCall * 100, 1)} % | ${span((r) => r.warmupCpuSPerCall, 2)} |`);
   }
 }
 
-await main();
+if (process.env.MEMORY_BENCH_GC_HOOK === '1') installGcHook();
+else await main();

@@ -82,6 +82,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     if (llm) llm.onFirstToken = (ms) => metrics.llmFirstTokenLatency.observe(ms / 1000);
   }
   if (adapters.bot.name === 'remote') metrics.sources.remoteBot = statsOf(adapters.bot) as StatSources['remoteBot'];
+  if (adapters.asr?.name === 'pocketsphinx') metrics.sources.localAsr = statsOf(adapters.asr) as StatSources['localAsr'];
   if (adapters.tts instanceof FallbackTts) metrics.sources.ttsFallback = adapters.tts.stats;
   const recordings = config.recordingDir ? new RecordingStore({ dir: config.recordingDir, logger: logger.child({ component: 'recording' }) }) : undefined;
   await recordings?.init();

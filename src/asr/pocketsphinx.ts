@@ -1,29 +1,57 @@
 /**
  * Offline ASR: Debian's `pocketsphinx_continuous` (+ `pocketsphinx-en-us`), one process per call, fed 16 kHz PCM
- * through a real pipe (`sh -c 'cat | exec pocketsphinx_continuous -infile /dev/stdin …'`: the program needs a pipe,
- * not the socket pair Node gives a child). Finals only, printed one per utterance; each becomes a `final` event.
- * Good for demos, wideband audio and small grammars (`ASR_GRAMMAR`, `ASR_KEYPHRASES`); use a cloud adapter or your own
- * in production.
+ * through a real pipe. Finals only, printed one per utterance; each becomes a `final` event. Good for demos, wideband
+ * audio and small grammars (`ASR_GRAMMAR`, `ASR_KEYPHRASES`); use a cloud adapter or your own in production.
+ *
+ * Sized, because each recogniser costs ~80–105 MB and ~0.6 s of CPU to load its model:
+ * - at most `LOCAL_ASR_MAX_PROCESSES` run at once; a call past it goes on without ASR (`start` rejects with
+ *   `ASR_OVER_BUDGET`), counted in `stats.overBudget` and logged once, then summarised at most every 10 s;
+ * - at most {@link MAX_STARTING} load their model at once; the others wait their turn (their audio is kept, bounded);
+ * - they run at a lower CPU priority (nice {@link RECOGNISER_NICE}) than the gateway, so the 20 ms loop keeps its
+ *   priority when they compete for the cores.
+ *
+ * The pipe: `-infile /dev/stdin` needs a pipe it can open, and the stdio "pipe" Node gives a child is a UNIX socket
+ * pair on Linux (opening `/dev/stdin` on it fails with ENXIO). So a `cat` copies the socket into a real pipe: with bash,
+ * `exec pocketsphinx_continuous -infile /dev/fd/3 … 3< <(exec cat)` (two processes, and the child Node sees *is* the
+ * recogniser); without bash, `sh -c 'cat | exec pocketsphinx_continuous -infile /dev/stdin …'` (three). Either way
+ * the child leads its own process group, which is what a hard kill signals.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { StreamResampler } from '../audio/resampler.js';
+import { AdapterError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
+import { ProcessBudget, type BudgetTicket, type ProcessBudgetStats } from './process-budget.js';
 import type { AsrAdapter, AsrEvent, AsrStream, AsrStreamOptions } from './types.js';
 
 export const POCKETSPHINX_BIN = 'pocketsphinx_continuous';
 export const POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us/en-us';
-/** Unwritten audio allowed in the pipe before frames are dropped (the engine fell behind): 10 s at 16 kHz. */
+/** Recognisers loading their model at once (each takes ~0.6 s of a core); later starts queue. */
+export const MAX_STARTING = 2;
+/** CPU niceness of a recogniser (the gateway runs at its own, normally 0). */
+export const RECOGNISER_NICE = 10;
+/** Unwritten audio allowed (in the pipe, or queued before the process starts) before frames are dropped: 10 s at 16 kHz. */
 const MAX_PENDING_BYTES = 320000;
+/**
+ * What `pocketsphinx_continuous` logs once its model is loaded (`continuous.c`, right after `ps_init`), i.e. the end
+ * of the costly start-up.
+ */
+const READY_MARKER = 'COMPILED ON';
+/** A start-up slot is freed after this even if the marker never came (another build of the program). */
+const STARTUP_TIMEOUT_MS = 5000;
+/** After `close()`, time for the engine to print its last final before it is killed. */
+const CLOSE_GRACE_MS = 500;
+/** Refusals past the budget are summarised in one log line at most this often. */
+const REFUSAL_LOG_INTERVAL_MS = 10000;
 
-/** Where the binary is, or undefined if it is not installed (with its model). */
-export function findPocketsphinx(pathEnv = process.env.PATH ?? ''): string | undefined {
-  if (!existsSync(POCKETSPHINX_MODEL_DIR)) return undefined;
+function findOnPath(name: string, pathEnv: string): string | undefined {
   for (const dir of pathEnv.split(delimiter)) {
     if (!dir) continue;
-    const p = join(dir, POCKETSPHINX_BIN);
+    const p = join(dir, name);
     try {
       accessSync(p, constants.X_OK);
       return p;
@@ -34,70 +62,192 @@ export function findPocketsphinx(pathEnv = process.env.PATH ?? ''): string | und
   return undefined;
 }
 
+/** Where the binary is, or undefined if it is not installed (with its model). */
+export function findPocketsphinx(pathEnv = process.env.PATH ?? ''): string | undefined {
+  if (!existsSync(POCKETSPHINX_MODEL_DIR)) return undefined;
+  return findOnPath(POCKETSPHINX_BIN, pathEnv);
+}
+
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** How to start one recogniser: the command Node spawns. */
+interface Launch {
+  file: string;
+  args: string[];
+}
+
+/** The recogniser behind a real pipe (see the file comment). */
+function launchCommand(bin: string, bash: string | undefined, extraArgs: readonly string[]): Launch {
+  // No -logfn: the engine logs to stderr (fd 2), watched for the end of start-up, then drained unread.
+  const common = ['-samprate', '16000', ...extraArgs];
+  if (bash) return { file: bash, args: ['-c', 'exec "$0" "$@" 3< <(exec cat)', bin, '-infile', '/dev/fd/3', ...common] };
+  const args = ['-infile', '/dev/stdin', ...common];
+  return { file: 'sh', args: ['-c', `cat | exec ${shellQuote(bin)} ${args.map(shellQuote).join(' ')}`] };
+}
+
 class PocketsphinxStream implements AsrStream {
   readonly events = new Channel<AsrEvent>(256);
-  private readonly child: ChildProcessWithoutNullStreams;
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private ticket: BudgetTicket | undefined;
   private readonly resampler: StreamResampler | undefined;
+  /** Audio that arrived while the start waited its turn (16 kHz), written once the process runs. */
+  private pending: Buffer[] | undefined = [];
+  private pendingBytes = 0;
   private closed = false;
+  private exited = false;
   private lineBuf = '';
-  /** Frames dropped because the engine fell behind. */
+  private markerTail = '';
+  private startupTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  /** Resolves once the process is gone (or was never started). */
+  readonly gone: Promise<void>;
+  private markGone!: () => void;
+  /** Frames dropped because the engine fell behind (or had not started for 10 s of audio). */
   dropped = 0;
 
-  constructor(bin: string, o: AsrStreamOptions, extraArgs: string[]) {
-    const args = ['-infile', '/dev/stdin', '-samprate', '16000', '-logfn', '/dev/null', ...extraArgs];
-    const cmd = `cat | exec ${shellQuote(bin)} ${args.map(shellQuote).join(' ')}`;
-    this.child = spawn('sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(
+    private readonly launchSpec: Launch,
+    o: AsrStreamOptions,
+  ) {
+    this.gone = new Promise((r) => (this.markGone = r));
     if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (d: string) => this.onStdout(d));
-    this.child.stderr.resume();
-    this.child.stdin.on('error', () => {}); // EPIPE when the engine dies: reported through 'exit'
-    this.child.on('error', (err) => this.fail('ASR_SPAWN_FAILED', err.message));
-    this.child.on('exit', (code, sig) => {
-      if (!this.closed) this.fail('ASR_PROCESS_EXITED', `pocketsphinx exited (${code ?? sig})`);
+  }
+
+  /** Called by the budget when this stream's turn to start comes (possibly before `start` returned). */
+  launch(ticket: BudgetTicket): void {
+    this.ticket = ticket;
+    if (this.closed) return this.released();
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = spawn(this.launchSpec.file, this.launchSpec.args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    } catch (err) {
+      this.fail('ASR_SPAWN_FAILED', (err as Error).message);
+      return this.released();
+    }
+    this.child = child;
+    if (child.pid !== undefined) {
+      try {
+        // The recogniser (and its `cat`, forked a moment later) yields the cores to the gateway's 20 ms loop.
+        setPriority(child.pid, RECOGNISER_NICE);
+      } catch {
+        /* exited already: reported through 'exit' */
+      }
+    }
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => this.onStdout(d));
+    child.stderr.on('data', this.onStartupLog);
+    child.stdin.on('error', () => {}); // EPIPE when the engine dies: reported through 'exit'
+    child.on('error', (err) => {
+      if (child.pid !== undefined) return; // a failed kill of a live process: 'exit' still comes
+      this.fail('ASR_SPAWN_FAILED', err.message);
+      this.released();
     });
-    o.signal.addEventListener('abort', () => this.close(), { once: true });
+    child.on('exit', (code, sig) => {
+      this.released();
+      if (!this.closed) this.fail('ASR_PROCESS_EXITED', `pocketsphinx exited (${code ?? sig})`);
+      else {
+        this.flushLine();
+        this.events.close();
+      }
+    });
+    this.startupTimer = setTimeout(() => this.startedUp(), STARTUP_TIMEOUT_MS);
+    this.startupTimer.unref();
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    this.pendingBytes = 0;
+    for (const b of pending) child.stdin.write(b);
+  }
+
+  /** The budget took this stream (it may have launched already). */
+  attach(ticket: BudgetTicket): void {
+    this.ticket ??= ticket;
   }
 
   write(frame: Buffer): void {
     if (this.closed) return;
-    const stdin = this.child.stdin;
+    let buf = frame;
+    if (this.resampler) {
+      const samples = new Int16Array(frame.length >> 1);
+      Buffer.from(samples.buffer).set(frame.subarray(0, samples.length * 2));
+      const out = this.resampler.process(samples);
+      buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    }
+    const child = this.child;
+    if (!child) {
+      // Waiting for a start-up slot: keep the audio (bounded) so the first words are not lost.
+      if (!this.pending || this.pendingBytes + buf.length > MAX_PENDING_BYTES) {
+        this.dropped++;
+        return;
+      }
+      this.pending.push(buf === frame ? Buffer.from(frame) : buf);
+      this.pendingBytes += buf.length;
+      return;
+    }
+    const stdin = child.stdin;
     if (stdin.writableLength > MAX_PENDING_BYTES) {
       this.dropped++;
       return;
     }
-    if (!this.resampler) {
-      stdin.write(frame);
-      return;
-    }
-    const samples = new Int16Array(frame.length >> 1);
-    Buffer.from(samples.buffer).set(frame.subarray(0, samples.length * 2));
-    const out = this.resampler.process(samples);
-    stdin.write(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+    stdin.write(buf);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.resampler?.close();
-    this.child.stdin.end();
-    // Give the engine a moment to print its last final, then make sure it is gone.
-    const kill = setTimeout(() => this.child.kill('SIGKILL'), 500);
-    kill.unref();
-    this.child.once('exit', () => {
-      clearTimeout(kill);
-      this.flushLine();
+    this.pending = undefined;
+    const child = this.child;
+    if (!child || this.exited) {
+      // Never launched (still queued: this leaves the queue) or already gone: nothing to wait for.
+      this.released();
       this.events.close();
-    });
-    if (this.child.exitCode !== null || this.child.signalCode !== null) {
-      clearTimeout(kill);
-      this.events.close();
+      return;
+    }
+    child.stdin.end();
+    // Give the engine a moment to print its last final (the 'exit' handler ends `events`), then make sure it is gone.
+    this.killTimer = setTimeout(() => this.kill(), CLOSE_GRACE_MS);
+    this.killTimer.unref();
+  }
+
+  private kill(): void {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.exited) return;
+    try {
+      process.kill(-pid, 'SIGKILL'); // the whole group: the recogniser and its `cat` (and `sh`)
+    } catch {
+      this.child?.kill('SIGKILL');
     }
   }
+
+  /** The process is gone (or will never exist): free the slot. Idempotent. */
+  private released(): void {
+    if (this.exited) return;
+    this.exited = true;
+    clearTimeout(this.startupTimer);
+    clearTimeout(this.killTimer);
+    this.ticket?.exited();
+    this.markGone();
+  }
+
+  private startedUp(): void {
+    clearTimeout(this.startupTimer);
+    this.startupTimer = undefined;
+    this.ticket?.started();
+    const err = this.child?.stderr;
+    if (err) {
+      err.off('data', this.onStartupLog);
+      err.resume(); // keep draining the engine's log, unread
+    }
+  }
+
+  /** The engine's log during start-up, watched for the end of model loading. */
+  private readonly onStartupLog = (d: Buffer): void => {
+    const text = this.markerTail + d.toString('latin1');
+    if (text.includes(READY_MARKER)) return this.startedUp();
+    this.markerTail = text.slice(-READY_MARKER.length);
+  };
 
   private onStdout(d: string): void {
     this.lineBuf += d;
@@ -121,20 +271,123 @@ class PocketsphinxStream implements AsrStream {
     this.events.push({ type: 'error', code, message, recoverable: false });
     this.closed = true;
     this.resampler?.close();
+    this.pending = undefined;
     this.events.close();
+    if (!this.exited) this.kill();
   }
 }
 
+/**
+ * Refusals past the budget, logged without flooding: the first one at once, then one summary line (with the count) at
+ * most every `intervalMs` while they continue. The `refused` fields of the lines add up to every refusal.
+ */
+class RefusalLog {
+  private timer: NodeJS.Timeout | undefined;
+  private unlogged = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly budget: ProcessBudget,
+    private readonly intervalMs: number,
+  ) {}
+
+  note(): void {
+    if (this.timer) {
+      this.unlogged++;
+      return;
+    }
+    this.log.warn(
+      { code: 'ASR_OVER_BUDGET', refused: 1, total: this.budget.stats.overBudget, maxProcesses: this.budget.maxProcesses },
+      `local ASR over budget: ${this.budget.maxProcesses} recognisers running (LOCAL_ASR_MAX_PROCESSES), a call goes on without ASR; further refusals are counted and summarised every ${Math.round(this.intervalMs / 1000)} s`,
+    );
+    this.arm();
+  }
+
+  /** Write what is not yet logged and stop. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.flush();
+  }
+
+  private arm(): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.unlogged === 0) return; // the spell is over: the next refusal is logged at once
+      this.flush();
+      this.arm();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private flush(): void {
+    if (this.unlogged === 0) return;
+    const n = this.unlogged;
+    this.unlogged = 0;
+    this.log.warn(
+      { code: 'ASR_OVER_BUDGET', refused: n, total: this.budget.stats.overBudget, maxProcesses: this.budget.maxProcesses },
+      `local ASR over budget: ${n} more calls went on without ASR`,
+    );
+  }
+}
+
+/** The `local` adapter: an {@link AsrAdapter} with its recogniser budget's counters. */
+export interface PocketsphinxAsr extends AsrAdapter {
+  /** Live counters (read at scrape time): recognisers running, starts queued, calls refused. */
+  readonly stats: Readonly<ProcessBudgetStats>;
+  /** `close()` kills what is left and resolves once every recogniser is gone. */
+  close(): Promise<void>;
+}
+
+export interface PocketsphinxOptions {
+  /** Recognisers at once (default `config.localAsrMaxProcesses`). */
+  maxProcesses?: number;
+  /** Recognisers loading their model at once (default {@link MAX_STARTING}). */
+  maxStarting?: number;
+  /** Least time between two refusal log lines (default 10 s). */
+  refusalLogIntervalMs?: number;
+  /** Use the `sh` + `cat` pipeline even when bash is there (tests). */
+  noBash?: boolean;
+}
+
 /** The `local` ASR adapter. Throws if pocketsphinx is not installed. */
-export function createPocketsphinxAsr(ctx: AdapterContext): AsrAdapter {
-  const bin = findPocketsphinx(ctx.env.PATH ?? process.env.PATH);
+export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOptions = {}): PocketsphinxAsr {
+  const pathEnv = ctx.env.PATH ?? process.env.PATH ?? '';
+  const bin = findPocketsphinx(pathEnv);
   if (!bin) throw new Error(`${POCKETSPHINX_BIN} or its model (${POCKETSPHINX_MODEL_DIR}) not found: apt-get install pocketsphinx pocketsphinx-en-us`);
   const extra: string[] = [];
   if (ctx.config.asrGrammar) extra.push('-jsgf', ctx.config.asrGrammar);
   else if (ctx.config.asrKeyphrases) extra.push('-kws', ctx.config.asrKeyphrases);
+  const spec = launchCommand(bin, opts.noBash ? undefined : findOnPath('bash', pathEnv), extra);
+  const budget = new ProcessBudget(opts.maxProcesses ?? ctx.config.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);
+  const refusals = new RefusalLog(ctx.logger, budget, opts.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS);
+  const live = new Set<PocketsphinxStream>();
   return {
     name: 'pocketsphinx',
     capabilities: { interim: false, sampleRatesHz: [16000] },
-    start: (o) => new PocketsphinxStream(bin, o, extra),
+    stats: budget.stats,
+    async start(o) {
+      if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
+      const s = new PocketsphinxStream(spec, o);
+      const ticket = budget.reserve((t) => s.launch(t));
+      if (!ticket) {
+        s.close(); // never launched: frees its resampler
+        refusals.note();
+        throw new AdapterError('ASR_OVER_BUDGET', `local ASR over budget (${budget.maxProcesses} recognisers, LOCAL_ASR_MAX_PROCESSES): this call goes on without ASR`, { recoverable: false });
+      }
+      s.attach(ticket);
+      live.add(s);
+      void s.gone.then(() => live.delete(s));
+      o.signal.addEventListener('abort', () => s.close(), { once: true });
+      return s;
+    },
+    async close() {
+      refusals.close();
+      const waits = [...live].map((s) => {
+        s.close();
+        return s.gone;
+      });
+      await Promise.all(waits);
+    },
   };
 }

@@ -22,6 +22,8 @@ export interface StatSources {
   recordings?: RecordingStoreStats;
   /** The live console: connected clients and events dropped for slow ones. */
   console?: { readonly clients: number; readonly dropped: number };
+  /** The offline recogniser budget (`ASR_ADAPTER=local`): processes running, calls refused past the budget. */
+  localAsr?: { readonly running: number; readonly overBudget: number; readonly startsQueued: number };
 }
 
 /** Plain counters the per-frame code bumps; read at scrape time. */
@@ -152,10 +154,18 @@ export class Metrics {
     this.adapterFaults = new Counter({ name: 'gateway_adapter_faults_total', help: 'Throws or rejections from adapter code caught at the adapter boundary, by kind (asr, bot, tts) and call point', labelNames: ['kind', 'point'], registers });
     this.processFaults = new Counter({ name: 'gateway_process_faults_total', help: 'Last-resort process handlers that fired (uncaughtException, unhandledRejection)', labelNames: ['type'], registers });
     this.tickerListenerFaults = new Counter({ name: 'gateway_ticker_listener_faults_total', help: '20 ms tick listeners removed because they kept throwing (their call closed with 1011)', registers });
-    this.localAsrProcesses = new Gauge({ name: 'gateway_local_asr_processes', help: 'Offline recognisers (pocketsphinx) running now', registers });
-    this.localAsrOverBudget = new Counter({ name: 'gateway_local_asr_over_budget_total', help: 'Calls that went on without ASR because LOCAL_ASR_MAX_PROCESSES recognisers were running', registers });
-    this.logLinesDropped = new Counter({ name: 'gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout was too slow (the log never blocks the process or grows without bound)', registers });
     const src = this.sources;
+    this.localAsrProcesses = new Gauge({ name: 'gateway_local_asr_processes', help: 'Offline recognisers (pocketsphinx) running now', registers, collect() { if (src.localAsr) this.set(src.localAsr.running); } });
+    let overBudgetReported = 0;
+    this.localAsrOverBudget = new Counter({
+      name: 'gateway_local_asr_over_budget_total', help: 'Calls that went on without ASR because LOCAL_ASR_MAX_PROCESSES recognisers were running', registers,
+      collect() {
+        const v = src.localAsr?.overBudget ?? 0;
+        if (v > overBudgetReported) this.inc(v - overBudgetReported);
+        overBudgetReported = Math.max(overBudgetReported, v);
+      },
+    });
+    this.logLinesDropped = new Counter({ name: 'gateway_log_lines_dropped_total', help: 'Log lines dropped because stdout was too slow (the log never blocks the process or grows without bound)', registers });
     const scraped = (name: string, help: string, label: string | undefined, read: () => number | Record<string, number> | undefined) => {
       const reported = new Map<string, number>();
       return new Counter({

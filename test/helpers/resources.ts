@@ -45,3 +45,66 @@ export function childPids(): number[] {
 export function threadCount(): number {
   return readdirSync('/proc/self/task').length;
 }
+
+/** One process of this process's tree, from /proc/<pid>/stat. */
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  /** The command name as the kernel keeps it (at most 15 characters: `pocketsphinx_co`). */
+  comm: string;
+  /** CPU niceness. */
+  nice: number;
+  /** Resident set size in bytes. */
+  rssBytes: number;
+}
+
+function readProc(pid: number): ProcInfo | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const f = stat.slice(close + 2).split(' ');
+    // Fields after the command: state(0) ppid(1) … nice(16) … rss in pages(21).
+    return { pid, ppid: Number(f[1]), comm: stat.slice(stat.indexOf('(') + 1, close), nice: Number(f[16]), rssBytes: Number(f[21]) * 4096 };
+  } catch {
+    return undefined; // exited while listing
+  }
+}
+
+/** Every live descendant of `root` (children, grandchildren, …), not `root` itself. */
+export function descendants(root = process.pid): ProcInfo[] {
+  const all: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = readProc(Number(name));
+    if (p) all.push(p);
+  }
+  const inTree = new Set([root]);
+  const out: ProcInfo[] = [];
+  // Parents may be listed after their children: repeat until nothing is added.
+  for (let added = true; added; ) {
+    added = false;
+    for (const p of all) {
+      if (!inTree.has(p.pid) && inTree.has(p.ppid)) {
+        inTree.add(p.pid);
+        out.push(p);
+        added = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** Live descendants of this process whose command name starts with `comm` (e.g. `pocketsphinx`). */
+export function descendantsNamed(comm: string, root = process.pid): ProcInfo[] {
+  return descendants(root).filter((p) => p.comm.startsWith(comm.slice(0, 15)));
+}
+
+/** Proportional set size of a process in bytes (shared pages split between their users), or 0 if unreadable. */
+export function pssBytes(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

@@ -26,3 +26,6 @@ export function apologyTone(sampleRateHz: number): Int16Array {
   }
   return out;
 }
+
+/** Spoken when the bot has failed `BOT_MAX_FAILURES` times in one call, before the call is hung up (then closed with 1011). */
+export const BOT_FAILED_GOODBYE_TEXT = 'Sorry, we are having technical difficulties. Please call again later. Goodbye.';

@@ -88,7 +88,7 @@ export async function loadAdapters(config: Config, logger: Logger, env: Readonly
     const ttsRaw = await ttsF(ctx(`tts:${spec}`));
     if (ttsRaw !== undefined) ttsList.push(check<TtsAdapter>('TTS', spec, ttsRaw, ['synthesize']));
   }
-  const tts = ttsList.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(ttsList, logger.child({ adapter: 'tts:fallback' })) : ttsList[0];
+  const tts = ttsList.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(ttsList, logger.child({ adapter: 'tts:fallback' }), { firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs }) : ttsList[0];
   return { asr, bot, tts };
 }
 

@@ -8,69 +8,35 @@
  * and logged once per call); closes everything exactly once. Per frame it does only: jitter-buffer push, VAD, ASR write,
  * utterance capture, recording. Everything else is per event, decided by {@link Turn} and done by the parts.
  */
-import { frameBytesFor, LANGUAGE_TAG, VOICE_NAME, type Config } from '../config/config.js';
+import { frameBytesFor } from '../config/config.js';
 import { CloseCode } from '../errors.js';
 import { JitterBuffer, type JitterSink } from '../ingress/jitter-buffer.js';
+import type { Logger } from '../observability/logger.js';
 import { Pacer, type PacerEvents } from '../egress/pacer.js';
 import type { VonageLeg, LegListener } from '../leg/leg.js';
 import type { Handshake, LegEvent } from '../leg/handshake.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Clock } from '../util/clock.js';
-import type { TickListener, Ticker } from '../util/ticker.js';
+import type { TickListener } from '../util/ticker.js';
 import { CallVad, VadEvent } from '../vad/vad.js';
-import type { AsrAdapter } from '../asr/types.js';
-import type { BotAdapter, BotOutput } from '../bot/types.js';
-import type { TtsAdapter } from '../tts/types.js';
-import type { CallRecording, RecordingStore } from '../recording/store.js';
+import type { BotOutput } from '../bot/types.js';
+import type { CallRecording } from '../recording/store.js';
 import { RecordingPacerSink } from '../recording/pacer-tap.js';
-import type { CallControl } from '../vonage/call-control.js';
 import { AsrFeed, type AsrFeedOwner } from './asr-feed.js';
 import { AdapterBoundary } from './boundary.js';
 import { BotLink, type BotLinkOwner } from './bot-link.js';
-import type { CallInfo } from './call-info.js';
+import { callInfoFrom, type CallInfo } from './call-info.js';
+import type { CallSummary, SessionDeps } from './session-types.js';
 import { BOT_FAILED_GOODBYE_TEXT, GOODBYE_TEXT } from './apology.js';
-import type { CallObserver, CallObserverEvent } from './observer.js';
+import type { CallObserverEvent } from './observer.js';
 import { Speaker, type SpeakerOwner } from './speaker.js';
 import { Turn, type CallState, type GoodbyeReason, type TurnActions } from './turn.js';
 import { UtteranceCapture } from './utterance-capture.js';
+import { CallReport } from './report.js';
+import { callAction } from './call-actions.js';
 
 export type { CallState } from './turn.js';
-
-export interface SessionDeps {
-  config: Config;
-  clock: Clock;
-  ticker: Ticker;
-  metrics: Metrics;
-  logger: Logger;
-  asr: AsrAdapter | undefined;
-  bot: BotAdapter;
-  tts: TtsAdapter | undefined;
-  /** Call recordings (RECORDING_DIR); undefined = off. */
-  recordings?: RecordingStore;
-  /** Vonage REST call control (transfer, dtmf, hangup); undefined when not configured. */
-  callControl?: CallControl;
-  /** Telemetry observer (the console); events are built only while it is `active`. */
-  observer?: CallObserver;
-}
-
-/** What the session reports when it ends (also logged). */
-export interface CallSummary {
-  callId: string;
-  durationMs: number;
-  closeCode: number;
-  closeReason: string;
-  framesIn: number;
-  framesOut: number;
-  jitter: JitterBuffer['stats'];
-  pacer: Pacer['stats'];
-  turnLatenciesMs: number[];
-  bargeIns: number;
-  replies: Array<{ id: number; frames: number; heardFrames: number; interrupted: boolean }>;
-}
+export type { CallSummary, SessionDeps } from './session-types.js';
 
 const PREROLL_MS = 200;
-const MAX_KEPT = 32;
 
 export class CallSession implements LegListener, JitterSink, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions {
   readonly info: CallInfo;
@@ -92,8 +58,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private readonly rec: CallRecording | undefined;
   private hangupSent = false;
   private closedFlag = false;
-  private readonly turnLatenciesMs: number[] = [];
-  private readonly replies: CallSummary['replies'] = [];
+  private readonly report: CallReport;
   /** Called once after the session has closed (the tracker forgets it). */
   onClosed: ((s: CallSession, summary: CallSummary) => void) | undefined;
 
@@ -101,26 +66,15 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.d = deps;
     this.leg = leg;
     this.startedAtMs = deps.clock.now();
-    const m = handshake.metadata;
-    const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+    this.info = callInfoFrom(handshake, leg.id, deps.config);
     const cfg = deps.config;
-    this.info = Object.freeze({
-      callId: str(m.uuid) ?? leg.id,
-      conversationUuid: str(m.conversation_uuid),
-      from: str(m.from),
-      to: str(m.to),
-      sampleRateHz: handshake.sampleRateHz,
-      // The handshake is network input: a language or voice that is not well-formed falls back to the defaults.
-      language: LANGUAGE_TAG.test(str(m.language) ?? '') ? (m.language as string) : cfg.language,
-      voice: VOICE_NAME.test(str(m.voice) ?? '') ? (m.voice as string) : cfg.ttsVoice || undefined,
-      metadata: m,
-    });
     const log = (this.log = deps.logger.child({ call: this.info.callId, conv: this.info.conversationUuid, leg: leg.id }));
     leg.setLogger(log);
     const frameBytes = frameBytesFor(handshake.sampleRateHz);
     const { clock, metrics } = deps;
     const signal = this.abort.signal;
     const boundary = (this.boundary = new AdapterBoundary(metrics, log));
+    this.report = new CallReport(metrics, log);
     this.rec = deps.recordings?.create(this.info, frameBytes, log);
     this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this);
     const pacerOpts = { frameBytes, leadFrames: Math.max(1, Math.round(cfg.pacerLeadMs / 20)), capacityFrames: 3000, watermarkBytes: cfg.pacerWatermarkBytes };
@@ -135,27 +89,15 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.turn = new Turn({ bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts }, this);
   }
 
-  get closed(): boolean {
-    return this.closedFlag;
-  }
-  get state(): CallState {
-    return this.turn.state;
-  }
+  get closed(): boolean { return this.closedFlag; }
+  get state(): CallState { return this.turn.state; }
   /** Arrival of the caller's last voiced frame (−1: none yet). */
-  get lastVoicedAtMs(): number {
-    return this.turn.lastVoicedAtMs;
-  }
+  get lastVoicedAtMs(): number { return this.turn.lastVoicedAtMs; }
   /** The call's child logger. */
-  get logger(): Logger {
-    return this.log;
-  }
+  get logger(): Logger { return this.log; }
   /** Live per-call counters (metrics scrapes sum them over live calls). */
-  get jitter(): JitterBuffer['stats'] {
-    return this.jb.stats;
-  }
-  get pacerStats(): Pacer['stats'] {
-    return this.pacer.stats;
-  }
+  get jitter(): JitterBuffer['stats'] { return this.jb.stats; }
+  get pacerStats(): Pacer['stats'] { return this.pacer.stats; }
 
   /** Start the adapters and the 20 ms playout. Failures are logged; the call goes on with what started. */
   start(): void {
@@ -228,26 +170,17 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     const ep = this.vad.endpointer;
     this.turn.replyStarted(id, atMs, ep.speaking, ep.speechMs);
   }
-  onSegmentPlayed(id: number, frames: number): void {
-    this.replyDone(id, frames, frames, false);
-  }
-  onSegmentInterrupted(id: number, heardFrames: number, frames: number): void {
-    this.replyDone(id, heardFrames, frames, true);
-  }
+  onSegmentPlayed(id: number, frames: number): void { this.replyDone(id, frames, frames, false); }
+  onSegmentInterrupted(id: number, heardFrames: number, frames: number): void { this.replyDone(id, heardFrames, frames, true); }
   onReplyOpened(): void {
     const ep = this.vad.endpointer;
     this.turn.replyOpened(ep.speaking, ep.speechMs);
   }
-  onReplySilent(id: number): void {
-    this.replyDone(id, 0, 0, false);
-  }
-  onSay(text: string): void {
-    this.observe({ type: 'bot-say', text });
-  }
+  onReplySilent(id: number): void { this.replyDone(id, 0, 0, false); }
+  onSay(text: string): void { this.observe({ type: 'bot-say', text }); }
 
   private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {
-    if (this.replies.length < MAX_KEPT) this.replies.push({ id, frames, heardFrames: heard, interrupted });
-    this.log.info({ replyId: id, heardMs: heard * 20, totalMs: frames * 20, interrupted }, interrupted ? 'reply interrupted' : 'reply played');
+    this.report.replyDone(id, heard, frames, interrupted);
     this.bot.input({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20 }, false);
     if (!this.closedFlag) this.turn.replyDone(this.speaker.idle);
   }
@@ -260,12 +193,8 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.observe({ type: 'transcript', text, final });
     this.bot.input({ type: 'transcript', text, final }, final);
   }
-  onBotReady(): void {
-    this.turn.botReady();
-  }
-  onBotFailed(why: string): void {
-    this.turn.botFailed(why);
-  }
+  onBotReady(): void { this.turn.botReady(); }
+  onBotFailed(why: string): void { this.turn.botFailed(why); }
   onBotStartFailed(): void {
     this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start');
   }
@@ -286,19 +215,13 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
         this.log.info({ reason: out.reason, immediate: !!out.immediate }, 'bot hangup');
         return this.turn.botHangup(!!out.immediate, !this.pacer.active);
       case 'transfer':
-      case 'dtmf': {
-        const cc = this.d.callControl;
-        if (cc) return void (await (out.type === 'transfer' ? cc.transfer(this.info, out.ncco, this.log) : cc.dtmf(this.info, out.digits, this.log)));
-        this.log.warn({ action: out.type }, 'bot action needs Vonage call control (not configured): ignored');
-        this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'ACTION_UNSUPPORTED' });
-      }
+      case 'dtmf':
+        return callAction(out, this.d.callControl, this.info, this.log, this.d.metrics);
     }
   }
 
   // ── turn → actions ───────────────────────────────────────────────────────────
-  onState(s: CallState): void {
-    this.observe({ type: 'state', state: s });
-  }
+  onState(s: CallState): void { this.observe({ type: 'state', state: s }); }
   onBargeIn(): void {
     const id = this.speaker.currentReplyId;
     this.d.metrics.bargeIns.inc();
@@ -307,19 +230,11 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.speaker.clear();
   }
   onReplyStarted(id: number, turnLatencyMs: number | undefined): void {
-    const ms = turnLatencyMs === undefined ? undefined : Math.round(turnLatencyMs);
-    if (turnLatencyMs !== undefined) {
-      this.d.metrics.turnLatency.observe(turnLatencyMs / 1000);
-      if (this.turnLatenciesMs.length < MAX_KEPT) this.turnLatenciesMs.push(ms as number);
-      this.log.info({ replyId: id, turnLatencyMs: ms }, 'reply started');
-    }
-    this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: ms });
+    this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: this.report.replyStarted(id, turnLatencyMs) });
   }
   /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
   onApologise(why: string, failures: number): void {
-    this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'APOLOGY' });
-    this.log.warn({ why, failures }, 'apologising to the caller');
-    void this.speaker.apology();
+    void this.speaker.apology(why, failures);
   }
   onGoodbye(why: GoodbyeReason): void {
     const drain = why === 'drain';
@@ -329,17 +244,16 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
       this.speaker.clear();
       return this.close(CloseCode.GOING_AWAY, this.turn.hangupReason);
     }
-    this.log.info({ why }, drain ? 'saying goodbye: gateway shutting down' : 'saying goodbye: the bot keeps failing');
-    void this.speaker.goodbye(drain ? this.goodbyeText : BOT_FAILED_GOODBYE_TEXT, !drain, () => this.turn.goodbyeWritten(this.speaker.idle));
+    void this.speaker.goodbye(why, drain ? this.goodbyeText : BOT_FAILED_GOODBYE_TEXT, () => this.turn.goodbyeWritten(this.speaker.idle));
   }
   /** End the call: with call control, a REST hangup first (ends the whole call, not just our leg), then the leg. */
   onHangUp(code: number, reason: string): void {
     const cc = this.d.callControl;
     // A goodbye at the drain deadline (1001) just closes the leg; a bot's hangup (or its failing) ends the call over REST.
     if (!cc || code === CloseCode.GOING_AWAY) return this.close(code, reason);
-    if (this.hangupSent) return;
+    const end = () => this.close(code, reason);
+    if (!this.hangupSent) void cc.hangup(this.info, this.log).then(end, end);
     this.hangupSent = true;
-    void cc.hangup(this.info, this.log).then(() => this.close(code, reason), () => this.close(code, reason));
   }
 
   private goodbyeText = GOODBYE_TEXT;
@@ -359,12 +273,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
 
   /** Snapshot for the console, logs and tests. */
   summary(code = 0, reason = ''): CallSummary {
-    const { jb, pacer } = this;
-    return {
-      callId: this.info.callId, durationMs: Math.round(this.d.clock.now() - this.startedAtMs), closeCode: code, closeReason: reason,
-      framesIn: jb.stats.framesIn, framesOut: pacer.stats.framesSent, jitter: { ...jb.stats }, pacer: { ...pacer.stats },
-      turnLatenciesMs: [...this.turnLatenciesMs], bargeIns: this.turn.bargeIns, replies: [...this.replies],
-    };
+    return this.report.summary(this.info.callId, this.d.clock.now() - this.startedAtMs, this.jb, this.pacer, this.turn.bargeIns, code, reason);
   }
 
   /** End the call: close the leg (if open) and every stage. Idempotent. */
@@ -381,21 +290,10 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.vad.close();
     this.capture?.clear();
     void this.rec?.end(code, reason);
-    const s = this.jb.stats;
-    const p = this.pacer.stats;
-    const hot = this.d.metrics.hot;
-    hot.jitterUnderruns += s.underruns;
-    hot.jitterOverruns += s.overruns;
-    hot.jitterLateFrames += s.lateFrames;
-    hot.pacerLateSends += p.lateSends;
-    hot.pacerDroppedBackpressure += p.framesDroppedBackpressure;
-    hot.pacerRejectedFull += p.framesRejectedFull;
-    this.jb.clear();
     this.turn.closed();
     const summary = this.summary(code, reason);
-    this.d.metrics.callJitter.observe(s.jitterMs);
-    this.d.metrics.callDuration.observe(summary.durationMs / 1000);
-    this.log.info({ summary: { ...summary, replies: summary.replies.length, adapterFaults: this.boundary.faults } }, 'call ended');
+    this.jb.clear();
+    this.report.ended(summary, this.boundary.faults);
     this.observe({ type: 'call-end', summary });
     this.onClosed?.(this, summary);
   }

@@ -17,12 +17,13 @@ import { Pacer } from '../egress/pacer.js';
 import { ReplyWriter } from '../egress/reply-writer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { FallbackTts } from '../tts/fallback.js';
+import { FallbackTts, TtsFirstAudioTimeout } from '../tts/fallback.js';
 import type { TtsAdapter, TtsChunk } from '../tts/types.js';
 import type { Clock } from '../util/clock.js';
 import { APOLOGY_TEXT, apologyTone } from './apology.js';
 import type { AdapterBoundary } from './boundary.js';
 import type { CallInfo } from './call-info.js';
+import type { GoodbyeReason } from './turn.js';
 
 export interface SpeakerOwner {
   /** A reply was opened (its synthesis begins). */
@@ -154,7 +155,9 @@ export class Speaker {
    * The bot failed or did not answer: queue the apology (spoken with TTS, else a tone; not interruptible). A reply
    * the bot left half-streamed is ended first; bot output arriving meanwhile waits until the apology is written.
    */
-  apology(): Promise<void> {
+  apology(why: string, failures: number): Promise<void> {
+    this.d.metrics.adapterErrors.inc({ stage: 'bot', code: 'APOLOGY' });
+    this.d.log.warn({ why, failures }, 'apologising to the caller');
     return this.enqueue(async () => {
       if (this.goingAway) return;
       if (this.reply) this.endReply(this.reply);
@@ -164,10 +167,12 @@ export class Speaker {
   }
 
   /**
-   * Say goodbye: bot output is dropped from now on, playback is cleared, and the goodbye is queued (spoken with TTS,
-   * else a tone when `toneWithoutTts`). `beforeEnd` runs once it is written, just before its reply ends.
+   * Say goodbye: bot output is dropped from now on, playback is cleared, and the goodbye is queued (spoken with TTS;
+   * without, a tone when the bot failed, nothing at the drain). `beforeEnd` runs once it is written, before its reply ends.
    */
-  goodbye(text: string, toneWithoutTts: boolean, beforeEnd: () => void): Promise<void> {
+  goodbye(why: GoodbyeReason, text: string, beforeEnd: () => void): Promise<void> {
+    const toneWithoutTts = why !== 'drain';
+    this.d.log.info({ why }, why === 'drain' ? 'saying goodbye: gateway shutting down' : 'saying goodbye: the bot keeps failing');
     this.goingAway = true;
     this.clear();
     return this.enqueue(async () => {
@@ -288,7 +293,7 @@ export class Speaker {
     } catch (err) {
       // Adapters that know why (e.g. AZURE_AUTHENTICATION_FAILURE) say so in `code`; the rest count as TTS_FAILED.
       early = false;
-      if (!r.ctl.signal.aborted) boundary.fault('tts', 'stream', err, 'TTS_FAILED', true);
+      if (!r.ctl.signal.aborted) boundary.fault('tts', err instanceof TtsFirstAudioTimeout ? 'first-audio-timeout' : 'stream', err, 'TTS_FAILED', true);
     } finally {
       r.ctl.signal.removeEventListener('abort', onAbort);
       if (!req.signal.aborted) req.abort();

@@ -1,22 +1,21 @@
 /**
  * One call: the ONLY place the stages are wired together, and the call's lifecycle.
  *
- *   leg ─► jitter buffer ─(20 ms tick)─► VAD ─► AsrFeed ─► BotLink ─► Speaker (TTS ─► reply writer ─► pacer) ─► leg
- *                                         └──────────────► Turn (pure turn state: barge-in, latency, apology, hang-up)
+ *   leg ─► jitter buffer ─(20 ms tick)─► Hearing (VAD, AsrFeed) ─► BotLink ─► Speaker (TTS, reply writer) ─► pacer ─► leg
+ *                                          └──── Turn (pure turn state: barge-in, latency, apology, goodbye, hang-up)
  *
  * Owns one AbortController (aborted at close; every adapter gets its signal) and the adapter boundary (faults counted
- * and logged once per call); closes everything exactly once. Per frame it does only: jitter-buffer push, VAD, ASR write,
- * utterance capture, recording. Everything else is per event, decided by {@link Turn} and done by the parts.
+ * and logged once per call), implements the leg, ticker and pacer listeners by delegating, carries out what the turn
+ * state decides, and closes everything exactly once. Every call into adapter code happens in AsrFeed, BotLink or Speaker.
  */
 import { frameBytesFor } from '../config/config.js';
 import { CloseCode } from '../errors.js';
-import { JitterBuffer, type JitterSink } from '../ingress/jitter-buffer.js';
+import { JitterBuffer } from '../ingress/jitter-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { Pacer, type PacerEvents } from '../egress/pacer.js';
 import type { VonageLeg, LegListener } from '../leg/leg.js';
 import type { Handshake, LegEvent } from '../leg/handshake.js';
 import type { TickListener } from '../util/ticker.js';
-import { CallVad, VadEvent } from '../vad/vad.js';
 import type { BotOutput } from '../bot/types.js';
 import type { CallRecording } from '../recording/store.js';
 import { RecordingPacerSink } from '../recording/pacer-tap.js';
@@ -29,16 +28,14 @@ import { BOT_FAILED_GOODBYE_TEXT, GOODBYE_TEXT } from './apology.js';
 import type { CallObserverEvent } from './observer.js';
 import { Speaker, type SpeakerOwner } from './speaker.js';
 import { Turn, type CallState, type GoodbyeReason, type TurnActions } from './turn.js';
-import { UtteranceCapture } from './utterance-capture.js';
+import { Hearing } from './hearing.js';
 import { CallReport } from './report.js';
-import { callAction } from './call-actions.js';
+import { botOutput } from './call-actions.js';
 
 export type { CallState } from './turn.js';
 export type { CallSummary, SessionDeps } from './session-types.js';
 
-const PREROLL_MS = 200;
-
-export class CallSession implements LegListener, JitterSink, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions {
+export class CallSession implements LegListener, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions {
   readonly info: CallInfo;
   readonly startedAtMs: number;
   private readonly d: SessionDeps;
@@ -46,18 +43,19 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   private readonly log: Logger;
   private readonly abort = new AbortController();
   private readonly boundary: AdapterBoundary;
+  // The parts, in the order a frame meets them (see the diagram above).
   private readonly jb: JitterBuffer;
-  private readonly pacer: Pacer;
-  private readonly vad: CallVad;
-  private readonly capture: UtteranceCapture | undefined;
+  private readonly hearing: Hearing;
   private readonly asr: AsrFeed | undefined;
   private readonly bot: BotLink;
-  private readonly speaker: Speaker;
   private readonly turn: Turn;
+  private readonly speaker: Speaker;
+  private readonly pacer: Pacer;
   /** The call's recording (caller left, bot right), when recording is on. */
   private readonly rec: CallRecording | undefined;
   private hangupSent = false;
   private closedFlag = false;
+  private goodbyeText = GOODBYE_TEXT;
   private readonly report: CallReport;
   /** Called once after the session has closed (the tracker forgets it). */
   onClosed: ((s: CallSession, summary: CallSummary) => void) | undefined;
@@ -76,17 +74,19 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     const boundary = (this.boundary = new AdapterBoundary(metrics, log));
     this.report = new CallReport(metrics, log);
     this.rec = deps.recordings?.create(this.info, frameBytes, log);
-    this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this);
     const pacerOpts = { frameBytes, leadFrames: Math.max(1, Math.round(cfg.pacerLeadMs / 20)), capacityFrames: 3000, watermarkBytes: cfg.pacerWatermarkBytes };
     this.pacer = new Pacer(pacerOpts, this.rec ? new RecordingPacerSink(leg, this.rec) : leg, deps.ticker, clock, this);
-    this.vad = new CallVad({ sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs });
-    if (deps.bot.capabilities.wantsUtteranceAudio) this.capture = new UtteranceCapture(PREROLL_MS, cfg.maxUtteranceMs, frameBytes);
     const call = this.info;
     this.asr = deps.asr ? new AsrFeed({ adapter: deps.asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
     this.bot = new BotLink({ adapter: deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, clock, metrics, log, boundary }, this);
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures } = cfg;
-    this.turn = new Turn({ bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts }, this);
+    const turn = (this.turn = new Turn({ bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts }, this));
+    const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs };
+    const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio;
+    const { maxUtteranceMs, vadSilenceMs } = cfg;
+    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn });
+    this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this.hearing);
   }
 
   get closed(): boolean { return this.closedFlag; }
@@ -142,40 +142,11 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.turn.tick(nowMs);
   }
 
-  onFrame(frame: Buffer, receivedAtMs: number): void {
-    this.asr?.write(frame, receivedAtMs);
-    this.capture?.push(frame);
-    this.rec?.pushIn(frame);
-    const ev = this.vad.push(frame);
-    const ep = this.vad.endpointer;
-    if (this.vad.voiced) this.turn.voiced(receivedAtMs);
-    if (ev === VadEvent.SpeechStart) {
-      this.capture?.start();
-      this.bot.input({ type: 'speech-start' }, false);
-      this.turn.speechStart(ep.speechMs, this.speaker.playing, this.speaker.interruptible);
-    } else if (ev === VadEvent.SpeechEnd) {
-      this.asr?.endOfSpeech();
-      const audio = this.capture?.finish(this.d.config.vadSilenceMs - 100);
-      this.bot.input({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.info.sampleRateHz }, true);
-      this.turn.speechEnd();
-    } else if (ep.speaking && !this.turn.bargedThisUtterance) this.turn.speech(ep.speechMs, this.speaker.playing, this.speaker.interruptible);
-  }
-
-  onGap(silence: Buffer | undefined): void {
-    if (silence) this.onFrame(silence, this.d.clock.now());
-  }
-
   // ── pacer and speaker → turn ─────────────────────────────────────────────────
-  onSegmentStart(id: number, atMs: number): void {
-    const ep = this.vad.endpointer;
-    this.turn.replyStarted(id, atMs, ep.speaking, ep.speechMs);
-  }
+  onSegmentStart(id: number, atMs: number): void { this.turn.replyStarted(id, atMs, this.hearing.speaking, this.hearing.speechMs); }
   onSegmentPlayed(id: number, frames: number): void { this.replyDone(id, frames, frames, false); }
   onSegmentInterrupted(id: number, heardFrames: number, frames: number): void { this.replyDone(id, heardFrames, frames, true); }
-  onReplyOpened(): void {
-    const ep = this.vad.endpointer;
-    this.turn.replyOpened(ep.speaking, ep.speechMs);
-  }
+  onReplyOpened(): void { this.turn.replyOpened(this.hearing.speaking, this.hearing.speechMs); }
   onReplySilent(id: number): void { this.replyDone(id, 0, 0, false); }
   onSay(text: string): void { this.observe({ type: 'bot-say', text }); }
 
@@ -195,29 +166,12 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
   }
   onBotReady(): void { this.turn.botReady(); }
   onBotFailed(why: string): void { this.turn.botFailed(why); }
-  onBotStartFailed(): void {
-    this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start');
-  }
+  onBotStartFailed(): void { this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start'); }
 
-  async onBotOutput(out: BotOutput): Promise<void> {
-    if (this.closedFlag || this.turn.goingAway) return;
+  onBotOutput(out: BotOutput): Promise<void> {
+    if (this.closedFlag || this.turn.goingAway) return Promise.resolve();
     this.turn.botOutput();
-    switch (out.type) {
-      case 'say':
-        return this.speaker.say(out.text, !!out.end, out.interruptible !== false);
-      case 'play':
-        return this.speaker.play(out.audio, out.sampleRateHz, out.interruptible !== false);
-      case 'clear':
-        await this.speaker.clearQueued();
-        return this.turn.cleared();
-      case 'hangup':
-        await this.speaker.endQueued();
-        this.log.info({ reason: out.reason, immediate: !!out.immediate }, 'bot hangup');
-        return this.turn.botHangup(!!out.immediate, !this.pacer.active);
-      case 'transfer':
-      case 'dtmf':
-        return callAction(out, this.d.callControl, this.info, this.log, this.d.metrics);
-    }
+    return botOutput(out, this.speaker, this.turn, this.pacer, this.d.callControl, this.info, this.log, this.d.metrics);
   }
 
   // ── turn → actions ───────────────────────────────────────────────────────────
@@ -233,9 +187,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: this.report.replyStarted(id, turnLatencyMs) });
   }
   /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
-  onApologise(why: string, failures: number): void {
-    void this.speaker.apology(why, failures);
-  }
+  onApologise(why: string, failures: number): void { void this.speaker.apology(why, failures); }
   onGoodbye(why: GoodbyeReason): void {
     const drain = why === 'drain';
     this.bot.close(drain ? undefined : this.turn.hangupReason);
@@ -256,7 +208,6 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.hangupSent = true;
   }
 
-  private goodbyeText = GOODBYE_TEXT;
   /**
    * The drain deadline passed: stop the bot, say a closing message (when TTS is on), and close with 1001 once it has
    * played (at once without TTS). The gateway bounds the wait and closes whatever is left.
@@ -287,8 +238,7 @@ export class CallSession implements LegListener, JitterSink, TickListener, Pacer
     this.asr?.close();
     this.bot.close(reason);
     this.boundary.closed = true;
-    this.vad.close();
-    this.capture?.clear();
+    this.hearing.close();
     void this.rec?.end(code, reason);
     this.turn.closed();
     const summary = this.summary(code, reason);

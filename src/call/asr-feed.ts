@@ -8,6 +8,7 @@
  * on without ASR (the stream is closed and never called again). A throw can therefore never reach the 20 ms tick or,
  * with `JITTER_TARGET_MS=0`, the socket's message handler.
  */
+import { AdapterError } from '../errors.js';
 import type { AsrAdapter, AsrStream } from '../asr/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -65,8 +66,10 @@ export class AsrFeed {
     const { adapter, call, signal } = this.d;
     Promise.resolve()
       .then(() => adapter.start({ call, signal }))
-      .then(
-        (stream) => {
+      .then((stream) => {
+          if (!stream || typeof stream !== 'object' || typeof stream.write !== 'function' || stream.events == null) {
+            throw new AdapterError('ASR_START_FAILED', 'start() did not return a stream (write, events, close)');
+          }
           if (this.closed) return this.closeStream(stream);
           this.stream = stream;
           if (this.backlogDropped) this.d.log.warn({ adapter: this.name, droppedFrames: this.backlogDropped }, 'asr started late: early audio dropped');
@@ -75,12 +78,11 @@ export class AsrFeed {
           this.d.log.debug({ adapter: this.name, backlogFrames: backlog.length }, 'asr started');
           for (const f of backlog) this.write(f, this.d.clock.now());
           if (this.stream) void this.run(stream);
-        },
-        (err) => {
-          this.backlog = undefined;
-          this.d.boundary.fault('asr', 'start', err, 'ASR_START_FAILED', true);
-        },
-      );
+        })
+      .catch((err) => {
+        this.backlog = undefined;
+        this.d.boundary.fault('asr', 'start', err, 'ASR_START_FAILED', true);
+      });
   }
 
   /** One 20 ms frame (hot path). */

@@ -6,7 +6,9 @@
  * Points in use (the `point` label of `gateway_adapter_faults_total`):
  *   asr: `start` · `write` · `endOfSpeech` · `events` · `close`
  *   bot: `start` · `input` · `output` · `close`
- *   tts: `synthesize` (threw before iterating) · `stream` (its iterator threw) · `first-audio-timeout` (no audio in time)
+ *   tts: `synthesize` (threw before iterating) · `stream` (its iterator threw) · `first-audio-timeout` (no audio in
+ *        time) · `stream-timeout` (no next chunk in time)
+ *   bot: `output` also counts a `play` whose audio cannot be played (not PCM at a usable rate)
  *
  * Cheap on the hot path: call sites keep their own `try/catch` (no closure per frame) and call `fault` only in the catch.
  */
@@ -49,25 +51,5 @@ export class AdapterBoundary {
     this.logged.add(key);
     this.log.error({ stage: kind, point, code: e.code, recoverable, err: { message: e.message } }, `${kind} adapter error`);
     return e;
-  }
-
-  /** An adapter failure reported as data rather than thrown (e.g. BOT_START_FAILED after a rejection, already a fault). */
-  error(kind: AdapterKind, code: string, message: string, recoverable: boolean): void {
-    if (this.closed) return;
-    this.metrics.adapterErrors.inc({ stage: kind, code });
-    this.log.error({ stage: kind, code, recoverable, err: { message } }, `${kind} adapter error`);
-  }
-}
-
-/** Call `fn` (adapter code) and swallow whatever it throws into `boundary`; for cold paths (close, start). */
-export function guarded(boundary: AdapterBoundary, kind: AdapterKind, point: string, code: string, fn: () => unknown): boolean {
-  try {
-    const r = fn();
-    // A close() that returns a promise may reject: that is a fault too, never an unhandled rejection.
-    if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).then(undefined, (err) => boundary.fault(kind, point, err, code, true));
-    return true;
-  } catch (err) {
-    boundary.fault(kind, point, err, code, true);
-    return false;
   }
 }

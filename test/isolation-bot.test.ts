@@ -81,6 +81,24 @@ t.test('input() throws on a transcript: apology, the call goes on', async (t) =>
   await bystanderUnharmed(t, g, bystander);
 });
 
+t.test('input() throws on every input: one apology (for the start), not one per notification; the call goes on', async (t) => {
+  const g = await startGateway(t, env('input-all'));
+  const { bystander, faulty } = await twoCalls(t, g);
+  await apologyHeard(t, g, faulty.leg);
+  // The apology's playback notification throws too: counted, but answered with nothing.
+  let faults = 0;
+  for (let i = 0; i < 50 && faults < 2; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    faults = sample(await g.metrics(), 'gateway_adapter_faults_total', { kind: 'bot', point: 'input' });
+  }
+  t.ok(faults >= 2, `the playback input threw too (${faults} faults)`);
+  await new Promise((r) => setTimeout(r, 1500));
+  t.equal(g.logs.filter((l) => l.msg === 'apologising to the caller').length, 1, 'one apology');
+  t.equal(g.logs.filter((l) => l.msg === 'bot adapter error').length, 1, 'one log line');
+  t.equal(faulty.leg.ws.readyState, faulty.leg.ws.OPEN, 'the faulty call goes on');
+  await bystanderUnharmed(t, g, bystander);
+});
+
 t.test('output throws: apology, the call goes on, later inputs are not delivered', async (t) => {
   const g = await startGateway(t, env('output-throw'));
   const { bystander, faulty } = await twoCalls(t, g);

@@ -5,8 +5,8 @@
  * - Inputs that arrive while the bot starts wait in a bounded backlog ({@link MAX_BACKLOG} events; later ones are
  *   dropped, counted and logged once).
  * - Every call into bot code is guarded ({@link AdapterBoundary}): `start` throwing or rejecting, or returning no usable
- *   session, is fatal for the call (the owner closes it with 4007); `input()` throwing is reported to the owner as a
- *   bot failure (an apology) and later inputs are still delivered; `output` throwing or rejecting is a bot failure too,
+ *   session, is fatal for the call (the owner closes it with 4007); `input()` throwing on an input the caller awaits an
+ *   answer to is reported to the owner as a bot failure (an apology), and later inputs are still delivered; `output` throwing or rejecting is a bot failure too,
  *   and then the bot is dead: later inputs are dropped (counted), not delivered. The bot session is not restarted: a
  *   bot that failed once in a call is not trusted to resume that call's conversation coherently.
  * - Outputs are handed to the owner one at a time; the next is taken only once the owner has handled the previous
@@ -82,8 +82,8 @@ export class BotLink {
           const backlog = this.backlog ?? [];
           this.backlog = undefined;
           if (this.dropped) this.d.log.warn({ droppedInputs: this.dropped }, 'bot started late: early inputs dropped');
-          this.deliver({ type: 'start' });
-          for (const e of backlog) if (!this.closed) this.deliver(e);
+          this.deliver({ type: 'start' }, true);
+          for (const e of backlog) if (!this.closed) this.deliver(e, e.type === 'dtmf' || e.type === 'speech-end' || (e.type === 'transcript' && e.final));
           if (this.closed) return;
           this.owner.onBotReady();
           void this.run(bot);
@@ -100,7 +100,7 @@ export class BotLink {
   input(e: BotInput, expectsReply: boolean): void {
     if (this.closed) return;
     if (expectsReply) this.inputAtMs = this.d.clock.now();
-    if (this.session) this.deliver(e);
+    if (this.session) this.deliver(e, expectsReply);
     else if (this.backlog && this.backlog.length < MAX_BACKLOG) this.backlog.push(e);
     else this.dropped++;
   }
@@ -115,7 +115,13 @@ export class BotLink {
     if (s) this.closeSession(s, reason);
   }
 
-  private deliver(e: BotInput): void {
+  /**
+   * Give the bot one input, guarded. A throw is counted and logged (once per call); when the caller is waiting for an
+   * answer to it (`answerable`: the start, a DTMF, a final transcript, an utterance) it is also a bot failure: an
+   * apology. A throw on a mere notification (playback done, speech started) is only counted: apologising for those
+   * would answer nothing the caller asked, and a bot throwing on every input would loop apology → playback → apology.
+   */
+  private deliver(e: BotInput, answerable: boolean): void {
     const s = this.session;
     if (!s) return;
     if (this.dead) {
@@ -126,7 +132,7 @@ export class BotLink {
       s.input(e);
     } catch (err) {
       this.d.boundary.fault('bot', 'input', err, 'BOT_INPUT_FAILED', true);
-      this.owner.onBotFailed(`the bot failed on input ${e.type}`);
+      if (answerable) this.owner.onBotFailed(`the bot failed on input ${e.type}`);
     }
   }
 

@@ -5,7 +5,12 @@
  * and logged once.
  */
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VonageApiFake } from './fakes/vonage-api.js';
+import { openRawLeg } from './helpers/raw-leg.js';
 import { startGateway, until, untilLog, type TestGateway } from './helpers/gateway.js';
 import { goertzel } from './helpers/raw-leg.js';
 import { BYSTANDER, FAULTY, bystanderUnharmed, press, sample, twoCalls } from './helpers/isolation.js';
@@ -138,6 +143,34 @@ t.test('BOT_MAX_FAILURES reached: an apology, then a spoken goodbye, then the ca
   await bystanderUnharmed(t, g, bystander);
   await until(() => g.gw.tracker.size === 1, 5000, 'only the faulty call is gone');
   t.ok(g.logs.some((l) => l.msg === 'call ended' && l.call === BYSTANDER) === false, 'the bystander call did not end');
+});
+
+t.test('BOT_MAX_FAILURES with Vonage call control: the goodbye, then a REST hangup of that call, then 1011', async (t) => {
+  const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-iso-')), 'private.key');
+  writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
+  const api = new VonageApiFake({ applicationId: APP_ID, publicKeyPem: keys.publicKey });
+  await api.listen();
+  t.teardown(() => api.close());
+  const g = await startGateway(t, env('input-dtmf', { BOT_MAX_FAILURES: '1', VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url }));
+  const { bystander } = await twoCalls(t, g);
+  // The faulty call comes in as Vonage places it: answer webhook → NCCO → leg with its headers (region_url: the fake).
+  const q = new URLSearchParams({ uuid: FAULTY, conversation_uuid: `CON-${FAULTY}`, from: '447700900001', to: '447700900000', region_url: api.url });
+  const ncco = (await (await fetch(`${g.url}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
+  const leg = await openRawLeg(ncco[0].endpoint[0].uri.replace('//localhost:', '//127.0.0.1:'));
+  t.teardown(() => leg.ws.terminate());
+  leg.handshake('audio/l16;rate=16000', ncco[0].endpoint[0].headers);
+  await until(() => g.gw.tracker.size === 2, 5000, 'both calls up');
+  await new Promise((r) => setTimeout(r, 200));
+  press(leg, '9');
+  const closed = await leg.closed;
+  t.equal(closed.code, 1011, 'closed with 1011');
+  const hangups = api.accepted('updateCall').filter((r) => r.path === `/v1/calls/${FAULTY}`).map((r) => (r.body as { action: string }).action);
+  t.same(hangups, ['hangup'], 'the whole call was hung up over REST first');
+  t.ok(leg.binary.length >= 50, `the goodbye was heard first (${leg.binary.length} frames)`);
+  await bystanderUnharmed(t, g, bystander);
+  t.equal(api.accepted('updateCall').filter((r) => r.path === `/v1/calls/${BYSTANDER}`).length, 0, 'nothing was done to the bystander');
 });
 
 t.test('a stalled bot that wakes up during the apology: the caller hears the apology, then the reply, never mixed', async (t) => {

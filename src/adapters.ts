@@ -137,7 +137,7 @@ export async function loadAdapters(config: Config, logger: Logger, env: Readonly
       if (ttsRaw !== undefined) built.ttsList.push(checkAdapter<TtsAdapter>('tts', spec, ttsRaw));
     }
     const list = built.ttsList;
-    const tts = list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' })) : list[0];
+    const tts = list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' }), { firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs }) : list[0];
     return { asr: built.asr, bot, tts };
   } catch (err) {
     await Promise.allSettled([built.asr, built.bot, ...built.ttsList].map(async (a) => a?.close?.()));

@@ -2,7 +2,8 @@
  * An ordered chain of ASR adapters that is itself an ASR adapter (`ASR_ADAPTER=google,microsoft,local`).
  *
  * Each call starts on the first adapter. When its stream fails unrecoverably (an error event with
- * `recoverable: false`, its `events` ending on their own, or `start()` rejecting), the call moves to the next adapter
+ * `recoverable: false`, its `events` ending on their own or throwing, `start()` rejecting, or its `write()` or
+ * `endOfSpeech()` throwing — adapter code is never trusted not to), the call moves to the next adapter
  * without dropping audio: the audio not yet covered by a final transcript is kept in a {@link PcmRing} and replayed
  * into the new stream, and frames that arrive while the next adapter starts are kept there too. Transcript offsets
  * (`startMs`/`endMs`) are rebased so they stay absolute in the call's audio. A `failover` event tells the session
@@ -67,11 +68,37 @@ class FallbackStream implements AsrStream {
     if (this.index < this.chain.length - 1 || this.inner === undefined) this.ring.append(frame);
     else this.ring.ack(this.ring.end + frame.length);
     const inner = this.inner;
-    if (inner) inner.write(frame, receivedAtMs);
+    if (!inner) return;
+    try {
+      inner.write(frame, receivedAtMs);
+    } catch (err) {
+      this.innerThrew(inner, 'ASR_WRITE_FAILED', err);
+    }
   }
 
   endOfSpeech(): void {
-    this.inner?.endOfSpeech?.();
+    const inner = this.inner;
+    if (!inner?.endOfSpeech) return;
+    try {
+      inner.endOfSpeech();
+    } catch (err) {
+      this.innerThrew(inner, 'ASR_END_OF_SPEECH_FAILED', err);
+    }
+  }
+
+  /** The current adapter's `write`/`endOfSpeech` threw: it failed unrecoverably, exactly like an unrecoverable error event. */
+  private innerThrew(stream: AsrStream, code: string, err: unknown): void {
+    if (this.closed || stream !== this.inner) return;
+    const failure = { code, message: `${this.chain[this.index].name}: ${(err as Error)?.message ?? String(err)}` };
+    const last = this.index >= this.chain.length - 1;
+    this.events.push({ type: 'error', code: failure.code, message: failure.message, recoverable: !last });
+    this.releaseInner();
+    if (last) {
+      this.events.push({ type: 'error', code: failure.code, message: `every ASR adapter failed; last: ${failure.message}`, recoverable: false });
+      this.close();
+      return;
+    }
+    void this.next(failure);
   }
 
   close(): void {
@@ -114,7 +141,15 @@ class FallbackStream implements AsrStream {
       // Replay what the previous adapter never finalised (and what arrived while this one started), in frames.
       const pending = this.ring.pending();
       this.innerBasePos = this.ring.end - pending.length;
-      for (let off = 0; off < pending.length; off += this.frameBytes) stream.write(pending.subarray(off, Math.min(pending.length, off + this.frameBytes)), performance.now());
+      try {
+        for (let off = 0; off < pending.length; off += this.frameBytes) stream.write(pending.subarray(off, Math.min(pending.length, off + this.frameBytes)), performance.now());
+      } catch (err) {
+        // Failed on the replay: this adapter is out as well; the loop moves on to the next.
+        this.releaseInner();
+        last = { code: 'ASR_WRITE_FAILED', message: `${adapter.name}: ${(err as Error)?.message ?? String(err)}` };
+        this.events.push({ type: 'error', code: last.code, message: last.message, recoverable: this.index < this.chain.length - 1 });
+        continue;
+      }
       if (from !== undefined) {
         this.events.push({ type: 'failover', from, to: adapter.name, reason: last ? `${last.code}: ${last.message}` : 'failed', replayedMs: Math.round(pending.length / this.bytesPerMs) });
       }
@@ -175,7 +210,11 @@ class FallbackStream implements AsrStream {
   private releaseInner(): void {
     const inner = this.inner;
     this.inner = undefined;
-    inner?.close();
+    try {
+      inner?.close();
+    } catch {
+      /* adapter code: the stream is being dropped anyway */
+    }
     this.innerCtl?.abort();
     this.innerCtl = undefined;
   }

@@ -3,7 +3,7 @@
  * answer, and a goodbye when the gateway shuts down. Spoken through the call's TTS; a tone when there is none.
  */
 
-/** Spoken when the bot's output fails or a final transcript goes unanswered for `BOT_REPLY_TIMEOUT_MS`. */
+/** Spoken when the bot's code throws or rejects, or a final transcript goes unanswered for `BOT_REPLY_TIMEOUT_MS`. */
 export const APOLOGY_TEXT = 'Sorry, something went wrong on our side. Please bear with us.';
 
 /** Spoken to live calls when the drain deadline passes, before they are closed with 1001. */
@@ -26,3 +26,6 @@ export function apologyTone(sampleRateHz: number): Int16Array {
   }
   return out;
 }
+
+/** Spoken when the bot has failed `BOT_MAX_FAILURES` times in one call, before the call is hung up (then closed with 1011). */
+export const BOT_FAILED_GOODBYE_TEXT = 'Sorry, we are having technical difficulties. Please call again later. Goodbye.';

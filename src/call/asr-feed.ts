@@ -2,11 +2,18 @@
  * One call's speech recognition, owned by the call session: starts the adapter's stream, hands it the frames that
  * arrived while it was starting (a bounded backlog; drops counted and logged), feeds it every frame, and turns its
  * events into metrics, log lines and transcripts for the session. Per frame it does only the `write`.
+ *
+ * Every call into the adapter is guarded ({@link AdapterBoundary}): `start` rejecting, or `write`, `endOfSpeech` or the
+ * `events` iterator throwing, is counted (`gateway_adapter_faults_total{kind="asr"}`), logged once, and the call goes
+ * on without ASR (the stream is closed and never called again). A throw can therefore never reach the 20 ms tick or,
+ * with `JITTER_TARGET_MS=0`, the socket's message handler.
  */
+import { AdapterError } from '../errors.js';
 import type { AsrAdapter, AsrStream } from '../asr/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../util/clock.js';
+import type { AdapterBoundary } from './boundary.js';
 import type { CallInfo } from './call-info.js';
 
 /** Frames kept while the ASR starts (1 s); later ones are dropped and counted. */
@@ -15,8 +22,6 @@ const MAX_BACKLOG_FRAMES = 50;
 export interface AsrFeedOwner {
   /** A transcript, in order. Not called after `close()`. */
   onTranscript(text: string, final: boolean): void;
-  /** A failure of the adapter (start, or its stream's iteration), for the session's error accounting. */
-  onAdapterError(code: string, err: unknown, recoverable: boolean): void;
   /** Arrival of the caller's last voiced frame (−1: none yet), to measure final-transcript latency. */
   readonly lastVoicedAtMs: number;
 }
@@ -29,6 +34,7 @@ export interface AsrFeedDeps {
   clock: Clock;
   metrics: Metrics;
   log: Logger;
+  boundary: AdapterBoundary;
 }
 
 export class AsrFeed {
@@ -41,6 +47,8 @@ export class AsrFeed {
   /** The adapter now serving the call (changes on a fallback chain's failover), for metric labels. */
   private name: string;
   private closed = false;
+  /** The stream threw: it is closed and the call goes on without ASR. */
+  private failed = false;
 
   constructor(deps: AsrFeedDeps, owner: AsrFeedOwner) {
     this.d = deps;
@@ -48,32 +56,45 @@ export class AsrFeed {
     this.name = deps.adapter.name.split('>')[0];
   }
 
-  /** Open the stream; failures are reported to the owner and the call goes on without ASR. */
+  /** True once the stream failed (the call goes on without ASR). */
+  get isFailed(): boolean {
+    return this.failed;
+  }
+
+  /** Open the stream; failures are counted and logged and the call goes on without ASR. */
   start(): void {
     const { adapter, call, signal } = this.d;
     Promise.resolve()
       .then(() => adapter.start({ call, signal }))
       .then((stream) => {
-        if (this.closed) return stream.close();
-        this.stream = stream;
-        if (this.backlogDropped) this.d.log.warn({ adapter: this.name, droppedFrames: this.backlogDropped }, 'asr started late: early audio dropped');
-        const backlog = this.backlog ?? [];
-        this.backlog = undefined;
-        this.d.log.debug({ adapter: this.name, backlogFrames: backlog.length }, 'asr started');
-        for (const f of backlog) stream.write(f, this.d.clock.now());
-        void this.run(stream);
-      })
+          if (!stream || typeof stream !== 'object' || typeof stream.write !== 'function' || stream.events == null) {
+            throw new AdapterError('ASR_START_FAILED', 'start() did not return a stream (write, events, close)');
+          }
+          if (this.closed) return this.closeStream(stream);
+          this.stream = stream;
+          if (this.backlogDropped) this.d.log.warn({ adapter: this.name, droppedFrames: this.backlogDropped }, 'asr started late: early audio dropped');
+          const backlog = this.backlog ?? [];
+          this.backlog = undefined;
+          this.d.log.debug({ adapter: this.name, backlogFrames: backlog.length }, 'asr started');
+          for (const f of backlog) this.write(f, this.d.clock.now());
+          if (this.stream) void this.run(stream);
+        })
       .catch((err) => {
         this.backlog = undefined;
-        this.owner.onAdapterError('ASR_START_FAILED', err, true);
+        this.d.boundary.fault('asr', 'start', err, 'ASR_START_FAILED', true);
       });
   }
 
   /** One 20 ms frame (hot path). */
   write(frame: Buffer, receivedAtMs: number): void {
     const s = this.stream;
-    if (s) s.write(frame, receivedAtMs);
-    else if (this.backlog) {
+    if (s) {
+      try {
+        s.write(frame, receivedAtMs);
+      } catch (err) {
+        this.fail('write', err, 'ASR_WRITE_FAILED');
+      }
+    } else if (this.backlog) {
       if (this.backlog.length < MAX_BACKLOG_FRAMES) this.backlog.push(frame);
       else this.backlogDropped++;
     }
@@ -81,7 +102,13 @@ export class AsrFeed {
 
   /** VAD: the caller stopped speaking. */
   endOfSpeech(): void {
-    this.stream?.endOfSpeech?.();
+    const s = this.stream;
+    if (!s?.endOfSpeech) return;
+    try {
+      s.endOfSpeech();
+    } catch (err) {
+      this.fail('endOfSpeech', err, 'ASR_END_OF_SPEECH_FAILED');
+    }
   }
 
   /** Idempotent. */
@@ -89,14 +116,36 @@ export class AsrFeed {
     if (this.closed) return;
     this.closed = true;
     this.backlog = undefined;
-    this.stream?.close();
+    const s = this.stream;
+    this.stream = undefined;
+    if (s) this.closeStream(s);
+  }
+
+  /** The stream threw: count and log (once), close it, and go on without ASR. */
+  private fail(point: string, err: unknown, code: string): void {
+    if (this.failed || this.closed) return;
+    this.failed = true;
+    this.d.boundary.fault('asr', point, err, code, false);
+    this.d.log.warn({ adapter: this.name }, 'asr stream failed: the call goes on without ASR');
+    const s = this.stream;
+    this.stream = undefined;
+    this.backlog = undefined;
+    if (s) this.closeStream(s);
+  }
+
+  private closeStream(s: AsrStream): void {
+    try {
+      s.close();
+    } catch (err) {
+      this.d.boundary.fault('asr', 'close', err, 'ASR_CLOSE_FAILED', true);
+    }
   }
 
   private async run(stream: AsrStream): Promise<void> {
     const { metrics, log, clock } = this.d;
     try {
       for await (const e of stream.events) {
-        if (this.closed) break;
+        if (this.closed || this.stream !== stream) break;
         switch (e.type) {
           case 'error':
             metrics.adapterErrors.inc({ stage: 'asr', code: e.code });
@@ -124,7 +173,7 @@ export class AsrFeed {
         }
       }
     } catch (err) {
-      if (!this.closed) this.owner.onAdapterError('ASR_STREAM_FAILED', err, false);
+      if (!this.closed && this.stream === stream) this.fail('events', err, 'ASR_STREAM_FAILED');
     }
   }
 }

@@ -5,7 +5,8 @@
  * so with nobody watching it costs one property read per event.
  */
 import type { CallInfo } from './call-info.js';
-import type { CallState, CallSummary } from './session.js';
+import type { CallSummary } from './session.js';
+import type { CallState } from './turn.js';
 
 /** What a session reports. Times are the observer's own (wall clock at emission). */
 export type CallObserverEvent =

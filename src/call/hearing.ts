@@ -1,0 +1,83 @@
+/**
+ * What the gateway hears of the caller, per 20 ms frame from the jitter buffer (the hot path): the frame goes to the
+ * ASR feed, the utterance capture and the recording, then through the VAD, whose speech start/end and ongoing speech
+ * are passed on to the turn state (barge-in, turn latency) and the bot. No allocation per frame beyond the VAD's own.
+ */
+import type { JitterSink } from '../ingress/jitter-buffer.js';
+import type { CallRecording } from '../recording/store.js';
+import type { Clock } from '../util/clock.js';
+import { CallVad, VadEvent, type VadOptions } from '../vad/vad.js';
+import type { AsrFeed } from './asr-feed.js';
+import type { BotLink } from './bot-link.js';
+import type { Speaker } from './speaker.js';
+import type { Turn } from './turn.js';
+import { UtteranceCapture } from './utterance-capture.js';
+
+const PREROLL_MS = 200;
+
+export interface HearingDeps {
+  vad: VadOptions;
+  /** Keep the utterance audio for the bot (its capabilities ask for it). */
+  captureUtterances: boolean;
+  maxUtteranceMs: number;
+  frameBytes: number;
+  /** VAD silence that ends an utterance: the capture drops most of it. */
+  vadSilenceMs: number;
+  clock: Clock;
+  asr: AsrFeed | undefined;
+  rec: CallRecording | undefined;
+  bot: BotLink;
+  speaker: Speaker;
+  turn: Turn;
+}
+
+export class Hearing implements JitterSink {
+  private readonly d: HearingDeps;
+  private readonly vad: CallVad;
+  private readonly capture: UtteranceCapture | undefined;
+
+  constructor(deps: HearingDeps) {
+    this.d = deps;
+    this.vad = new CallVad(deps.vad);
+    if (deps.captureUtterances) this.capture = new UtteranceCapture(PREROLL_MS, deps.maxUtteranceMs, deps.frameBytes);
+  }
+
+  /** The caller is speaking now (VAD, after the minimum speech duration). */
+  get speaking(): boolean {
+    return this.vad.endpointer.speaking;
+  }
+
+  /** Voiced ms in the current utterance. */
+  get speechMs(): number {
+    return this.vad.endpointer.speechMs;
+  }
+
+  onFrame(frame: Buffer, receivedAtMs: number): void {
+    const { asr, rec, turn, bot, speaker } = this.d;
+    asr?.write(frame, receivedAtMs);
+    this.capture?.push(frame);
+    rec?.pushIn(frame);
+    const ev = this.vad.push(frame);
+    const ep = this.vad.endpointer;
+    if (this.vad.voiced) turn.voiced(receivedAtMs);
+    if (ev === VadEvent.SpeechStart) {
+      this.capture?.start();
+      bot.input({ type: 'speech-start' }, false);
+      turn.speechStart(ep.speechMs, speaker.playing, speaker.interruptible);
+    } else if (ev === VadEvent.SpeechEnd) {
+      asr?.endOfSpeech();
+      const audio = this.capture?.finish(this.d.vadSilenceMs - 100);
+      bot.input({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.d.vad.sampleRateHz }, true);
+      turn.speechEnd();
+    } else if (ep.speaking && !turn.bargedThisUtterance) turn.speech(ep.speechMs, speaker.playing, speaker.interruptible);
+  }
+
+  onGap(silence: Buffer | undefined): void {
+    if (silence) this.onFrame(silence, this.d.clock.now());
+  }
+
+  close(): void {
+    this.vad.close();
+    this.capture?.clear();
+  }
+}

@@ -1,0 +1,46 @@
+/** What one call session is built from, and what it reports when it ends. */
+import type { Config } from '../config/config.js';
+import type { JitterBuffer } from '../ingress/jitter-buffer.js';
+import type { Pacer } from '../egress/pacer.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Clock } from '../util/clock.js';
+import type { Ticker } from '../util/ticker.js';
+import type { AsrAdapter } from '../asr/types.js';
+import type { BotAdapter } from '../bot/types.js';
+import type { TtsAdapter } from '../tts/types.js';
+import type { RecordingStore } from '../recording/store.js';
+import type { CallControl } from '../vonage/call-control.js';
+import type { CallObserver } from './observer.js';
+
+export interface SessionDeps {
+  config: Config;
+  clock: Clock;
+  ticker: Ticker;
+  metrics: Metrics;
+  logger: Logger;
+  asr: AsrAdapter | undefined;
+  bot: BotAdapter;
+  tts: TtsAdapter | undefined;
+  /** Call recordings (RECORDING_DIR); undefined = off. */
+  recordings?: RecordingStore;
+  /** Vonage REST call control (transfer, dtmf, hangup); undefined when not configured. */
+  callControl?: CallControl;
+  /** Telemetry observer (the console); events are built only while it is `active`. */
+  observer?: CallObserver;
+}
+
+/** What the session reports when it ends (also logged). */
+export interface CallSummary {
+  callId: string;
+  durationMs: number;
+  closeCode: number;
+  closeReason: string;
+  framesIn: number;
+  framesOut: number;
+  jitter: JitterBuffer['stats'];
+  pacer: Pacer['stats'];
+  turnLatenciesMs: number[];
+  bargeIns: number;
+  replies: Array<{ id: number; frames: number; heardFrames: number; interrupted: boolean }>;
+}

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import { withBoundPort, type Config } from './config/config.js';
 import { CloseCode, GatewayError } from './errors.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { countLogDrops, createLogger, type Logger } from './observability/logger.js';
 import { Metrics, type StatSources } from './observability/metrics.js';
 import { FallbackTts } from './tts/fallback.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -18,7 +18,7 @@ import { loadVad } from './vad/fvad.js';
 import { closeAdapters, loadAdapters, type Adapters } from './adapters.js';
 import { CallTracker } from './call/tracker.js';
 import { CallSession } from './call/session.js';
-import { VonageLeg } from './leg/leg.js';
+import { VonageLeg, legOptionsFrom } from './leg/leg.js';
 import { readWebhookInput, sendError, sendJson, sendNoContent } from './webhooks/http.js';
 import { handleAnswer } from './webhooks/answer.js';
 import { classifyEvent, eventReply } from './webhooks/event.js';
@@ -71,6 +71,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
   const metrics = new Metrics();
+  countLogDrops(logger, metrics.logLinesDropped); // stdout too slow: lines dropped, never blocking or buffering without bound
   // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
   const vonage = await createVonageClient(config, logger, (e) => {
     metrics.vonageRequests.inc({ op: e.op, status: String(e.status) });
@@ -93,6 +94,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const ticker = new Ticker(clock, 20);
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
+  ticker.onListenerRemoved = (l, err) => {
+    metrics.tickerListenerFaults.inc();
+    logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, call: l instanceof CallSession ? l.info.callId : undefined }, `tick listener kept throwing: removed${l instanceof CallSession ? ', its call closed (1011)' : ''}`);
+    if (l instanceof CallSession) l.close(CloseCode.INTERNAL, 'internal error');
+  };
   metrics.tickerLateTicks = () => ticker.stats.lateTicks;
   metrics.sumLive = (pick) => {
     let n = 0;
@@ -210,7 +216,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
-      const leg = new VonageLeg(id, ws, { handshakeTimeoutMs: config.handshakeTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, pingIntervalMs: config.pingIntervalMs }, metrics.hot, logger.child({ leg: id }));
+      const leg = new VonageLeg(id, ws, legOptionsFrom(config, metrics), metrics.hot, logger.child({ leg: id }));
       legs.add(leg);
       leg.onFinalClose = (code) => {
         legs.delete(leg);

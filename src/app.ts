@@ -105,7 +105,8 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     for (const s of tracker.sessions()) n += pick({ jitter: s.jitter, pacer: s.pacerStats });
     return n;
   };
-  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+  // autoPong off: each leg answers pings itself, after its message bucket (a ping flood ends in 4008, not a bare terminate).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
   const legs = new Set<VonageLeg>();
   let draining = false;
   let closed = false;

@@ -53,6 +53,11 @@ export interface LegOptions {
   silenceMs?: number;
   /** Per-leg log rate limit: at most one line per this many ms for each repeated warning. Default 10000. */
   logIntervalMs?: number;
+  /**
+   * Answer the peer's pings (default). Create the socket with `autoPong: false` so the leg answers after its message
+   * bucket; with `autoPong: true`, set this to false (ws answers, and terminates a ping flood with 1006 on its own).
+   */
+  answerPings?: boolean;
   /** Counts a text message the leg handled itself instead of passing it on (`gateway_leg_events_total{event}`). */
   countEvent?: (event: 'malformed' | 'unknown') => void;
 }
@@ -166,7 +171,7 @@ export class VonageLeg implements PacerSink, FrameSink {
     const ws = this.ws;
     // Every handler is guarded: nothing thrown here may reach `ws` (it would become an uncaughtException).
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    ws.on('ping', () => this.onPing());
+    ws.on('ping', (data) => this.onPing(data));
     ws.on('pong', () => (this.awaitingPong = false));
     ws.on('error', (err) => this.onSocketError(err));
     ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString('utf8')));
@@ -261,9 +266,23 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.closeWith(err.closeCode, err.message, true);
   }
 
-  private onPing(): void {
+  /**
+   * A ping from the peer spends a token like a message. The server runs with `autoPong: false` and the leg answers
+   * here, so a ping flood ends with 4008 instead of `ws` terminating the socket (1006) once 60 pongs are pending.
+   */
+  private onPing(data: Buffer): void {
     if (this.closing) return;
-    if (!this.bucket.take(performance.now())) this.rateExceeded('messages and pings');
+    if (!this.bucket.take(performance.now())) {
+      this.rateExceeded('messages and pings');
+      return;
+    }
+    if (this.opts.answerPings !== false) {
+      try {
+        this.ws.pong(data);
+      } catch {
+        // the socket is going away
+      }
+    }
   }
 
   private onSocketError(err: Error): void {

@@ -4,6 +4,8 @@ import WebSocket from 'ws';
 export interface RawLeg {
   ws: WebSocket;
   binary: Buffer[];
+  /** `performance.now()` when each of `binary` arrived. */
+  binaryAt: number[];
   texts: unknown[];
   closed: Promise<{ code: number; reason: string }>;
   handshake(contentType?: string, extra?: Record<string, unknown>): void;
@@ -13,12 +15,15 @@ export interface RawLeg {
 export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawLeg> {
   const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
   const binary: Buffer[] = [];
+  const binaryAt: number[] = [];
   const texts: unknown[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   ws.on('error', () => {});
   ws.on('message', (d, isBinary) => {
-    if (isBinary) binary.push(d as Buffer);
-    else {
+    if (isBinary) {
+      binary.push(d as Buffer);
+      binaryAt.push(performance.now());
+    } else {
       const m = JSON.parse(d.toString()) as { action?: string; payload?: unknown };
       texts.push(m);
       // Behave like Vonage for playout markers, so the session's replies complete.
@@ -32,7 +37,7 @@ export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawL
     ws.once('error', reject);
   });
   return {
-    ws, binary, texts, closed,
+    ws, binary, binaryAt, texts, closed,
     handshake(contentType = 'audio/l16;rate=16000', extra = {}) {
       ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...extra }));
     },
@@ -131,4 +136,11 @@ export class ContinuousCaller {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The largest gap between consecutive arrivals in `at[from..to)`, ms. */
+export function maxGapMs(at: number[], from = 0, to = at.length): number {
+  let max = 0;
+  for (let i = Math.max(1, from + 1); i < to; i++) if (at[i] - at[i - 1] > max) max = at[i] - at[i - 1];
+  return max;
 }

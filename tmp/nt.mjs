@@ -1,0 +1,12 @@
+import { pino } from 'pino';
+import fs from 'node:fs';
+if (process.argv[2] === 'touch') void process.stdout;
+let deadline = 0;
+const s = pino.destination({ dest: 1, sync: false, maxLength: 4 << 20, retryEAGAIN: () => deadline === 0 || performance.now() < deadline });
+s.on('error', () => {});
+const fsync = s.flushSync.bind(s);
+s.flushSync = () => { deadline = performance.now() + 1000; try { fsync(); fs.writeSync(2, 'flushed\n'); } catch (e) { fs.writeSync(2, 'abandoned ' + e.code + '\n'); } };
+const log = pino({}, s);
+const pad = 'x'.repeat(200);
+for (let i = 0; i < 100000; i++) log.info({ pad }, 'x');
+setTimeout(() => { fs.writeSync(2, 'exiting\n'); process.exit(0); }, 500);

@@ -261,3 +261,30 @@ t.test('a listener that throws from onEvent or onClose: the same wall', async (t
   t.equal(b.leg.closed, true);
   t.equal(uncaught.length, 0, 'no uncaughtException');
 });
+
+t.test('a call whose 20 ms tick keeps throwing is removed from the ticker and closed with 1011, said once; the bystander plays on', async (t) => {
+  const b = await bystanderCall(t);
+  const { g } = b;
+  const bad = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
+  bad.handshake('audio/l16;rate=16000', { uuid: 'tick-fault' });
+  await until(() => g.gw.tracker.size === 2, 3000, 'both calls up');
+  const session = [...g.gw.tracker.sessions()].find((s) => s.info.callId === 'tick-fault');
+  t.ok(session);
+  const logsBefore = g.logs.length;
+  const from = b.by.binary.length;
+  let ticks = 0;
+  // A bug inside the call's tick: it throws on every tick from now on.
+  (session as unknown as { onTick: () => void }).onTick = () => {
+    ticks++;
+    throw new Error('tick bug (test)');
+  };
+  const c = await bad.closed;
+  t.equal(c.code, 1011, 'the call is closed with 1011');
+  t.equal(ticks, 3, 'after 3 ticks in a row, never called again');
+  await bystanderUnharmed(t, b, from, 'throwing tick listener', `${ticks} ticks threw`);
+  t.equal(metricValue(await g.metrics(), 'gateway_ticker_listener_faults_total'), 1, 'counted');
+  const errs = g.logs.slice(logsBefore).filter((l) => l.level >= 50);
+  t.equal(errs.length, 1, 'one error line, not 50 a second');
+  t.match(errs[0], { call: 'tick-fault', err: { message: 'tick bug (test)' } });
+  b.by.ws.close(1000);
+});

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { withBoundPort, type Config } from './config/config.js';
 import { CloseCode } from './errors.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { countLogDrops, createLogger, type Logger } from './observability/logger.js';
 import { Metrics, type StatSources } from './observability/metrics.js';
 import { FallbackTts } from './tts/fallback.js';
 import { systemClock, type Clock } from './util/clock.js';
@@ -16,6 +16,7 @@ import { loadResampler } from './audio/resampler.js';
 import { loadVad } from './vad/fvad.js';
 import { closeAdapters, loadAdapters, type Adapters } from './adapters.js';
 import { CallTracker } from './call/tracker.js';
+import { CallSession } from './call/session.js';
 import { createUpgradePipeline } from './leg/upgrade.js';
 import { sendJson } from './webhooks/http.js';
 import { createWebhookRouter } from './webhooks/router.js';
@@ -68,6 +69,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
   const metrics = new Metrics();
+  countLogDrops(logger, metrics.logLinesDropped); // stdout too slow: lines dropped, never blocking or buffering without bound
   // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
   const vonage = await createVonageClient(config, logger, (e) => {
     metrics.vonageRequests.inc({ op: e.op, status: String(e.status) });
@@ -91,6 +93,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const ticker = new Ticker(clock, 20);
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
+  ticker.onListenerRemoved = (l, err) => {
+    metrics.tickerListenerFaults.inc();
+    logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, call: l instanceof CallSession ? l.info.callId : undefined }, `tick listener kept throwing: removed${l instanceof CallSession ? ', its call closed (1011)' : ''}`);
+    if (l instanceof CallSession) l.close(CloseCode.INTERNAL, 'internal error');
+  };
   metrics.tickerLateTicks = () => ticker.stats.lateTicks;
   metrics.sumLive = (pick) => {
     let n = 0;

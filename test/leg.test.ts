@@ -103,13 +103,43 @@ t.test('a 4 MiB message closes only its own leg (1009); a concurrent call keeps 
   good.ws.close();
 });
 
-t.test('idle legs are closed with 4004', async (t) => {
-  const g = await startGateway(t, { IDLE_TIMEOUT_MS: '1000' });
+t.test('a leg that sends no message at all for IDLE_TIMEOUT_MS is closed with 4004, even though it answers pings', async (t) => {
+  const g = await startGateway(t, { IDLE_TIMEOUT_MS: '2500', PING_INTERVAL_MS: '1000' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
+  let pings = 0;
+  leg.ws.on('ping', () => pings++); // ws answers each one with a pong by itself
   leg.handshake();
   const c = await leg.closed;
   t.equal(c.code, 4004);
   t.match(c.reason, /nothing received/);
+  t.ok(pings >= 1, `it was answering pings (${pings}): pongs are liveness, not messages`);
+});
+
+t.test('silence is not death: a caller who stops sending audio stays connected, each silence counted once', async (t) => {
+  // IDLE_TIMEOUT_MS is left at its default (10 min): the old default closed this caller after 15 s of silence.
+  const g = await startGateway(t, { PING_INTERVAL_MS: '1000' });
+  t.ok(g.gw.config.idleTimeoutMs >= 600000, `IDLE_TIMEOUT_MS defaults to ${g.gw.config.idleTimeoutMs} ms`);
+  const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
+  let pings = 0;
+  leg.ws.on('ping', () => pings++);
+  leg.handshake('audio/l16;rate=16000', { uuid: 'quiet-1' });
+  await until(() => g.gw.tracker.size === 1, 3000, 'session');
+  await streamFrames(leg.ws, Buffer.alloc(640), 640, 25); // half a second of audio, then nothing at all
+  const silences = async () => metricValue(await g.metrics(), 'gateway_leg_silences_total');
+  t.equal(await silences(), 0, 'no silence while audio flows');
+  await new Promise((r) => setTimeout(r, 3500)); // three ping intervals without a message
+  t.ok(pings >= 2, `the leg was pinged (${pings}) and answered`);
+  t.equal(leg.ws.readyState, leg.ws.OPEN, 'still connected');
+  t.equal(g.gw.tracker.size, 1, 'the call goes on');
+  t.equal(await silences(), 1, 'the silence is counted while it lasts');
+  await streamFrames(leg.ws, Buffer.alloc(640), 640, 25);
+  t.equal(await silences(), 1, 'once per spell: the audio resuming does not count it again');
+  await new Promise((r) => setTimeout(r, 1300));
+  await streamFrames(leg.ws, Buffer.alloc(640), 640, 5);
+  t.equal(await silences(), 2, 'a second, shorter silence is a second spell');
+  t.equal([...g.gw.tracker.sessions()][0].jitter.framesIn, 55, 'every frame arrived');
+  t.equal(leg.ws.readyState, leg.ws.OPEN);
+  leg.ws.close(1000);
 });
 
 t.test('DTMF reaches the bot: the echo bot (no TTS) answers with the key tone', async (t) => {

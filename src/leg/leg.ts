@@ -5,19 +5,33 @@
  * Lifecycle: `start()` arms the handshake timeout; the first message must be `websocket:connected`. After that, binary
  * messages are validated and re-framed into exact 20 ms frames for the listener; text messages become typed events.
  * `close()` is idempotent; the listener's `onClose` fires exactly once, whoever closed.
+ *
+ * The leg is a wall between the network and the call: every socket event handler calls the listener through a guard
+ * (a throw closes this leg alone with 1011, logged once, never reaching `ws` or the event loop); every inbound message
+ * and every ping the peer sends spends a token of a per-leg bucket (past it: 4008); malformed and unknown text messages
+ * are counted and logged here at most once per interval (never a line per message), and a leg that keeps sending
+ * malformed ones is closed (4009). Gaps in the audio are silence (counted), not death: liveness is ping/pong (4005),
+ * and only a leg that sends no message at all for `idleTimeoutMs` is closed (4004).
  */
 import type { WebSocket, RawData } from 'ws';
 import { Reframer, type FrameSink } from '../audio/reframer.js';
-import { frameBytesFor } from '../config/config.js';
+import { frameBytesFor, type Config } from '../config/config.js';
 import { CloseCode, GatewayError, closeReason, type CloseCodeValue } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { HotCounters } from '../observability/metrics.js';
+import type { HotCounters, Metrics } from '../observability/metrics.js';
+import { LogLimiter } from '../util/log-limiter.js';
+import { MinuteCount, TokenBucket } from './limits.js';
 import { parseHandshake, parseLegEvent, type Handshake, type LegEvent } from './handshake.js';
 import type { PacerSink } from '../egress/pacer.js';
 
+/**
+ * What the leg calls. A throw from any of these closes this leg with 1011 (logged once); it never reaches the socket
+ * library or another call.
+ */
 export interface LegListener {
   /** One exact frame; the buffer is the listener's to keep. */
   onAudio(frame: Buffer, arrivalMs: number): void;
+  /** A Vonage event (dtmf, notify, cleared). `unknown` and `malformed` text messages never get here: the leg counts them. */
   onEvent(event: LegEvent): void;
   /** Fires once. `byGateway` is true when the gateway closed the socket. */
   onClose(code: number, reason: string, byGateway: boolean): void;
@@ -29,6 +43,36 @@ export interface LegOptions {
   pingIntervalMs: number;
   /** Binary messages larger than this many frames are refused as absurd (4003). */
   maxFramesPerMessage?: number;
+  /** Inbound messages (binary, text) and pings per second, sustained (token bucket); past it: 4008. 0 = no limit. */
+  maxMessagesPerS?: number;
+  /** Bucket size: messages a leg may send at once above `maxMessagesPerS`. */
+  messageBurst?: number;
+  /** More than this many malformed text messages in any minute (1 s resolution) closes the leg (4009). 0 = no limit. */
+  maxMalformedPerMin?: number;
+  /** A gap of more than this many ms in the audio, after audio had been flowing, counts as one silence. Default 1000. */
+  silenceMs?: number;
+  /** Per-leg log rate limit: at most one line per this many ms for each repeated warning. Default 10000. */
+  logIntervalMs?: number;
+  /**
+   * Answer the peer's pings (default). Create the socket with `autoPong: false` so the leg answers after its message
+   * bucket; with `autoPong: true`, set this to false (ws answers, and terminates a ping flood with 1006 on its own).
+   */
+  answerPings?: boolean;
+  /** Counts a text message the leg handled itself instead of passing it on (`gateway_leg_events_total{event}`). */
+  countEvent?: (event: 'malformed' | 'unknown') => void;
+}
+
+/** The leg options from the configuration, counting the events the leg keeps to itself in `metrics`. */
+export function legOptionsFrom(config: Config, metrics?: Pick<Metrics, 'legEvents'>): LegOptions {
+  return {
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    pingIntervalMs: config.pingIntervalMs,
+    maxMessagesPerS: config.legMaxMessagesPerS,
+    messageBurst: config.legMessageBurst,
+    maxMalformedPerMin: config.legMaxMalformedPerMin,
+    countEvent: metrics ? (event) => metrics.legEvents.inc({ event }) : undefined,
+  };
 }
 
 /** `ws` delivers a Buffer (fragmented messages as an array of them). */
@@ -40,6 +84,17 @@ const SEND_BINARY = { binary: true } as const;
 const SEND_TEXT = { binary: false } as const;
 /** After we send a close frame, how long the peer has to answer before the socket is destroyed. */
 const CLOSE_GRACE_MS = 2000;
+const DEFAULT_SILENCE_MS = 1000;
+const DEFAULT_LOG_INTERVAL_MS = 10000;
+
+function errFields(err: unknown): { message: string; stack?: string } {
+  if (err instanceof Error) return { message: err.message, stack: err.stack };
+  try {
+    return { message: String(err) };
+  } catch {
+    return { message: 'unprintable error' };
+  }
+}
 
 export class VonageLeg implements PacerSink, FrameSink {
   readonly id: string;
@@ -61,6 +116,18 @@ export class VonageLeg implements PacerSink, FrameSink {
   private closedByGateway = false;
   private gatewayCode = 0;
   private gatewayReason = '';
+  /** A listener (or app callback) threw: logged once per leg. */
+  private faulted = false;
+  /** Inbound messages and pings: refilled from the clock on each message (no timer). */
+  private readonly bucket: TokenBucket;
+  // Silence: arrival of the last binary message (0 = no audio yet), and whether the current gap was already counted.
+  private lastAudioMs = 0;
+  private silent = false;
+  private readonly malformed = new MinuteCount();
+  // Per-leg log rate limits: one per repeated warning.
+  private readonly malformedLog: LogLimiter;
+  private readonly unknownLog: LogLimiter;
+  private readonly socketErrorLog: LogLimiter;
   private onHandshake: ((h: Handshake) => LegListener) | undefined;
   private onRefused: ((err: GatewayError) => void) | undefined;
   readonly openedAtMs = performance.now();
@@ -73,6 +140,12 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.opts = opts;
     this.hot = hot;
     this.log = log;
+    this.bucket = new TokenBucket(opts.maxMessagesPerS ?? 0, opts.messageBurst ?? opts.maxMessagesPerS ?? 1, this.openedAtMs);
+    const logEvery = opts.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS;
+    const suppressed = () => void hot.legLogSuppressed++;
+    this.malformedLog = new LogLimiter(logEvery, suppressed);
+    this.unknownLog = new LogLimiter(logEvery, suppressed);
+    this.socketErrorLog = new LogLimiter(logEvery, suppressed);
   }
 
   get closed(): boolean {
@@ -96,9 +169,11 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.onHandshake = onHandshake;
     this.onRefused = onRefused;
     const ws = this.ws;
+    // Every handler is guarded: nothing thrown here may reach `ws` (it would become an uncaughtException).
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('ping', (data) => this.onPing(data));
     ws.on('pong', () => (this.awaitingPong = false));
-    ws.on('error', (err) => this.log.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'leg socket error'));
+    ws.on('error', (err) => this.onSocketError(err));
     ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString('utf8')));
     this.handshakeTimer = setTimeout(() => this.refuse(new GatewayError('HANDSHAKE_TIMEOUT', `no websocket:connected within ${this.opts.handshakeTimeoutMs} ms`)), this.opts.handshakeTimeoutMs);
     this.handshakeTimer.unref();
@@ -122,6 +197,11 @@ export class VonageLeg implements PacerSink, FrameSink {
 
   /** Close with a code and reason. Idempotent; the peer gets `CLOSE_GRACE_MS` to answer before the socket is destroyed. */
   close(code: CloseCodeValue | number, reason: string): void {
+    this.closeWith(code, reason, false);
+  }
+
+  /** @param stopReading stop reading the socket too (a flooding peer costs nothing more until it is destroyed). */
+  private closeWith(code: CloseCodeValue | number, reason: string, stopReading: boolean): void {
     if (this.closing) return;
     this.closing = true;
     this.closedByGateway = true;
@@ -130,6 +210,7 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.clearTimers();
     try {
       this.ws.close(code, closeReason(reason));
+      if (stopReading) this.ws.pause();
     } catch {
       this.ws.terminate();
     }
@@ -137,32 +218,129 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.killTimer.unref();
   }
 
-  /** FrameSink for the reframer: exact frames to the listener. */
+  /** FrameSink for the reframer: exact frames to the listener (called inside the message handler's guard). */
   onFrame(frame: Buffer): void {
     this.hot.framesIn++;
+    if (this.closing) return; // the listener failed on an earlier frame of the same message
     this.listener?.onAudio(frame, this.arrivalMs);
   }
 
   private refuse(err: GatewayError): void {
     if (this.closing) return;
     this.log.warn({ code: err.code, closeCode: err.closeCode }, `leg refused: ${err.message}`);
-    this.onRefused?.(err);
+    try {
+      this.onRefused?.(err);
+    } catch (e) {
+      this.fault(e, 'onRefused');
+    }
     this.close(err.closeCode, err.message);
+  }
+
+  /**
+   * A listener or app callback threw. Log it once, close this leg alone with 1011. The error never propagates into `ws`:
+   * with JITTER_TARGET_MS=0 the whole call runs synchronously inside the message handler.
+   */
+  private fault(err: unknown, point: string): void {
+    if (!this.faulted) {
+      this.faulted = true;
+      this.log.error({ err: errFields(err), point, closeCode: CloseCode.INTERNAL }, 'leg listener threw: closing this leg (1011)');
+    }
+    this.close(CloseCode.INTERNAL, 'internal error');
+  }
+
+  private rateExceeded(what: string): void {
+    const err = new GatewayError('MESSAGE_RATE_EXCEEDED', `more than ${this.opts.maxMessagesPerS} ${what} a second (burst ${this.bucket.burst})`);
+    if (this.listener === undefined) {
+      try {
+        this.onRefused?.(err);
+      } catch (e) {
+        this.fault(e, 'onRefused');
+      }
+    }
+    this.closeFlood(err);
+  }
+
+  /** Close a leg that floods: one log line, and stop reading its socket. */
+  private closeFlood(err: GatewayError): void {
+    this.log.warn({ code: err.code, closeCode: err.closeCode }, `closing leg: ${err.message}`);
+    this.closeWith(err.closeCode, err.message, true);
+  }
+
+  /**
+   * A ping from the peer spends a token like a message. The server runs with `autoPong: false` and the leg answers
+   * here, so a ping flood ends with 4008 instead of `ws` terminating the socket (1006) once 60 pongs are pending.
+   */
+  private onPing(data: Buffer): void {
+    if (this.closing) return;
+    if (!this.bucket.take(performance.now())) {
+      this.rateExceeded('messages and pings');
+      return;
+    }
+    if (this.opts.answerPings !== false) {
+      try {
+        this.ws.pong(data);
+      } catch {
+        // the socket is going away
+      }
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    try {
+      const held = this.socketErrorLog.admit(performance.now());
+      if (held >= 0) this.log.warn({ err: { message: err.message, code: (err as { code?: string }).code }, suppressed: held }, 'leg socket error');
+    } catch {
+      // a logger that throws must not take the socket handler down
+    }
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closing) return;
-    this.lastMessageMs = performance.now();
+    const now = performance.now();
+    this.lastMessageMs = now;
+    if (!this.bucket.take(now)) {
+      this.rateExceeded('messages and pings');
+      return;
+    }
     if (this.listener === undefined) {
       this.onFirstMessage(data, isBinary);
       return;
     }
-    if (isBinary) {
-      this.arrivalMs = this.lastMessageMs;
-      this.onBinary(toBuffer(data));
-    } else {
-      this.listener.onEvent(parseLegEvent(toBuffer(data).toString('utf8')));
+    try {
+      if (isBinary) {
+        if (this.lastAudioMs > 0 && !this.silent && now - this.lastAudioMs > (this.opts.silenceMs ?? DEFAULT_SILENCE_MS)) this.hot.legSilences++;
+        this.silent = false;
+        this.lastAudioMs = now;
+        this.arrivalMs = now;
+        this.onBinary(toBuffer(data));
+      } else {
+        const ev = parseLegEvent(toBuffer(data).toString('utf8'));
+        if (ev.kind === 'malformed') this.onMalformed(ev.reason, now);
+        else if (ev.kind === 'unknown') this.onUnknown(ev.event, now);
+        else this.listener.onEvent(ev);
+      }
+    } catch (err) {
+      this.fault(err, isBinary ? 'onAudio' : 'onEvent');
     }
+  }
+
+  /** A text message that is not a JSON event object: counted, logged at most once per interval, a flood closes the leg. */
+  private onMalformed(reason: string, nowMs: number): void {
+    this.hot.legTextMalformed++;
+    this.opts.countEvent?.('malformed');
+    const limit = this.opts.maxMalformedPerMin ?? 0;
+    if (limit > 0 && this.malformed.add(nowMs) > limit) {
+      this.closeFlood(new GatewayError('MALFORMED_FLOOD', `more than ${limit} malformed text messages in a minute`));
+      return;
+    }
+    const held = this.malformedLog.admit(nowMs);
+    if (held >= 0) this.log.warn({ reason, suppressed: held }, 'malformed text message ignored');
+  }
+
+  private onUnknown(event: string, nowMs: number): void {
+    this.opts.countEvent?.('unknown');
+    const held = this.unknownLog.admit(nowMs);
+    if (held >= 0) this.log.info({ event, suppressed: held }, 'unknown leg event ignored');
   }
 
   private onFirstMessage(data: RawData, isBinary: boolean): void {
@@ -181,20 +359,31 @@ export class VonageLeg implements PacerSink, FrameSink {
     // Liveness: one coarse timer per leg (not per frame): idle check and ping/pong.
     const every = Math.min(this.opts.pingIntervalMs, Math.max(250, Math.floor(this.opts.idleTimeoutMs / 4)));
     let sincePingMs = 0;
+    const silenceMs = this.opts.silenceMs ?? DEFAULT_SILENCE_MS;
     this.liveTimer = setInterval(() => {
-      if (performance.now() - this.lastMessageMs > this.opts.idleTimeoutMs) {
-        this.refuseLive(new GatewayError('IDLE_TIMEOUT', `nothing received for ${this.opts.idleTimeoutMs} ms`));
-        return;
-      }
-      sincePingMs += every;
-      if (sincePingMs >= this.opts.pingIntervalMs) {
-        sincePingMs = 0;
-        if (this.awaitingPong) {
-          this.refuseLive(new GatewayError('PING_TIMEOUT', `no pong within ${this.opts.pingIntervalMs} ms`));
+      try {
+        const now = performance.now();
+        if (now - this.lastMessageMs > this.opts.idleTimeoutMs) {
+          this.refuseLive(new GatewayError('IDLE_TIMEOUT', `nothing received for ${this.opts.idleTimeoutMs} ms`));
           return;
         }
-        this.awaitingPong = true;
-        this.ws.ping();
+        // A caller who only listens: silence, counted once per spell, not a reason to hang up.
+        if (this.lastAudioMs > 0 && !this.silent && now - this.lastAudioMs > silenceMs) {
+          this.silent = true;
+          this.hot.legSilences++;
+        }
+        sincePingMs += every;
+        if (sincePingMs >= this.opts.pingIntervalMs) {
+          sincePingMs = 0;
+          if (this.awaitingPong) {
+            this.refuseLive(new GatewayError('PING_TIMEOUT', `no pong within ${this.opts.pingIntervalMs} ms`));
+            return;
+          }
+          this.awaitingPong = true;
+          this.ws.ping();
+        }
+      } catch (err) {
+        this.fault(err, 'liveness');
       }
     }, every);
     this.liveTimer.unref();
@@ -243,8 +432,31 @@ export class VonageLeg implements PacerSink, FrameSink {
     const listener = this.listener;
     this.listener = undefined;
     const byGateway = this.closedByGateway;
-    this.onFinalClose?.(byGateway ? this.gatewayCode : code);
-    listener?.onClose(byGateway ? this.gatewayCode : code, byGateway ? this.gatewayReason : reason, byGateway);
+    this.logHeld();
+    try {
+      this.onFinalClose?.(byGateway ? this.gatewayCode : code);
+    } catch (err) {
+      this.fault(err, 'onFinalClose');
+    }
+    try {
+      listener?.onClose(byGateway ? this.gatewayCode : code, byGateway ? this.gatewayReason : reason, byGateway);
+    } catch (err) {
+      this.fault(err, 'onClose');
+    }
+  }
+
+  /** The last word of each rate-limited warning: how many were not logged since its last line. */
+  private logHeld(): void {
+    try {
+      const malformed = this.malformedLog.takeHeld();
+      if (malformed > 0) this.log.warn({ suppressed: malformed }, `${malformed} more malformed text messages were ignored and not logged (per-leg log limit)`);
+      const unknown = this.unknownLog.takeHeld();
+      if (unknown > 0) this.log.info({ suppressed: unknown }, `${unknown} more unknown leg events were ignored and not logged (per-leg log limit)`);
+      const errors = this.socketErrorLog.takeHeld();
+      if (errors > 0) this.log.warn({ suppressed: errors }, `${errors} more leg socket errors were not logged (per-leg log limit)`);
+    } catch {
+      // logging must not stop the close
+    }
   }
 }
 

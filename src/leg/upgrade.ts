@@ -28,7 +28,7 @@ import type { CallTracker } from '../call/tracker.js';
 import { CallSession, type SessionDeps } from '../call/session.js';
 import type { LegAuth } from '../security/leg-auth.js';
 import { SourceRateLimiter, sourceAddress } from '../security/rate-limit.js';
-import { VonageLeg } from './leg.js';
+import { VonageLeg, legOptionsFrom } from './leg.js';
 
 /** The only WebSocket protocol version accepted (RFC 6455). `ws` also takes the hybi-08 draft's `8`; we do not. */
 export const WS_VERSION = '13';
@@ -75,7 +75,8 @@ export interface UpgradePipeline {
 export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   const { metrics, logger, tracker, legAuth } = d;
   const cfg0 = d.config();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: cfg0.maxPayloadBytes, perMessageDeflate: false, clientTracking: false });
+  // autoPong off: each leg answers pings itself, after its message bucket (a ping flood ends in 4008, not a bare terminate).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: cfg0.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
   const legs = new Set<VonageLeg>();
   const limiter = new SourceRateLimiter(cfg0.upgradeRatePerSource, cfg0.upgradeBurstPerSource);
   const atCapacity = () => legs.size >= d.config().maxCalls;
@@ -124,7 +125,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
       const cfg = d.config();
-      const leg = new VonageLeg(id, ws, { handshakeTimeoutMs: cfg.handshakeTimeoutMs, idleTimeoutMs: cfg.idleTimeoutMs, pingIntervalMs: cfg.pingIntervalMs }, metrics.hot, logger.child({ leg: id }));
+      const leg = new VonageLeg(id, ws, legOptionsFrom(cfg, metrics), metrics.hot, logger.child({ leg: id }));
       legs.add(leg);
       leg.onFinalClose = (code) => {
         legs.delete(leg);

@@ -3,13 +3,18 @@
  * Each tick is scheduled for `startMs + n × periodMs`, never "20 ms after the last one", so lateness never
  * accumulates; a late tick reports how many periods elapsed and listeners catch up.
  * The timer runs only while some listener is registered.
+ *
+ * A listener that throws is a bug, and it must not cost the ticker 50 log lines a second: errors are counted, a
+ * listener that throws on `maxConsecutiveErrors` ticks in a row is removed (`onListenerRemoved`, once), and a listener
+ * whose errors stop before that is reported once (`onListenerError`, with its first error) — one report per listener.
  */
 import type { Clock, TimerHandle } from './clock.js';
 
 export interface TickListener {
   /**
    * Called once per tick. `periods` ≥ 1 is how many periods passed since this listener's previous tick (more than one
-   * when the event loop was late). Must not throw; exceptions are caught and counted.
+   * when the event loop was late). Must not throw; exceptions are caught and counted, and a listener that keeps
+   * throwing is removed.
    */
   onTick(nowMs: number, periods: number): void;
 }
@@ -20,25 +25,50 @@ export interface TickerStats {
   lateTicks: number;
   /** Listener exceptions caught. */
   listenerErrors: number;
+  /** Listeners removed because they threw on `maxConsecutiveErrors` ticks in a row. */
+  listenersRemoved: number;
   /** Worst lateness seen, ms. */
   maxLatenessMs: number;
 }
 
+/** Per-listener state, allocated once when it is added (mutated in place on each tick). */
+interface Entry {
+  /** Ticker index of this listener's previous tick. */
+  last: number;
+  /** Consecutive ticks that threw. */
+  errors: number;
+  /** The first error of the current run of errors. */
+  firstError: unknown;
+  /** This listener's errors were reported once already. */
+  reported: boolean;
+}
+
 export class Ticker {
   readonly periodMs: number;
+  /** A listener that throws on this many consecutive ticks is removed. */
+  readonly maxConsecutiveErrors: number;
   private readonly clock: Clock;
-  private readonly listeners = new Map<TickListener, number>();
+  private readonly listeners = new Map<TickListener, Entry>();
   private timer: TimerHandle | undefined;
   private startMs = 0;
   private index = 0;
-  readonly stats: TickerStats = { ticks: 0, lateTicks: 0, listenerErrors: 0, maxLatenessMs: 0 };
-  /** Called with each exception a listener throws (after counting). */
-  onListenerError: ((err: unknown) => void) | undefined;
+  readonly stats: TickerStats = { ticks: 0, lateTicks: 0, listenerErrors: 0, listenersRemoved: 0, maxLatenessMs: 0 };
+  /**
+   * Called at most once per listener, with its first error, when a listener threw but was not removed (its errors
+   * stopped, or it was deleted): for one log line. Every error is counted in `stats.listenerErrors`.
+   */
+  onListenerError: ((err: unknown, listener: TickListener) => void) | undefined;
+  /**
+   * Called once when a listener is removed for throwing on `maxConsecutiveErrors` ticks in a row, with its first error
+   * of that run (the owner should end what the listener served, e.g. close the call). Not followed by `onListenerError`.
+   */
+  onListenerRemoved: ((listener: TickListener, err: unknown) => void) | undefined;
   private readonly fireBound = () => this.fire();
 
-  constructor(clock: Clock, periodMs = 20) {
+  constructor(clock: Clock, periodMs = 20, maxConsecutiveErrors = 3) {
     this.clock = clock;
     this.periodMs = periodMs;
+    this.maxConsecutiveErrors = Math.max(1, maxConsecutiveErrors);
   }
 
   get size(): number {
@@ -53,15 +83,18 @@ export class Ticker {
       this.index = 0;
       this.schedule();
     }
-    this.listeners.set(listener, this.index);
+    this.listeners.set(listener, { last: this.index, errors: 0, firstError: undefined, reported: false });
   }
 
   delete(listener: TickListener): void {
-    if (!this.listeners.delete(listener)) return;
+    const entry = this.listeners.get(listener);
+    if (entry === undefined) return;
+    this.listeners.delete(listener);
     if (this.listeners.size === 0 && this.timer !== undefined) {
       this.clock.clearTimer(this.timer);
       this.timer = undefined;
     }
+    if (entry.errors > 0) this.report(entry, listener);
   }
 
   has(listener: TickListener): boolean {
@@ -90,17 +123,50 @@ export class Ticker {
     if (lateness > this.periodMs / 2) this.stats.lateTicks++;
     this.index = target > this.index ? target : this.index + 1;
     this.stats.ticks++;
-    for (const [listener, last] of this.listeners) {
-      const periods = this.index - last;
+    for (const [listener, entry] of this.listeners) {
+      const periods = this.index - entry.last;
       if (periods <= 0) continue;
-      this.listeners.set(listener, this.index);
+      entry.last = this.index;
       try {
         listener.onTick(now, periods);
       } catch (err) {
-        this.stats.listenerErrors++;
-        this.onListenerError?.(err);
+        this.failed(listener, entry, err);
+        continue;
       }
+      if (entry.errors > 0) this.report(entry, listener);
     }
     if (this.listeners.size > 0 && this.timer === undefined) this.schedule();
+  }
+
+  private failed(listener: TickListener, entry: Entry, err: unknown): void {
+    this.stats.listenerErrors++;
+    if (entry.errors++ === 0) entry.firstError = err;
+    if (entry.errors < this.maxConsecutiveErrors) return;
+    // Deleting the current entry while iterating a Map is safe: iteration goes on with the next one.
+    this.listeners.delete(listener);
+    this.stats.listenersRemoved++;
+    if (this.listeners.size === 0 && this.timer !== undefined) {
+      this.clock.clearTimer(this.timer);
+      this.timer = undefined;
+    }
+    try {
+      this.onListenerRemoved?.(listener, entry.firstError);
+    } catch {
+      // the owner's handler failing must not stop the other listeners' ticks
+    }
+  }
+
+  /** The listener's run of errors ended without removal: report it once per listener. */
+  private report(entry: Entry, listener: TickListener): void {
+    const err = entry.firstError;
+    entry.errors = 0;
+    entry.firstError = undefined;
+    if (entry.reported) return;
+    entry.reported = true;
+    try {
+      this.onListenerError?.(err, listener);
+    } catch {
+      // as above
+    }
   }
 }

@@ -33,18 +33,84 @@ t.test('a stalled loop: one late fire reports the missed periods and counts a la
   ticker.close();
 });
 
-t.test('a throwing listener is counted and does not stop the others', async (t) => {
+t.test('a listener that throws now and then is counted, reported once, and does not stop the others', async (t) => {
   const clock = new ManualClock();
   const ticker = new Ticker(clock, 20);
   let ok = 0;
+  let n = 0;
   const errors: unknown[] = [];
+  const removed: unknown[] = [];
   ticker.onListenerError = (e) => errors.push(e);
-  ticker.add({ onTick: () => { throw new Error('boom'); } });
+  ticker.onListenerRemoved = (l) => removed.push(l);
+  // Throws on two ticks in a row, then works, then throws twice again: never 3 in a row, so it stays.
+  const flaky = { onTick: () => { n++; if (n % 3 !== 0) throw new Error(`boom ${n}`); } };
+  ticker.add(flaky);
   ticker.add({ onTick: () => ok++ });
-  clock.advance(60);
-  t.equal(ok, 3);
-  t.equal(ticker.stats.listenerErrors, 3);
-  t.equal(errors.length, 3);
+  clock.advance(20 * 9);
+  t.equal(ok, 9, 'the other listener ticked every time');
+  t.equal(ticker.stats.listenerErrors, 6, 'every error counted');
+  t.equal(errors.length, 1, 'reported once for the listener, not once per error');
+  t.equal((errors[0] as Error).message, 'boom 1', 'with its first error');
+  t.equal(removed.length, 0);
+  t.ok(ticker.has(flaky), 'still registered');
   ticker.close();
   t.equal(clock.pending, 0);
+});
+
+t.test('a listener that keeps throwing is removed after 3 ticks, reported once, its owner told once', async (t) => {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20);
+  let ok = 0;
+  let calls = 0;
+  const errors: unknown[] = [];
+  const removed: Array<[unknown, unknown]> = [];
+  ticker.onListenerError = (e) => errors.push(e);
+  ticker.onListenerRemoved = (l, e) => removed.push([l, e]);
+  const bad = { onTick: () => { calls++; throw new Error(`boom ${calls}`); } };
+  const good = { onTick: () => ok++ };
+  ticker.add(bad);
+  ticker.add(good);
+  clock.advance(20 * 50); // one second of ticks
+  t.equal(calls, 3, 'called on 3 ticks, then never again');
+  t.equal(ticker.stats.listenerErrors, 3);
+  t.equal(ticker.stats.listenersRemoved, 1);
+  t.equal(removed.length, 1, 'onListenerRemoved once');
+  t.equal(removed[0][0], bad, 'with the listener');
+  t.equal((removed[0][1] as Error).message, 'boom 1', 'and its first error');
+  t.equal(errors.length, 0, 'onListenerError not called: the removal is the one report');
+  t.notOk(ticker.has(bad));
+  t.equal(ok, 50, 'the other listener never missed a tick');
+  ticker.delete(bad); // the owner closing it afterwards is harmless
+  ticker.delete(good);
+  t.equal(clock.pending, 0, 'no timer once the last listener is gone');
+});
+
+t.test('the removal handler may close the listener and throw: the ticker goes on', async (t) => {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20, 2);
+  let ok = 0;
+  const bad = { onTick: () => { throw new Error('boom'); } };
+  ticker.onListenerRemoved = (l) => {
+    ticker.delete(l);
+    throw new Error('handler failed too');
+  };
+  ticker.add(bad);
+  ticker.add({ onTick: () => ok++ });
+  clock.advance(100);
+  t.equal(ticker.stats.listenersRemoved, 1, 'removed after 2 ticks (maxConsecutiveErrors = 2)');
+  t.equal(ok, 5);
+  ticker.close();
+});
+
+t.test('a listener deleted in the middle of a run of errors is reported once', async (t) => {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20);
+  const errors: unknown[] = [];
+  ticker.onListenerError = (e) => errors.push(e);
+  const bad = { onTick: () => { throw new Error('boom'); } };
+  ticker.add(bad);
+  clock.advance(20);
+  t.equal(errors.length, 0, 'not yet: it may recover or be removed');
+  ticker.delete(bad);
+  t.equal(errors.length, 1, 'reported when its owner deleted it');
 });

@@ -1,9 +1,13 @@
 /** A bare WebSocket client playing Vonage, for tests that need to misbehave in ways the simulator never would. */
 import WebSocket from 'ws';
+import { connect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 
 export interface RawLeg {
   ws: WebSocket;
   binary: Buffer[];
+  /** `performance.now()` when each of `binary` arrived. */
+  binaryAt: number[];
   texts: unknown[];
   closed: Promise<{ code: number; reason: string }>;
   handshake(contentType?: string, extra?: Record<string, unknown>): void;
@@ -13,12 +17,15 @@ export interface RawLeg {
 export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawLeg> {
   const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
   const binary: Buffer[] = [];
+  const binaryAt: number[] = [];
   const texts: unknown[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   ws.on('error', () => {});
   ws.on('message', (d, isBinary) => {
-    if (isBinary) binary.push(d as Buffer);
-    else {
+    if (isBinary) {
+      binary.push(d as Buffer);
+      binaryAt.push(performance.now());
+    } else {
       const m = JSON.parse(d.toString()) as { action?: string; payload?: unknown };
       texts.push(m);
       // Behave like Vonage for playout markers, so the session's replies complete.
@@ -32,7 +39,7 @@ export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawL
     ws.once('error', reject);
   });
   return {
-    ws, binary, texts, closed,
+    ws, binary, binaryAt, texts, closed,
     handshake(contentType = 'audio/l16;rate=16000', extra = {}) {
       ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...extra }));
     },
@@ -131,4 +138,93 @@ export class ContinuousCaller {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The largest gap between consecutive arrivals in `at[from..to)`, ms. */
+export function maxGapMs(at: number[], from = 0, to = at.length): number {
+  let max = 0;
+  for (let i = Math.max(1, from + 1); i < to; i++) if (at[i] - at[i - 1] > max) max = at[i] - at[i - 1];
+  return max;
+}
+
+/**
+ * An attacker's leg: a bare TCP socket that completes the WebSocket upgrade, then writes whatever frames the test
+ * builds ({@link clientFrame}) and never answers anything, not even a close. `received` collects what the server sent
+ * after the 101; `closed` resolves when the server drops the connection.
+ */
+export interface RawSocketLeg {
+  socket: Socket;
+  received: Buffer[];
+  closed: Promise<void>;
+  /** The code of the first close frame the server sent, if any. */
+  closeCode(): number | undefined;
+}
+
+export async function openRawSocketLeg(port: number, path = '/socket'): Promise<RawSocketLeg> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  const key = randomBytes(16).toString('base64');
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const received: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const onData = (d: Buffer) => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      const status = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
+      if (!status.startsWith('HTTP/1.1 101')) return reject(new Error(`upgrade refused: ${status}`));
+      if (head.length > end + 4) received.push(head.subarray(end + 4));
+      socket.on('data', (c: Buffer) => received.push(c));
+      resolve();
+    };
+    socket.on('data', onData);
+  });
+  return {
+    socket, received, closed,
+    closeCode() {
+      // Server frames are unmasked: walk them to the first close (opcode 8).
+      const all = Buffer.concat(received);
+      let off = 0;
+      while (off + 2 <= all.length) {
+        const op = all[off] & 0x0f;
+        let len = all[off + 1] & 0x7f;
+        let hdr = 2;
+        if (len === 126) {
+          len = all.readUInt16BE(off + 2);
+          hdr = 4;
+        } else if (len === 127) {
+          len = Number(all.readBigUInt64BE(off + 2));
+          hdr = 10;
+        }
+        if (op === 8) return len >= 2 ? all.readUInt16BE(off + hdr) : 1005;
+        off += hdr + len;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** One client frame (FIN set, masked with a zero key, so the payload goes as is): opcode 1 text, 2 binary, 9 ping. */
+export function clientFrame(opcode: number, payload: Buffer | string): Buffer {
+  const p = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const ext = p.length < 126 ? 0 : p.length < 65536 ? 2 : 8;
+  const f = Buffer.alloc(2 + ext + 4 + p.length);
+  f[0] = 0x80 | opcode;
+  if (ext === 0) f[1] = 0x80 | p.length;
+  else if (ext === 2) {
+    f[1] = 0x80 | 126;
+    f.writeUInt16BE(p.length, 2);
+  } else {
+    f[1] = 0x80 | 127;
+    f.writeBigUInt64BE(BigInt(p.length), 2);
+  }
+  p.copy(f, 2 + ext + 4); // mask key 0: the masked payload is the payload
+  return f;
 }

@@ -136,8 +136,10 @@ t.test('adapter: without bash, the sh + cat pipe works the same way', { skip }, 
   const ctl = new AbortController();
   const s = await asr.start({ call: callInfo('sh'), signal: ctl.signal });
   say(s);
-  await until(() => descendants().length === 3, 5000, 'three processes');
-  const tree = descendants().map((p) => p.comm).sort();
+  // (A forked shell exists for a moment before it execs: wait for the settled tree.)
+  const settled = () => descendants().map((p) => p.comm).sort();
+  await until(() => settled().join() === 'cat,pocketsphinx_co,sh', 5000, 'sh, cat and the recogniser');
+  const tree = settled();
   t.same(tree, ['cat', 'pocketsphinx_co', 'sh'], 'sh, cat and the recogniser');
   t.equal(await firstFinal(s), 'go forward ten meters');
   s.close();
@@ -152,7 +154,9 @@ t.test('a queued start keeps its audio: the recogniser hears words spoken before
   const ctl = new AbortController();
   const streams = await Promise.all([1, 2, 3].map((i) => asr.start({ call: callInfo(`q${i}`), signal: ctl.signal })));
   t.equal(asr.stats.startsQueued, 2, 'one loads its model, two wait');
-  t.equal(descendants().filter((p) => p.comm !== 'cat').length, 1, 'only one process so far');
+  // (Counted by name: the bash of a process substitution exists for a moment before it execs `cat`.)
+  t.ok(descendants().filter((p) => p.comm.startsWith('pocketsphinx')).length <= 1, 'only one recogniser process so far');
+  t.equal((asr.stats as { starting: number }).starting, 1, 'one starting');
   const last = streams[2];
   say(last);
   t.equal(await firstFinal(last), 'go forward ten meters', 'audio written while queued reached the recogniser');
@@ -170,6 +174,9 @@ t.test('100 legs at once against the default offline pipeline: the budget holds,
     LOCAL_ASR_MAX_PROCESSES: String(BUDGET),
     UPGRADE_RATE_PER_SOURCE: '1000',
     UPGRADE_BURST_PER_SOURCE: '1000',
+    // The burst queues 100 greetings in Flite's 2 worker threads (tens of seconds of synthesis): the bystander's reply
+    // waits its turn in that queue, which the default first-audio bound (5 s) would count as a failed TTS.
+    TTS_FIRST_AUDIO_TIMEOUT_MS: '60000',
   });
   const ws = `ws://127.0.0.1:${g.port}/socket`;
 
@@ -269,5 +276,5 @@ t.test('100 legs at once against the default offline pipeline: the budget holds,
     (l) => !OVER_BUDGET_MSG.test(l.msg) && (l.code === 'ASR_OVER_BUDGET' || /LOCAL_ASR_MAX_PROCESSES/.test(String((l.err as { message?: string } | undefined)?.message ?? ''))),
   ).length;
   t.comment(`per-call lines about the refusal written by the call session: ${perCall}`);
-  t.equal(perCall, 0, 'the call session does not log each refused ASR start', { todo: 'call/: AsrFeed logs every rejected start; ASR_OVER_BUDGET is already logged by the adapter' });
+  t.equal(perCall, 0, 'the call session does not log each refused ASR start');
 });

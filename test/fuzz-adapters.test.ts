@@ -202,7 +202,7 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
   const child = new Child({
     HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', UPGRADE_RATE_PER_SOURCE: '0',
     ASR_ADAPTER: FAULTS, BOT_ADAPTER: FAULTS, TTS_ADAPTER: FAULTS,
-    BOT_REPLY_TIMEOUT_MS: '400', TTS_FIRST_AUDIO_TIMEOUT_MS: '300', BOT_MAX_FAILURES: '3', JITTER_TARGET_MS: '0', JITTER_CAPACITY_MS: '200',
+    BOT_REPLY_TIMEOUT_MS: '1000', TTS_FIRST_AUDIO_TIMEOUT_MS: '300', BOT_MAX_FAILURES: '3', JITTER_TARGET_MS: '0', JITTER_CAPACITY_MS: '200',
     VAD_SILENCE_MS: '200', VAD_MIN_SPEECH_MS: '60', BARGE_IN_MIN_SPEECH_MS: '60',
   });
   let goodTimer: NodeJS.Timeout | undefined;

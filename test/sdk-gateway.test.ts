@@ -4,7 +4,7 @@
  * getting its own replies in exact frames, and the process stays up.
  */
 import t from 'tap';
-import { startGateway, until } from './helpers/gateway.js';
+import { metricValue, startGateway, until } from './helpers/gateway.js';
 import { openRawLeg, streamFrames, type RawLeg } from './helpers/raw-leg.js';
 import { APOLOGY_TEXT } from '../src/call/apology.js';
 
@@ -41,6 +41,12 @@ t.test('a throwing defineBot handler becomes the apology for its call only', asy
   await until(() => bystander.binary.length - b1 >= framesFor('You pressed 3.'), 10000, 'the bystander second reply');
   t.equal((await fetch(`${g.url}/healthz`)).status, 200);
   t.equal(faulty.ws.readyState, faulty.ws.OPEN, 'the failing call is still up');
+  // The failure was a recoverable AdapterError (one handler), so the failing call's bot keeps answering too.
+  const f1 = faulty.binary.length;
+  press(faulty, '4');
+  await until(() => faulty.binary.length - f1 >= framesFor('You pressed 4.'), 10000, 'the failing call answered again');
+  t.equal(metricValue(await g.metrics(), 'gateway_adapter_faults_total{kind="bot",point="output"}'), 1, 'one bot fault counted');
+  t.equal(g.logs.filter((l) => l.msg === 'bot adapter error').length, 1, 'and logged once');
   faulty.ws.close();
   bystander.ws.close();
 });

@@ -81,6 +81,13 @@ export class AsrFeed {
         })
       .catch((err) => {
         this.backlog = undefined;
+        // A refusal by a resource budget (the offline recognisers' LOCAL_ASR_MAX_PROCESSES) is not a fault of the
+        // adapter: it counts and logs its refusals itself (once, then summaries), so a burst writes no line per call.
+        if ((err as { code?: unknown } | null)?.code === 'ASR_OVER_BUDGET') {
+          this.d.metrics.adapterErrors.inc({ stage: 'asr', code: 'ASR_OVER_BUDGET' });
+          this.d.log.debug('asr refused by its budget: this call goes on without ASR');
+          return;
+        }
         this.d.boundary.fault('asr', 'start', err, 'ASR_START_FAILED', true);
       });
   }

@@ -6,9 +6,11 @@
  *   dropped, counted and logged once).
  * - Every call into bot code is guarded ({@link AdapterBoundary}): `start` throwing or rejecting, or returning no usable
  *   session, is fatal for the call (the owner closes it with 4007); `input()` throwing on an input the caller awaits an
- *   answer to is reported to the owner as a bot failure (an apology), and later inputs are still delivered; `output` throwing or rejecting is a bot failure too,
- *   and then the bot is dead: later inputs are dropped (counted), not delivered. The bot session is not restarted: a
- *   bot that failed once in a call is not trusted to resume that call's conversation coherently.
+ *   answer to is reported to the owner as a bot failure (an apology), and later inputs are still delivered; `output` throwing or rejecting is a bot failure too.
+ *   An `AdapterError` with `recoverable: true` (what the SDK's `defineBot` throws for one failed handler) keeps the
+ *   session: the owner apologises and `output` is read on (the owner's BOT_MAX_FAILURES bounds how often). Anything
+ *   else leaves the bot dead: later inputs are dropped (counted), not delivered. The bot session is not restarted: a
+ *   bot whose session failed is not trusted to resume that call's conversation coherently.
  * - Outputs are handed to the owner one at a time; the next is taken only once the owner has handled the previous
  *   one (so a streamed reply is spoken at the pace of the TTS, never queued unbounded here).
  */
@@ -150,14 +152,18 @@ export class BotLink {
     try {
       it = bot.output[Symbol.asyncIterator]();
     } catch (err) {
-      return this.outputFailed(err);
+      this.dead = true;
+      this.d.boundary.fault('bot', 'output', err, 'BOT_FAILED', false);
+      this.owner.onBotFailed('the bot failed');
+      return;
     }
     for (;;) {
       let r: IteratorResult<BotOutput>;
       try {
         r = await it.next();
       } catch (err) {
-        return this.outputFailed(err);
+        if (this.outputFailed(err)) continue;
+        return;
       }
       if (r.done || this.closed) return;
       if (this.inputAtMs >= 0) {
@@ -174,10 +180,13 @@ export class BotLink {
     }
   }
 
-  private outputFailed(err: unknown): void {
-    if (this.closed) return;
-    this.dead = true;
-    this.d.boundary.fault('bot', 'output', err, 'BOT_FAILED', false);
+  /** Returns true when the session survives the failure (a recoverable AdapterError) and `output` is read on. */
+  private outputFailed(err: unknown): boolean {
+    if (this.closed) return false;
+    const e = this.d.boundary.fault('bot', 'output', err, 'BOT_FAILED', false);
+    const recoverable = err instanceof Error && e.recoverable;
+    if (!recoverable) this.dead = true;
     this.owner.onBotFailed('the bot failed');
+    return recoverable && !this.closed;
   }
 }

@@ -7,8 +7,9 @@ import type { Test } from 'tap';
 import { until, type TestGateway } from './gateway.js';
 import { ContinuousCaller, openRawLeg, type RawLeg } from './raw-leg.js';
 
-export const FAULTY = 'faulty-call';
-export const BYSTANDER = 'bystander-call';
+/** Real UUIDs: call control refuses anything else before building a REST path. */
+export const FAULTY = 'aaaaaaaa-0000-4000-8000-00000000fa17';
+export const BYSTANDER = 'bbbbbbbb-0000-4000-8000-0000000b7575';
 export const FRAME_BYTES = 640;
 
 export interface LiveCall {

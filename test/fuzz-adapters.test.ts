@@ -95,7 +95,21 @@ const vonageEventArb: fc.Arbitrary<string> = fc
   .map(([ev, how, v]) => {
     const o: Record<string, unknown> = { ...ev };
     const keys = Object.keys(o);
-    const k = keys[(JSON.stringify(v) ?? '').length % keys.length];
+    // fc.anything() makes objects without a prototype: String() of one throws.
+    const text = (x: unknown) => {
+      try {
+        return String(x);
+      } catch {
+        return 'obj';
+      }
+    };
+    let json = '';
+    try {
+      json = JSON.stringify(v) ?? '';
+    } catch {
+      /* left empty */
+    }
+    const k = keys[json.length % keys.length];
     switch (how) {
       case 'drop':
         delete o[k];
@@ -107,17 +121,21 @@ const vonageEventArb: fc.Arbitrary<string> = fc
         o.event = String(o.event).toUpperCase();
         break;
       case 'extra':
-        o[String(v).slice(0, 20) || 'x'] = v;
+        o[text(v).slice(0, 20) || 'x'] = v;
         break;
       case 'proto':
         return JSON.stringify(o).replace(/^\{/, '{"__proto__":{"digit":"7"},"constructor":{"prototype":{"event":"x"}},');
       case 'trail':
-        return JSON.stringify(o) + String(v).slice(0, 5);
+        return JSON.stringify(o) + text(v).slice(0, 5);
       case 'number':
         o.duration = fc.sample(fc.constantFrom(1e308, -1, 0.5, NaN, Number.MAX_SAFE_INTEGER + 2), 1)[0];
         break;
     }
-    return JSON.stringify(o) ?? 'null';
+    try {
+      return JSON.stringify(o) ?? 'null';
+    } catch {
+      return JSON.stringify(ev);
+    }
   });
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(

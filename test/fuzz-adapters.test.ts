@@ -12,10 +12,9 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { until } from './helpers/gateway.js';
+import { FuzzChild } from './helpers/fuzz-child.js';
 import { CloseCode } from '../src/errors.js';
 import type { Fault } from './fixtures/fault-adapters.js';
 
@@ -23,42 +22,6 @@ const DOCUMENTED_CLOSE = new Set<number>(Object.values(CloseCode));
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
 const GOOD_UUID = `good-call-${Math.random().toString(16).slice(2)}`;
 const FAULTS = './dist/test/fixtures/fault-adapters.js';
-
-interface Stats {
-  framesIn: number;
-  live: number;
-  errors: string[];
-  escaped: string[];
-  logLines: number;
-  heapUsed: number;
-  rss: number;
-}
-
-class Child {
-  readonly proc: ChildProcess;
-  exited: string | undefined;
-  port = 0;
-  private seq = 0;
-  private readonly waiting = new Map<number, (s: Stats) => void>();
-  constructor(env: Record<string, string>) {
-    const script = fileURLToPath(new URL('./fixtures/fuzz-gateway.js', import.meta.url));
-    this.proc = fork(script, [], { execArgv: ['--expose-gc'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.proc.on('exit', (code, signal) => (this.exited = `exit ${code} ${signal ?? ''}`));
-    this.proc.on('message', (m: { id?: number; port?: number } & Stats) => {
-      if (m.port) this.port = m.port;
-      if (m.id !== undefined) this.waiting.get(m.id)?.(m), this.waiting.delete(m.id);
-    });
-  }
-  ask(cmd: 'stats' | 'gc', uuid?: string): Promise<Stats> {
-    const id = ++this.seq;
-    return new Promise((resolve, reject) => {
-      if (this.exited || !this.proc.connected) return reject(new Error(`gateway process died (${this.exited})`));
-      const timer = setTimeout(() => reject(new Error(`gateway did not answer ${cmd}`)), 10000);
-      this.waiting.set(id, (s) => (clearTimeout(timer), resolve(s)));
-      this.proc.send({ id, cmd, uuid }, (err) => err && reject(err));
-    });
-  }
-}
 
 // ── what a caller does ───────────────────────────────────────────────────────────────────────────────────────────
 type Step = { text: string } | { frames: number; loud: boolean } | { wait: number };
@@ -217,7 +180,7 @@ function metric(text: string, prefix: string): number {
 }
 
 t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})`, async (t) => {
-  const child = new Child({
+  const child = new FuzzChild({
     HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', UPGRADE_RATE_PER_SOURCE: '0',
     ASR_ADAPTER: FAULTS, BOT_ADAPTER: FAULTS, TTS_ADAPTER: FAULTS,
     BOT_REPLY_TIMEOUT_MS: '1000', TTS_FIRST_AUDIO_TIMEOUT_MS: '300', BOT_MAX_FAILURES: '3', JITTER_TARGET_MS: '0', JITTER_CAPACITY_MS: '200',

@@ -11,11 +11,10 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { fork, type ChildProcess } from 'node:child_process';
 import { request, Agent } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { startGateway, until } from './helpers/gateway.js';
+import { FuzzChild } from './helpers/fuzz-child.js';
 import { SECRET, rawHttp, tryUpgrade, vonageJwt } from './helpers/security.js';
 import { CloseCode } from '../src/errors.js';
 
@@ -24,42 +23,6 @@ const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() 
 const MAX_PAYLOAD = 32768;
 const GOOD_UUID = `good-call-${Math.random().toString(16).slice(2)}`;
 
-// ── the gateway under test, in a child process ──────────────────────────────────────────────────────────────────────
-interface Stats {
-  framesIn: number;
-  live: number;
-  errors: string[];
-  logLines: number;
-  heapUsed: number;
-  rss: number;
-}
-
-class Child {
-  readonly proc: ChildProcess;
-  exited: string | undefined;
-  port = 0;
-  private seq = 0;
-  private waiting = new Map<number, (s: Stats) => void>();
-
-  constructor(env: Record<string, string>) {
-    const script = fileURLToPath(new URL('./fixtures/fuzz-gateway.js', import.meta.url));
-    this.proc = fork(script, [], { execArgv: ['--expose-gc'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.proc.on('exit', (code, signal) => (this.exited = `exit ${code} ${signal ?? ''}`));
-    this.proc.on('message', (m: { id?: number; port?: number } & Stats) => {
-      if (m.port) this.port = m.port;
-      if (m.id !== undefined) this.waiting.get(m.id)?.(m), this.waiting.delete(m.id);
-    });
-  }
-
-  ask(cmd: 'stats' | 'gc', uuid?: string): Promise<Stats> {
-    const id = ++this.seq;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`gateway did not answer ${cmd}`)), 10000);
-      this.waiting.set(id, (s) => (clearTimeout(timer), resolve(s)));
-      this.proc.send({ id, cmd, uuid });
-    });
-  }
-}
 
 /** Deterministic bytes from a seed (fast-check generates the seed; generating 30 KB arrays through it is slow). */
 function bytes(n: number, seed: number): Buffer {
@@ -318,7 +281,7 @@ function sendRaw(port: number, data: Buffer): Promise<{ status: number; head: st
 
 // ── the test ─────────────────────────────────────────────────────────────────────────────────────────────────────
 t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
-  const child = new Child({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', HANDSHAKE_TIMEOUT_MS: '500', UPGRADE_RATE_PER_SOURCE: '0', MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
+  const child = new FuzzChild({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', HANDSHAKE_TIMEOUT_MS: '500', UPGRADE_RATE_PER_SOURCE: '0', MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
   let goodTimer: NodeJS.Timeout | undefined;
   let good: WebSocket | undefined;
   t.teardown(() => {

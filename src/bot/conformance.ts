@@ -10,7 +10,7 @@
  * sessions and the adapter are closed. A bot that throws, hangs or has the wrong shape fails checks; it never crashes
  * the suite.
  */
-import { conformanceCall, handleCounts, leakedHandles, TIMED_OUT, why, within, type ConformanceCheck } from '../sdk/conformance-kit.js';
+import { closeAndFindLeaks, conformanceCall, handleCounts, TIMED_OUT, why, within, type ConformanceCheck } from '../sdk/conformance-kit.js';
 import type { BotAdapter, BotInput, BotOutput, BotSession } from './types.js';
 
 export type { ConformanceCheck };
@@ -290,15 +290,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
   }
   for (const c of controllers) c.abort();
   if (o.closeAdapter !== false) {
-    let closeErr: string | undefined;
-    try {
-      const r = await within(Promise.resolve().then(() => a.close?.()), 5000);
-      if (r === TIMED_OUT) closeErr = 'close() did not settle within 5000 ms';
-    } catch (err) {
-      closeErr = `close() threw: ${why(err)}`;
-    }
-    const extra = await leakedHandles(before, HANDLE_SETTLE_MS);
-    const problems = [closeErr, extra.length ? `left open: ${extra.join(', ')}` : undefined].filter(Boolean);
+    const problems = await closeAndFindLeaks(a, before, HANDLE_SETTLE_MS);
     check('no handles are left once the sessions and the adapter are closed', problems.length === 0, problems.join('; '));
   }
   return checks;

@@ -79,3 +79,19 @@ export function formatChecks(adapterName: string, checks: readonly ConformanceCh
   lines.push(`${adapterName}: ${checks.length - failed}/${checks.length} checks passed`);
   return lines.join('\n') + '\n';
 }
+
+/**
+ * The last check of every suite: the adapter's `close()` settles within 5 s without throwing, and no handle (timer,
+ * socket, child process) opened since `before` is left after `settleMs`. Returns the problems (empty = passed).
+ */
+export async function closeAndFindLeaks(adapter: { close?(): unknown }, before: Map<string, number>, settleMs: number): Promise<string[]> {
+  let closeErr: string | undefined;
+  try {
+    const r = await within(Promise.resolve().then(() => adapter.close?.()), 5000);
+    if (r === TIMED_OUT) closeErr = 'close() did not settle within 5000 ms';
+  } catch (err) {
+    closeErr = `close() threw: ${why(err)}`;
+  }
+  const extra = await leakedHandles(before, settleMs);
+  return [closeErr, extra.length ? `left open: ${extra.join(', ')}` : undefined].filter((x): x is string => !!x);
+}

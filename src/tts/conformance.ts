@@ -10,7 +10,7 @@
  * process) left once the adapter is closed. An adapter that throws, hangs or returns the wrong shape fails checks; it
  * never crashes the suite.
  */
-import { conformanceCall, handleCounts, leakedHandles, TIMED_OUT, why, within, type ConformanceCheck } from '../sdk/conformance-kit.js';
+import { closeAndFindLeaks, conformanceCall, handleCounts, TIMED_OUT, why, within, type ConformanceCheck } from '../sdk/conformance-kit.js';
 import type { TtsAdapter, TtsChunk } from './types.js';
 
 export type { ConformanceCheck };
@@ -226,15 +226,7 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
 
   for (const c of controllers) c.abort();
   if (o.closeAdapter !== false) {
-    let closeErr: string | undefined;
-    try {
-      const r = await within(Promise.resolve().then(() => a.close?.()), 5000);
-      if (r === TIMED_OUT) closeErr = 'close() did not settle within 5000 ms';
-    } catch (err) {
-      closeErr = `close() threw: ${why(err)}`;
-    }
-    const extra = await leakedHandles(before, HANDLE_SETTLE_MS);
-    const problems = [closeErr, extra.length ? `left open: ${extra.join(', ')}` : undefined].filter(Boolean);
+    const problems = await closeAndFindLeaks(a, before, HANDLE_SETTLE_MS);
     check('close() settles and no handles are left once the adapter is closed', problems.length === 0, problems.join('; '));
   }
   return checks;

@@ -1,0 +1,48 @@
+/**
+ * The gateway under fuzz, in its own process (`fixtures/fuzz-gateway.ts`, run with `--expose-gc`): a crash shows as
+ * the process exiting, and the heap can be measured after a forced GC. Shared by the fuzz tests.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface FuzzStats {
+  /** Frames counted for the asked call (−1: no such call). */
+  framesIn: number;
+  live: number;
+  /** The first error-level log lines. */
+  errors: string[];
+  /** Warnings and errors saying a fault got past a guard (ticker, socket or HTTP handler, the process). */
+  escaped: string[];
+  logLines: number;
+  heapUsed: number;
+  rss: number;
+}
+
+export class FuzzChild {
+  readonly proc: ChildProcess;
+  exited: string | undefined;
+  port = 0;
+  private seq = 0;
+  private readonly waiting = new Map<number, (s: FuzzStats) => void>();
+
+  constructor(env: Record<string, string>) {
+    const script = fileURLToPath(new URL('../fixtures/fuzz-gateway.js', import.meta.url));
+    this.proc = fork(script, [], { execArgv: ['--expose-gc'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.proc.on('exit', (code, signal) => (this.exited = `exit ${code} ${signal ?? ''}`));
+    this.proc.on('message', (m: { id?: number; port?: number } & FuzzStats) => {
+      if (m.port) this.port = m.port;
+      if (m.id !== undefined) this.waiting.get(m.id)?.(m), this.waiting.delete(m.id);
+    });
+  }
+
+  /** Stats (of the call `uuid`, when given); `gc` forces two GCs first. Rejects when the process is gone. */
+  ask(cmd: 'stats' | 'gc', uuid?: string): Promise<FuzzStats> {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      if (this.exited || !this.proc.connected) return reject(new Error(`gateway process died (${this.exited})`));
+      const timer = setTimeout(() => reject(new Error(`gateway did not answer ${cmd}`)), 10000);
+      this.waiting.set(id, (s) => (clearTimeout(timer), resolve(s)));
+      this.proc.send({ id, cmd, uuid }, (err) => err && reject(err));
+    });
+  }
+}

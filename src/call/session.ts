@@ -14,7 +14,7 @@ import { JitterBuffer } from '../ingress/jitter-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { Pacer, type PacerEvents } from '../egress/pacer.js';
 import type { VonageLeg, LegListener } from '../leg/leg.js';
-import type { Handshake, LegEvent } from '../leg/handshake.js';
+import type { CallLegEvent, Handshake } from '../leg/handshake.js';
 import type { TickListener } from '../util/ticker.js';
 import type { BotOutput } from '../bot/types.js';
 import type { CallRecording } from '../recording/store.js';
@@ -114,7 +114,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.jb.push(frame, arrivalMs);
   }
 
-  onEvent(e: LegEvent): void {
+  onEvent(e: CallLegEvent): void {
     this.d.metrics.legEvents.inc({ event: e.kind });
     switch (e.kind) {
       case 'dtmf':
@@ -126,7 +126,6 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         return;
       case 'cleared':
         return this.log.debug('vonage cleared its buffer');
-      default: // malformed and unknown messages are counted and logged by the leg
     }
   }
 

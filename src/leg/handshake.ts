@@ -62,6 +62,9 @@ export type LegEvent =
   | { kind: 'unknown'; event: string }
   | { kind: 'malformed'; reason: string };
 
+/** The events a leg hands its listener: malformed and unknown messages stop at the leg (counted, rate-limit-logged). */
+export type CallLegEvent = Exclude<LegEvent, { kind: 'unknown' } | { kind: 'malformed' }>;
+
 const DTMF_DIGIT = /^[0-9*#A-Da-d]$/;
 
 /** Parse a post-handshake text message. Never throws. */

@@ -21,7 +21,7 @@ import type { Logger } from '../observability/logger.js';
 import type { HotCounters, Metrics } from '../observability/metrics.js';
 import { LogLimiter } from '../util/log-limiter.js';
 import { MinuteCount, TokenBucket } from './limits.js';
-import { parseHandshake, parseLegEvent, type Handshake, type LegEvent } from './handshake.js';
+import { parseHandshake, parseLegEvent, type CallLegEvent, type Handshake } from './handshake.js';
 import type { PacerSink } from '../egress/pacer.js';
 
 /**
@@ -32,7 +32,8 @@ export interface LegListener {
   /** One exact frame; the buffer is the listener's to keep. */
   onAudio(frame: Buffer, arrivalMs: number): void;
   /** A Vonage event (dtmf, notify, cleared). `unknown` and `malformed` text messages never get here: the leg counts them. */
-  onEvent(event: LegEvent): void;
+  /** A Vonage event (DTMF, notify, cleared); malformed and unknown messages never reach the listener. */
+  onEvent(event: CallLegEvent): void;
   /** Fires once. `byGateway` is true when the gateway closed the socket. */
   onClose(code: number, reason: string, byGateway: boolean): void;
 }

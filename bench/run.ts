@@ -11,11 +11,11 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Hist } from './hist.js';
 import { renderSvg, renderMarkdown } from './report.js';
+import { benchOutDir } from './out-dir.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
-const outArg = process.argv.find((a) => a.startsWith('--out='));
-const OUT_DIR = outArg ? outArg.slice(6) : fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const OUT_DIR = benchOutDir(process.argv.slice(2), fileURLToPath(new URL('../../bench/results/', import.meta.url)));
 const LEVELS = process.env.BENCH_LEVELS ? process.env.BENCH_LEVELS.split(',').map(Number) : QUICK ? [10, 40] : [50, 100, 200, 300, 400, 500, 600, 800, 1000];
 const WARMUP_MS = QUICK ? 1500 : 3000;
 const MEASURE_MS = QUICK ? 3000 : 8000;

@@ -1,5 +1,6 @@
 /** `npm run bench -- --quick` completes and writes well-formed results (no timing asserts: shared, noisy machines). */
 import t from 'tap';
+import { benchOutDir } from '../bench/out-dir.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,4 +22,10 @@ t.test('quick benchmark run writes JSON, Markdown and SVG of the documented shap
   t.ok((levels[0].framesInAtTarget as number) > 0, 'frames reached the gateway');
   t.match(readFileSync(join(dir, 'latest.md'), 'utf8'), /\| gateway \| \d+ \|/);
   t.match(readFileSync(join(dir, 'latest.svg'), 'utf8'), /^<svg[\s\S]*<polyline[\s\S]*<\/svg>/);
+});
+
+t.test('a quick run never overwrites the committed full-run results', async (t) => {
+  t.equal(benchOutDir(['--quick'], '/r'), '/r/quick', '--quick writes results/quick/');
+  t.equal(benchOutDir([], '/r'), '/r', 'a full run writes results/');
+  t.equal(benchOutDir(['--quick', '--out=/x'], '/r'), '/x', '--out wins');
 });

@@ -14,7 +14,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { until } from './helpers/gateway.js';
-import { FuzzChild } from './helpers/fuzz-child.js';
+import { FuzzChild, fuzzBatches } from './helpers/fuzz-child.js';
 import { CloseCode } from '../src/errors.js';
 import type { Fault } from './fixtures/fault-adapters.js';
 
@@ -229,25 +229,9 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
 
   const fails: string[] = [];
   const codes = new Map<number, number>();
-  let cases = 0;
-  const run = async <T>(name: string, arb: fc.Arbitrary<T>, batch: [number, number], numRuns: number, one: (x: T) => Promise<void>) => {
-    const started = performance.now();
-    let n = 0;
-    await fc
-      .assert(
-        fc.asyncProperty(fc.array(arb, { minLength: batch[0], maxLength: batch[1] }), async (xs) => {
-          const was = fails.length;
-          await Promise.all(xs.map(one));
-          n += xs.length;
-          await healthy(name);
-          return fails.length === was;
-        }),
-        { seed: SEED, numRuns, endOnFailure: true },
-      )
-      .catch((err: Error) => fails.push(`${name}: ${err.message.split('\n').slice(0, 6).join(' | ')}`));
-    cases += n;
-    t.pass(`${name}: ${n} cases in ${Math.round(performance.now() - started)} ms`);
-  };
+  const batches = fuzzBatches(t, SEED, fails, healthy);
+  const run = batches.run.bind(batches);
+
 
   await run('adapter faults', caseArb, [40, 60], 50, async (c) => {
     const o = await runCase(port, c);
@@ -259,7 +243,7 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
 
   // Mutated Vonage events at speed: leg events on fault-free calls, and event webhooks naming live calls.
   const uuids: string[] = [];
-  await run('mutated Vonage events', fc.tuple(fc.array(vonageEventArb, { minLength: 1, maxLength: 30 }), fc.constantFrom(...RATES)), [40, 60], 60, async ([events, rate]) => {
+  await run('mutated Vonage events', fc.tuple(fc.array(vonageEventArb, { minLength: 1, maxLength: 30 }), fc.constantFrom(...RATES)), [40, 60], 75, async ([events, rate]) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/socket`, { perMessageDeflate: false });
     let code: number | undefined;
     ws.on('error', () => {});
@@ -284,8 +268,8 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
   });
 
   const show = [...codes].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(' ');
-  t.same(fails.slice(0, 20), [], `no failures in ${cases} cases (close codes: ${show}; replay with FUZZ_SEED=${SEED})`);
-  t.ok(cases >= 5000, `thousands of cases (${cases})`);
+  t.same(fails.slice(0, 20), [], `no failures in ${batches.cases} cases (close codes: ${show}; replay with FUZZ_SEED=${SEED})`);
+  t.ok(batches.cases >= 5500, `thousands of cases (${batches.cases})`);
   const m = await (await fetch(`${base}/metrics`)).text();
   for (const kind of ['asr', 'bot', 'tts']) t.ok(metric(m, `gateway_adapter_faults_total{kind="${kind}"`) > 0, `faults of the ${kind} adapter were caught at the boundary (${metric(m, `gateway_adapter_faults_total{kind="${kind}"`)})`);
   t.ok(codes.has(1011) || codes.has(4007), `some faulty calls were ended by the gateway (${show})`);

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { request, Agent } from 'node:http';
 import WebSocket from 'ws';
 import { startGateway, until } from './helpers/gateway.js';
-import { FuzzChild } from './helpers/fuzz-child.js';
+import { FuzzChild, fuzzBatches } from './helpers/fuzz-child.js';
 import { SECRET, rawHttp, tryUpgrade, vonageJwt } from './helpers/security.js';
 import { CloseCode } from '../src/errors.js';
 
@@ -330,24 +330,10 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   const before = await child.ask('gc');
   t.same(warm, [], 'warm-up legs end with documented codes');
 
-  let cases = 0;
   const fails: string[] = [];
-  const run = async <T>(name: string, arb: fc.Arbitrary<T>, batch: [number, number], numRuns: number, one: (x: T) => Promise<void>) => {
-    const started = performance.now();
-    let n = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(arb, { minLength: batch[0], maxLength: batch[1] }), async (xs) => {
-        const before = fails.length;
-        await Promise.all(xs.map(one));
-        n += xs.length;
-        await healthy(name);
-        return fails.length === before;
-      }),
-      { seed: SEED, numRuns, endOnFailure: true },
-    ).catch((err: Error) => fails.push(`${name}: ${err.message.split('\n').slice(0, 6).join(' | ')}`));
-    cases += n;
-    t.pass(`${name}: ${n} cases in ${Math.round(performance.now() - started)} ms`);
-  };
+  const batches = fuzzBatches(t, SEED, fails, healthy);
+  const run = batches.run.bind(batches);
+
 
   await run('handshakes', fc.tuple(handshakeArb, fc.array(fc.oneof(frameArb, textEventArb), { maxLength: 4 })), [30, 50], 20, async ([first, rest]) => {
     checkLeg(await runLeg(port, [first, ...rest]), `handshake ${JSON.stringify(first).slice(0, 100)}`, fails);
@@ -415,8 +401,8 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   t.ok([1000, 1009, 4000, 4001, 4002, 4003].every((c) => legCodesSeen.has(c)), `leg close codes: ${show(legCodesSeen)}`);
   t.ok([200, 204, 400, 405, 413, 415].every((c) => hookStatuses.has(c)), `webhook statuses: ${show(hookStatuses)}`);
   t.ok([101, 400, 404, 431].every((c) => rawStatuses.has(c)), `raw statuses: ${show(rawStatuses)}`);
-  t.same(fails.slice(0, 20), [], `no failures in ${cases} cases (seed ${SEED}; replay with FUZZ_SEED=${SEED})`);
-  t.ok(cases >= 3000, `thousands of cases (${cases})`);
+  t.same(fails.slice(0, 20), [], `no failures in ${batches.cases} cases (seed ${SEED}; replay with FUZZ_SEED=${SEED})`);
+  t.ok(batches.cases >= 3000, `thousands of cases (${batches.cases})`);
 
   // The good call kept all its audio.
   clearTimeout(goodTimer);

@@ -4,6 +4,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import type { Test } from 'tap';
 
 export interface FuzzStats {
   /** Frames counted for the asked call (−1: no such call). */
@@ -45,4 +47,35 @@ export class FuzzChild {
       this.proc.send({ id, cmd, uuid }, (err) => err && reject(err));
     });
   }
+}
+
+/**
+ * Batches of fuzz cases: each property run is a batch of `batch[0]..batch[1]` cases run in parallel, then a health
+ * check of the gateway; a case reports a failure by pushing to `fails`. Counts every case and names each batch run.
+ */
+export function fuzzBatches(t: Test, seed: number, fails: string[], healthy: (label: string) => Promise<unknown>) {
+  let cases = 0;
+  return {
+    get cases(): number {
+      return cases;
+    },
+    async run<T>(name: string, arb: fc.Arbitrary<T>, batch: [number, number], numRuns: number, one: (x: T) => Promise<void>): Promise<void> {
+      const started = performance.now();
+      let n = 0;
+      await fc
+        .assert(
+          fc.asyncProperty(fc.array(arb, { minLength: batch[0], maxLength: batch[1] }), async (xs) => {
+            const was = fails.length;
+            await Promise.all(xs.map(one));
+            n += xs.length;
+            await healthy(name);
+            return fails.length === was;
+          }),
+          { seed, numRuns, endOnFailure: true },
+        )
+        .catch((err: Error) => fails.push(`${name}: ${err.message.split('\n').slice(0, 6).join(' | ')}`));
+      cases += n;
+      t.pass(`${name}: ${n} cases in ${Math.round(performance.now() - started)} ms`);
+    },
+  };
 }

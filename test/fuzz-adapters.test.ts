@@ -14,7 +14,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { until } from './helpers/gateway.js';
-import { FuzzChild, fuzzBatches } from './helpers/fuzz-child.js';
+import { FuzzChild, GoodCall, fuzzBatches } from './helpers/fuzz-child.js';
 import { CloseCode } from '../src/errors.js';
 import type { Fault } from './fixtures/fault-adapters.js';
 
@@ -186,10 +186,8 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
     BOT_REPLY_TIMEOUT_MS: '1000', TTS_FIRST_AUDIO_TIMEOUT_MS: '300', BOT_MAX_FAILURES: '3', JITTER_TARGET_MS: '0', JITTER_CAPACITY_MS: '200',
     VAD_SILENCE_MS: '200', VAD_MIN_SPEECH_MS: '60', BARGE_IN_MIN_SPEECH_MS: '60',
   });
-  let goodTimer: NodeJS.Timeout | undefined;
-  let good: WebSocket | undefined;
+  let good: GoodCall | undefined;
   t.teardown(() => {
-    clearTimeout(goodTimer);
     good?.terminate();
     if (child.proc.connected) child.proc.disconnect();
   });
@@ -204,25 +202,9 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
   };
 
   // The good call: no faults planned, one quiet frame every 20 ms for the whole run.
-  const goodWs = new WebSocket(`ws://127.0.0.1:${port}/socket`, { perMessageDeflate: false });
-  let goodClosed: number | undefined;
-  good = goodWs;
-  goodWs.on('close', (c) => (goodClosed = c));
-  goodWs.on('error', () => {});
-  await new Promise<void>((r) => goodWs.once('open', () => r()));
-  goodWs.send(JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=16000', uuid: GOOD_UUID, plan: '[]' }));
-  let goodSent = 0;
-  const t0 = performance.now();
   const quiet = frameOf(16000, false);
-  const tick = () => {
-    const due = Math.floor((performance.now() - t0) / 20);
-    while (goodSent <= due && goodWs.readyState === WebSocket.OPEN) {
-      goodWs.send(quiet);
-      goodSent++;
-    }
-    goodTimer = setTimeout(tick, 20);
-  };
-  tick();
+  const goodCall = await GoodCall.open(port, { uuid: GOOD_UUID, plan: '[]' }, quiet);
+  good = goodCall;
 
   await Promise.all(fc.sample(caseArb, { seed: SEED, numRuns: 20 }).map((c) => runCase(port, c)));
   const before = await child.ask('gc');
@@ -275,16 +257,16 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
   t.ok(codes.has(1011) || codes.has(4007), `some faulty calls were ended by the gateway (${show})`);
 
   // The good call kept all its audio and was never disturbed.
-  clearTimeout(goodTimer);
-  t.equal(goodClosed, undefined, `the good call was never closed (${goodClosed})`);
+  goodCall.stop();
+  t.equal(goodCall.closedCode, undefined, `the good call was never closed (${goodCall.closedCode})`);
   let last = -1;
-  for (let i = 0; i < 200 && last !== goodSent; i++) {
+  for (let i = 0; i < 200 && last !== goodCall.sent; i++) {
     last = (await child.ask('stats', GOOD_UUID)).framesIn;
-    if (last !== goodSent) await sleep(50);
+    if (last !== goodCall.sent) await sleep(50);
   }
-  t.equal(last, goodSent, `good call: frames in counted == frames sent (${goodSent})`);
-  goodWs.close(1000);
-  await until(() => goodClosed !== undefined, 5000, 'good call closed');
+  t.equal(last, goodCall.sent, `good call: frames in counted == frames sent (${goodCall.sent})`);
+  goodCall.ws.close(1000);
+  await until(() => goodCall.closedCode !== undefined, 5000, 'good call closed');
 
   for (let i = 0; i < 200; i++) {
     if ((await child.ask('stats')).live === 0) break;

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { request, Agent } from 'node:http';
 import WebSocket from 'ws';
 import { startGateway, until } from './helpers/gateway.js';
-import { FuzzChild, fuzzBatches } from './helpers/fuzz-child.js';
+import { FuzzChild, GoodCall, fuzzBatches } from './helpers/fuzz-child.js';
 import { SECRET, rawHttp, tryUpgrade, vonageJwt } from './helpers/security.js';
 import { CloseCode } from '../src/errors.js';
 
@@ -282,10 +282,8 @@ function sendRaw(port: number, data: Buffer): Promise<{ status: number; head: st
 // ── the test ─────────────────────────────────────────────────────────────────────────────────────────────────────
 t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   const child = new FuzzChild({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', HANDSHAKE_TIMEOUT_MS: '500', UPGRADE_RATE_PER_SOURCE: '0', MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
-  let goodTimer: NodeJS.Timeout | undefined;
-  let good: WebSocket | undefined;
+  let good: GoodCall | undefined;
   t.teardown(() => {
-    clearTimeout(goodTimer);
     good?.terminate();
     if (child.proc.connected) child.proc.disconnect();
     agent.destroy();
@@ -303,25 +301,9 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   }
 
   // The good call: a steady leg sending one exact frame every 20 ms for the whole fuzz.
-  const goodWs = new WebSocket(`ws://127.0.0.1:${port}/socket`, { perMessageDeflate: false });
-  let goodClosed: number | undefined;
-  good = goodWs;
-  goodWs.on('close', (c) => (goodClosed = c));
-  goodWs.on('error', () => {});
-  await new Promise<void>((r) => goodWs.once('open', () => r()));
-  goodWs.send(JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=16000', uuid: GOOD_UUID }));
-  let goodSent = 0;
-  const t0 = performance.now();
   const frame = bytes(640, 7).map((b) => b & 0x07); // quiet noise
-  const tick = () => {
-    const due = Math.floor((performance.now() - t0) / 20);
-    while (goodSent <= due && goodWs.readyState === WebSocket.OPEN) {
-      goodWs.send(frame);
-      goodSent++;
-    }
-    goodTimer = setTimeout(tick, 20);
-  };
-  tick();
+  const goodCall = await GoodCall.open(port, { uuid: GOOD_UUID }, frame);
+  good = goodCall;
 
   // Warm up (code paths loaded, JIT), then measure the heap after a forced GC.
   const warm: string[] = [];
@@ -405,16 +387,16 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   t.ok(batches.cases >= 3000, `thousands of cases (${batches.cases})`);
 
   // The good call kept all its audio.
-  clearTimeout(goodTimer);
-  t.equal(goodClosed, undefined, `the good call was never closed (${goodClosed})`);
+  goodCall.stop();
+  t.equal(goodCall.closedCode, undefined, `the good call was never closed (${goodCall.closedCode})`);
   let last = -1;
-  for (let i = 0; i < 200 && last !== goodSent; i++) {
+  for (let i = 0; i < 200 && last !== goodCall.sent; i++) {
     last = (await child.ask('stats', GOOD_UUID)).framesIn;
-    if (last !== goodSent) await new Promise((r) => setTimeout(r, 50));
+    if (last !== goodCall.sent) await new Promise((r) => setTimeout(r, 50));
   }
-  t.equal(last, goodSent, `good call: frames in counted == frames sent (${goodSent})`);
-  goodWs.close(1000);
-  await until(() => goodClosed !== undefined, 5000, 'good call closed');
+  t.equal(last, goodCall.sent, `good call: frames in counted == frames sent (${goodCall.sent})`);
+  goodCall.ws.close(1000);
+  await until(() => goodCall.closedCode !== undefined, 5000, 'good call closed');
 
   // Memory: every leg gone, heap after GC within a bound of before.
   for (let i = 0; i < 100; i++) {

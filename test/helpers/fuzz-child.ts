@@ -6,6 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Test } from 'tap';
+import WebSocket from 'ws';
 
 export interface FuzzStats {
   /** Frames counted for the asked call (−1: no such call). */
@@ -78,4 +79,44 @@ export function fuzzBatches(t: Test, seed: number, fails: string[], healthy: (la
       t.pass(`${name}: ${n} cases in ${Math.round(performance.now() - started)} ms`);
     },
   };
+}
+
+/** The fuzz's good call: a leg that sends `frame` every 20 ms (drift-corrected) until stopped, and counts what it sent. */
+export class GoodCall {
+  sent = 0;
+  /** The close code, once closed (by either side). */
+  closedCode: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  private constructor(readonly ws: WebSocket) {}
+
+  static async open(port: number, handshake: Record<string, unknown>, frame: Uint8Array): Promise<GoodCall> {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket`, { perMessageDeflate: false });
+    const call = new GoodCall(ws);
+    ws.on('close', (c) => (call.closedCode = c));
+    ws.on('error', () => {});
+    await new Promise<void>((r) => ws.once('open', () => r()));
+    ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=16000', ...handshake }));
+    const t0 = performance.now();
+    const tick = () => {
+      const due = Math.floor((performance.now() - t0) / 20);
+      while (call.sent <= due && ws.readyState === WebSocket.OPEN) {
+        ws.send(frame);
+        call.sent++;
+      }
+      call.timer = setTimeout(tick, 20);
+    };
+    tick();
+    return call;
+  }
+
+  /** Stop sending (the leg stays open). */
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  terminate(): void {
+    this.stop();
+    this.ws.terminate();
+  }
 }

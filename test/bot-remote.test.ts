@@ -201,9 +201,10 @@ t.test('exact protocol with an in-process bot: metadata, events, errors for bad 
   await waitFor((m) => m.type === 'call.started', 'call.started');
   t.equal(auth, `Bearer ${TOKEN}`, 'the bearer token is sent on the bot connection');
   t.same(got[0], {
-    type: 'call.started', protocol: 1, callId: 'sidecar-exact', conversationUuid: 'CON-sidecar-exact', from: '447700900001', to: '447700900002',
+    type: 'call.started', protocol: 1, protocolVersion: '1.1', callId: 'sidecar-exact', conversationUuid: 'CON-sidecar-exact', from: '447700900001', to: '447700900002',
     sampleRateHz: 16000, language: 'en-US',
     headers: { uuid: 'sidecar-exact', conversation_uuid: 'CON-sidecar-exact', from: '447700900001', to: '447700900002' },
+    capabilities: { asr: true, tts: true, callControl: false, bargeIn: true, playSampleRatesHz: [8000, 48000], maxMessageBytes: 4 * 1024 * 1024, maxSayChars: 20000 },
   });
 
   // Bad messages: each gets an error back and is ignored; the call goes on.

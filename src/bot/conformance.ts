@@ -48,7 +48,8 @@ export function sampleInputs(rateHz: number, withAudio: boolean): BotInput[] {
     { type: 'dtmf', digit: '5', durationMs: 120 },
     { type: 'dtmf', digit: '*', durationMs: 80 },
     { type: 'playback', replyId: 1, interrupted: false, heardMs: 1200, totalMs: 1200 },
-    { type: 'playback', replyId: 2, interrupted: true, heardMs: 300, totalMs: 2000 },
+    { type: 'playback', replyId: 2, interrupted: true, heardMs: 300, totalMs: 2000, id: 'bot-2' },
+    { type: 'action-result', action: 'transfer', ok: false, code: 'NO_CALL_CONTROL', reason: 'call control is not configured' },
   ];
 }
 
@@ -61,12 +62,13 @@ export function malformedOutput(o: unknown): string | undefined {
   switch (x.type) {
     case 'say':
       if (typeof x.text !== 'string') return 'say without text';
+      if (!optStr('id') || !optStr('language') || !optStr('voice')) return 'say with a non-string id, language or voice';
       return optBool('end') && optBool('interruptible') ? undefined : 'say with a non-boolean end or interruptible';
     case 'play': {
       if (!(x.audio instanceof Int16Array)) return 'play audio is not an Int16Array';
       const r = x.sampleRateHz;
       if (typeof r !== 'number' || !Number.isInteger(r) || r < 4000 || r > 192000) return `play sampleRateHz ${String(r)} is not an integer in 4000–192000`;
-      return optBool('interruptible') ? undefined : 'play with a non-boolean interruptible';
+      return optBool('interruptible') && optStr('id') ? undefined : 'play with a non-boolean interruptible or a non-string id';
     }
     case 'clear':
       return undefined;

@@ -8,13 +8,23 @@
  *
  * Bounded: `maxPayload` on the socket, messages queued while connecting (drop newest, counted), unsent bytes on an
  * open socket (drop, counted), and the outputs waiting for the session (room is kept for the apology).
+ *
+ * Versions (protocol 1.1): the upgrade offers the subprotocol `vonage-gateway.v1` and carries the call id (header
+ * `X-Vonage-Call-Id` and query `callId`). A bot that answers the subprotocol speaks 1.1 and gets the 1.1 error codes;
+ * one that answers none is a 1.0 bot and is spoken to exactly as before, apart from fields 1.0 told bots to ignore;
+ * one that answers another subprotocol is told why (an `error` `UNSUPPORTED_PROTOCOL`, then close 1002) and the
+ * caller hears the apology.
  */
 import WebSocket from 'ws';
 import type { Logger } from '../observability/logger.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 import { Channel } from '../util/channel.js';
 import { GatewayError } from '../errors.js';
-import { gatewayMessageFor, HARD_MAX_BOT_MESSAGE_BYTES, parseBotMessage, type GatewayMessage } from './remote-protocol.js';
+import {
+  callEndedFor, gatewayMessageFor, HARD_MAX_BOT_MESSAGE_BYTES, MAX_BOT_MESSAGE_BYTES, MAX_SAY_CHARS, parseBotMessage, PLAY_SAMPLE_RATES_HZ, transferNcco,
+  type BotMessage, type GatewayMessage, type SidecarCapabilities,
+} from './remote-protocol.js';
+import { SIDECAR_PROTOCOL_FULL_VERSION, SIDECAR_SUBPROTOCOL } from './remote-schema.js';
 import { SayAssembler } from './say-assembler.js';
 import type { BotAdapter, BotInput, BotOutput, BotSession, BotSessionOptions } from './types.js';
 
@@ -27,6 +37,8 @@ export interface RemoteBotOptions {
   apologyText: string;
   /** Ping the bot this often; no pong by the next ping counts as the bot gone. */
   pingIntervalMs: number;
+  /** Caller speech interrupts interruptible replies (BARGE_IN), told to the bot in its capabilities. */
+  bargeIn: boolean;
 }
 
 /** Process-wide counters (the lead wires them to Prometheus). */
@@ -76,8 +88,15 @@ class RemoteBotSession implements BotSession {
   private lastError = '';
   /** The bot asked to hang up: its socket going away now is not a failure. */
   private hangupSeen = false;
+  /** A transfer of the bot's was carried out: the call ending now is the transfer. */
+  private transferred = false;
   private failed = false;
   private closedFlag = false;
+  /** The subprotocol the bot answered on the upgrade (undefined: none, a 1.0 bot). */
+  private subprotocol: string | undefined;
+  /** The bot answered the 1.1 subprotocol. */
+  private v11 = false;
+  private readonly capabilities: SidecarCapabilities;
 
   constructor(
     private readonly o: BotSessionOptions,
@@ -85,22 +104,42 @@ class RemoteBotSession implements BotSession {
     private readonly log: Logger,
     private readonly stats: RemoteBotStats,
     private readonly onClosed: (s: RemoteBotSession) => void,
-  ) {}
+  ) {
+    this.capabilities = {
+      asr: o.hasAsr, tts: o.hasTts, callControl: !!o.hasCallControl, bargeIn: opts.bargeIn,
+      playSampleRatesHz: PLAY_SAMPLE_RATES_HZ, maxMessageBytes: MAX_BOT_MESSAGE_BYTES, maxSayChars: MAX_SAY_CHARS,
+    };
+  }
 
   /** Open the bot socket (called once by the adapter's `start`). */
   open(): void {
     if (this.o.signal.aborted) return this.close();
     this.o.signal.addEventListener('abort', () => this.close(), { once: true });
-    const headers: Record<string, string> = {};
+    const callId = this.o.call.callId;
+    // The subprotocol is offered as a raw header, not through `ws`'s `protocols`: `ws` refuses a server that answers
+    // none (every 1.0 bot) or one it did not offer, where the gateway must accept the first and explain the second.
+    const headers: Record<string, string> = {
+      'sec-websocket-protocol': SIDECAR_SUBPROTOCOL,
+      'x-vonage-call-id': callId,
+      'x-vonage-gateway-protocol': SIDECAR_PROTOCOL_FULL_VERSION,
+    };
     if (this.opts.authToken) headers.authorization = `Bearer ${this.opts.authToken}`;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.opts.url, { headers, maxPayload: HARD_MAX_BOT_MESSAGE_BYTES, perMessageDeflate: false });
+      const url = new URL(this.opts.url);
+      url.searchParams.set('callId', callId);
+      ws = new WebSocket(url, { headers, maxPayload: HARD_MAX_BOT_MESSAGE_BYTES, perMessageDeflate: false });
     } catch (err) {
       this.stats.connectFailures++;
       return this.fail('bot connect failed', (err as Error).message);
     }
     this.ws = ws;
+    // `upgrade` comes before `ws` checks the answer: take the subprotocol here, and hide it from that check.
+    ws.on('upgrade', (res) => {
+      const p = res.headers['sec-websocket-protocol'];
+      this.subprotocol = typeof p === 'string' ? p.trim() : undefined;
+      delete res.headers['sec-websocket-protocol'];
+    });
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
       this.lastError = `no connection within ${this.opts.connectTimeoutMs} ms`;
@@ -115,7 +154,9 @@ class RemoteBotSession implements BotSession {
 
   input(e: BotInput): void {
     if (this.closedFlag || this.failed) return;
-    this.send(gatewayMessageFor(e, this.o.call));
+    if (e.type === 'action-result' && e.ok && e.action === 'transfer') this.transferred = true;
+    const m = gatewayMessageFor(e, this.o.call, this.capabilities, this.v11);
+    if (m) this.send(m);
   }
 
   /** End of the call: `call.ended`, then close the bot socket with 1000. Idempotent. */
@@ -125,8 +166,7 @@ class RemoteBotSession implements BotSession {
     this.clearTimers();
     const ws = this.ws;
     if (ws && ws.readyState === WebSocket.OPEN) {
-      const why = reason || (this.failed ? 'bot unavailable' : this.hangupSeen ? 'bot hung up' : 'call ended');
-      ws.send(JSON.stringify({ type: 'call.ended', reason: why } satisfies GatewayMessage));
+      if (this.connected) ws.send(JSON.stringify(callEndedFor(reason, { failed: this.failed, hangupSeen: this.hangupSeen, transferred: this.transferred })));
       ws.close(1000, 'call ended');
       // A bot that never answers the close frame is cut off after a grace period.
       this.closeTimer = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
@@ -141,8 +181,11 @@ class RemoteBotSession implements BotSession {
     this.connectTimer = undefined;
     const ws = this.ws as WebSocket;
     if (this.closedFlag) return;
+    const p = this.subprotocol;
+    if (p !== undefined && p !== SIDECAR_SUBPROTOCOL) return this.refuseProtocol(ws, p);
+    this.v11 = p === SIDECAR_SUBPROTOCOL;
     this.connected = true;
-    this.log.info({ url: safeUrl(this.opts.url), queued: this.queue.length }, 'bot connected');
+    this.log.info({ url: safeUrl(this.opts.url), queued: this.queue.length, protocol: this.v11 ? SIDECAR_PROTOCOL_FULL_VERSION : '1.0' }, 'bot connected');
     for (const m of this.queue) ws.send(m);
     this.queue.length = 0;
     this.pingTimer = setInterval(() => {
@@ -156,9 +199,19 @@ class RemoteBotSession implements BotSession {
     }, this.opts.pingIntervalMs);
   }
 
+  /** The bot answered a subprotocol the gateway does not speak: tell it why, close, and apologise to the caller. */
+  private refuseProtocol(ws: WebSocket, answered: string): void {
+    const why = `the bot answered subprotocol "${answered.slice(0, 64)}"; this gateway speaks ${SIDECAR_SUBPROTOCOL} (protocol ${SIDECAR_PROTOCOL_FULL_VERSION}), or none for 1.0`;
+    this.stats.connectFailures++;
+    ws.send(JSON.stringify({ type: 'error', code: 'UNSUPPORTED_PROTOCOL', reason: why } satisfies GatewayMessage));
+    ws.close(1002, 'unsupported subprotocol');
+    this.fail('bot connect failed', why);
+  }
+
   private onSocketClose(code: number, reason: string): void {
     this.clearTimers();
     if (this.closedFlag) return this.onClosed(this);
+    if (this.failed) return; // already apologising (a refused subprotocol)
     if (!this.connected) {
       this.stats.connectFailures++;
       return this.fail('bot connect failed', this.lastError || `closed with ${code}`);
@@ -179,11 +232,7 @@ class RemoteBotSession implements BotSession {
       return;
     }
     const m = r.message;
-    if (m.type === 'say') {
-      const out = this.says.push(m.text, m.end !== false, m.interruptible);
-      if (out) this.emit(out, m.type);
-      return;
-    }
+    if (m.type === 'say') return this.onSay(m);
     if (m.type === 'clear') this.says.reset();
     else {
       // Any other message ends the reply being streamed.
@@ -191,14 +240,32 @@ class RemoteBotSession implements BotSession {
       if (rest) this.emit(rest, 'say');
     }
     if (m.type === 'hangup') this.hangupSeen = true;
-    this.emit(m, m.type);
+    if (m.type === 'transfer' && 'phone' in m) return this.emit({ type: 'transfer', ncco: transferNcco(m.phone, m.from, this.o.call) }, m.type);
+    this.emit(m as BotOutput, m.type);
+  }
+
+  private onSay(m: Extract<BotMessage, { type: 'say' }>): void {
+    const choices = { id: m.id, language: m.language, voice: m.voice };
+    const conflict = this.says.conflict(choices);
+    if (conflict) return this.refuse('INVALID_MESSAGE', conflict, m.type, m.id);
+    // Without TTS a say cannot be spoken: a 1.1 bot is told (and the text is not queued); a 1.0 bot never was.
+    if (!this.o.hasTts && this.v11) return this.refuse('NO_TTS', 'this gateway has no TTS: say cannot be spoken (play audio instead)', m.type, m.id);
+    const out = this.says.push(m.text, m.end !== false, m.interruptible, choices);
+    if (out) this.emit(out, m.type);
+  }
+
+  private refuse(code: 'INVALID_MESSAGE' | 'NO_TTS', reason: string, inReplyTo: string, id: string | undefined): void {
+    this.stats.invalidMessages++;
+    this.log.warn({ code, reason, inReplyTo }, 'bot message refused');
+    this.send({ type: 'error', code, reason, inReplyTo, ...(id === undefined ? {} : { id }) });
   }
 
   private emit(out: BotOutput, type: string): void {
     // Room is kept for the apology: past the reserve, bot messages are refused (the bot is told).
     if (this.output.size >= OUTPUT_CAPACITY - APOLOGY_RESERVE || !this.output.push(out)) {
       this.stats.droppedFromBot++;
-      this.send({ type: 'error', code: 'OVERLOADED', reason: 'too many messages waiting: this one was dropped', inReplyTo: type });
+      const id = out.type === 'say' || out.type === 'play' ? out.id : undefined;
+      this.send({ type: 'error', code: 'OVERLOADED', reason: 'too many messages waiting: this one was dropped', inReplyTo: type, ...(id === undefined ? {} : { id }) });
     }
   }
 
@@ -246,6 +313,7 @@ export function createRemoteBot(ctx: AdapterContext): BotAdapter & { readonly st
     connectTimeoutMs: c.botConnectTimeoutMs,
     apologyText: c.botApologyText,
     pingIntervalMs: c.pingIntervalMs,
+    bargeIn: c.bargeIn,
   };
   if (!/^wss?:\/\//i.test(opts.url)) throw new GatewayError('ADAPTER_LOAD_FAILED', 'BOT_ADAPTER=remote needs BOT_URL (ws:// or wss://)');
   // Checked here rather than in the config, whose error messages quote the value.

@@ -7,6 +7,9 @@
 import type { BotOutput } from './types.js';
 
 type Say = Extract<BotOutput, { type: 'say' }>;
+/** What a reply takes from its first piece and stamps on every sentence of it. */
+type ReplyChoices = Pick<Say, 'id' | 'language' | 'voice'>;
+const CHOICES = ['id', 'language', 'voice'] as const;
 
 /** The last sentence end (., !, ?, ;, : followed by whitespace) in `text`: the index just after it, or 0. */
 function sentenceCut(text: string): number {
@@ -19,6 +22,7 @@ function sentenceCut(text: string): number {
 export class SayAssembler {
   private pending = '';
   private interruptible = true;
+  private choices: ReplyChoices = {};
   /** A reply has been started downstream (a piece with `end: false` went out) and not yet ended. */
   replyOpen = false;
 
@@ -33,8 +37,12 @@ export class SayAssembler {
    * One `say` from the bot (`end` defaults to true: a whole reply). Returns what to hand the session now: nothing, a
    * sentence of an open reply (`end: false`), or the rest of the reply (`end: true`).
    */
-  push(text: string, end: boolean, interruptible: boolean | undefined): Say | undefined {
-    if (!this.replyOpen && !this.pending) this.interruptible = interruptible !== false;
+  push(text: string, end: boolean, interruptible: boolean | undefined, choices?: ReplyChoices): Say | undefined {
+    if (!this.started) {
+      this.interruptible = interruptible !== false;
+      this.choices = {};
+      for (const k of CHOICES) if (choices?.[k] !== undefined) this.choices[k] = choices[k];
+    }
     this.pending += text;
     if (end) return this.flush();
     let cut = sentenceCut(this.pending);
@@ -43,13 +51,31 @@ export class SayAssembler {
     const piece = this.pending.slice(0, cut);
     this.pending = this.pending.slice(cut);
     this.replyOpen = true;
-    return { type: 'say', text: piece.trim(), end: false, interruptible: this.interruptible };
+    return { type: 'say', text: piece.trim(), end: false, interruptible: this.interruptible, ...this.choices };
+  }
+
+  /** A reply is under way (pieces given, not yet ended): a new piece belongs to it. */
+  get started(): boolean {
+    return this.replyOpen || this.pending.length > 0;
+  }
+
+  /**
+   * Why a piece cannot join the reply under way: it names a different id, language or voice than the reply's first
+   * piece did (a piece may repeat them or leave them out). Undefined when it can.
+   */
+  conflict(choices: ReplyChoices): string | undefined {
+    if (!this.started) return undefined;
+    for (const k of CHOICES) {
+      const v = choices[k];
+      if (v !== undefined && v !== this.choices[k]) return `${k} "${v}" differs from the ${k} of the reply being streamed (${this.choices[k] === undefined ? 'none' : `"${this.choices[k]}"`}): end that reply first`;
+    }
+    return undefined;
   }
 
   /** End the reply now (the bot sent end: true, or a non-say message): what is held, with `end: true`, if anything. */
   flush(): Say | undefined {
     if (!this.pending && !this.replyOpen) return undefined;
-    const out: Say = { type: 'say', text: this.pending.trim(), end: true, interruptible: this.interruptible };
+    const out: Say = { type: 'say', text: this.pending.trim(), end: true, interruptible: this.interruptible, ...this.choices };
     this.pending = '';
     this.replyOpen = false;
     return out;

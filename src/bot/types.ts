@@ -17,17 +17,39 @@ export type BotInput =
    * capabilities ask for it.
    */
   | { type: 'speech-end'; durationMs: number; audio?: Int16Array; sampleRateHz: number }
-  /** A reply finished playing (`interrupted: false`) or was cut by barge-in; `heardMs` is what the caller heard. */
-  | { type: 'playback'; replyId: number; interrupted: boolean; heardMs: number; totalMs: number };
+  /**
+   * A reply finished playing (`interrupted: false`) or was cut by barge-in; `heardMs` is what the caller heard.
+   * `id` is the id the bot's `say`/`play` gave the reply, if any (absent on the gateway's own apology and goodbye).
+   */
+  | { type: 'playback'; replyId: number; interrupted: boolean; heardMs: number; totalMs: number; id?: string }
+  /**
+   * What became of a call action the bot asked for (`transfer`, `dtmf`): `ok`, or not carried out, with a stable `code`
+   * (`NO_CALL_CONTROL`: Vonage call control is not configured, or the call has no Vonage uuid; `ACTION_FAILED`: Vonage
+   * refused or could not be reached) and a `reason` for people. Bots that do not care ignore it.
+   */
+  | { type: 'action-result'; action: 'transfer' | 'dtmf'; ok: boolean; code?: ActionErrorCode; reason?: string };
+
+/** Why a bot's call action was not carried out. */
+export type ActionErrorCode = 'NO_CALL_CONTROL' | 'ACTION_FAILED';
 
 export type BotOutput =
   /**
    * Text to speak. Consecutive `say`s form one reply until one has `end: true` (or a non-say output comes): stream
    * tokens or sentences as they come. `interruptible: false` makes the reply immune to barge-in.
    */
-  | { type: 'say'; text: string; end?: boolean; interruptible?: boolean }
-  /** Raw audio to play as one reply: 16-bit mono PCM at any rate (resampled to the leg's). */
-  | { type: 'play'; audio: Int16Array; sampleRateHz: number; interruptible?: boolean }
+  | {
+      type: 'say';
+      text: string;
+      end?: boolean;
+      interruptible?: boolean;
+      /** The bot's id for the reply, echoed in its `playback` input. A streamed reply takes it from its first piece. */
+      id?: string;
+      /** BCP-47 language / TTS voice of this reply (default: the call's). A streamed reply takes them from its first piece. */
+      language?: string;
+      voice?: string;
+    }
+  /** Raw audio to play as one reply: 16-bit mono PCM at any rate (resampled to the leg's). `id` as for `say`. */
+  | { type: 'play'; audio: Int16Array; sampleRateHz: number; interruptible?: boolean; id?: string }
   /** Stop playback now (like a barge-in). */
   | { type: 'clear' }
   /** End the call (after the queued audio has played, unless `immediate`). */
@@ -49,7 +71,12 @@ export interface BotSessionOptions {
   hasAsr: boolean;
   /** True when a TTS adapter is active (`say` will be spoken). */
   hasTts: boolean;
+  /** True when Vonage REST call control is configured (`transfer` and `dtmf` can be carried out). */
+  hasCallControl?: boolean;
 }
+
+/** The reason a session's `close` gets when the Vonage side ended the leg (the caller hung up, or Vonage ended the call). */
+export const CALLER_HUNG_UP = 'caller hung up';
 
 export interface BotSession {
   /** Deliver one input. Must not throw or block: queue and return. */

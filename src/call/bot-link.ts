@@ -42,6 +42,7 @@ export interface BotLinkDeps {
   signal: AbortSignal;
   hasAsr: boolean;
   hasTts: boolean;
+  hasCallControl?: boolean;
   clock: Clock;
   metrics: Metrics;
   log: Logger;
@@ -71,9 +72,9 @@ export class BotLink {
   }
 
   start(): void {
-    const { adapter, call, signal, hasAsr, hasTts } = this.d;
+    const { adapter, call, signal, hasAsr, hasTts, hasCallControl } = this.d;
     Promise.resolve()
-      .then(() => adapter.start({ call, signal, hasAsr, hasTts }))
+      .then(() => adapter.start({ call, signal, hasAsr, hasTts, hasCallControl: !!hasCallControl }))
       .then(
         (bot) => {
           if (!bot || typeof bot !== 'object' || typeof bot.input !== 'function' || bot.output == null) {

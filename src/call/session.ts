@@ -16,7 +16,7 @@ import { Pacer, type PacerEvents } from '../egress/pacer.js';
 import type { VonageLeg, LegListener } from '../leg/leg.js';
 import type { CallLegEvent, Handshake } from '../leg/handshake.js';
 import type { TickListener } from '../util/ticker.js';
-import type { BotOutput } from '../bot/types.js';
+import { CALLER_HUNG_UP, type BotOutput } from '../bot/types.js';
 import type { CallRecording } from '../recording/store.js';
 import { RecordingPacerSink } from '../recording/pacer-tap.js';
 import { AsrFeed, type AsrFeedOwner } from './asr-feed.js';
@@ -78,7 +78,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.pacer = new Pacer(pacerOpts, this.rec ? new RecordingPacerSink(leg, this.rec) : leg, deps.ticker, clock, this);
     const call = this.info;
     this.asr = deps.asr ? new AsrFeed({ adapter: deps.asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
-    this.bot = new BotLink({ adapter: deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, clock, metrics, log, boundary }, this);
+    this.bot = new BotLink({ adapter: deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures } = cfg;
     const turn = (this.turn = new Turn({ bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts }, this));
@@ -131,6 +131,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
 
   onClose(code: number, reason: string, byGateway: boolean): void {
     this.log.info({ code, reason, byGateway }, 'leg closed');
+    // The bot learns who ended the call: the Vonage side closing the leg is the caller hanging up (or Vonage ending it).
+    if (!byGateway) this.bot.close(CALLER_HUNG_UP);
     this.close(code, reason);
   }
 
@@ -146,12 +148,13 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onSegmentPlayed(id: number, frames: number): void { this.replyDone(id, frames, frames, false); }
   onSegmentInterrupted(id: number, heardFrames: number, frames: number): void { this.replyDone(id, heardFrames, frames, true); }
   onReplyOpened(): void { this.turn.replyOpened(this.hearing.speaking, this.hearing.speechMs); }
-  onReplySilent(id: number): void { this.replyDone(id, 0, 0, false); }
+  onReplySilent(id: number, interrupted = false): void { this.replyDone(id, 0, 0, interrupted); }
   onSay(text: string): void { this.observe({ type: 'bot-say', text }); }
 
   private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {
     this.report.replyDone(id, heard, frames, interrupted);
-    this.bot.input({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20 }, false);
+    const tag = this.speaker.takeTag(id);
+    this.bot.input({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20, ...(tag === undefined ? {} : { id: tag }) }, false);
     if (!this.closedFlag) this.turn.replyDone(this.speaker.idle);
   }
 
@@ -170,7 +173,10 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onBotOutput(out: BotOutput): Promise<void> {
     if (this.closedFlag || this.turn.goingAway) return Promise.resolve();
     this.turn.botOutput();
-    return botOutput(out, this.speaker, this.turn, this.pacer, this.d.callControl, this.info, this.log, this.d.metrics);
+    // What became of a call action goes back to the bot (sidecar bots get an `error` when it was not carried out).
+    return botOutput(out, this.speaker, this.turn, this.pacer, this.d.callControl, this.info, this.log, this.d.metrics).then((r) => {
+      if (r && !this.closedFlag) this.bot.input(r, false);
+    });
   }
 
   // ── turn → actions ───────────────────────────────────────────────────────────

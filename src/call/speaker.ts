@@ -28,8 +28,11 @@ import type { GoodbyeReason } from './turn.js';
 export interface SpeakerOwner {
   /** A reply was opened (its synthesis begins). */
   onReplyOpened(replyId: number): void;
-  /** A reply ended without any audio reaching the pacer (TTS failed or gave nothing): it is done now. */
-  onReplySilent(replyId: number): void;
+  /**
+   * A reply ended without any audio reaching the pacer (TTS failed or gave nothing): it is done now. `interrupted` when
+   * it was cut (barge-in, clear) before any of its audio was made, so every reply opened gets exactly one end.
+   */
+  onReplySilent(replyId: number, interrupted?: boolean): void;
   /** Text of a bot `say` about to be spoken (for the console). */
   onSay(text: string): void;
 }
@@ -48,8 +51,21 @@ export interface SpeakerDeps {
   ttsFirstAudioTimeoutMs: number;
 }
 
+/** Per-reply choices of the bot (sidecar protocol 1.1): its own id for the reply, and the reply's language and voice. */
+export interface ReplyOptions {
+  id?: string;
+  language?: string;
+  voice?: string;
+}
+
+/** Bot ids of replies not yet reported done; past this many the oldest is forgotten (a reply that never ends). */
+const MAX_TAGS = 64;
+
 interface Reply {
   id: number;
+  /** The call as the TTS sees it for this reply (its own language, when the bot chose one). */
+  ttsCall: CallInfo;
+  voice: string | undefined;
   writer: ReplyWriter;
   ctl: AbortController;
   interruptible: boolean;
@@ -72,6 +88,8 @@ export class Speaker {
   /** A goodbye has begun: bot output is dropped. */
   private goingAway = false;
   private closed = false;
+  /** Bot ids of open replies, by reply number, until the session takes them for the reply's playback input. */
+  private readonly tags = new Map<number, string>();
   /** How long a TTS request may go without audio: the adapter's own fallback gets a bound per adapter it tries. */
   private readonly ttsTimeoutMs: number;
 
@@ -102,18 +120,21 @@ export class Speaker {
     return this.reply?.id ?? this.replyId;
   }
 
-  /** A bot `say`: queued; resolves when it has been written out (or dropped). */
-  say(text: string, end: boolean, interruptible: boolean): Promise<void> {
-    return this.enqueue(() => this.doSay(text, end, interruptible));
+  /**
+   * A bot `say`: queued; resolves when it has been written out (or dropped). `opts` (id, language, voice) are taken
+   * from the piece that opens the reply.
+   */
+  say(text: string, end: boolean, interruptible: boolean, opts?: ReplyOptions): Promise<void> {
+    return this.enqueue(() => this.doSay(text, end, interruptible, opts));
   }
 
-  /** A bot `play`: one reply of raw audio, queued. */
-  play(audio: Int16Array, sampleRateHz: number, interruptible: boolean): Promise<void> {
+  /** A bot `play`: one reply of raw audio, queued; `id` is the bot's id for it. */
+  play(audio: Int16Array, sampleRateHz: number, interruptible: boolean, id?: string): Promise<void> {
     return this.enqueue(async () => {
       if (this.goingAway) return;
       this.discardUntilEnd = false;
       if (this.reply) this.endReply(this.reply);
-      const r = this.openReply(interruptible);
+      const r = this.openReply(interruptible, id === undefined ? undefined : { id });
       try {
         await r.writer.write(audio, sampleRateHz, r.ctl.signal);
       } catch (err) {
@@ -149,6 +170,15 @@ export class Speaker {
       this.discardUntilEnd = !r.endReceived;
     }
     this.d.pacer.clear();
+    // A reply cut before any of its audio was made never reaches the pacer, which reports the others: report it here.
+    if (r && r.writer.frames === 0) this.owner.onReplySilent(r.id, true);
+  }
+
+  /** The bot's id for reply `replyId` (once: it is forgotten as it is taken). */
+  takeTag(replyId: number): string | undefined {
+    const tag = this.tags.get(replyId);
+    if (tag !== undefined) this.tags.delete(replyId);
+    return tag;
   }
 
   /**
@@ -188,6 +218,7 @@ export class Speaker {
     this.goingAway = true;
     if (this.reply) this.reply.writer.abort();
     this.reply = undefined;
+    this.tags.clear();
     this.d.pacer.close();
   }
 
@@ -199,13 +230,13 @@ export class Speaker {
     return p;
   }
 
-  private async doSay(text: string, end: boolean, interruptible: boolean): Promise<void> {
+  private async doSay(text: string, end: boolean, interruptible: boolean, opts: ReplyOptions | undefined): Promise<void> {
     if (this.goingAway) return;
     if (this.discardUntilEnd) {
       if (end) this.discardUntilEnd = false;
       return;
     }
-    const r = this.reply ?? this.openReply(interruptible);
+    const r = this.reply ?? this.openReply(interruptible, opts);
     if (end) r.endReceived = true;
     if (this.d.tts) {
       this.owner.onSay(text);
@@ -227,8 +258,13 @@ export class Speaker {
     this.endReply(r);
   }
 
-  private openReply(interruptible: boolean): Reply {
+  private openReply(interruptible: boolean, opts?: ReplyOptions): Reply {
     const id = ++this.replyId;
+    const call = this.d.call;
+    if (opts?.id !== undefined) {
+      if (this.tags.size >= MAX_TAGS) this.tags.delete(this.tags.keys().next().value as number);
+      this.tags.set(id, opts.id);
+    }
     const ctl = new AbortController();
     const callSignal = this.d.signal;
     const onAbort = () => ctl.abort();
@@ -236,7 +272,8 @@ export class Speaker {
     ctl.signal.addEventListener('abort', () => callSignal.removeEventListener('abort', onAbort), { once: true });
     const rate = this.d.call.sampleRateHz;
     const writer = new ReplyWriter(this.d.pacer, rate, frameBytesFor(rate), id);
-    const r: Reply = { id, writer, ctl, interruptible, endReceived: false };
+    const ttsCall = opts?.language && opts.language !== call.language ? { ...call, language: opts.language } : call;
+    const r: Reply = { id, ttsCall, voice: opts?.voice ?? call.voice, writer, ctl, interruptible, endReceived: false };
     this.reply = r;
     this.playbackInterruptible = interruptible;
     this.owner.onReplyOpened(id);
@@ -257,7 +294,7 @@ export class Speaker {
 
   /** Synthesise `text` into reply `r`, guarded; returns when done, failed, timed out or aborted. */
   private async speak(text: string, r: Reply): Promise<void> {
-    const { tts, call, clock, boundary } = this.d;
+    const { tts, clock, boundary } = this.d;
     if (!tts) return;
     const req = new AbortController();
     const onAbort = () => req.abort();
@@ -265,7 +302,7 @@ export class Speaker {
     const t0 = clock.now();
     let it: AsyncIterator<TtsChunk>;
     try {
-      it = tts.synthesize({ text, call, voice: call.voice, signal: req.signal })[Symbol.asyncIterator]();
+      it = tts.synthesize({ text, call: r.ttsCall, voice: r.voice, signal: req.signal })[Symbol.asyncIterator]();
     } catch (err) {
       r.ctl.signal.removeEventListener('abort', onAbort);
       if (!r.ctl.signal.aborted) boundary.fault('tts', 'synthesize', err, 'TTS_FAILED', true);

@@ -17,6 +17,12 @@ export interface CallControlCounter {
   inc(labels: { stage: string; code: string }): void;
 }
 
+/** The call's Vonage uuid from the handshake headers (not a `vgw call` reference). */
+function vonageUuid(call: CallInfo): string | undefined {
+  const u = call.metadata.uuid;
+  return typeof u === 'string' && u && !u.startsWith(OUTBOUND_REF_PREFIX) ? u : undefined;
+}
+
 interface Target {
   uuid: string | undefined;
   apiUrl: string;
@@ -30,6 +36,11 @@ export class CallControl {
     readonly client: VonageClient,
     private readonly errors: CallControlCounter,
   ) {}
+
+  /** Whether actions can be carried out for this call at all: it has a Vonage call uuid. */
+  canControl(call: CallInfo): boolean {
+    return vonageUuid(call) !== undefined;
+  }
 
   /** `PUT /v1/calls/{uuid}` transfer to `ncco`. */
   transfer(call: CallInfo, ncco: readonly object[], log: Logger): Promise<boolean> {
@@ -49,9 +60,8 @@ export class CallControl {
   private target(call: CallInfo, log: Logger): Target {
     let t = this.targets.get(call);
     if (t) return t;
-    const m = call.metadata;
-    const uuid = typeof m.uuid === 'string' && m.uuid && !m.uuid.startsWith(OUTBOUND_REF_PREFIX) ? m.uuid : undefined;
-    const r = this.client.resolve(m.region_url);
+    const uuid = vonageUuid(call);
+    const r = this.client.resolve(call.metadata.region_url);
     if (r.rejected) log.warn({ reason: r.rejected, apiUrl: r.apiUrl }, 'region_url ignored: call control uses the default Vonage host');
     t = { uuid, apiUrl: r.apiUrl };
     this.targets.set(call, t);

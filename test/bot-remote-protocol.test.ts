@@ -6,8 +6,9 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { BOT_MESSAGE_DEFS, GATEWAY_MESSAGE_DEFS, SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
-import { MAX_BOT_MESSAGE_BYTES, parseBotMessage } from '../src/bot/remote-protocol.js';
+import { BOT_MESSAGE_DEFS, CALL_ENDED_CODES, GATEWAY_MESSAGE_DEFS, SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
+import { callEndedFor, gatewayMessageFor, MAX_BOT_MESSAGE_BYTES, parseBotMessage, transferNcco } from '../src/bot/remote-protocol.js';
+import { CALLER_HUNG_UP } from '../src/bot/types.js';
 import { SayAssembler } from '../src/bot/say-assembler.js';
 
 const doc = readFileSync('docs/sidecar-protocol.md', 'utf8');
@@ -107,4 +108,84 @@ t.test('streamed say pieces become sentences; a whole say is one reply', async (
   t.ok(long && long.text.length <= 40 && long.end === false, 'text past the bound is cut at a space');
   a.reset();
   t.equal(a.flush(), undefined, 'reset forgets the reply');
+});
+
+t.test('1.1 bot messages: ids, language and voice, transfer to a phone, the dtmf echo shape', async (t) => {
+  const ok = (m: unknown) => parseBotMessage(JSON.stringify(m), false);
+  t.match(ok({ type: 'say', text: 'hi', id: 'a-1', language: 'fr-FR', voice: 'fr-FR-DeniseNeural' }), { ok: true, message: { id: 'a-1', language: 'fr-FR', voice: 'fr-FR-DeniseNeural' } });
+  t.match(ok({ type: 'play', audio: 'AAA=', sampleRateHz: 8000, id: 'p' }), { ok: true, message: { type: 'play', id: 'p' } });
+  t.match(ok({ type: 'transfer', phone: '+447700900000' }), { ok: true, message: { phone: '+447700900000' } });
+  t.match(ok({ type: 'transfer', phone: '447700900000', from: '447700900009' }), { ok: true });
+  t.same(ok({ type: 'dtmf', digit: '5', durationMs: 250 }), { ok: true, message: { type: 'dtmf', digits: '5' } }, 'an incoming dtmf echoed back becomes digits');
+  const refused: unknown[] = [
+    { type: 'say', text: 'hi', id: '' },
+    { type: 'say', text: 'hi', id: 'has space' },
+    { type: 'say', text: 'hi', id: 'x'.repeat(65) },
+    { type: 'say', text: 'hi', language: 'not a language' },
+    { type: 'say', text: 'hi', voice: '<speak>' },
+    { type: 'transfer', phone: '12' },
+    { type: 'transfer', phone: '447700900000', ncco: [{ action: 'talk' }] },
+    { type: 'transfer', ncco: [{ action: 'talk' }], from: '447700900000' },
+    { type: 'transfer' },
+    { type: 'dtmf', digit: '55' },
+    { type: 'dtmf', digits: '1', digit: '1' },
+    { type: 'dtmf', digits: '1', durationMs: 100 },
+  ];
+  for (const m of refused) {
+    const r = ok(m);
+    t.ok(!r.ok && r.error.code === 'INVALID_MESSAGE', `${JSON.stringify(m).slice(0, 70)} refused${r.ok ? '' : `: ${r.error.reason}`}`);
+  }
+  const call = { callId: 'c', conversationUuid: undefined, from: '447700900001', to: '447700900002', sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  t.same(transferNcco('+447700900003', undefined, call), [{ action: 'connect', from: '447700900002', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'caller id: the number the caller dialled');
+  t.same(transferNcco('447700900003', '+447700900009', { ...call, to: undefined }), [{ action: 'connect', from: '447700900009', endpoint: [{ type: 'phone', number: '447700900003' }] }]);
+  t.same(transferNcco('447700900003', undefined, { ...call, to: undefined }), [{ action: 'connect', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'no caller id known: Vonage picks');
+});
+
+t.test('call.ended codes: every one reachable, from the close reasons the gateway uses', async (t) => {
+  const s = { failed: false, hangupSeen: false, transferred: false };
+  const cases: Array<[string | undefined, Partial<typeof s>, string]> = [
+    [CALLER_HUNG_UP, {}, 'caller-hung-up'],
+    ['vonage reported completed', {}, 'caller-hung-up'],
+    ['bot hung up', {}, 'bot-hung-up'],
+    [undefined, { hangupSeen: true }, 'bot-hung-up'],
+    [CALLER_HUNG_UP, { transferred: true }, 'transferred'],
+    ['bot hung up', { failed: true }, 'bot-unavailable'],
+    ['bot failed 3 times', {}, 'bot-failed'],
+    ['gateway shutting down', {}, 'gateway-shutdown'],
+    ['internal error', {}, 'error'],
+    [undefined, {}, 'error'],
+  ];
+  const seen = new Set<string>();
+  for (const [reason, over, code] of cases) {
+    const m = callEndedFor(reason, { ...s, ...over });
+    t.equal(m.code, code, `${reason} ${JSON.stringify(over)} → ${code}`);
+    t.ok(m.reason.length > 0, 'a reason for people');
+    seen.add(m.code);
+  }
+  t.same([...seen].sort(), [...CALL_ENDED_CODES].sort(), 'every code is reachable');
+  for (const c of CALL_ENDED_CODES) t.match(doc, `| \`${c}\` |`, `call.ended code ${c} documented`);
+});
+
+t.test('streamed say: a reply takes id, language and voice from its first piece; a different one is a conflict', async (t) => {
+  const a = new SayAssembler();
+  t.equal(a.conflict({ id: 'x' }), undefined, 'nothing under way: no conflict');
+  t.equal(a.push('Hello', false, undefined, { id: 'r1', language: 'fr-FR' }), undefined);
+  t.equal(a.conflict({ id: 'r1' }), undefined, 'repeating the id is fine');
+  t.equal(a.conflict({}), undefined, 'leaving it out is fine');
+  t.match(a.conflict({ id: 'r2' }), /id "r2" differs/);
+  t.match(a.conflict({ voice: 'v' }), /voice "v" differs/);
+  t.same(a.push(' there. More', false, undefined), { type: 'say', text: 'Hello there.', end: false, interruptible: true, id: 'r1', language: 'fr-FR' });
+  t.same(a.flush(), { type: 'say', text: 'More', end: true, interruptible: true, id: 'r1', language: 'fr-FR' });
+  t.same(a.push('Next.', true, undefined, { id: 'r2' }), { type: 'say', text: 'Next.', end: true, interruptible: true, id: 'r2' }, 'a new reply, new choices');
+});
+
+t.test('gateway messages: action results become 1.1 errors only for 1.1 bots; playback carries the id', async (t) => {
+  const call = { callId: 'c', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const caps = { asr: false, tts: true, callControl: false, bargeIn: true, playSampleRatesHz: [8000, 48000] as [number, number], maxMessageBytes: 1, maxSayChars: 1 };
+  const failed = { type: 'action-result' as const, action: 'transfer' as const, ok: false, code: 'NO_CALL_CONTROL' as const, reason: 'no' };
+  t.same(gatewayMessageFor(failed, call, caps, true), { type: 'error', code: 'NO_CALL_CONTROL', reason: 'no', inReplyTo: 'transfer' });
+  t.equal(gatewayMessageFor(failed, call, caps, false), undefined, 'a 1.0 bot is not sent codes it does not know');
+  t.equal(gatewayMessageFor({ ...failed, ok: true }, call, caps, true), undefined, 'success: nothing to say');
+  t.same(gatewayMessageFor({ type: 'playback', replyId: 3, interrupted: true, heardMs: 0, totalMs: 0, id: 'q' }, call, caps, false), { type: 'playback.interrupted', replyId: 3, heardMs: 0, totalMs: 0, id: 'q' });
+  t.match(gatewayMessageFor({ type: 'start' }, call, caps, false), { type: 'call.started', protocol: 1, protocolVersion: '1.1', capabilities: caps });
 });

@@ -148,7 +148,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onSegmentPlayed(id: number, frames: number): void { this.replyDone(id, frames, frames, false); }
   onSegmentInterrupted(id: number, heardFrames: number, frames: number): void { this.replyDone(id, heardFrames, frames, true); }
   onReplyOpened(): void { this.turn.replyOpened(this.hearing.speaking, this.hearing.speechMs); }
-  onReplySilent(id: number, interrupted = false): void { this.replyDone(id, 0, 0, interrupted); }
+  onReplySilent(id: number): void { this.replyDone(id, 0, 0, false); }
   onSay(text: string): void { this.observe({ type: 'bot-say', text }); }
 
   private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {

@@ -28,11 +28,8 @@ import type { GoodbyeReason } from './turn.js';
 export interface SpeakerOwner {
   /** A reply was opened (its synthesis begins). */
   onReplyOpened(replyId: number): void;
-  /**
-   * A reply ended without any audio reaching the pacer (TTS failed or gave nothing): it is done now. `interrupted` when
-   * it was cut (barge-in, clear) before any of its audio was made, so every reply opened gets exactly one end.
-   */
-  onReplySilent(replyId: number, interrupted?: boolean): void;
+  /** A reply ended without any audio reaching the pacer (TTS failed or gave nothing): it is done now. */
+  onReplySilent(replyId: number): void;
   /** Text of a bot `say` about to be spoken (for the console). */
   onSay(text: string): void;
 }
@@ -170,8 +167,6 @@ export class Speaker {
       this.discardUntilEnd = !r.endReceived;
     }
     this.d.pacer.clear();
-    // A reply cut before any of its audio was made never reaches the pacer, which reports the others: report it here.
-    if (r && r.writer.frames === 0) this.owner.onReplySilent(r.id, true);
   }
 
   /** The bot's id for reply `replyId` (once: it is forgotten as it is taken). */

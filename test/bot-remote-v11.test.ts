@@ -7,13 +7,17 @@
  * the schema.
  */
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startGateway, until, untilLog, type TestGateway } from './helpers/gateway.js';
 import { ContinuousCaller, openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
+import { VonageApiFake } from './fakes/vonage-api.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const ajv = new Ajv({ allErrors: true });
@@ -214,4 +218,40 @@ t.test('a barge-in cuts a reply: playback.interrupted carries its id', async (t)
   const cut = await b.waitFor((m) => m.type === 'playback.interrupted', 'interrupted by barge-in');
   t.equal(cut.id, 'long');
   t.ok((cut.heardMs as number) < (cut.totalMs as number), `heard ${cut.heardMs} of ${cut.totalMs} ms`);
+});
+
+t.test('with call control: a phone transfer reaches Vonage, a refused action is an ACTION_FAILED, call.ended says transferred', async (t) => {
+  const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
+  const UUID = '33333333-3333-4333-8333-000000000001';
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-v11-')), 'private.key');
+  writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
+  const api = new VonageApiFake({ applicationId: APP_ID, publicKeyPem: keys.publicKey });
+  await api.listen();
+  t.teardown(() => api.close());
+  const b = await bot(t, () => 'vonage-gateway.v1');
+  const g = await startGateway(t, { ...env(b.url), VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url });
+  // Vonage's side: answer webhook → NCCO → leg with its headers (region_url = the fake).
+  const q = new URLSearchParams({ uuid: UUID, conversation_uuid: `CON-${UUID}`, from: '447700900001', to: '447700900000', region_url: api.url });
+  const ncco = (await (await fetch(`${g.url}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
+  const leg = await openRawLeg(ncco[0].endpoint[0].uri.replace('//localhost:', '//127.0.0.1:'));
+  leg.handshake('audio/l16;rate=16000', ncco[0].endpoint[0].headers);
+  t.teardown(() => leg.ws.terminate());
+  t.match(await b.waitFor((m) => m.type === 'call.started', 'call.started'), { capabilities: { callControl: true } });
+
+  api.cue(400, 1); // Vonage refuses the next request
+  b.send({ type: 'dtmf', digits: '12' });
+  t.match(await b.waitFor((m) => m.type === 'error', 'ACTION_FAILED'), { code: 'ACTION_FAILED', inReplyTo: 'dtmf' });
+
+  b.send({ type: 'transfer', phone: '+447700900003' });
+  await until(() => api.accepted('updateCall').length === 1, 10000, 'REST transfer');
+  const body = api.accepted('updateCall')[0].body as { action: string; destination: { ncco: unknown[] } };
+  t.equal(body.action, 'transfer');
+  t.same(body.destination.ncco, [{ action: 'connect', from: '447700900000', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'connect to the number, caller id the number dialled');
+  // Vonage then ends the socket: the bot learns the call went by its transfer.
+  leg.ws.close(1000);
+  await until(() => b.closeCode !== undefined, 5000, 'bot socket closed');
+  t.match(b.got.at(-1), { type: 'call.ended', code: 'transferred' });
+  t.equal(b.got.filter((m) => m.type === 'error').length, 1, 'no error for the transfer that worked');
+  allValid(t, b.got);
 });

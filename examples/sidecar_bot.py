@@ -21,7 +21,11 @@ import signal
 import sys
 from urllib.parse import parse_qs, urlparse
 
-import websockets
+try:
+    import websockets
+except ImportError:
+    sys.exit("sidecar_bot.py needs the websockets module: apt-get install python3-websockets (for /usr/bin/python3), "
+             "or pip install websockets")
 
 SUBPROTOCOL = "vonage-gateway.v1"  # protocol 1.x; answering it gets the 1.1 error codes
 TRANSFER_TO = os.environ.get("TRANSFER_NUMBER", "447700900000")  # an Ofcom drama number: replace with yours

@@ -42,7 +42,8 @@ if (config.workers > 1 && cluster.isPrimary) {
 
 async function startGateway(cfg: Config): Promise<void> {
   const link = cluster.isWorker && cluster.worker ? createWorkerLink(cluster.worker.id) : undefined;
-  if (link && !process.env.LOCAL_ASR_MAX_PROCESSES?.trim() || (link && process.env.LOCAL_ASR_MAX_PROCESSES?.trim() === 'auto')) {
+  const asrBudget = process.env.LOCAL_ASR_MAX_PROCESSES?.trim();
+  if (link && (!asrBudget || asrBudget === 'auto')) {
     // `auto` sizes the offline recognisers for the machine: each worker gets its share.
     cfg = Object.freeze({ ...cfg, localAsrMaxProcesses: Math.max(1, Math.floor(cfg.localAsrMaxProcesses / cfg.workers)) });
   }

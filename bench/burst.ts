@@ -140,8 +140,14 @@ export interface BurstLevel {
   wrongSize: number;
   cpuPct: number;
   generatorLatenessP99Ms: number;
+  framesReceived: number;
+  /** The generator kept its 20 ms clock (timer lateness p99 ≤ {@link GENERATOR_OK_MS}): otherwise the figures measure it. */
+  valid: boolean;
   held: boolean;
 }
+
+/** Generator timer lateness p99 past which a level measures the (starved) generator, not the target. */
+const GENERATOR_OK_MS = 5;
 
 async function level(t: Target, legs: number, genCore: number | undefined): Promise<BurstLevel> {
   const gen = node(LOADGEN, genCore, process.env, true);
@@ -166,9 +172,11 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
     pacingMs: { p50: iv.percentile(50), p99: iv.percentile(99), p999: iv.percentile(99.9) },
     maxGapMs: Math.round((g.maxGapMs as number) * 10) / 10,
     lateFrames: g.late as number, wrongSize: g.wrongSize as number,
-    cpuPct: Math.round(cpuPct), generatorLatenessP99Ms: lat.percentile(99), held: false,
+    cpuPct: Math.round(cpuPct), generatorLatenessP99Ms: lat.percentile(99), framesReceived: g.framesReceived as number, valid: false, held: false,
   };
-  r.held = r.openLegs === legs && r.pacingMs.p99 <= PACING_LIMIT_MS && r.wrongSize === 0;
+  r.valid = r.generatorLatenessP99Ms <= GENERATOR_OK_MS;
+  // Held: every leg open, frames flowed (at least half a second of audio per leg), pacing within the limit.
+  r.held = r.valid && r.openLegs === legs && r.framesReceived >= legs * 25 && r.pacingMs.p99 <= PACING_LIMIT_MS && r.wrongSize === 0;
   return r;
 }
 
@@ -186,7 +194,7 @@ async function series(start: () => Promise<Target>, levels: number[], genCore: n
 
 type Series = Awaited<ReturnType<typeof series>>;
 const fmt = (s: Series) =>
-  s.levels.map((l) => `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.generatorLatenessP99Ms} | ${l.held ? 'yes' : 'no'} |`).join('\n');
+  s.levels.map((l) => `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.generatorLatenessP99Ms}${l.valid ? '' : ' ⚠'} | ${l.held ? 'yes' : 'no'} |`).join('\n');
 const held = (s: Series) => s.levels.filter((l) => l.held).reduce((a, l) => Math.max(a, l.legs), 0);
 
 async function main(): Promise<void> {
@@ -203,6 +211,8 @@ async function main(): Promise<void> {
   }
   const head = '| target | legs | open | pacing p50 ms | p99 ms | p99.9 ms | largest gap ms | late frames | CPU % | generator lateness p99 ms | held |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
   let md = `# Burst, in-phase bench (${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, pinned: ${HAS_TASKSET})\n\n`;
+  const invalid = runs.flatMap((r) => [...r.perCore, ...r.machine]).flatMap((x) => x.levels).filter((l) => !l.valid).length;
+  if (invalid) md += `**${invalid} level(s) marked ⚠ are not measurements of the target**: the load generator's timer was more than ${GENERATOR_OK_MS} ms late (p99), so it could neither send nor read in time (a busy machine). Re-run on a quiet one.\n\n`;
   runs.forEach((r, i) => {
     md += `## Run ${i + 1}\n\nPer core (targets on core 0, generator on core 1):\n\n${head}\n${r.perCore.map(fmt).join('\n')}\n\n`;
     md += `Whole machine (nothing pinned; the generator shares the machine):\n\n${head}\n${r.machine.map(fmt).join('\n')}\n\n`;

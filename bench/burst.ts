@@ -35,7 +35,7 @@ const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Numbe
 const CORE_LEVELS = list(arg('levels'), QUICK ? [10] : [100, 200]);
 const MACHINE_LEVELS = list(arg('machine-levels'), QUICK ? [10] : [200, 400]);
 const RUNS = Number(arg('runs') ?? (QUICK ? 1 : 3));
-const MEASURE_MS = QUICK ? 4000 : 12000;
+const MEASURE_MS = QUICK ? 6000 : 12000;
 const PACING_LIMIT_MS = 25;
 const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));

@@ -51,6 +51,16 @@ t.test('WORKERS=2: spread, metrics, capacity, console, a killed worker, drain', 
   for (let i = 5; i <= MAX_CALLS; i++) where.set(`cl-${i}`, await workerOf(`cl-${i}`));
   await until(() => seen().has('cl-5') && seen().has('cl-6'), 10000, 'the console to hear of new calls');
   t.pass('new calls on either worker reach the console as they start');
+  const workersIn = (name: string) => {
+    const ws = new Set<number>();
+    for (const e of sse.events) if (e.event === name) for (const c of (e.data as { calls: Array<{ id: string }> }).calls) ws.add(where.get(c.id) ?? -1);
+    return ws;
+  };
+  await until(() => workersIn('stats').size > 0 && workersIn('stats-remote').size > 0, 10000, 'figures from both workers');
+  const local = workersIn('stats');
+  const remote = workersIn('stats-remote');
+  t.equal(local.size + remote.size, 2, `this worker's figures as stats (worker ${[...local]}), the other's as stats-remote (worker ${[...remote]})`);
+  t.notOk([...local].some((w) => remote.has(w)), 'never mixed');
 
   // ── /metrics adds the workers up; MAX_CALLS and /readyz mean the whole gateway ──
   let m = (await freshGet(g.port, '/metrics')).body;

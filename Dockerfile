@@ -40,5 +40,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # Exec form throughout: tini (PID 1) hands SIGTERM straight to Node, which drains live calls
 # (DRAIN_TIMEOUT_MS) before it exits. A shell in between would swallow the signal.
 ENTRYPOINT ["/usr/bin/tini", "--"]
+# WORKERS defaults to `auto`: one gateway process per core the container may use (`docker run --cpus=N` caps it through
+# the cgroup CPU quota), sharing port 8080 (README "All cores"). The Kubernetes ConfigMap sets WORKERS=1: pods scale.
 # A 32 MiB young generation: per-call audio that lives ~1 s is then collected young, without long scavenges (bench/README.md).
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

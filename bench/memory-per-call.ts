@@ -192,6 +192,7 @@ async function run(pipeline: string, calls: number, warmupS: number, windowS: nu
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'warn',
+    WORKERS: '1', // per-call figures of one process
     BOT_ADAPTER: 'echo',
     TTS_ADAPTER: 'flite',
     UPGRADE_RATE_PER_SOURCE: '0',

@@ -152,14 +152,19 @@ function connectFeed() {
     Object.assign(v, { state: 'closed', endedAtMs: e.endedAtMs, closeCode: e.closeCode, closeReason: e.closeReason, figures: e.figures });
     renderCall(v);
   });
-  on('stats', (s) => {
-    serverSkewMs = s.atMs - Date.now();
+  const figures = (s) => {
     for (const c of s.calls) {
       const v = calls.get(c.id);
       if (!v) continue;
       v.figures = c;
       renderFigures(v);
     }
+  };
+  // Another worker's once-a-second figures (WORKERS > 1): its calls' figures; the charts follow this worker's.
+  on('stats-remote', figures);
+  on('stats', (s) => {
+    serverSkewMs = s.atMs - Date.now();
+    figures(s);
     lateness.push({ atMs: s.atMs, lateSendsPerS: s.lateSendsPerS });
     if (lateness.length > 600) lateness.shift();
     text($('#dropped'), String(s.droppedEvents));

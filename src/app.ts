@@ -30,6 +30,7 @@ import { clientErrorResponse } from './security/client-errors.js';
 import { createVonageClient } from './vonage/client.js';
 import { CallControl } from './vonage/call-control.js';
 import { createConsole, type ConsoleRoutes } from './console/routes.js';
+import type { ClusterLink } from './cluster/worker.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -39,6 +40,11 @@ export interface GatewayOptions {
   clock?: Clock;
   /** Pre-built adapters (tests); otherwise loaded from config. */
   adapters?: Adapters;
+  /**
+   * This process is one worker of several (`WORKERS` > 1): MAX_CALLS, /readyz, /metrics and the console then mean the
+   * whole gateway, through the primary. Undefined: the process stands alone.
+   */
+  cluster?: ClusterLink;
 }
 
 export interface Gateway {
@@ -112,6 +118,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const legAuth = createLegAuth(config);
   const consoleRoutes = createConsole(config, () => tracker.sessions(), logger);
   if (consoleRoutes) metrics.sources.console = consoleRoutes.hub;
+  const link = opts.cluster;
+  if (link) {
+    link.serveMetrics(metrics.registry);
+    if (consoleRoutes) consoleRoutes.hub.relayTo(link.consoleRelay(consoleRoutes.hub));
+  }
   if (config.wsAuth === 'custom' && !webhookAuth) logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
   const exposed = exposureWarning(config);
   if (exposed) logger.warn({ exposed: exposedWithoutLegAuth(config) }, exposed);
@@ -121,12 +132,13 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     config: () => config,
     metrics, logger, tracker, legAuth,
     draining: () => draining,
+    slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
     session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer: consoleRoutes?.hub }),
   });
-  const atCapacity = () => upgrades.legs.size >= config.maxCalls;
+  const atCapacity = link ? () => link.liveCalls() >= config.maxCalls : () => upgrades.legs.size >= config.maxCalls;
 
   // ── HTTP: probes and metrics, webhooks, console ──────────────────────────────
-  const health = createHealthRoutes({ metrics, calls: () => tracker.size, draining: () => draining, atCapacity });
+  const health = createHealthRoutes({ metrics, calls: link ? link.liveCalls : () => tracker.size, draining: () => draining, atCapacity, metricsText: link?.metricsText });
   const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining });
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');

@@ -2,11 +2,19 @@
  * Process entry: read the environment once, build the gateway, listen, drain on SIGTERM/SIGINT. A start-up failure
  * (bad settings, an adapter factory that throws, a bad key) exits 1 with one clear line on stderr. Faults that escape
  * every guard later are logged, counted and survived (observability/last-resort.ts).
+ *
+ * `WORKERS` > 1: this process becomes the cluster primary (cluster/primary.ts), which forks that many copies of this
+ * file as workers; each builds a gateway linked to the primary (cluster/worker.ts). `WORKERS=1`: one process, as
+ * before, with no primary at all.
  */
-import { loadConfig } from './config/config.js';
+import cluster from 'node:cluster';
+import { loadConfig, type Config } from './config/config.js';
 import { GatewayError } from './errors.js';
 import { buildGateway } from './app.js';
 import { LastResort } from './observability/last-resort.js';
+import { createLogger } from './observability/logger.js';
+import { runPrimary } from './cluster/primary.js';
+import { createWorkerLink } from './cluster/worker.js';
 
 const lastResort = new LastResort().install();
 
@@ -18,7 +26,7 @@ function startupError(err: unknown): string {
   return `gateway failed to start: ${msg}${stack}\n`;
 }
 
-let config;
+let config: Config;
 try {
   config = loadConfig(process.env);
 } catch (err) {
@@ -26,44 +34,71 @@ try {
   process.exit(1);
 }
 
-try {
-  const gw = await buildGateway({ config, env: process.env });
-  lastResort.attach(gw.metrics, gw.logger);
-  const port = await gw.listen();
-  const base = gw.config.publicUrl;
-  gw.logger.info(
-    {
+if (config.workers > 1 && cluster.isPrimary) {
+  runPrimary({ config, workers: config.workers, logger: createLogger(config.logLevel, undefined, { role: 'primary', pid: process.pid }) });
+} else {
+  await startGateway(config);
+}
+
+async function startGateway(cfg: Config): Promise<void> {
+  const link = cluster.isWorker && cluster.worker ? createWorkerLink(cluster.worker.id) : undefined;
+  const asrBudget = process.env.LOCAL_ASR_MAX_PROCESSES?.trim();
+  if (link && (!asrBudget || asrBudget === 'auto')) {
+    // `auto` sizes the offline recognisers for the machine: each worker gets its share.
+    cfg = Object.freeze({ ...cfg, localAsrMaxProcesses: Math.max(1, Math.floor(cfg.localAsrMaxProcesses / cfg.workers)) });
+  }
+  try {
+    const logger = link ? createLogger(cfg.logLevel, undefined, { worker: link.workerId, pid: process.pid }) : undefined;
+    const gw = await buildGateway({ config: cfg, env: process.env, logger, cluster: link });
+    lastResort.attach(gw.metrics, gw.logger);
+    const port = await gw.listen();
+    const base = gw.config.publicUrl;
+    const info = {
       port,
       answerUrl: `${base}/webhooks/answer`,
       eventUrl: `${base}/webhooks/event`,
       fallbackUrl: `${base}/webhooks/fallback`,
-      socket: `${gw.config.publicWsUrl}${config.wsPath}`,
-      rate: config.audioRateHz,
+      socket: `${gw.config.publicWsUrl}${cfg.wsPath}`,
+      rate: cfg.audioRateHz,
       asr: gw.adapters.asr?.name ?? 'none',
       bot: gw.adapters.bot.name,
       tts: gw.adapters.tts?.name ?? 'none',
-    },
-    'gateway listening',
-  );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      gw.logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    gw.logger.info({ signal }, 'shutting down');
-    gw.drain().then(
-      () => process.exit(0),
-      (err) => {
-        gw.logger.error({ err: { message: (err as Error).message } }, 'drain failed');
+    };
+    // A worker tells the primary, which logs the one start-up line once every worker listens.
+    if (link) link.ready(port, info);
+    else gw.logger.info(info, 'gateway listening');
+    let draining = false;
+    const drain = () => {
+      if (draining) return;
+      draining = true;
+      gw.drain().then(
+        () => process.exit(0),
+        (err) => {
+          gw.logger.error({ err: { message: (err as Error).message } }, 'drain failed');
+          process.exit(1);
+        },
+      );
+    };
+    let signalled = false;
+    const stop = (signal: string) => {
+      if (signalled) {
+        gw.logger.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-} catch (err) {
-  process.stderr.write(startupError(err));
-  process.exit(1);
+      }
+      signalled = true;
+      gw.logger.info({ signal }, 'shutting down');
+      drain();
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    if (link) {
+      link.onDrain = () => {
+        gw.logger.info('shutting down: the primary asked every worker to drain');
+        drain();
+      };
+    }
+  } catch (err) {
+    process.stderr.write(startupError(err));
+    process.exit(1);
+  }
 }

@@ -19,7 +19,7 @@ t.test('SIGTERM with a recorded live call: goodbye at the deadline, 1001, exit 0
   const dir = join(mkdtempSync(join(tmpdir(), 'drain-')), 'rec');
   const p = spawn(process.execPath, ['dist/src/main.js'], {
     env: {
-      ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
+      ...process.env, WORKERS: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
       RECORDING_DIR: dir, DRAIN_TIMEOUT_MS: '1500', JITTER_TARGET_MS: '0', BARGE_IN: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@ import { openRawLeg, upgradeStatus } from './helpers/raw-leg.js';
 
 t.test('SIGTERM drains live calls, then exits 0', async (t) => {
   const p = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', DRAIN_TIMEOUT_MS: '20000' },
+    env: { ...process.env, WORKERS: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', DRAIN_TIMEOUT_MS: '20000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));

@@ -6,6 +6,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { GatewayError } from '../errors.js';
 import { bool, httpUrl, int, nonEmpty, oneOf, type Env, type Spec } from './parsers.js';
 import { PROVIDER_SPECS } from './provider-specs.js';
+import { autoWorkers } from '../cluster/cores.js';
 
 export { DEFAULT_SYSTEM_PROMPT } from './provider-specs.js';
 
@@ -39,6 +40,8 @@ export interface Config {
   readonly legMaxMalformedPerMin: number;
   readonly maxPayloadBytes: number;
   readonly maxCalls: number;
+  /** Gateway processes sharing the port (node:cluster); 1 = one process, no cluster primary. */
+  readonly workers: number;
   readonly jitterTargetMs: number;
   readonly jitterCapacityMs: number;
   readonly jitterFillSilence: boolean;
@@ -213,6 +216,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'legMaxMalformedPerMin', env: 'LEG_MAX_MALFORMED_PER_MIN', def: '20', doc: 'Malformed text messages (not JSON, not an event object) a leg may send in any minute before it is closed (4009); 0 = no limit', parse: int(0, 1000000) },
   { key: 'maxPayloadBytes', env: 'MAX_PAYLOAD_BYTES', def: '32768', doc: 'Largest WebSocket message accepted; larger closes the leg with 1009', parse: int(4096, 1048576) },
   { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs; beyond it the answer webhook returns a spoken busy NCCO and upgrades get 503', parse: int(1, 100000) },
+  { key: 'workers', env: 'WORKERS', def: 'auto', doc: 'Gateway processes sharing the port (node:cluster); webhooks and legs are spread over them. `auto` = the cores available (`os.availableParallelism()`, capped by a cgroup v2 CPU quota), `1` = one process, no cluster primary. `MAX_CALLS`, `/readyz`, `/metrics` and the console mean the whole gateway. Kubernetes manifests set 1 (see *Scaling*)', parse: (r) => (r.trim() === 'auto' ? autoWorkers() : int(1, 256)(r)) },
   { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20; 0 = pass-through: lowest latency, no smoothing)', parse: (r) => {
       const n = int(0, 1000)(r);
       if (n % 20) throw new Error('a multiple of 20 from 0 to 1000');

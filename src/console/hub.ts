@@ -10,6 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { CallObserver, CallObserverEvent, ObservedCall } from '../call/observer.js';
 import type { Logger } from '../observability/logger.js';
 import { ConsoleFeed } from './feed.js';
+import type { ConsoleRelay, ConsoleRelayTarget } from '../cluster/worker.js';
 
 export const MAX_LINES = 200;
 export const MAX_ENDED = 20;
@@ -65,7 +66,13 @@ export interface ConsoleHubOptions {
   now?: () => number;
 }
 
-export class ConsoleHub implements CallObserver {
+/**
+ * With `WORKERS` > 1 each worker has its own hub and sees only its own calls; the relay (cluster/worker.ts, through
+ * the primary) makes every client see every worker's: while any worker has a client, every hub reports its events,
+ * and they are fanned out to the clients of all. A new client gets this worker's snapshot at once, then each other
+ * worker's calls as `call` events when they answer.
+ */
+export class ConsoleHub implements CallObserver, ConsoleRelayTarget {
   private readonly feeds = new Set<ConsoleFeed>();
   private readonly live = new Map<string, CallView>();
   private readonly ended: CallView[] = [];
@@ -79,6 +86,9 @@ export class ConsoleHub implements CallObserver {
   private eventErrors = 0;
   /** Events dropped for clients that have gone. */
   private droppedEvents = 0;
+  private relay: ConsoleRelay | undefined;
+  /** Console clients on the other workers. */
+  private remoteWatchers = 0;
 
   constructor(private readonly o: ConsoleHubOptions) {
     this.now = o.now ?? Date.now;
@@ -86,7 +96,30 @@ export class ConsoleHub implements CallObserver {
   }
 
   get active(): boolean {
-    return this.feeds.size > 0;
+    return this.feeds.size > 0 || this.remoteWatchers > 0;
+  }
+
+  /** Connect this hub to the other workers' (WORKERS > 1). */
+  relayTo(relay: ConsoleRelay): void {
+    this.relay = relay;
+  }
+
+  setRemoteWatchers(n: number): void {
+    this.remoteWatchers = n;
+    if (n > 0) this.startTimer();
+    else if (!this.feeds.size) this.idle();
+  }
+
+  deliver(event: string, json: string): void {
+    // Another worker's `stats` would add a second point per second to this client's charts: figures only.
+    const name = event === 'stats' ? 'stats-remote' : event;
+    for (const f of this.feeds) f.send(name, json);
+  }
+
+  views(): unknown[] {
+    this.syncLive();
+    this.pruneEnded();
+    return [...this.live.values(), ...this.ended];
   }
 
   get clients(): number {
@@ -105,14 +138,18 @@ export class ConsoleHub implements CallObserver {
     if (this.feeds.size >= this.maxClients) return false;
     const feed = new ConsoleFeed(res, {
       maxBufferedBytes: this.o.maxBufferedBytes ?? 256 * 1024,
-      snapshot: () => this.snapshot(),
+      snapshot: () => {
+        // On start and on every resync: the other workers' calls follow as `call` events.
+        this.relay?.requestViews((views) => {
+          for (const v of views) feed.send('call', JSON.stringify(v));
+        });
+        return this.snapshot();
+      },
       onClose: (f) => this.detach(f),
     });
     this.feeds.add(feed);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.sample(), SAMPLE_MS);
-      this.timer.unref();
-    }
+    this.relay?.watchers(this.feeds.size);
+    this.startTimer();
     feed.start();
     return true;
   }
@@ -260,20 +297,31 @@ export class ConsoleHub implements CallObserver {
   }
 
   private broadcast(event: string, data: unknown): void {
-    if (!this.feeds.size) return;
+    const remote = this.relay !== undefined && this.remoteWatchers > 0;
+    if (!this.feeds.size && !remote) return;
     const json = JSON.stringify(data);
     for (const f of this.feeds) f.send(event, json);
+    if (remote) this.relay!.publish(event, json);
   }
 
   private detach(f: ConsoleFeed): void {
     if (!this.feeds.delete(f)) return;
     this.droppedEvents += f.dropped;
-    if (!this.feeds.size) {
-      // Nobody watches: sessions stop reporting, so live views would go stale; keep only the ended calls.
-      this.stopTimer();
-      this.live.clear();
-      this.lastLate.clear();
-    }
+    this.relay?.watchers(this.feeds.size);
+    if (!this.feeds.size && !this.remoteWatchers) this.idle();
+  }
+
+  /** Nobody watches (here or on another worker): sessions stop reporting, so live views would go stale; keep only the ended calls. */
+  private idle(): void {
+    this.stopTimer();
+    this.live.clear();
+    this.lastLate.clear();
+  }
+
+  private startTimer(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.sample(), SAMPLE_MS);
+    this.timer.unref();
   }
 
   private stopTimer(): void {

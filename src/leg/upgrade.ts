@@ -61,6 +61,21 @@ export interface UpgradeDeps {
   draining: () => boolean;
   /** What a new call session is built with (read when its handshake arrives). */
   session: () => SessionDeps;
+  /**
+   * Gateway-wide call slots (WORKERS > 1: MAX_CALLS counts every worker's legs). A leg reserves one after the cheap
+   * checks and auth, before the WebSocket exists, and gives it back when its socket closes. Undefined: this process's
+   * own legs are the count.
+   */
+  slots?: LegSlots;
+}
+
+/** Call slots shared with other processes (cluster/worker.ts). */
+export interface LegSlots {
+  /** True when the gateway as a whole is at MAX_CALLS. */
+  full(): boolean;
+  /** Take a slot; false when none is left. */
+  reserve(): Promise<boolean>;
+  release(): void;
 }
 
 export interface UpgradePipeline {
@@ -79,7 +94,8 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   const wss = new WebSocketServer({ noServer: true, maxPayload: cfg0.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
   const legs = new Set<VonageLeg>();
   const limiter = new SourceRateLimiter(cfg0.upgradeRatePerSource, cfg0.upgradeBurstPerSource);
-  const atCapacity = () => legs.size >= d.config().maxCalls;
+  const slots = d.slots;
+  const atCapacity = () => legs.size >= d.config().maxCalls || (slots !== undefined && slots.full());
 
   function refuse(socket: Duplex, status: number, code: ErrorCode, reason: string, metricReason: string, extraHeaders = ''): void {
     metrics.legsRefused.inc({ reason: metricReason });
@@ -121,6 +137,13 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
       }
       if (socket.destroyed) return;
       if (refuseUnavailable(socket)) return;
+    }
+    if (slots) {
+      if (!(await slots.reserve())) return refuse(socket, 503, 'UNAVAILABLE', 'gateway at capacity', 'capacity');
+      if (socket.destroyed) return slots.release();
+      // Whatever happens next (refused, a call, a leg closed by either side), the slot is free once the socket is.
+      socket.once('close', slots.release);
+      if (d.draining()) return refuse(socket, 503, 'UNAVAILABLE', 'gateway is draining', 'draining');
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();

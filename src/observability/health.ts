@@ -14,6 +14,8 @@ export interface HealthDeps {
   draining: () => boolean;
   /** True when no further leg would be accepted (MAX_CALLS legs open). */
   atCapacity: () => boolean;
+  /** The Prometheus text to serve instead of this process's registry (WORKERS > 1: the whole gateway's). */
+  metricsText?: () => Promise<string>;
 }
 
 /** Handles `path` when it is a probe or `/metrics`; returns false (nothing written) otherwise. */
@@ -31,7 +33,13 @@ export function createHealthRoutes(d: HealthDeps): HealthRouter {
         else sendJson(res, 200, { ready: true, calls: d.calls() });
         return true;
       case '/metrics': {
-        const text = await d.metrics.registry.metrics();
+        let text: string;
+        try {
+          text = d.metricsText ? await d.metricsText() : await d.metrics.registry.metrics();
+        } catch (err) {
+          sendJson(res, 503, { error: 'UNAVAILABLE', reason: `metrics unavailable: ${(err as Error).message}` });
+          return true;
+        }
         res.writeHead(200, { 'content-type': d.metrics.registry.contentType });
         res.end(text);
         return true;

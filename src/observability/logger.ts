@@ -45,12 +45,16 @@ export function countLogDrops(logger: Logger, counter: { inc(n: number): void })
   out.onDrop = (n) => counter.inc(n);
 }
 
-export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * The process's root logger. `bindings` go on every line (with `WORKERS` > 1: `worker`, the cluster worker id, and
+ * `pid`, so a line says which process wrote it).
+ */
+export function createLogger(level: LogLevel, destination?: DestinationStream, bindings?: Record<string, unknown>): Logger {
   const out = destination === undefined ? stdoutOutput() : undefined;
   const logger = pino(
     {
       level,
-      base: { svc: 'vonage-gateway' },
+      base: { svc: 'vonage-gateway', ...bindings },
       // Never log credentials, should a caller or adapter pass them in a log object.
       redact: { paths: ['authorization', 'headers.authorization', 'req.headers.authorization', '*.token', '*.apiKey'], censor: '[redacted]' },
     },

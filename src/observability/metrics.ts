@@ -6,6 +6,7 @@
  * copied into Prometheus counters only when /metrics is scraped.
  */
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { QUANTILE_MEAN } from '../cluster/aggregate.js';
 import type { LlmBotStats } from '../bot/llm.js';
 import type { RemoteBotStats } from '../bot/remote.js';
 import type { FallbackTtsStats } from '../tts/fallback.js';
@@ -141,7 +142,9 @@ export class Metrics {
     this.asrFailovers = new Counter({ name: 'gateway_asr_failovers_total', help: 'Calls moved from one ASR adapter of a fallback chain to the next', labelNames: ['from', 'to'], registers });
     this.botFirstTextLatency = h('gateway_bot_first_text_latency_seconds', 'Bot input to its first text or audio output');
     this.ttsFirstAudioLatency = h('gateway_tts_first_audio_latency_seconds', 'TTS request to its first audio chunk');
-    this.callJitter = new Summary({ name: 'gateway_call_jitter_ms', help: 'RFC 3550 interarrival jitter at the end of each call, ms', percentiles: [0.5, 0.9, 0.99], registers });
+    this.callJitter = new Summary({ name: 'gateway_call_jitter_ms', help: 'RFC 3550 interarrival jitter at the end of each call, ms', percentiles: [0.5, 0.9, 0.99], registers,
+      // Across workers (WORKERS > 1): _sum/_count summed, quantiles averaged (cluster/aggregate.ts).
+      aggregator: QUANTILE_MEAN as 'average' });
     this.callDuration = new Histogram({ name: 'gateway_call_duration_seconds', help: 'Leg duration', buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600], registers });
 
     // ── bots, call control, TTS fallback, recordings ──

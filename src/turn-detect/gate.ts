@@ -11,7 +11,7 @@
  * - A final that arrives while text is held is JOINED to it (a space between) and the detector asked again about the
  *   whole; the bot never sees the parts. If the caller spoke again after the latest final (the VAD said speaking),
  *   its verdict is stale: the gate waits for that speech's final (or, if none comes, the long silence). Interim transcripts pass through at once, prefixed with the held text.
- * - Bounded: nothing is held longer than {@link MAX_HOLD_MS}, whatever the VAD says; a barge-in releases the held text
+ * - Bounded: nothing is held longer than {@link MAX_HOLD_MS} (or twice `maxSilenceMs`), whatever the VAD says; a barge-in releases the held text
  *   at once ({@link TurnGate.flush}: the caller has taken the floor, the bot must know what they said before it);
  *   `close()` drops it (the call is over: nobody to answer).
  *
@@ -25,7 +25,10 @@ import type { Clock } from '../util/clock.js';
 import { completeness } from './heuristic.js';
 import { COMPLETE_THRESHOLD, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './types.js';
 
-/** The longest a final is held, whatever the VAD says (a caller who never stops, a VAD stuck on noise). */
+/**
+ * The longest a final is held, whatever the VAD says (a caller who never stops, a VAD stuck on noise): this, or twice
+ * `maxSilenceMs` if that is longer.
+ */
 export const MAX_HOLD_MS = 10000;
 
 export interface TurnGateConfig {
@@ -74,6 +77,7 @@ export class TurnGate {
   private readonly detector: TurnDetector;
   private readonly clock: Clock;
   private readonly owner: TurnGateOwner;
+  private readonly maxHoldMs: number;
   /** The turn so far ('' = nothing held). */
   private held = '';
   private heldSinceMs = -1;
@@ -101,6 +105,7 @@ export class TurnGate {
     this.detector = detector;
     this.clock = clock;
     this.owner = owner;
+    this.maxHoldMs = Math.max(MAX_HOLD_MS, 2 * cfg.maxSilenceMs);
   }
 
   /** Text is held (the caller's turn has not ended yet). */
@@ -209,7 +214,7 @@ export class TurnGate {
       this.abortPending();
       this.fallback(new Error(`predict() did not answer within ${this.cfg.timeoutMs} ms`), 'TURN_DETECT_TIMEOUT');
     }
-    if (now - this.heldSinceMs >= MAX_HOLD_MS) return this.release();
+    if (now - this.heldSinceMs >= this.maxHoldMs) return this.release();
     // The VAD's speaking (after VAD_MIN_SPEECH_MS of voice) lasts at least the short silence: a tick cannot miss it.
     if (this.owner.speaking) {
       this.spokeSinceFinal = true;

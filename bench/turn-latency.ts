@@ -1,25 +1,42 @@
 /**
  * Offline turn latency: the default pipeline (WebRTC VAD, pocketsphinx, echo bot, Flite) answering recorded speech,
  * measured at the caller by the Vonage simulator: end of the caller's speech (last loud frame sent) → first reply
- * frame received. Run: `npm run bench:turn` (RUNS=n to change the count). Writes bench/results/turn-latency.json.
+ * frame received. Run: `npm run bench:turn`. By default both endpointing modes run over the same files, one after the
+ * other in one process (`ENDPOINTING=fixed`: today's VAD_SILENCE_MS and pocketsphinx's own endpointing;
+ * `ENDPOINTING=adaptive`: the end-of-turn gate and the engine flushed on the VAD's short silence).
+ *
+ * `ENDPOINTING=fixed|adaptive` runs one mode, `RUNS=n` changes the count (default 10 per mode); either makes it a
+ * partial run, written to bench/results/quick/ (not committed). Only a full run (both modes, the default count)
+ * writes bench/results/turn-latency.json. `--out=DIR` writes there instead.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildGateway } from '../src/app.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { readWavFile } from '../src/audio/wav.js';
 import { simulateCall } from '../src/sim/simulator.js';
+import { benchOutDir } from './out-dir.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
 const FILES = ['cards/001.wav', 'cards/002.wav', 'cards/003.wav', 'cards/004.wav', 'cards/005.wav'];
-const RUNS = Number(process.env.RUNS ?? 10);
+const DEFAULT_RUNS = 10;
+const RUNS = Number(process.env.RUNS ?? DEFAULT_RUNS);
+const MODES = process.env.ENDPOINTING ? [process.env.ENDPOINTING] : ['fixed', 'adaptive'];
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-async function main(): Promise<void> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite' });
+interface ModeResult {
+  answered: number;
+  turnLatencyMs: { p50: number; p90: number; min: number; max: number };
+  includes: string;
+}
+
+async function runMode(mode: string): Promise<ModeResult> {
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', ENDPOINTING: mode });
   const gw = await buildGateway({ config, logger: createLogger('warn'), env: process.env });
   const port = await gw.listen();
   const url = `http://127.0.0.1:${port}`;
@@ -33,22 +50,34 @@ async function main(): Promise<void> {
     const s = await simulateCall({ url, audio: { samples, sampleRateHz: wav.sampleRateHz }, tailMs: 4000 });
     const answer = s.replies.find((r) => r.startMs > 2500 && r.latencyMs !== null);
     if (answer?.latencyMs != null) latencies.push(answer.latencyMs);
-    process.stderr.write(`\rcall ${i + 1}/${RUNS}: ${answer?.latencyMs ?? 'no answer'} ms   `);
+    process.stderr.write(`\r${mode}: call ${i + 1}/${RUNS}: ${answer?.latencyMs ?? 'no answer'} ms   `);
   }
   process.stderr.write('\n');
   await gw.close();
   latencies.sort((a, b) => a - b);
-  const result = {
-    node: process.version,
-    runs: RUNS,
+  const includes =
+    mode === 'fixed'
+      ? `pocketsphinx's own endpointing (500 ms of silence, read in 128 ms blocks) and its final, Flite first sentence, 20 ms pacing (VAD_SILENCE_MS ${config.vadSilenceMs} ms ends the VAD utterance but is not on the transcript's path)`
+      : `VAD silence ENDPOINT_MIN_SILENCE_MS ${config.endpointMinSilenceMs} ms, then pocketsphinx flushed and its final, the end-of-turn gate (${config.turnDetector}), Flite first sentence, 20 ms pacing`;
+  return {
     answered: latencies.length,
     turnLatencyMs: { p50: pct(latencies, 50), p90: pct(latencies, 90), min: latencies[0], max: latencies[latencies.length - 1] },
-    includes: 'VAD endpointing silence (600 ms), pocketsphinx final, Flite first sentence, 20 ms pacing',
+    includes,
   };
-  const dir = new URL('../../bench/results/', import.meta.url);
+}
+
+async function main(): Promise<void> {
+  const modes: Record<string, ModeResult> = {};
+  for (const m of MODES) {
+    const r = (modes[m] = await runMode(m));
+    console.log(`ENDPOINTING=${m}: offline turn latency over ${r.answered}/${RUNS} calls: p50 ${r.turnLatencyMs.p50} ms, p90 ${r.turnLatencyMs.p90} ms (min ${r.turnLatencyMs.min}, max ${r.turnLatencyMs.max})`);
+  }
+  const result = { node: process.version, runs: RUNS, files: FILES, modes };
+  const full = !process.env.ENDPOINTING && RUNS === DEFAULT_RUNS;
+  const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  const dir = benchOutDir(full ? process.argv : [...process.argv, '--quick'], resultsDir);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('turn-latency.json', dir), JSON.stringify(result, null, 2) + '\n');
-  console.log(`offline turn latency over ${latencies.length}/${RUNS} calls: p50 ${result.turnLatencyMs.p50} ms, p90 ${result.turnLatencyMs.p90} ms (min ${result.turnLatencyMs.min}, max ${result.turnLatencyMs.max})`);
+  writeFileSync(join(dir, 'turn-latency.json'), JSON.stringify(result, null, 2) + '\n');
 }
 
 void main();

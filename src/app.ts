@@ -15,6 +15,8 @@ import { Ticker } from './util/ticker.js';
 import { loadResampler } from './audio/resampler.js';
 import { loadVad } from './vad/fvad.js';
 import { closeAdapters, loadAdapters, type Adapters } from './adapters.js';
+import { loadTurnDetector } from './turn-detect/load.js';
+import type { TurnDetector } from './turn-detect/types.js';
 import { CallTracker } from './call/tracker.js';
 import { CallSession } from './call/session.js';
 import { createUpgradePipeline } from './leg/upgrade.js';
@@ -45,6 +47,8 @@ export interface GatewayOptions {
    * whole gateway, through the primary. Undefined: the process stands alone.
    */
   cluster?: ClusterLink;
+  /** A pre-built end-of-turn detector (tests); otherwise `TURN_DETECTOR` is loaded. */
+  turnDetector?: TurnDetector;
 }
 
 export interface Gateway {
@@ -81,7 +85,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics.vonageRequests.inc({ op: e.op, status: String(e.status) });
     metrics.vonageRequestDuration.observe({ op: e.op }, e.durationMs / 1000);
   });
-  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}));
+  // The end-of-turn detector first: a bad TURN_DETECTOR fails the start before any adapter runs.
+  const turnDetector = opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, { config, env: opts.env ?? {}, logger: logger.child({ adapter: 'turn-detector' }) }));
+  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}).catch(async (err: unknown) => {
+    await Promise.resolve().then(() => turnDetector.close?.()).catch(() => {});
+    throw err;
+  }));
   // Components that keep plain counters: read at scrape time.
   const statsOf = (a: unknown): unknown => (a && typeof a === 'object' ? (a as { stats?: unknown }).stats : undefined);
   if (adapters.bot.name === 'llm') {
@@ -133,7 +142,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics, logger, tracker, legAuth,
     draining: () => draining,
     slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
-    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer: consoleRoutes?.hub }),
+    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer: consoleRoutes?.hub, turnDetector }),
   });
   const atCapacity = link ? () => link.liveCalls() >= config.maxCalls : () => upgrades.legs.size >= config.maxCalls;
 
@@ -180,6 +189,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     });
     await recordings?.whenIdle(); // every recording complete on disk before the process may exit
     await closeAdapters(adapters);
+    await Promise.resolve().then(() => turnDetector.close?.()).catch((err: unknown) => logger.warn({ err: { message: (err as Error)?.message } }, 'turn detector close failed'));
   }
 
   const gw: Gateway = {

@@ -14,7 +14,7 @@ import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 const root = resolve('.');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; bin: Record<string, string>; exports: Record<string, { types: string; default: string }> };
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
-const EXAMPLES = ['examples/my-bot.mjs', 'examples/my-tts.mjs', 'examples/my-asr.mjs'];
+const EXAMPLES = ['examples/my-bot.mjs', 'examples/my-tts.mjs', 'examples/my-asr.mjs', 'examples/my-turn-detector.mjs'];
 
 t.test('the vgw bin runs through a symlink like node_modules/.bin/vgw', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vgw-bin-'));
@@ -46,14 +46,14 @@ t.test('the SDK resolves by the package name through exports, with its declarati
     t.ok(existsSync(e.types), `${sub} types → ${e.types}`);
   }
   const dts = readFileSync(pkg.exports['./sdk'].types, 'utf8');
-  for (const name of ['defineBot', 'defineTts', 'defineAsr', 'AdapterError', 'toAdapterError', 'Channel', 'BotSession', 'AsrAdapter', 'TtsAdapter', 'CallInfo', 'AdapterContext']) t.match(dts, new RegExp(`\\b${name}\\b`), name);
+  for (const name of ['defineBot', 'defineTts', 'defineAsr', 'defineTurnDetector', 'TurnDetector', 'AdapterError', 'toAdapterError', 'Channel', 'BotSession', 'AsrAdapter', 'TtsAdapter', 'CallInfo', 'AdapterContext']) t.match(dts, new RegExp(`\\b${name}\\b`), name);
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
     const sdk = await import('${pkg.name}/sdk');
     const c = await import('${pkg.name}/conformance');
     console.log(Object.keys(sdk).sort().join(','), typeof c.runBotConformance, typeof c.runTtsConformance, typeof c.runAsrConformance);
   `], { encoding: 'utf8', cwd: root });
   t.equal(r.status, 0, r.stderr);
-  t.equal(r.stdout.trim(), 'ADAPTER_CODE,AdapterError,Channel,defineAsr,defineBot,defineTts,toAdapterError function function function');
+  t.equal(r.stdout.trim(), 'ADAPTER_CODE,AdapterError,Channel,defineAsr,defineBot,defineTts,defineTurnDetector,toAdapterError function function function');
 });
 
 /** `tsc --noEmit --allowJs --checkJs` over files, with the project's strictness; its diagnostics. */

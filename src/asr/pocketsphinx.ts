@@ -45,6 +45,29 @@ const READY_MARKER = 'COMPILED ON';
 const STARTUP_TIMEOUT_MS = 5000;
 /** After `close()`, time for the engine to print its last final before it is killed. */
 const CLOSE_GRACE_MS = 500;
+/**
+ * Adaptive endpointing (`ENDPOINTING=adaptive`): on the gateway's end of speech, this much quiet audio is written so
+ * the engine's own endpointer (`-vad_postspeech` 50 frames = 500 ms, read in 2048-sample = 128 ms blocks) ends the
+ * utterance and prints its final now, instead of waiting for that much real silence to arrive in real time. Pocketsphinx
+ * reads faster than real time and drops silence frames before decoding, so the extra audio costs little CPU.
+ */
+export const FLUSH_PAD_MS = 800;
+let flushPad: Buffer | undefined;
+/** The pad: faint white noise (about −66 dBFS, a fixed sequence) rather than digital zeros, which its noise estimate dislikes. */
+function flushPadBuffer(): Buffer {
+  if (flushPad) return flushPad;
+  const n = (16000 * FLUSH_PAD_MS) / 1000;
+  const b = Buffer.alloc(n * 2);
+  let x = 0x2545f491;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b.writeInt16LE(((x >>> 0) % 33) - 16, i * 2);
+  }
+  return (flushPad = b);
+}
+
 /** Refusals past the budget are summarised in one log line at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10000;
 
@@ -110,6 +133,8 @@ class PocketsphinxStream implements AsrStream {
   constructor(
     private readonly launchSpec: Launch,
     o: AsrStreamOptions,
+    /** Flush the engine on the gateway's end of speech (adaptive endpointing); off = its own 500 ms endpointing only. */
+    private readonly flushOnEndOfSpeech = false,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
     if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
@@ -191,6 +216,22 @@ class PocketsphinxStream implements AsrStream {
       return;
     }
     stdin.write(buf);
+  }
+
+  /** The gateway's VAD heard the caller stop: with adaptive endpointing, make the engine print its final now. */
+  endOfSpeech(): void {
+    if (!this.flushOnEndOfSpeech || this.closed) return;
+    const pad = flushPadBuffer();
+    const child = this.child;
+    if (!child) {
+      if (this.pending && this.pendingBytes + pad.length <= MAX_PENDING_BYTES) {
+        this.pending.push(pad);
+        this.pendingBytes += pad.length;
+      }
+      return;
+    }
+    if (child.stdin.writableLength > MAX_PENDING_BYTES) return; // the engine is far behind: padding would not help
+    child.stdin.write(pad);
   }
 
   close(): void {
@@ -368,7 +409,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
     stats: budget.stats,
     async start(o) {
       if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
-      const s = new PocketsphinxStream(spec, o);
+      const s = new PocketsphinxStream(spec, o, ctx.config.endpointing === 'adaptive');
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
         s.close(); // never launched: frees its resampler

@@ -9,6 +9,7 @@
  *   tts: `synthesize` (threw before iterating) · `stream` (its iterator threw) · `first-audio-timeout` (no audio in
  *        time) · `stream-timeout` (no next chunk in time)
  *   bot: `output` also counts a `play` whose audio cannot be played (not PCM at a usable rate)
+ *   turn: `predict` (the end-of-turn detector threw, rejected, answered malformed or too late: the heuristic answered)
  *
  * Cheap on the hot path: call sites keep their own `try/catch` (no closure per frame) and call `fault` only in the catch.
  */
@@ -37,7 +38,7 @@ export class AdapterBoundary {
    * Record a throw or rejection from adapter code. Counted in `adapterFaults{kind,point}` and `adapterErrors{stage,code}`;
    * the first one per `kind:point` in this call is logged (`<kind> adapter error`), the rest only counted. Never throws.
    */
-  fault(kind: AdapterKind, point: string, err: unknown, fallbackCode: string, recoverable = false): AdapterError {
+  fault(kind: AdapterKind | 'turn', point: string, err: unknown, fallbackCode: string, recoverable = false): AdapterError {
     const e = toAdapterError(err, fallbackCode, recoverable);
     if (this.closed) return e;
     this.faults++;

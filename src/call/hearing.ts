@@ -35,6 +35,8 @@ export class Hearing implements JitterSink {
   private readonly d: HearingDeps;
   private readonly vad: CallVad;
   private readonly capture: UtteranceCapture | undefined;
+  /** The last finished utterance's audio (when captured): what an end-of-turn detector that wants audio reads. */
+  lastUtteranceAudio: Int16Array | undefined;
 
   constructor(deps: HearingDeps) {
     this.d = deps;
@@ -66,7 +68,7 @@ export class Hearing implements JitterSink {
       turn.speechStart(ep.speechMs, speaker.playing, speaker.interruptible);
     } else if (ev === VadEvent.SpeechEnd) {
       asr?.endOfSpeech();
-      const audio = this.capture?.finish(this.d.vadSilenceMs - 100);
+      const audio = (this.lastUtteranceAudio = this.capture?.finish(this.d.vadSilenceMs - 100));
       bot.input({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.d.vad.sampleRateHz }, true);
       turn.speechEnd();
     } else if (ep.speaking && !turn.bargedThisUtterance) turn.speech(ep.speechMs, speaker.playing, speaker.interruptible);

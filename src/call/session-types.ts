@@ -12,6 +12,7 @@ import type { TtsAdapter } from '../tts/types.js';
 import type { RecordingStore } from '../recording/store.js';
 import type { CallControl } from '../vonage/call-control.js';
 import type { CallObserver } from './observer.js';
+import type { TurnDetector } from '../turn-detect/types.js';
 
 export interface SessionDeps {
   config: Config;
@@ -28,6 +29,8 @@ export interface SessionDeps {
   callControl?: CallControl;
   /** Telemetry observer (the console); events are built only while it is `active`. */
   observer?: CallObserver;
+  /** End-of-turn detector for adaptive endpointing (`TURN_DETECTOR`); undefined = the built-in heuristic. */
+  turnDetector?: TurnDetector;
 }
 
 /** What the session reports when it ends (also logged). */

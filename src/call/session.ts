@@ -31,11 +31,13 @@ import { Turn, type CallState, type GoodbyeReason, type TurnActions } from './tu
 import { Hearing } from './hearing.js';
 import { CallReport } from './report.js';
 import { botOutput } from './call-actions.js';
+import { TurnGate, type TurnGateOwner } from '../turn-detect/gate.js';
+import { builtinTurnDetector } from '../turn-detect/heuristic.js';
 
 export type { CallState } from './turn.js';
 export type { CallSummary, SessionDeps } from './session-types.js';
 
-export class CallSession implements LegListener, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions {
+export class CallSession implements LegListener, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions, TurnGateOwner {
   readonly info: CallInfo;
   readonly startedAtMs: number;
   private readonly d: SessionDeps;
@@ -47,6 +49,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   private readonly jb: JitterBuffer;
   private readonly hearing: Hearing;
   private readonly asr: AsrFeed | undefined;
+  /** Adaptive endpointing (ENDPOINTING=adaptive with ASR): holds finals until the turn reads complete. */
+  private readonly gate: TurnGate | undefined;
   private readonly bot: BotLink;
   private readonly turn: Turn;
   private readonly speaker: Speaker;
@@ -82,9 +86,17 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures } = cfg;
     const turn = (this.turn = new Turn({ bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts }, this));
-    const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: cfg.vadSilenceMs };
-    const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio;
-    const { maxUtteranceMs, vadSilenceMs } = cfg;
+    // Adaptive endpointing needs transcripts: without ASR the VAD alone ends turns, as with ENDPOINTING=fixed.
+    const detector = deps.turnDetector ?? builtinTurnDetector;
+    if (deps.asr && cfg.endpointing === 'adaptive') {
+      const g = { minSilenceMs: cfg.endpointMinSilenceMs, maxSilenceMs: cfg.endpointMaxSilenceMs, timeoutMs: cfg.turnDetectorTimeoutMs, callId: call.callId, language: call.language, sampleRateHz: call.sampleRateHz };
+      this.gate = new TurnGate(g, detector, clock, this);
+    }
+    // With the gate, the VAD ends an utterance after the short silence: the ASR finalises sooner, the gate decides the turn.
+    const vadSilenceMs = this.gate ? cfg.endpointMinSilenceMs : cfg.vadSilenceMs;
+    const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: vadSilenceMs };
+    const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && !!detector.wantsAudio);
+    const { maxUtteranceMs } = cfg;
     this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn });
     this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this.hearing);
   }
@@ -141,6 +153,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.jb.tick(periods);
     this.rec?.tick(periods);
     this.turn.tick(nowMs);
+    this.gate?.tick();
   }
 
   // ── pacer and speaker → turn ─────────────────────────────────────────────────
@@ -159,13 +172,22 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   }
 
   // ── ASR and bot ──────────────────────────────────────────────────────────────
-  /** From the ASR feed: a transcript goes to the bot (and the console); a final starts the bot's reply clock. */
+  /** From the ASR feed: through the adaptive endpointing gate (if on) to {@link onGateTranscript}. */
   onTranscript(text: string, final: boolean): void {
+    if (this.closedFlag) return;
+    if (this.gate) this.gate.transcript(text, final);
+    else this.onGateTranscript(text, final);
+  }
+  /** A transcript goes to the bot (and the console); a final (one per turn with the gate) starts the bot's reply clock. */
+  onGateTranscript(text: string, final: boolean): void {
     if (this.closedFlag) return;
     this.turn.transcript(final, text.trim() !== '', this.d.clock.now());
     this.observe({ type: 'transcript', text, final });
     this.bot.input({ type: 'transcript', text, final }, final);
   }
+  onDetectorFault(err: unknown, code: string): void { this.boundary.fault('turn', 'predict', err, code, true); }
+  get speaking(): boolean { return this.hearing.speaking; }
+  get lastUtteranceAudio(): Int16Array | undefined { return this.hearing.lastUtteranceAudio; }
   onBotReady(): void { this.turn.botReady(); }
   onBotFailed(why: string): void { this.turn.botFailed(why); }
   onBotStartFailed(): void { this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start'); }
@@ -187,6 +209,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.log.info({ replyId: id }, 'barge-in');
     this.observe({ type: 'barge-in', replyId: id });
     this.speaker.clear();
+    this.gate?.flush();
   }
   onReplyStarted(id: number, turnLatencyMs: number | undefined): void {
     this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: this.report.replyStarted(id, turnLatencyMs) });
@@ -241,6 +264,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.speaker.close();
     if (!this.leg.closed) this.leg.close(code, reason);
     this.asr?.close();
+    this.gate?.close();
     this.bot.close(reason);
     this.boundary.closed = true;
     this.hearing.close();

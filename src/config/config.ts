@@ -51,6 +51,16 @@ export interface Config {
   readonly vadMode: 0 | 1 | 2 | 3;
   readonly vadMinSpeechMs: number;
   readonly vadSilenceMs: number;
+  /** `adaptive`: transcripts are gated by an end-of-turn detector and the VAD ends utterances sooner; `fixed`: VAD_SILENCE_MS only. */
+  readonly endpointing: 'adaptive' | 'fixed';
+  /** Adaptive: the shortest silence that ends a turn (and the VAD silence that ends an utterance when there is ASR). */
+  readonly endpointMinSilenceMs: number;
+  /** Adaptive: silence after which a final that reads unfinished is given to the bot anyway. */
+  readonly endpointMaxSilenceMs: number;
+  /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
+  readonly turnDetector: string;
+  /** A detector prediction not settled in this long falls back to the built-in heuristic. */
+  readonly turnDetectorTimeoutMs: number;
   readonly bargeIn: boolean;
   readonly bargeInMinSpeechMs: number;
   readonly maxUtteranceMs: number;
@@ -230,6 +240,11 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'vadMode', env: 'VAD_MODE', def: '2', doc: 'WebRTC VAD aggressiveness 0 (least) to 3 (most)', parse: (r) => oneOf([0, 1, 2, 3] as const)(r) },
   { key: 'vadMinSpeechMs', env: 'VAD_MIN_SPEECH_MS', def: '120', doc: 'Voiced audio needed before speech counts as started', parse: int(20, 5000) },
   { key: 'vadSilenceMs', env: 'VAD_SILENCE_MS', def: '600', doc: 'Silence that ends an utterance (endpointing)', parse: int(60, 10000) },
+  { key: 'endpointing', env: 'ENDPOINTING', def: 'adaptive', doc: 'End of the caller\'s turn: `adaptive` (with ASR, a final transcript that reads complete ends the turn after `ENDPOINT_MIN_SILENCE_MS`, one that reads unfinished is held up to `ENDPOINT_MAX_SILENCE_MS` and joined with what follows; see *How audio flows*) or `fixed` (`VAD_SILENCE_MS` and the ASR\'s own endpointing only). Without ASR both are `fixed`', parse: (r) => oneOf(['adaptive', 'fixed'] as const)(r) },
+  { key: 'endpointMinSilenceMs', env: 'ENDPOINT_MIN_SILENCE_MS', def: '250', doc: 'Adaptive endpointing: the shortest silence that ends a turn; also the VAD silence that ends an utterance (speech-end, the ASR\'s end of speech) when there is ASR', parse: int(60, 10000) },
+  { key: 'endpointMaxSilenceMs', env: 'ENDPOINT_MAX_SILENCE_MS', def: '1500', doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway', parse: int(100, 30000) },
+  { key: 'turnDetector', env: 'TURN_DETECTOR', def: 'builtin', doc: 'End-of-turn detector for adaptive endpointing: `builtin` (word list and rules) or a module path exporting a detector `{ name, predict }` or a factory of one (see *End-of-turn detectors*)', parse: nonEmpty },
+  { key: 'turnDetectorTimeoutMs', env: 'TURN_DETECTOR_TIMEOUT_MS', def: '150', doc: 'A custom detector\'s prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)', parse: int(10, 5000) },
   { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
@@ -282,6 +297,9 @@ export function loadConfig(env: Env): Config {
       'CONFIG_INVALID',
       `Invalid configuration:\n  JITTER_CAPACITY_MS must be at least JITTER_TARGET_MS + 40 (${(out.jitterTargetMs as number) + 40})`,
     );
+  }
+  if ((out.endpointMaxSilenceMs as number) < (out.endpointMinSilenceMs as number)) {
+    throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  ENDPOINT_MAX_SILENCE_MS must be at least ENDPOINT_MIN_SILENCE_MS');
   }
   if (out.wsAuth === 'vonage' && !out.vonageSignatureSecret) throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=vonage requires VONAGE_SIGNATURE_SECRET');
   if (out.wsAuth === 'custom' && !out.wsAuthToken) throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=custom requires WS_AUTH_TOKEN');

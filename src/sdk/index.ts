@@ -4,8 +4,9 @@
  * Everything a user needs to write an ASR, a bot or a TTS for the gateway: the three contracts and their event types,
  * what each adapter is told about the call ({@link CallInfo}) and the process ({@link AdapterContext}), the bounded
  * {@link Channel}, the one failure model ({@link AdapterError}), and helpers that turn plain functions into adapters
- * ({@link defineBot}, {@link defineTts}, {@link defineAsr}). A module that default-exports what a helper returns is a
- * complete `BOT_ADAPTER` / `TTS_ADAPTER` / `ASR_ADAPTER`. The conformance suites are in
+ * ({@link defineBot}, {@link defineTts}, {@link defineAsr}, and {@link defineTurnDetector} for an end-of-turn detector).
+ * A module that default-exports what a helper returns is a complete `BOT_ADAPTER` / `TTS_ADAPTER` / `ASR_ADAPTER` /
+ * `TURN_DETECTOR`. The conformance suites are in
  * `vonage-voicebot-gateway/conformance`, and on the command line: `vgw asr-conformance`, `vgw tts-conformance`,
  * `vgw bot-conformance`, each with `--adapter ./my-adapter.mjs`.
  *
@@ -33,3 +34,4 @@ export { AdapterError, toAdapterError, ADAPTER_CODE, type AdapterKind } from '..
 export { defineBot, type BotContext, type BotDefinition, type DefinedBotSession, type Reply, type ReplyItem } from './define-bot.js';
 export { defineTts, type TtsDefinition, type TtsPiece, type TtsResult } from './define-tts.js';
 export { defineAsr, type AsrDefinition, type AsrEmitter, type AsrHandlers, type DefinedAsrStream } from './define-asr.js';
+export { defineTurnDetector, type TurnAnswer, type TurnDetectorDefinition, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './define-turn-detector.js';

@@ -1,0 +1,256 @@
+/**
+ * The adaptive endpointing gate on a manual clock: finals are held and joined, released once per turn after the short
+ * silence when complete and the long one when not, released at once on barge-in, dropped on close; a failing,
+ * hanging or malformed detector falls back to the heuristic. No sleeps, no timing asserts.
+ */
+import t from 'tap';
+import { ManualClock } from '../../src/util/clock.js';
+import { MAX_HOLD_MS, TurnGate, type TurnGateOwner } from '../../src/turn-detect/gate.js';
+import { builtinTurnDetector } from '../../src/turn-detect/heuristic.js';
+import type { TurnDetectInput, TurnDetector } from '../../src/turn-detect/types.js';
+
+const MIN = 240; // a multiple of the 20 ms tick, so `run(MIN)` is exactly MIN
+const MAX = 1500;
+const TIMEOUT = 150;
+
+class Owner implements TurnGateOwner {
+  out: Array<[string, boolean]> = [];
+  faults: string[] = [];
+  lastVoicedAtMs = -1;
+  speaking = false;
+  onGateTranscript(text: string, final: boolean): void {
+    this.out.push([text, final]);
+  }
+  onDetectorFault(_err: unknown, code: string): void {
+    this.faults.push(code);
+  }
+  get finals(): string[] {
+    return this.out.filter((o) => o[1]).map((o) => o[0]);
+  }
+}
+
+function setup(detector: TurnDetector = builtinTurnDetector) {
+  const clock = new ManualClock(1000);
+  const owner = new Owner();
+  const gate = new TurnGate({ minSilenceMs: MIN, maxSilenceMs: MAX, timeoutMs: TIMEOUT, callId: 'c1', language: 'en-US', sampleRateHz: 16000 }, detector, clock, owner);
+  /** The caller spoke until now, then fell silent. */
+  const speakUntilNow = () => {
+    owner.lastVoicedAtMs = clock.now();
+    owner.speaking = false;
+  };
+  /** Advance in 20 ms ticks. */
+  const run = (ms: number) => {
+    for (let i = 0; i < ms / 20; i++) {
+      clock.advance(20);
+      gate.tick();
+    }
+  };
+  return { clock, owner, gate, speakUntilNow, run };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+t.test('a final that reads complete is released at once after the short silence', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  run(MIN); // the VAD's short silence, then the ASR's final
+  gate.transcript('I would like a table for four people', true);
+  t.same(owner.finals, ['I would like a table for four people'], 'released on arrival');
+  t.notOk(gate.holding);
+  t.equal(gate.released, 1);
+});
+
+t.test('a complete final that arrives before the short silence waits for it', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  gate.transcript('yes', true);
+  t.same(owner.finals, [], 'held while the silence is shorter than the minimum');
+  run(MIN);
+  t.same(owner.finals, ['yes'], 'released once the minimum silence passed');
+});
+
+t.test('an unfinished final is held, and joined with the next into ONE final', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  run(MIN);
+  gate.transcript("I'd like to book a table for", true);
+  run(600);
+  t.same(owner.finals, [], 'held through an 850 ms pause');
+  t.ok(gate.holding);
+  // The caller goes on: speaking, then silent again; the next final comes.
+  owner.speaking = true;
+  owner.lastVoicedAtMs = -1;
+  gate.transcript('four', false);
+  t.same(owner.out.at(-1), ["I'd like to book a table for four", false], 'an interim is prefixed with the held text');
+  run(800);
+  t.same(owner.finals, [], 'nothing released while the caller speaks');
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('four people', true);
+  t.same(owner.finals, ["I'd like to book a table for four people"], 'one final for the whole turn');
+  t.equal(gate.joined, 1);
+  t.equal(gate.released, 1);
+});
+
+t.test('an unfinished final is released after the long silence when nothing follows', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('it costs twenty', true);
+  run(MAX - MIN - 40);
+  t.same(owner.finals, [], 'still held just before the long silence');
+  run(60);
+  t.same(owner.finals, ['it costs twenty'], 'released after the long silence');
+  t.notOk(gate.holding);
+});
+
+t.test('a complete final while the caller speaks again is held and joined', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  run(MIN);
+  owner.speaking = true; // the caller went on before the final came
+  gate.transcript('yes', true);
+  run(400);
+  t.same(owner.finals, []);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('and a window seat please', true);
+  t.same(owner.finals, ['yes and a window seat please']);
+});
+
+t.test('nothing is held longer than MAX_HOLD_MS, even while the VAD says speaking', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  gate.transcript('and', true);
+  owner.speaking = true;
+  run(MAX_HOLD_MS - 20);
+  t.same(owner.finals, []);
+  run(40);
+  t.same(owner.finals, ['and'], 'released at the cap');
+});
+
+t.test('barge-in releases the held text now; close drops it', async (t) => {
+  const a = setup();
+  a.speakUntilNow();
+  a.gate.transcript('I want to', true);
+  a.gate.flush();
+  t.same(a.owner.finals, ['I want to'], 'barge-in: released at once');
+  a.gate.flush();
+  t.equal(a.owner.finals.length, 1, 'flush with nothing held does nothing');
+
+  const b = setup();
+  b.speakUntilNow();
+  b.gate.transcript('I want to', true);
+  b.gate.close();
+  b.run(MAX_HOLD_MS + 100);
+  b.gate.transcript('go', true);
+  b.gate.flush();
+  t.same(b.owner.out, [], 'close: dropped, and nothing given after it');
+});
+
+t.test('empty finals end nothing; alone they pass through as before', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup();
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('  ', true);
+  t.same(owner.out, [['  ', true]], 'alone: passed through');
+  gate.transcript('to the', true);
+  gate.transcript('', true);
+  run(MIN);
+  t.equal(owner.finals.length, 1, 'with text held: no release');
+  t.ok(gate.holding);
+});
+
+t.test('the detector is asked about the whole turn, with the silence and the call', async (t) => {
+  const seen: TurnDetectInput[] = [];
+  const { owner, gate, speakUntilNow, run } = setup({ name: 'spy', predict: (i) => (seen.push(i), { complete: 0.9 }) });
+  speakUntilNow();
+  run(300);
+  owner.speaking = true;
+  gate.transcript('book a table', true);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('for two', true);
+  t.same(seen.map((s) => s.text), ['book a table', 'book a table for two']);
+  t.equal(seen[0].silenceMs, 0, 'speaking: no silence');
+  t.equal(seen[1].silenceMs, MIN);
+  t.equal(seen[1].callId, 'c1');
+  t.equal(seen[1].language, 'en-US');
+  t.equal(seen[1].sampleRateHz, 16000);
+  t.equal(seen[1].final, true);
+  t.same(owner.finals, ['book a table for two']);
+});
+
+t.test('a custom detector overrides the heuristic both ways', async (t) => {
+  const never = setup({ name: 'never', predict: () => ({ complete: 0 }) });
+  never.speakUntilNow();
+  never.run(MIN);
+  never.gate.transcript('I would like a table for four people', true);
+  never.run(MAX - MIN - 40);
+  t.same(never.owner.finals, [], 'complete text held: the detector says unfinished');
+  never.run(60);
+  t.equal(never.owner.finals.length, 1, 'released at the long silence');
+
+  const always = setup({ name: 'always', predict: async () => ({ complete: 1 }) });
+  always.speakUntilNow();
+  always.run(MIN);
+  always.gate.transcript('book a table for', true);
+  t.same(always.owner.finals, [], 'waiting for the async answer');
+  await flush();
+  t.same(always.owner.finals, ['book a table for'], 'released when the async answer came');
+  t.same(always.owner.faults, []);
+});
+
+t.test('a throwing, rejecting or malformed detector falls back to the heuristic', async (t) => {
+  const cases: Array<[string, TurnDetector, string]> = [
+    ['throws', { name: 'x', predict: () => { throw new Error('boom'); } }, 'TURN_DETECT_FAILED'],
+    ['rejects', { name: 'x', predict: () => Promise.reject(new Error('boom')) }, 'TURN_DETECT_FAILED'],
+    ['rejects with nothing', { name: 'x', predict: () => Promise.reject(undefined) }, 'TURN_DETECT_FAILED'],
+    ['NaN', { name: 'x', predict: () => ({ complete: NaN }) }, 'TURN_DETECT_MALFORMED'],
+    ['out of range', { name: 'x', predict: async () => ({ complete: 7 }) }, 'TURN_DETECT_MALFORMED'],
+    ['a string', { name: 'x', predict: () => 'yes' as never }, 'TURN_DETECT_MALFORMED'],
+    ['a throwing getter', { name: 'x', predict: () => ({ get complete(): number { throw new Error('getter'); } }) }, 'TURN_DETECT_MALFORMED'],
+  ];
+  for (const [what, det, code] of cases) {
+    const { owner, gate, speakUntilNow, run } = setup(det);
+    speakUntilNow();
+    run(MIN);
+    gate.transcript('send it to', true); // the heuristic: unfinished
+    await flush();
+    run(20);
+    t.same(owner.faults, [code], `${what}: one fault, ${code}`);
+    t.same(owner.finals, [], `${what}: the heuristic holds the unfinished text`);
+    run(MAX);
+    t.same(owner.finals, ['send it to'], `${what}: released at the long silence`);
+    gate.transcript('yes', true);
+    await flush();
+    run(20);
+    t.same(owner.finals, ['send it to', 'yes'], `${what}: the heuristic releases a complete one; the gate goes on`);
+  }
+});
+
+t.test('a hanging detector times out on the tick and the late answer is ignored', async (t) => {
+  let resolveLate: ((v: { complete: number }) => void) | undefined;
+  let aborted = false;
+  const det: TurnDetector = {
+    name: 'slow',
+    predict: (_i, signal) => {
+      signal.addEventListener('abort', () => (aborted = true));
+      return new Promise((r) => (resolveLate = r));
+    },
+  };
+  const { owner, gate, speakUntilNow, run } = setup(det);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('yes please', true);
+  run(TIMEOUT - 20);
+  t.same(owner.finals, [], 'waiting within the timeout');
+  run(40);
+  t.same(owner.faults, ['TURN_DETECT_TIMEOUT']);
+  t.ok(aborted, 'the detector was told to stop');
+  t.same(owner.finals, ['yes please'], 'the heuristic answered: complete, released');
+  resolveLate?.({ complete: 0 });
+  await flush();
+  t.equal(owner.finals.length, 1, 'the late answer changes nothing');
+  t.equal(gate.fallbacks, 1);
+});

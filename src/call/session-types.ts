@@ -12,6 +12,7 @@ import type { TtsAdapter } from '../tts/types.js';
 import type { RecordingStore } from '../recording/store.js';
 import type { CallControl } from '../vonage/call-control.js';
 import type { CallObserver } from './observer.js';
+import type { EchoGuardStats } from '../vad/echo-guard.js';
 
 export interface SessionDeps {
   config: Config;
@@ -43,4 +44,6 @@ export interface CallSummary {
   turnLatenciesMs: number[];
   bargeIns: number;
   replies: Array<{ id: number; frames: number; heardFrames: number; interrupted: boolean }>;
+  /** The echo guard's estimate (delay, loss) and counts; absent when ECHO_GUARD=off. */
+  echo?: EchoGuardStats;
 }

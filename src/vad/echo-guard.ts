@@ -158,7 +158,7 @@ export class EchoGuard {
   /** First block of the current awake spell: caller history before it was not recorded. */
   private validFromBlock = 0;
   private activeUntilFrame = 0;
-  private lastSpeechFrame = -1_000_000;
+  private lastVoiceFrame = -1_000_000;
   private mode = Mode.Initial;
   private lagBlocks = 0;
   private gain = INITIAL_GAIN;
@@ -206,13 +206,15 @@ export class EchoGuard {
 
   /**
    * One caller frame from the jitter buffer (16-bit LE at the leg rate), in order. Returns true when it is echo-only:
-   * no louder than the bot's own audio coming back. `callerSpeaking`: the caller is in an utterance (such windows are
-   * kept out of the estimation, where the caller's voice would pass for echo).
+   * no louder than the bot's own audio coming back. Call {@link callerVoice} after it when the frame turns out to be
+   * the caller's voice.
    */
-  onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
+  onCallerFrame(frame: Uint8Array): boolean {
     if (!this.awake) return false;
     const f = this.frame++;
     const at = f * BLOCKS;
+    // Estimate over the window up to the previous frame, whose verdict (voice or not) is known by now.
+    if (f % EST_EVERY_FRAMES === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
     const mask = this.mask;
     let refFrame = 0;
     if (this.pendingCount > 0) {
@@ -228,11 +230,17 @@ export class EchoGuard {
     this.refFrameE[f & this.frameMask] = refFrame;
     if (refFrame > ACTIVE_FLOOR) this.activeUntilFrame = f + this.maxDelayFrames + 2;
     const calFrame = this.hpCal.blocks(frame, this.calE, at, mask);
-    if (callerSpeaking) this.lastSpeechFrame = f;
     const echo = calFrame <= this.expectedEcho(at);
-    if (f % EST_EVERY_FRAMES === 0 && f - this.lastSpeechFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at + BLOCKS);
     if (f >= this.activeUntilFrame && this.pendingCount === 0) this.awake = false;
     return echo;
+  }
+
+  /**
+   * The last caller frame was the caller's voice (the VAD called it voiced and it was not echo): windows holding it are
+   * kept out of the estimation, where the caller's voice would pass for echo.
+   */
+  callerVoice(): void {
+    this.lastVoiceFrame = this.frame - 1;
   }
 
   /** The raw VAD called an echo-only frame voiced: it was kept from counting as speech. */
@@ -270,7 +278,8 @@ export class EchoGuard {
       const e = this.refFrameE[(f - d) & this.frameMask];
       if (e > max) max = e;
     }
-    return this.mode === Mode.Initial ? max * INITIAL_GAIN : max * this.gain * this.margin;
+    // Unlocked, the gain is already an upper bound (all the caller's energy, noise included, put down to echo): no margin.
+    return this.mode === Mode.Initial ? max * INITIAL_GAIN : max * this.gain;
   }
 
   private maybeEstimate(end: number): void {

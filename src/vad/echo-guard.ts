@@ -14,7 +14,7 @@
  *   whatever the line, the network and our jitter buffer add; the pacer's lead is already taken out.
  * - **Energies** are mean squares per sample of a 300 Hz high-passed signal, on both sides, so the telephone band-limit
  *   of the return path (nothing below 300 Hz) does not make the echo look quieter than it is.
- * - **Delay and echo return loss (ERL)**: every 200 ms while the bot talks and the caller has not spoken in the last
+ * - **Delay and echo return loss (ERL)**: every 500 ms while the bot talks and the caller has not spoken in the last
  *   1.5 s, {@link estimateEcho} correlates the two envelopes over 1.5 s (lags up to `maxDelayMs`) and fits the gain at
  *   the peak. A strong peak (ρ ≥ 0.5) **locks** delay and gain (kept across replies; a later strong peak replaces them).
  *   A weak peak means no coherent echo: the gain is bounded by caller/bot energy over the window (noise included).
@@ -28,9 +28,9 @@
  *   barges in.
  * - **Cost**: nothing at all while the bot has been silent for longer than `maxDelayMs` (the guard sleeps; it wakes on
  *   the next frame sent). Awake: one pass over the caller frame (energies) plus ~30 ring reads; an estimation is
- *   O(window × lags) ≈ 24 k multiply-adds at 400 ms, every 10th frame. No allocation after construction.
+ *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine), every 25th frame. No allocation after construction.
  */
-import { estimateEcho, type EchoEstimate } from './echo-estimate.js';
+import { echoScratch, estimateEcho, type EchoEstimate, type EchoScratch } from './echo-estimate.js';
 
 export interface EchoGuardOptions {
   sampleRateHz: number;
@@ -67,7 +67,7 @@ const BLOCKS = 4;
 const BLOCK_MS = 5;
 const WINDOW_BLOCKS = 300;
 const MIN_WINDOW_BLOCKS = 100;
-const EST_EVERY_FRAMES = 10;
+const EST_EVERY_FRAMES = 25;
 /** Bot frames (of the window) with audio before an estimate means anything. */
 const MIN_ACTIVE_FRAMES = 15;
 const LOCK_RHO = 0.5;
@@ -149,8 +149,7 @@ export class EchoGuard {
   private pendingCount = 0;
   private readonly hpRef: HighPass;
   private readonly hpCal: HighPass;
-  private readonly scratchA: Float64Array;
-  private readonly scratchB: Float64Array;
+  private readonly scratch: EchoScratch;
   private readonly est: EchoEstimate = { lagBlocks: 0, rho: 0, gain: 0, gainUpper: 0 };
   private awake = false;
   /** Caller frames seen while awake (the block clock is 4 × this). */
@@ -177,8 +176,7 @@ export class EchoGuard {
     this.refFrameE = new Float64Array(frames);
     this.hpRef = new HighPass(o.sampleRateHz);
     this.hpCal = new HighPass(o.sampleRateHz);
-    this.scratchA = new Float64Array(WINDOW_BLOCKS);
-    this.scratchB = new Float64Array(WINDOW_BLOCKS + this.maxLagBlocks);
+    this.scratch = echoScratch(WINDOW_BLOCKS, this.maxLagBlocks);
   }
 
   /** True while the bot's audio (or its echo) may be on the line; asleep, {@link onCallerFrame} returns at once. */
@@ -214,7 +212,7 @@ export class EchoGuard {
     const f = this.frame++;
     const at = f * BLOCKS;
     // Estimate over the window up to the previous frame, whose verdict (voice or not) is known by now.
-    if (f % EST_EVERY_FRAMES === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
+    if ((f * BLOCKS - this.validFromBlock) % (EST_EVERY_FRAMES * BLOCKS) === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
     const mask = this.mask;
     let refFrame = 0;
     if (this.pendingCount > 0) {
@@ -290,7 +288,7 @@ export class EchoGuard {
     const f = end / BLOCKS - 1;
     for (let d = 0; d < frames; d++) if (this.refFrameE[(f - d) & this.frameMask] > ACTIVE_FLOOR) active++;
     if (active < MIN_ACTIVE_FRAMES) return;
-    const e = estimateEcho(this.refE, this.calE, this.mask, end, w, this.maxLagBlocks, this.scratchA, this.scratchB, this.est);
+    const e = estimateEcho(this.refE, this.calE, this.mask, end, w, this.maxLagBlocks, this.scratch, this.est);
     this.stats.estimates++;
     if (e.rho >= LOCK_RHO && e.gain > 0) {
       this.mode = Mode.Locked;

@@ -38,11 +38,11 @@ async function main(): Promise<void> {
   results.push(bench('VAD (WebRTC): 16 kHz frame (for scale)', FRAMES, (i) => vad.push(echoes[i % nFrames])));
   let sink = 0;
   const asleep = new EchoGuard({ sampleRateHz: 16000, maxDelayMs: 400, marginDb: 6 });
-  results.push(bench('echo guard asleep (bot silent): caller frame', FRAMES, (i) => (sink += asleep.onCallerFrame(echoes[i % nFrames]) ? 1 : 0)));
+  results.push(bench('echo guard asleep (bot silent): caller frame', FRAMES, (i) => (sink += asleep.onCallerFrame(echoes[i % nFrames], false) ? 1 : 0)));
   const awake = new EchoGuard({ sampleRateHz: 16000, maxDelayMs: 400, marginDb: 6 });
   results.push(bench('echo guard awake: frame sent + caller frame judged (estimation amortised)', FRAMES, (i) => {
     awake.reference(frames[i % nFrames]);
-    sink += awake.onCallerFrame(echoes[i % nFrames]) ? 1 : 0;
+    sink += awake.onCallerFrame(echoes[i % nFrames], false) ? 1 : 0;
   }));
   const ring = 512;
   const ref = new Float64Array(ring).map((_, i) => 1000 + ((i * 7919) % 1000));

@@ -71,7 +71,7 @@ export class Hearing implements JitterSink {
   onFrame(frame: Buffer, receivedAtMs: number): void {
     const { asr, rec, turn, bot, speaker, echo: guard } = this.d;
     const ep = this.vad.endpointer;
-    const echo = guard !== undefined && guard.onCallerFrame(frame);
+    const echo = guard !== undefined && guard.onCallerFrame(frame, ep.speaking);
     const heard = echo && !ep.speaking ? (this.silence as Buffer) : frame;
     if (heard !== frame) guard?.countMuted();
     asr?.write(heard, receivedAtMs);

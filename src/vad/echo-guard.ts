@@ -22,7 +22,9 @@
  *   locked: expected = gain × the reference energy at the delay (each block's max over −10…+20 ms, for dispersion);
  *   before the first estimate (the first ½ s of bot speech): expected = the loudest reference frame within
  *   `maxDelayMs` × −6 dB (the least ERL a line should have, ITU-T G.168), no margin: conservative, so echo of anything
- *   just sent is suspect unless the caller is clearly louder;
+ *   just sent is suspect unless the caller is clearly louder; an utterance that starts anyway is real speech (an echo
+ *   cannot pass that rule), so its frames count as they are until it ends; and if 1 s passes with no estimate (the
+ *   caller talking all along, where an echo-only line gives one at ½ s) the VAD is trusted until one can be made;
  *   no coherent echo found: expected = that bound on the gain × the loudest reference frame within `maxDelayMs`.
  *   Caller speech at a normal level over the bot is ≥ 20 dB above an echo that comes back ≥ 20 dB down, so it still
  *   barges in.
@@ -71,9 +73,9 @@ const EST_EVERY_FRAMES = 25;
 /** Bot frames (of the window) with audio before an estimate means anything. */
 const MIN_ACTIVE_FRAMES = 15;
 const LOCK_RHO = 0.5;
+/** Awake frames the conservative first phase may last without an estimate (the caller talking all along): 1 s. */
+const INITIAL_MAX_FRAMES = 50;
 const INITIAL_GAIN = 10 ** (-6 / 10);
-/** No line returns its echo louder than −3 dB: a larger fitted gain is double talk the skip rule missed. */
-const MAX_GAIN = 10 ** (-3 / 10);
 /** Reference energy (mean square per sample) below which a frame is silence: −60 dBFS. */
 const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
 /** Frames sent but not yet played: bounded, drop oldest (the pacer's lead is 5 by default). */
@@ -205,9 +207,9 @@ export class EchoGuard {
   /**
    * One caller frame from the jitter buffer (16-bit LE at the leg rate), in order. Returns true when it is echo-only:
    * no louder than the bot's own audio coming back. Call {@link callerVoice} after it when the frame turns out to be
-   * the caller's voice.
+   * the caller's voice. `callerSpeaking`: the caller is in an utterance (see the class comment on the first ½ s).
    */
-  onCallerFrame(frame: Uint8Array): boolean {
+  onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
     if (!this.awake) return false;
     const f = this.frame++;
     const at = f * BLOCKS;
@@ -228,7 +230,16 @@ export class EchoGuard {
     this.refFrameE[f & this.frameMask] = refFrame;
     if (refFrame > ACTIVE_FLOOR) this.activeUntilFrame = f + this.maxDelayFrames + 2;
     const calFrame = this.hpCal.blocks(frame, this.calE, at, mask);
-    const echo = calFrame <= this.expectedEcho(at);
+    // No estimate after 1 s awake means the caller has been talking over the bot (an echo-only line gives one at ½ s):
+    // trust the VAD until a quiet stretch allows an estimate.
+    if (this.mode === Mode.Initial && f * BLOCKS - this.validFromBlock >= INITIAL_MAX_FRAMES * BLOCKS) {
+      this.mode = Mode.Unlocked;
+      this.gain = 0;
+    }
+    // Before the first estimate an utterance can only have started on frames louder than any echo could be: the caller
+    // is really talking over the bot, and the rest of that utterance counts as is (the conservative rule would cut
+    // speech at the bot's own level to pieces, and no estimate can run while the caller talks).
+    const echo = !(callerSpeaking && this.mode === Mode.Initial) && calFrame <= this.expectedEcho(at);
     if (f >= this.activeUntilFrame && this.pendingCount === 0) this.awake = false;
     return echo;
   }
@@ -290,16 +301,18 @@ export class EchoGuard {
     if (active < MIN_ACTIVE_FRAMES) return;
     const e = estimateEcho(this.refE, this.calE, this.mask, end, w, this.maxLagBlocks, this.scratch, this.est);
     this.stats.estimates++;
-    if (e.rho >= LOCK_RHO && e.gain > 0) {
+    // A gain above −6 dB is no line's echo (G.168's least ERL): the caller was talking in frames taken for echo, and
+    // two voices' envelopes can correlate over a short window. Such an estimate is dropped.
+    if (e.rho >= LOCK_RHO && e.gain > 0 && e.gain <= INITIAL_GAIN) {
       this.mode = Mode.Locked;
       this.lagBlocks = e.lagBlocks;
-      this.gain = Math.min(MAX_GAIN, e.gain);
+      this.gain = e.gain;
       this.stats.delayMs = e.lagBlocks * BLOCK_MS;
       this.stats.erlDb = Math.round(-10 * Math.log10(this.gain) * 10) / 10;
       this.stats.rho = Math.round(e.rho * 100) / 100;
-    } else if (this.mode !== Mode.Locked) {
+    } else if (this.mode !== Mode.Locked && e.gainUpper <= INITIAL_GAIN) {
       this.mode = Mode.Unlocked;
-      this.gain = Math.min(MAX_GAIN, e.gainUpper);
+      this.gain = e.gainUpper;
     }
   }
 

@@ -65,14 +65,20 @@ for (const rate of RATES) {
     });
   }
 
-  t.test(`${rate} Hz: a caller who interrupts in the first ½ s (delay not yet known) still barges in`, async (t) => {
-    const echo = echoOf(bot, rate, { delayMs: 120, lossDb: -20, band: true });
-    const other = toRate(speech16k('002'), rate);
-    const atFrame = botStart + 10;
-    const caller = mix(bot.length + rate, [{ at: 0, s: echo }, { at: (atFrame * rate) / 50, s: other }], -80);
-    const r = runGuard(rate, bot, caller);
-    t.ok(r.bargeInFrame >= atFrame && r.bargeInFrame - atFrame <= 25, `barge-in ${(r.bargeInFrame - atFrame) * 20} ms after the caller starts`);
-  });
+  for (const line of ['a −20 dB echo', 'no echo, digital silence'] as const) {
+    t.test(`${rate} Hz, ${line}: a caller who interrupts in the first ½ s (delay not yet known) still barges in`, async (t) => {
+      // The bot says one card recording, the caller another at the same level, 300 ms in (test/bargein.test.ts's call).
+      const said = toRate(speech16k('001'), rate);
+      const other = toRate(speech16k('002'), rate);
+      const echo = line === 'no echo, digital silence' ? new Float64Array(0) : echoOf(said, rate, { delayMs: 120, lossDb: -20, band: true });
+      const atFrame = 15;
+      const caller = mix(said.length + rate, [{ at: 0, s: echo }, { at: (atFrame * rate) / 50, s: other }], line === 'no echo, digital silence' ? -200 : -80);
+      const r = runGuard(rate, said, caller);
+      // Energy alone cannot tell a caller at the bot's level from a loud echo before the delay is known: the
+      // conservative rule costs up to ~300 ms here (measured 160–300 ms), once per call.
+      t.ok(r.bargeInFrame >= atFrame && r.bargeInFrame - atFrame <= 30, `barge-in ${(r.bargeInFrame - atFrame) * 20} ms after the caller starts (raw VAD: ${(r.rawBargeInFrame - atFrame) * 20} ms)`);
+    });
+  }
 
   t.test(`${rate} Hz: no echo on the line: the caller's speech is never held back`, async (t) => {
     const other = toRate(speech16k('002'), rate);
@@ -101,20 +107,20 @@ t.test('asleep while the bot is silent; wakes on the next frame sent; the estima
   const g = new EchoGuard({ sampleRateHz: rate, maxDelayMs: 400, marginDb: 6 });
   const loud = toRate(speech16k('001'), rate);
   t.notOk(g.active, 'asleep before the bot says anything');
-  t.notOk(g.onCallerFrame(frameAt(loud, rate, 20)), 'caller audio with no bot audio is never echo');
+  t.notOk(g.onCallerFrame(frameAt(loud, rate, 20), false), 'caller audio with no bot audio is never echo');
   t.equal(g.stats.estimates, 0);
   const echo = mix(loud.length + rate, [{ at: 0, s: echoOf(loud, rate, { delayMs: 120, lossDb: -20 }) }], -80);
   const frames = Math.ceil(echo.length / (rate / 50));
   for (let k = 0; k < frames; k++) {
     if (k * (rate / 50) < loud.length) g.reference(frameAt(loud, rate, k));
-    g.onCallerFrame(frameAt(echo, rate, k));
+    g.onCallerFrame(frameAt(echo, rate, k), false);
   }
   t.notOk(g.active, 'asleep again once the echo of the last frame could no longer arrive');
   t.ok(Math.abs(g.stats.delayMs - 120) <= 20, `delay ${g.stats.delayMs} ms`);
   const estimates = g.stats.estimates;
   g.reference(frameAt(loud, rate, 30));
   t.ok(g.active, 'awake on the next reply');
-  g.onCallerFrame(frameAt(loud, rate, 0));
+  g.onCallerFrame(frameAt(loud, rate, 0), false);
   t.equal(g.stats.estimates, estimates, 'no estimate from a cold start');
   t.ok(Math.abs(g.stats.delayMs - 120) <= 20, 'the delay found earlier still holds');
 });
@@ -132,7 +138,7 @@ t.test('a clear drops what Vonage held: frames sent but never played are never e
     const sink = new EchoReferenceSink(leg, g);
     for (let k = 20; k < 25; k++) sink.sendFrame(frameAt(loud, rate, k));
     if (clear) sink.sendText(CLEAR_MESSAGE);
-    return g.onCallerFrame(frameAt(quiet, rate, 20));
+    return g.onCallerFrame(frameAt(quiet, rate, 20), false);
   };
   t.ok(judge(false), 'the echo (−20 dB) of a frame sent is echo');
   t.notOk(judge(true), 'after a clear the same audio is the caller');

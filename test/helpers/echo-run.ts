@@ -39,7 +39,7 @@ export function runGuard(rateHz: 8000 | 16000, ref: Int16Array, caller: Int16Arr
   for (let k = 0; k < total; k++) {
     if (k * n < ref.length) guard.reference(frameAt(ref, rateHz, k));
     const cf = frameAt(caller, rateHz, k);
-    const echo = guard.onCallerFrame(cf);
+    const echo = guard.onCallerFrame(cf, guarded.speaking);
     const voiced = vad.isSpeech(cf);
     if (voiced && !echo) guard.callerVoice();
     if (guarded.push(voiced && !echo) === VadEvent.SpeechStart) guardedStarts.push(k);

@@ -2,11 +2,17 @@
  * What the gateway hears of the caller, per 20 ms frame from the jitter buffer (the hot path): the frame goes to the
  * ASR feed, the utterance capture and the recording, then through the VAD, whose speech start/end and ongoing speech
  * are passed on to the turn state (barge-in, turn latency) and the bot. No allocation per frame beyond the VAD's own.
+ *
+ * With the echo guard on, a frame that is only the bot's own audio coming back down the line counts as unvoiced, so it
+ * can neither barge in nor open an utterance. While the caller is not speaking, such a frame reaches the ASR and the
+ * utterance capture as silence, as a telephone echo suppressor would do, so the bot never transcribes and answers its
+ * own words; the recording keeps the real line. Once the caller speaks, the ASR hears everything (double talk).
  */
 import type { JitterSink } from '../ingress/jitter-buffer.js';
 import type { CallRecording } from '../recording/store.js';
 import type { Clock } from '../util/clock.js';
 import { CallVad, VadEvent, type VadOptions } from '../vad/vad.js';
+import type { EchoGuard, EchoGuardStats } from '../vad/echo-guard.js';
 import type { AsrFeed } from './asr-feed.js';
 import type { BotLink } from './bot-link.js';
 import type { Speaker } from './speaker.js';
@@ -29,6 +35,8 @@ export interface HearingDeps {
   bot: BotLink;
   speaker: Speaker;
   turn: Turn;
+  /** The call's echo guard (ECHO_GUARD=on), fed what the pacer sends by the session; undefined = off. */
+  echo: EchoGuard | undefined;
 }
 
 export class Hearing implements JitterSink {
@@ -37,11 +45,19 @@ export class Hearing implements JitterSink {
   private readonly capture: UtteranceCapture | undefined;
   /** The last finished utterance's audio (when captured): what an end-of-turn detector that wants audio reads. */
   lastUtteranceAudio: Int16Array | undefined;
+  /** What the ASR and the capture get instead of an echo-only frame (never written). */
+  private readonly silence: Buffer | undefined;
 
   constructor(deps: HearingDeps) {
     this.d = deps;
     this.vad = new CallVad(deps.vad);
     if (deps.captureUtterances) this.capture = new UtteranceCapture(PREROLL_MS, deps.maxUtteranceMs, deps.frameBytes);
+    if (deps.echo) this.silence = Buffer.alloc(deps.frameBytes);
+  }
+
+  /** The echo guard's figures (delay, loss, frames judged echo), for the call summary; undefined when it is off. */
+  get echoStats(): EchoGuardStats | undefined {
+    return this.d.echo?.stats;
   }
 
   /** The caller is speaking now (VAD, after the minimum speech duration). */
@@ -55,13 +71,20 @@ export class Hearing implements JitterSink {
   }
 
   onFrame(frame: Buffer, receivedAtMs: number): void {
-    const { asr, rec, turn, bot, speaker } = this.d;
-    asr?.write(frame, receivedAtMs);
-    this.capture?.push(frame);
-    rec?.pushIn(frame);
-    const ev = this.vad.push(frame);
+    const { asr, rec, turn, bot, speaker, echo: guard } = this.d;
     const ep = this.vad.endpointer;
-    if (this.vad.voiced) turn.voiced(receivedAtMs);
+    const echo = guard !== undefined && guard.onCallerFrame(frame, ep.speaking);
+    const heard = echo && !ep.speaking ? (this.silence as Buffer) : frame;
+    if (heard !== frame) guard?.countMuted();
+    asr?.write(heard, receivedAtMs);
+    this.capture?.push(heard);
+    rec?.pushIn(frame);
+    const ev = this.vad.push(frame, echo);
+    if (this.vad.voiced && echo) guard?.countEchoFrame();
+    if (this.vad.voiced && !echo) {
+      turn.voiced(receivedAtMs);
+      guard?.callerVoice();
+    }
     if (ev === VadEvent.SpeechStart) {
       this.capture?.start();
       bot.input({ type: 'speech-start' }, false);

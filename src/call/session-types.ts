@@ -13,6 +13,7 @@ import type { RecordingStore } from '../recording/store.js';
 import type { CallControl } from '../vonage/call-control.js';
 import type { CallObserver } from './observer.js';
 import type { TurnDetector } from '../turn-detect/types.js';
+import type { EchoGuardStats } from '../vad/echo-guard.js';
 
 export interface SessionDeps {
   config: Config;
@@ -46,4 +47,6 @@ export interface CallSummary {
   turnLatenciesMs: number[];
   bargeIns: number;
   replies: Array<{ id: number; frames: number; heardFrames: number; interrupted: boolean }>;
+  /** The echo guard's estimate (delay, loss) and counts; absent when ECHO_GUARD=off. */
+  echo?: EchoGuardStats;
 }

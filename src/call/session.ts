@@ -12,13 +12,15 @@ import { frameBytesFor } from '../config/config.js';
 import { CloseCode } from '../errors.js';
 import { JitterBuffer } from '../ingress/jitter-buffer.js';
 import type { Logger } from '../observability/logger.js';
-import { Pacer, type PacerEvents } from '../egress/pacer.js';
+import { Pacer, type PacerEvents, type PacerSink } from '../egress/pacer.js';
 import type { VonageLeg, LegListener } from '../leg/leg.js';
 import type { CallLegEvent, Handshake } from '../leg/handshake.js';
 import type { TickListener } from '../util/ticker.js';
 import { CALLER_HUNG_UP, type BotOutput } from '../bot/types.js';
 import type { CallRecording } from '../recording/store.js';
 import { RecordingPacerSink } from '../recording/pacer-tap.js';
+import { EchoGuard } from '../vad/echo-guard.js';
+import { EchoReferenceSink } from '../vad/echo-reference.js';
 import { AsrFeed, type AsrFeedOwner } from './asr-feed.js';
 import { AdapterBoundary } from './boundary.js';
 import { BotLink, type BotLinkOwner } from './bot-link.js';
@@ -79,7 +81,11 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.report = new CallReport(metrics, log);
     this.rec = deps.recordings?.create(this.info, frameBytes, log);
     const pacerOpts = { frameBytes, leadFrames: Math.max(1, Math.round(cfg.pacerLeadMs / 20)), capacityFrames: 3000, watermarkBytes: cfg.pacerWatermarkBytes };
-    this.pacer = new Pacer(pacerOpts, this.rec ? new RecordingPacerSink(leg, this.rec) : leg, deps.ticker, clock, this);
+    // The echo guard hears what the pacer sends (what the caller will hear) through a tap on its sink.
+    const echo = cfg.echoGuard ? new EchoGuard({ sampleRateHz: handshake.sampleRateHz, maxDelayMs: cfg.echoGuardMaxDelayMs, marginDb: cfg.echoGuardMarginDb }, metrics.hot) : undefined;
+    let sink: PacerSink = this.rec ? new RecordingPacerSink(leg, this.rec) : leg;
+    if (echo) sink = new EchoReferenceSink(sink, echo);
+    this.pacer = new Pacer(pacerOpts, sink, deps.ticker, clock, this);
     const call = this.info;
     this.asr = deps.asr ? new AsrFeed({ adapter: deps.asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
     this.bot = new BotLink({ adapter: deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
@@ -97,7 +103,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: vadSilenceMs };
     const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && !!detector.wantsAudio);
     const { maxUtteranceMs } = cfg;
-    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn });
+    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn, echo });
     this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this.hearing);
   }
 
@@ -252,7 +258,10 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
 
   /** Snapshot for the console, logs and tests. */
   summary(code = 0, reason = ''): CallSummary {
-    return this.report.summary(this.info.callId, this.d.clock.now() - this.startedAtMs, this.jb, this.pacer, this.turn.bargeIns, code, reason);
+    const s = this.report.summary(this.info.callId, this.d.clock.now() - this.startedAtMs, this.jb, this.pacer, this.turn.bargeIns, code, reason);
+    const echo = this.hearing.echoStats;
+    if (echo) s.echo = { ...echo };
+    return s;
   }
 
   /** End the call: close the leg (if open) and every stage. Idempotent. */

@@ -63,6 +63,12 @@ export interface Config {
   readonly turnDetectorTimeoutMs: number;
   readonly bargeIn: boolean;
   readonly bargeInMinSpeechMs: number;
+  /** Caller audio that is only the bot's own audio echoed back by the line never counts as speech (see vad/echo-guard.ts). */
+  readonly echoGuard: boolean;
+  /** Longest echo delay the guard searches, ms. */
+  readonly echoGuardMaxDelayMs: number;
+  /** A caller frame up to this much louder than the expected echo still counts as echo, dB. */
+  readonly echoGuardMarginDb: number;
   readonly maxUtteranceMs: number;
   readonly asrAdapter: string;
   readonly botAdapter: string;
@@ -247,6 +253,9 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'turnDetectorTimeoutMs', env: 'TURN_DETECTOR_TIMEOUT_MS', def: '150', doc: 'A custom detector\'s prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)', parse: int(10, 5000) },
   { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
+  { key: 'echoGuard', env: 'ECHO_GUARD', def: 'on', doc: 'Echo guard: caller audio no louder than the line\'s echo of what the bot just said (delay and loss estimated per call) does not count as speech for barge-in or utterance start, and reaches the ASR as silence while the caller is not speaking (`on`/`off`)', parse: bool },
+  { key: 'echoGuardMaxDelayMs', env: 'ECHO_GUARD_MAX_DELAY_MS', def: '400', doc: 'Longest echo delay the echo guard searches, from a frame played at Vonage to its echo leaving the jitter buffer (PSTN round trips are < 300 ms, plus `JITTER_TARGET_MS`)', parse: int(60, 1000) },
+  { key: 'echoGuardMarginDb', env: 'ECHO_GUARD_MARGIN_DB', def: '6', doc: 'Caller audio up to this much louder than the expected echo still counts as echo (higher: fewer false barge-ins, double talk needs to be louder)', parse: int(0, 30) },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), or a module path exporting a factory', parse: nonEmpty },

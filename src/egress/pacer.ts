@@ -82,7 +82,8 @@ interface Segment {
 /** Idle ticks to wait for a notify echo before trusting the playout model (1 s). */
 const NOTIFY_GRACE_TICKS = 50;
 const NOTIFY_PREFIX = '{"action":"notify","payload":{"gw":"seg","id":';
-const CLEAR_MESSAGE = '{"action":"clear"}';
+/** Vonage's `clear` action, as sent (a sink tap compares against it). */
+export const CLEAR_MESSAGE = '{"action":"clear"}';
 
 export class Pacer implements TickListener {
   private readonly opts: PacerOptions;

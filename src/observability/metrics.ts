@@ -46,6 +46,8 @@ export class HotCounters {
   legLogSuppressed = 0;
   /** Spells of a live leg sending no audio (treated as silence, not as a dead leg). */
   legSilences = 0;
+  /** Caller frames the VAD called voiced that the echo guard judged to be the bot's own echo (not speech). */
+  echoFrames = 0;
 }
 
 /** Per-call counters a live call exposes for scrapes. */
@@ -124,6 +126,7 @@ export class Metrics {
     fromHot('gateway_pacer_late_sends_total', 'Pacer ticks that had to catch up more than one frame', () => hot.pacerLateSends + this.sumLive((s) => s.pacer.lateSends));
     fromHot('gateway_pacer_dropped_frames_total', 'Outbound frames dropped: socket buffer past the watermark', () => hot.pacerDroppedBackpressure + this.sumLive((s) => s.pacer.framesDroppedBackpressure));
     fromHot('gateway_pacer_rejected_frames_total', 'Outbound frames refused: pacer queue full', () => hot.pacerRejectedFull + this.sumLive((s) => s.pacer.framesRejectedFull));
+    fromHot('gateway_echo_frames_total', 'Caller frames the VAD called speech that the echo guard judged to be the bot\'s own audio echoed back by the line (kept from barge-in and utterance start)', () => hot.echoFrames);
     fromHot('gateway_ticker_late_ticks_total', 'Shared 20 ms clock ticks that fired more than 10 ms late', () => this.tickerLateTicks());
 
     this.activeCalls = new Gauge({ name: 'gateway_active_calls', help: 'Vonage legs currently connected', registers });

@@ -31,14 +31,17 @@ export class CallVad {
     this.endpointer = new Endpointer({ frameMs: 20, minSpeechMs: o.minSpeechMs, silenceMs: o.silenceMs });
   }
 
-  /** The last frame's decision. */
+  /** The last frame's decision (the WebRTC VAD's own, before any `unvoiced` override). */
   get voiced(): boolean {
     return this.lastVoiced;
   }
 
-  /** Classify one 20 ms leg frame and advance the endpointer. */
-  push(frame: Buffer): VadEvent {
-    if (!this.resampler) return this.endpointer.push((this.lastVoiced = this.fvad.isSpeech(frame)));
+  /**
+   * Classify one 20 ms leg frame and advance the endpointer. `unvoiced`: the frame is known not to be the caller's
+   * speech (the echo guard's echo-only verdict), so the endpointer counts it as silence whatever the VAD says.
+   */
+  push(frame: Buffer, unvoiced = false): VadEvent {
+    if (!this.resampler) return this.endpointer.push((this.lastVoiced = this.fvad.isSpeech(frame)) && !unvoiced);
     // A frame sliced from a larger socket buffer can start at an odd byte offset: an Int16Array view of it would throw.
     const aligned = frame.byteOffset % 2 === 0 ? new Int16Array(frame.buffer, frame.byteOffset, frame.length >> 1) : new Int16Array(Uint8Array.prototype.slice.call(frame).buffer);
     const out = this.resampler.process(aligned);
@@ -56,7 +59,7 @@ export class CallVad {
         this.accLen = 0;
       }
     }
-    return this.endpointer.push(this.lastVoiced);
+    return this.endpointer.push(this.lastVoiced && !unvoiced);
   }
 
   close(): void {

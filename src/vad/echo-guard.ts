@@ -1,0 +1,328 @@
+/**
+ * Echo guard: the caller's line echoes the bot's own audio back (a PSTN hybrid, a speakerphone), and the WebRTC VAD calls
+ * that echo speech, so the bot would barge in on itself and then answer its own words. The gateway knows exactly what it
+ * sent, so it can tell: a caller frame no louder than the echo the bot's recent output would make is **echo-only**, and
+ * counts as unvoiced for barge-in and utterance start.
+ *
+ * Design (chosen over a sample-level adaptive filter, NLMS, because we only need a yes/no per 20 ms frame, not a
+ * cleaned signal; an energy comparison costs one pass over the frame and tolerates the codecs, band-limiting and
+ * resampling of a phone path that make a sample-level model diverge):
+ * - **Reference timeline.** {@link EchoReferenceSink} hands every frame the pacer sends to {@link reference}, which
+ *   keeps only its four 5 ms block energies in a pending queue: the frames sent ahead of playout (the pacer's lead at
+ *   Vonage). Each caller frame pops one, as Vonage plays one frame per 20 ms from arrival; a `clear` empties the queue
+ *   (Vonage dropped them). Reference and caller energies thus sit on one 5 ms block clock, and the echo delay is
+ *   whatever the line, the network and our jitter buffer add; the pacer's lead is already taken out.
+ * - **Energies** are mean squares per sample of a 300 Hz high-passed signal, on both sides, so the telephone band-limit
+ *   of the return path (nothing below 300 Hz) does not make the echo look quieter than it is.
+ * - **Delay and echo return loss (ERL)**: every 500 ms while the bot talks and the caller has not spoken in the last
+ *   1.5 s, {@link estimateEcho} correlates the two envelopes over 1.5 s (lags up to `maxDelayMs`) and fits the gain at
+ *   the peak. A strong peak (ρ ≥ 0.5) **locks** delay and gain (kept across replies; a later strong peak replaces them).
+ *   A weak peak means no coherent echo: the gain is bounded by caller/bot energy over the window (noise included).
+ * - **Decision per frame** (echo-only ⇔ caller energy ≤ expected echo × margin):
+ *   locked: expected = gain × the reference energy at the delay (each block's max over −10…+20 ms, for dispersion);
+ *   before the first estimate (the first ½ s of bot speech): expected = the loudest reference frame within
+ *   `maxDelayMs` × −6 dB (the least ERL a line should have, ITU-T G.168), no margin: conservative, so echo of anything
+ *   just sent is suspect unless the caller is clearly louder; an utterance that starts anyway is real speech (an echo
+ *   cannot pass that rule), so its frames count as they are until it ends; and if 1 s passes with no estimate (the
+ *   caller talking all along, where an echo-only line gives one at ½ s) the VAD is trusted until one can be made;
+ *   no coherent echo found: expected = that bound on the gain × the loudest reference frame within `maxDelayMs`.
+ *   Caller speech at a normal level over the bot is ≥ 20 dB above an echo that comes back ≥ 20 dB down, so it still
+ *   barges in.
+ * - **Cost**: nothing at all while the bot has been silent for longer than `maxDelayMs` (the guard sleeps; it wakes on
+ *   the next frame sent). Awake: one pass over the caller frame (energies) plus ~30 ring reads; an estimation is
+ *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine), every 25th frame. No allocation after construction.
+ */
+import { echoScratch, estimateEcho, type EchoEstimate, type EchoScratch } from './echo-estimate.js';
+
+export interface EchoGuardOptions {
+  sampleRateHz: number;
+  /** Longest echo delay searched, ms: from a frame's playout at Vonage to its echo leaving our jitter buffer. */
+  maxDelayMs: number;
+  /** A caller frame up to this much louder than the expected echo still counts as echo, dB. */
+  marginDb: number;
+}
+
+/** Per-call figures, for the call summary. */
+export interface EchoGuardStats {
+  /** Caller frames the raw VAD called voiced that were judged echo-only (not counted as speech). */
+  framesEcho: number;
+  /** Caller frames handed to the ASR as silence (echo-only while the caller was not speaking). */
+  framesMuted: number;
+  /** Estimated echo delay, ms (bot frame played at Vonage → its echo out of our jitter buffer); −1 = none found. */
+  delayMs: number;
+  /** Estimated echo return loss (how far below the bot's audio the echo comes back), dB; −1 = none found. */
+  erlDb: number;
+  /** Correlation at the locked delay (0 = none). */
+  rho: number;
+  /** Delay estimations run. */
+  estimates: number;
+  /** Reference frames dropped because the caller's stream stalled while the bot kept sending (bounded queue). */
+  referenceDropped: number;
+}
+
+/** Where {@link EchoGuard} counts suppressed frames for the process metrics (the metrics' hot counters). */
+export interface EchoCounters {
+  echoFrames: number;
+}
+
+const BLOCKS = 4;
+const BLOCK_MS = 5;
+const WINDOW_BLOCKS = 300;
+const MIN_WINDOW_BLOCKS = 100;
+const EST_EVERY_FRAMES = 25;
+/** Bot frames (of the window) with audio before an estimate means anything. */
+const MIN_ACTIVE_FRAMES = 15;
+const LOCK_RHO = 0.5;
+/** Awake frames the conservative first phase may last without an estimate (the caller talking all along): 1 s. */
+const INITIAL_MAX_FRAMES = 50;
+const INITIAL_GAIN = 10 ** (-6 / 10);
+/** Reference energy (mean square per sample) below which a frame is silence: −60 dBFS. */
+const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
+/** Frames sent but not yet played: bounded, drop oldest (the pacer's lead is 5 by default). */
+const PENDING_FRAMES = 128;
+const LOCK_LO_BLOCKS = 2;
+const LOCK_HI_BLOCKS = 4;
+
+const enum Mode {
+  Initial = 0,
+  Locked = 1,
+  Unlocked = 2,
+}
+
+function pow2AtLeast(n: number): number {
+  let p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+/** One-pole high-pass state (300 Hz) and the sum of block mean squares it writes. */
+class HighPass {
+  private readonly alpha: number;
+  private x = 0;
+  private y = 0;
+
+  constructor(rateHz: number) {
+    const rc = 1 / (2 * Math.PI * 300);
+    this.alpha = rc / (rc + 1 / rateHz);
+  }
+
+  /** High-pass 16-bit LE `frame` and write its BLOCKS block mean squares to `out[(at + k) & mask]`; returns their sum. */
+  blocks(frame: Uint8Array, out: Float64Array, at: number, mask: number): number {
+    const n = frame.length >> 1;
+    const per = (n / BLOCKS) | 0;
+    const alpha = this.alpha;
+    let x0 = this.x;
+    let y = this.y;
+    let total = 0;
+    let i = 0;
+    for (let k = 0; k < BLOCKS; k++) {
+      let s = 0;
+      const stop = k === BLOCKS - 1 ? n : i + per;
+      const count = stop - i;
+      for (; i < stop; i++) {
+        const x = ((frame[2 * i] | (frame[2 * i + 1] << 8)) << 16) >> 16;
+        y = alpha * (y + x - x0);
+        x0 = x;
+        s += y * y;
+      }
+      const e = count > 0 ? s / count : 0;
+      out[(at + k) & mask] = e;
+      total += e;
+    }
+    this.x = x0;
+    this.y = y;
+    return total;
+  }
+}
+
+export class EchoGuard {
+  readonly stats: EchoGuardStats = { framesEcho: 0, framesMuted: 0, delayMs: -1, erlDb: -1, rho: 0, estimates: 0, referenceDropped: 0 };
+  private readonly counters: EchoCounters | undefined;
+  private readonly maxLagBlocks: number;
+  private readonly maxDelayFrames: number;
+  private readonly margin: number;
+  private readonly mask: number;
+  private readonly refE: Float64Array;
+  private readonly calE: Float64Array;
+  private readonly frameMask: number;
+  private readonly refFrameE: Float64Array;
+  private readonly pending = new Float64Array(PENDING_FRAMES * BLOCKS);
+  private pendingHead = 0;
+  private pendingCount = 0;
+  private readonly hpRef: HighPass;
+  private readonly hpCal: HighPass;
+  private readonly scratch: EchoScratch;
+  private readonly est: EchoEstimate = { lagBlocks: 0, rho: 0, gain: 0, gainUpper: 0 };
+  private awake = false;
+  /** Caller frames seen while awake (the block clock is 4 × this). */
+  private frame = 0;
+  /** First block of the current awake spell: caller history before it was not recorded. */
+  private validFromBlock = 0;
+  private activeUntilFrame = 0;
+  private lastVoiceFrame = -1_000_000;
+  private mode = Mode.Initial;
+  private lagBlocks = 0;
+  private gain = INITIAL_GAIN;
+
+  constructor(o: EchoGuardOptions, counters?: EchoCounters) {
+    this.counters = counters;
+    this.maxLagBlocks = Math.ceil(o.maxDelayMs / BLOCK_MS);
+    this.maxDelayFrames = Math.ceil(o.maxDelayMs / 20);
+    this.margin = 10 ** (o.marginDb / 10);
+    const ring = pow2AtLeast(WINDOW_BLOCKS + this.maxLagBlocks + LOCK_HI_BLOCKS + BLOCKS * 2);
+    this.mask = ring - 1;
+    this.refE = new Float64Array(ring);
+    this.calE = new Float64Array(ring);
+    const frames = pow2AtLeast(WINDOW_BLOCKS / BLOCKS + this.maxDelayFrames + 2);
+    this.frameMask = frames - 1;
+    this.refFrameE = new Float64Array(frames);
+    this.hpRef = new HighPass(o.sampleRateHz);
+    this.hpCal = new HighPass(o.sampleRateHz);
+    this.scratch = echoScratch(WINDOW_BLOCKS, this.maxLagBlocks);
+  }
+
+  /** True while the bot's audio (or its echo) may be on the line; asleep, {@link onCallerFrame} returns at once. */
+  get active(): boolean {
+    return this.awake;
+  }
+
+  /** A frame the pacer has just sent to Vonage (16-bit LE at the leg rate). Keeps its energies, not the audio. */
+  reference(frame: Uint8Array): void {
+    if (!this.awake) this.wake();
+    if (this.pendingCount === PENDING_FRAMES) {
+      this.pendingHead = (this.pendingHead + 1) % PENDING_FRAMES;
+      this.pendingCount--;
+      this.stats.referenceDropped++;
+    }
+    const slot = (this.pendingHead + this.pendingCount) % PENDING_FRAMES;
+    this.hpRef.blocks(frame, this.pending, slot * BLOCKS, 0x7fffffff);
+    this.pendingCount++;
+  }
+
+  /** Vonage was told to drop what it holds (`clear`): frames sent but not played will never be heard, nor echoed. */
+  flushReference(): void {
+    this.pendingCount = 0;
+  }
+
+  /**
+   * One caller frame from the jitter buffer (16-bit LE at the leg rate), in order. Returns true when it is echo-only:
+   * no louder than the bot's own audio coming back. Call {@link callerVoice} after it when the frame turns out to be
+   * the caller's voice. `callerSpeaking`: the caller is in an utterance (see the class comment on the first ½ s).
+   */
+  onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
+    if (!this.awake) return false;
+    const f = this.frame++;
+    const at = f * BLOCKS;
+    // Estimate over the window up to the previous frame, whose verdict (voice or not) is known by now.
+    if ((f * BLOCKS - this.validFromBlock) % (EST_EVERY_FRAMES * BLOCKS) === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
+    const mask = this.mask;
+    let refFrame = 0;
+    if (this.pendingCount > 0) {
+      const p = this.pendingHead * BLOCKS;
+      for (let k = 0; k < BLOCKS; k++) {
+        const e = this.pending[p + k];
+        this.refE[(at + k) & mask] = e;
+        refFrame += e;
+      }
+      this.pendingHead = (this.pendingHead + 1) % PENDING_FRAMES;
+      this.pendingCount--;
+    } else for (let k = 0; k < BLOCKS; k++) this.refE[(at + k) & mask] = 0;
+    this.refFrameE[f & this.frameMask] = refFrame;
+    if (refFrame > ACTIVE_FLOOR) this.activeUntilFrame = f + this.maxDelayFrames + 2;
+    const calFrame = this.hpCal.blocks(frame, this.calE, at, mask);
+    // No estimate after 1 s awake means the caller has been talking over the bot (an echo-only line gives one at ½ s):
+    // trust the VAD until a quiet stretch allows an estimate.
+    if (this.mode === Mode.Initial && f * BLOCKS - this.validFromBlock >= INITIAL_MAX_FRAMES * BLOCKS) {
+      this.mode = Mode.Unlocked;
+      this.gain = 0;
+    }
+    // Before the first estimate an utterance can only have started on frames louder than any echo could be: the caller
+    // is really talking over the bot, and the rest of that utterance counts as is (the conservative rule would cut
+    // speech at the bot's own level to pieces, and no estimate can run while the caller talks).
+    const echo = !(callerSpeaking && this.mode === Mode.Initial) && calFrame <= this.expectedEcho(at);
+    if (f >= this.activeUntilFrame && this.pendingCount === 0) this.awake = false;
+    return echo;
+  }
+
+  /**
+   * The last caller frame was the caller's voice (the VAD called it voiced and it was not echo): windows holding it are
+   * kept out of the estimation, where the caller's voice would pass for echo.
+   */
+  callerVoice(): void {
+    this.lastVoiceFrame = this.frame - 1;
+  }
+
+  /** The raw VAD called an echo-only frame voiced: it was kept from counting as speech. */
+  countEchoFrame(): void {
+    this.stats.framesEcho++;
+    if (this.counters) this.counters.echoFrames++;
+  }
+
+  /** An echo-only frame went to the ASR as silence. */
+  countMuted(): void {
+    this.stats.framesMuted++;
+  }
+
+  /** The largest caller frame energy that still counts as echo at block `at`. */
+  private expectedEcho(at: number): number {
+    const ref = this.refE;
+    const mask = this.mask;
+    if (this.mode === Mode.Locked) {
+      let sum = 0;
+      const lo = this.lagBlocks - LOCK_LO_BLOCKS;
+      const hi = this.lagBlocks + LOCK_HI_BLOCKS;
+      for (let k = 0; k < BLOCKS; k++) {
+        let m = 0;
+        for (let d = lo < 0 ? 0 : lo; d <= hi; d++) {
+          const e = ref[(at + k - d) & mask];
+          if (e > m) m = e;
+        }
+        sum += m;
+      }
+      return sum * this.gain * this.margin;
+    }
+    let max = 0;
+    const f = at / BLOCKS;
+    for (let d = 0; d <= this.maxDelayFrames; d++) {
+      const e = this.refFrameE[(f - d) & this.frameMask];
+      if (e > max) max = e;
+    }
+    // Unlocked, the gain is already an upper bound (all the caller's energy, noise included, put down to echo): no margin.
+    return this.mode === Mode.Initial ? max * INITIAL_GAIN : max * this.gain;
+  }
+
+  private maybeEstimate(end: number): void {
+    const w = Math.min(WINDOW_BLOCKS, end - this.validFromBlock);
+    if (w < MIN_WINDOW_BLOCKS) return;
+    let active = 0;
+    const frames = w / BLOCKS;
+    const f = end / BLOCKS - 1;
+    for (let d = 0; d < frames; d++) if (this.refFrameE[(f - d) & this.frameMask] > ACTIVE_FLOOR) active++;
+    if (active < MIN_ACTIVE_FRAMES) return;
+    const e = estimateEcho(this.refE, this.calE, this.mask, end, w, this.maxLagBlocks, this.scratch, this.est);
+    this.stats.estimates++;
+    // A gain above −6 dB is no line's echo (G.168's least ERL): the caller was talking in frames taken for echo, and
+    // two voices' envelopes can correlate over a short window. Such an estimate is dropped.
+    if (e.rho >= LOCK_RHO && e.gain > 0 && e.gain <= INITIAL_GAIN) {
+      this.mode = Mode.Locked;
+      this.lagBlocks = e.lagBlocks;
+      this.gain = e.gain;
+      this.stats.delayMs = e.lagBlocks * BLOCK_MS;
+      this.stats.erlDb = Math.round(-10 * Math.log10(this.gain) * 10) / 10;
+      this.stats.rho = Math.round(e.rho * 100) / 100;
+    } else if (this.mode !== Mode.Locked && e.gainUpper <= INITIAL_GAIN) {
+      this.mode = Mode.Unlocked;
+      this.gain = e.gainUpper;
+    }
+  }
+
+  /** The bot starts sending after a silence: the histories restart (the caller's was not kept while asleep). */
+  private wake(): void {
+    this.awake = true;
+    this.refE.fill(0);
+    this.calE.fill(0);
+    this.refFrameE.fill(0);
+    this.validFromBlock = this.frame * BLOCKS;
+    this.activeUntilFrame = this.frame + this.maxDelayFrames + 2;
+  }
+}

@@ -48,7 +48,7 @@ export type BotMessage =
 export type ParseResult = { ok: true; message: BotMessage } | { ok: false; error: Extract<GatewayMessage, { type: 'error' }> };
 
 /** The message the gateway sends the bot for one session input. */
-export function gatewayMessageFor(e: BotInput, call: CallInfo): GatewayMessage {
+export function gatewayMessageFor(e: Exclude<BotInput, { type: 'backchannel' }>, call: CallInfo): GatewayMessage {
   switch (e.type) {
     case 'start':
       return {

@@ -114,7 +114,8 @@ class RemoteBotSession implements BotSession {
   }
 
   input(e: BotInput): void {
-    if (this.closedFlag || this.failed) return;
+    // Backchannels are not part of sidecar protocol v1 (its owner may add them): dropped here, not sent.
+    if (this.closedFlag || this.failed || e.type === 'backchannel') return;
     this.send(gatewayMessageFor(e, this.o.call));
   }
 

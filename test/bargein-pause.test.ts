@@ -5,7 +5,9 @@
  * (a) a 400 ms "okay"-length burst: playback pauses, resumes where it stopped, plays to its end, no `clear`, and the bot
  *     gets a backchannel, not a turn; a second call at the same time is never paused;
  * (b) a 1.5 s interruption: `clear`, the bot's reply is interrupted;
- * (c) BARGE_IN_CONFIRM_MS=0: the same burst clears at once, as before the pause existed.
+ * (c) BARGE_IN_CONFIRM_MS=0: the same burst clears at once, as before the pause existed;
+ * (d) with the offline ASR, a spoken "okay" and "i see" reach the bot as backchannels (with their text), never as
+ *     transcripts, and the reply is never interrupted.
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -13,6 +15,10 @@ import { startGateway, metricValue, until, untilLog, type TestGateway } from './
 import { openRawLeg, ContinuousCaller, type RawLeg } from './helpers/raw-leg.js';
 import { INPUTS, REPLY_MS, pitchFor, replyAudio } from './fixtures/long-reply-bot.js';
 import type { BotInput } from '../src/bot/types.js';
+import type { CallInfo } from '../src/call/call-info.js';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { createFliteTts } from '../src/tts/flite.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
 const FRAME = 640;
@@ -116,5 +122,40 @@ t.test('(c) BARGE_IN_CONFIRM_MS=0: the same short burst clears at once, as befor
   t.equal(metricValue(m, 'gateway_barge_in_pauses_total'), 0, 'never paused');
   t.equal(metricValue(m, 'gateway_barge_ins_total'), 1);
   t.notOk(a.inputs().some((e) => e.type === 'backchannel'), 'an interruption is no backchannel');
+  a.leg.ws.close();
+});
+
+/** `text` spoken by Flite (voice slt, 16 kHz: what pocketsphinx recognises best). */
+async function speak(text: string): Promise<Buffer> {
+  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+  const c: CallInfo = { callId: 'caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const parts: Buffer[] = [];
+  for await (const x of tts.synthesize({ text, call: c, voice: 'slt', signal: new AbortController().signal })) parts.push(Buffer.from(x.audio.buffer, x.audio.byteOffset, x.audio.byteLength));
+  await tts.close?.();
+  return Buffer.concat(parts);
+}
+
+t.test('(d) with ASR: spoken acknowledgements reach the bot as backchannels with their text, never as transcripts', async (t) => {
+  const [okay, iSee] = [await speak('okay.'), await speak('i see.')];
+  const g = await startGateway(t, { BOT_ADAPTER: BOT, ASR_ADAPTER: 'local' });
+  const a = await call(g, 'pause-long-e');
+  await until(() => a.leg.binary.length >= 10, 5000, 'reply playing');
+  await a.caller.say(okay);
+  // The offline recogniser's finals take seconds on this machine (up to BACKCHANNEL_TEXT_WAIT_MS, 8 s, are waited for):
+  // the next acknowledgement comes once the first has been told, so each final is attributed to its own utterance.
+  await until(() => a.inputs().some((e) => e.type === 'backchannel'), 12000, 'first backchannel told to the bot').catch((e) => { t.comment(JSON.stringify(a.inputs()) + JSON.stringify(g.logs.filter((l) => /transcript|backchannel|barge/.test(l.msg)).map((l) => [l.msg, l.why ?? l.text ?? '']))); throw e; });
+  await a.caller.say(iSee);
+  await until(() => a.inputs().filter((e) => e.type === 'backchannel').length === 2, 12000, 'second backchannel told to the bot');
+  await new Promise((r) => setTimeout(r, 1000)); // a straggling final would show up as a transcript now
+  const bcs = a.inputs().filter((e) => e.type === 'backchannel') as Array<Extract<BotInput, { type: 'backchannel' }>>;
+  t.comment(`backchannels: ${JSON.stringify(bcs)}`);
+  // pocketsphinx hears Flite's "okay" as "again" (or nothing): duration made it a backchannel; "i see" it hears right.
+  t.ok(bcs[0].durationMs <= 700, '"okay" is short');
+  t.match(bcs[1].text ?? '', /^i see$/, '"i see" comes with its transcript');
+  t.notOk(a.inputs().some((e) => e.type === 'transcript' && e.final), 'no final transcript for the bot to answer');
+  t.notOk(a.leg.texts.some(isClear), 'never interrupted');
+  t.equal(playback(a.inputs()), undefined, 'the reply is still playing (no interruption reported)');
+  t.equal(metricValue(await g.metrics(), 'gateway_barge_ins_total'), 0);
+  t.equal(metricValue(await g.metrics(), 'gateway_backchannels_total'), 2);
   a.leg.ws.close();
 });

@@ -204,6 +204,9 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.log.info({ durationMs, text }, 'backchannel');
     this.bot.input(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs }, false);
   }
+  onHeldTranscript(text: string): void {
+    this.bot.input({ type: 'transcript', text, final: true }, true);
+  }
   onReplyStarted(id: number, turnLatencyMs: number | undefined): void {
     this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: this.report.replyStarted(id, turnLatencyMs) });
   }

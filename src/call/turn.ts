@@ -35,8 +35,12 @@
 import { CloseCode } from '../errors.js';
 import type { TranscriptKind } from './backchannel.js';
 
-/** How long a finished backchannel waits for its final transcript before it is told to the bot without text. */
-export const BACKCHANNEL_TEXT_WAIT_MS = 2000;
+/**
+ * How long a finished backchannel waits for its final transcript before it is told to the bot without text (it is
+ * told sooner if the caller's next utterance ends first: finals come in order, so a later final is not its). Generous
+ * because the offline recogniser's finals can take seconds on a loaded machine, and a late one must not become a turn.
+ */
+export const BACKCHANNEL_TEXT_WAIT_MS = 8000;
 
 /** Why a paused reply resumed. */
 export type ResumeReason = 'silence' | 'speech-end' | 'bound' | 'played';
@@ -80,6 +84,8 @@ export interface TurnActions {
   onResume(why: ResumeReason): void;
   /** The caller acknowledged while the bot spoke: `durationMs` voiced, `text` when the ASR gave words. */
   onBackchannel(durationMs: number, text: string | undefined): void;
+  /** A final transcript held while its utterance was under way turned out to be a turn: give it to the bot now. */
+  onHeldTranscript(text: string): void;
   /** The first frame of reply `replyId` was sent; `turnLatencyMs` when it closed a caller's turn (else undefined). */
   onReplyStarted(replyId: number, turnLatencyMs: number | undefined): void;
   /** The bot failed or did not answer (`failures` so far in this call): tell the caller, the call goes on. */
@@ -127,9 +133,9 @@ export class Turn {
   private pausedThisUtterance = false;
   /** This utterance began while the bot spoke and has not interrupted: it may be a backchannel. */
   private candidate = false;
-  /** Listed words heard for the candidate while it is still under way (streaming ASR). */
+  /** The candidate's latest transcript while it is still under way, its kind, and whether it was a final (held). */
   private candidateText: string | undefined;
-  /** That text was a final (nothing more will come for this utterance). */
+  private candidateKind: TranscriptKind = 'empty';
   private candidateFinal = false;
   /** A finished backchannel (voiced ms) awaiting its final transcript or its deadline (−1: none). */
   private bcDurMs = -1;
@@ -166,6 +172,7 @@ export class Turn {
     this.pausedThisUtterance = false;
     this.candidate = playing && !this.goingAway && this.cfg.backchannelMaxMs > 0;
     this.candidateText = undefined;
+    this.candidateKind = 'empty';
     this.candidateFinal = false;
     this.speech(speechMs, playing, interruptible);
   }
@@ -178,12 +185,12 @@ export class Turn {
     const fresh = speechMs - this.speechMsAtReply;
     const confirmMs = this.cfg.bargeInConfirmMs;
     if (this.paused) {
-      if (fresh >= confirmMs && this.candidateText === undefined) this.bargeIn();
+      if (fresh >= confirmMs && this.candidateKind !== 'backchannel') this.bargeIn();
       return;
     }
     if (fresh < this.cfg.bargeInMinSpeechMs) return;
     if (!playing || !interruptible || this.goingAway) return;
-    if (confirmMs <= 0 || (fresh >= confirmMs && this.candidateText === undefined)) return this.bargeIn();
+    if (confirmMs <= 0 || (fresh >= confirmMs && this.candidateKind !== 'backchannel')) return this.bargeIn();
     if (this.noRepause || speechMs - this.rearmSpeechMs < this.cfg.bargeInMinSpeechMs) return;
     this.paused = true;
     this.pausedThisUtterance = true;
@@ -193,27 +200,31 @@ export class Turn {
   }
 
   /**
-   * VAD: the caller stopped speaking; `speechMs` voiced in the utterance. Returns true when it is a backchannel
-   * decided now (no ASR to wait for): the session flags its `speech-end`, and `onBackchannel` follows at the next tick.
+   * VAD: the caller stopped speaking; `speechMs` voiced in the utterance (`playing`/`interruptible`: the speaker now).
+   * Returns true when it is a backchannel decided now: the session flags its `speech-end`, and `onBackchannel` follows
+   * at the next tick. With ASR and no final yet, the decision waits for the final (see the class comment).
    */
-  speechEnd(speechMs = this.lastSpeechMs, nowMs = this.lastVoicedAtMs): boolean {
+  speechEnd(speechMs = this.lastSpeechMs, nowMs = this.lastVoicedAtMs, playing = false, interruptible = true): boolean {
     if (this.paused) this.resume('speech-end');
+    if (this.bcDurMs >= 0) this.endBackchannel(); // an older one still waiting for text: its final did not come first
     let decided = false;
     if (this.candidate && !this.bargedThisUtterance) {
-      if (this.bcDurMs >= 0) this.endBackchannel(); // an older one still waiting for text: tell it now
-      this.bcDurMs = speechMs;
-      this.bcText = this.candidateText;
-      this.bcPaused = this.pausedThisUtterance;
-      if (this.candidateFinal || !this.cfg.hasAsr) {
-        // Decided: told at the next tick, so the bot sees the utterance's speech-end first.
-        this.bcDueMs = nowMs;
-        decided = this.candidateFinal || speechMs <= this.cfg.backchannelMaxMs;
-        if (!decided) this.bcDurMs = -1;
-      } else this.bcDueMs = nowMs + BACKCHANNEL_TEXT_WAIT_MS; // its final decides (a partial's words may change)
-      if (this.bcDurMs >= 0) this.turnOpen = false;
+      const text = this.candidateFinal ? this.candidateText : undefined;
+      const acknowledges = speechMs <= this.cfg.backchannelMaxMs || this.candidateKind === 'backchannel';
+      if (this.candidateFinal && !acknowledges && text !== undefined) {
+        // Its final came before the VAD's end, with words, and it is longer than a backchannel: a turn after all.
+        if (this.pausedThisUtterance) this.lateBargeIn(playing, interruptible);
+        this.startReplyClock(nowMs);
+        this.act.onHeldTranscript(text);
+      } else if (this.candidateFinal || !this.cfg.hasAsr) {
+        // Decided now: told at the next tick, so the bot sees the utterance's speech-end first.
+        decided = acknowledges;
+        if (decided) this.holdBackchannel(speechMs, text, nowMs);
+      } else this.holdBackchannel(speechMs, undefined, nowMs + BACKCHANNEL_TEXT_WAIT_MS); // its final decides
     }
     this.candidate = false;
     this.candidateText = undefined;
+    this.candidateKind = 'empty';
     this.candidateFinal = false;
     if (this.state === 'listening') this.setState('thinking');
     return decided;
@@ -221,40 +232,38 @@ export class Turn {
 
   /**
    * A transcript from the ASR (`playing`/`interruptible` describe the speaker now). Returns true when it goes to the
-   * bot as a transcript, false when it was taken as a backchannel's text. A non-empty final starts the reply clock.
+   * bot as a transcript now, false when it is held (a final of an utterance under way that began while the bot spoke:
+   * its end decides) or taken as a backchannel's text. A non-empty final delivered starts the reply clock.
    */
   transcript(final: boolean, text: string, nowMs: number, playing = false, interruptible = true): boolean {
     const kind: TranscriptKind = this.cfg.backchannelMaxMs > 0 ? this.cfg.backchannelWords.kind(text) : text.trim() ? 'words' : 'empty';
-    if (kind === 'words') {
-      this.candidateText = undefined;
-      this.candidateFinal = false;
-      if (this.paused) this.bargeIn();
-    } else if (kind === 'backchannel' && this.candidate && !this.bargedThisUtterance) {
-      this.candidateText = text.trim();
-      this.candidateFinal = final;
-      if (final) return false; // held: it is the backchannel's text, told when the utterance ends
-    }
     if (final && this.bcDurMs >= 0) {
-      // The final of a finished candidate utterance decides it.
-      if (kind !== 'words') {
-        if (kind === 'backchannel') this.bcText = text.trim();
-        const told = this.endBackchannel();
-        if (told || kind === 'backchannel') return false;
-      } else {
-        const paused = this.bcPaused;
-        this.bcDurMs = -1;
-        this.turnOpen = true;
-        // Words after all ("stop" is as short as "okay"): interrupt the reply it paused, if it still plays.
-        if (paused && this.cfg.bargeIn && playing && interruptible && !this.goingAway) {
-          this.bargeIns++;
-          this.act.onBargeIn();
-          this.setState('listening');
+      // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel
+      // (its text, whatever the words) when it was short or only listed words; else a turn, and the reply it paused
+      // is interrupted now.
+      if (kind !== 'words' || this.bcDurMs <= this.cfg.backchannelMaxMs) {
+        if (kind !== 'empty') this.bcText = text.trim();
+        this.endBackchannel();
+        return false;
+      }
+      this.bcDurMs = -1;
+      this.turnOpen = true;
+      if (this.bcPaused) this.lateBargeIn(playing, interruptible);
+    } else {
+      if (kind === 'words' && this.paused) this.bargeIn(); // confirmed by words (partial or final)
+      if (this.candidate && !this.bargedThisUtterance) {
+        if (kind !== 'empty') {
+          this.candidateText = text.trim();
+          this.candidateKind = kind;
+          this.candidateFinal = final;
         }
+        if (final) return false; // held: the utterance's end decides
       }
     }
-    if (final && kind !== 'empty' && this.cfg.hasTts && this.cfg.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0) this.botWaitSinceMs = nowMs;
+    if (final && kind !== 'empty') this.startReplyClock(nowMs);
     return true;
   }
+
 
   /** The bot produced output: it is answering. */
   botOutput(): void {
@@ -364,7 +373,16 @@ export class Turn {
     this.paused = false; // the clear ends the pause
     this.bargedThisUtterance = true;
     this.candidate = false;
-    this.candidateText = undefined;
+    this.bargeIns++;
+    this.act.onBargeIn();
+    this.setState('listening');
+  }
+
+  /** Words after all ("stop" is as short as "okay"): interrupt the reply the utterance paused, if it still plays. */
+  private lateBargeIn(playing: boolean, interruptible: boolean): void {
+    if (!this.cfg.bargeIn || !playing || !interruptible || this.goingAway) return;
+    this.paused = false; // the clear ends any pause
+    this.bargedThisUtterance = true;
     this.bargeIns++;
     this.act.onBargeIn();
     this.setState('listening');
@@ -375,6 +393,19 @@ export class Turn {
     this.rearmSpeechMs = this.lastSpeechMs;
     this.resumes++;
     this.act.onResume(why);
+  }
+
+  private startReplyClock(nowMs: number): void {
+    if (this.cfg.hasTts && this.cfg.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0) this.botWaitSinceMs = nowMs;
+  }
+
+  /** A finished candidate: told at `dueMs` (or at its final, if sooner). */
+  private holdBackchannel(ms: number, text: string | undefined, dueMs: number): void {
+    this.bcDurMs = ms;
+    this.bcText = text;
+    this.bcDueMs = dueMs;
+    this.bcPaused = this.pausedThisUtterance;
+    this.turnOpen = false;
   }
 
   /** Tell the pending backchannel (if it qualifies: listed words, or short enough). Returns true when told. */

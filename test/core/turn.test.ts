@@ -15,7 +15,8 @@ type Ev =
   | ['voiced', number]
   | ['speech-start', number, boolean?, boolean?]
   | ['speech', number, boolean?, boolean?]
-  | ['speech-end', number?, number?]
+  /** speechMs, at, playing, interruptible */
+  | ['speech-end', number?, number?, boolean?, boolean?]
   /** at, text, final (default true), playing, interruptible */
   | ['transcript', number, string, boolean?, boolean?, boolean?]
   | ['bot-output']
@@ -45,6 +46,7 @@ function run(events: Ev[], cfg: Partial<TurnConfig> = {}): { actions: string[]; 
     onBargeIn: () => actions.push('barge-in'),
     onPause: () => actions.push('pause'),
     onResume: (why) => actions.push(`resume ${why}`),
+    onHeldTranscript: (text) => actions.push(`transcript ${text}`),
     onBackchannel: (ms, text) => actions.push(text === undefined ? `backchannel ${ms}` : `backchannel ${ms} ${text}`),
     onReplyStarted: (id, ms) => actions.push(ms === undefined ? `reply-started ${id}` : `reply-started ${id} latency ${ms}`),
     onApologise: (why, n) => actions.push(`apologise ${n}: ${why}`),
@@ -58,7 +60,7 @@ function run(events: Ev[], cfg: Partial<TurnConfig> = {}): { actions: string[]; 
       case 'voiced': turn.voiced(e[1]); break;
       case 'speech-start': turn.speechStart(e[1], e[2] ?? false, e[3] ?? true); break;
       case 'speech': turn.speech(e[1], e[2] ?? false, e[3] ?? true); break;
-      case 'speech-end': if (turn.speechEnd(e[1], e[2])) actions.push('speech-end backchannel'); break;
+      case 'speech-end': if (turn.speechEnd(e[1], e[2], e[3] ?? false, e[4] ?? true)) actions.push('speech-end backchannel'); break;
       case 'transcript': if (!turn.transcript(e[3] ?? true, e[2], e[1], e[4] ?? false, e[5] ?? true)) actions.push('held'); break;
       case 'bot-output': turn.botOutput(); break;
       case 'tick': turn.tick(e[1]); break;
@@ -253,16 +255,40 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
     actions: [...L, 'pause', 'resume silence', 'backchannel 400 Okay.', 'held'],
   },
   {
-    name: 'with ASR: other words in that final ("stop" is as short as "okay"): a late barge-in, and a real turn for the bot',
+    name: 'with ASR: a short utterance is a backchannel whatever its words (pocketsphinx hears Flite\'s "okay" as "again")',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'stop', true, true, true], ['tick', 2900]],
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'again', true, true, true], ['tick', 5000]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
+  },
+  {
+    name: 'with ASR: longer than a backchannel, unconfirmed, with other words in its final: a late barge-in, and a turn for the bot',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 800, 1600], ['transcript', 1900, 'no stop it', true, true, true], ['tick', 2900]],
     actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
-    name: 'with ASR: no final within BACKCHANNEL_TEXT_WAIT_MS (2 s): the backchannel is told without text',
+    name: 'with ASR: the same when its final comes before the VAD end: held, then given to the bot at the end',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 3599], ['tick', 3600], ['tick', 3620]],
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['transcript', 1500, 'no stop it', true, true, true], ['speech-end', 800, 1600, true, true], ['tick', 2600]],
+    actions: [...L, 'pause', 'resume silence', 'held', 'barge-in', 'state listening', 'transcript no stop it', 'state thinking', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'with ASR: no final within BACKCHANNEL_TEXT_WAIT_MS (8 s): the backchannel is told without text',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 9599], ['tick', 9600], ['tick', 9620]],
     actions: [...L, 'pause', 'resume silence', 'backchannel 400'],
+  },
+  {
+    name: "with ASR: no final before the caller's next utterance ends: told then, without text; the next final is that utterance's",
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['reply-done', true], ['speech-start', 300, false, true], ['speech-end', 1200, 4000], ['transcript', 4300, 'what time is it', true], ['tick', 5300]],
+    actions: [...L, 'pause', 'resume silence', 'state listening', 'backchannel 400', 'state thinking', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'with ASR: a late final while the next utterance is under way belongs to the older one (finals come in order)',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['voiced', 2000], ['speech-start', 140, true, true], ['transcript', 2100, 'again', true, true, true], ['speech-end', 160, 2300], ['transcript', 2600, 'mhm', true, true, true]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held', 'backchannel 160 mhm', 'held'],
   },
   {
     name: 'listed words while paused hold off confirmation by duration ("yeah yeah right" is long but only acknowledges)',

@@ -18,12 +18,13 @@
  *    bot stutter, though it can still confirm by reaching `bargeInConfirmMs`). An utterance that goes on after a
  *    resume on silence may pause again (another `bargeInMinSpeechMs`), and confirms on its total new speech.
  * 4. *Backchannel* (`backchannelMaxMs` > 0): an utterance that began while the bot was speaking and did not interrupt
- *    is an acknowledgement when it ends with voiced ms ≤ `backchannelMaxMs`, or when its transcript is only listed
- *    words. It is told to the bot as `onBackchannel` (never as a transcript: the bot must not answer "uh-huh"). With
- *    ASR the decision waits for the utterance's final transcript (≤ {@link BACKCHANNEL_TEXT_WAIT_MS}): listed words or
- *    none → backchannel (with its text); other words → not a backchannel: the final goes to the bot as a transcript,
- *    and if the reply was paused for it and still plays, it is interrupted then (a late barge-in: "stop" is as short
- *    as "okay"; only the words tell them apart). Without ASR, duration alone decides, at the utterance's end.
+ *    is an acknowledgement when it ends with voiced ms ≤ `backchannelMaxMs` (whatever the recogniser made of it:
+ *    pocketsphinx hears Flite's "okay" as "again"), or when its transcript is only listed words. It is told to the bot
+ *    as `onBackchannel` with its final transcript as text (never as a transcript: the bot must not answer "uh-huh").
+ *    With ASR the final is waited for (in order: the oldest finished candidate takes the next final; told without
+ *    text when the caller's next utterance ends first, or after {@link BACKCHANNEL_TEXT_WAIT_MS}). Finals of a
+ *    candidate still under way are held until its end. An unconfirmed utterance longer than a backchannel whose final
+ *    has other words is a turn: the final goes to the bot, and the reply it paused is interrupted then (late).
  *    A listed-words transcript during the utterance also holds off confirmation by duration ("yeah, yeah, right").
  *    Coherence: confirmation by duration must take longer than a backchannel, so `bargeInConfirmMs` >
  *    `backchannelMaxMs` (defaults 900 and 700); otherwise every utterance longer than `bargeInConfirmMs` interrupts

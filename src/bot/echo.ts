@@ -32,7 +32,8 @@ class EchoBotSession implements BotSession {
         this.say(`You said: ${e.text.trim()}`);
         return;
       case 'speech-end':
-        if (!hasAsr && e.audio && e.audio.length) this.output.push({ type: 'play', audio: e.audio, sampleRateHz: e.sampleRateHz });
+        // A backchannel ("uh-huh") is not a turn: not played back.
+        if (!hasAsr && !e.backchannel && e.audio && e.audio.length) this.output.push({ type: 'play', audio: e.audio, sampleRateHz: e.sampleRateHz });
         return;
       case 'dtmf':
         if (e.digit === '#') return this.goodbye();

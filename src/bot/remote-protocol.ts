@@ -106,7 +106,7 @@ export function callEndedFor(reason: string | undefined, s: EndState): Extract<G
  * The message the gateway sends the bot for one session input, or undefined when there is nothing to send.
  * `v11`: the bot answered the 1.1 subprotocol, so it gets the codes 1.0 did not have.
  */
-export function gatewayMessageFor(e: BotInput, call: CallInfo, capabilities: SidecarCapabilities, v11: boolean): GatewayMessage | undefined {
+export function gatewayMessageFor(e: Exclude<BotInput, { type: 'backchannel' }>, call: CallInfo, capabilities: SidecarCapabilities, v11: boolean): GatewayMessage | undefined {
   switch (e.type) {
     case 'start':
       return {

@@ -14,9 +14,17 @@ export type BotInput =
   | { type: 'speech-start' }
   /**
    * VAD: the caller stopped speaking. `audio` (16-bit PCM at `sampleRateHz`) is the utterance, given only to bots whose
-   * capabilities ask for it.
+   * capabilities ask for it. `backchannel: true`: the utterance was a backchannel (a `backchannel` event follows); do not
+   * answer it as a turn.
    */
-  | { type: 'speech-end'; durationMs: number; audio?: Int16Array; sampleRateHz: number }
+  | { type: 'speech-end'; durationMs: number; audio?: Int16Array; sampleRateHz: number; backchannel?: boolean }
+  /**
+   * The caller acknowledged while the bot spoke ("uh-huh", "okay", a short sound): nothing was interrupted, playback
+   * went on. `durationMs` is its voiced speech; `text` its transcript when the ASR gave words. Its transcript is NOT
+   * also sent as a `transcript`: a bot should not answer it. `speech-end` of such an utterance has `backchannel: true`
+   * when the gateway knew at once (no ASR); with ASR this event follows once the transcript has come. Bots may ignore it.
+   */
+  | { type: 'backchannel'; text?: string; durationMs: number }
   /**
    * A reply finished playing (`interrupted: false`) or was cut by barge-in; `heardMs` is what the caller heard.
    * `id` is the id the bot's `say`/`play` gave the reply, if any (absent on the gateway's own apology and goodbye).

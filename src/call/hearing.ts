@@ -92,8 +92,10 @@ export class Hearing implements JitterSink {
     } else if (ev === VadEvent.SpeechEnd) {
       asr?.endOfSpeech();
       const audio = (this.lastUtteranceAudio = this.capture?.finish(this.d.vadSilenceMs - 100));
-      bot.input({ type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz: this.d.vad.sampleRateHz }, true);
-      turn.speechEnd();
+      // The turn decides first: a backchannel known now (no ASR) is flagged, so the bot does not answer it as a turn.
+      const backchannel = turn.speechEnd(ep.speechMs, receivedAtMs, speaker.playing, speaker.interruptible);
+      const sampleRateHz = this.d.vad.sampleRateHz;
+      bot.input(backchannel ? { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz, backchannel } : { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz }, !backchannel);
     } else if (ep.speaking && !turn.bargedThisUtterance) turn.speech(ep.speechMs, speaker.playing, speaker.interruptible);
   }
 

@@ -29,7 +29,8 @@ import type { CallSummary, SessionDeps } from './session-types.js';
 import { BOT_FAILED_GOODBYE_TEXT, GOODBYE_TEXT } from './apology.js';
 import type { CallObserverEvent } from './observer.js';
 import { Speaker, type SpeakerOwner } from './speaker.js';
-import { Turn, type CallState, type GoodbyeReason, type TurnActions } from './turn.js';
+import { Turn, type CallState, type GoodbyeReason, type ResumeReason, type TurnActions } from './turn.js';
+import { BackchannelWords } from './backchannel.js';
 import { Hearing } from './hearing.js';
 import { CallReport } from './report.js';
 import { botOutput } from './call-actions.js';
@@ -90,8 +91,10 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.asr = deps.asr ? new AsrFeed({ adapter: deps.asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
     this.bot = new BotLink({ adapter: deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
-    const { bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures } = cfg;
-    const turn = (this.turn = new Turn({ bargeIn, bargeInMinSpeechMs, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts }, this));
+    const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
+    const backchannelWords = new BackchannelWords(cfg.backchannelWords);
+    const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
+    const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts, hasAsr: !!deps.asr }, this));
     // Adaptive endpointing needs transcripts: without ASR the VAD alone ends turns, as with ENDPOINTING=fixed.
     const detector = deps.turnDetector ?? builtinTurnDetector;
     if (deps.asr && cfg.endpointing === 'adaptive') {
@@ -181,14 +184,17 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   /** From the ASR feed: through the adaptive endpointing gate (if on) to {@link onGateTranscript}. */
   onTranscript(text: string, final: boolean): void {
     if (this.closedFlag) return;
+    const sp = this.speaker;
+    const asTranscript = this.turn.transcript(final, text, this.d.clock.now(), sp.playing, sp.interruptible);
+    this.observe({ type: 'transcript', text, final });
+    // A backchannel's transcript reaches the bot as the backchannel's text (onBackchannel), never as a turn.
+    if (!asTranscript) return;
     if (this.gate) this.gate.transcript(text, final);
     else this.onGateTranscript(text, final);
   }
-  /** A transcript goes to the bot (and the console); a final (one per turn with the gate) starts the bot's reply clock. */
+  /** A transcript goes to the bot; a final (one per turn with the gate) is the caller's turn. */
   onGateTranscript(text: string, final: boolean): void {
     if (this.closedFlag) return;
-    this.turn.transcript(final, text.trim() !== '', this.d.clock.now());
-    this.observe({ type: 'transcript', text, final });
     this.bot.input({ type: 'transcript', text, final }, final);
   }
   onDetectorFault(err: unknown, code: string): void { this.boundary.fault('turn', 'predict', err, code, true); }
@@ -216,6 +222,27 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.observe({ type: 'barge-in', replyId: id });
     this.speaker.clear();
     this.gate?.flush();
+  }
+  /** Barge-in onset: stop sending now (the decision follows). */
+  onPause(): void {
+    this.d.metrics.bargeInPauses.inc();
+    this.log.info({ replyId: this.speaker.currentReplyId }, 'barge-in pause');
+    this.speaker.pause();
+  }
+  /** The pause was not confirmed: playback goes on; the bot is told nothing (nothing was interrupted). */
+  onResume(why: ResumeReason): void {
+    this.d.metrics.bargeInResumes.inc({ reason: why });
+    this.log.info({ replyId: this.speaker.currentReplyId, why }, 'barge-in resumed');
+    this.speaker.resume();
+  }
+  onBackchannel(durationMs: number, text: string | undefined): void {
+    this.d.metrics.backchannels.inc();
+    this.log.info({ durationMs, text }, 'backchannel');
+    this.bot.input(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs }, false);
+  }
+  onHeldTranscript(text: string): void {
+    if (this.gate) this.gate.transcript(text, true);
+    else this.onGateTranscript(text, true);
   }
   onReplyStarted(id: number, turnLatencyMs: number | undefined): void {
     this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: this.report.replyStarted(id, turnLatencyMs) });

@@ -5,7 +5,8 @@
  * interleave: an apology ends a reply the bot left half-streamed before it speaks, and a bot reply that arrives while the
  * apology is being spoken waits its turn (or is dropped once a goodbye has begun).
  *
- * `clear()` (barge-in) acts at once: it aborts the reply being built and clears playback.
+ * `clear()` (barge-in) acts at once: it aborts the reply being built and clears playback. `pause()` (a barge-in onset)
+ * and `resume()` (not confirmed) act on playback only: synthesis goes on, its audio waits in the pacer.
  *
  * TTS is adapter code, so every request is guarded: `synthesize` throwing, its iterator throwing, or no audio within
  * `TTS_FIRST_AUDIO_TIMEOUT_MS` (then the request's signal is aborted and the iterator abandoned) is counted
@@ -174,6 +175,16 @@ export class Speaker {
     const tag = this.tags.get(replyId);
     if (tag !== undefined) this.tags.delete(replyId);
     return tag;
+  }
+
+  /** Now (barge-in onset): stop sending playback; what is queued waits. `clear()` ends a pause too. */
+  pause(): void {
+    this.d.pacer.pause();
+  }
+
+  /** Now (the barge-in was not confirmed): playback continues from where it paused. */
+  resume(): void {
+    this.d.pacer.resume();
   }
 
   /**

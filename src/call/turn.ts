@@ -1,12 +1,50 @@
 /**
  * One call's turn-taking, as a pure state machine: the session tells it what happened (speech start/end, voiced
  * frames, transcripts, replies opened/started/done, bot output, bot failures, ticks, the drain) with the times on the
- * injected clock, and it answers through {@link TurnActions} (state change, interrupt, turn latency measured, apologise,
- * goodbye, hang up). No I/O, no timers, no adapters: `test/core/turn.test.ts` drives it as a table of event sequences.
+ * injected clock, and it answers through {@link TurnActions} (state change, pause, resume, interrupt, backchannel, turn
+ * latency measured, apologise, goodbye, hang up). No I/O, no timers, no adapters: `test/core/turn.test.ts` drives it
+ * as a table of event sequences.
+ *
+ * **Barge-in: pause, then decide.** "New" speech is voiced ms of the caller's utterance newer than the playing reply.
+ * 1. *Onset*: new speech reaches `bargeInMinSpeechMs` while an interruptible reply plays → `onPause` (the pacer stops
+ *    sending in the same frame: the caller hears at most the lead). With `bargeInConfirmMs` = 0 there is no pause:
+ *    `onBargeIn` at once (the behaviour before this rule).
+ * 2. *Confirmed* → `onBargeIn` (clear, the reply is interrupted) when, while paused, new speech reaches
+ *    `bargeInConfirmMs`, or a transcript (partial or final) has a word that is not a backchannel.
+ * 3. *Undone* → `onResume` (playback goes on from the pause point; the bot is told nothing) when, while paused, the
+ *    caller is silent for `resumeSilenceMs` (shorter than the VAD's end of utterance, so an "uh-huh" costs the caller
+ *    well under a second of bot silence), the VAD ends the utterance, or `2 × bargeInConfirmMs` pass since the pause
+ *    (never paused forever; after this bound the same utterance does not pause again, so steady noise cannot make the
+ *    bot stutter, though it can still confirm by reaching `bargeInConfirmMs`). An utterance that goes on after a
+ *    resume on silence may pause again (another `bargeInMinSpeechMs`), and confirms on its total new speech.
+ * 4. *Backchannel* (`backchannelMaxMs` > 0): an utterance that began while the bot was speaking and did not interrupt
+ *    is an acknowledgement when it ends with voiced ms ≤ `backchannelMaxMs` (whatever the recogniser made of it:
+ *    pocketsphinx hears Flite's "okay" as "again"), or when its transcript is only listed words. It is told to the bot
+ *    as `onBackchannel` with its final transcript as text (never as a transcript: the bot must not answer "uh-huh").
+ *    With ASR the final is waited for (in order: the oldest finished candidate takes the next final; told without
+ *    text when the caller's next utterance ends first, or after {@link BACKCHANNEL_TEXT_WAIT_MS}). Finals of a
+ *    candidate still under way are held until its end. An unconfirmed utterance longer than a backchannel whose final
+ *    has other words is a turn: the final goes to the bot, and the reply it paused is interrupted then (late).
+ *    A listed-words transcript during the utterance also holds off confirmation by duration ("yeah, yeah, right").
+ *    Coherence: confirmation by duration must take longer than a backchannel, so `bargeInConfirmMs` >
+ *    `backchannelMaxMs` (defaults 900 and 700); otherwise every utterance longer than `bargeInConfirmMs` interrupts
+ *    and the duration rule only applies to shorter ones.
+ * Non-interruptible replies are never paused.
  *
  * Per-frame entry points (`voiced`, `speech`) allocate nothing.
  */
 import { CloseCode } from '../errors.js';
+import type { TranscriptKind } from './backchannel.js';
+
+/**
+ * How long a finished backchannel waits for its final transcript before it is told to the bot without text (it is
+ * told sooner if the caller's next utterance ends first: finals come in order, so a later final is not its). Generous
+ * because the offline recogniser's finals can take seconds on a loaded machine, and a late one must not become a turn.
+ */
+export const BACKCHANNEL_TEXT_WAIT_MS = 8000;
+
+/** Why a paused reply resumed. */
+export type ResumeReason = 'silence' | 'speech-end' | 'bound' | 'played';
 
 export type CallState = 'starting' | 'listening' | 'thinking' | 'speaking' | 'closed';
 
@@ -21,6 +59,16 @@ export interface TurnConfig {
   botMaxFailures: number;
   /** Replies are spoken (the reply clock only runs with TTS: without it the bot may answer with actions only). */
   hasTts: boolean;
+  /** Transcripts will come (a backchannel's decision waits for its final). */
+  hasAsr: boolean;
+  /** New voiced ms, while paused, that confirm a barge-in; 0 = no pause: interrupt at onset. */
+  bargeInConfirmMs: number;
+  /** Caller silence (ms, on the injected clock) that undoes a pause. */
+  resumeSilenceMs: number;
+  /** Longest voiced ms of a backchannel; 0 = no backchannel rule at all (duration or words). */
+  backchannelMaxMs: number;
+  /** Classifies transcripts (`BACKCHANNEL_WORDS`). */
+  backchannelWords: { kind(text: string): TranscriptKind };
 }
 
 /** Why the call is being ended after a goodbye. */
@@ -31,6 +79,14 @@ export interface TurnActions {
   onState(s: CallState): void;
   /** Barge-in: stop the reply now (abort its synthesis, clear playback). */
   onBargeIn(): void;
+  /** Barge-in onset: pause playback now (the decision follows: {@link onBargeIn} or {@link onResume}). */
+  onPause(): void;
+  /** The pause is undone: playback goes on from where it stopped; nothing was interrupted. */
+  onResume(why: ResumeReason): void;
+  /** The caller acknowledged while the bot spoke: `durationMs` voiced, `text` when the ASR gave words. */
+  onBackchannel(durationMs: number, text: string | undefined): void;
+  /** A final transcript held while its utterance was under way turned out to be a turn: give it to the bot now. */
+  onHeldTranscript(text: string): void;
   /** The first frame of reply `replyId` was sent; `turnLatencyMs` when it closed a caller's turn (else undefined). */
   onReplyStarted(replyId: number, turnLatencyMs: number | undefined): void;
   /** The bot failed or did not answer (`failures` so far in this call): tell the caller, the call goes on. */
@@ -62,6 +118,32 @@ export class Turn {
   goingAway = false;
   botFailures = 0;
   bargeIns = 0;
+  pauses = 0;
+  resumes = 0;
+  backchannels = 0;
+  /** Playback is paused at a barge-in onset, awaiting the decision. */
+  paused = false;
+  /** When the pause began (arrival of the voiced frame that made it). */
+  private pausedAtMs = 0;
+  /** Voiced ms of the utterance at the last frame seen. */
+  private lastSpeechMs = 0;
+  /** A new pause needs `bargeInMinSpeechMs` voiced past this (set when a pause is undone by silence). */
+  private rearmSpeechMs = 0;
+  /** This utterance hit the pause bound: it does not pause again. */
+  private noRepause = false;
+  private pausedThisUtterance = false;
+  /** This utterance began while the bot spoke and has not interrupted: it may be a backchannel. */
+  private candidate = false;
+  /** The candidate's latest transcript while it is still under way, its kind, and whether it was a final (held). */
+  private candidateText: string | undefined;
+  private candidateKind: TranscriptKind = 'empty';
+  private candidateFinal = false;
+  /** A finished backchannel (voiced ms) awaiting its final transcript or its deadline (−1: none). */
+  private bcDurMs = -1;
+  private bcText: string | undefined;
+  private bcDueMs = 0;
+  /** Its utterance had paused the reply (words in its final interrupt late). */
+  private bcPaused = false;
 
   constructor(cfg: TurnConfig, actions: TurnActions) {
     this.cfg = cfg;
@@ -86,38 +168,122 @@ export class Turn {
     this.bargedThisUtterance = false;
     this.turnOpen = true;
     this.speechMsAtReply = 0;
+    this.rearmSpeechMs = 0;
+    this.noRepause = false;
+    this.pausedThisUtterance = false;
+    this.candidate = playing && !this.goingAway && this.cfg.backchannelMaxMs > 0;
+    this.candidateText = undefined;
+    this.candidateKind = 'empty';
+    this.candidateFinal = false;
     this.speech(speechMs, playing, interruptible);
   }
 
   /** The caller is still speaking (hot path: once per frame while speaking). */
   speech(speechMs: number, playing: boolean, interruptible: boolean): void {
+    this.lastSpeechMs = speechMs;
     if (this.bargedThisUtterance || !this.cfg.bargeIn) return;
     // Only speech newer than the reply counts: the tail of the utterance being answered must not cut its own answer.
-    if (speechMs - this.speechMsAtReply < this.cfg.bargeInMinSpeechMs) return;
+    const fresh = speechMs - this.speechMsAtReply;
+    const confirmMs = this.cfg.bargeInConfirmMs;
+    if (this.paused) {
+      if (fresh >= confirmMs && this.candidateKind !== 'backchannel') this.bargeIn();
+      return;
+    }
+    if (fresh < this.cfg.bargeInMinSpeechMs) return;
     if (!playing || !interruptible || this.goingAway) return;
-    this.bargedThisUtterance = true;
-    this.bargeIns++;
-    this.act.onBargeIn();
-    this.setState('listening');
+    if (confirmMs <= 0 || (fresh >= confirmMs && this.candidateKind !== 'backchannel')) return this.bargeIn();
+    if (this.noRepause || speechMs - this.rearmSpeechMs < this.cfg.bargeInMinSpeechMs) return;
+    this.paused = true;
+    this.pausedThisUtterance = true;
+    this.pausedAtMs = this.lastVoicedAtMs;
+    this.pauses++;
+    this.act.onPause();
   }
 
-  /** VAD: the caller stopped speaking. */
-  speechEnd(): void {
+  /**
+   * VAD: the caller stopped speaking; `speechMs` voiced in the utterance (`playing`/`interruptible`: the speaker now).
+   * Returns true when it is a backchannel decided now: the session flags its `speech-end`, and `onBackchannel` follows
+   * at the next tick. With ASR and no final yet, the decision waits for the final (see the class comment).
+   */
+  speechEnd(speechMs = this.lastSpeechMs, nowMs = this.lastVoicedAtMs, playing = false, interruptible = true): boolean {
+    if (this.paused) this.resume('speech-end');
+    if (this.bcDurMs >= 0) this.endBackchannel(); // an older one still waiting for text: its final did not come first
+    let decided = false;
+    if (this.candidate && !this.bargedThisUtterance) {
+      const text = this.candidateFinal ? this.candidateText : undefined;
+      const acknowledges = speechMs <= this.cfg.backchannelMaxMs || this.candidateKind === 'backchannel';
+      if (this.candidateFinal && !acknowledges && text !== undefined) {
+        // Its final came before the VAD's end, with words, and it is longer than a backchannel: a turn after all.
+        if (this.pausedThisUtterance) this.lateBargeIn(playing, interruptible);
+        this.startReplyClock(nowMs);
+        this.act.onHeldTranscript(text);
+      } else if (this.candidateFinal || !this.cfg.hasAsr) {
+        // Decided now: told at the next tick, so the bot sees the utterance's speech-end first.
+        decided = acknowledges;
+        if (decided) this.holdBackchannel(speechMs, text, nowMs);
+      } else this.holdBackchannel(speechMs, undefined, nowMs + BACKCHANNEL_TEXT_WAIT_MS); // its final decides
+    }
+    this.candidate = false;
+    this.candidateText = undefined;
+    this.candidateKind = 'empty';
+    this.candidateFinal = false;
     if (this.state === 'listening') this.setState('thinking');
+    return decided;
   }
 
-  /** A transcript reached the bot; a non-empty final starts the bot's reply clock. */
-  transcript(final: boolean, hasText: boolean, nowMs: number): void {
-    if (final && hasText && this.cfg.hasTts && this.cfg.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0) this.botWaitSinceMs = nowMs;
+  /**
+   * A transcript from the ASR (`playing`/`interruptible` describe the speaker now). Returns true when it goes to the
+   * bot as a transcript now, false when it is held (a final of an utterance under way that began while the bot spoke:
+   * its end decides) or taken as a backchannel's text. A non-empty final delivered starts the reply clock.
+   */
+  transcript(final: boolean, text: string, nowMs: number, playing = false, interruptible = true): boolean {
+    const kind: TranscriptKind = this.cfg.backchannelMaxMs > 0 ? this.cfg.backchannelWords.kind(text) : text.trim() ? 'words' : 'empty';
+    if (final && this.bcDurMs >= 0) {
+      // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel
+      // (its text, whatever the words) when it was short or only listed words; else a turn, and the reply it paused
+      // is interrupted now.
+      if (kind !== 'words' || this.bcDurMs <= this.cfg.backchannelMaxMs) {
+        if (kind !== 'empty') this.bcText = text.trim();
+        this.endBackchannel();
+        return false;
+      }
+      this.bcDurMs = -1;
+      this.turnOpen = true;
+      if (this.bcPaused) this.lateBargeIn(playing, interruptible);
+    } else {
+      if (kind === 'words' && this.paused) this.bargeIn(); // confirmed by words (partial or final)
+      if (this.candidate && !this.bargedThisUtterance) {
+        if (kind !== 'empty') {
+          this.candidateText = text.trim();
+          this.candidateKind = kind;
+          this.candidateFinal = final;
+        }
+        if (final) return false; // held: the utterance's end decides
+      }
+    }
+    if (final && kind !== 'empty') this.startReplyClock(nowMs);
+    return true;
   }
+
 
   /** The bot produced output: it is answering. */
   botOutput(): void {
     this.botWaitSinceMs = -1;
   }
 
-  /** The 20 ms tick: a final transcript unanswered past the timeout is a bot failure. */
+  /**
+   * The 20 ms tick: a pause is undone after enough silence or at its bound; a backchannel is told once due; a final
+   * transcript unanswered past the timeout is a bot failure.
+   */
   tick(nowMs: number): void {
+    if (this.paused) {
+      if (nowMs - this.lastVoicedAtMs >= this.cfg.resumeSilenceMs) this.resume('silence');
+      else if (nowMs - this.pausedAtMs >= 2 * this.cfg.bargeInConfirmMs) {
+        this.noRepause = true;
+        this.resume('bound');
+      }
+    }
+    if (this.bcDurMs >= 0 && nowMs >= this.bcDueMs) this.endBackchannel();
     const wait = this.botWaitSinceMs;
     if (wait >= 0 && nowMs - wait >= this.cfg.botReplyTimeoutMs) this.botFailed('the bot did not answer in time');
   }
@@ -168,12 +334,14 @@ export class Turn {
   /** A reply played out or was interrupted; `idle` when nothing else is queued, playing or being synthesised. */
   replyDone(idle: boolean): void {
     if (!idle || this.state === 'closed') return;
+    if (this.paused) this.resume('played'); // all of it played out during the pause: nothing is left to decide
     this.setState('listening');
     if (this.hangupPending) this.act.onHangUp(this.hangupCode, this.hangupReason);
   }
 
   /** Playback was cleared (the bot's `clear`). */
   cleared(): void {
+    this.paused = false; // a clear ends the pause (the pacer's too)
     this.setState('listening');
   }
 
@@ -186,17 +354,72 @@ export class Turn {
 
   closed(): void {
     this.state = 'closed';
+    this.paused = false;
+    this.bcDurMs = -1;
     this.botWaitSinceMs = -1;
   }
 
   private startGoodbye(why: GoodbyeReason, code: number, reason: string): void {
     if (this.state === 'closed' || this.goingAway) return;
     this.goingAway = true;
+    this.paused = false; // the goodbye clears playback
     this.botWaitSinceMs = -1;
     this.hangupPending = false;
     this.hangupCode = code;
     this.hangupReason = reason;
     this.act.onGoodbye(why);
+  }
+
+  private bargeIn(): void {
+    this.paused = false; // the clear ends the pause
+    this.bargedThisUtterance = true;
+    this.candidate = false;
+    this.bargeIns++;
+    this.act.onBargeIn();
+    this.setState('listening');
+  }
+
+  /** Words after all ("stop" is as short as "okay"): interrupt the reply the utterance paused, if it still plays. */
+  private lateBargeIn(playing: boolean, interruptible: boolean): void {
+    if (!this.cfg.bargeIn || !playing || !interruptible || this.goingAway) return;
+    this.paused = false; // the clear ends any pause
+    this.bargedThisUtterance = true;
+    this.bargeIns++;
+    this.act.onBargeIn();
+    this.setState('listening');
+  }
+
+  private resume(why: ResumeReason): void {
+    this.paused = false;
+    this.rearmSpeechMs = this.lastSpeechMs;
+    this.resumes++;
+    this.act.onResume(why);
+  }
+
+  private startReplyClock(nowMs: number): void {
+    if (this.cfg.hasTts && this.cfg.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0) this.botWaitSinceMs = nowMs;
+  }
+
+  /** A finished candidate: told at `dueMs` (or at its final, if sooner). */
+  private holdBackchannel(ms: number, text: string | undefined, dueMs: number): void {
+    this.bcDurMs = ms;
+    this.bcText = text;
+    this.bcDueMs = dueMs;
+    this.bcPaused = this.pausedThisUtterance;
+    this.turnOpen = false;
+  }
+
+  /** Tell the pending backchannel (if it qualifies: listed words, or short enough). Returns true when told. */
+  private endBackchannel(): boolean {
+    const ms = this.bcDurMs;
+    const text = this.bcText;
+    this.bcDurMs = -1;
+    this.bcText = undefined;
+    if (ms < 0 || this.state === 'closed' || (text === undefined && ms > this.cfg.backchannelMaxMs)) return false;
+    this.backchannels++;
+    this.turnOpen = false;
+    this.act.onBackchannel(ms, text);
+    return true;
   }
 
   private setState(s: CallState): void {

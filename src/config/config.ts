@@ -4,7 +4,7 @@
  */
 import { availableParallelism, totalmem } from 'node:os';
 import { GatewayError } from '../errors.js';
-import { bool, httpUrl, int, nonEmpty, oneOf, type Env, type Spec } from './parsers.js';
+import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, type Env, type Spec } from './parsers.js';
 import { PROVIDER_SPECS } from './provider-specs.js';
 import { autoWorkers } from '../cluster/cores.js';
 
@@ -69,6 +69,10 @@ export interface Config {
   readonly echoGuardMaxDelayMs: number;
   /** A caller frame up to this much louder than the expected echo still counts as echo, dB. */
   readonly echoGuardMarginDb: number;
+  readonly bargeInConfirmMs: number;
+  readonly bargeInResumeSilenceMs: number;
+  readonly backchannelMaxMs: number;
+  readonly backchannelWords: readonly string[];
   readonly maxUtteranceMs: number;
   readonly asrAdapter: string;
   readonly botAdapter: string;
@@ -256,6 +260,10 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'echoGuard', env: 'ECHO_GUARD', def: 'on', doc: 'Echo guard: caller audio no louder than the line\'s echo of what the bot just said (delay and loss estimated per call) does not count as speech for barge-in or utterance start, and reaches the ASR as silence while the caller is not speaking (`on`/`off`)', parse: bool },
   { key: 'echoGuardMaxDelayMs', env: 'ECHO_GUARD_MAX_DELAY_MS', def: '400', doc: 'Longest echo delay the echo guard searches, from a frame played at Vonage to its echo leaving the jitter buffer (PSTN round trips are < 300 ms, plus `JITTER_TARGET_MS`)', parse: int(60, 1000) },
   { key: 'echoGuardMarginDb', env: 'ECHO_GUARD_MARGIN_DB', def: '6', doc: 'Caller audio up to this much louder than the expected echo still counts as echo (higher: fewer false barge-ins, double talk needs to be louder)', parse: int(0, 30) },
+  { key: 'bargeInConfirmMs', env: 'BARGE_IN_CONFIRM_MS', def: '900', doc: 'Pause, then decide: at barge-in onset playback pauses; this much voiced speech (or a transcript with words that are not backchannels) confirms the barge-in, else playback resumes where it stopped. Keep it above `BACKCHANNEL_MAX_MS`. `0` = no pause: interrupt at onset', parse: int(0, 10000) },
+  { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
+  { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (or only `BACKCHANNEL_WORDS`) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },
+  { key: 'backchannelWords', env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,okay,ok,yeah,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements: a transcript made only of these does not interrupt the bot', parse: phraseList },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), or a module path exporting a factory', parse: nonEmpty },

@@ -10,6 +10,12 @@
  *
  * The pacer is registered on the ticker only while it has something to do, so idle legs cost nothing per tick.
  *
+ * **Pause** (barge-in "pause, then decide"): {@link Pacer.pause} stops sending at once; the lead already at Vonage
+ * (≤ `leadFrames`) plays out, so the model's `played` keeps advancing until it reaches `sent` and then stops. Queued
+ * frames stay where they are: {@link Pacer.resume} sends the very next one (none lost, none repeated) and refills the
+ * lead in the same call. A paused pacer whose lead has drained leaves the ticker (nothing to do until resume);
+ * `clear()` while paused works as always and also ends the pause (a cleared pacer has nothing to resume).
+ *
  * Queued audio is **copied into one ring buffer** owned by the pacer (grown by doubling, never past the capacity), and
  * a frame is sent as a short-lived view of it. Keeping a reply's frames as separate Buffers kept thousands of objects
  * alive for a second or more across young-generation GCs at a few hundred legs (see bench/README.md). A view handed to
@@ -62,6 +68,9 @@ export interface PacerStats {
   segmentsPlayed: number;
   segmentsInterrupted: number;
   clears: number;
+  /** pause() calls that paused a running pacer, and resume() calls that resumed one. */
+  pauses: number;
+  resumes: number;
   /** Segments confirmed by the playout model because Vonage never echoed their notify. */
   notifyTimeouts: number;
 }
@@ -106,9 +115,11 @@ export class Pacer implements TickListener {
   private segments: Segment[] = [];
   private waiters: Array<{ below: number; resolve: () => void }> = [];
   private closedFlag = false;
+  /** Sending is paused (see the class comment): the lead drains, the queue waits. */
+  private pausedFlag = false;
   readonly stats: PacerStats = {
     framesSent: 0, framesDroppedBackpressure: 0, framesRejectedFull: 0, framesCleared: 0,
-    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0, notifyTimeouts: 0,
+    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0, pauses: 0, resumes: 0, notifyTimeouts: 0,
   };
   /** Ticks spent idle while ended segments await Vonage's notify echo. */
   private idleTicks = 0;
@@ -130,6 +141,11 @@ export class Pacer implements TickListener {
   /** Frames sent but (by the playout model) not yet played at Vonage. */
   get leadFrames(): number {
     return this.sent - this.played;
+  }
+
+  /** Sending is paused (see {@link Pacer.pause}). */
+  get paused(): boolean {
+    return this.pausedFlag;
   }
 
   /** True while audio is queued here or (by the model) still playing at Vonage. */
@@ -164,6 +180,11 @@ export class Pacer implements TickListener {
     this.count++;
     seg.frames++;
     seg.queued++;
+    if (this.pausedFlag) {
+      // Nothing to send while paused: tick only while the lead drains (the model's position must keep moving).
+      if (this.sent > this.played && !this.ticker.has(this)) this.ticker.add(this);
+      return true;
+    }
     if (this.sent - this.played < this.opts.leadFrames) this.pump();
     if (!this.ticker.has(this)) this.ticker.add(this);
     return true;
@@ -179,7 +200,29 @@ export class Pacer implements TickListener {
       return;
     }
     this.maybeMark(seg);
-    if (!this.ticker.has(this)) this.ticker.add(this);
+    if (!this.ticker.has(this) && (!this.pausedFlag || this.sent > this.played)) this.ticker.add(this);
+  }
+
+  /**
+   * Stop sending new frames now. What is already at Vonage (≤ the lead) plays out; queued frames wait for
+   * {@link Pacer.resume}. Idempotent; a no-op once closed.
+   */
+  pause(): void {
+    if (this.closedFlag || this.pausedFlag) return;
+    this.pausedFlag = true;
+    this.stats.pauses++;
+    if (this.sent === this.played) this.ticker.delete(this);
+  }
+
+  /** Continue from exactly the frame where the pause stopped, refilling the lead at once. Idempotent. */
+  resume(): void {
+    if (this.closedFlag || !this.pausedFlag) return;
+    this.pausedFlag = false;
+    this.stats.resumes++;
+    if (this.count > 0) this.pump();
+    if (this.count > 0 || this.sent > this.played || this.segments.length > 0) {
+      if (!this.ticker.has(this)) this.ticker.add(this);
+    }
   }
 
   /**
@@ -210,6 +253,7 @@ export class Pacer implements TickListener {
       }
     }
     this.played = this.sent;
+    this.pausedFlag = false;
     this.ticker.delete(this);
     this.releaseWaiters();
     return dropped;
@@ -243,6 +287,11 @@ export class Pacer implements TickListener {
     if (periods > 1) this.stats.lateSends++;
     const outstanding = this.sent - this.played;
     this.played += periods < outstanding ? periods : outstanding;
+    if (this.pausedFlag) {
+      // The lead plays out; once it has, there is nothing to do until resume() (which re-registers).
+      if (this.sent === this.played) this.ticker.delete(this);
+      return;
+    }
     this.pump();
     if (this.waiters.length) this.releaseWaiters();
     if (this.count === 0 && this.sent === this.played) {
@@ -283,7 +332,7 @@ export class Pacer implements TickListener {
   private pump(): void {
     const o = this.opts;
     const fb = o.frameBytes;
-    while (this.count > 0 && this.sent - this.played < o.leadFrames) {
+    while (!this.pausedFlag && this.count > 0 && this.sent - this.played < o.leadFrames) {
       const i = this.head;
       const segId = this.frameSeg[i];
       this.head = (i + 1) % this.ringSlots;

@@ -74,6 +74,9 @@ export class Metrics {
   readonly webhookRequests: Counter<'hook' | 'code'>;
   readonly legEvents: Counter<'event'>;
   readonly bargeIns: Counter;
+  readonly bargeInPauses: Counter;
+  readonly bargeInResumes: Counter<'reason'>;
+  readonly backchannels: Counter;
   readonly adapterErrors: Counter<'stage' | 'code'>;
   readonly turnLatency: Histogram;
   readonly asrFinalLatency: Histogram<'adapter'>;
@@ -137,6 +140,9 @@ export class Metrics {
     this.webhookRequests = new Counter({ name: 'gateway_webhook_requests_total', help: 'Webhook requests, by hook and HTTP status', labelNames: ['hook', 'code'], registers });
     this.legEvents = new Counter({ name: 'gateway_leg_events_total', help: 'Text events received on legs, by event', labelNames: ['event'], registers });
     this.bargeIns = new Counter({ name: 'gateway_barge_ins_total', help: 'Bot playback interrupted by caller speech', registers });
+    this.bargeInPauses = new Counter({ name: 'gateway_barge_in_pauses_total', help: 'Bot playback paused at a barge-in onset (pause, then decide)', registers });
+    this.bargeInResumes = new Counter({ name: 'gateway_barge_in_resumes_total', help: 'Paused playback resumed unconfirmed, by reason (silence, speech-end, bound, played)', labelNames: ['reason'], registers });
+    this.backchannels = new Counter({ name: 'gateway_backchannels_total', help: 'Caller backchannels (short acknowledgements while the bot spoke) told to the bot', registers });
     this.adapterErrors = new Counter({ name: 'gateway_adapter_errors_total', help: 'Adapter error events, by stage and code', labelNames: ['stage', 'code'], registers });
     const h = (name: string, help: string) => new Histogram({ name, help, buckets: LATENCY_BUCKETS_S, registers });
     this.turnLatency = h('gateway_turn_latency_seconds', "End of the caller's speech (VAD) to the first reply frame sent");

@@ -78,6 +78,8 @@ export interface BotDefinition<S = undefined> {
   onSpeechEnd?: Handler<InputOf<'speech-end'>, S>;
   /** A reply finished playing or was interrupted (`event.heardMs` of `event.totalMs` heard). */
   onPlayback?: Handler<InputOf<'playback'>, S>;
+  /** The caller acknowledged ("uh-huh", "okay") while the bot spoke; nothing was interrupted. */
+  onBackchannel?: Handler<InputOf<'backchannel'>, S>;
   /**
    * The session ended (call over, or closed). Runs once, at once (not after a handler still running); `ctx.signal` is
    * already aborted and what it returns is ignored: release what the call held.
@@ -235,6 +237,8 @@ class Session<S> implements DefinedBotSession {
         return d.onSpeechEnd as Handler<never, S> | undefined;
       case 'playback':
         return d.onPlayback as Handler<never, S> | undefined;
+      case 'backchannel':
+        return d.onBackchannel as Handler<never, S> | undefined;
       default:
         return undefined;
     }

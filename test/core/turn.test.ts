@@ -1,9 +1,13 @@
 /**
  * The pure turn state machine as a table: each row is a sequence of events (times on an injected clock, as numbers)
  * and the actions it must produce, in order. No I/O, no timers, no sockets.
+ *
+ * The first table runs with BARGE_IN_CONFIRM_MS=0 and BACKCHANNEL_MAX_MS=0: the behaviour before "pause, then decide"
+ * (immediate barge-in), unchanged. The second table (PAUSE) covers pause, confirm, resume and backchannels.
  */
 import t from 'tap';
 import { Turn, type CallState, type GoodbyeReason, type TurnActions, type TurnConfig } from '../../src/call/turn.js';
+import { BackchannelWords } from '../../src/call/backchannel.js';
 
 /** An event, as a row writes it. `playing`/`interruptible` describe the speaker at that moment. */
 type Ev =
@@ -11,8 +15,10 @@ type Ev =
   | ['voiced', number]
   | ['speech-start', number, boolean?, boolean?]
   | ['speech', number, boolean?, boolean?]
-  | ['speech-end']
-  | ['transcript', number, string, boolean?]
+  /** speechMs, at, playing, interruptible */
+  | ['speech-end', number?, number?, boolean?, boolean?]
+  /** at, text, final (default true), playing, interruptible */
+  | ['transcript', number, string, boolean?, boolean?, boolean?]
   | ['bot-output']
   | ['tick', number]
   | ['bot-failed', string]
@@ -25,13 +31,23 @@ type Ev =
   | ['goodbye-written', boolean]
   | ['closed'];
 
-const BASE: TurnConfig = { bargeIn: true, bargeInMinSpeechMs: 200, botReplyTimeoutMs: 1000, botMaxFailures: 3, hasTts: true };
+const WORDS = new BackchannelWords('uh-huh,uh huh,mm-hmm,mhm,hmm,okay,ok,yeah,yes,right,sure,i see,got it,alright'.split(','));
+const BASE: TurnConfig = {
+  bargeIn: true, bargeInMinSpeechMs: 200, botReplyTimeoutMs: 1000, botMaxFailures: 3, hasTts: true,
+  hasAsr: false, bargeInConfirmMs: 0, resumeSilenceMs: 300, backchannelMaxMs: 0, backchannelWords: WORDS,
+};
+/** The defaults: pause at onset, confirm at 900 ms voiced, backchannels up to 700 ms. */
+const PAUSE: Partial<TurnConfig> = { bargeInConfirmMs: 900, backchannelMaxMs: 700 };
 
 function run(events: Ev[], cfg: Partial<TurnConfig> = {}): { actions: string[]; turn: Turn } {
   const actions: string[] = [];
   const act: TurnActions = {
     onState: (s: CallState) => actions.push(`state ${s}`),
     onBargeIn: () => actions.push('barge-in'),
+    onPause: () => actions.push('pause'),
+    onResume: (why) => actions.push(`resume ${why}`),
+    onHeldTranscript: (text) => actions.push(`transcript ${text}`),
+    onBackchannel: (ms, text) => actions.push(text === undefined ? `backchannel ${ms}` : `backchannel ${ms} ${text}`),
     onReplyStarted: (id, ms) => actions.push(ms === undefined ? `reply-started ${id}` : `reply-started ${id} latency ${ms}`),
     onApologise: (why, n) => actions.push(`apologise ${n}: ${why}`),
     onGoodbye: (why: GoodbyeReason) => actions.push(`goodbye ${why}`),
@@ -44,8 +60,8 @@ function run(events: Ev[], cfg: Partial<TurnConfig> = {}): { actions: string[]; 
       case 'voiced': turn.voiced(e[1]); break;
       case 'speech-start': turn.speechStart(e[1], e[2] ?? false, e[3] ?? true); break;
       case 'speech': turn.speech(e[1], e[2] ?? false, e[3] ?? true); break;
-      case 'speech-end': turn.speechEnd(); break;
-      case 'transcript': turn.transcript(e[3] ?? true, e[2].trim() !== '', e[1]); break;
+      case 'speech-end': if (turn.speechEnd(e[1], e[2], e[3] ?? false, e[4] ?? true)) actions.push('speech-end backchannel'); break;
+      case 'transcript': if (!turn.transcript(e[3] ?? true, e[2], e[1], e[4] ?? false, e[5] ?? true)) actions.push('held'); break;
       case 'bot-output': turn.botOutput(); break;
       case 'tick': turn.tick(e[1]); break;
       case 'bot-failed': turn.botFailed(e[1]); break;
@@ -190,6 +206,152 @@ const rows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actio
     actions: ['state listening'],
   },
 ];
+
+const L = ['state listening', 'reply-started 1', 'state speaking'];
+/** The bot is speaking reply 1 (started at 0); the caller's first voiced frame arrives at 1000. */
+const SPEAKING: Ev[] = [['ready'], ['reply-started', 1, 0], ['voiced', 1000]];
+const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actions: string[] }> = [
+  {
+    name: 'onset pauses; voiced speech reaching BARGE_IN_CONFIRM_MS confirms: barge-in',
+    events: [...SPEAKING, ['speech-start', 140, true, true], ['voiced', 1060], ['speech', 200, true, true], ['speech', 500, true, true], ['speech', 880, true, true], ['speech', 900, true, true], ['speech', 1200, true, true]],
+    actions: [...L, 'pause', 'barge-in', 'state listening'],
+  },
+  {
+    name: 'short speech, then silence: resume; at its end a backchannel (no ASR: by duration), and it closes no turn',
+    events: [...SPEAKING, ['speech-start', 140, true, true], ['voiced', 1100], ['speech', 240, true, true], ['speech', 260, true, true], ['tick', 1200], ['tick', 1399], ['tick', 1400], ['speech-end', 260, 1700], ['tick', 1720], ['tick', 1740], ['reply-started', 2, 3000]],
+    actions: [...L, 'pause', 'resume silence', 'speech-end backchannel', 'backchannel 260', 'reply-started 2'],
+  },
+  {
+    name: 'the bound (2 × BARGE_IN_CONFIRM_MS): resume, no second pause for that utterance, but it may still confirm',
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['voiced', 2100], ['tick', 2100], ['speech', 300, true, true], ['voiced', 2400], ['tick', 2400], ['voiced', 2700], ['tick', 2700], ['tick', 2799], ['tick', 2800], ['speech', 500, true, true], ['speech', 899, true, true], ['speech', 900, true, true]],
+    actions: [...L, 'pause', 'resume bound', 'barge-in', 'state listening'],
+  },
+  {
+    name: 'speech that goes on after a resume pauses again after BARGE_IN_MIN_SPEECH_MS more, and confirms on its total',
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['voiced', 1400], ['speech', 300, true, true], ['voiced', 1500], ['speech', 400, true, true], ['speech', 900, true, true]],
+    actions: [...L, 'pause', 'resume silence', 'pause', 'barge-in', 'state listening'],
+  },
+  {
+    name: 'BARGE_IN_CONFIRM_MS=0: no pause, the barge-in is immediate (as before), and an interrupting utterance is no backchannel',
+    cfg: { bargeInConfirmMs: 0, backchannelMaxMs: 700 },
+    events: [...SPEAKING, ['speech-start', 140, true, true], ['speech', 200, true, true], ['speech-end', 400, 1500], ['tick', 1520]],
+    actions: [...L, 'barge-in', 'state listening', 'state thinking'],
+  },
+  {
+    name: 'a non-interruptible reply is never paused (and a long utterance over it is no backchannel)',
+    events: [...SPEAKING, ['speech-start', 100, true, false], ['speech', 1500, true, false], ['tick', 5000], ['speech-end', 1500, 5000], ['tick', 5020]],
+    actions: [...L],
+  },
+  {
+    name: 'a transcript with other words while paused confirms at once (partial or final)',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'wait a second', false, true, true]],
+    actions: [...L, 'pause', 'barge-in', 'state listening'],
+  },
+  {
+    name: 'with ASR: the final of a short paused utterance decides; listed words → backchannel with its text, not a transcript',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1700], ['transcript', 1900, 'Okay.', true, true, true], ['tick', 5000]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 Okay.', 'held'],
+  },
+  {
+    name: 'with ASR: a short utterance is a backchannel whatever its words (pocketsphinx hears Flite\'s "okay" as "again")',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'again', true, true, true], ['tick', 5000]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
+  },
+  {
+    name: 'with ASR: longer than a backchannel, unconfirmed, with other words in its final: a late barge-in, and a turn for the bot',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 800, 1600], ['transcript', 1900, 'no stop it', true, true, true], ['tick', 2900]],
+    actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'with ASR: the same when its final comes before the VAD end: held, then given to the bot at the end',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['transcript', 1500, 'no stop it', true, true, true], ['speech-end', 800, 1600, true, true], ['tick', 2600]],
+    actions: [...L, 'pause', 'resume silence', 'held', 'barge-in', 'state listening', 'transcript no stop it', 'state thinking', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'with ASR: no final within BACKCHANNEL_TEXT_WAIT_MS (8 s): the backchannel is told without text',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 9599], ['tick', 9600], ['tick', 9620]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400'],
+  },
+  {
+    name: "with ASR: no final before the caller's next utterance ends: told then, without text; the next final is that utterance's",
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['reply-done', true], ['speech-start', 300, false, true], ['speech-end', 1200, 4000], ['transcript', 4300, 'what time is it', true], ['tick', 5300]],
+    actions: [...L, 'pause', 'resume silence', 'state listening', 'backchannel 400', 'state thinking', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'with ASR: a late final while the next utterance is under way belongs to the older one (finals come in order)',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['voiced', 2000], ['speech-start', 140, true, true], ['transcript', 2100, 'again', true, true, true], ['speech-end', 160, 2300], ['transcript', 2600, 'mhm', true, true, true]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held', 'backchannel 160 mhm', 'held'],
+  },
+  {
+    name: 'listed words while paused hold off confirmation by duration ("yeah yeah right" is long but only acknowledges)',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'yeah yeah', false, true, true], ['voiced', 1500], ['speech', 1000, true, true], ['speech-end', 1000, 1600], ['transcript', 1900, 'yeah yeah right', true, true, true]],
+    actions: [...L, 'pause', 'resume speech-end', 'backchannel 1000 yeah yeah right', 'held'],
+  },
+  {
+    name: 'streaming ASR: a listed final before the VAD end is held, and the backchannel is decided at the end',
+    cfg: { hasAsr: true },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'uh-huh', true, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1620]],
+    actions: [...L, 'pause', 'held', 'resume silence', 'speech-end backchannel', 'backchannel 400 uh-huh'],
+  },
+  {
+    name: 'the reply played out while paused: the pause ends (the next reply must play)',
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['reply-done', true]],
+    actions: [...L, 'pause', 'resume played', 'state listening'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_MS=0: the pause still resumes, but no backchannel: the final goes to the bot as a transcript',
+    cfg: { hasAsr: true, backchannelMaxMs: 0 },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 300, 1600], ['transcript', 1900, 'okay', true, true, true], ['tick', 5000]],
+    actions: [...L, 'pause', 'resume silence', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'an utterance too short to pause, while the bot speaks, is a backchannel too',
+    events: [...SPEAKING, ['speech-start', 140, true, true], ['speech', 160, true, true], ['speech-end', 160, 1400], ['tick', 1420]],
+    actions: [...L, 'speech-end backchannel', 'backchannel 160'],
+  },
+  {
+    name: 'speech while nothing plays is a turn, never a backchannel',
+    cfg: { hasAsr: true },
+    events: [['ready'], ['voiced', 1000], ['speech-start', 200, false, true], ['speech-end', 200, 1600], ['transcript', 1900, 'okay', true], ['tick', 5000]],
+    actions: ['state listening', 'state thinking', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'a goodbye during a pause ends it: no resume, no barge-in',
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['drain'], ['speech', 900, true, true], ['tick', 9000]],
+    actions: [...L, 'pause', 'goodbye drain'],
+  },
+];
+
+for (const row of pauseRows) {
+  t.test(`pause, then decide: ${row.name}`, async (t) => {
+    t.same(run(row.events, { ...PAUSE, ...row.cfg }).actions, row.actions);
+  });
+}
+
+t.test('counters: pauses, resumes, backchannels', async (t) => {
+  const { turn } = run([...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 300, 1600], ['tick', 1620]], PAUSE);
+  t.same([turn.pauses, turn.resumes, turn.backchannels, turn.bargeIns], [1, 1, 1, 0]);
+  t.notOk(turn.paused);
+});
+
+t.test('backchannel words: phrases, case and punctuation blind, longest first', async (t) => {
+  t.equal(WORDS.kind('Uh-huh.'), 'backchannel');
+  t.equal(WORDS.kind('okay, got it'), 'backchannel');
+  t.equal(WORDS.kind('I see'), 'backchannel');
+  t.equal(WORDS.kind('okay got milk'), 'words');
+  t.equal(WORDS.kind('stop'), 'words');
+  t.equal(WORDS.kind('  '), 'empty');
+  t.equal(WORDS.kind('i'), 'words', 'half a phrase is not the phrase');
+});
 
 for (const row of rows) {
   t.test(row.name, async (t) => {

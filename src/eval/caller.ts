@@ -160,9 +160,10 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
     }
 
     // 4. Hang up after the tail (or the fixed duration), or at the cap.
+    // `durationMs` (a fixed length) wins over the tail, but never cuts a turn short.
     const finished = phase.t === 'done' || turns.length === 0;
-    const stayUntil = Math.max(finished ? lastTurnEndMs + tailMs : Infinity, s.durationMs ?? 0);
-    return nowMs + 20 < Math.min(maxMs, finished ? stayUntil : Infinity);
+    const stayUntil = !finished ? Infinity : s.durationMs !== undefined ? Math.max(s.durationMs, lastTurnEndMs) : lastTurnEndMs + tailMs;
+    return nowMs + 20 < Math.min(maxMs, stayUntil);
   });
 
   tl.playing = Uint8Array.from(playing);

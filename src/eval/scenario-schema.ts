@@ -90,7 +90,7 @@ export const EVAL_SCENARIO_SCHEMA = {
       },
       tailMs: ms('How long to stay on after the last turn (default 6000)', 120_000),
       maxDurationMs: ms('Hard cap on the call (default 60000)'),
-      durationMs: ms('Stay on the call this long in all (for scenarios without turns)'),
+      durationMs: ms('Stay on the call this long in all, instead of the tail (never cutting a turn short)'),
     },
     ['name', 'turns'],
   ),

@@ -3,7 +3,7 @@
  * every shipped scenario against an in-process gateway, once per (leg rate 8000, 16000) × (turn-taking features off =
  * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 10 minutes on 2 cores);
  * `-- --quick` (3 scenarios, 16 kHz, no transcription; writes results/quick/); `-- --repeat=N`, `-- --concurrency=N`,
- * `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs). Writes results/eval.json and eval.md.
+ * `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard). Writes results/eval.json and eval.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ const arg = (name: string, def: string) => argv.find((a) => a.startsWith(`--${na
 const REPEAT = Number(arg('repeat', '1'));
 const CONCURRENCY = Number(arg('concurrency', '3'));
 const BOT = arg('bot', fileURLToPath(new URL('../../eval/eval-bot.mjs', import.meta.url)));
+const WORDS = arg('words', QUICK ? 'none' : 'first') as 'first' | 'all' | 'none';
 const QUICK_SCENARIOS = ['plain-turn', 'interruption', 'backchannel-okay'];
 
 /** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */
@@ -40,7 +41,7 @@ async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
     const all = await loadScenarios([SHIPPED_SCENARIOS]);
     const scenarios = QUICK ? all.filter((s) => QUICK_SCENARIOS.includes(s.name)) : all;
     return await runEval({
-      url: `http://127.0.0.1:${port}`, scenarios, rateHz, repeat: REPEAT, concurrency: CONCURRENCY, words: QUICK ? 'none' : 'first',
+      url: `http://127.0.0.1:${port}`, scenarios, rateHz, repeat: REPEAT, concurrency: CONCURRENCY, words: WORDS,
       onCall: (done, total, name) => process.stderr.write(`\r${rateHz} Hz, ${mode}: call ${done}/${total} (${name})          `),
     });
   } finally {

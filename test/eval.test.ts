@@ -20,6 +20,9 @@ import { startGateway } from './helpers/gateway.js';
 import type { CallInfo } from '../src/call/call-info.js';
 import type { TtsAdapter } from '../src/tts/types.js';
 
+// Real calls on a shared 2-core machine: the smoke alone is ~45 s when idle, much more under load (tap's default is 120 s).
+t.setTimeout(300_000);
+
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const SPEECH = new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1); // 16 kHz, "go forward ten meters"
 
@@ -158,11 +161,12 @@ t.test('jitter at a real socket: the caller sends held frames together', async (
   const wss = new WebSocketServer({ server: http });
   wss.on('connection', (ws) => ws.on('message', (d, bin) => bin && arrivals.push(performance.now())));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  t.teardown(() => new Promise<void>((r) => {
+  t.teardown(() => {
+    for (const c of wss.clients) c.terminate();
     wss.close();
-    http.close(() => r());
+    http.close();
     http.closeAllConnections(); // fetch's keep-alive socket would hold close() for seconds
-  }));
+  });
   const scenario: Scenario = { name: 'j', turns: [], durationMs: 2000, impairments: { jitter: { type: 'bursts', burstEveryMs: 500, holdMs: 200 } } };
   const tl = await runEvalCall({ url: `http://127.0.0.1:${(http.address() as { port: number }).port}`, scenario, render: async () => [] });
   await new Promise((r) => setTimeout(r, 100));

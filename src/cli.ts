@@ -3,6 +3,7 @@
  * `vgw` — the gateway's command line.
  *   vgw serve                 start the gateway (same as `npm start`)
  *   vgw simulate [options]    play Vonage's side of one call against a running gateway
+ *   vgw eval [options]        scripted calls with line impairments, turn-taking scored at the caller
  *   vgw asr-conformance       run the ASR adapter conformance suite against an adapter
  *   vgw tts-conformance       the same for a TTS adapter
  *   vgw bot-conformance       the same for a bot adapter
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { readWav, writeWavFile, type WavAudio } from './audio/wav.js';
 import { simulateCall, type SimSummary } from './sim/simulator.js';
 import { callCommand } from './vonage/call-command.js';
+import { EVAL_USAGE } from './eval/usage.js';
 
 export class UsageError extends Error {}
 
@@ -39,6 +41,7 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
   --method   answer webhook method (default GET)
   --json     print the summary as JSON
 
+${EVAL_USAGE}
 asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
 adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
 /usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
@@ -176,6 +179,7 @@ export async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     if (cmd === 'simulate') return await simulate(rest);
+    if (cmd === 'eval') return await (await import('./eval/cli.js')).evalCommand(rest, (m) => new UsageError(m));
     if (cmd === 'asr-conformance') return await (await import('./asr/conformance-cli.js')).asrConformanceCommand(rest);
     if (cmd === 'tts-conformance') return await (await import('./tts/conformance-cli.js')).ttsConformanceCommand(rest);
     if (cmd === 'bot-conformance') return await (await import('./bot/conformance-cli.js')).botConformanceCommand(rest);

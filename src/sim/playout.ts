@@ -59,8 +59,8 @@ export class VonagePlayout {
     this.flushMarks();
   }
 
-  /** One 20 ms playout slot. */
-  tick(): void {
+  /** One 20 ms playout slot. Returns true when an audio frame played (false: silence). */
+  tick(): boolean {
     this.flushMarks();
     const item = this.queue[0];
     if (item && item.kind === 'audio') {
@@ -70,8 +70,17 @@ export class VonagePlayout {
       Buffer.from(s.buffer).set(f.subarray(0, s.length * 2));
       this.heard.push(s);
       this.playedFrames++;
-    } else this.heard.push(this.silence);
+      this.flushMarks();
+      return true;
+    }
+    this.heard.push(this.silence);
     this.flushMarks();
+    return false;
+  }
+
+  /** What the caller heard in the last slot (silence before the first). Valid until the next tick. */
+  get lastHeard(): Int16Array {
+    return this.heard.length ? this.heard[this.heard.length - 1] : this.silence;
   }
 
   /** Everything the caller heard, one frame per tick (silence included). */

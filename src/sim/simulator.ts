@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { loadResampler, StreamResampler } from '../audio/resampler.js';
 import { frameBytesFor } from '../config/config.js';
-import { parseContentType } from '../leg/handshake.js';
 import { VonagePlayout } from './playout.js';
+import { connectWebsocket, endpointRateHz, fetchNcco, routeGatewayText, runLegClock, sendHandshake, websocketEndpoint } from './vonage-leg.js';
 
 export interface SimOptions {
   /** Gateway base URL, e.g. http://127.0.0.1:8080. */
@@ -98,47 +98,23 @@ function rms(frame: Buffer): number {
   return Math.sqrt(acc / Math.max(1, n));
 }
 
-async function fetchNcco(o: SimOptions, uuid: string, conv: string): Promise<unknown> {
-  const fields: Record<string, string> = { uuid, conversation_uuid: conv, from: o.from ?? '447700900001', to: o.to ?? '447700900000', region_url: 'https://api-us-3.vonage.com' };
-  const base = o.url.replace(/\/+$/, '');
-  const res =
-    o.answerMethod === 'POST'
-      ? await fetch(`${base}/webhooks/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields), signal: AbortSignal.timeout(5000) })
-      : await fetch(`${base}/webhooks/answer?${new URLSearchParams(fields)}`, { signal: AbortSignal.timeout(5000) });
-  const body = await res.text();
-  if (res.status !== 200) throw new Error(`answer webhook answered ${res.status}: ${body.slice(0, 200)}`);
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    throw new Error(`answer webhook returned non-JSON: ${body.slice(0, 200)}`);
-  }
-}
-
-function websocketEndpoint(ncco: unknown): { uri: string; contentType: string; headers: Record<string, unknown> } {
-  if (!Array.isArray(ncco)) throw new Error('NCCO is not an array');
-  for (const action of ncco as Array<Record<string, unknown>>) {
-    if (action?.action !== 'connect' || !Array.isArray(action.endpoint)) continue;
-    const ep = (action.endpoint as Array<Record<string, unknown>>)[0];
-    if (ep?.type === 'websocket' && typeof ep.uri === 'string') {
-      return { uri: ep.uri, contentType: String(ep['content-type'] ?? 'audio/l16;rate=16000'), headers: (ep.headers as Record<string, unknown>) ?? {} };
-    }
-  }
-  throw new Error(`NCCO has no connect to a websocket: ${JSON.stringify(ncco).slice(0, 200)}`);
+/** Whole-clip resampling (call {@link loadResampler} first); the same array back when the rates match. */
+export function resamplePcm(samples: Int16Array, fromHz: number, toHz: number): Int16Array {
+  if (fromHz === toHz) return samples;
+  const r = new StreamResampler(fromHz, toHz);
+  const a = r.process(samples);
+  const tail = r.flush();
+  r.close();
+  const pcm = new Int16Array(a.length + tail.length);
+  pcm.set(a);
+  pcm.set(tail, a.length);
+  return pcm;
 }
 
 /** Resample and cut the caller's audio into exact frames at the leg rate (last frame padded). */
 function callerFrames(audio: SimOptions['audio'], rateHz: number): Buffer[] {
   if (!audio || !audio.samples.length) return [];
-  let pcm = audio.samples;
-  if (audio.sampleRateHz !== rateHz) {
-    const r = new StreamResampler(audio.sampleRateHz, rateHz);
-    const a = r.process(pcm);
-    const tail = r.flush();
-    r.close();
-    pcm = new Int16Array(a.length + tail.length);
-    pcm.set(a);
-    pcm.set(tail, a.length);
-  }
+  const pcm = resamplePcm(audio.samples, audio.sampleRateHz, rateHz);
   const fb = frameBytesFor(rateHz);
   const bytes = Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
   const frames: Buffer[] = [];
@@ -154,22 +130,16 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
   await loadResampler();
   const uuid = o.uuid ?? randomUUID();
   const conv = o.conversationUuid ?? `CON-${uuid}`;
-  const ncco = await fetchNcco(o, uuid, conv);
+  const ncco = await fetchNcco({ url: o.url, uuid, conversationUuid: conv, answerMethod: o.answerMethod, from: o.from, to: o.to });
   const ep = websocketEndpoint(ncco);
-  const rate = parseContentType(ep.contentType);
-  if (!rate) throw new Error(`NCCO content-type ${ep.contentType} is not one Vonage supports`);
+  const rate = endpointRateHz(ep);
   const fb = frameBytesFor(rate);
   const frames = callerFrames(o.audio, rate);
   const tailMs = o.tailMs ?? 3000;
   const totalMs = frames.length * 20 + tailMs;
   const dtmf = [...(o.dtmf ?? [])].sort((a, b) => a.atMs - b.atMs);
 
-  const ws = new WebSocket(ep.uri, { perMessageDeflate: false });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
-    ws.once('error', (err) => reject(new Error(`WebSocket connection failed: ${err.message}`)));
-  });
+  const ws = await connectWebsocket(ep.uri);
 
   const t0 = performance.now();
   const sendText = (text: string) => ws.readyState === WebSocket.OPEN && ws.send(text);
@@ -207,73 +177,34 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
       playout.audio(buf);
       return;
     }
-    let msg: { action?: string; payload?: unknown };
-    try {
-      msg = JSON.parse(data.toString()) as typeof msg;
-    } catch {
-      textMessages.push(data.toString());
-      return;
-    }
-    if (msg.action === 'notify') playout.notify(msg.payload);
-    else if (msg.action === 'clear') playout.clear();
-    else textMessages.push(msg);
+    const other = routeGatewayText(data, playout);
+    if (other !== undefined) textMessages.push(other);
   });
 
-  ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': ep.contentType, ...ep.headers, ...(o.handshakeOverrides ?? {}) }));
+  sendHandshake(ws, ep, o.handshakeOverrides);
 
   const silence = Buffer.alloc(fb);
-  let closeCode: number | null = null;
-  let closeReason = '';
-  let closedBy: SimSummary['closedBy'] = null;
-  await new Promise<void>((resolve) => {
-    let n = 0;
-    let timer: NodeJS.Timeout | undefined;
-    let lastProgress = 0;
-    const finish = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      o.signal?.removeEventListener('abort', onAbort);
-    };
-    const onAbort = () => {
-      closedBy ??= 'simulator';
-      ws.close(1000, 'aborted');
-    };
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    ws.on('close', (code, reason) => {
-      closeCode = code;
-      closeReason = reason.toString();
-      closedBy ??= 'gateway';
-      finish();
-      resolve();
-    });
-    const tick = () => {
-      timer = undefined;
-      if (ws.readyState !== WebSocket.OPEN) return;
-      const elapsed = n * 20;
-      if (elapsed >= totalMs || (o.hangupAtMs !== undefined && elapsed >= o.hangupAtMs)) {
-        closedBy = 'simulator';
-        ws.close(1000, 'caller hung up');
-        return;
-      }
-      const f = n < frames.length ? frames[n] : silence;
-      if (rms(f) > LOUD_RMS) lastLoudAtMs = performance.now() - t0;
-      ws.send(f);
-      framesSent++;
-      while (dtmf.length && dtmf[0].atMs <= elapsed) {
-        const d = dtmf.shift() as { digit: string };
-        ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: d.digit, duration: 260 }));
-        lastDtmfAtMs = performance.now() - t0;
-      }
-      playout.tick();
-      n++;
-      if (o.onProgress && elapsed - lastProgress >= 250) {
-        lastProgress = elapsed;
-        o.onProgress({ elapsedMs: elapsed, totalMs, framesSent, framesReceived: arrivals.length });
-      }
-      timer = setTimeout(tick, Math.max(0, t0 + n * 20 - performance.now()));
-    };
-    tick();
+  let lastProgress = 0;
+  const end = await runLegClock(ws, t0, o.signal, (n) => {
+    const elapsed = n * 20;
+    if (elapsed >= totalMs || (o.hangupAtMs !== undefined && elapsed >= o.hangupAtMs)) return false;
+    const f = n < frames.length ? frames[n] : silence;
+    if (rms(f) > LOUD_RMS) lastLoudAtMs = performance.now() - t0;
+    ws.send(f);
+    framesSent++;
+    while (dtmf.length && dtmf[0].atMs <= elapsed) {
+      const d = dtmf.shift() as { digit: string };
+      ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: d.digit, duration: 260 }));
+      lastDtmfAtMs = performance.now() - t0;
+    }
+    playout.tick();
+    if (o.onProgress && elapsed - lastProgress >= 250) {
+      lastProgress = elapsed;
+      o.onProgress({ elapsedMs: elapsed, totalMs, framesSent, framesReceived: arrivals.length });
+    }
+    return true;
   });
+  const { closeCode, closeReason, closedBy } = end;
   o.onProgress?.({ elapsedMs: Math.min(totalMs, performance.now() - t0), totalMs, framesSent, framesReceived: arrivals.length });
 
   const intervals: number[] = [];

@@ -1,0 +1,86 @@
+/**
+ * Call evals of the default offline pipeline (WebRTC VAD, pocketsphinx, Flite) with the eval bot's long replies:
+ * every shipped scenario against an in-process gateway, once per (leg rate 8000, 16000) × (turn-taking features off =
+ * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 10 minutes on 2 cores);
+ * `-- --quick` (3 scenarios, 16 kHz, no transcription; writes results/quick/); `-- --repeat=N`, `-- --concurrency=N`,
+ * `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard). Writes results/eval.json and eval.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { buildGateway } from '../src/app.js';
+import { loadConfig } from '../src/config/config.js';
+import { createLogger } from '../src/observability/logger.js';
+import { loadScenarios } from '../src/eval/scenario.js';
+import { runEval, type EvalResult } from '../src/eval/runner.js';
+import { evalTable, formatEval, scenarioTable } from '../src/eval/report.js';
+import { SHIPPED_SCENARIOS } from '../src/eval/cli.js';
+import { benchOutDir } from './out-dir.js';
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const arg = (name: string, def: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? def;
+const REPEAT = Number(arg('repeat', '1'));
+const CONCURRENCY = Number(arg('concurrency', '3'));
+const BOT = arg('bot', fileURLToPath(new URL('../../eval/eval-bot.mjs', import.meta.url)));
+const WORDS = arg('words', QUICK ? 'none' : 'first') as 'first' | 'all' | 'none';
+const QUICK_SCENARIOS = ['plain-turn', 'interruption', 'backchannel-okay'];
+
+/** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */
+export const MODES: Record<'off' | 'on', Record<string, string>> = {
+  off: { BARGE_IN_CONFIRM_MS: '0', BACKCHANNEL_MAX_MS: '0', ECHO_GUARD: 'off', ENDPOINTING: 'fixed' },
+  on: {},
+};
+
+async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
+  const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: BOT, AUDIO_RATE: String(rateHz), ...MODES[mode] };
+  const config = loadConfig(env);
+  const gw = await buildGateway({ config, logger: createLogger('warn'), env: { ...process.env, ...env } });
+  const port = await gw.listen();
+  try {
+    const all = await loadScenarios([SHIPPED_SCENARIOS]);
+    const scenarios = QUICK ? all.filter((s) => QUICK_SCENARIOS.includes(s.name)) : all;
+    return await runEval({
+      url: `http://127.0.0.1:${port}`, scenarios, rateHz, repeat: REPEAT, concurrency: CONCURRENCY, words: WORDS,
+      onCall: (done, total, name) => process.stderr.write(`\r${rateHz} Hz, ${mode}: call ${done}/${total} (${name})          `),
+    });
+  } finally {
+    await gw.close();
+    process.stderr.write('\n');
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const runs: Array<{ label: string; rateHz: number; mode: 'off' | 'on'; env: Record<string, string>; result: EvalResult }> = [];
+  for (const rateHz of QUICK ? [16000] : [8000, 16000]) {
+    for (const mode of ['off', 'on'] as const) {
+      const result = await runOne(rateHz, mode);
+      console.log(formatEval(result));
+      runs.push({ label: `${rateHz / 1000} kHz ${mode}`, rateHz, mode, env: MODES[mode], result });
+    }
+  }
+  const dir = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
+  mkdirSync(dir, { recursive: true });
+  const meta = { node: process.version, date: new Date().toISOString(), quick: QUICK, repeat: REPEAT, concurrency: CONCURRENCY, bot: BOT.replace(/^.*\/eval\//, 'eval/'), durationS: Math.round((Date.now() - started) / 1000) };
+  writeFileSync(join(dir, 'eval.json'), JSON.stringify({ ...meta, modes: MODES, runs }, null, 2) + '\n');
+  const md = [
+    `# Call evals (\`npm run bench:eval\`)`,
+    '',
+    `${meta.date.slice(0, 10)}, Node ${meta.node}, ${runs[0]?.result.scenarios.length ?? 0} scenarios × ${REPEAT} per column, ${CONCURRENCY} calls at once, bot \`${meta.bot}\`, ${meta.durationS} s in all.`,
+    'Default offline pipeline (WebRTC VAD, pocketsphinx, Flite), gateway in-process; scores measured at the caller (`vgw eval`).',
+    '"off" = `BARGE_IN_CONFIRM_MS=0 BACKCHANNEL_MAX_MS=0 ECHO_GUARD=off ENDPOINTING=fixed` (today\'s behaviour); "on" = their defaults.',
+    'Shared 2-core machine: latencies are noisy; ratios of counts are the figures to compare.',
+    '',
+    evalTable(runs),
+    '',
+    '## Per scenario (turn latency p50 · false / missed barge-ins)',
+    '',
+    scenarioTable(runs),
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'eval.md'), md);
+  console.log(`\n${evalTable(runs)}\n\nwrote ${join(dir, 'eval.json')} and eval.md`);
+}
+
+void main();

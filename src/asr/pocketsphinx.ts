@@ -25,6 +25,7 @@ import { AdapterError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
+import { BandFill, type BandFillMode } from './band-fill.js';
 import { ProcessBudget, type BudgetTicket, type ProcessBudgetStats } from './process-budget.js';
 import type { AsrAdapter, AsrEvent, AsrStream, AsrStreamOptions } from './types.js';
 
@@ -92,6 +93,8 @@ class PocketsphinxStream implements AsrStream {
   private child: ChildProcessWithoutNullStreams | undefined;
   private ticket: BudgetTicket | undefined;
   private readonly resampler: StreamResampler | undefined;
+  /** Telephone-band conditioning at 16 kHz (`ASR_BAND_FILL`); undefined when off. */
+  readonly bandFill: BandFill | undefined;
   /** Audio that arrived while the start waited its turn (16 kHz), written once the process runs. */
   private pending: Buffer[] | undefined = [];
   private pendingBytes = 0;
@@ -110,9 +113,11 @@ class PocketsphinxStream implements AsrStream {
   constructor(
     private readonly launchSpec: Launch,
     o: AsrStreamOptions,
+    bandFill: BandFillMode,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
     if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
+    if (bandFill !== 'off') this.bandFill = new BandFill(bandFill, o.call.sampleRateHz);
   }
 
   /** Called by the budget when this stream's turn to start comes (possibly before `start` returned). */
@@ -174,6 +179,16 @@ class PocketsphinxStream implements AsrStream {
       const out = this.resampler.process(samples);
       buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
     }
+    if (this.bandFill) {
+      // The fill changes audio in place: never the caller's frame, which other stages share.
+      const out = this.bandFill.condition(buf === frame ? Buffer.from(frame) : buf);
+      if (!out) return; // held until the band is known
+      buf = out;
+    }
+    this.send(buf, frame);
+  }
+
+  private send(buf: Buffer, frame: Buffer | undefined): void {
     const child = this.child;
     if (!child) {
       // Waiting for a start-up slot: keep the audio (bounded) so the first words are not lost.
@@ -195,6 +210,8 @@ class PocketsphinxStream implements AsrStream {
 
   close(): void {
     if (this.closed) return;
+    const rest = this.bandFill?.flush();
+    if (rest) this.send(rest, undefined);
     this.closed = true;
     this.resampler?.close();
     this.pending = undefined;
@@ -346,6 +363,8 @@ export interface PocketsphinxOptions {
   maxStarting?: number;
   /** Least time between two refusal log lines (default 10 s). */
   refusalLogIntervalMs?: number;
+  /** Telephone-band conditioning (default `config.asrBandFill`, see `band-fill.ts`). */
+  bandFill?: BandFillMode;
   /** Use the `sh` + `cat` pipeline even when bash is there (tests). */
   noBash?: boolean;
 }
@@ -359,6 +378,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   if (ctx.config.asrGrammar) extra.push('-jsgf', ctx.config.asrGrammar);
   else if (ctx.config.asrKeyphrases) extra.push('-kws', ctx.config.asrKeyphrases);
   const spec = launchCommand(bin, opts.noBash ? undefined : findOnPath('bash', pathEnv), extra);
+  const bandFill = opts.bandFill ?? ctx.config.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.config.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);
   const refusals = new RefusalLog(ctx.logger, budget, opts.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS);
   const live = new Set<PocketsphinxStream>();
@@ -368,7 +388,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
     stats: budget.stats,
     async start(o) {
       if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
-      const s = new PocketsphinxStream(spec, o);
+      const s = new PocketsphinxStream(spec, o, bandFill);
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
         s.close(); // never launched: frees its resampler

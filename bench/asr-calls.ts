@@ -28,6 +28,7 @@ const LEAD_MS = 500;
  * at {@link MAX_TAIL_MS} (nothing heard). Under load the engine's final can take ~3 s after the speech, so a fixed
  * short tail would lose it, and a fixed long one would triple the run.
  */
+// Recognisers outlive their call by up to 0.5 s (their last final), so the budget allows a few more than the calls.
 const SETTLE_MS = 700;
 const MAX_TAIL_MS = Number(process.env.MAX_TAIL_MS ?? 9000);
 
@@ -36,7 +37,7 @@ const MAX_TAIL_MS = Number(process.env.MAX_TAIL_MS ?? 9000);
  * at once. Returns call id → the final transcripts in order, joined by a space.
  */
 export async function transcribeThroughGateway(env: Record<string, string>, jobs: readonly CallJob[], concurrency: number, onDone?: () => void): Promise<Map<string, string>> {
-  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'none', LOCAL_ASR_MAX_PROCESSES: String(concurrency + 1), ...env };
+  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'none', LOCAL_ASR_MAX_PROCESSES: String(concurrency * 4), ...env };
   const config = loadConfig(full);
   const logger = createLogger(config.logLevel);
   const heard = new Map<string, string[]>();

@@ -25,6 +25,7 @@ import { AdapterError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
+import { BandFill, type BandFillMode } from './band-fill.js';
 import { ProcessBudget, type BudgetTicket, type ProcessBudgetStats } from './process-budget.js';
 import type { AsrAdapter, AsrEvent, AsrStream, AsrStreamOptions } from './types.js';
 
@@ -115,6 +116,8 @@ class PocketsphinxStream implements AsrStream {
   private child: ChildProcessWithoutNullStreams | undefined;
   private ticket: BudgetTicket | undefined;
   private readonly resampler: StreamResampler | undefined;
+  /** Telephone-band conditioning at 16 kHz (`ASR_BAND_FILL`); undefined when off. */
+  readonly bandFill: BandFill | undefined;
   /** Audio that arrived while the start waited its turn (16 kHz), written once the process runs. */
   private pending: Buffer[] | undefined = [];
   private pendingBytes = 0;
@@ -133,11 +136,13 @@ class PocketsphinxStream implements AsrStream {
   constructor(
     private readonly launchSpec: Launch,
     o: AsrStreamOptions,
+    bandFill: BandFillMode,
     /** Flush the engine on the gateway's end of speech (adaptive endpointing); off = its own 500 ms endpointing only. */
     private readonly flushOnEndOfSpeech = false,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
     if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
+    if (bandFill !== 'off') this.bandFill = new BandFill(bandFill, o.call.sampleRateHz);
   }
 
   /** Called by the budget when this stream's turn to start comes (possibly before `start` returned). */
@@ -199,6 +204,16 @@ class PocketsphinxStream implements AsrStream {
       const out = this.resampler.process(samples);
       buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
     }
+    if (this.bandFill) {
+      // The fill changes audio in place: never the caller's frame, which other stages share.
+      const out = this.bandFill.condition(buf === frame ? Buffer.from(frame) : buf);
+      if (!out) return; // held until the band is known
+      buf = out;
+    }
+    this.send(buf, frame);
+  }
+
+  private send(buf: Buffer, frame: Buffer | undefined): void {
     const child = this.child;
     if (!child) {
       // Waiting for a start-up slot: keep the audio (bounded) so the first words are not lost.
@@ -221,6 +236,9 @@ class PocketsphinxStream implements AsrStream {
   /** The gateway's VAD heard the caller stop: with adaptive endpointing, make the engine print its final now. */
   endOfSpeech(): void {
     if (!this.flushOnEndOfSpeech || this.closed) return;
+    // Audio the band fill still holds (no decision yet) must reach the engine before the pad that ends the utterance.
+    const held = this.bandFill?.flush();
+    if (held) this.send(held, undefined);
     const pad = flushPadBuffer();
     const child = this.child;
     if (!child) {
@@ -236,6 +254,8 @@ class PocketsphinxStream implements AsrStream {
 
   close(): void {
     if (this.closed) return;
+    const rest = this.bandFill?.flush();
+    if (rest) this.send(rest, undefined);
     this.closed = true;
     this.resampler?.close();
     this.pending = undefined;
@@ -387,6 +407,8 @@ export interface PocketsphinxOptions {
   maxStarting?: number;
   /** Least time between two refusal log lines (default 10 s). */
   refusalLogIntervalMs?: number;
+  /** Telephone-band conditioning (default `config.asrBandFill`, see `band-fill.ts`). */
+  bandFill?: BandFillMode;
   /** Use the `sh` + `cat` pipeline even when bash is there (tests). */
   noBash?: boolean;
 }
@@ -400,6 +422,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   if (ctx.config.asrGrammar) extra.push('-jsgf', ctx.config.asrGrammar);
   else if (ctx.config.asrKeyphrases) extra.push('-kws', ctx.config.asrKeyphrases);
   const spec = launchCommand(bin, opts.noBash ? undefined : findOnPath('bash', pathEnv), extra);
+  const bandFill = opts.bandFill ?? ctx.config.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.config.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);
   const refusals = new RefusalLog(ctx.logger, budget, opts.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS);
   const live = new Set<PocketsphinxStream>();
@@ -409,7 +432,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
     stats: budget.stats,
     async start(o) {
       if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
-      const s = new PocketsphinxStream(spec, o, ctx.config.endpointing === 'adaptive');
+      const s = new PocketsphinxStream(spec, o, bandFill, ctx.config.endpointing === 'adaptive');
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
         s.close(); // never launched: frees its resampler

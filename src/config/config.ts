@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, type Env, type Spec } from './parsers.js';
 import { PROVIDER_SPECS } from './provider-specs.js';
 import { autoWorkers } from '../cluster/cores.js';
+import { BAND_FILL_MODES, type BandFillMode } from '../asr/band-fill.js';
 
 export { DEFAULT_SYSTEM_PROMPT } from './provider-specs.js';
 
@@ -83,6 +84,8 @@ export interface Config {
   /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
   readonly asrGrammar: string;
   readonly asrKeyphrases: string;
+  /** Telephone-band conditioning of the local ASR's input: `auto` (detect per call), `on`, `off`. */
+  readonly asrBandFill: BandFillMode;
   /** Language (and optional TTS voice) per number dialled, keyed by the number's digits. */
   readonly languageByNumber: Readonly<Record<string, CallLanguage>>;
   /** Azure Speech (ASR_ADAPTER/TTS_ADAPTER=microsoft): subscription key, region, optional endpoint or host override. */
@@ -273,6 +276,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
   { key: 'localAsrMaxProcesses', env: 'LOCAL_ASR_MAX_PROCESSES', def: 'auto', doc: 'Offline recognisers (pocketsphinx processes, ~0.14 core and ~105 MB each) running at once; calls past it go on without ASR, counted and logged once. `auto` = 70 % of the cores / 0.14, at most half the memory / 105 MB', parse: (r) => (r.trim() === 'auto' ? autoLocalAsrProcesses() : int(0, 100000)(r)) },
   { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
+  { key: 'asrBandFill', env: 'ASR_BAND_FILL', def: 'auto', doc: 'Telephone-band fill for the local ASR: low-level noise above 4 kHz so pocketsphinx understands phone-line audio (300–3400 Hz). `auto` fills 8 kHz legs and 16/24 kHz legs measured as band-limited (first 0.3 s of speech), `on` always, `off` never', parse: oneOf(BAND_FILL_MODES) },
   {
     key: 'languageByNumber',
     env: 'LANGUAGE_BY_NUMBER',

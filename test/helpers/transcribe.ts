@@ -12,15 +12,5 @@ export function transcribe16k(pcm: Buffer): Promise<string> {
   });
 }
 
-/** Word error rate of `hyp` against `ref` (lower-case words, punctuation ignored). */
-export function wer(ref: string, hyp: string): number {
-  const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9' ]/g, ' ').split(/\s+/).filter(Boolean);
-  const r = norm(ref);
-  const h = norm(hyp);
-  const d = Array.from({ length: r.length + 1 }, (_, i) => [i, ...new Array<number>(h.length).fill(0)]);
-  for (let j = 1; j <= h.length; j++) d[0][j] = j;
-  for (let i = 1; i <= r.length; i++) {
-    for (let j = 1; j <= h.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
-  }
-  return r.length ? d[r.length][h.length] / r.length : h.length ? 1 : 0;
-}
+/** Word error rate of `hyp` against `ref` (lower-case words, punctuation ignored): the bench's, one definition. */
+export { wer } from '../../bench/wer.js';

@@ -48,7 +48,8 @@ t.test('a silent caller on an echoing line: the greeting plays to the end, the b
 });
 
 t.test('ECHO_GUARD=off: the same line makes the bot cut itself off (the failure the guard fixes)', async (t) => {
-  const { g, c, summary } = await call(t, { ECHO_GUARD: 'off' }, 'echo-off');
+  // Pause-then-decide would also save the greeting (the echo's bursts are short): off too, to see the guard alone.
+  const { g, c, summary } = await call(t, { ECHO_GUARD: 'off', BARGE_IN_CONFIRM_MS: '0', BACKCHANNEL_MAX_MS: '0' }, 'echo-off');
   t.ok(c.cleared, 'the gateway cleared its own greeting');
   t.ok(metricValue(await g.metrics(), 'gateway_barge_ins_total') >= 1, 'barge-in on the echo');
   t.ok(g.logs.some((l) => l.msg === 'reply interrupted' && l.replyId === 1), 'the greeting was interrupted');

@@ -12,7 +12,7 @@ import { simulateCall, type SimSummary } from '../src/sim/simulator.js';
 import { answer } from './helpers/ivr.js';
 
 const GRAMMAR = 'examples/ivr/menu.gram';
-const IVR_ENV = { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: './examples/ivr/ivr-bot.mjs', ASR_GRAMMAR: GRAMMAR, IVR_NO_INPUT_MS: '1500' };
+const IVR_ENV = { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: './examples/ivr/ivr-bot.mjs', ASR_GRAMMAR: GRAMMAR, IVR_NO_INPUT_MS: '1500', ASR_BAND_FILL: 'auto' };
 
 /** One call; resolves with the simulator's summary once the gateway hung up (or after `maxMs`). */
 function call(g: TestGateway, uuid: string, o: { audio?: { samples: Int16Array; sampleRateHz: number }; dtmf?: Array<{ digit: string; atMs: number }>; maxMs: number }): Promise<SimSummary> {

@@ -74,7 +74,7 @@ export class Hearing implements JitterSink {
     const { asr, rec, turn, bot, speaker, echo: guard } = this.d;
     const ep = this.vad.endpointer;
     const echo = guard !== undefined && guard.onCallerFrame(frame, ep.speaking);
-    const heard = echo && !ep.speaking ? (this.silence as Buffer) : frame;
+    const heard = echo && !ep.speaking && guard?.locked === true ? (this.silence as Buffer) : frame;
     if (heard !== frame) guard?.countMuted();
     asr?.write(heard, receivedAtMs);
     this.capture?.push(heard);

@@ -239,10 +239,10 @@ export class Turn {
   transcript(final: boolean, text: string, nowMs: number, playing = false, interruptible = true): boolean {
     const kind: TranscriptKind = this.cfg.backchannelMaxMs > 0 ? this.cfg.backchannelWords.kind(text) : text.trim() ? 'words' : 'empty';
     if (final && this.bcDurMs >= 0) {
-      // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel
-      // (its text, whatever the words) when it was short or only listed words; else a turn, and the reply it paused
-      // is interrupted now.
-      if (kind !== 'words' || this.bcDurMs <= this.cfg.backchannelMaxMs) {
+      // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel when
+      // it is only listed words (or none); any other word makes it a turn whatever its length (a short "two" said over a
+      // menu is an answer), and the reply it paused is interrupted now.
+      if (kind !== 'words') {
         if (kind !== 'empty') this.bcText = text.trim();
         this.endBackchannel();
         return false;

@@ -21,8 +21,9 @@
  * - **Decision per frame** (echo-only ⇔ caller energy ≤ expected echo × margin):
  *   locked: expected = gain × the reference energy at the delay (each block's max over −10…+20 ms, for dispersion);
  *   before the first estimate (the first ½ s of bot speech): expected = the loudest reference frame within
- *   `maxDelayMs` × −6 dB (the least ERL a line should have, ITU-T G.168), no margin: conservative, so echo of anything
- *   just sent is suspect unless the caller is clearly louder; an utterance that starts anyway is real speech (an echo
+ *   `maxDelayMs` × −10 dB (hybrids return echo ≥ 10 dB down in practice; G.168's least ERL, 6 dB, is what a fitted
+ *   gain may reach once locked), no margin: echo of anything just sent is suspect unless the caller is louder (a caller
+ *   talking over the bot at its own level is not, and barges in at once); an utterance that starts anyway is real speech (an echo
  *   cannot pass that rule), so its frames count as they are until it ends; and if 1 s passes with no estimate (the
  *   caller talking all along, where an echo-only line gives one at ½ s) the VAD is trusted until one can be made;
  *   no coherent echo found: expected = that bound on the gain × the loudest reference frame within `maxDelayMs`.
@@ -76,6 +77,11 @@ const LOCK_RHO = 0.5;
 /** Awake frames the conservative first phase may last without an estimate (the caller talking all along): 1 s. */
 const INITIAL_MAX_FRAMES = 50;
 const INITIAL_GAIN = 10 ** (-6 / 10);
+/**
+ * Before the first estimate, caller audio within this much of the loudest frame just played is suspect: a caller who
+ * talks over the bot at its own level is speech, not echo (lines return ≥ 10 dB down in practice).
+ */
+const INITIAL_SUSPECT_GAIN = 10 ** (-10 / 10);
 /** Reference energy (mean square per sample) below which a frame is silence: −60 dBFS. */
 const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
 /** Frames sent but not yet played: bounded, drop oldest (the pacer's lead is 5 by default). */
@@ -182,6 +188,15 @@ export class EchoGuard {
   }
 
   /** True while the bot's audio (or its echo) may be on the line; asleep, {@link onCallerFrame} returns at once. */
+  /**
+   * A coherent echo path was found (delay and loss estimated): only then is an echo-only frame safe to hide from the
+   * ASR. Before (or without) one, the frames the guard suspects are kept from the turn decisions only: a caller who
+   * speaks at once over the greeting must not lose words to a guess.
+   */
+  get locked(): boolean {
+    return this.mode === Mode.Locked;
+  }
+
   get active(): boolean {
     return this.awake;
   }
@@ -288,7 +303,7 @@ export class EchoGuard {
       if (e > max) max = e;
     }
     // Unlocked, the gain is already an upper bound (all the caller's energy, noise included, put down to echo): no margin.
-    return this.mode === Mode.Initial ? max * INITIAL_GAIN : max * this.gain;
+    return this.mode === Mode.Initial ? max * INITIAL_SUSPECT_GAIN : max * this.gain;
   }
 
   private maybeEstimate(end: number): void {

@@ -62,7 +62,7 @@ t.test('off leaves audio alone; auto fills an 8 kHz leg from the first chunk', a
   t.equal(auto8.condition(d), d);
   t.not(d.compare(copy), 0, 'filled');
   t.throws(() => loadConfig({ ASR_BAND_FILL: 'sometimes' }), /ASR_BAND_FILL="sometimes" is invalid: expected one of auto, on, off/);
-  t.equal(loadConfig({}).asrBandFill, 'auto', 'auto by default');
+  t.equal(loadConfig({}).asrBandFill, 'off', 'off by default (see the setting: not yet safe for every call)');
 });
 
 /** Feed a 16 kHz recording through `auto`; returns what came out, in order. */

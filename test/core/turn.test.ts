@@ -255,10 +255,10 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
     actions: [...L, 'pause', 'resume silence', 'backchannel 400 Okay.', 'held'],
   },
   {
-    name: 'with ASR: a short utterance is a backchannel whatever its words (pocketsphinx hears Flite\'s "okay" as "again")',
+    name: 'with ASR: a short utterance with a word that is not an acknowledgement is a turn (a "two" said over a menu): a late barge-in',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'again', true, true, true], ['tick', 5000]],
-    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'two', true, true, true], ['tick', 2900]],
+    actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
     name: 'with ASR: longer than a backchannel, unconfirmed, with other words in its final: a late barge-in, and a turn for the bot',
@@ -287,8 +287,8 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
   {
     name: 'with ASR: a late final while the next utterance is under way belongs to the older one (finals come in order)',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['voiced', 2000], ['speech-start', 140, true, true], ['transcript', 2100, 'again', true, true, true], ['speech-end', 160, 2300], ['transcript', 2600, 'mhm', true, true, true]],
-    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held', 'backchannel 160 mhm', 'held'],
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['voiced', 2000], ['speech-start', 140, true, true], ['transcript', 2100, 'okay', true, true, true], ['speech-end', 160, 2300], ['transcript', 2600, 'mhm', true, true, true]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 okay', 'held', 'backchannel 160 mhm', 'held'],
   },
   {
     name: 'listed words while paused hold off confirmation by duration ("yeah yeah right" is long but only acknowledges)',

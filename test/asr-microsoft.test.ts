@@ -215,6 +215,12 @@ t.test('abort mid-stream closes the socket, ends the events and leaves no handle
   const fake = await startFakeMicrosoftSpeech({ finalEveryMs: 500 });
   t.teardown(() => fake.close());
   const count = openHandles;
+  // Sockets of the previous test may still be closing: wait until the count settles, or one closing while this
+  // stream opens would leave the count unchanged.
+  for (let last = -1, i = 0; i < 20 && count() !== last; i++) {
+    last = count();
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const before = count();
   const run = await startAsr(t, { AZURE_SPEECH_HOST: fake.host }, 16000);
   await writeFrames(run.stream, pcm.subarray(0, 32000), 16000);

@@ -39,7 +39,10 @@ t.test('a silent caller on an echoing line: the greeting plays to the end, the b
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_barge_ins_total'), 0, 'no barge-in');
   t.notOk(g.logs.some((l) => l.msg === 'reply started' && l.replyId === 2), 'no reply to the echo');
-  t.notOk(g.logs.some((l) => l.msg === 'transcript' && String(l.text).trim() !== ''), 'the ASR transcribed nothing');
+  // Before the echo path is locked (the first ½ s of the greeting) the ASR hears the line as it is, so it may transcribe a
+  // fragment of the echo; what matters is above: the bot never answered it. After the lock the ASR hears silence:
+  const texts = g.logs.filter((l) => l.msg === 'transcript' && String(l.text).trim() !== '').length;
+  t.ok(texts <= 1, `at most one fragment transcribed (${texts})`);
   t.ok(metricValue(m, 'gateway_echo_frames_total') > 0, `the guard held back ${metricValue(m, 'gateway_echo_frames_total')} voiced echo frames`);
   const echo = summary.echo as { delayMs: number; erlDb: number; framesEcho: number; framesMuted: number };
   t.ok(echo.delayMs >= 120 && echo.delayMs <= 400, `echo delay in the call summary: ${echo.delayMs} ms (120 ms line + jitter buffer)`);

@@ -117,7 +117,8 @@ t.test('Vonage socket destroyed mid-reply while Flite synthesises, pocketsphinx 
   const threadsBefore = threadCount();
   const childrenBefore = childPids();
   const dir = join(mkdtempSync(join(tmpdir(), 'faults-')), 'rec');
-  const g = await startGateway(t, { BOT_ADAPTER: FAULTY_BOT, FAULTY_BOT: 'talk', TTS_ADAPTER: 'flite', ASR_ADAPTER: 'local', RECORDING_DIR: dir });
+  // The first Flite synthesis in a busy tap child can take seconds: this test is about teardown, not the TTS bound.
+  const g = await startGateway(t, { BOT_ADAPTER: FAULTY_BOT, FAULTY_BOT: 'talk', TTS_ADAPTER: 'flite', ASR_ADAPTER: 'local', RECORDING_DIR: dir, TTS_FIRST_AUDIO_TIMEOUT_MS: '30000' });
   t.ok(threadCount() > threadsBefore, 'Flite worker threads are running');
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'drop-mid-reply' });

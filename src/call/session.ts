@@ -93,7 +93,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
     const backchannelWords = new BackchannelWords(cfg.backchannelWords);
-    const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
+    const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, bargeInPauseMs: cfg.bargeInPauseMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
     const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts, hasAsr: !!deps.asr }, this));
     // Adaptive endpointing needs transcripts: without ASR the VAD alone ends turns, as with ENDPOINTING=fixed.
     const detector = deps.turnDetector ?? builtinTurnDetector;

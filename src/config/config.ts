@@ -71,6 +71,7 @@ export interface Config {
   /** A caller frame up to this much louder than the expected echo still counts as echo, dB. */
   readonly echoGuardMarginDb: number;
   readonly bargeInConfirmMs: number;
+  readonly bargeInPauseMs: number;
   readonly bargeInResumeSilenceMs: number;
   readonly backchannelMaxMs: number;
   readonly backchannelWords: readonly string[];
@@ -263,6 +264,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'echoGuard', env: 'ECHO_GUARD', def: 'on', doc: 'Echo guard: caller audio no louder than the line\'s echo of what the bot just said (delay and loss estimated per call) does not count as speech for barge-in or utterance start, and reaches the ASR as silence while the caller is not speaking (`on`/`off`)', parse: bool },
   { key: 'echoGuardMaxDelayMs', env: 'ECHO_GUARD_MAX_DELAY_MS', def: '400', doc: 'Longest echo delay the echo guard searches, from a frame played at Vonage to its echo leaving the jitter buffer (PSTN round trips are < 300 ms, plus `JITTER_TARGET_MS`)', parse: int(60, 1000) },
   { key: 'echoGuardMarginDb', env: 'ECHO_GUARD_MARGIN_DB', def: '6', doc: 'Caller audio up to this much louder than the expected echo still counts as echo (higher: fewer false barge-ins, double talk needs to be louder)', parse: int(0, 30) },
+  { key: 'bargeInPauseMs', env: 'BARGE_IN_PAUSE_MS', def: '120', doc: 'Pause, then decide: new caller speech this long (voiced ms, counted from the VAD\'s speech start) pauses an interruptible reply at once (Vonage drops its lead, so the caller hears silence now; undone on silence). Only with `BARGE_IN_CONFIRM_MS` > 0; without a pause `BARGE_IN_MIN_SPEECH_MS` interrupts', parse: int(20, 5000) },
   { key: 'bargeInConfirmMs', env: 'BARGE_IN_CONFIRM_MS', def: '900', doc: 'Pause, then decide: at barge-in onset playback pauses; this much voiced speech (or a transcript with words that are not backchannels) confirms the barge-in, else playback resumes where it stopped. Keep it above `BACKCHANNEL_MAX_MS`. `0` = no pause: interrupt at onset', parse: int(0, 10000) },
   { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
   { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },

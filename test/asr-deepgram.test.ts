@@ -23,6 +23,9 @@ import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
 const KEY = 'dg-test-key';
+let unhandled = 0;
+const onUnhandled = () => void unhandled++;
+process.on('unhandledRejection', onUnhandled);
 const failed = (c: Array<{ ok: boolean; name: string; detail: string }>) => c.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
 
 async function setup(t: Test, fo: FakeDeepgramOptions = {}, env: Record<string, string> = {}) {
@@ -258,4 +261,9 @@ t.test('a call through the gateway: leg audio → Deepgram fake → transcript �
   t.equal(faulty.ws.readyState, faulty.ws.OPEN, 'the faulty call is still up');
   t.equal(bystander.ws.readyState, bystander.ws.OPEN, 'the bystander is up');
   t.equal((await fetch(`${g.url}/healthz`)).status, 200);
+});
+
+t.test('no unhandled rejection from the SDK in any of the above (refusals, drops, close codes)', async (t) => {
+  t.equal(unhandled, 0);
+  process.off('unhandledRejection', onUnhandled);
 });

@@ -21,6 +21,7 @@
  *   gives the SDK's `ws` options a plain TCP `createConnection`, so a local server without TLS can be used.
  */
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import type { ClientOptions } from 'ws';
 import type { Config } from '../config/config.js';
@@ -139,9 +140,14 @@ class CallSocket {
     // Without an `error` listener the SDK turns socket errors into unhandled rejections.
     ws.on('error', (e) => this.log.debug({ err: { message: e?.message } }, 'cartesia socket error'));
     ws.on('event', (ev) => this.route(ev as unknown as Record<string, unknown>));
-    ws.socket.addEventListener('close', () => this.lost('CARTESIA_CONNECTION_LOST', 'the Cartesia socket closed mid-request'));
+    let opened = false;
+    // Before the socket opened, a close is the refused or failed handshake: `connect()` rejects with why.
+    ws.socket.addEventListener('close', () => opened && this.lost('CARTESIA_CONNECTION_LOST', 'the Cartesia socket closed mid-request'));
     this.ready = ws.connect().then(
-      () => ws,
+      () => {
+        opened = true;
+        return ws;
+      },
       (e: unknown) => {
         const message = (e as { message?: string })?.message ?? String(e);
         const status = /Unexpected server response: (\d{3})/.exec(message);
@@ -354,17 +360,27 @@ class CartesiaTts implements TtsAdapter {
   }
 }
 
-let sdkPromise: Promise<Sdk> | undefined;
-function loadCartesiaSdk(): Promise<Sdk> {
-  sdkPromise ??= Promise.all([import('@cartesia/cartesia-js'), import('@cartesia/cartesia-js/resources/tts/index')]).then(([main, tts]) => ({ Cartesia: main.Cartesia, TTSWS: tts.TTSWS }));
-  return sdkPromise;
+let sdk: Sdk | undefined;
+/**
+ * The SDK's CommonJS build, loaded on first use. Its ES-module build finds `ws` with a bare `require`, which does not
+ * exist in an ES module: on Node 20 (no global WebSocket) every socket would then fail with "the ws peer dependency
+ * is required".
+ */
+function loadCartesiaSdk(): Sdk {
+  if (!sdk) {
+    const require = createRequire(import.meta.url);
+    const main = require('@cartesia/cartesia-js') as typeof import('@cartesia/cartesia-js');
+    const tts = require('@cartesia/cartesia-js/resources/tts/index') as TtsWsModule;
+    sdk = { Cartesia: main.Cartesia, TTSWS: tts.TTSWS };
+  }
+  return sdk;
 }
 
 /** The `cartesia` TTS adapter. Throws at start-up without `CARTESIA_API_KEY`. */
 export async function createCartesiaTts(ctx: AdapterContext): Promise<TtsAdapter> {
   const c = ctx.config;
   if (!c.cartesiaApiKey) throw new Error('TTS adapter cartesia needs CARTESIA_API_KEY');
-  const sdk = await loadCartesiaSdk();
+  const sdk = loadCartesiaSdk();
   const client = new sdk.Cartesia({ apiKey: c.cartesiaApiKey, baseURL: c.cartesiaUrl });
   return new CartesiaTts(sdk, client, { config: c, logger: ctx.logger });
 }

@@ -17,9 +17,10 @@
  * cue: refuse handshakes with a status, answer the next context with an error status, or drop the socket (TCP
  * destroyed, no close frame) after N chunks.
  */
-import { createServer, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { WebSocket, RawData } from 'ws';
+import { startVendorServer } from './ws-vendor-server.js';
 
 export const WORD_MS = 100;
 
@@ -82,31 +83,15 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
   const faults = o.faults ?? [];
   const connections: FakeCartesiaConnection[] = [];
   const contexts = new Map<string, FakeCartesiaContext>();
-  const sockets = new Set<Socket>();
-  const state = { refused: 0 };
-  const http = createServer((_req, res) => {
-    res.writeHead(404);
-    res.end();
-  });
-  http.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  const deny = (socket: Socket, status: number, msg: string) => {
-    state.refused++;
-    const body = JSON.stringify({ error: msg });
-    socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  };
-  http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    if (url.pathname !== '/tts/websocket') return deny(socket, 404, 'not found');
-    const auth = req.headers.authorization === `Bearer ${key}` || url.searchParams.get('api_key') === key;
-    if (!auth) return deny(socket, 401, 'Invalid API key');
-    const status = refuse.shift();
-    if (status !== undefined) return deny(socket, status, `refused on cue with ${status}`);
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, req.headers));
-  });
+  const server = await startVendorServer(
+    (req, url) => {
+      if (url.pathname !== '/tts/websocket') return { status: 404, message: 'not found' };
+      if (req.headers.authorization !== `Bearer ${key}` && url.searchParams.get('api_key') !== key) return { status: 401, message: 'Invalid API key' };
+      const status = refuse.shift();
+      return status === undefined ? undefined : { status, message: `refused on cue with ${status}` };
+    },
+    (ws, req) => serve(ws, req.headers),
+  );
 
   function serve(ws: WebSocket, headers: IncomingMessage['headers']): void {
     const conn: FakeCartesiaConnection = { index: connections.length + 1, headers, closed: false };
@@ -220,20 +205,14 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
     });
   }
 
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as { port: number }).port;
   return {
-    url: `ws://127.0.0.1:${port}`,
-    port,
+    url: server.url,
+    port: server.port,
     connections,
     contexts,
     get refused() {
-      return state.refused;
+      return server.refused;
     },
-    async close() {
-      for (const c of wss.clients) c.terminate();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
+    close: () => server.close(),
   };
 }

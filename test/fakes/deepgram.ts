@@ -15,9 +15,9 @@
  * transcript of utterance k is `text(k)` (interims are its first words). Faults on cue: refuse handshakes with a status,
  * drop a connection (TCP destroyed, no close frame: 1006 at the client) or close it with a code after N audio bytes.
  */
-import { createServer, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import type { WebSocket, RawData } from 'ws';
+import { startVendorServer, type Refusal } from './ws-vendor-server.js';
 
 export interface FakeDeepgramFault {
   /** 1-based index among accepted connections. */
@@ -73,30 +73,21 @@ export async function startFakeDeepgram(o: FakeDeepgramOptions = {}): Promise<Fa
   const refuse = o.refuse ?? [];
   const faults = o.faults ?? [];
   const connections: FakeDeepgramConnection[] = [];
-  const sockets = new Set<Socket>();
-  const state = { refused: 0 };
-  const http = createServer((_req, res) => {
-    res.writeHead(404);
-    res.end();
-  });
-  http.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  const deny = (socket: Socket, status: number, msg: string) => {
-    state.refused++;
-    const body = JSON.stringify({ err_code: status === 401 ? 'INVALID_AUTH' : 'REFUSED', err_msg: msg, request_id: 'fake' });
-    socket.end(`HTTP/1.1 ${status} Refused\r\ndg-error: ${msg}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-  };
-  http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://fake');
-    if (url.pathname !== '/v1/listen') return deny(socket, 404, 'no such path');
-    if (req.headers.authorization !== `Token ${key}`) return deny(socket, 401, 'Invalid credentials.');
-    const status = refuse.shift();
-    if (status !== undefined) return deny(socket, status, `refused on cue with ${status}`);
-    wss.handleUpgrade(req, socket, head, (ws) => serve(ws, url.searchParams, req.headers.authorization));
-  });
+  const server = await startVendorServer(
+    (req, url) => {
+      const dgError = (status: number, message: string): Refusal => ({
+        status,
+        message,
+        headers: { 'dg-error': message },
+        body: JSON.stringify({ err_code: status === 401 ? 'INVALID_AUTH' : 'REFUSED', err_msg: message, request_id: 'fake' }),
+      });
+      if (url.pathname !== '/v1/listen') return dgError(404, 'no such path');
+      if (req.headers.authorization !== `Token ${key}`) return dgError(401, 'Invalid credentials.');
+      const status = refuse.shift();
+      return status === undefined ? undefined : dgError(status, `refused on cue with ${status}`);
+    },
+    (ws, req, url) => serve(ws, url.searchParams, req.headers.authorization),
+  );
 
   function serve(ws: WebSocket, query: URLSearchParams, authorization: string | undefined): void {
     const conn: FakeDeepgramConnection = {
@@ -235,19 +226,13 @@ export async function startFakeDeepgram(o: FakeDeepgramOptions = {}): Promise<Fa
     });
   }
 
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const port = (http.address() as { port: number }).port;
   return {
-    url: `ws://127.0.0.1:${port}`,
-    port,
+    url: server.url,
+    port: server.port,
     connections,
     get refused() {
-      return state.refused;
+      return server.refused;
     },
-    async close() {
-      for (const c of wss.clients) c.terminate();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
+    close: () => server.close(),
   };
 }

@@ -25,6 +25,7 @@ const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
   local: async (ctx) => (await import('./asr/pocketsphinx.js')).createPocketsphinxAsr(ctx),
   microsoft: async (ctx) => (await import('./asr/microsoft.js')).createMicrosoftAsr(ctx),
   google: async (ctx) => (await import('./asr/google.js')).createGoogleAsr(ctx),
+  deepgram: async (ctx) => (await import('./asr/deepgram.js')).createDeepgramAsr(ctx),
   /** `local` when pocketsphinx is installed, else none (the echo bot then plays utterances back). */
   auto: async (ctx) => {
     const ps = await import('./asr/pocketsphinx.js');
@@ -43,6 +44,7 @@ const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
   none,
   flite: async (ctx) => (await import('./tts/flite.js')).createFliteTts(ctx),
   microsoft: async (ctx) => (await import('./tts/microsoft.js')).createMicrosoftTts(ctx),
+  cartesia: async (ctx) => (await import('./tts/cartesia.js')).createCartesiaTts(ctx),
 };
 
 const ENV_OF: Record<AdapterKind, string> = { asr: 'ASR_ADAPTER', bot: 'BOT_ADAPTER', tts: 'TTS_ADAPTER' };

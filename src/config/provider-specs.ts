@@ -37,6 +37,15 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'googleSpeechKeyFile', env: 'GOOGLE_SPEECH_KEY_FILE', def: '', doc: 'Service-account key file for Google Speech; empty = `GOOGLE_APPLICATION_CREDENTIALS` or the platform credentials', parse: (r) => r.trim() },
   { key: 'googleSpeechRotateMs', env: 'GOOGLE_SPEECH_ROTATE_MS', def: '290000', doc: 'Replace each Google stream after this long (Google ends streams at 305 s); unacknowledged audio is replayed', parse: int(100, 300000) },
   { key: 'googleSpeechReplayMs', env: 'GOOGLE_SPEECH_REPLAY_MS', def: '10000', doc: 'Unacknowledged audio kept per call for replay into a new Google stream (older audio is dropped)', parse: int(3000, 120000) },
+  // ── Deepgram streaming ASR (ASR_ADAPTER=deepgram), Cartesia streaming TTS (TTS_ADAPTER=cartesia): docs/providers.md ──
+  { key: 'deepgramApiKey', env: 'DEEPGRAM_API_KEY', def: '', secret: true, doc: 'Deepgram API key (ASR adapter `deepgram`); sent as `Authorization: Token …`, never logged', parse: (r) => r.trim() },
+  { key: 'deepgramUrl', env: 'DEEPGRAM_URL', def: 'wss://api.deepgram.com', doc: 'Deepgram base URL (`/v1/listen` is appended); a `ws://` or `http://` URL reaches a local or self-hosted server', parse: wsUrl },
+  { key: 'deepgramModel', env: 'DEEPGRAM_MODEL', def: 'nova-3', doc: 'Deepgram model (`nova-3`, `nova-2-phonecall`, …)', parse: nonEmpty },
+  { key: 'deepgramEndpointingMs', env: 'DEEPGRAM_ENDPOINTING_MS', def: '300', doc: 'Silence after which Deepgram ends an utterance (`endpointing`; its `speech_final` and `UtteranceEnd` events make the final)', parse: int(10, 10000) },
+  { key: 'cartesiaApiKey', env: 'CARTESIA_API_KEY', def: '', secret: true, doc: 'Cartesia API key (TTS adapter `cartesia`); never logged', parse: (r) => r.trim() },
+  { key: 'cartesiaUrl', env: 'CARTESIA_URL', def: 'https://api.cartesia.ai', doc: 'Cartesia base URL (`/tts/websocket` is appended); a `ws://` or `http://` URL reaches a local server without TLS', parse: wsUrl },
+  { key: 'cartesiaModel', env: 'CARTESIA_MODEL', def: 'sonic-3', doc: 'Cartesia model id (`sonic-3`, `sonic-3.5`, `sonic-latest`, …)', parse: nonEmpty },
+  { key: 'cartesiaVoice', env: 'CARTESIA_VOICE', def: 'a0e99841-438c-4a64-b679-ae501e7d6091', doc: 'Cartesia voice id (a per-number voice from `LANGUAGE_BY_NUMBER` wins when it is one); the default is the voice of Cartesia\'s API reference', parse: nonEmpty },
   // ── LLM bot (BOT_ADAPTER=llm) ──
   { key: 'llmBaseUrl', env: 'LLM_BASE_URL', def: 'https://api.openai.com/v1', doc: 'OpenAI-compatible API base URL (`/chat/completions` is appended): OpenAI, vLLM, Ollama, llama.cpp server', parse: httpUrl },
   { key: 'llmApiKey', env: 'LLM_API_KEY', def: '', doc: 'Bearer token for the LLM API (empty: no Authorization header); never logged', parse: (r) => r.trim() },

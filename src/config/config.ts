@@ -134,6 +134,14 @@ export interface Config {
   readonly llmMaxTokens: number;
   /** Numbers the `transfer` tool may dial (digits, no "+"); `['*']` = any; empty = no transfer tool. */
   readonly llmTransferNumbers: readonly string[];
+  /** Speech-to-speech (`BOT_ADAPTER=openai-realtime`): API key; empty = `LLM_API_KEY`. Never logged. */
+  readonly openaiApiKey: string;
+  /** The realtime WebSocket URL (`?model=` is added); ws:// reaches a local or private server. */
+  readonly openaiRealtimeUrl: string;
+  readonly openaiRealtimeModel: string;
+  readonly openaiRealtimeVoice: string;
+  /** Time allowed to open the model's WebSocket. */
+  readonly openaiRealtimeConnectTimeoutMs: number;
   /** Directory for per-call stereo WAV recordings and their metadata; empty = recording off. */
   readonly recordingDir: string;
   /** A final transcript the bot has not begun to answer within this long gets a spoken apology; 0 = never. */

@@ -64,7 +64,7 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
       });
     } },
   // ── speech-to-speech (BOT_ADAPTER=openai-realtime, docs/speech-to-speech.md) ──
-  { key: 'openaiApiKey', env: 'OPENAI_API_KEY', def: '', secret: true, doc: 'With `BOT_ADAPTER=openai-realtime`: the OpenAI API key (sent as `Authorization: Bearer …`, never logged); empty = `LLM_API_KEY`; required for the default `wss://` service URL', parse: (r) => r.trim() },
+  { key: 'openaiApiKey', env: 'OPENAI_API_KEY', def: '', secret: true, doc: 'With `BOT_ADAPTER=openai-realtime`: the OpenAI API key (sent as `Authorization: Bearer …`, never logged); empty = `LLM_API_KEY`; required for `api.openai.com`', parse: (r) => r.trim() },
   { key: 'openaiRealtimeUrl', env: 'OPENAI_REALTIME_URL', def: 'wss://api.openai.com/v1/realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the realtime WebSocket URL (`?model=` is added); a `ws://` URL reaches a local or private server', parse: (r) => {
       const v = r.trim();
       let u: URL;

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type WebSocket from 'ws';
@@ -18,6 +18,7 @@ import { VonageApiFake } from './fakes/vonage-api.js';
 import { VonagePlayout } from '../src/sim/playout.js';
 import { connectWebsocket, routeGatewayText, runLegClock, sendHandshake, websocketEndpoint, type LegEnd } from '../src/sim/vonage-leg.js';
 import { loadConfig } from '../src/config/config.js';
+import { readRecording } from './helpers/recording.js';
 
 const KEY = 'sk-test-realtime';
 const MODEL = 'gpt-realtime';
@@ -247,6 +248,50 @@ t.test('the service drops one call mid-reply: that caller hears the apology and 
   t.equal((await b.end).closedBy, 'simulator', 'B ends when its caller hangs up');
   const m = await g.metrics();
   t.ok(metricValue(m, 'gateway_adapter_faults_total{kind="bot",point="events"}') >= 1, 'the lost session is counted');
+});
+
+t.test('LLM_GREETING: the model greets first; the call is recorded with the model on the right channel', async (t) => {
+  const { fake, url } = await realtime(t);
+  fake.reply({ audioMs: 800, freqHz: 500 });
+  const dir = mkdtempSync(join(tmpdir(), 'vgw-s2s-rec-'));
+  const g = await gateway(t, url, { LLM_GREETING: 'Hello, how can I help?', RECORDING_DIR: dir });
+  const call = await openLeg(await answer(g, 'CALL-GREET'), 24000);
+  await until(() => call.heard.length >= 40, 10000, 'the greeting heard without the caller speaking');
+  const create = fake.connections[0].events.find((e) => e.type === 'response.create') as { response?: { instructions?: string } } | undefined;
+  t.match(create?.response?.instructions, /Hello, how can I help\?/, 'the greeting was asked for');
+  call.hangUp();
+  await call.end;
+  await until(() => existsSync(join(dir, 'CALL-GREET.json')), 5000, 'the recording finished');
+  const rec = readRecording(join(dir, 'CALL-GREET.wav'));
+  t.equal(rec.sampleRateHz, 24000);
+  const right = new Int16Array(rec.right.buffer, rec.right.byteOffset, rec.right.length >> 1);
+  const left = new Int16Array(rec.left.buffer, rec.left.byteOffset, rec.left.length >> 1);
+  t.ok(power(right, 24000, 500) > 1000 * power(left, 24000, 500), 'the model\'s audio is on the right channel, not the left');
+});
+
+t.test('malformed service events are counted and ignored; the call goes on', async (t) => {
+  const { fake, url } = await realtime(t);
+  fake.reply({ audioMs: 600, freqHz: 600 });
+  const g = await gateway(t, url);
+  const call = await openLeg(await answer(g, 'CALL-FUZZ'), 16000);
+  await until(() => fake.connections.length === 1 && fake.connections[0].receivedSamples > 0, 5000, 'the call attached to its session');
+  const conn = fake.connections[0];
+  for (const junk of ['not json', '[]', 'null', '{"type":7}', '{"type":"response.output_audio.delta","item_id":"x","delta":7}',
+    '{"type":"response.output_audio.delta","item_id":"odd","delta":"AAE"}', '{"type":"response.output_audio.done"}',
+    '{"type":"response.function_call_arguments.done","call_id":"c","name":"hang_up","arguments":"{nope"}',
+    '{"type":"response.function_call_arguments.done","call_id":"c2","name":"rm_rf","arguments":"{}"}',
+    '{"type":"response.done","response":{"status":"failed","status_details":{"error":{"code":"x","message":"y"}}}}',
+    '{"type":"error","error":{"message":"boom"}}', '{"type":"response.done","response":null}', '{"type":"error"}']) conn.raw(junk);
+  conn.raw(Buffer.from([1, 2, 3]));
+  await new Promise((r) => setTimeout(r, 300));
+  call.say(tone(300, 500, 16000));
+  await until(() => call.heard.length >= 28, 15000, 'the reply after the junk');
+  t.equal(call.ws.readyState, call.ws.OPEN, 'the call is up');
+  t.same(conn.toolOutputs.map((o) => o.output.slice(0, 6)), ['Error:', 'Error:'], 'bad tool calls are answered as errors, never carried out');
+  const stats = (g.gw.adapters.s2s as unknown as { stats: { protocolErrors: number } }).stats;
+  t.ok(stats.protocolErrors >= 5, `protocol errors counted (${stats.protocolErrors})`);
+  call.hangUp();
+  await call.end;
 });
 
 t.test('settings: bad values are refused with a clear error', async (t) => {

@@ -201,7 +201,13 @@ class RealtimeConnection implements S2sSession {
       for (const f of frames) this.write(f);
     });
     ws.on('message', (data, isBinary) => {
-      if (!isBinary) this.onMessage(data as Buffer);
+      if (isBinary) return void this.stats.protocolErrors++;
+      // Network input: whatever the service sends, a throw here must never reach the socket's event loop.
+      try {
+        this.onMessage(data as Buffer);
+      } catch {
+        this.stats.protocolErrors++;
+      }
     });
     ws.on('unexpected-response', (_req, res) => {
       this.lost(`the service refused the connection: HTTP ${res.statusCode}`);

@@ -87,6 +87,11 @@ export class FakeRealtimeConn {
     this.ws.terminate();
   }
 
+  /** Send anything (malformed events, for robustness tests). */
+  raw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
   get responding(): boolean {
     return this.response !== undefined;
   }

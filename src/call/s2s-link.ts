@@ -241,21 +241,23 @@ export class S2sLink {
 
   /** The item's audio is complete: flush the writer (its notify marks the end). */
   private endReply(): void {
-    const r = this.reply;
-    if (!r) return;
-    this.reply = undefined;
-    r.writer.end();
-    r.ctl.abort();
-    if (r.writer.frames === 0) this.items.delete(r.id);
-    this.releaseHangup();
+    this.finishReply(true);
   }
 
+  /** Abandon the reply being written (its segment was cut, the goodbye began, the call ended). */
   private dropReply(): void {
+    this.finishReply(false);
+  }
+
+  private finishReply(flush: boolean): void {
     const r = this.reply;
     if (!r) return;
     this.reply = undefined;
+    if (flush) {
+      r.writer.end();
+      if (r.writer.frames === 0) this.items.delete(r.id);
+    } else r.writer.abort();
     r.ctl.abort();
-    r.writer.abort();
     this.releaseHangup();
   }
 

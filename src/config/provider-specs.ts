@@ -3,7 +3,7 @@
  * sidecar bots, recordings, security, Vonage call control and the console. Part of the one schema in config.ts.
  */
 import type { Config } from './config.js';
-import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsUrl, type Spec } from './parsers.js';
+import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsOnlyUrl, wsUrl, type Spec } from './parsers.js';
 
 /** The LLM bot's default system prompt: short, plain, speakable replies. */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -65,18 +65,7 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     } },
   // ── speech-to-speech (BOT_ADAPTER=openai-realtime, docs/speech-to-speech.md) ──
   { key: 'openaiApiKey', env: 'OPENAI_API_KEY', def: '', secret: true, doc: 'With `BOT_ADAPTER=openai-realtime`: the OpenAI API key (sent as `Authorization: Bearer …`, never logged); empty = `LLM_API_KEY`; required for `api.openai.com`', parse: (r) => r.trim() },
-  { key: 'openaiRealtimeUrl', env: 'OPENAI_REALTIME_URL', def: 'wss://api.openai.com/v1/realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the realtime WebSocket URL (`?model=` is added); a `ws://` URL reaches a local or private server', parse: (r) => {
-      const v = r.trim();
-      let u: URL;
-      try {
-        u = new URL(v);
-      } catch {
-        throw new Error('an absolute ws:// or wss:// URL');
-      }
-      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('an absolute ws:// or wss:// URL');
-      if (u.hash) throw new Error('a ws:// or wss:// URL without fragment');
-      return v;
-    } },
+  { key: 'openaiRealtimeUrl', env: 'OPENAI_REALTIME_URL', def: 'wss://api.openai.com/v1/realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the realtime WebSocket URL (`?model=` is added); a `ws://` URL reaches a local or private server', parse: wsOnlyUrl },
   { key: 'openaiRealtimeModel', env: 'OPENAI_REALTIME_MODEL', def: 'gpt-realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the model (sent as `?model=`)', parse: nonEmpty },
   { key: 'openaiRealtimeVoice', env: 'OPENAI_REALTIME_VOICE', def: 'marin', doc: 'With `BOT_ADAPTER=openai-realtime`: the voice the model speaks with (e.g. `marin`, `cedar`, `alloy`)', parse: (r) => {
       const v = r.trim();
@@ -107,14 +96,7 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
         if (env.BOT_ADAPTER?.trim() === 'remote') throw new Error('a ws:// or wss:// URL (required with BOT_ADAPTER=remote)');
         return '';
       }
-      let u: URL;
-      try {
-        u = new URL(v);
-      } catch {
-        throw new Error('a ws:// or wss:// URL');
-      }
-      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
-      return v;
+      return wsOnlyUrl(v);
     } },
   { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
   { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },

@@ -197,13 +197,19 @@ t.test('barge-in: Vonage and the pacer are cleared, and the model is told what t
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const HANGUP_UUID = '22222222-1111-4111-8111-000000000001';
 
-t.test('a tool call hangs the call up over Vonage REST, after the goodbye has played', async (t) => {
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
-  const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-s2s-')), 'private.key');
-  writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
+const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-s2s-')), 'private.key');
+writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
+
+async function vonageApi(t: Test): Promise<VonageApiFake> {
   const api = new VonageApiFake({ applicationId: APP_ID, publicKeyPem: keys.publicKey });
   await api.listen();
   t.teardown(() => api.close());
+  return api;
+}
+
+t.test('a tool call hangs the call up over Vonage REST, after the goodbye has played', async (t) => {
+  const api = await vonageApi(t);
   const { fake, url } = await realtime(t);
   fake.reply({ audioMs: 800, freqHz: 600, text: 'Goodbye!', tool: { name: 'hang_up', arguments: '{"reason":"caller done"}' } });
   const g = await gateway(t, url, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url });
@@ -219,6 +225,50 @@ t.test('a tool call hangs the call up over Vonage REST, after the goodbye has pl
   const conn = fake.connections[0];
   t.equal(conn.toolOutputs.length, 1, 'the model got the tool result');
   t.match(conn.toolOutputs[0].output, /ending/);
+});
+
+t.test('send_dtmf goes to Vonage REST and its result back to the model; a key the caller presses reaches the model', async (t) => {
+  const api = await vonageApi(t);
+  const { fake, url } = await realtime(t);
+  const uuid = '22222222-1111-4111-8111-000000000002';
+  fake.reply({ audioMs: 300, tool: { name: 'send_dtmf', arguments: '{"digits":"12#"}' } }, { audioMs: 300 }, { audioMs: 300 });
+  const g = await gateway(t, url, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url });
+  const call = await openLeg(await answer(g, uuid, api.url), 16000);
+  await new Promise((r) => setTimeout(r, 200));
+  call.say(tone(300, 500, 16000));
+  await until(() => api.accepted('startDTMF').length === 1, 10000, 'the REST dtmf');
+  t.same(api.accepted('startDTMF')[0].body, { digits: '12#' });
+  const conn = fake.connections[0];
+  await until(() => conn.toolOutputs.length === 1, 5000, 'the tool result');
+  t.equal(conn.toolOutputs[0].output, 'The keys were sent.', 'what Vonage did, told to the model');
+  await until(() => !conn.responding, 5000, 'the model done answering');
+  call.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 120 }));
+  await until(() => conn.events.some((e) => e.type === 'conversation.item.create' && JSON.stringify(e).includes('key 7')), 5000, 'the key press told to the model');
+  call.hangUp();
+  await call.end;
+});
+
+t.test('the service refuses the connection: the caller hears the apology and the call ends', async (t) => {
+  const { fake, url } = await realtime(t);
+  const g = await gateway(t, url, { OPENAI_API_KEY: 'sk-wrong' });
+  const call = await openLeg(await answer(g, 'CALL-REFUSED'), 16000);
+  const end = await call.end;
+  t.equal(end.closeCode, 1011, 'closed as an adapter failure');
+  t.ok(fake.refused >= 1, 'the fake refused the key');
+  const heard = concat(call.heard);
+  t.ok(heard.length / 320 >= 30 && power(heard, 16000, 480) > 100 * power(heard, 16000, 600), `the apology tone was heard (${heard.length / 320} frames)`);
+  t.ok(g.logs.some((l) => l.msg === 'realtime session lost' && String(l.why).includes('401')), 'the log says why');
+});
+
+t.test('pre-connect is bounded, and the gateway closes what it pre-connected when it stops', async (t) => {
+  const { fake, url } = await realtime(t);
+  const g = await gateway(t, url);
+  for (let i = 0; i < 40; i++) await answer(g, `CALL-POOL-${i}`);
+  await until(() => fake.connections.length === 32, 5000, '32 pre-connected sessions');
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(fake.connections.length, 32, 'no more than PRECONNECT_MAX');
+  await g.gw.close();
+  await until(() => fake.connections.every((c) => c.ws.readyState === c.ws.CLOSED), 5000, 'all closed at shutdown');
 });
 
 t.test('the service drops one call mid-reply: that caller hears the apology and the call ends; the other call goes on', async (t) => {

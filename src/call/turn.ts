@@ -303,6 +303,11 @@ export class Turn {
     this.act.onApologise(why, this.botFailures);
   }
 
+  /** The bot cannot go on at all (a speech-to-speech model's session was lost): say goodbye and hang up. */
+  botLost(why: string): void {
+    this.startGoodbye('bot-failures', CloseCode.INTERNAL, why);
+  }
+
   /** The drain deadline passed: say goodbye and close with 1001. */
   drain(): void {
     this.startGoodbye('drain', CloseCode.GOING_AWAY, 'gateway shutting down');

@@ -145,6 +145,14 @@ export interface Config {
   readonly llmMaxTokens: number;
   /** Numbers the `transfer` tool may dial (digits, no "+"); `['*']` = any; empty = no transfer tool. */
   readonly llmTransferNumbers: readonly string[];
+  /** Speech-to-speech (`BOT_ADAPTER=openai-realtime`): API key; empty = `LLM_API_KEY`. Never logged. */
+  readonly openaiApiKey: string;
+  /** The realtime WebSocket URL (`?model=` is added); ws:// reaches a local or private server. */
+  readonly openaiRealtimeUrl: string;
+  readonly openaiRealtimeModel: string;
+  readonly openaiRealtimeVoice: string;
+  /** Time allowed to open the model's WebSocket. */
+  readonly openaiRealtimeConnectTimeoutMs: number;
   /** Directory for per-call stereo WAV recordings and their metadata; empty = recording off. */
   readonly recordingDir: string;
   /** A final transcript the bot has not begun to answer within this long gets a spoken apology; 0 = never. */
@@ -281,7 +289,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'backchannelWords', env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
-  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), or a module path exporting a factory', parse: nonEmpty },
+  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `microsoft`, `cartesia`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },

@@ -3,7 +3,7 @@
  * sidecar bots, recordings, security, Vonage call control and the console. Part of the one schema in config.ts.
  */
 import type { Config } from './config.js';
-import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsUrl, type Spec } from './parsers.js';
+import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsOnlyUrl, wsUrl, type Spec } from './parsers.js';
 
 /** The LLM bot's default system prompt: short, plain, speakable replies. */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -72,6 +72,16 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
         return n;
       });
     } },
+  // ── speech-to-speech (BOT_ADAPTER=openai-realtime, docs/speech-to-speech.md) ──
+  { key: 'openaiApiKey', env: 'OPENAI_API_KEY', def: '', secret: true, doc: 'With `BOT_ADAPTER=openai-realtime`: the OpenAI API key (sent as `Authorization: Bearer …`, never logged); empty = `LLM_API_KEY`; required for `api.openai.com`', parse: (r) => r.trim() },
+  { key: 'openaiRealtimeUrl', env: 'OPENAI_REALTIME_URL', def: 'wss://api.openai.com/v1/realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the realtime WebSocket URL (`?model=` is added); a `ws://` URL reaches a local or private server', parse: wsOnlyUrl },
+  { key: 'openaiRealtimeModel', env: 'OPENAI_REALTIME_MODEL', def: 'gpt-realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the model (sent as `?model=`)', parse: nonEmpty },
+  { key: 'openaiRealtimeVoice', env: 'OPENAI_REALTIME_VOICE', def: 'marin', doc: 'With `BOT_ADAPTER=openai-realtime`: the voice the model speaks with (e.g. `marin`, `cedar`, `alloy`)', parse: (r) => {
+      const v = r.trim();
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new Error('a voice name of 1-64 letters, digits, _ or -');
+      return v;
+    } },
+  { key: 'openaiRealtimeConnectTimeoutMs', env: 'OPENAI_REALTIME_CONNECT_TIMEOUT_MS', def: '5000', doc: 'With `BOT_ADAPTER=openai-realtime`: time allowed to open the model\'s WebSocket; past it the caller hears the apology and the call ends', parse: int(100, 120000) },
   { key: 'recordingDir', env: 'RECORDING_DIR', def: '', doc: 'Directory for per-call stereo WAV recordings (caller left, bot right) and metadata JSON, named by call uuid; empty = off', parse: (r) => r.trim() },
   { key: 'botReplyTimeoutMs', env: 'BOT_REPLY_TIMEOUT_MS', def: '10000', doc: 'A final transcript the bot has not started answering within this long gets a spoken apology (a tone without TTS); 0 = never', parse: int(0, 600000) },
   { key: 'botMaxFailures', env: 'BOT_MAX_FAILURES', def: '3', doc: 'Bot failures one call tolerates (a throw or rejection from the bot\'s code, a reply missed past `BOT_REPLY_TIMEOUT_MS`): each is answered with an apology; the last with a goodbye and a hang-up', parse: int(1, 1000) },
@@ -95,14 +105,7 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
         if (env.BOT_ADAPTER?.trim() === 'remote') throw new Error('a ws:// or wss:// URL (required with BOT_ADAPTER=remote)');
         return '';
       }
-      let u: URL;
-      try {
-        u = new URL(v);
-      } catch {
-        throw new Error('a ws:// or wss:// URL');
-      }
-      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
-      return v;
+      return wsOnlyUrl(v);
     } },
   { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
   { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },

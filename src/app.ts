@@ -33,6 +33,9 @@ import { createVonageClient } from './vonage/client.js';
 import { CallControl } from './vonage/call-control.js';
 import { createConsole, type ConsoleRoutes } from './console/routes.js';
 import type { ClusterLink } from './cluster/worker.js';
+import { combineObservers, type CallObserver } from './call/observer.js';
+import type { TracerProvider } from '@opentelemetry/api';
+import type { TracingSdk } from './observability/tracing-sdk.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -49,6 +52,8 @@ export interface GatewayOptions {
   cluster?: ClusterLink;
   /** A pre-built end-of-turn detector (tests); otherwise `TURN_DETECTOR` is loaded. */
   turnDetector?: TurnDetector;
+  /** Trace calls with this provider (tests) instead of the one `OTEL_EXPORTER_OTLP_ENDPOINT` sets up. */
+  tracerProvider?: TracerProvider;
 }
 
 export interface Gateway {
@@ -63,6 +68,8 @@ export interface Gateway {
   readonly recordings: RecordingStore | undefined;
   /** The live console (CONSOLE_ENABLED), or undefined when off or refused. */
   readonly console: ConsoleRoutes | undefined;
+  /** The call tracer (OpenTelemetry), or undefined when tracing is off. */
+  readonly tracing: CallObserver | undefined;
   /** True once drain() started. */
   readonly draining: boolean;
   /** Start listening; resolves with the bound port. */
@@ -104,6 +111,18 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const recordings = config.recordingDir ? new RecordingStore({ dir: config.recordingDir, logger: logger.child({ component: 'recording' }) }) : undefined;
   await recordings?.init();
   if (recordings) metrics.sources.recordings = recordings.stats;
+  // OpenTelemetry traces (docs/tracing.md): the SDK and the tracer are loaded only when switched on.
+  let tracingSdk: TracingSdk | undefined;
+  let provider = opts.tracerProvider;
+  if (!provider && config.otelTracesUrl) {
+    tracingSdk = await (await import('./observability/tracing-sdk.js')).startTracingSdk(config);
+    provider = tracingSdk.provider;
+    const u = new URL(config.otelTracesUrl);
+    logger.info({ url: `${u.origin}${u.pathname}`, sampler: config.otelSampler, service: config.otelServiceName }, 'tracing on: spans exported over OTLP/HTTP');
+  }
+  const tracing = provider
+    ? new (await import('./observability/tracing.js')).CallTracer(provider, clock, { asr: adapters.asr?.name, bot: adapters.bot.name, tts: adapters.tts?.name }, logger.child({ component: 'tracing' }))
+    : undefined;
   const tracker = new CallTracker();
   const ticker = new Ticker(clock, 20);
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
@@ -127,6 +146,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const legAuth = createLegAuth(config);
   const consoleRoutes = createConsole(config, () => tracker.sessions(), logger);
   if (consoleRoutes) metrics.sources.console = consoleRoutes.hub;
+  const observer = combineObservers(consoleRoutes?.hub, tracing);
   const link = opts.cluster;
   if (link) {
     link.serveMetrics(metrics.registry);
@@ -142,7 +162,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics, logger, tracker, legAuth,
     draining: () => draining,
     slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
-    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer: consoleRoutes?.hub, turnDetector }),
+    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer, turnDetector }),
   });
   const atCapacity = link ? () => link.liveCalls() >= config.maxCalls : () => upgrades.legs.size >= config.maxCalls;
 
@@ -188,6 +208,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       server.closeAllConnections();
     });
     await recordings?.whenIdle(); // every recording complete on disk before the process may exit
+    // Every call span has ended (the sessions closed above): export what is buffered, bounded.
+    if (tracingSdk) await tracingSdk.shutdown();
+    else await Promise.resolve().then(() => (provider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.()).catch(() => {});
     await closeAdapters(adapters);
     await Promise.resolve().then(() => turnDetector.close?.()).catch((err: unknown) => logger.warn({ err: { message: (err as Error)?.message } }, 'turn detector close failed'));
   }
@@ -196,7 +219,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     get config() {
       return config;
     },
-    server, metrics, tracker, logger, adapters, ticker, recordings,
+    server, metrics, tracker, logger, adapters, ticker, recordings, tracing,
     console: consoleRoutes,
     get draining() {
       return draining;

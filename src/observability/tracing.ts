@@ -7,8 +7,9 @@
  * - `vgw.call`: the leg, from the session's start to its close. Attributes: call id, conversation, leg rate, language,
  *   adapters, close code and end reason, turns, barge-ins.
  * - `vgw.turn`: one exchange, child of the call: from the earliest of its children to the latest (a reply's end
- *   included). A turn opens with the caller's final transcript (`asr-final`), or with the bot's first output to a new
- *   input; TTS audio, the first frame, the reply's playout and a barge-in join the turn open at that time.
+ *   included). Once the bot has answered in a turn (first text, TTS audio or a reply's first frame), the caller's next
+ *   final transcript or the bot's first output to a new input opens the next turn; everything else joins the turn open
+ *   at the time (a barge-in and a reply's playout join the turn of the reply they are about).
  *   - `vgw.asr.final`        end of the caller's speech (last voiced frame) → final transcript (`gateway_asr_final_latency_seconds`)
  *   - `vgw.bot.first_text`   input the bot should answer → its first output (`gateway_bot_first_text_latency_seconds`)
  *   - `vgw.tts.first_audio`  TTS request → first audio chunk, one per request (`gateway_tts_first_audio_latency_seconds`)
@@ -61,8 +62,8 @@ interface TurnTrace {
   dropped: number;
   startMs: number;
   endMs: number;
-  hasBotText: boolean;
-  hasFrame: boolean;
+  /** The bot has answered in this turn (its first text, TTS audio, or a reply's first frame). */
+  answered: boolean;
   /** Replies whose first frame went out in this turn: id → first frame time. */
   replies: Map<number, number>;
   turnLatencyMs?: number;
@@ -135,6 +136,7 @@ export class CallTracer implements CallObserver {
         const t = this.turnFor(c, 'bot', now);
         const at = e.atMs ?? now;
         t.replies.set(e.replyId, at);
+        t.answered = true;
         c.openReplies.set(e.replyId, t);
         if (e.turnLatencyMs !== undefined) t.turnLatencyMs = e.turnLatencyMs;
         return this.extend(t, at, at);
@@ -210,13 +212,12 @@ export class CallTracer implements CallObserver {
   private timing(c: CallTrace, what: TimingKind, startMs: number, endMs: number): void {
     let t = c.turn;
     // A new caller utterance, or the bot answering a new input, opens a new turn once the bot has answered this one.
-    if (t && ((what === 'asr-final' && (t.hasBotText || t.hasFrame)) || (what === 'bot-first-text' && t.hasBotText))) {
+    if (t && t.answered && (what === 'asr-final' || what === 'bot-first-text')) {
       this.closeTurn(c, t);
       t = undefined;
     }
     t ??= this.newTurn(c, what === 'asr-final' ? 'caller' : 'bot', startMs);
-    if (what === 'bot-first-text') t.hasBotText = true;
-    if (what === 'first-frame') t.hasFrame = true;
+    if (what !== 'asr-final') t.answered = true;
     this.add(t, { name: SPAN_NAMES[what], startMs, endMs });
   }
 
@@ -225,7 +226,7 @@ export class CallTracer implements CallObserver {
   }
 
   private newTurn(c: CallTrace, openedBy: 'caller' | 'bot', atMs: number): TurnTrace {
-    const t: TurnTrace = { index: ++c.turns, openedBy, children: [], dropped: 0, startMs: atMs, endMs: atMs, hasBotText: false, hasFrame: false, replies: new Map(), interrupted: false };
+    const t: TurnTrace = { index: ++c.turns, openedBy, children: [], dropped: 0, startMs: atMs, endMs: atMs, answered: false, replies: new Map(), interrupted: false };
     c.turn = t;
     return t;
   }

@@ -22,6 +22,7 @@ import { CallSession } from './call/session.js';
 import { createUpgradePipeline } from './leg/upgrade.js';
 import { sendJson } from './webhooks/http.js';
 import { createWebhookRouter } from './webhooks/router.js';
+import { MachineDetectionInbox } from './webhooks/amd.js';
 import { createHealthRoutes } from './observability/health.js';
 import { RecordingStore } from './recording/store.js';
 import { GOODBYE_MAX_MS } from './call/apology.js';
@@ -124,6 +125,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     ? new (await import('./observability/tracing.js')).CallTracer(provider, clock, { asr: adapters.asr?.name, bot: adapters.bot.name, tts: adapters.tts?.name }, logger.child({ component: 'tracing' }))
     : undefined;
   const tracker = new CallTracker();
+  // Answering-machine detection results that came before their call's leg (sync AMD modes): given to it at connect.
+  const amdInbox = new MachineDetectionInbox();
+  tracker.onAdd = (s) => amdInbox.deliver(s);
   const ticker = new Ticker(clock, 20);
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
@@ -168,7 +172,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // ── HTTP: probes and metrics, webhooks, console ──────────────────────────────
   const health = createHealthRoutes({ metrics, calls: link ? link.liveCalls : () => tracker.size, draining: () => draining, atCapacity, metricsText: link?.metricsText });
-  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining });
+  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, amd: amdInbox });
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     const path = url.pathname.replace(/\/+$/, '') || '/';

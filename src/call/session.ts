@@ -28,6 +28,7 @@ import { callInfoFrom, type CallInfo } from './call-info.js';
 import type { CallSummary, SessionDeps } from './session-types.js';
 import { BOT_FAILED_GOODBYE_TEXT, GOODBYE_TEXT } from './apology.js';
 import type { CallObserverEvent, TimingKind } from './observer.js';
+import type { MachineDetection } from '../webhooks/amd.js';
 import { Speaker, type SpeakerOwner } from './speaker.js';
 import { Turn, type CallState, type GoodbyeReason, type ResumeReason, type TurnActions } from './turn.js';
 import { BackchannelWords } from './backchannel.js';
@@ -256,6 +257,12 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     if (!this.d.observer?.active) return;
     this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: rounded, atMs });
     if (turnLatencyMs !== undefined) this.observe({ type: 'timing', what: 'first-frame', startMs: atMs - turnLatencyMs, endMs: atMs });
+  }
+  /** Vonage's answering-machine detection result for this call (event webhook): told to the bot, which decides. */
+  machineDetected(r: MachineDetection): void {
+    if (this.closedFlag) return;
+    this.log.info({ result: r.result, subState: r.subState }, 'machine detection');
+    this.bot.input(r.subState === undefined ? { type: 'machine-detection', result: r.result } : { type: 'machine-detection', result: r.result, subState: r.subState }, false);
   }
   /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
   onApologise(why: string, failures: number): void { void this.speaker.apology(why, failures); }

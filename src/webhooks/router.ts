@@ -15,6 +15,7 @@ import { readWebhookInput, sendError, sendJson, sendNoContent } from './http.js'
 import { handleAnswer } from './answer.js';
 import { classifyEvent, eventReply } from './event.js';
 import { apologyNcco } from './ncco.js';
+import { parseMachineDetection, type MachineDetectionInbox } from './amd.js';
 
 export interface WebhookDeps {
   /** The current config (the answer's socket URL carries the bound port). */
@@ -28,6 +29,8 @@ export interface WebhookDeps {
   canAccept: () => boolean;
   /** True once the gateway is draining (says why a call was refused). */
   draining: () => boolean;
+  /** Answering-machine detection results for calls whose leg has not connected yet. */
+  amd?: MachineDetectionInbox;
 }
 
 /** Handles `path` when it is a webhook; returns false (nothing written) otherwise. */
@@ -48,8 +51,14 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
   async function event(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { fields } = await readWebhookInput(req, url, auth);
     const e = classifyEvent(d.config(), fields);
+    // Answering-machine detection names its call in `call_uuid`; checked before anything is counted or acted on.
+    const amd = e.kind === 'human' || e.kind === 'machine' ? parseMachineDetection(e.kind, fields) : undefined;
     metrics.webhookEvents.inc({ status: e.kind });
-    const session = tracker.find({ uuid: e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
+    const session = tracker.find({ uuid: amd?.callUuid ?? e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
+    if (amd) {
+      if (session) session.machineDetected(amd.detection);
+      else d.amd?.hold(amd.callUuid, amd.detection);
+    }
     (session ? session.logger : logger).info(
       { call: e.headerUuid ?? e.uuid, conv: e.conversationUuid, status: e.status, kind: e.kind, detail: e.detail, live: !!session },
       'vonage event',

@@ -13,7 +13,9 @@ import { buildGateway, type Gateway } from '../src/app.js';
 import { loadAdapters } from '../src/adapters.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
-import { SPAN_NAMES } from '../src/observability/tracing.js';
+import { CallTracer, SPAN_NAMES } from '../src/observability/tracing.js';
+import type { CallObserverEvent, ObservedCall } from '../src/call/observer.js';
+import { ManualClock } from '../src/util/clock.js';
 import { simulateCall } from '../src/sim/simulator.js';
 import { Channel } from '../src/util/channel.js';
 import type { AsrAdapter, AsrEvent } from '../src/asr/types.js';
@@ -240,4 +242,50 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a local OTLP/HTTP receiver as J
   const names = new Set(spans.map((s) => s.name));
   t.ok(names.has(SPAN_NAMES['bot-first-text']) && names.has(SPAN_NAMES['first-frame']) && names.has(SPAN_NAMES.playout), `turn children exported (${[...names].join(', ')})`);
   t.ok(spans.every((s) => BigInt(s.endTimeUnixNano) >= BigInt(s.startTimeUnixNano)), 'times well-formed');
+});
+
+t.test('the tracer alone, on a manual clock: streamed replies, a reply that outlives its turn, faults contained', async (t) => {
+  const { provider, exporter } = memoryTracing();
+  const clock = new ManualClock(1000);
+  const logs: LogLine[] = [];
+  const log = createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
+  const tracer = new CallTracer(provider, clock, { asr: 'a', bot: 'b', tts: undefined }, log);
+  const info = { callId: 'unit-1', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 8000, language: 'en-US', metadata: {} };
+  const call = { info, state: 'listening', jitter: {}, pacerStats: {}, summary: () => ({}) } as unknown as ObservedCall;
+  const ev = (e: CallObserverEvent) => tracer.event(call, e);
+  ev({ type: 'call-start' });
+  // Turn 1: the caller's final, the bot streams two sentences (two TTS requests), the reply starts.
+  ev({ type: 'timing', what: 'asr-final', startMs: 1000, endMs: 1400 });
+  ev({ type: 'timing', what: 'bot-first-text', startMs: 1400, endMs: 1600 });
+  ev({ type: 'timing', what: 'tts-first-audio', startMs: 1600, endMs: 1700 });
+  ev({ type: 'reply-start', replyId: 1, turnLatencyMs: 800, atMs: 1800 });
+  ev({ type: 'timing', what: 'first-frame', startMs: 1000, endMs: 1800 });
+  ev({ type: 'timing', what: 'tts-first-audio', startMs: 1900, endMs: 1950 });
+  // Turn 2 opens (a new final) while reply 1 still plays: turn 1 waits for its reply.
+  ev({ type: 'timing', what: 'asr-final', startMs: 3000, endMs: 3300 });
+  t.equal(exporter.getFinishedSpans().filter((s) => s.name === SPAN_NAMES.turn).length, 0, 'turn 1 not written while its reply plays');
+  ev({ type: 'reply-done', replyId: 1, heardMs: 2000, totalMs: 2000, interrupted: false, atMs: 4000 });
+  const t1 = exporter.getFinishedSpans().find((s) => s.name === SPAN_NAMES.turn);
+  t.ok(t1, 'turn 1 written once its reply is done');
+  t.equal(t1?.attributes['vgw.turn.index'], 1);
+  t.equal(Math.round(ms(t1 as ReadableSpan)), 3000, 'it covers its reply: 1000 → 4000');
+  const kids1 = exporter.getFinishedSpans().filter((s) => parentOf(s) === t1?.spanContext().spanId);
+  t.equal(kids1.filter((s) => s.name === SPAN_NAMES['tts-first-audio']).length, 2, 'one TTS span per request of the streamed reply');
+  t.ok(kids1.some((s) => s.name === SPAN_NAMES.playout), 'its playout');
+  t.notOk(kids1.some((s) => s.name === SPAN_NAMES['asr-final'] && Math.round(startMs(s) - startMs(t1 as ReadableSpan)) === 2000), 'the second final is not in turn 1');
+  // Telemetry never throws into the call: a broken provider is logged once.
+  const broken = new CallTracer({ getTracer: () => ({ startSpan: () => { throw new Error('exporter exploded'); } }) } as unknown as BasicTracerProvider, clock, { asr: undefined, bot: 'b', tts: undefined }, log);
+  t.doesNotThrow(() => {
+    broken.event(call, { type: 'call-start' });
+    broken.event(call, { type: 'timing', what: 'asr-final', startMs: 1, endMs: 2 });
+  }, 'a failing tracer does not throw');
+  t.equal(logs.filter((l) => l.msg.startsWith('tracing failed')).length, 1, 'logged once');
+  // The call ends: the open turn is written, the call span ends, and late events open nothing.
+  clock.advance(5000);
+  ev({ type: 'call-end', summary: { closeCode: 1000, closeReason: 'caller hung up', framesIn: 10, framesOut: 5 } as never });
+  ev({ type: 'timing', what: 'tts-first-audio', startMs: 9000, endMs: 9100 });
+  const spans = exporter.getFinishedSpans();
+  t.equal(spans.filter((s) => s.name === SPAN_NAMES.call).length, 1, 'one call span, no second one from a late event');
+  t.equal(spans.filter((s) => s.name === SPAN_NAMES.turn).length, 2, 'turn 2 written at the call\'s end');
+  t.equal(tracer.size, 0, 'nothing kept for the ended call');
 });

@@ -87,6 +87,8 @@ export class CallTracer implements CallObserver {
   readonly active = true;
   private readonly tracer: Tracer;
   private readonly calls = new Map<ObservedCall, CallTrace>();
+  /** Calls whose span has ended: a late event never opens a second one (that would never end). */
+  private readonly ended = new WeakSet<ObservedCall>();
   /** Epoch ms of the clock's zero. */
   private readonly originMs: number;
   private faults = 0;
@@ -127,6 +129,7 @@ export class CallTracer implements CallObserver {
   }
 
   private apply(call: ObservedCall, e: CallObserverEvent): void {
+    if (this.ended.has(call)) return;
     const c = this.calls.get(call) ?? this.open(call);
     const now = this.clock.now();
     switch (e.type) {
@@ -170,6 +173,7 @@ export class CallTracer implements CallObserver {
       }
       case 'call-end': {
         this.calls.delete(call);
+        this.ended.add(call);
         c.openReplies.clear();
         if (c.turn) this.writeTurn(c, c.turn);
         for (const t of c.deferred) this.writeTurn(c, t);

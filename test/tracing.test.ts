@@ -289,3 +289,22 @@ t.test('the tracer alone, on a manual clock: streamed replies, a reply that outl
   t.equal(spans.filter((s) => s.name === SPAN_NAMES.turn).length, 2, 'turn 2 written at the call\'s end');
   t.equal(tracer.size, 0, 'nothing kept for the ended call');
 });
+
+t.test('the OTEL_* and AMD settings: OpenTelemetry\'s meanings, bad values refused with the variable named', async (t) => {
+  const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+  t.equal(loadConfig(base).otelTracesUrl, 'http://collector:4318/v1/traces', '/v1/traces appended to the base URL');
+  t.equal(loadConfig({ ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otlp.example.com/custom/path' }).otelTracesUrl, 'https://otlp.example.com/custom/path', 'the traces endpoint used as given, and wins');
+  t.equal(loadConfig({}).otelTracesUrl, '', 'neither set: off');
+  t.same(loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%2Cb, x-tenant = blue ' }).otelHeaders, { 'api-key': 'a,b', 'x-tenant': 'blue' }, 'headers parsed, values URL-decoded');
+  t.equal(loadConfig({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).otelSamplerArg, 0.25);
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector' }, /OTEL_EXPORTER_OTLP_ENDPOINT="ftp:\/\/collector" is invalid/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318' }, /OTEL_EXPORTER_OTLP_TRACES_ENDPOINT/],
+    [{ OTEL_TRACES_SAMPLER: 'sometimes' }, /OTEL_TRACES_SAMPLER="sometimes" is invalid: expected one of always_on/],
+    [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, /OTEL_TRACES_SAMPLER_ARG="1.5" is invalid: expected a number from 0 to 1/],
+    [{ OTEL_EXPORTER_OTLP_HEADERS: 'api-key' }, /OTEL_EXPORTER_OTLP_HEADERS=\(secret, not shown\) is invalid/],
+    [{ AMD_MODE: 'maybe' }, /AMD_MODE="maybe" is invalid/],
+    [{ AMD_BEEP_TIMEOUT_S: '10' }, /AMD_BEEP_TIMEOUT_S="10" is invalid: expected 0, or an integer from 30 to 120/],
+  ];
+  for (const [env, msg] of refused) t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', message: msg }, Object.keys(env)[0]);
+});

@@ -2,7 +2,7 @@
  * Settings of OpenTelemetry tracing (OpenTelemetry's own variable names and meanings) and of Vonage answering-machine
  * detection for outbound calls. Part of the one schema in config.ts.
  */
-import { int, oneOf, type Spec } from './parsers.js';
+import { httpUrl, int, oneOf, type Spec } from './parsers.js';
 
 export const OTEL_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
 export type OtelSampler = (typeof OTEL_SAMPLERS)[number];
@@ -28,18 +28,8 @@ export interface TracingConfig {
   readonly voicemailText: string;
 }
 
-function otlpUrl(raw: string, what: string): string {
-  const v = raw.trim();
-  if (!v) return '';
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new Error(`an absolute http:// or https:// URL (${what})`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`an absolute http:// or https:// URL (${what})`);
-  return u.toString();
-}
+/** An OTLP/HTTP URL (http/https, no query), or '' when not set. */
+const otlpUrl = (raw: string): string => (raw.trim() ? httpUrl(raw) : '');
 
 /** `api-key=abc,x-team=voice%20bots` → record (OpenTelemetry's W3C-baggage-like format). */
 export function otlpHeaders(raw: string): Record<string, string> {
@@ -61,17 +51,17 @@ export function otlpHeaders(raw: string): Record<string, string> {
 }
 
 export const TRACING_SPECS: ReadonlyArray<Spec<keyof TracingConfig>> = [
-  { key: 'otelEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', def: '', doc: 'OpenTelemetry traces on: the OTLP/HTTP collector base URL, `/v1/traces` is appended (e.g. `http://localhost:4318`); empty (and no traces endpoint) = tracing off, the SDK is never loaded. See [docs/tracing.md](docs/tracing.md)', parse: (r) => otlpUrl(r, 'OTEL_EXPORTER_OTLP_ENDPOINT') },
+  { key: 'otelEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', def: '', doc: 'OpenTelemetry traces on: the OTLP/HTTP collector base URL, `/v1/traces` is appended (e.g. `http://localhost:4318`); empty (and no traces endpoint) = tracing off, the SDK is never loaded. See [docs/tracing.md](docs/tracing.md)', parse: (r) => otlpUrl(r) },
   { key: 'otelTracesUrl', env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', def: '', doc: 'The OTLP/HTTP traces URL, used as given (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)', parse: (r, env) => {
-      const specific = otlpUrl(r, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+      const specific = otlpUrl(r);
       if (specific) return specific;
       let base = '';
       try {
-        base = otlpUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '', 'OTEL_EXPORTER_OTLP_ENDPOINT');
+        base = otlpUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? '');
       } catch {
         /* reported by its own row */
       }
-      return base ? `${base.replace(/\/+$/, '')}/v1/traces` : '';
+      return base ? `${base}/v1/traces` : '';
     } },
   { key: 'otelHeaders', env: 'OTEL_EXPORTER_OTLP_HEADERS', def: '', secret: true, doc: 'Headers sent with every export, `key=value` pairs separated by commas, values URL-encoded (e.g. `api-key=…`); never logged', parse: otlpHeaders },
   { key: 'otelServiceName', env: 'OTEL_SERVICE_NAME', def: 'vonage-voicebot-gateway', doc: 'The `service.name` of the spans (other resource attributes: `OTEL_RESOURCE_ATTRIBUTES`)', parse: (r) => {

@@ -172,7 +172,14 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // ── HTTP: probes and metrics, webhooks, console ──────────────────────────────
   const health = createHealthRoutes({ metrics, calls: link ? link.liveCalls : () => tracker.size, draining: () => draining, atCapacity, metricsText: link?.metricsText });
-  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, amd: amdInbox });
+  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, amd: amdInbox, shareMachineDetection: link?.shareMachineDetection });
+  if (link) {
+    link.onMachineDetection = (callUuid, d) => {
+      const s = tracker.find({ uuid: callUuid });
+      if (s) s.machineDetected(d);
+      else amdInbox.hold(callUuid, d);
+    };
+  }
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     const path = url.pathname.replace(/\/+$/, '') || '/';

@@ -23,6 +23,7 @@ import type { BotInput } from '../src/bot/types.js';
 import { VonageApiFake, voiceApiValidator } from './fakes/vonage-api.js';
 import { startGateway, until, untilLog, type LogLine, type TestGateway } from './helpers/gateway.js';
 import { openRawLeg, type RawLeg } from './helpers/raw-leg.js';
+import { freshGet, startCluster } from './helpers/cluster-child.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
@@ -211,4 +212,35 @@ t.test('a sidecar bot gets machine.detection, valid per the protocol schema', as
   t.same(msgs, [{ type: 'machine.detection', result: 'machine' }, { type: 'machine.detection', result: 'beep', subState: 'beep_start' }]);
   for (const m of msgs) t.ok(validate(m), `valid per the schema ${JSON.stringify(validate.errors)}`);
   l.ws.close();
+});
+
+t.test('WORKERS=2: a result reaches its call whichever worker the webhook lands on, also before the leg', async (t) => {
+  const g = await startCluster({ WORKERS: '2' });
+  t.teardown(() => void g.proc.kill('SIGKILL'));
+  const ws = `ws://127.0.0.1:${g.port}/socket`;
+  const ids = ['amd-cl-1', 'amd-cl-2', 'amd-cl-3', 'amd-cl-4'];
+  const legs: RawLeg[] = [];
+  for (const id of ids) {
+    const l = await openRawLeg(ws);
+    l.handshake('audio/l16;rate=16000', { uuid: id });
+    legs.push(l);
+  }
+  const where = new Map<string, number>();
+  for (const id of ids) where.set(id, (await g.untilLog((l) => l.msg === 'call started' && l.call === id, 10000, `${id} to start`)).worker as number);
+  t.equal(new Set(where.values()).size, 2, 'calls on both workers');
+  // Each result posted twice on fresh connections (GET, as Vonage may): round robin spreads them over the workers.
+  const get = (id: string, sub?: string) => freshGet(g.port, `/webhooks/event?${new URLSearchParams({ status: 'machine', call_uuid: id, ...(sub ? { sub_state: sub } : {}) })}`);
+  for (const id of ids) for (let i = 0; i < 2; i++) t.equal((await get(id)).status, 204);
+  const delivered = (id: string) => g.logs.filter((l) => l.msg === 'machine detection' && l.call === id);
+  await until(() => ids.every((id) => delivered(id).length === 2), 10000, 'every result delivered');
+  for (const id of ids) t.ok(delivered(id).every((l) => l.worker === where.get(id)), `${id}: both results told to its bot, on its worker ${where.get(id)}`);
+  const relayed = g.logs.filter((l) => l.msg === 'vonage event' && l.kind === 'machine' && l.live === false);
+  t.ok(relayed.length > 0, `${relayed.length} results landed on the other worker and were relayed`);
+  // Before the leg (sync modes): held on every worker, given to the leg wherever it connects.
+  for (let i = 0; i < 2; i++) t.equal((await get('amd-cl-early', 'beep_start')).status, 204);
+  const early = await openRawLeg(ws);
+  early.handshake('audio/l16;rate=16000', { uuid: 'amd-cl-early' });
+  await until(() => delivered('amd-cl-early').length === 2, 10000, 'held results delivered at connect');
+  t.same(delivered('amd-cl-early').map((l) => l.result), ['beep', 'beep'], 'the beep, from both posts');
+  for (const l of [...legs, early]) l.ws.close();
 });

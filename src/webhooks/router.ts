@@ -15,7 +15,7 @@ import { readWebhookInput, sendError, sendJson, sendNoContent } from './http.js'
 import { handleAnswer } from './answer.js';
 import { classifyEvent, eventReply } from './event.js';
 import { apologyNcco } from './ncco.js';
-import { parseMachineDetection, type MachineDetectionInbox } from './amd.js';
+import { parseMachineDetection, type MachineDetection, type MachineDetectionInbox } from './amd.js';
 
 export interface WebhookDeps {
   /** The current config (the answer's socket URL carries the bound port). */
@@ -31,6 +31,8 @@ export interface WebhookDeps {
   draining: () => boolean;
   /** Answering-machine detection results for calls whose leg has not connected yet. */
   amd?: MachineDetectionInbox;
+  /** WORKERS > 1: a result for a call not on this worker goes to the others too (its leg may be there). */
+  shareMachineDetection?: (callUuid: string, d: MachineDetection) => void;
 }
 
 /** Handles `path` when it is a webhook; returns false (nothing written) otherwise. */
@@ -57,7 +59,10 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
     const session = tracker.find({ uuid: amd?.callUuid ?? e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
     if (amd) {
       if (session) session.machineDetected(amd.detection);
-      else d.amd?.hold(amd.callUuid, amd.detection);
+      else {
+        d.amd?.hold(amd.callUuid, amd.detection);
+        d.shareMachineDetection?.(amd.callUuid, amd.detection);
+      }
     }
     (session ? session.logger : logger).info(
       { call: e.headerUuid ?? e.uuid, conv: e.conversationUuid, status: e.status, kind: e.kind, detail: e.detail, live: !!session },

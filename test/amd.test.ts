@@ -20,6 +20,7 @@ import { createLogger } from '../src/observability/logger.js';
 import { defineBot } from '../src/sdk/define-bot.js';
 import { SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
 import type { BotInput } from '../src/bot/types.js';
+import { BEEP_WAIT_MS } from '../src/bot/echo.js';
 import { VonageApiFake, voiceApiValidator } from './fakes/vonage-api.js';
 import { startGateway, until, untilLog, type LogLine, type TestGateway } from './helpers/gateway.js';
 import { openRawLeg, type RawLeg } from './helpers/raw-leg.js';
@@ -243,4 +244,15 @@ t.test('WORKERS=2: a result reaches its call whichever worker the webhook lands 
   await until(() => delivered('amd-cl-early').length === 2, 10000, 'held results delivered at connect');
   t.same(delivered('amd-cl-early').map((l) => l.result), ['beep', 'beep'], 'the beep, from both posts');
   for (const l of [...legs, early]) l.ws.close();
+});
+
+t.test('the echo bot after machine with no beep (Vonage\'s detect mode): the voicemail anyway, once the wait is over', async (t) => {
+  const g: TestGateway = await startGateway(t, { TTS_ADAPTER: 'flite', TTS_FIRST_AUDIO_TIMEOUT_MS: '30000', VOICEMAIL_TEXT: 'No beep came.' });
+  const l = await leg(g, 'amd-echo-nobeep');
+  await untilLog(g, (x) => x.msg === 'call started', 5000, 'call started');
+  t.equal((await postEvent(g.url, amdEvent('amd-echo-nobeep', 'machine'))).status, 204);
+  await untilLog(g, (x) => x.msg === 'machine detection', 5000, 'told to the bot');
+  t.notOk(g.logs.some((x) => x.msg === 'bot hangup'), 'it waits for a beep first');
+  await untilLog(g, (x) => x.msg === 'bot hangup' && x.reason === 'voicemail left', BEEP_WAIT_MS + 20000, 'the voicemail after the wait');
+  t.equal((await l.closed).code, 1000, 'then the call ends');
 });

@@ -3,7 +3,7 @@
  * every shipped scenario against an in-process gateway, once per (leg rate 8000, 16000) × (turn-taking features off =
  * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 10 minutes on 2 cores);
  * `-- --quick` (3 scenarios, 16 kHz, no transcription; writes results/quick/); `-- --repeat=N`, `-- --concurrency=N`,
- * `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard). Writes results/eval.json and eval.md.
+ * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard). Writes results/eval.json and eval.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,11 @@ const CONCURRENCY = Number(arg('concurrency', '3'));
 const BOT = arg('bot', fileURLToPath(new URL('../../eval/eval-bot.mjs', import.meta.url)));
 const WORDS = arg('words', QUICK ? 'none' : 'first') as 'first' | 'all' | 'none';
 const QUICK_SCENARIOS = ['plain-turn', 'interruption', 'backchannel-okay'];
+/** `--modes=on` / `--rates=8000` / `--scenarios=a,b`: a subset while tuning (results go to results/quick/ unless --out). */
+const ONLY_MODES = arg('modes', '').split(',').filter(Boolean);
+const ONLY_RATES = arg('rates', '').split(',').filter(Boolean).map(Number);
+const ONLY_SCENARIOS = arg('scenarios', '').split(',').filter(Boolean);
+const SUBSET = ONLY_MODES.length > 0 || ONLY_RATES.length > 0 || ONLY_SCENARIOS.length > 0;
 
 /** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */
 export const MODES: Record<'off' | 'on', Record<string, string>> = {
@@ -39,7 +44,8 @@ async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
   const port = await gw.listen();
   try {
     const all = await loadScenarios([SHIPPED_SCENARIOS]);
-    const scenarios = QUICK ? all.filter((s) => QUICK_SCENARIOS.includes(s.name)) : all;
+    const names = ONLY_SCENARIOS.length ? ONLY_SCENARIOS : QUICK ? QUICK_SCENARIOS : undefined;
+    const scenarios = names ? all.filter((s) => names.includes(s.name)) : all;
     return await runEval({
       url: `http://127.0.0.1:${port}`, scenarios, rateHz, repeat: REPEAT, concurrency: CONCURRENCY, words: WORDS,
       onCall: (done, total, name) => process.stderr.write(`\r${rateHz} Hz, ${mode}: call ${done}/${total} (${name})          `),
@@ -53,14 +59,14 @@ async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
 async function main(): Promise<void> {
   const started = Date.now();
   const runs: Array<{ label: string; rateHz: number; mode: 'off' | 'on'; env: Record<string, string>; result: EvalResult }> = [];
-  for (const rateHz of QUICK ? [16000] : [8000, 16000]) {
-    for (const mode of ['off', 'on'] as const) {
+  for (const rateHz of ONLY_RATES.length ? ONLY_RATES : QUICK ? [16000] : [8000, 16000]) {
+    for (const mode of (['off', 'on'] as const).filter((m) => !ONLY_MODES.length || ONLY_MODES.includes(m))) {
       const result = await runOne(rateHz, mode);
       console.log(formatEval(result));
       runs.push({ label: `${rateHz / 1000} kHz ${mode}`, rateHz, mode, env: MODES[mode], result });
     }
   }
-  const dir = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
+  const dir = benchOutDir(SUBSET && !argv.some((a) => a.startsWith('--out=')) ? [...argv, '--quick'] : argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
   mkdirSync(dir, { recursive: true });
   const meta = { node: process.version, date: new Date().toISOString(), quick: QUICK, repeat: REPEAT, concurrency: CONCURRENCY, bot: BOT.replace(/^.*\/eval\//, 'eval/'), durationS: Math.round((Date.now() - started) / 1000) };
   writeFileSync(join(dir, 'eval.json'), JSON.stringify({ ...meta, modes: MODES, runs }, null, 2) + '\n');

@@ -56,8 +56,17 @@ const tts: TtsAdapter = {
   },
 };
 
+/** `BENCH_GATEWAY_ENV` (a JSON object of settings, e.g. `{"ECHO_GUARD":"off"}`) for same-run A/B of a feature. */
+function extraSettings(): Record<string, string> {
+  const raw = process.env.BENCH_GATEWAY_ENV;
+  if (!raw) return {};
+  const parsed: unknown = JSON.parse(raw);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_GATEWAY_ENV must be a JSON object of settings');
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+}
+
 async function main(): Promise<void> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000', RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '', UPGRADE_RATE_PER_SOURCE: '0' });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000', RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '', UPGRADE_RATE_PER_SOURCE: '0', ...extraSettings() });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
   const port = await gw.listen();

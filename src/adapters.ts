@@ -7,6 +7,7 @@ import type { Logger } from './observability/logger.js';
 import type { AsrAdapter } from './asr/types.js';
 import type { BotAdapter, BotAdapterFactory } from './bot/types.js';
 import type { TtsAdapter } from './tts/types.js';
+import type { S2sAdapter } from './s2s/types.js';
 import type { AdapterContext } from './util/adapter-context.js';
 import { resolveFactory } from './util/load-adapter.js';
 import { GatewayError, type AdapterKind } from './errors.js';
@@ -15,6 +16,8 @@ export interface Adapters {
   asr: AsrAdapter | undefined;
   bot: BotAdapter;
   tts: TtsAdapter | undefined;
+  /** A speech-to-speech model (`BOT_ADAPTER=openai-realtime`): it stands in for ASR, bot and TTS on every call. */
+  s2s?: S2sAdapter;
 }
 
 type Maybe<T> = (ctx: AdapterContext) => T | undefined | Promise<T | undefined>;
@@ -25,6 +28,7 @@ const ASR_BUILTINS: Record<string, Maybe<AsrAdapter>> = {
   local: async (ctx) => (await import('./asr/pocketsphinx.js')).createPocketsphinxAsr(ctx),
   microsoft: async (ctx) => (await import('./asr/microsoft.js')).createMicrosoftAsr(ctx),
   google: async (ctx) => (await import('./asr/google.js')).createGoogleAsr(ctx),
+  deepgram: async (ctx) => (await import('./asr/deepgram.js')).createDeepgramAsr(ctx),
   /** `local` when pocketsphinx is installed, else none (the echo bot then plays utterances back). */
   auto: async (ctx) => {
     const ps = await import('./asr/pocketsphinx.js');
@@ -43,6 +47,12 @@ const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
   none,
   flite: async (ctx) => (await import('./tts/flite.js')).createFliteTts(ctx),
   microsoft: async (ctx) => (await import('./tts/microsoft.js')).createMicrosoftTts(ctx),
+  cartesia: async (ctx) => (await import('./tts/cartesia.js')).createCartesiaTts(ctx),
+};
+
+/** Speech-to-speech models, selected with BOT_ADAPTER: the call then has no ASR, and TTS only speaks the gateway's apology. */
+const S2S_BUILTINS: Record<string, (ctx: AdapterContext) => S2sAdapter | Promise<S2sAdapter>> = {
+  'openai-realtime': async (ctx) => (await import('./s2s/openai-realtime.js')).createOpenAiRealtime(ctx),
 };
 
 const ENV_OF: Record<AdapterKind, string> = { asr: 'ASR_ADAPTER', bot: 'BOT_ADAPTER', tts: 'TTS_ADAPTER' };
@@ -124,25 +134,35 @@ export async function loadAdapters(config: Config, logger: Logger, env: Readonly
   // What was built before a later one failed is closed again: a failed start leaves nothing running.
   const built: Partial<Adapters> & { ttsList: TtsAdapter[] } = { ttsList: [] };
   try {
+    if (Object.prototype.hasOwnProperty.call(S2S_BUILTINS, config.botAdapter)) {
+      const s2s = checkAdapter<S2sAdapter>('bot', config.botAdapter, await build('bot', config.botAdapter, S2S_BUILTINS[config.botAdapter], ctx(`s2s:${config.botAdapter}`)));
+      // The call session talks to the model through its own link; this bot only names the adapter (logs, metrics).
+      built.bot = { name: s2s.name, capabilities: { wantsUtteranceAudio: false }, start: () => Promise.reject(new Error('speech-to-speech calls are wired by the session')), close: () => s2s.close?.() };
+      const tts = await loadTts(config, logger, ctx, built.ttsList);
+      return { asr: undefined, bot: built.bot, tts, s2s };
+    }
     const botF = await resolveFactory<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
     const botRaw = await build('bot', config.botAdapter, botF, ctx(`bot:${config.botAdapter}`));
     const bot = checkAdapter<BotAdapter>('bot', config.botAdapter, botRaw);
     built.bot = bot;
     if (!bot.capabilities) (bot as { capabilities: BotAdapter['capabilities'] }).capabilities = { wantsUtteranceAudio: false };
     built.asr = await loadAsr(config.asrAdapter, ctx);
-    // TTS_ADAPTER may list several (`microsoft,flite`): each is built, and more than one are wrapped in a fallback.
-    for (const spec of config.ttsAdapter.split(',').map((x) => x.trim()).filter(Boolean)) {
-      const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', spec, TTS_BUILTINS);
-      const ttsRaw = await build('tts', spec, ttsF, ctx(`tts:${spec}`));
-      if (ttsRaw !== undefined) built.ttsList.push(checkAdapter<TtsAdapter>('tts', spec, ttsRaw));
-    }
-    const list = built.ttsList;
-    const tts = list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' }), { firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs }) : list[0];
+    const tts = await loadTts(config, logger, ctx, built.ttsList);
     return { asr: built.asr, bot, tts };
   } catch (err) {
     await Promise.allSettled([built.asr, built.bot, ...built.ttsList].map(async (a) => a?.close?.()));
     throw err;
   }
+}
+
+/** TTS_ADAPTER may list several (`microsoft,flite`): each is built (into `list`), and more than one are wrapped in a fallback. */
+async function loadTts(config: Config, logger: Logger, ctx: (name: string) => AdapterContext, list: TtsAdapter[]): Promise<TtsAdapter | undefined> {
+  for (const spec of config.ttsAdapter.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', spec, TTS_BUILTINS);
+    const ttsRaw = await build('tts', spec, ttsF, ctx(`tts:${spec}`));
+    if (ttsRaw !== undefined) list.push(checkAdapter<TtsAdapter>('tts', spec, ttsRaw));
+  }
+  return list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' }), { firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs }) : list[0];
 }
 
 export async function closeAdapters(a: Adapters): Promise<void> {

@@ -166,13 +166,21 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics, logger, tracker, legAuth,
     draining: () => draining,
     slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
-    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer, turnDetector }),
+    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer, turnDetector, s2s: adapters.s2s }),
   });
   const atCapacity = link ? () => link.liveCalls() >= config.maxCalls : () => upgrades.legs.size >= config.maxCalls;
 
   // ── HTTP: probes and metrics, webhooks, console ──────────────────────────────
   const health = createHealthRoutes({ metrics, calls: link ? link.liveCalls : () => tracker.size, draining: () => draining, atCapacity, metricsText: link?.metricsText });
-  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, amd: amdInbox, shareMachineDetection: link?.shareMachineDetection });
+  // A speech-to-speech model opens its session while the answer webhook is served; a failure there only costs the head start.
+  const preconnect = adapters.s2s?.preconnect ? (uuid: string) => {
+    try {
+      adapters.s2s?.preconnect?.(uuid);
+    } catch (err) {
+      logger.warn({ err: { message: (err as Error)?.message } }, 'speech-to-speech pre-connect failed');
+    }
+  } : undefined;
+  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, answered: preconnect, amd: amdInbox, shareMachineDetection: link?.shareMachineDetection });
   if (link) {
     link.onMachineDetection = (callUuid, d) => {
       const s = tracker.find({ uuid: callUuid });

@@ -13,7 +13,7 @@ function timeline(durationMs: number, audio: Array<[number, number]>, extra: Par
     arrivalMs[i] = i * 20 - 5; // frames arrive a little ahead of playout
   }
   return {
-    sampleRateHz: 16000, playing, arrivalMs, clearsMs: [], notifies: [], events: [], echo: false, heard: new Int16Array(slots * 320),
+    sampleRateHz: 16000, playing, arrivalMs, clearsMs: [], pauseClearsMs: [], notifies: [], events: [], echo: false, heard: new Int16Array(slots * 320),
     durationMs, closeCode: 1000, closedBy: 'simulator', triggerTimeouts: 0, framesSent: slots, framesHeldByJitter: 0, ...extra,
   };
 }

@@ -53,6 +53,8 @@ const CLOSE_GRACE_MS = 500;
  * reads faster than real time and drops silence frames before decoding, so the extra audio costs little CPU.
  */
 export const FLUSH_PAD_MS = 800;
+/** Zeros to compare chunks with (the largest chunk written: 20 ms at 24 kHz resampled is 640 bytes; room to spare). */
+const ZEROS = Buffer.alloc(4096);
 let flushPad: Buffer | undefined;
 /** The pad: faint white noise (about −66 dBFS, a fixed sequence) rather than digital zeros, which its noise estimate dislikes. */
 function flushPadBuffer(): Buffer {
@@ -124,6 +126,8 @@ class PocketsphinxStream implements AsrStream {
   private closed = false;
   private exited = false;
   private lineBuf = '';
+  /** Where the next all-zero chunk is read from the pad (see {@link unzero}). */
+  private padAt = 0;
   private markerTail = '';
   private startupTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
@@ -210,7 +214,22 @@ class PocketsphinxStream implements AsrStream {
       if (!out) return; // held until the band is known
       buf = out;
     }
-    this.send(buf, frame);
+    this.send(this.unzero(buf), frame);
+  }
+
+  /**
+   * Digital silence (all-zero audio: the simulator's, a muted WebRTC caller's) becomes the pad's faint noise: on zeros
+   * the engine's noise estimate can keep an utterance open for as long as they last, so its final only came at hang-up
+   * (cards/004, "five five", through a 16 kHz leg: nothing before the call ended). A real line always has a noise
+   * floor. One memcmp per chunk; the pad is read at a rotating offset.
+   */
+  private unzero(buf: Buffer): Buffer {
+    if (buf.length > ZEROS.length || buf.compare(ZEROS, 0, buf.length) !== 0) return buf;
+    const pad = flushPadBuffer();
+    if (this.padAt + buf.length > pad.length) this.padAt = 0;
+    const out = pad.subarray(this.padAt, this.padAt + buf.length);
+    this.padAt += buf.length;
+    return out;
   }
 
   private send(buf: Buffer, frame: Buffer | undefined): void {

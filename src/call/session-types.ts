@@ -14,6 +14,7 @@ import type { CallControl } from '../vonage/call-control.js';
 import type { CallObserver } from './observer.js';
 import type { TurnDetector } from '../turn-detect/types.js';
 import type { EchoGuardStats } from '../vad/echo-guard.js';
+import type { S2sAdapter } from '../s2s/types.js';
 
 export interface SessionDeps {
   config: Config;
@@ -32,6 +33,8 @@ export interface SessionDeps {
   observer?: CallObserver;
   /** End-of-turn detector for adaptive endpointing (`TURN_DETECTOR`); undefined = the built-in heuristic. */
   turnDetector?: TurnDetector;
+  /** A speech-to-speech model (`BOT_ADAPTER=openai-realtime`): used instead of ASR, bot and TTS (TTS then speaks only the apology). */
+  s2s?: S2sAdapter;
 }
 
 /** What the session reports when it ends (also logged). */

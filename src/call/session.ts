@@ -4,6 +4,9 @@
  *   leg ─► jitter buffer ─(20 ms tick)─► Hearing (VAD, AsrFeed) ─► BotLink ─► Speaker (TTS, reply writer) ─► pacer ─► leg
  *                                          └──── Turn (pure turn state: barge-in, latency, apology, goodbye, hang-up)
  *
+ * With a speech-to-speech model (`deps.s2s`), S2sLink stands in for ASR, bot and TTS: the AsrFeed feeds it the frames,
+ * the BotLink carries its call actions, and it writes the model's audio into the pacer itself.
+ *
  * Owns one AbortController (aborted at close; every adapter gets its signal) and the adapter boundary (faults counted
  * and logged once per call), implements the leg, ticker and pacer listeners by delegating, carries out what the turn
  * state decides, and closes everything exactly once. Every call into adapter code happens in AsrFeed, BotLink or Speaker.
@@ -37,11 +40,12 @@ import { CallReport } from './report.js';
 import { botOutput } from './call-actions.js';
 import { TurnGate, type TurnGateOwner } from '../turn-detect/gate.js';
 import { builtinTurnDetector } from '../turn-detect/heuristic.js';
+import { S2sLink, type S2sLinkOwner } from './s2s-link.js';
 
 export type { CallState } from './turn.js';
 export type { CallSummary, SessionDeps } from './session-types.js';
 
-export class CallSession implements LegListener, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions, TurnGateOwner {
+export class CallSession implements LegListener, TickListener, PacerEvents, AsrFeedOwner, BotLinkOwner, SpeakerOwner, TurnActions, TurnGateOwner, S2sLinkOwner {
   readonly info: CallInfo;
   readonly startedAtMs: number;
   private readonly d: SessionDeps;
@@ -56,6 +60,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   /** Adaptive endpointing (ENDPOINTING=adaptive with ASR): holds finals until the turn reads complete. */
   private readonly gate: TurnGate | undefined;
   private readonly bot: BotLink;
+  /** The speech-to-speech model, when one is configured (it replaces ASR, bot and TTS). */
+  private readonly s2s: S2sLink | undefined;
   private readonly turn: Turn;
   private readonly speaker: Speaker;
   private readonly pacer: Pacer;
@@ -89,13 +95,16 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     if (echo) sink = new EchoReferenceSink(sink, echo);
     this.pacer = new Pacer(pacerOpts, sink, deps.ticker, clock, this);
     const call = this.info;
-    this.asr = deps.asr ? new AsrFeed({ adapter: deps.asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
-    this.bot = new BotLink({ adapter: deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
+    const s2s = (this.s2s = deps.s2s ? new S2sLink({ adapter: deps.s2s, call, signal, pacer: this.pacer, hasCallControl: !!deps.callControl, policy: { transferNumbers: cfg.llmTransferNumbers }, log, boundary }, this) : undefined);
+    const asr = s2s ? s2s.asr : deps.asr;
+    this.asr = asr ? new AsrFeed({ adapter: asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
+    this.bot = new BotLink({ adapter: s2s ? s2s.bot : deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
     const backchannelWords = new BackchannelWords(cfg.backchannelWords);
-    const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
-    const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts, hasAsr: !!deps.asr }, this));
+    const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, bargeInPauseMs: cfg.bargeInPauseMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
+    // A speech-to-speech model answers when it decides to: no reply clock (hasTts false) for it.
+    const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts && !s2s, hasAsr: !!deps.asr }, this));
     // Adaptive endpointing needs transcripts: without ASR the VAD alone ends turns, as with ENDPOINTING=fixed.
     const detector = deps.turnDetector ?? builtinTurnDetector;
     if (deps.asr && cfg.endpointing === 'adaptive') {
@@ -127,6 +136,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.rec?.start();
     this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice }, 'call started');
     this.observe({ type: 'call-start' });
+    this.s2s?.start();
     this.asr?.start();
     this.bot.start();
   }
@@ -180,6 +190,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
 
   private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {
     this.report.replyDone(id, heard, frames, interrupted);
+    this.s2s?.replyDone(id, heard, interrupted);
     if (this.d.observer?.active) this.observe({ type: 'reply-done', replyId: id, heardMs: heard * 20, totalMs: frames * 20, interrupted, atMs: this.d.clock.now() });
     const tag = this.speaker.takeTag(id);
     this.bot.input({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20, ...(tag === undefined ? {} : { id: tag }) }, false);
@@ -218,6 +229,22 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
       if (r && !this.closedFlag) this.bot.input(r, false);
     });
   }
+
+  // ── speech-to-speech model ───────────────────────────────────────────────────
+  onS2sReply(): void {
+    this.turn.botOutput();
+    this.onReplyOpened();
+  }
+  /** The model heard the caller: its reply (if one is playing) is cut now; the link tells it what was heard. */
+  onS2sSpeechStart(): void {
+    if (!this.speaker.playing || !this.speaker.interruptible || this.turn.goingAway) return;
+    this.onBargeIn();
+    this.turn.cleared();
+  }
+  onS2sTranscript(role: 'caller' | 'bot', text: string): void {
+    this.observe(role === 'caller' ? { type: 'transcript', text, final: true } : { type: 'bot-say', text });
+  }
+  onS2sLost(why: string): void { this.turn.botLost(why); }
 
   // ── turn → actions ───────────────────────────────────────────────────────────
   onState(s: CallState): void { this.observe({ type: 'state', state: s }); }
@@ -268,6 +295,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onApologise(why: string, failures: number): void { void this.speaker.apology(why, failures); }
   onGoodbye(why: GoodbyeReason): void {
     const drain = why === 'drain';
+    this.s2s?.mute();
     this.bot.close(drain ? undefined : this.turn.hangupReason);
     this.turn.cleared();
     if (drain && !this.d.tts) {
@@ -317,6 +345,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.speaker.close();
     if (!this.leg.closed) this.leg.close(code, reason);
     this.asr?.close();
+    this.s2s?.close();
     this.gate?.close();
     this.bot.close(reason);
     this.boundary.closed = true;

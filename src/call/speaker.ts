@@ -19,7 +19,7 @@ import { ReplyWriter } from '../egress/reply-writer.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { FallbackTts, TtsFirstAudioTimeout } from '../tts/fallback.js';
-import type { TtsAdapter, TtsChunk } from '../tts/types.js';
+import type { TtsAdapter, TtsChunk, TtsTextStream } from '../tts/types.js';
 import type { Clock } from '../util/clock.js';
 import { APOLOGY_TEXT, apologyTone } from './apology.js';
 import type { AdapterBoundary } from './boundary.js';
@@ -69,6 +69,8 @@ interface Reply {
   ctl: AbortController;
   interruptible: boolean;
   endReceived: boolean;
+  /** A streamed reply on a TTS with streaming input: its text stream and the task playing its audio. */
+  stream?: { text: TtsTextStream | undefined; ended: boolean; pump: Promise<void> };
 }
 
 const TIMEOUT = Symbol('timeout');
@@ -132,7 +134,7 @@ export class Speaker {
     return this.enqueue(async () => {
       if (this.goingAway) return;
       this.discardUntilEnd = false;
-      if (this.reply) this.endReply(this.reply);
+      if (this.reply) await this.endStreamedReply(this.reply);
       const r = this.openReply(interruptible, id === undefined ? undefined : { id });
       try {
         await r.writer.write(audio, sampleRateHz, r.ctl.signal);
@@ -154,7 +156,7 @@ export class Speaker {
   /** End the reply being built (e.g. the bot hangs up after it), in order with the bot's other output. */
   endQueued(): Promise<void> {
     return this.enqueue(async () => {
-      if (this.reply) this.endReply(this.reply);
+      if (this.reply) await this.endStreamedReply(this.reply);
     });
   }
 
@@ -197,7 +199,7 @@ export class Speaker {
     this.d.log.warn({ why, failures }, 'apologising to the caller');
     return this.enqueue(async () => {
       if (this.goingAway) return;
-      if (this.reply) this.endReply(this.reply);
+      if (this.reply) await this.endStreamedReply(this.reply);
       this.discardUntilEnd = false;
       await this.gatewayReply(APOLOGY_TEXT);
     });
@@ -247,9 +249,47 @@ export class Speaker {
     if (end) r.endReceived = true;
     if (this.d.tts) {
       this.owner.onSay(text);
-      await this.speak(text, r);
+      // A reply streamed in pieces goes through one text stream when the TTS takes streaming input.
+      if (this.d.tts.openStream && (r.stream || !end)) this.streamPiece(text, r);
+      else await this.speak(text, r);
     } else this.d.log.warn({ text }, 'no TTS adapter: text not spoken');
-    if (end) this.endReply(r);
+    if (end) await this.endStreamedReply(r);
+  }
+
+  /** Push one piece of a streamed reply into its TTS text stream, opened (with the task playing it) on the first. */
+  private streamPiece(text: string, r: Reply): void {
+    const tts = this.d.tts;
+    if (!tts?.openStream) return;
+    if (!r.stream) {
+      const st: NonNullable<Reply['stream']> = { text: undefined, ended: false, pump: Promise.resolve() };
+      r.stream = st;
+      st.pump = this.speak(text, r, (signal) => {
+        st.text = tts.openStream!({ call: r.ttsCall, voice: r.voice, signal });
+        return st.text.audio;
+      }, () => st.ended);
+    }
+    const st = r.stream;
+    if (!st.text || st.ended || !text) return;
+    try {
+      st.text.push(text);
+    } catch (err) {
+      if (!r.ctl.signal.aborted) this.d.boundary.fault('tts', 'stream', err, 'TTS_FAILED', true);
+    }
+  }
+
+  /** End reply `r`, once the audio of its text stream (if any) is all written. */
+  private async endStreamedReply(r: Reply): Promise<void> {
+    const st = r.stream;
+    if (st && !st.ended) {
+      st.ended = true;
+      try {
+        st.text?.end();
+      } catch (err) {
+        if (!r.ctl.signal.aborted) this.d.boundary.fault('tts', 'stream', err, 'TTS_FAILED', true);
+      }
+      await st.pump;
+    }
+    this.endReply(r);
   }
 
   /** An apology or goodbye: one non-interruptible reply of its own. */
@@ -299,8 +339,12 @@ export class Speaker {
     }
   }
 
-  /** Synthesise `text` into reply `r`, guarded; returns when done, failed, timed out or aborted. */
-  private async speak(text: string, r: Reply): Promise<void> {
+  /**
+   * Synthesise `text` into reply `r`, guarded; returns when done, failed, timed out or aborted. `open` replaces the
+   * plain `synthesize` (a text stream's audio); `bounded` says when a wait for audio is bounded (a text stream waits
+   * unbounded for the bot's next piece once its first audio came, until the stream is ended).
+   */
+  private async speak(text: string, r: Reply, open?: (signal: AbortSignal) => AsyncIterable<TtsChunk>, bounded?: () => boolean): Promise<void> {
     const { tts, clock, boundary } = this.d;
     if (!tts) return;
     const req = new AbortController();
@@ -309,7 +353,7 @@ export class Speaker {
     const t0 = clock.now();
     let it: AsyncIterator<TtsChunk>;
     try {
-      it = tts.synthesize({ text, call: r.ttsCall, voice: r.voice, signal: req.signal })[Symbol.asyncIterator]();
+      it = (open ? open(req.signal) : tts.synthesize({ text, call: r.ttsCall, voice: r.voice, signal: req.signal }))[Symbol.asyncIterator]();
     } catch (err) {
       r.ctl.signal.removeEventListener('abort', onAbort);
       if (!r.ctl.signal.aborted) boundary.fault('tts', 'synthesize', err, 'TTS_FAILED', true);
@@ -319,7 +363,7 @@ export class Speaker {
     let early = true;
     try {
       for (;;) {
-        const res = await this.next(it, r.ctl.signal);
+        const res = await this.next(it, r.ctl.signal, chunks === 0 || !bounded || bounded());
         if (res === ABORTED || r.ctl.signal.aborted) break;
         if (res === TIMEOUT) {
           const point = chunks === 0 ? 'first-audio-timeout' : 'stream-timeout';
@@ -357,9 +401,9 @@ export class Speaker {
   }
 
   /** The iterator's next chunk, or TIMEOUT when none comes within the bound, or ABORTED when the reply is cut. */
-  private next(it: AsyncIterator<TtsChunk>, signal: AbortSignal): Promise<IteratorResult<TtsChunk> | typeof TIMEOUT | typeof ABORTED> {
+  private next(it: AsyncIterator<TtsChunk>, signal: AbortSignal, bounded = true): Promise<IteratorResult<TtsChunk> | typeof TIMEOUT | typeof ABORTED> {
     const p = it.next();
-    const ms = this.ttsTimeoutMs;
+    const ms = bounded ? this.ttsTimeoutMs : 0;
     const clock = this.d.clock;
     return new Promise((resolve, reject) => {
       let done = false;

@@ -6,9 +6,9 @@
  * as a table of event sequences.
  *
  * **Barge-in: pause, then decide.** "New" speech is voiced ms of the caller's utterance newer than the playing reply.
- * 1. *Onset*: new speech reaches `bargeInMinSpeechMs` while an interruptible reply plays → `onPause` (the pacer stops
- *    sending in the same frame: the caller hears at most the lead). With `bargeInConfirmMs` = 0 there is no pause:
- *    `onBargeIn` at once (the behaviour before this rule).
+ * 1. *Onset*: new speech reaches `bargeInPauseMs` while an interruptible reply plays → `onPause` (the pacer stops
+ *    sending in the same frame and Vonage drops its lead: the caller hears silence at once). With `bargeInConfirmMs` = 0
+ *    there is no pause: `onBargeIn` at `bargeInMinSpeechMs` (the behaviour before this rule).
  * 2. *Confirmed* → `onBargeIn` (clear, the reply is interrupted) when, while paused, new speech reaches
  *    `bargeInConfirmMs`, or a transcript (partial or final) has a word that is not a backchannel.
  * 3. *Undone* → `onResume` (playback goes on from the pause point; the bot is told nothing) when, while paused, the
@@ -16,7 +16,7 @@
  *    well under a second of bot silence), the VAD ends the utterance, or `2 × bargeInConfirmMs` pass since the pause
  *    (never paused forever; after this bound the same utterance does not pause again, so steady noise cannot make the
  *    bot stutter, though it can still confirm by reaching `bargeInConfirmMs`). An utterance that goes on after a
- *    resume on silence may pause again (another `bargeInMinSpeechMs`), and confirms on its total new speech.
+ *    resume on silence may pause again (another `bargeInPauseMs`), and confirms on its total new speech.
  * 4. *Backchannel* (`backchannelMaxMs` > 0): an utterance that began while the bot was speaking and did not interrupt
  *    is an acknowledgement when it ends with voiced ms ≤ `backchannelMaxMs` (whatever the recogniser made of it:
  *    pocketsphinx hears Flite's "okay" as "again"), or when its transcript is only listed words. It is told to the bot
@@ -63,6 +63,8 @@ export interface TurnConfig {
   hasAsr: boolean;
   /** New voiced ms, while paused, that confirm a barge-in; 0 = no pause: interrupt at onset. */
   bargeInConfirmMs: number;
+  /** New voiced ms that pause the reply (onset), when `bargeInConfirmMs` > 0; default `bargeInMinSpeechMs`. */
+  bargeInPauseMs?: number;
   /** Caller silence (ms, on the injected clock) that undoes a pause. */
   resumeSilenceMs: number;
   /** Longest voiced ms of a backchannel; 0 = no backchannel rule at all (duration or words). */
@@ -127,7 +129,7 @@ export class Turn {
   private pausedAtMs = 0;
   /** Voiced ms of the utterance at the last frame seen. */
   private lastSpeechMs = 0;
-  /** A new pause needs `bargeInMinSpeechMs` voiced past this (set when a pause is undone by silence). */
+  /** A new pause needs the onset's voiced ms past this (set when a pause is undone by silence). */
   private rearmSpeechMs = 0;
   /** This utterance hit the pause bound: it does not pause again. */
   private noRepause = false;
@@ -189,10 +191,11 @@ export class Turn {
       if (fresh >= confirmMs && this.candidateKind !== 'backchannel') this.bargeIn();
       return;
     }
-    if (fresh < this.cfg.bargeInMinSpeechMs) return;
+    const onsetMs = confirmMs > 0 ? (this.cfg.bargeInPauseMs ?? this.cfg.bargeInMinSpeechMs) : this.cfg.bargeInMinSpeechMs;
+    if (fresh < onsetMs) return;
     if (!playing || !interruptible || this.goingAway) return;
     if (confirmMs <= 0 || (fresh >= confirmMs && this.candidateKind !== 'backchannel')) return this.bargeIn();
-    if (this.noRepause || speechMs - this.rearmSpeechMs < this.cfg.bargeInMinSpeechMs) return;
+    if (this.noRepause || speechMs - this.rearmSpeechMs < onsetMs) return;
     this.paused = true;
     this.pausedThisUtterance = true;
     this.pausedAtMs = this.lastVoicedAtMs;
@@ -298,6 +301,11 @@ export class Turn {
       return;
     }
     this.act.onApologise(why, this.botFailures);
+  }
+
+  /** The bot cannot go on at all (a speech-to-speech model's session was lost): say goodbye and hang up. */
+  botLost(why: string): void {
+    this.startGoodbye('bot-failures', CloseCode.INTERNAL, why);
   }
 
   /** The drain deadline passed: say goodbye and close with 1001. */

@@ -72,6 +72,7 @@ export interface Config extends TracingConfig {
   /** A caller frame up to this much louder than the expected echo still counts as echo, dB. */
   readonly echoGuardMarginDb: number;
   readonly bargeInConfirmMs: number;
+  readonly bargeInPauseMs: number;
   readonly bargeInResumeSilenceMs: number;
   readonly backchannelMaxMs: number;
   readonly backchannelWords: readonly string[];
@@ -116,6 +117,16 @@ export interface Config extends TracingConfig {
   readonly googleSpeechRotateMs: number;
   /** Unacknowledged audio kept per call to replay into a new stream. */
   readonly googleSpeechReplayMs: number;
+  /** Deepgram (`ASR_ADAPTER=deepgram`): API key (never logged), base URL, model, endpointing silence. */
+  readonly deepgramApiKey: string;
+  readonly deepgramUrl: string;
+  readonly deepgramModel: string;
+  readonly deepgramEndpointingMs: number;
+  /** Cartesia (`TTS_ADAPTER=cartesia`): API key (never logged), base URL, model id, default voice id. */
+  readonly cartesiaApiKey: string;
+  readonly cartesiaUrl: string;
+  readonly cartesiaModel: string;
+  readonly cartesiaVoice: string;
   /** LLM bot (`BOT_ADAPTER=llm`): OpenAI-compatible API base URL, no trailing slash. */
   readonly llmBaseUrl: string;
   /** Bearer token for the LLM API; empty = no Authorization header. Never logged. */
@@ -135,6 +146,14 @@ export interface Config extends TracingConfig {
   readonly llmMaxTokens: number;
   /** Numbers the `transfer` tool may dial (digits, no "+"); `['*']` = any; empty = no transfer tool. */
   readonly llmTransferNumbers: readonly string[];
+  /** Speech-to-speech (`BOT_ADAPTER=openai-realtime`): API key; empty = `LLM_API_KEY`. Never logged. */
+  readonly openaiApiKey: string;
+  /** The realtime WebSocket URL (`?model=` is added); ws:// reaches a local or private server. */
+  readonly openaiRealtimeUrl: string;
+  readonly openaiRealtimeModel: string;
+  readonly openaiRealtimeVoice: string;
+  /** Time allowed to open the model's WebSocket. */
+  readonly openaiRealtimeConnectTimeoutMs: number;
   /** Directory for per-call stereo WAV recordings and their metadata; empty = recording off. */
   readonly recordingDir: string;
   /** A final transcript the bot has not begun to answer within this long gets a spoken apology; 0 = never. */
@@ -264,14 +283,15 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'echoGuard', env: 'ECHO_GUARD', def: 'on', doc: 'Echo guard: caller audio no louder than the line\'s echo of what the bot just said (delay and loss estimated per call) does not count as speech for barge-in or utterance start, and reaches the ASR as silence while the caller is not speaking (`on`/`off`)', parse: bool },
   { key: 'echoGuardMaxDelayMs', env: 'ECHO_GUARD_MAX_DELAY_MS', def: '400', doc: 'Longest echo delay the echo guard searches, from a frame played at Vonage to its echo leaving the jitter buffer (PSTN round trips are < 300 ms, plus `JITTER_TARGET_MS`)', parse: int(60, 1000) },
   { key: 'echoGuardMarginDb', env: 'ECHO_GUARD_MARGIN_DB', def: '6', doc: 'Caller audio up to this much louder than the expected echo still counts as echo (higher: fewer false barge-ins, double talk needs to be louder)', parse: int(0, 30) },
+  { key: 'bargeInPauseMs', env: 'BARGE_IN_PAUSE_MS', def: '120', doc: 'Pause, then decide: new caller speech this long (voiced ms, counted from the VAD\'s speech start) pauses an interruptible reply at once (Vonage drops its lead, so the caller hears silence now; undone on silence). Only with `BARGE_IN_CONFIRM_MS` > 0; without a pause `BARGE_IN_MIN_SPEECH_MS` interrupts', parse: int(20, 5000) },
   { key: 'bargeInConfirmMs', env: 'BARGE_IN_CONFIRM_MS', def: '900', doc: 'Pause, then decide: at barge-in onset playback pauses; this much voiced speech (or a transcript with words that are not backchannels) confirms the barge-in, else playback resumes where it stopped. Keep it above `BACKCHANNEL_MAX_MS`. `0` = no pause: interrupt at onset', parse: int(0, 10000) },
   { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
   { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },
-  { key: 'backchannelWords', env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,okay,ok,yeah,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements: a transcript made only of these does not interrupt the bot', parse: phraseList },
+  { key: 'backchannelWords', env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
-  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
-  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), or a module path exporting a factory', parse: nonEmpty },
-  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `microsoft`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
+  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
+  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory', parse: nonEmpty },
+  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `microsoft`, `cartesia`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
   { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
   { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },

@@ -56,6 +56,18 @@ export function wsUrl(raw: string): string {
   if (!['ws:', 'wss:', 'http:', 'https:'].includes(u.protocol)) throw new Error('an absolute ws://, wss://, http:// or https:// URL');
   return v;
 }
+/** A `ws://` or `wss://` URL (a WebSocket peer: the sidecar bot, a realtime model). */
+export function wsOnlyUrl(raw: string): string {
+  const v = raw.trim();
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error('a ws:// or wss:// URL');
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
+  return v;
+}
 export function httpUrl(raw: string): string {
   let u: URL;
   try {

@@ -3,7 +3,7 @@
  * sidecar bots, recordings, security, Vonage call control and the console. Part of the one schema in config.ts.
  */
 import type { Config } from './config.js';
-import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsUrl, type Spec } from './parsers.js';
+import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, wsOnlyUrl, wsUrl, type Spec } from './parsers.js';
 
 /** The LLM bot's default system prompt: short, plain, speakable replies. */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -37,6 +37,15 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'googleSpeechKeyFile', env: 'GOOGLE_SPEECH_KEY_FILE', def: '', doc: 'Service-account key file for Google Speech; empty = `GOOGLE_APPLICATION_CREDENTIALS` or the platform credentials', parse: (r) => r.trim() },
   { key: 'googleSpeechRotateMs', env: 'GOOGLE_SPEECH_ROTATE_MS', def: '290000', doc: 'Replace each Google stream after this long (Google ends streams at 305 s); unacknowledged audio is replayed', parse: int(100, 300000) },
   { key: 'googleSpeechReplayMs', env: 'GOOGLE_SPEECH_REPLAY_MS', def: '10000', doc: 'Unacknowledged audio kept per call for replay into a new Google stream (older audio is dropped)', parse: int(3000, 120000) },
+  // ── Deepgram streaming ASR (ASR_ADAPTER=deepgram), Cartesia streaming TTS (TTS_ADAPTER=cartesia): docs/providers.md ──
+  { key: 'deepgramApiKey', env: 'DEEPGRAM_API_KEY', def: '', secret: true, doc: 'Deepgram API key (ASR adapter `deepgram`); sent as `Authorization: Token …`, never logged', parse: (r) => r.trim() },
+  { key: 'deepgramUrl', env: 'DEEPGRAM_URL', def: 'wss://api.deepgram.com', doc: 'Deepgram base URL (`/v1/listen` is appended); a `ws://` or `http://` URL reaches a local or self-hosted server', parse: wsUrl },
+  { key: 'deepgramModel', env: 'DEEPGRAM_MODEL', def: 'nova-3', doc: 'Deepgram model (`nova-3`, `nova-2-phonecall`, …)', parse: nonEmpty },
+  { key: 'deepgramEndpointingMs', env: 'DEEPGRAM_ENDPOINTING_MS', def: '300', doc: 'Silence after which Deepgram ends an utterance (`endpointing`; its `speech_final` and `UtteranceEnd` events make the final)', parse: int(10, 10000) },
+  { key: 'cartesiaApiKey', env: 'CARTESIA_API_KEY', def: '', secret: true, doc: 'Cartesia API key (TTS adapter `cartesia`); never logged', parse: (r) => r.trim() },
+  { key: 'cartesiaUrl', env: 'CARTESIA_URL', def: 'https://api.cartesia.ai', doc: 'Cartesia base URL (`/tts/websocket` is appended); a `ws://` or `http://` URL reaches a local server without TLS', parse: wsUrl },
+  { key: 'cartesiaModel', env: 'CARTESIA_MODEL', def: 'sonic-3', doc: 'Cartesia model id (`sonic-3`, `sonic-3.5`, `sonic-latest`, …)', parse: nonEmpty },
+  { key: 'cartesiaVoice', env: 'CARTESIA_VOICE', def: 'a0e99841-438c-4a64-b679-ae501e7d6091', doc: 'Cartesia voice id (a per-number voice from `LANGUAGE_BY_NUMBER` wins when it is one); the default is the voice of Cartesia\'s API reference', parse: nonEmpty },
   // ── LLM bot (BOT_ADAPTER=llm) ──
   { key: 'llmBaseUrl', env: 'LLM_BASE_URL', def: 'https://api.openai.com/v1', doc: 'OpenAI-compatible API base URL (`/chat/completions` is appended): OpenAI, vLLM, Ollama, llama.cpp server', parse: httpUrl },
   { key: 'llmApiKey', env: 'LLM_API_KEY', def: '', doc: 'Bearer token for the LLM API (empty: no Authorization header); never logged', parse: (r) => r.trim() },
@@ -63,6 +72,16 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
         return n;
       });
     } },
+  // ── speech-to-speech (BOT_ADAPTER=openai-realtime, docs/speech-to-speech.md) ──
+  { key: 'openaiApiKey', env: 'OPENAI_API_KEY', def: '', secret: true, doc: 'With `BOT_ADAPTER=openai-realtime`: the OpenAI API key (sent as `Authorization: Bearer …`, never logged); empty = `LLM_API_KEY`; required for `api.openai.com`', parse: (r) => r.trim() },
+  { key: 'openaiRealtimeUrl', env: 'OPENAI_REALTIME_URL', def: 'wss://api.openai.com/v1/realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the realtime WebSocket URL (`?model=` is added); a `ws://` URL reaches a local or private server', parse: wsOnlyUrl },
+  { key: 'openaiRealtimeModel', env: 'OPENAI_REALTIME_MODEL', def: 'gpt-realtime', doc: 'With `BOT_ADAPTER=openai-realtime`: the model (sent as `?model=`)', parse: nonEmpty },
+  { key: 'openaiRealtimeVoice', env: 'OPENAI_REALTIME_VOICE', def: 'marin', doc: 'With `BOT_ADAPTER=openai-realtime`: the voice the model speaks with (e.g. `marin`, `cedar`, `alloy`)', parse: (r) => {
+      const v = r.trim();
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(v)) throw new Error('a voice name of 1-64 letters, digits, _ or -');
+      return v;
+    } },
+  { key: 'openaiRealtimeConnectTimeoutMs', env: 'OPENAI_REALTIME_CONNECT_TIMEOUT_MS', def: '5000', doc: 'With `BOT_ADAPTER=openai-realtime`: time allowed to open the model\'s WebSocket; past it the caller hears the apology and the call ends', parse: int(100, 120000) },
   { key: 'recordingDir', env: 'RECORDING_DIR', def: '', doc: 'Directory for per-call stereo WAV recordings (caller left, bot right) and metadata JSON, named by call uuid; empty = off', parse: (r) => r.trim() },
   { key: 'botReplyTimeoutMs', env: 'BOT_REPLY_TIMEOUT_MS', def: '10000', doc: 'A final transcript the bot has not started answering within this long gets a spoken apology (a tone without TTS); 0 = never', parse: int(0, 600000) },
   { key: 'botMaxFailures', env: 'BOT_MAX_FAILURES', def: '3', doc: 'Bot failures one call tolerates (a throw or rejection from the bot\'s code, a reply missed past `BOT_REPLY_TIMEOUT_MS`): each is answered with an apology; the last with a goodbye and a hang-up', parse: int(1, 1000) },
@@ -86,14 +105,7 @@ export const PROVIDER_SPECS: ReadonlyArray<Spec<keyof Config>> = [
         if (env.BOT_ADAPTER?.trim() === 'remote') throw new Error('a ws:// or wss:// URL (required with BOT_ADAPTER=remote)');
         return '';
       }
-      let u: URL;
-      try {
-        u = new URL(v);
-      } catch {
-        throw new Error('a ws:// or wss:// URL');
-      }
-      if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new Error('a ws:// or wss:// URL');
-      return v;
+      return wsOnlyUrl(v);
     } },
   { key: 'botAuthToken', env: 'BOT_AUTH_TOKEN', def: '', doc: 'With `BOT_ADAPTER=remote`: sent as `Authorization: Bearer …` on the bot connection (never logged); empty = no header', parse: (r) => r.trim() },
   { key: 'botConnectTimeoutMs', env: 'BOT_CONNECT_TIMEOUT_MS', def: '3000', doc: 'With `BOT_ADAPTER=remote`: time allowed to open the bot connection at call start; past it the caller hears `BOT_APOLOGY_TEXT`', parse: int(100, 60000) },

@@ -10,11 +10,14 @@
  *
  * The pacer is registered on the ticker only while it has something to do, so idle legs cost nothing per tick.
  *
- * **Pause** (barge-in "pause, then decide"): {@link Pacer.pause} stops sending at once; the lead already at Vonage
- * (≤ `leadFrames`) plays out, so the model's `played` keeps advancing until it reaches `sent` and then stops. Queued
- * frames stay where they are: {@link Pacer.resume} sends the very next one (none lost, none repeated) and refills the
- * lead in the same call. A paused pacer whose lead has drained leaves the ticker (nothing to do until resume);
- * `clear()` while paused works as always and also ends the pause (a cleared pacer has nothing to resume).
+ * **Pause** (barge-in "pause, then decide"): {@link Pacer.pause} stops sending at once and silences the caller at
+ * once too: Vonage is told to drop what it holds (`clear`), and the frames of the lead it dropped (≤ `leadFrames`, not
+ * yet played by the model) go back to the front of the queue — their bytes are still in the ring, which keeps more
+ * than the lead behind its head. {@link Pacer.resume} then sends from exactly the first frame the caller did not hear
+ * (none lost, none repeated, to the model's accuracy) and refills the lead in the same call. A segment whose notify
+ * marker was among the dropped frames is marked again after its last frame (a duplicate echo is ignored). With a lead
+ * longer than the ring keeps (a tiny watermark), the pause is soft: the lead plays out. A paused pacer leaves the
+ * ticker (nothing to do until resume); `clear()` while paused works as always and also ends the pause.
  *
  * Queued audio is **copied into one ring buffer** owned by the pacer (grown by doubling, never past the capacity), and
  * a frame is sent as a short-lived view of it. Keeping a reply's frames as separate Buffers kept thousands of objects
@@ -71,6 +74,8 @@ export interface PacerStats {
   /** pause() calls that paused a running pacer, and resume() calls that resumed one. */
   pauses: number;
   resumes: number;
+  /** Frames of the lead Vonage was told to drop at a pause, queued again to be sent on resume. */
+  leadTakenBack: number;
   /** Segments confirmed by the playout model because Vonage never echoed their notify. */
   notifyTimeouts: number;
 }
@@ -119,7 +124,7 @@ export class Pacer implements TickListener {
   private pausedFlag = false;
   readonly stats: PacerStats = {
     framesSent: 0, framesDroppedBackpressure: 0, framesRejectedFull: 0, framesCleared: 0,
-    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0, pauses: 0, resumes: 0, notifyTimeouts: 0,
+    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0, pauses: 0, resumes: 0, leadTakenBack: 0, notifyTimeouts: 0,
   };
   /** Ticks spent idle while ended segments await Vonage's notify echo. */
   private idleTicks = 0;
@@ -181,7 +186,7 @@ export class Pacer implements TickListener {
     seg.frames++;
     seg.queued++;
     if (this.pausedFlag) {
-      // Nothing to send while paused: tick only while the lead drains (the model's position must keep moving).
+      // Nothing to send while paused: tick only while a lead (soft pause) drains (the model's position must keep moving).
       if (this.sent > this.played && !this.ticker.has(this)) this.ticker.add(this);
       return true;
     }
@@ -211,7 +216,27 @@ export class Pacer implements TickListener {
     if (this.closedFlag || this.pausedFlag) return;
     this.pausedFlag = true;
     this.stats.pauses++;
+    const unplayed = this.sent - this.played;
+    if (unplayed > 0 && unplayed < this.reserveSlots && this.ring) this.takeBackLead(unplayed);
     if (this.sent === this.played) this.ticker.delete(this);
+  }
+
+  /**
+   * Hard pause: Vonage drops the `n` frames it holds, and they return to the front of the queue (their slots, just
+   * behind the head, have not been reused: see the class comment), to be sent again on resume.
+   */
+  private takeBackLead(n: number): void {
+    this.sink.sendText(CLEAR_MESSAGE);
+    this.stats.leadTakenBack += n;
+    this.head = (this.head - n + this.ringSlots) % this.ringSlots;
+    this.count += n;
+    this.sent -= n;
+    for (let k = 0; k < n; k++) {
+      const seg = this.segmentById(this.frameSeg[(this.head + k) % this.ringSlots]!);
+      if (!seg) continue;
+      seg.queued++;
+      seg.marked = false;
+    }
   }
 
   /** Continue from exactly the frame where the pause stopped, refilling the lead at once. Idempotent. */

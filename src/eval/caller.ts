@@ -16,6 +16,9 @@ import type { Scenario, ScenarioTurn } from './scenario.js';
 import type { CallerEvent, CallTimeline } from './timeline.js';
 import type { RenderedTurn } from './turn-audio.js';
 
+/** Frames received before a clear among which a pause's resumed audio is looked for (the gateway's lead is ≤ 5). */
+const PAUSE_LOOKBACK_FRAMES = 8;
+
 export interface EvalCallOptions {
   url: string;
   scenario: Scenario;
@@ -55,7 +58,7 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
   const t0 = performance.now();
   const clock = () => performance.now() - t0;
   const tl: CallTimeline = {
-    sampleRateHz: rate, playing: new Uint8Array(0), arrivalMs: new Float64Array(0), clearsMs: [], notifies: [], events: [], echo: !!imp.echo,
+    sampleRateHz: rate, playing: new Uint8Array(0), arrivalMs: new Float64Array(0), clearsMs: [], pauseClearsMs: [], notifies: [], events: [], echo: !!imp.echo,
     heard: new Int16Array(0), durationMs: 0, closeCode: null, closedBy: null, triggerTimeouts: 0, framesSent: 0, framesHeldByJitter: 0,
   };
   const sendText = (text: string) => ws.readyState === ws.OPEN && ws.send(text);
@@ -63,16 +66,28 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
   const playout = new VonagePlayout(fb, { sendText, onNotify: (payload) => tl.notifies.push({ atMs: tickNow * 20 + 20, payload }) });
   // Arrival time of each queued frame, in step with the playout queue (cleared with it).
   let arrivals: number[] = [];
+  // A barge-in pause also clears Vonage's lead, then (if not confirmed) sends those frames again: a clear whose next
+  // frame is one of the last few received before it is a pause, not the end of the reply.
+  const recent: Buffer[] = [];
+  let pendingClear = -1;
   ws.on('message', (data, isBinary) => {
     if (isBinary) {
-      if ((data as Buffer).length !== fb) return;
+      const frame = data as Buffer;
+      if (frame.length !== fb) return;
+      if (pendingClear >= 0) {
+        if (recent.some((r) => r.equals(frame))) tl.pauseClearsMs.push(...tl.clearsMs.splice(pendingClear, 1));
+        pendingClear = -1;
+      }
+      recent.push(frame);
+      if (recent.length > PAUSE_LOOKBACK_FRAMES) recent.shift();
       arrivals.push(clock());
-      playout.audio(data as Buffer);
+      playout.audio(frame);
       return;
     }
     const before = playout.clears;
     routeGatewayText(data, playout);
     if (playout.clears !== before) {
+      pendingClear = tl.clearsMs.length;
       tl.clearsMs.push(clock());
       arrivals = [];
     }

@@ -26,6 +26,8 @@ export interface CallTimeline {
   arrivalMs: Float64Array;
   /** When each `{"action":"clear"}` arrived. */
   clearsMs: number[];
+  /** Clears that only paused a reply (its next frames were the ones the clear dropped): not in `clearsMs`. */
+  pauseClearsMs: number[];
   /** When each notify marker was echoed (its audio had played), with its payload. */
   notifies: Array<{ atMs: number; payload: unknown }>;
   events: CallerEvent[];

@@ -15,7 +15,7 @@
  * - **Energies** are mean squares per sample of a 300 Hz high-passed signal, on both sides, so the telephone band-limit
  *   of the return path (nothing below 300 Hz) does not make the echo look quieter than it is.
  * - **Delay and echo return loss (ERL)**: every 500 ms while the bot talks and the caller has not spoken in the last
- *   1.5 s, {@link estimateEcho} correlates the two envelopes over 1.5 s (lags up to `maxDelayMs`) and fits the gain at
+ *   1.5 s (every 2 s once locked), {@link estimateEcho} correlates the two envelopes over 1.5 s (lags up to `maxDelayMs`) and fits the gain at
  *   the peak. A strong peak (ρ ≥ 0.5) **locks** delay and gain (kept across replies; a later strong peak replaces them).
  *   A weak peak means no coherent echo: the gain is bounded by caller/bot energy over the window (noise included).
  * - **Decision per frame** (echo-only ⇔ caller energy ≤ expected echo × margin):
@@ -31,7 +31,8 @@
  *   barges in.
  * - **Cost**: nothing at all while the bot has been silent for longer than `maxDelayMs` (the guard sleeps; it wakes on
  *   the next frame sent). Awake: one pass over the caller frame (energies) plus ~30 ring reads; an estimation is
- *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine), every 25th frame. No allocation after construction.
+ *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine, one multiply-add per pair), every 25th frame
+ *   (100th once locked; none over a silent return path). No allocation after construction but a 16-bit view per frame.
  */
 import { echoScratch, estimateEcho, type EchoEstimate, type EchoScratch } from './echo-estimate.js';
 
@@ -71,6 +72,8 @@ const BLOCK_MS = 5;
 const WINDOW_BLOCKS = 300;
 const MIN_WINDOW_BLOCKS = 100;
 const EST_EVERY_FRAMES = 25;
+/** Once locked the path rarely changes (a handset moved, a call transferred): re-estimate every 2 s, not every ½ s. */
+const LOCKED_EST_EVERY_FRAMES = 100;
 /** Bot frames (of the window) with audio before an estimate means anything. */
 const MIN_ACTIVE_FRAMES = 15;
 const LOCK_RHO = 0.5;
@@ -88,6 +91,8 @@ const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
 const PENDING_FRAMES = 128;
 const LOCK_LO_BLOCKS = 2;
 const LOCK_HI_BLOCKS = 4;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const enum Mode {
   Initial = 0,
@@ -115,6 +120,9 @@ class HighPass {
   /** High-pass 16-bit LE `frame` and write its BLOCKS block mean squares to `out[(at + k) & mask]`; returns their sum. */
   blocks(frame: Uint8Array, out: Float64Array, at: number, mask: number): number {
     const n = frame.length >> 1;
+    // Frames are almost always at an even offset of their buffer: read samples through a 16-bit view (the platform is
+    // little-endian, checked once at load), else assemble them from bytes.
+    const s16 = LITTLE_ENDIAN && (frame.byteOffset & 1) === 0 ? new Int16Array(frame.buffer, frame.byteOffset, n) : undefined;
     const per = (n / BLOCKS) | 0;
     const alpha = this.alpha;
     let x0 = this.x;
@@ -125,11 +133,20 @@ class HighPass {
       let s = 0;
       const stop = k === BLOCKS - 1 ? n : i + per;
       const count = stop - i;
-      for (; i < stop; i++) {
-        const x = ((frame[2 * i] | (frame[2 * i + 1] << 8)) << 16) >> 16;
-        y = alpha * (y + x - x0);
-        x0 = x;
-        s += y * y;
+      if (s16) {
+        for (; i < stop; i++) {
+          const x = s16[i]!;
+          y = alpha * (y + x - x0);
+          x0 = x;
+          s += y * y;
+        }
+      } else {
+        for (; i < stop; i++) {
+          const x = ((frame[2 * i]! | (frame[2 * i + 1]! << 8)) << 16) >> 16;
+          y = alpha * (y + x - x0);
+          x0 = x;
+          s += y * y;
+        }
       }
       const e = count > 0 ? s / count : 0;
       out[(at + k) & mask] = e;
@@ -229,7 +246,7 @@ export class EchoGuard {
     const f = this.frame++;
     const at = f * BLOCKS;
     // Estimate over the window up to the previous frame, whose verdict (voice or not) is known by now.
-    if ((f * BLOCKS - this.validFromBlock) % (EST_EVERY_FRAMES * BLOCKS) === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
+    if ((f * BLOCKS - this.validFromBlock) % ((this.mode === Mode.Locked ? LOCKED_EST_EVERY_FRAMES : EST_EVERY_FRAMES) * BLOCKS) === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
     const mask = this.mask;
     let refFrame = 0;
     if (this.pendingCount > 0) {

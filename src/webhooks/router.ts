@@ -33,6 +33,8 @@ export interface WebhookDeps {
   amd?: MachineDetectionInbox;
   /** WORKERS > 1: a result for a call not on this worker goes to the others too (its leg may be there). */
   shareMachineDetection?: (callUuid: string, d: MachineDetection) => void;
+  /** A call was accepted (its NCCO is being sent): a speech-to-speech model pre-connects for it. Must not throw. */
+  answered?: (uuid: string) => void;
 }
 
 /** Handles `path` when it is a webhook; returns false (nothing written) otherwise. */
@@ -46,6 +48,7 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
     const r = handleAnswer(d.config(), fields, d.canAccept());
     logger.info({ call: r.call.uuid, conv: r.call.conversation_uuid, from: r.call.from, to: r.call.to, refused: r.refused }, 'answer webhook');
     if (r.refused) metrics.legsRefused.inc({ reason: d.draining() ? 'draining' : 'capacity' });
+    else d.answered?.(r.call.uuid);
     metrics.webhookRequests.inc({ hook: 'answer', code: '200' });
     sendJson(res, 200, r.ncco);
   }

@@ -29,6 +29,27 @@ function setup(opts: Partial<{ lead: number; cap: number; watermark: number }> =
   return { clock, ticker, sent, sink, ev, pacer, f };
 }
 
+/**
+ * What the caller hears, by a model of Vonage fed the sink's log: frames queue in arrival order, one plays per 20 ms
+ * tick while any are queued (a tick plays before the sends of the same instant), `clear` drops the queue.
+ */
+function vonageHeard(sent: Array<{ at: number; frame?: number; text?: string }>): number[] {
+  const heard: number[] = [];
+  const queue: number[] = [];
+  let tick = 0;
+  for (const e of sent) {
+    while (tick + 20 <= e.at) {
+      tick += 20;
+      const v = queue.shift();
+      if (v !== undefined) heard.push(v);
+    }
+    if (e.frame !== undefined) queue.push(e.frame);
+    else if (e.text === '{"action":"clear"}') queue.length = 0;
+  }
+  heard.push(...queue);
+  return heard;
+}
+
 t.test('sends the lead at once, then exactly one frame per tick, then the notify mark', async (t) => {
   const { clock, sent, ev, pacer, f, ticker } = setup();
   pacer.beginSegment(1);
@@ -164,7 +185,7 @@ t.test('queued audio is copied in; a frame the socket still holds is never overw
   t.equal(pacer.stats.framesDroppedBackpressure, 0, 'the watermark was never crossed');
 });
 
-t.test('pause: the lead plays out, nothing new is sent; resume continues with the next frame', async (t) => {
+t.test('pause: Vonage drops the lead at once, nothing new is sent; resume sends from the first frame not heard', async (t) => {
   const { clock, sent, ev, pacer, f, ticker } = setup();
   pacer.beginSegment(1);
   for (let i = 0; i < 30; i++) pacer.enqueue(f(i));
@@ -172,39 +193,69 @@ t.test('pause: the lead plays out, nothing new is sent; resume continues with th
   clock.advance(100); // 5 ticks: 10 frames sent, 5 played
   pacer.pause();
   t.ok(pacer.paused);
+  t.equal(sent[sent.length - 1]!.text, '{"action":"clear"}', 'Vonage is told to drop the lead: the caller hears silence now');
+  t.equal(pacer.leadFrames, 0, 'nothing left playing at Vonage');
+  t.equal(pacer.stats.leadTakenBack, 5, 'the 5 unplayed frames went back to the queue');
+  t.equal(ticker.size, 0, 'a paused pacer leaves the shared clock at once');
   const before = sent.length;
-  clock.advance(60);
+  clock.advance(260);
   t.equal(sent.length, before, 'nothing sent while paused');
-  t.equal(pacer.leadFrames, 2, 'the lead keeps playing out');
-  clock.advance(200);
-  t.equal(pacer.leadFrames, 0, 'the lead has drained: played stops at sent');
-  t.equal(ticker.size, 0, 'a paused pacer with a drained lead leaves the shared clock');
   t.ok(pacer.active, 'still active: frames wait for resume');
   pacer.resume();
-  t.equal(sent.length, before + 5, 'resume refills the lead at once');
+  t.same(sent.slice(before).map((s) => s.frame), [5, 6, 7, 8, 9], 'resume re-sends from the first frame the caller did not hear, refilling the lead');
   clock.advance(20 * 30);
-  const frames = sent.filter((s) => s.frame !== undefined).map((s) => s.frame);
-  t.same(frames, [...Array(30).keys()], 'every frame once, in order');
+  t.same(vonageHeard(sent), [...Array(30).keys()], 'the caller hears every frame once, in order');
   t.ok(pacer.onNotify({ gw: 'seg', id: 1 }));
   t.same(ev, ['start 1@0', 'played 1 30']);
   t.same([pacer.stats.pauses, pacer.stats.resumes], [1, 1]);
 });
 
-t.test('clear while paused: Vonage is told, heard = what was sent before the pause (the lead played out), and the pause ends', async (t) => {
+t.test('pause after a short reply was marked: the marker dropped with the lead is sent again after its last frame', async (t) => {
+  const { clock, sent, ev, pacer, f } = setup();
+  pacer.beginSegment(1);
+  for (let i = 0; i < 3; i++) pacer.enqueue(f(i));
+  pacer.endSegment(); // all 3 sent with the lead, then the notify marker
+  t.equal(sent[sent.length - 1]!.text, '{"action":"notify","payload":{"gw":"seg","id":1}}');
+  clock.advance(20); // 1 played
+  pacer.pause();
+  pacer.resume();
+  const tail = sent.slice(-3);
+  t.same(tail.map((s) => s.frame ?? s.text), [1, 2, '{"action":"notify","payload":{"gw":"seg","id":1}}'], 'frames 1-2 again, then the marker');
+  t.ok(pacer.onNotify({ gw: 'seg', id: 1 }));
+  t.ok(pacer.onNotify({ gw: 'seg', id: 1 }), 'a second echo (the first marker was not dropped after all) is ignored');
+  t.same(ev, ['start 1@0', 'played 1 3']);
+});
+
+t.test('a lead longer than the ring keeps behind its head: the pause is soft (the lead plays out)', async (t) => {
+  const { clock, sent, pacer, f } = setup({ lead: 5, watermark: 2 }); // reserve = 1 + 2 slots < lead
+  pacer.beginSegment(1);
+  for (let i = 0; i < 20; i++) pacer.enqueue(f(i));
+  clock.advance(40);
+  pacer.pause();
+  t.notOk(sent.some((s) => s.text === '{"action":"clear"}'), 'no clear');
+  t.equal(pacer.leadFrames, 5, 'the lead plays out');
+  clock.advance(100);
+  t.equal(pacer.leadFrames, 0);
+  pacer.resume();
+  clock.advance(20 * 20);
+  t.same(vonageHeard(sent), [...Array(20).keys()]);
+});
+
+t.test('clear while paused: Vonage is told, heard = what played before the pause, and the pause ends', async (t) => {
   const { clock, sent, ev, pacer, f } = setup();
   pacer.beginSegment(2);
   for (let i = 0; i < 40; i++) pacer.enqueue(f(i));
   pacer.endSegment();
-  clock.advance(100); // 10 sent
-  pacer.pause();
-  clock.advance(200); // lead drained: 10 played
-  t.equal(pacer.clear(), 30);
-  t.equal(sent[sent.length - 1].text, '{"action":"clear"}');
-  t.equal(ev[ev.length - 1], 'interrupted 2 10/40');
+  clock.advance(100); // 10 sent, 5 played
+  pacer.pause(); // the 5 unplayed go back to the queue
+  clock.advance(200);
+  t.equal(pacer.clear(), 35);
+  t.equal(sent[sent.length - 1]!.text, '{"action":"clear"}');
+  t.equal(ev[ev.length - 1], 'interrupted 2 5/40');
   t.notOk(pacer.paused, 'a clear ends the pause');
   pacer.beginSegment(3);
   pacer.enqueue(f(99));
-  t.equal(sent[sent.length - 1].frame, 99, 'the next reply plays at once');
+  t.equal(sent[sent.length - 1]!.frame, 99, 'the next reply plays at once');
 });
 
 t.test('a reply queued while paused waits; frames enqueued while paused do not register the pacer on the clock', async (t) => {
@@ -274,23 +325,26 @@ t.test('property: any sequence of enqueue/tick/pause/resume/clear sends frames i
         if (pacer.leadFrames > lead || pacer.leadFrames < 0) return false;
         if (pacer.paused && pacer.leadFrames === 0 && ticker.size !== 0) return false; // idle while paused
       }
-      const frames = sent.filter((s) => s.frame !== undefined).map((s) => s.frame as number);
-      // In order and never duplicated: strictly increasing, and each one was accepted.
-      for (let i = 1; i < frames.length; i++) if (frames[i] <= frames[i - 1]) return false;
+      // What the caller hears (a model of Vonage: pauses drop the lead, resumes send it again): in order and never
+      // twice, strictly increasing, and each one was accepted.
       const ok = new Set(accepted);
-      if (frames.some((v) => !ok.has(v))) return false;
-      // Nothing cleared is lost unless a clear happened: without clear, resume + ticks deliver every accepted frame.
+      const inOrder = (h: number[]) => h.every((v, i) => ok.has(v) && (i === 0 || v > h[i - 1]!));
+      if (!inOrder(vonageHeard(sent))) return false;
+      // Nothing is lost unless a clear happened: without clear, resume + ticks deliver every accepted frame.
       if (!ops.some((o) => o.k === 'clear')) {
         pacer.resume();
         clock.advance(20 * (accepted.length + lead + 2));
-        const all = sent.filter((s) => s.frame !== undefined).map((s) => s.frame as number);
-        if (all.length !== accepted.length) return false;
+        const all = vonageHeard(sent);
+        if (all.length !== accepted.length || !inOrder(all)) return false;
       }
       // Heard ≤ sent, per segment: the playout model never credits the caller with a frame that never left.
-      const sentOf = new Map<number, number>();
-      for (const s of sent) if (s.frame !== undefined) sentOf.set(segOf.get(s.frame)!, (sentOf.get(segOf.get(s.frame)!) ?? 0) + 1);
-      for (const [id, h] of heard) if (h.heard < 0 || h.heard > h.frames || h.heard > (sentOf.get(id) ?? 0)) return false;
-      return pacer.stats.framesSent <= accepted.length;
+      const sentOf = new Map<number, Set<number>>();
+      for (const s of sent) if (s.frame !== undefined) {
+        const id = segOf.get(s.frame)!;
+        sentOf.set(id, (sentOf.get(id) ?? new Set()).add(s.frame));
+      }
+      for (const [id, h] of heard) if (h.heard < 0 || h.heard > h.frames || h.heard > (sentOf.get(id)?.size ?? 0)) return false;
+      return pacer.stats.framesSent <= accepted.length + pacer.stats.leadTakenBack;
     }),
     { numRuns: 300 },
   );

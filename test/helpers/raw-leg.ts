@@ -9,6 +9,8 @@ export interface RawLeg {
   /** `performance.now()` when each of `binary` arrived. */
   binaryAt: number[];
   texts: unknown[];
+  /** For each of `texts`, how many binary frames had arrived before it (where a `clear` fell in the audio). */
+  textsAfter: number[];
   closed: Promise<{ code: number; reason: string }>;
   handshake(contentType?: string, extra?: Record<string, unknown>): void;
 }
@@ -19,6 +21,7 @@ export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawL
   const binary: Buffer[] = [];
   const binaryAt: number[] = [];
   const texts: unknown[] = [];
+  const textsAfter: number[] = [];
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   ws.on('error', () => {});
   ws.on('message', (d, isBinary) => {
@@ -28,6 +31,7 @@ export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawL
     } else {
       const m = JSON.parse(d.toString()) as { action?: string; payload?: unknown };
       texts.push(m);
+      textsAfter.push(binary.length);
       // Behave like Vonage for playout markers, so the session's replies complete.
       if (m.action === 'notify' && echoNotify) ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
       if (m.action === 'clear') ws.send(JSON.stringify({ event: 'websocket:cleared' }));
@@ -39,7 +43,7 @@ export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawL
     ws.once('error', reject);
   });
   return {
-    ws, binary, binaryAt, texts, closed,
+    ws, binary, binaryAt, texts, textsAfter, closed,
     handshake(contentType = 'audio/l16;rate=16000', extra = {}) {
       ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...extra }));
     },

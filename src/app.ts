@@ -22,6 +22,7 @@ import { CallSession } from './call/session.js';
 import { createUpgradePipeline } from './leg/upgrade.js';
 import { sendJson } from './webhooks/http.js';
 import { createWebhookRouter } from './webhooks/router.js';
+import { MachineDetectionInbox } from './webhooks/amd.js';
 import { createHealthRoutes } from './observability/health.js';
 import { RecordingStore } from './recording/store.js';
 import { GOODBYE_MAX_MS } from './call/apology.js';
@@ -33,6 +34,9 @@ import { createVonageClient } from './vonage/client.js';
 import { CallControl } from './vonage/call-control.js';
 import { createConsole, type ConsoleRoutes } from './console/routes.js';
 import type { ClusterLink } from './cluster/worker.js';
+import { combineObservers, type CallObserver } from './call/observer.js';
+import type { TracerProvider } from '@opentelemetry/api';
+import type { TracingSdk } from './observability/tracing-sdk.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -49,6 +53,8 @@ export interface GatewayOptions {
   cluster?: ClusterLink;
   /** A pre-built end-of-turn detector (tests); otherwise `TURN_DETECTOR` is loaded. */
   turnDetector?: TurnDetector;
+  /** Trace calls with this provider (tests) instead of the one `OTEL_EXPORTER_OTLP_ENDPOINT` sets up. */
+  tracerProvider?: TracerProvider;
 }
 
 export interface Gateway {
@@ -63,6 +69,8 @@ export interface Gateway {
   readonly recordings: RecordingStore | undefined;
   /** The live console (CONSOLE_ENABLED), or undefined when off or refused. */
   readonly console: ConsoleRoutes | undefined;
+  /** The call tracer (OpenTelemetry), or undefined when tracing is off. */
+  readonly tracing: CallObserver | undefined;
   /** True once drain() started. */
   readonly draining: boolean;
   /** Start listening; resolves with the bound port. */
@@ -104,7 +112,22 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const recordings = config.recordingDir ? new RecordingStore({ dir: config.recordingDir, logger: logger.child({ component: 'recording' }) }) : undefined;
   await recordings?.init();
   if (recordings) metrics.sources.recordings = recordings.stats;
+  // OpenTelemetry traces (docs/tracing.md): the SDK and the tracer are loaded only when switched on.
+  let tracingSdk: TracingSdk | undefined;
+  let provider = opts.tracerProvider;
+  if (!provider && config.otelTracesUrl) {
+    tracingSdk = await (await import('./observability/tracing-sdk.js')).startTracingSdk(config);
+    provider = tracingSdk.provider;
+    const u = new URL(config.otelTracesUrl);
+    logger.info({ url: `${u.origin}${u.pathname}`, sampler: config.otelSampler, service: config.otelServiceName }, 'tracing on: spans exported over OTLP/HTTP');
+  }
+  const tracing = provider
+    ? new (await import('./observability/tracing.js')).CallTracer(provider, clock, { asr: adapters.asr?.name, bot: adapters.bot.name, tts: adapters.tts?.name }, logger.child({ component: 'tracing' }))
+    : undefined;
   const tracker = new CallTracker();
+  // Answering-machine detection results that came before their call's leg (sync AMD modes): given to it at connect.
+  const amdInbox = new MachineDetectionInbox();
+  tracker.onAdd = (s) => amdInbox.deliver(s);
   const ticker = new Ticker(clock, 20);
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
@@ -127,6 +150,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const legAuth = createLegAuth(config);
   const consoleRoutes = createConsole(config, () => tracker.sessions(), logger);
   if (consoleRoutes) metrics.sources.console = consoleRoutes.hub;
+  const observer = combineObservers(consoleRoutes?.hub, tracing);
   const link = opts.cluster;
   if (link) {
     link.serveMetrics(metrics.registry);
@@ -142,7 +166,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics, logger, tracker, legAuth,
     draining: () => draining,
     slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
-    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer: consoleRoutes?.hub, turnDetector, s2s: adapters.s2s }),
+    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer, turnDetector, s2s: adapters.s2s }),
   });
   const atCapacity = link ? () => link.liveCalls() >= config.maxCalls : () => upgrades.legs.size >= config.maxCalls;
 
@@ -156,7 +180,14 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       logger.warn({ err: { message: (err as Error)?.message } }, 'speech-to-speech pre-connect failed');
     }
   } : undefined;
-  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, answered: preconnect });
+  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, answered: preconnect, amd: amdInbox, shareMachineDetection: link?.shareMachineDetection });
+  if (link) {
+    link.onMachineDetection = (callUuid, d) => {
+      const s = tracker.find({ uuid: callUuid });
+      if (s) s.machineDetected(d);
+      else amdInbox.hold(callUuid, d);
+    };
+  }
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
     const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -196,6 +227,9 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       server.closeAllConnections();
     });
     await recordings?.whenIdle(); // every recording complete on disk before the process may exit
+    // Every call span has ended (the sessions closed above): export what is buffered, bounded.
+    if (tracingSdk) await tracingSdk.shutdown();
+    else await Promise.resolve().then(() => (provider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.()).catch(() => {});
     await closeAdapters(adapters);
     await Promise.resolve().then(() => turnDetector.close?.()).catch((err: unknown) => logger.warn({ err: { message: (err as Error)?.message } }, 'turn detector close failed'));
   }
@@ -204,7 +238,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     get config() {
       return config;
     },
-    server, metrics, tracker, logger, adapters, ticker, recordings,
+    server, metrics, tracker, logger, adapters, ticker, recordings, tracing,
     console: consoleRoutes,
     get draining() {
       return draining;

@@ -48,6 +48,7 @@ adapter named like ASR_ADAPTER (its settings come from the environment, as for t
 tts-conformance and bot-conformance do the same for a TTS (named like TTS_ADAPTER) and a bot (like BOT_ADAPTER): shape,
 timing, abort, close, well-formed output, no leaked handles; a throwing or hanging adapter fails checks (exit code 1).
   vgw call --to 447700900001 [--from 447700900000] [--url https://gw.example.com] [--inline-ncco] [--json]
+           [--amd [--amd-mode detect_beep|detect|default] [--amd-beep-timeout 45s]]
 
 call places an outbound call (POST /v1/calls, VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY set) whose NCCO connects the
 answered call to the gateway's WebSocket, and prints the call uuid. Vonage fetches the NCCO from the gateway's answer
@@ -55,6 +56,11 @@ webhook when the callee answers (so the bot's call actions know the call's uuid)
   --to       number to call (E.164 digits)
   --from     caller id (default: a random number of the Vonage application)
   --url      the gateway's public base URL (default PUBLIC_URL)
+  --amd      ask Vonage for answering-machine detection (behavior continue); the results (human, machine, the
+             voicemail beep) reach the bot as machine-detection events, so it can leave a voicemail after the beep
+  --amd-mode detect_beep (default AMD_MODE): the socket connects after the beep; detect: once human/machine is
+             known; default: at once, results arrive mid-call
+  --amd-beep-timeout  longest wait for the beep, 30-120 s (default AMD_BEEP_TIMEOUT_S, 0 = Vonage's)
 `;
 
 /** `3s`, `1.5s`, `1500ms`, `1500` (ms) → ms. */

@@ -2,25 +2,35 @@
  * The default bot. With ASR and TTS: repeats what it heard ("You said: …"), reads back DTMF, says goodbye and hangs up
  * on "goodbye" or `#`. Without ASR it plays the caller's last utterance back once they stop speaking; without TTS it
  * answers a key press with that key's tone.
+ *
+ * Answering-machine detection (`vgw call --amd`): when a `machine` answered it stops talking and waits for the beep
+ * (at most {@link BEEP_WAIT_MS}); at the beep (or `beep-timeout`) it leaves `VOICEMAIL_TEXT` and hangs up.
  */
 import { Channel } from '../util/channel.js';
 import { dtmfTone } from '../audio/dtmf.js';
 import type { BotAdapter, BotAdapterFactory, BotInput, BotOutput, BotSession, BotSessionOptions } from './types.js';
 
 const GOODBYE = /\b(good ?bye|bye bye)\b/i;
+/** After `machine`, the longest wait for the beep before the voicemail is left anyway (Vonage's `detect` mode sends no beep). */
+export const BEEP_WAIT_MS = 10_000;
 
 class EchoBotSession implements BotSession {
   readonly output = new Channel<BotOutput>(64, 'drop-oldest');
   private readonly o: BotSessionOptions;
   private ended = false;
+  /** A machine answered: the bot is silent until the beep. */
+  private machine = false;
+  private beepTimer: NodeJS.Timeout | undefined;
 
-  constructor(o: BotSessionOptions) {
+  constructor(o: BotSessionOptions, private readonly voicemailText: string) {
     this.o = o;
     o.signal.addEventListener('abort', () => this.close(), { once: true });
   }
 
   input(e: BotInput): void {
     if (this.ended) return;
+    if (e.type === 'machine-detection') return this.detected(e.result);
+    if (this.machine) return; // the voicemail greeting is not a caller to answer
     const { hasAsr, hasTts, call } = this.o;
     switch (e.type) {
       case 'start':
@@ -49,7 +59,31 @@ class EchoBotSession implements BotSession {
   }
 
   close(): void {
+    if (this.beepTimer) clearTimeout(this.beepTimer);
     this.output.close();
+  }
+
+  private detected(result: Extract<BotInput, { type: 'machine-detection' }>['result']): void {
+    if (result === 'human') return;
+    if (result === 'machine') {
+      if (this.machine) return;
+      this.machine = true;
+      this.output.push({ type: 'clear' }); // stop talking over the voicemail greeting
+      this.beepTimer = setTimeout(() => this.voicemail(), BEEP_WAIT_MS);
+      this.beepTimer.unref();
+      return;
+    }
+    this.voicemail(); // the beep (or no beep in time): speak now
+  }
+
+  /** Leave the message after the beep, then hang up (without TTS: just hang up). */
+  private voicemail(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.beepTimer) clearTimeout(this.beepTimer);
+    if (!this.machine) this.output.push({ type: 'clear' }); // the beep came first (e.g. right after the greeting began)
+    if (this.o.hasTts) this.output.push({ type: 'say', text: this.voicemailText, end: true, interruptible: false });
+    this.output.push({ type: 'hangup', reason: 'voicemail left' });
   }
 
   private say(text: string): void {
@@ -67,8 +101,8 @@ class EchoBotSession implements BotSession {
   }
 }
 
-export const createEchoBot: BotAdapterFactory = (): BotAdapter => ({
+export const createEchoBot: BotAdapterFactory = (ctx): BotAdapter => ({
   name: 'echo',
   capabilities: { wantsUtteranceAudio: true },
-  start: (o) => new EchoBotSession(o),
+  start: (o) => new EchoBotSession(o, ctx?.config?.voicemailText || 'Sorry we missed you. Goodbye.'),
 });

@@ -55,6 +55,7 @@ export type GatewayMessage =
   | { type: 'speech.ended'; durationMs: number }
   | { type: 'playback.finished' | 'playback.interrupted'; replyId: number; heardMs: number; totalMs: number; id?: string }
   | { type: 'call.ended'; code: CallEndedCode; reason: string }
+  | { type: 'machine.detection'; result: 'human' | 'machine' | 'beep' | 'beep-timeout'; subState?: string }
   | { type: 'error'; code: ErrorCodeToBot; reason: string; inReplyTo?: string; id?: string };
 
 /** Bot → gateway, after validation (`play` audio decoded, a one-`digit` dtmf turned into `digits`). */
@@ -136,6 +137,9 @@ export function gatewayMessageFor(e: Exclude<BotInput, { type: 'backchannel' }>,
       // A 1.0 bot was never told about actions it asked for: it keeps not being told (its schema lacks these codes).
       if (e.ok || !v11) return undefined;
       return { type: 'error', code: e.code ?? 'ACTION_FAILED', reason: e.reason ?? `the ${e.action} was not carried out`, inReplyTo: e.action };
+    case 'machine-detection':
+      // Gateway → bot messages are open: a bot of any version ignores a type it does not know.
+      return { type: 'machine.detection', result: e.result, ...(e.subState === undefined ? {} : { subState: e.subState }) };
     default:
       return undefined; // an input this version of the protocol does not carry
   }

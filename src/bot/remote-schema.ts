@@ -57,6 +57,7 @@ export const GATEWAY_MESSAGE_DEFS = {
   'playback.interrupted': 'PlaybackInterrupted',
   'call.ended': 'CallEnded',
   error: 'Error',
+  'machine.detection': 'MachineDetection',
 } as const;
 
 /** Bot → gateway: message type → schema definition name. */
@@ -139,6 +140,10 @@ export const SIDECAR_SCHEMA = {
       code: { type: 'string', enum: [...CALL_ENDED_CODES], description: 'Why, stable (1.1)' },
       reason: { ...str, description: 'Why, for people' },
     }, ['code', 'reason']),
+    MachineDetection: toBot('machine.detection', 'Vonage answering-machine detection on an outbound call placed with `vgw call --amd` (1.1, additive): who answered, and the voicemail beep. May come before call.started is answered; with the synchronous detection modes it comes right after call.started.', {
+      result: { type: 'string', enum: ['human', 'machine', 'beep', 'beep-timeout'], description: '`human` or `machine` answered; `beep`: the voicemail beep was heard, speak your message now; `beep-timeout`: no beep came within the timeout' },
+      subState: { ...str, description: 'Vonage\'s own `sub_state` (`beep_start`, `beep_timeout`), when it sent one' },
+    }, ['result']),
     Error: toBot('error', 'The gateway did not carry out a message from the bot, and says why. The call goes on.', {
       code: { type: 'string', enum: [...ERROR_CODES] },
       reason: str,

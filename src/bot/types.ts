@@ -35,7 +35,16 @@ export type BotInput =
    * (`NO_CALL_CONTROL`: Vonage call control is not configured, or the call has no Vonage uuid; `ACTION_FAILED`: Vonage
    * refused or could not be reached) and a `reason` for people. Bots that do not care ignore it.
    */
-  | { type: 'action-result'; action: 'transfer' | 'dtmf'; ok: boolean; code?: ActionErrorCode; reason?: string };
+  | { type: 'action-result'; action: 'transfer' | 'dtmf'; ok: boolean; code?: ActionErrorCode; reason?: string }
+  /**
+   * Vonage's answering-machine detection (outbound calls placed with `vgw call --amd`): a `human` answered, a
+   * `machine` (voicemail) did, its `beep` was heard (leave your message now), or no beep came in time (`beep-timeout`).
+   * `subState` is Vonage's own `sub_state`, when it sent one. May arrive before `start` (then right after it).
+   */
+  | { type: 'machine-detection'; result: MachineDetectionResult; subState?: string };
+
+/** What answering-machine detection found. */
+export type MachineDetectionResult = 'human' | 'machine' | 'beep' | 'beep-timeout';
 
 /** Why a bot's call action was not carried out. */
 export type ActionErrorCode = 'NO_CALL_CONTROL' | 'ACTION_FAILED';

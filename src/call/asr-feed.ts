@@ -15,11 +15,12 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { AdapterBoundary } from './boundary.js';
 import type { CallInfo } from './call-info.js';
+import type { TimingSink } from './observer.js';
 
 /** Frames kept while the ASR starts (1 s); later ones are dropped and counted. */
 const MAX_BACKLOG_FRAMES = 50;
 
-export interface AsrFeedOwner {
+export interface AsrFeedOwner extends TimingSink {
   /** A transcript, in order. Not called after `close()`. */
   onTranscript(text: string, final: boolean): void;
   /** Arrival of the caller's last voiced frame (−1: none yet), to measure final-transcript latency. */
@@ -169,7 +170,11 @@ export class AsrFeed {
             break;
           case 'final': {
             const voicedAt = this.owner.lastVoicedAtMs;
-            if (voicedAt >= 0) metrics.asrFinalLatency.observe({ adapter: this.name }, Math.max(0, clock.now() - voicedAt) / 1000);
+            if (voicedAt >= 0) {
+              const now = Math.max(voicedAt, clock.now());
+              metrics.asrFinalLatency.observe({ adapter: this.name }, (now - voicedAt) / 1000);
+              this.owner.onTiming?.('asr-final', voicedAt, now);
+            }
             log.info({ text: e.text }, 'transcript');
             this.owner.onTranscript(e.text, true);
             break;

@@ -21,11 +21,12 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Clock } from '../util/clock.js';
 import type { AdapterBoundary } from './boundary.js';
 import type { CallInfo } from './call-info.js';
+import type { TimingSink } from './observer.js';
 
 /** Inputs kept while the bot starts; later ones are dropped and counted. */
 export const MAX_BACKLOG = 32;
 
-export interface BotLinkOwner {
+export interface BotLinkOwner extends TimingSink {
   /** The bot session is up (its `start` input has been delivered). */
   onBotReady(): void;
   /** One output, in order. The link waits for the returned promise before taking the next. */
@@ -168,7 +169,9 @@ export class BotLink {
       }
       if (r.done || this.closed) return;
       if (this.inputAtMs >= 0) {
-        this.d.metrics.botFirstTextLatency.observe((this.d.clock.now() - this.inputAtMs) / 1000);
+        const now = this.d.clock.now();
+        this.d.metrics.botFirstTextLatency.observe((now - this.inputAtMs) / 1000);
+        this.owner.onTiming?.('bot-first-text', this.inputAtMs, now);
         this.inputAtMs = -1;
       }
       try {

@@ -17,10 +17,30 @@ export type CallObserverEvent =
   /** Text the bot asked to be spoken (one `say`; streamed bots send several per reply). */
   | { type: 'bot-say'; text: string }
   | { type: 'dtmf'; digit: string; durationMs: number }
-  | { type: 'barge-in'; replyId: number }
-  /** The first frame of a reply was sent; `turnLatencyMs` when it closed a caller's turn. */
-  | { type: 'reply-start'; replyId: number; turnLatencyMs?: number }
+  /** `atMs` (session clock): when the barge-in was decided. */
+  | { type: 'barge-in'; replyId: number; atMs?: number }
+  /** Barge-in onset: playback paused (`atMs`, session clock); a `barge-in` or a `barge-in-resume` follows. */
+  | { type: 'barge-in-pause'; replyId: number; atMs: number }
+  | { type: 'barge-in-resume'; replyId: number; atMs: number }
+  /** The first frame of a reply was sent (`atMs`, session clock); `turnLatencyMs` when it closed a caller's turn. */
+  | { type: 'reply-start'; replyId: number; turnLatencyMs?: number; atMs?: number }
+  /** A reply played out or was cut (`atMs`, session clock). */
+  | { type: 'reply-done'; replyId: number; heardMs: number; totalMs: number; interrupted: boolean; atMs: number }
+  /** A latency measured between the same two points (session clock ms) as its Prometheus histogram (see {@link TimingKind}). */
+  | { type: 'timing'; what: TimingKind; startMs: number; endMs: number }
   | { type: 'call-end'; summary: CallSummary };
+
+/**
+ * The latencies the session reports, each observed at the same two points as a histogram:
+ * `asr-final` = `gateway_asr_final_latency_seconds`, `bot-first-text` = `gateway_bot_first_text_latency_seconds`,
+ * `tts-first-audio` = `gateway_tts_first_audio_latency_seconds`, `first-frame` = `gateway_turn_latency_seconds`.
+ */
+export type TimingKind = 'asr-final' | 'bot-first-text' | 'tts-first-audio' | 'first-frame';
+
+/** Parts of a call that measure a latency report it here too (the session forwards it to its observer). */
+export interface TimingSink {
+  onTiming?(what: TimingKind, startMs: number, endMs: number): void;
+}
 
 /** The one view of a live call an observer may read (metadata, state, live counters). */
 export interface ObservedCall {
@@ -36,4 +56,18 @@ export interface CallObserver {
   readonly active: boolean;
   /** Called synchronously by the session; must not throw and must not block (bounded work, no I/O waits). */
   event(call: ObservedCall, e: CallObserverEvent): void;
+}
+
+/** One observer made of several (the console and the tracer): active while any is; each gets events while it is. */
+export function combineObservers(...list: Array<CallObserver | undefined>): CallObserver | undefined {
+  const obs = list.filter((o): o is CallObserver => o !== undefined);
+  if (obs.length <= 1) return obs[0];
+  return {
+    get active() {
+      return obs.some((o) => o.active);
+    },
+    event(call, e) {
+      for (const o of obs) if (o.active) o.event(call, e);
+    },
+  };
 }

@@ -30,7 +30,8 @@ import { BotLink, type BotLinkOwner } from './bot-link.js';
 import { callInfoFrom, type CallInfo } from './call-info.js';
 import type { CallSummary, SessionDeps } from './session-types.js';
 import { BOT_FAILED_GOODBYE_TEXT, GOODBYE_TEXT } from './apology.js';
-import type { CallObserverEvent } from './observer.js';
+import type { CallObserverEvent, TimingKind } from './observer.js';
+import type { MachineDetection } from '../webhooks/amd.js';
 import { Speaker, type SpeakerOwner } from './speaker.js';
 import { Turn, type CallState, type GoodbyeReason, type ResumeReason, type TurnActions } from './turn.js';
 import { BackchannelWords } from './backchannel.js';
@@ -182,10 +183,15 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onReplyOpened(): void { this.turn.replyOpened(this.hearing.speaking, this.hearing.speechMs); }
   onReplySilent(id: number): void { this.replyDone(id, 0, 0, false); }
   onSay(text: string): void { this.observe({ type: 'bot-say', text }); }
+  /** A latency measured by the ASR feed, bot link or speaker (already observed in its histogram). */
+  onTiming(what: TimingKind, startMs: number, endMs: number): void {
+    if (this.d.observer?.active) this.observe({ type: 'timing', what, startMs, endMs });
+  }
 
   private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {
     this.report.replyDone(id, heard, frames, interrupted);
     this.s2s?.replyDone(id, heard, interrupted);
+    if (this.d.observer?.active) this.observe({ type: 'reply-done', replyId: id, heardMs: heard * 20, totalMs: frames * 20, interrupted, atMs: this.d.clock.now() });
     const tag = this.speaker.takeTag(id);
     this.bot.input({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20, ...(tag === undefined ? {} : { id: tag }) }, false);
     if (!this.closedFlag) this.turn.replyDone(this.speaker.idle);
@@ -246,7 +252,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     const id = this.speaker.currentReplyId;
     this.d.metrics.bargeIns.inc();
     this.log.info({ replyId: id }, 'barge-in');
-    this.observe({ type: 'barge-in', replyId: id });
+    this.observe({ type: 'barge-in', replyId: id, atMs: this.d.clock.now() });
     this.speaker.clear();
     this.gate?.flush();
   }
@@ -254,12 +260,14 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onPause(): void {
     this.d.metrics.bargeInPauses.inc();
     this.log.info({ replyId: this.speaker.currentReplyId }, 'barge-in pause');
+    if (this.d.observer?.active) this.observe({ type: 'barge-in-pause', replyId: this.speaker.currentReplyId, atMs: this.d.clock.now() });
     this.speaker.pause();
   }
   /** The pause was not confirmed: playback goes on; the bot is told nothing (nothing was interrupted). */
   onResume(why: ResumeReason): void {
     this.d.metrics.bargeInResumes.inc({ reason: why });
     this.log.info({ replyId: this.speaker.currentReplyId, why }, 'barge-in resumed');
+    if (this.d.observer?.active) this.observe({ type: 'barge-in-resume', replyId: this.speaker.currentReplyId, atMs: this.d.clock.now() });
     this.speaker.resume();
   }
   onBackchannel(durationMs: number, text: string | undefined): void {
@@ -271,8 +279,17 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     if (this.gate) this.gate.transcript(text, true);
     else this.onGateTranscript(text, true);
   }
-  onReplyStarted(id: number, turnLatencyMs: number | undefined): void {
-    this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: this.report.replyStarted(id, turnLatencyMs) });
+  onReplyStarted(id: number, turnLatencyMs: number | undefined, atMs: number): void {
+    const rounded = this.report.replyStarted(id, turnLatencyMs);
+    if (!this.d.observer?.active) return;
+    this.observe({ type: 'reply-start', replyId: id, turnLatencyMs: rounded, atMs });
+    if (turnLatencyMs !== undefined) this.observe({ type: 'timing', what: 'first-frame', startMs: atMs - turnLatencyMs, endMs: atMs });
+  }
+  /** Vonage's answering-machine detection result for this call (event webhook): told to the bot, which decides. */
+  machineDetected(r: MachineDetection): void {
+    if (this.closedFlag) return;
+    this.log.info({ result: r.result, subState: r.subState }, 'machine detection');
+    this.bot.input(r.subState === undefined ? { type: 'machine-detection', result: r.result } : { type: 'machine-detection', result: r.result, subState: r.subState }, false);
   }
   /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
   onApologise(why: string, failures: number): void { void this.speaker.apology(why, failures); }

@@ -25,8 +25,9 @@ import { APOLOGY_TEXT, apologyTone } from './apology.js';
 import type { AdapterBoundary } from './boundary.js';
 import type { CallInfo } from './call-info.js';
 import type { GoodbyeReason } from './turn.js';
+import type { TimingSink } from './observer.js';
 
-export interface SpeakerOwner {
+export interface SpeakerOwner extends TimingSink {
   /** A reply was opened (its synthesis begins). */
   onReplyOpened(replyId: number): void;
   /** A reply ended without any audio reaching the pacer (TTS failed or gave nothing): it is done now. */
@@ -373,7 +374,11 @@ export class Speaker {
           early = false;
           break;
         }
-        if (chunks++ === 0) this.d.metrics.ttsFirstAudioLatency.observe((clock.now() - t0) / 1000);
+        if (chunks++ === 0) {
+          const now = clock.now();
+          this.d.metrics.ttsFirstAudioLatency.observe((now - t0) / 1000);
+          this.owner.onTiming?.('tts-first-audio', t0, now);
+        }
         const c = res.value;
         await r.writer.write(c.audio, c.sampleRateHz, r.ctl.signal);
       }

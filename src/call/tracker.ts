@@ -23,12 +23,16 @@ export class CallTracker {
     return this.byId.values();
   }
 
+  /** Called for each session added (before it starts): hands it what arrived for its call before its leg. */
+  onAdd: ((s: CallSession) => void) | undefined;
+
   add(s: CallSession): void {
     // A duplicate uuid (Vonage retried, or a misbehaving client) must not orphan the first session.
     let key = s.info.callId;
     if (this.byId.has(key)) key = `${key}#${Math.random().toString(36).slice(2, 8)}`;
     this.byId.set(key, s);
     if (s.info.conversationUuid) this.byConversation.set(s.info.conversationUuid, s);
+    this.onAdd?.(s);
     const prev = s.onClosed;
     s.onClosed = (sess, summary) => {
       this.byId.delete(key);

@@ -89,8 +89,8 @@ export interface TurnActions {
   onBackchannel(durationMs: number, text: string | undefined): void;
   /** A final transcript held while its utterance was under way turned out to be a turn: give it to the bot now. */
   onHeldTranscript(text: string): void;
-  /** The first frame of reply `replyId` was sent; `turnLatencyMs` when it closed a caller's turn (else undefined). */
-  onReplyStarted(replyId: number, turnLatencyMs: number | undefined): void;
+  /** The first frame of reply `replyId` was sent at `atMs`; `turnLatencyMs` when it closed a caller's turn (else undefined). */
+  onReplyStarted(replyId: number, turnLatencyMs: number | undefined, atMs: number): void;
   /** The bot failed or did not answer (`failures` so far in this call): tell the caller, the call goes on. */
   onApologise(why: string, failures: number): void;
   /** Stop the bot and say goodbye; then the session calls {@link Turn.goodbyeWritten}. */
@@ -335,7 +335,7 @@ export class Turn {
       this.turnOpen = false;
       latency = atMs - this.lastVoicedAtMs;
     }
-    this.act.onReplyStarted(id, latency);
+    this.act.onReplyStarted(id, latency, atMs);
     this.setState('speaking');
   }
 

@@ -133,6 +133,10 @@ export function runPrimary(o: PrimaryOptions): void {
         if (to) send(to.worker, { gw: 'console-views', id: m.id, views: m.views });
         return;
       }
+      case 'amd':
+        // The leg may be on any worker, or not connected yet: every other worker hands it over or holds it.
+        for (const s of states.values()) if (s.ready && s.worker !== worker) send(s.worker, m);
+        return;
     }
   }
 

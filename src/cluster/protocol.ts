@@ -25,7 +25,9 @@ export type ToPrimary =
   /** Ask every other worker for its console call views (answered with one `console-views` per worker). */
   | { gw: 'console-views-req'; id: number }
   /** This worker's call views, answering a `console-views-req` from worker `to`. */
-  | { gw: 'console-views'; id: number; to: number; views: unknown[] };
+  | { gw: 'console-views'; id: number; to: number; views: unknown[] }
+  /** An answering-machine detection result for a call this worker does not hold: for whichever worker does. */
+  | { gw: 'amd'; callUuid: string; detection: { result: string; subState?: string } };
 
 /** Primary → worker. */
 export type ToWorker =
@@ -42,7 +44,9 @@ export type ToWorker =
   | { gw: 'console-event'; event: string; json: string }
   /** Another worker asks for this worker's call views (`from` is its id). */
   | { gw: 'console-views-req'; id: number; from: number }
-  | { gw: 'console-views'; id: number; views: unknown[] };
+  | { gw: 'console-views'; id: number; views: unknown[] }
+  /** Another worker's event webhook got a detection result for a call it does not hold. */
+  | { gw: 'amd'; callUuid: string; detection: { result: string; subState?: string } };
 
 /** True for a message of ours (a `gw` tag), false for anything else on the channel. */
 export function isGatewayMessage<T extends { gw: string }>(m: unknown): m is T {

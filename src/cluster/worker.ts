@@ -2,6 +2,7 @@
  * A worker's side of the cluster (`WORKERS` > 1): the {@link ClusterLink} the app is built with, over the IPC channel
  * to the primary (cluster/primary.ts). With `WORKERS=1` none of this exists and the app counts on its own.
  */
+import type { MachineDetection } from '../webhooks/amd.js';
 import type { Registry } from 'prom-client';
 import { isGatewayMessage, type ToPrimary, type ToWorker } from './protocol.js';
 
@@ -52,6 +53,10 @@ export interface ClusterLink {
   ready(port: number, info: Record<string, unknown>): void;
   /** Called when the primary asks every worker to drain. */
   onDrain: (() => void) | undefined;
+  /** Send an answering-machine detection result to the other workers (the call's leg is not on this one). */
+  shareMachineDetection(callUuid: string, detection: MachineDetection): void;
+  /** Called with another worker's detection result. */
+  onMachineDetection: ((callUuid: string, detection: MachineDetection) => void) | undefined;
 }
 
 export function createWorkerLink(workerId: number): ClusterLink {
@@ -109,12 +114,16 @@ export function createWorkerLink(workerId: number): ClusterLink {
         return send({ gw: 'console-views', id: m.id, to: m.from, views: hub ? hub.views() : [] });
       case 'console-views':
         return views.get(m.id)?.(m.views);
+      case 'amd':
+        return link.onMachineDetection?.(m.callUuid, m.detection as MachineDetection);
     }
   });
 
   const link: ClusterLink = {
     workerId,
     onDrain: undefined,
+    onMachineDetection: undefined,
+    shareMachineDetection: (callUuid, detection) => send({ gw: 'amd', callUuid, detection }),
     liveCalls: () => total,
     reserve: () =>
       new Promise<boolean>((resolve) => {

@@ -6,6 +6,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { GatewayError } from '../errors.js';
 import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, type Env, type Spec } from './parsers.js';
 import { PROVIDER_SPECS } from './provider-specs.js';
+import { TRACING_SPECS, type TracingConfig } from './tracing-specs.js';
 import { autoWorkers } from '../cluster/cores.js';
 import { BAND_FILL_MODES, type BandFillMode } from '../asr/band-fill.js';
 
@@ -16,7 +17,7 @@ export type SampleRateHz = (typeof SUPPORTED_RATES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface Config {
+export interface Config extends TracingConfig {
   readonly port: number;
   readonly host: string;
   /** Externally reachable base URL, http(s)://, no trailing slash. */
@@ -305,6 +306,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     parse: languageMap,
   },
   ...PROVIDER_SPECS,
+  ...TRACING_SPECS,
 ];
 
 /**

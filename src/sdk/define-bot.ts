@@ -81,6 +81,11 @@ export interface BotDefinition<S = undefined> {
   /** The caller acknowledged ("uh-huh", "okay") while the bot spoke; nothing was interrupted. */
   onBackchannel?: Handler<InputOf<'backchannel'>, S>;
   /**
+   * Answering-machine detection (`vgw call --amd`): `human`, `machine`, `beep` (leave your voicemail now) or
+   * `beep-timeout`. Return the message to leave, then `{ type: 'hangup' }`.
+   */
+  onMachineDetection?: Handler<InputOf<'machine-detection'>, S>;
+  /**
    * The session ended (call over, or closed). Runs once, at once (not after a handler still running); `ctx.signal` is
    * already aborted and what it returns is ignored: release what the call held.
    */
@@ -239,6 +244,8 @@ class Session<S> implements DefinedBotSession {
         return d.onPlayback as Handler<never, S> | undefined;
       case 'backchannel':
         return d.onBackchannel as Handler<never, S> | undefined;
+      case 'machine-detection':
+        return d.onMachineDetection as Handler<never, S> | undefined;
       default:
         return undefined;
     }

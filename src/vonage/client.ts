@@ -55,6 +55,8 @@ export interface CreateCallRequest {
   /** … the answer URL Vonage fetches it from (GET) once the callee answers, with the call's real uuid. */
   answerUrl?: string[];
   eventUrl: string[];
+  /** Vonage advanced machine detection (`advanced_machine_detection`); results come to the event webhook. */
+  advancedMachineDetection?: { behavior: 'continue' | 'hangup'; mode: 'default' | 'detect' | 'detect_beep'; beepTimeout?: number };
 }
 
 export interface CreatedCall {
@@ -146,6 +148,7 @@ export class VonageClient {
       call.answerUrl = req.answerUrl;
       call.answerMethod = 'GET';
     } else call.ncco = req.ncco;
+    if (req.advancedMachineDetection) call.advancedMachineDetection = { ...req.advancedMachineDetection }; // snake-cased by the SDK
     if (req.from) call.from = { type: 'phone', number: req.from };
     else call.randomFromNumber = true;
     const res = (await this.run('createCall', target, (v) => v.createOutboundCall(call as never))) as unknown as Record<string, unknown>;

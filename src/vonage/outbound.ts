@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config.js';
+import type { AmdMode } from '../config/tracing-specs.js';
 import { GatewayError } from '../errors.js';
 import { connectNcco, type Ncco } from '../webhooks/ncco.js';
 import { OUTBOUND_REF_PREFIX } from './call-control.js';
@@ -23,6 +24,11 @@ export interface OutboundCallOptions {
   gatewayUrl?: string;
   /** Send the NCCO inline instead of pointing Vonage at the answer webhook (see the module comment). */
   inlineNcco?: boolean;
+  /**
+   * Ask Vonage for advanced machine detection (`behavior: continue`: the call goes on whoever answers); the results
+   * reach the event webhook and the call's bot as `machine-detection` inputs. `beepTimeoutS` 0 = Vonage's default.
+   */
+  amd?: { mode: AmdMode; beepTimeoutS: number };
 }
 
 export interface OutboundCall {
@@ -62,13 +68,18 @@ export async function placeOutboundCall(config: Config, client: VonageClient, op
   const from = opts.from === undefined ? undefined : phoneNumber(opts.from, '--from');
   const cfg = configForUrl(config, opts.gatewayUrl);
   const eventUrl = [`${cfg.publicUrl}/webhooks/event`];
+  const a = opts.amd;
+  if (a && a.beepTimeoutS !== 0 && !(Number.isInteger(a.beepTimeoutS) && a.beepTimeoutS >= 30 && a.beepTimeoutS <= 120)) {
+    throw new GatewayError('CONFIG_INVALID', '--amd-beep-timeout must be from 30 to 120 seconds');
+  }
+  const amd = a && { advancedMachineDetection: { behavior: 'continue' as const, mode: a.mode, ...(a.beepTimeoutS ? { beepTimeout: a.beepTimeoutS } : {}) } };
   if (!opts.inlineNcco) {
     const answerUrl = `${cfg.publicUrl}/webhooks/answer`;
-    const call = await client.createCall({ to, from, answerUrl: [answerUrl], eventUrl });
+    const call = await client.createCall({ to, from, answerUrl: [answerUrl], eventUrl, ...amd });
     return { call, answerUrl };
   }
   const ref = `${OUTBOUND_REF_PREFIX}${randomUUID()}`;
   const ncco = connectNcco(cfg, { uuid: ref, from, to });
-  const call = await client.createCall({ to, from, ncco, eventUrl });
+  const call = await client.createCall({ to, from, ncco, eventUrl, ...amd });
   return { call, ref, ncco };
 }

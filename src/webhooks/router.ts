@@ -15,6 +15,7 @@ import { readWebhookInput, sendError, sendJson, sendNoContent } from './http.js'
 import { handleAnswer } from './answer.js';
 import { classifyEvent, eventReply } from './event.js';
 import { apologyNcco } from './ncco.js';
+import { parseMachineDetection, type MachineDetection, type MachineDetectionInbox } from './amd.js';
 
 export interface WebhookDeps {
   /** The current config (the answer's socket URL carries the bound port). */
@@ -28,6 +29,10 @@ export interface WebhookDeps {
   canAccept: () => boolean;
   /** True once the gateway is draining (says why a call was refused). */
   draining: () => boolean;
+  /** Answering-machine detection results for calls whose leg has not connected yet. */
+  amd?: MachineDetectionInbox;
+  /** WORKERS > 1: a result for a call not on this worker goes to the others too (its leg may be there). */
+  shareMachineDetection?: (callUuid: string, d: MachineDetection) => void;
   /** A call was accepted (its NCCO is being sent): a speech-to-speech model pre-connects for it. Must not throw. */
   answered?: (uuid: string) => void;
 }
@@ -51,8 +56,17 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
   async function event(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { fields } = await readWebhookInput(req, url, auth);
     const e = classifyEvent(d.config(), fields);
+    // Answering-machine detection names its call in `call_uuid`; checked before anything is counted or acted on.
+    const amd = e.kind === 'human' || e.kind === 'machine' ? parseMachineDetection(e.kind, fields) : undefined;
     metrics.webhookEvents.inc({ status: e.kind });
-    const session = tracker.find({ uuid: e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
+    const session = tracker.find({ uuid: amd?.callUuid ?? e.uuid, headerUuid: e.headerUuid, conversationUuid: e.conversationUuid });
+    if (amd) {
+      if (session) session.machineDetected(amd.detection);
+      else {
+        d.amd?.hold(amd.callUuid, amd.detection);
+        d.shareMachineDetection?.(amd.callUuid, amd.detection);
+      }
+    }
     (session ? session.logger : logger).info(
       { call: e.headerUuid ?? e.uuid, conv: e.conversationUuid, status: e.status, kind: e.kind, detail: e.detail, live: !!session },
       'vonage event',

@@ -57,6 +57,19 @@ webhook when the callee answers (so the bot's call actions know the call's uuid)
   --url      the gateway's public base URL (default PUBLIC_URL)
 `;
 
+/**
+ * Load an adapter for a conformance command: the loader's errors name the setting (`ASR_ADAPTER=x: …`), but the user
+ * typed `--adapter x`, so say that.
+ */
+export async function loadForFlag<T>(envName: string, spec: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(msg.split(`${envName}=${spec}`).join(`--adapter ${spec}`), { cause: err });
+  }
+}
+
 /** `3s`, `1.5s`, `1500ms`, `1500` (ms) → ms. */
 export function parseDuration(s: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(s);

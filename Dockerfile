@@ -3,7 +3,7 @@
 # Both stages use the same pinned base image, so the native bits built against it match at run time.
 
 # ---- build stage: compile TypeScript with the dev dependencies ------------------------------------------------------
-FROM node:20.20.2-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +12,7 @@ COPY src ./src
 RUN npx tsc -p tsconfig.json && npx tsc -p tsconfig.sdk.json
 
 # ---- runtime stage: production dependencies only, non-root, no compilers or build tools -----------------------------
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 # pocketsphinx + its US English model: the offline ASR of the built-in bot (ASR_ADAPTER=auto finds it).
 # tini: PID 1 that forwards SIGTERM to Node and reaps the orphaned `cat` of each pocketsphinx pipe
 # (Node as PID 1 would leave them as zombies).

@@ -79,7 +79,7 @@ t.test('Dockerfile: multi-stage, pinned base, dev deps only in the build stage, 
   const build = stages.find((s) => s.name === 'build');
   t.ok(build, 'a stage named build');
   for (const s of stages) {
-    t.match(s.image, /^node:20\.\d+\.\d+-bookworm-slim$/, `${s.name}: pinned node 20 tag, not latest`);
+    t.match(s.image, /^node:24\.\d+\.\d+-bookworm-slim$/, `${s.name}: pinned Node 24 LTS tag, not latest`);
     t.equal(s.image, stages[0].image, 'every stage on the same base image');
   }
   const runs = (s: typeof runtime) => ofKind(s, 'RUN').map((i) => i.getArgumentsContent() ?? '');

@@ -41,6 +41,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # (DRAIN_TIMEOUT_MS) before it exits. A shell in between would swallow the signal.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # WORKERS defaults to `auto`: one gateway process per core the container may use (`docker run --cpus=N` caps it through
-# the cgroup CPU quota), sharing port 8080 (README "All cores"). The Kubernetes ConfigMap sets WORKERS=1: pods scale.
+# the cgroup CPU quota), sharing port 8080 (docs/operations.md "All cores"). The Kubernetes ConfigMap sets WORKERS=1: pods scale.
 # A 32 MiB young generation: per-call audio that lives ~1 s is then collected young, without long scavenges (bench/README.md).
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

@@ -42,7 +42,7 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
   --json     print the summary as JSON
 
 ${EVAL_USAGE}
-asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
+asr-conformance runs the checks every ASR adapter must pass (see docs/adapters.md, "ASR adapter conformance") against the
 adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
 /usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
 tts-conformance and bot-conformance do the same for a TTS (named like TTS_ADAPTER) and a bot (like BOT_ADAPTER): shape,

@@ -8,6 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { watchGateway } from './helpers/child-gateway.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string } };
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { engines?: { node?: string } }> };
@@ -33,21 +34,12 @@ t.test('the gateway runs under the Node 24 that CI fetches from the npm registry
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => void p.kill('SIGKILL'));
-  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"msg":"gateway listening"/.test(out) && /"port":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    p.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    void exited.then(() => reject(new Error(`exited before listening: ${out}`)));
-  });
-  t.match(out, /"tts":"flite"/, 'Flite (WASM in worker threads) loads under Node 24');
+  const w = watchGateway(p);
+  const port = await w.port;
+  t.match(w.out(), /"tts":"flite"/, 'Flite (WASM in worker threads) loads under Node 24');
   t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
   const ncco = (await (await fetch(`http://127.0.0.1:${port}/webhooks/answer?uuid=n24&conversation_uuid=c&from=1&to=2`)).json()) as Array<{ action: string }>;
   t.equal(ncco[0]?.action, 'connect', 'the answer webhook answers');
   p.kill('SIGTERM');
-  t.equal(await exited, 0, 'drains and exits 0 on SIGTERM');
+  t.equal(await w.exited, 0, 'drains and exits 0 on SIGTERM');
 });

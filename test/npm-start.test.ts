@@ -4,31 +4,15 @@
  * "listening on …, call it with …" line while the JSON log stays on stdout.
  */
 import t from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openRawLeg } from './helpers/raw-leg.js';
+import { watchGateway } from './helpers/child-gateway.js';
 import { startBanner } from '../src/observability/banner.js';
 
 const ENV = { WORKERS: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', DRAIN_TIMEOUT_MS: '20000' };
-
-/** Collects a child's output; resolves the port once the JSON start-up line is out. */
-function watch(p: ChildProcess): { out: () => string; port: Promise<number>; exited: Promise<number | null> } {
-  let out = '';
-  const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
-  const port = new Promise<number>((resolve, reject) => {
-    const on = (d: Buffer) => {
-      out += d.toString();
-      const m = /"msg":"gateway listening"/.test(out) && /"port":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    };
-    p.stdout?.on('data', on);
-    p.stderr?.on('data', on);
-    void exited.then(() => reject(new Error(`exited before listening: ${out}`)));
-  });
-  return { out: () => out, port, exited };
-}
 
 /** The pids of a process's children (Linux /proc). */
 function childrenOf(pid: number): number[] {
@@ -39,7 +23,7 @@ function childrenOf(pid: number): number[] {
 t.test('npm start: no rebuild when dist is fresh; SIGTERM to npm drains the gateway', async (t) => {
   const npm = spawn('npm', ['start'], { env: { ...process.env, ...ENV }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void npm.kill('SIGKILL'));
-  const w = watch(npm);
+  const w = watchGateway(npm);
   const port = await w.port;
   t.notMatch(w.out(), /building|> tsc/, 'dist/ is up to date (the suite built it): nothing is compiled');
   const gateways = childrenOf(npm.pid!);
@@ -51,7 +35,7 @@ t.test('npm start: no rebuild when dist is fresh; SIGTERM to npm drains the gate
   leg.handshake('audio/l16;rate=16000', { uuid: 'npm-start-1' });
   await new Promise((r) => setTimeout(r, 200));
   npm.kill('SIGTERM');
-  while (!/"msg":"draining: no new calls"/.test(w.out())) await new Promise((r) => setTimeout(r, 50));
+  await w.until(/"msg":"draining: no new calls"/);
   t.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 503, 'the gateway got the signal: draining');
   t.equal(leg.ws.readyState, leg.ws.OPEN, 'the live call goes on');
   leg.ws.close(1000);
@@ -84,9 +68,9 @@ t.test('on a terminal, start-up prints where it listens and how to call it', asy
   const envs = Object.entries(ENV).map(([k, v]) => `${k}=${v}`).join(' ');
   const p = spawn('script', ['-qec', `env ${envs} ${process.execPath} dist/src/main.js`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => void p.kill('SIGKILL'));
-  const w = watch(p);
+  const w = watchGateway(p);
   const port = await w.port;
-  while (!/stop with Ctrl-C/.test(w.out())) await new Promise((r) => setTimeout(r, 50));
+  await w.until(/stop with Ctrl-C/);
   t.match(w.out(), new RegExp(`listening on http://127\\.0\\.0\\.1:${port} \\(bot echo, asr none, tts none, 16000 Hz\\)`));
   t.match(w.out(), new RegExp(`call it with: npx vgw simulate --url http://127\\.0\\.0\\.1:${port}`));
   for (const pid of childrenOf(p.pid!)) process.kill(pid, 'SIGTERM');

@@ -6,10 +6,10 @@
 import t, { type Test } from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway } from './helpers/gateway.js';
+import { freePort } from './helpers/child-gateway.js';
 import { commandsOfMarkdown, type SimpleCommand } from './helpers/readme-commands.js';
 import { parseDuration } from '../src/cli.js';
 import type { SimSummary } from '../src/sim/simulator.js';
@@ -18,15 +18,6 @@ const readme = readFileSync('README.md', 'utf8');
 const adaptersDoc = readFileSync('docs/adapters.md', 'utf8');
 // Real suites and real-time calls, on a shared 2-core machine: more than tap's 120 s per file.
 t.setTimeout(240_000);
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => r(p));
-    });
-  });
-}
 
 /** Run a documented `npm run simulate -- …` line against `url`, with --json added, the WAV written to a temp dir. */
 async function simulate(t: Test, c: SimpleCommand, url: string): Promise<{ summary: SimSummary; leadMs: number; dtmfAtMs: number }> {

@@ -1,7 +1,7 @@
 /** The simulator as a newcomer meets it: back-to-back replies counted apart, a gateway that is down named with its URL and cause. */
 import t from 'tap';
-import { createServer } from 'node:net';
 import { startGateway } from './helpers/gateway.js';
+import { freePort } from './helpers/child-gateway.js';
 import { simulateCall } from '../src/sim/simulator.js';
 import { fetchCause } from '../src/sim/vonage-leg.js';
 
@@ -15,13 +15,7 @@ t.test('two replies sent back to back are two replies', async (t) => {
 });
 
 t.test('a gateway that is down: the error names the URL and the cause', async (t) => {
-  // A port that was free a moment ago: nothing listens there.
-  const port = await new Promise<number>((r) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => r(p));
-    });
-  });
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   await t.rejects(simulateCall({ url, tailMs: 100 }), new RegExp(`answer webhook ${url.replace(/\./g, '\\.')}/webhooks/answer: .*ECONNREFUSED.*is the gateway running`));
   await t.rejects(simulateCall({ url: 'http://no-such-host.invalid:8080', tailMs: 100 }), /no-such-host\.invalid:8080\/webhooks\/answer: .*(ENOTFOUND|EAI_AGAIN)/);

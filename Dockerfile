@@ -3,7 +3,7 @@
 # Both stages use the same pinned base image, so the native bits built against it match at run time.
 
 # ---- build stage: compile TypeScript with the dev dependencies ------------------------------------------------------
-FROM node:20.20.2-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +12,7 @@ COPY src ./src
 RUN npx tsc -p tsconfig.json && npx tsc -p tsconfig.sdk.json
 
 # ---- runtime stage: production dependencies only, non-root, no compilers or build tools -----------------------------
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 # pocketsphinx + its US English model: the offline ASR of the built-in bot (ASR_ADAPTER=auto finds it).
 # tini: PID 1 that forwards SIGTERM to Node and reaps the orphaned `cat` of each pocketsphinx pipe
 # (Node as PID 1 would leave them as zombies).
@@ -41,6 +41,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # (DRAIN_TIMEOUT_MS) before it exits. A shell in between would swallow the signal.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # WORKERS defaults to `auto`: one gateway process per core the container may use (`docker run --cpus=N` caps it through
-# the cgroup CPU quota), sharing port 8080 (README "All cores"). The Kubernetes ConfigMap sets WORKERS=1: pods scale.
+# the cgroup CPU quota), sharing port 8080 (docs/operations.md "All cores"). The Kubernetes ConfigMap sets WORKERS=1: pods scale.
 # A 32 MiB young generation: per-call audio that lives ~1 s is then collected young, without long scavenges (bench/README.md).
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

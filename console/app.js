@@ -211,3 +211,5 @@ function wirePhone() {
 connectFeed();
 wirePhone();
 setInterval(renderCharts, 5000);
+// The charts are drawn at their laid-out size: redraw when it changes (a rotated phone, a resized window).
+if (typeof ResizeObserver === 'function') new ResizeObserver(() => renderCharts()).observe($('#charts'));

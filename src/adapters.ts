@@ -95,11 +95,19 @@ export function checkAdapter<T extends object>(kind: AdapterKind, spec: string, 
   const where = `${ENV_OF[kind]}=${spec}`;
   if (!value || typeof value !== 'object') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the factory returned ${value === null ? 'null' : typeof value}, not an adapter object`);
   const v = value as Record<string, unknown>;
-  if (typeof v.name !== 'string' || !v.name.trim()) throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the adapter has no name (a non-empty string property \`name\`)`);
+  // Every problem in one message: a newcomer fixes them all at once instead of one restart each.
+  const missing: string[] = [];
+  if (typeof v.name !== 'string' || !v.name.trim()) missing.push('the adapter has no name (a non-empty string property `name`)');
   for (const m of REQUIRED[kind]) {
-    if (typeof v[m] !== 'function') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the adapter is missing method ${m}()`);
+    if (typeof v[m] !== 'function') missing.push(`the adapter is missing method ${m}()`);
   }
-  if (v.close !== undefined && typeof v.close !== 'function') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: close is not a function`);
+  if (v.close !== undefined && typeof v.close !== 'function') missing.push('close is not a function');
+  if (missing.length) {
+    // A common first attempt: the factory returns the per-call session (input/output) instead of the adapter.
+    const sessionShaped = kind === 'bot' && typeof v.start !== 'function' && ('output' in v || typeof v.input === 'function');
+    const hint = sessionShaped ? ' (this looks like a bot session: the factory must return { name, start(opts) } and start() returns { input(event), output, close() })' : '';
+    throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: ${missing.join('; ')}${hint}`);
+  }
   return value as T;
 }
 

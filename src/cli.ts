@@ -42,7 +42,7 @@ simulate plays Vonage's side of one call: answer webhook, NCCO, WebSocket handsh
   --json     print the summary as JSON
 
 ${EVAL_USAGE}
-asr-conformance runs the checks every ASR adapter must pass (see README, "ASR adapter conformance") against the
+asr-conformance runs the checks every ASR adapter must pass (see docs/adapters.md, "ASR adapter conformance") against the
 adapter named like ASR_ADAPTER (its settings come from the environment, as for the gateway). Default speech:
 /usr/share/pocketsphinx/test/data/goforward.raw (Debian pocketsphinx-testdata). Exit code 0 when every check passes.
 tts-conformance and bot-conformance do the same for a TTS (named like TTS_ADAPTER) and a bot (like BOT_ADAPTER): shape,
@@ -62,6 +62,19 @@ webhook when the callee answers (so the bot's call actions know the call's uuid)
              known; default: at once, results arrive mid-call
   --amd-beep-timeout  longest wait for the beep, 30-120 s (default AMD_BEEP_TIMEOUT_S, 0 = Vonage's)
 `;
+
+/**
+ * Load an adapter for a conformance command: the loader's errors name the setting (`ASR_ADAPTER=x: …`), but the user
+ * typed `--adapter x`, so say that.
+ */
+export async function loadForFlag<T>(envName: string, spec: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(msg.split(`${envName}=${spec}`).join(`--adapter ${spec}`), { cause: err });
+  }
+}
 
 /** `3s`, `1.5s`, `1500ms`, `1500` (ms) → ms. */
 export function parseDuration(s: string): number {

@@ -13,6 +13,7 @@ import { GatewayError } from './errors.js';
 import { buildGateway } from './app.js';
 import { LastResort } from './observability/last-resort.js';
 import { createLogger } from './observability/logger.js';
+import { printBanner } from './observability/banner.js';
 import { runPrimary } from './cluster/primary.js';
 import { createWorkerLink } from './cluster/worker.js';
 
@@ -66,7 +67,10 @@ async function startGateway(cfg: Config): Promise<void> {
     };
     // A worker tells the primary, which logs the one start-up line once every worker listens.
     if (link) link.ready(port, info);
-    else gw.logger.info(info, 'gateway listening');
+    else {
+      gw.logger.info(info, 'gateway listening');
+      printBanner({ ...info, host: cfg.host });
+    }
     let draining = false;
     const drain = () => {
       if (draining) return;

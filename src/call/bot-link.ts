@@ -78,9 +78,9 @@ export class BotLink {
       .then(() => adapter.start({ call, signal, hasAsr, hasTts, hasCallControl: !!hasCallControl }))
       .then(
         (bot) => {
-          if (!bot || typeof bot !== 'object' || typeof bot.input !== 'function' || bot.output == null) {
-            throw new AdapterError('BOT_START_FAILED', 'start() did not return a bot session (input, output, close)');
-          }
+          if (!bot || typeof bot !== 'object') throw new AdapterError('BOT_START_FAILED', `start() returned ${bot === null ? 'null' : typeof bot}, not a bot session { input(event), output, close() }`);
+          const missing = sessionMissing(bot);
+          if (missing.length) throw new AdapterError('BOT_START_FAILED', `start() returned a bot session without ${missing.join(', ')}`);
           if (this.closed) return this.closeSession(bot);
           this.session = bot;
           const backlog = this.backlog ?? [];
@@ -193,4 +193,14 @@ export class BotLink {
     this.owner.onBotFailed('the bot failed');
     return recoverable && !this.closed;
   }
+}
+
+/** What a bot session lacks, named for the log: `input()`, `output` (an async iterable). */
+function sessionMissing(bot: object): string[] {
+  const b = bot as Record<string | symbol, unknown>;
+  const missing: string[] = [];
+  if (typeof b.input !== 'function') missing.push('input()');
+  const out = b.output as Record<symbol, unknown> | null | undefined;
+  if (out == null || typeof out[Symbol.asyncIterator] !== 'function') missing.push('output (an async iterable)');
+  return missing;
 }

@@ -17,6 +17,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config/config.js';
+import { printBanner, type BannerInfo } from '../observability/banner.js';
 import type { Logger } from '../observability/logger.js';
 import { GOODBYE_MAX_MS } from '../call/apology.js';
 import { CallSlots } from './slots.js';
@@ -95,6 +96,7 @@ export function runPrimary(o: PrimaryOptions): void {
         if (!started && readyCount() === o.workers) {
           started = true;
           logger.info({ ...m.info, port: m.port, workers: o.workers, pids: [...states.values()].map((s) => s.worker.process.pid) }, 'gateway listening');
+          printBanner({ ...(m.info as Omit<BannerInfo, 'port' | 'host'>), port: m.port, host: config.host, workers: o.workers });
         }
         return;
       }

@@ -155,6 +155,7 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
   let lastDtmfAtMs = -1;
   const replies: SimReply[] = [];
   let lastArrival = -Infinity;
+  let replyEnded = false;
 
   ws.on('message', (data, isBinary) => {
     const now = performance.now() - t0;
@@ -165,7 +166,10 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
         wrongSize++;
         return;
       }
-      if (now - lastArrival > REPLY_GAP_MS) {
+      // A new reply: after a pause, or right after the previous reply's end marker (notify) or a clear, since the
+      // gateway sends back-to-back replies without a gap.
+      if (now - lastArrival > REPLY_GAP_MS || replyEnded) {
+        replyEnded = false;
         const speechEnd = lastLoudAtMs >= 0 && now - lastLoudAtMs >= MIN_QUIET_MS ? lastLoudAtMs : -1;
         const turnEnd = Math.max(speechEnd, lastDtmfAtMs);
         replies.push({ startMs: now, frames: 0, latencyMs: turnEnd >= 0 ? now - turnEnd : null });
@@ -177,7 +181,16 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
       playout.audio(buf);
       return;
     }
-    const other = routeGatewayText(data, playout);
+    const other = routeGatewayText(data, {
+      notify: (p) => {
+        replyEnded = true;
+        playout.notify(p);
+      },
+      clear: () => {
+        replyEnded = true;
+        playout.clear();
+      },
+    });
     if (other !== undefined) textMessages.push(other);
   });
 

@@ -28,10 +28,17 @@ export interface WebsocketEndpoint {
 export async function fetchNcco(o: AnswerRequest): Promise<unknown> {
   const fields: Record<string, string> = { uuid: o.uuid, conversation_uuid: o.conversationUuid, from: o.from ?? '447700900001', to: o.to ?? '447700900000', region_url: 'https://api-us-3.vonage.com' };
   const base = o.url.replace(/\/+$/, '');
-  const res =
-    o.answerMethod === 'POST'
-      ? await fetch(`${base}/webhooks/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields), signal: AbortSignal.timeout(5000) })
-      : await fetch(`${base}/webhooks/answer?${new URLSearchParams(fields)}`, { signal: AbortSignal.timeout(5000) });
+  const answerUrl = `${base}/webhooks/answer`;
+  let res: Response;
+  try {
+    res =
+      o.answerMethod === 'POST'
+        ? await fetch(answerUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields), signal: AbortSignal.timeout(5000) })
+        : await fetch(`${answerUrl}?${new URLSearchParams(fields)}`, { signal: AbortSignal.timeout(5000) });
+  } catch (err) {
+    // fetch says only "fetch failed": name the URL and the cause (ECONNREFUSED, ENOTFOUND, a timeout, …).
+    throw new Error(`cannot reach the gateway's answer webhook ${answerUrl}: ${fetchCause(err)}${/ECONNREFUSED/.test(fetchCause(err)) ? ' (is the gateway running? start it with npm start)' : ''}`, { cause: err });
+  }
   const body = await res.text();
   if (res.status !== 200) throw new Error(`answer webhook answered ${res.status}: ${body.slice(0, 200)}`);
   try {
@@ -39,6 +46,21 @@ export async function fetchNcco(o: AnswerRequest): Promise<unknown> {
   } catch {
     throw new Error(`answer webhook returned non-JSON: ${body.slice(0, 200)}`);
   }
+}
+
+/** The innermost useful reason of a failed fetch: undici wraps the socket error as `cause` of "fetch failed". */
+export function fetchCause(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    const x = e as { name?: string; code?: string; message?: string; cause?: unknown; errors?: unknown[] };
+    if (x.name === 'TimeoutError') return 'no answer within 5 s';
+    const msg = x.code && !String(x.message ?? '').includes(x.code) ? `${x.code} ${x.message ?? ''}`.trim() : (x.message ?? String(e));
+    if (msg && msg !== 'fetch failed') parts.push(msg);
+    // An AggregateError (IPv4 and IPv6 both refused) carries its reasons in `errors`.
+    e = x.cause ?? (Array.isArray(x.errors) ? x.errors[0] : undefined);
+  }
+  return parts.at(-1) ?? 'fetch failed';
 }
 
 /** The first `connect` action's WebSocket endpoint in an NCCO; throws a readable error when there is none. */
@@ -66,8 +88,8 @@ export async function connectWebsocket(uri: string): Promise<WebSocket> {
   const ws = new WebSocket(uri, { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode}`)));
-    ws.once('error', (err) => reject(new Error(`WebSocket connection failed: ${err.message}`)));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: HTTP ${res.statusCode} from ${uri}`)));
+    ws.once('error', (err) => reject(new Error(`WebSocket connection to ${uri} failed: ${fetchCause(err)}`)));
   });
   return ws;
 }

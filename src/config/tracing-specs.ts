@@ -51,7 +51,7 @@ export function otlpHeaders(raw: string): Record<string, string> {
 }
 
 export const TRACING_SPECS: ReadonlyArray<Spec<keyof TracingConfig>> = [
-  { key: 'otelEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', def: '', doc: 'OpenTelemetry traces on: the OTLP/HTTP collector base URL, `/v1/traces` is appended (e.g. `http://localhost:4318`); empty (and no traces endpoint) = tracing off, the SDK is never loaded. See [docs/tracing.md](docs/tracing.md)', parse: (r) => otlpUrl(r) },
+  { key: 'otelEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', def: '', doc: 'OpenTelemetry traces on: the OTLP/HTTP collector base URL, `/v1/traces` is appended (e.g. `http://localhost:4318`); empty (and no traces endpoint) = tracing off, the SDK is never loaded. See [tracing.md](tracing.md)', parse: (r) => otlpUrl(r) },
   { key: 'otelTracesUrl', env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', def: '', doc: 'The OTLP/HTTP traces URL, used as given (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)', parse: (r, env) => {
       const specific = otlpUrl(r);
       if (specific) return specific;

@@ -88,11 +88,22 @@ const INITIAL_SUSPECT_GAIN = 10 ** (-10 / 10);
 /** Reference energy (mean square per sample) below which a frame is silence: −60 dBFS. */
 const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
 /** Frames sent but not yet played: bounded, drop oldest (the pacer's lead is 5 by default). */
-const PENDING_FRAMES = 128;
+const PENDING_FRAMES = 64;
 const LOCK_LO_BLOCKS = 2;
 const LOCK_HI_BLOCKS = 4;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Estimation scratch, shared by every guard with the same longest lag: an estimation runs synchronously from start to
+ * end, so one set per process is enough (about 11 KB that each call would otherwise hold).
+ */
+const scratches = new Map<number, EchoScratch>();
+function sharedScratch(maxLagBlocks: number): EchoScratch {
+  let s = scratches.get(maxLagBlocks);
+  if (!s) scratches.set(maxLagBlocks, (s = echoScratch(WINDOW_BLOCKS, maxLagBlocks)));
+  return s;
+}
 
 const enum Mode {
   Initial = 0,
@@ -118,7 +129,7 @@ class HighPass {
   }
 
   /** High-pass 16-bit LE `frame` and write its BLOCKS block mean squares to `out[(at + k) & mask]`; returns their sum. */
-  blocks(frame: Uint8Array, out: Float64Array, at: number, mask: number): number {
+  blocks(frame: Uint8Array, out: Float32Array, at: number, mask: number): number {
     const n = frame.length >> 1;
     // Frames are almost always at an even offset of their buffer: read samples through a 16-bit view (the platform is
     // little-endian, checked once at load), else assemble them from bytes.
@@ -165,11 +176,11 @@ export class EchoGuard {
   private readonly maxDelayFrames: number;
   private readonly margin: number;
   private readonly mask: number;
-  private readonly refE: Float64Array;
-  private readonly calE: Float64Array;
+  private readonly refE: Float32Array;
+  private readonly calE: Float32Array;
   private readonly frameMask: number;
-  private readonly refFrameE: Float64Array;
-  private readonly pending = new Float64Array(PENDING_FRAMES * BLOCKS);
+  private readonly refFrameE: Float32Array;
+  private readonly pending = new Float32Array(PENDING_FRAMES * BLOCKS);
   private pendingHead = 0;
   private pendingCount = 0;
   private readonly hpRef: HighPass;
@@ -194,14 +205,14 @@ export class EchoGuard {
     this.margin = 10 ** (o.marginDb / 10);
     const ring = pow2AtLeast(WINDOW_BLOCKS + this.maxLagBlocks + LOCK_HI_BLOCKS + BLOCKS * 2);
     this.mask = ring - 1;
-    this.refE = new Float64Array(ring);
-    this.calE = new Float64Array(ring);
+    this.refE = new Float32Array(ring);
+    this.calE = new Float32Array(ring);
     const frames = pow2AtLeast(WINDOW_BLOCKS / BLOCKS + this.maxDelayFrames + 2);
     this.frameMask = frames - 1;
-    this.refFrameE = new Float64Array(frames);
+    this.refFrameE = new Float32Array(frames);
     this.hpRef = new HighPass(o.sampleRateHz);
     this.hpCal = new HighPass(o.sampleRateHz);
-    this.scratch = echoScratch(WINDOW_BLOCKS, this.maxLagBlocks);
+    this.scratch = sharedScratch(this.maxLagBlocks);
   }
 
   /** True while the bot's audio (or its echo) may be on the line; asleep, {@link onCallerFrame} returns at once. */

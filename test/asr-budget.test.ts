@@ -5,7 +5,9 @@
  * test opens 100 legs at once against a real gateway on the default offline pipeline while a bystander talks.
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadResampler } from '../src/audio/resampler.js';
 import { ProcessBudget, type BudgetTicket } from '../src/asr/process-budget.js';
 import { createPocketsphinxAsr, findPocketsphinx, RECOGNISER_NICE } from '../src/asr/pocketsphinx.js';
@@ -129,6 +131,29 @@ t.test('adapter: past LOCAL_ASR_MAX_PROCESSES start() rejects with ASR_OVER_BUDG
   t.equal(descendantsNamed(RECOGNISER).length, 0, 'close() resolves once every recogniser is gone');
   void b;
   void d;
+});
+
+t.test("adapter: the recogniser's bash never reads the user's ~/.bashrc (its stdin is a socket: bash would take itself for an rshd child)", { skip }, async (t) => {
+  // A .bashrc that leaves a mark and prints a line: read, the mark would exist and the line would come out as a final
+  // (a real one ran `pyenv init`, whose stale rehash lock then kept every recogniser from starting).
+  const home = mkdtempSync(join(tmpdir(), 'vgw-home-'));
+  const mark = join(home, 'bashrc-ran');
+  writeFileSync(join(home, '.bashrc'), `touch ${JSON.stringify(mark)}\necho hello from bashrc\n`);
+  const before = { HOME: process.env.HOME, SHLVL: process.env.SHLVL };
+  process.env.HOME = home;
+  // bash applies the rshd rule only to a top-level shell (SHLVL below 2 once incremented), as under a service manager.
+  process.env.SHLVL = '0';
+  t.teardown(() => {
+    Object.assign(process.env, before);
+    rmSync(home, { recursive: true, force: true });
+  });
+  const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { maxProcesses: 1 });
+  t.teardown(() => asr.close());
+  const s = await asr.start({ call: callInfo('rc'), signal: new AbortController().signal });
+  say(s);
+  t.equal(await firstFinal(s), 'go forward ten meters', 'the first final is the speech, not a line printed by .bashrc');
+  t.notOk(existsSync(mark), '~/.bashrc was not read');
+  s.close();
 });
 
 t.test('adapter: without bash, the sh + cat pipe works the same way', { skip }, async (t) => {

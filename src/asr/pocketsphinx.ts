@@ -106,7 +106,10 @@ interface Launch {
 function launchCommand(bin: string, bash: string | undefined, extraArgs: readonly string[]): Launch {
   // No -logfn: the engine logs to stderr (fd 2), watched for the end of start-up, then drained unread.
   const common = ['-samprate', '16000', ...extraArgs];
-  if (bash) return { file: bash, args: ['-c', 'exec "$0" "$@" 3< <(exec cat)', bin, '-infile', '/dev/fd/3', ...common] };
+  // --norc: Node's stdio "pipes" are socketpairs, and bash given a socket on stdin takes itself for an rshd child and
+  // reads ~/.bashrc even with -c. A .bashrc that runs `pyenv init` left recognisers waiting forever on a stale rehash
+  // lock (no transcript on any call); one that prints would write into the transcript stream.
+  if (bash) return { file: bash, args: ['--norc', '--noprofile', '-c', 'exec "$0" "$@" 3< <(exec cat)', bin, '-infile', '/dev/fd/3', ...common] };
   const args = ['-infile', '/dev/stdin', ...common];
   return { file: 'sh', args: ['-c', `cat | exec ${shellQuote(bin)} ${args.map(shellQuote).join(' ')}`] };
 }

@@ -20,7 +20,9 @@ interface Report {
 const MB = 1024 * 1024;
 
 t.test('a flood of log lines into a stdout nobody reads: bounded memory, drops counted, prompt exit', async (t) => {
-  const LINES = 300000; // ~85 MB of JSON: without a bound the child would hold it all
+  // ~250 MB of JSON: without a bound the child would hold it all. Bounded, the growth is the runtime's working set, not
+  // the log's size: +24 MB on Node 20, +66 MB on Node 24 (the same for 300,000 and 900,000 lines).
+  const LINES = 900000;
   // Through sh, to drop the NODE_OPTIONS tap injects into every child: its preload touches process.stdout, which
   // would hide a logger that forgets to make stdout non-blocking (see logger.ts).
   const p = spawn('/bin/sh', ['-c', 'unset NODE_OPTIONS; exec "$0" "$@"', process.execPath, 'dist/test/fixtures/log-flood.js'], {
@@ -40,7 +42,7 @@ t.test('a flood of log lines into a stdout nobody reads: bounded memory, drops c
   t.ok(done.dropped > LINES / 2, `most lines were dropped, not buffered: ${done.dropped} of ${LINES}`);
   t.equal(done.counted, done.dropped, 'every drop reached the counter (gateway_log_lines_dropped_total in the gateway)');
   const growthMb = (done.peakRss - start.rss) / MB;
-  t.ok(growthMb < 64, `the child's memory stayed bounded: +${growthMb.toFixed(1)} MB at its peak for ~${((LINES * 280) / MB).toFixed(0)} MB of log (buffer ${LOG_BUFFER_MAX_BYTES / MB} MB)`);
+  t.ok(growthMb < 96, `the child's memory stayed bounded: +${growthMb.toFixed(1)} MB at its peak for ~${((LINES * 280) / MB).toFixed(0)} MB of log (buffer ${LOG_BUFFER_MAX_BYTES / MB} MB)`);
   const during = reports.filter((r) => r.phase === 'flooding');
   t.ok(during.length > 0 || done.ticks > 0, `its event loop kept turning: ${done.ticks} timer ticks`);
 

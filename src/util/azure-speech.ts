@@ -3,6 +3,7 @@
  * from the gateway config. This file never imports the SDK itself (types only); the adapters hand it the module.
  */
 import type * as SpeechSdk from 'microsoft-cognitiveservices-speech-sdk';
+import { createRequire } from 'node:module';
 import type { Config } from '../config/config.js';
 
 export type Sdk = typeof SpeechSdk;
@@ -11,8 +12,22 @@ let sdkPromise: Promise<Sdk> | undefined;
 
 /** The SDK module, imported on first use (it is CommonJS: take `default` when Node wraps it). */
 export function loadAzureSdk(): Promise<Sdk> {
-  sdkPromise ??= import('microsoft-cognitiveservices-speech-sdk').then((m) => ((m as unknown as { default?: Sdk }).default ?? m) as Sdk);
+  sdkPromise ??= import('microsoft-cognitiveservices-speech-sdk').then((m) => {
+    forceNpmWebSocket();
+    return ((m as unknown as { default?: Sdk }).default ?? m) as Sdk;
+  });
   return sdkPromise;
+}
+
+/**
+ * Node 22+ has a global `WebSocket`, and the SDK then takes itself for a browser: it dials with the WHATWG WebSocket,
+ * which cannot send the subscription-key header or honour our TLS/host settings, so every connection failed (1006) on
+ * Node 24. Its own switch makes it use the `ws` package, as on Node 20.
+ */
+function forceNpmWebSocket(): void {
+  const require = createRequire(import.meta.url);
+  const m = require('microsoft-cognitiveservices-speech-sdk/distrib/lib/src/common.browser/WebsocketMessageAdapter.js') as { WebsocketMessageAdapter?: { forceNpmWebSocket?: boolean } };
+  if (m.WebsocketMessageAdapter) m.WebsocketMessageAdapter.forceNpmWebSocket = true;
 }
 
 /** Refuse to start without a way to reach the service: key+region, an endpoint, or a host. */

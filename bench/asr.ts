@@ -106,7 +106,7 @@ async function main(): Promise<void> {
   process.stderr.write('\n');
 
   // WER per setup × way, over all sets and per set.
-  const table: Array<Record<string, unknown>> = [];
+  const table: WerRow[] = [];
   for (const s of SETUPS) {
     for (const way of WAYS) {
       const mine = rows.filter((r) => r.setup === s.name && r.way === way);
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const right = mine.filter((r) => menu.find((m) => m.id === r.id)?.chosen(r.hyp)).length;
     return { setup: s.name, way: 'telephone-8k', answers: mine.length, right, rightPct: mine.length ? Math.round((1000 * right) / mine.length) / 10 : null };
   });
-  const pick = (setup: string, way: Way) => table.find((r) => r.setup === setup && r.way === way)?.werPct as number | null;
+  const pick = (setup: string, way: Way) => table.find((r) => r.setup === setup && r.way === way)?.werPct ?? null;
   const goal = {
     telephoneWerBeforePct: { '16k': pick('local, fill off', 'telephone-16k'), '8k': pick('local, fill off', 'telephone-8k') },
     telephoneWerAfterPct: { '16k': pick('local, fill auto', 'telephone-16k'), '8k': pick('local, fill auto', 'telephone-8k') },
@@ -136,14 +136,19 @@ async function main(): Promise<void> {
   console.log(`wrote ${join(dir, 'asr.json')} and asr.md`);
 }
 
-function markdown(goal: Record<string, unknown>, table: Array<Record<string, unknown>>, menu: Array<Record<string, unknown>>, cost: Awaited<ReturnType<typeof measureFillCost>>, rows: Row[], menuRows: Row[]): string {
+/** One row of the WER table: a setup and way over all sets, and per set. */
+interface WerRow { setup: string; way: string; werPct: number | null; perSetWerPct: Record<string, number | null>; utterances: number }
+/** One row of the IVR menu table. */
+interface MenuRow { setup: string; way: string; answers: number; right: number; rightPct: number | null }
+
+function markdown(goal: Record<string, unknown>, table: WerRow[], menu: MenuRow[], cost: Awaited<ReturnType<typeof measureFillCost>>, rows: Row[], menuRows: Row[]): string {
   const L: string[] = [];
   L.push(`# Local ASR word error rate (${QUICK ? 'quick run' : 'full run'}, ${new Date().toISOString().slice(0, 10)}, Node ${process.version})`, '');
   L.push('Each utterance is one call through a real gateway leg (simulator → WebSocket → jitter buffer → pocketsphinx child process); WER = word-level edit distance / reference words, over all utterances of the row.', '');
   L.push('| setup | way | WER % | per set (WER %) | utterances |', '|---|---|---|---|---|');
-  for (const r of table) L.push(`| ${String(r.setup)} | ${String(r.way)} | ${r.werPct ?? '–'} | ${Object.entries(r.perSetWerPct as Record<string, number | null>).map(([k, v]) => `${k} ${v ?? '–'}`).join(', ')} | ${String(r.utterances)} |`);
+  for (const r of table) L.push(`| ${String(r.setup)} | ${String(r.way)} | ${String(r.werPct ?? '–')} | ${Object.entries(r.perSetWerPct).map(([k, v]) => `${k} ${v ?? '–'}`).join(', ')} | ${String(r.utterances)} |`);
   L.push('', '## IVR menu (examples/ivr), telephone band in an 8 kHz leg, menu grammar', '', '| setup | answers | right | right % |', '|---|---|---|---|');
-  for (const m of menu) L.push(`| ${String(m.setup)} | ${String(m.answers)} | ${String(m.right)} | ${m.rightPct ?? '–'} |`);
+  for (const m of menu) L.push(`| ${String(m.setup)} | ${String(m.answers)} | ${String(m.right)} | ${String(m.rightPct ?? '–')} |`);
   L.push('', '## Cost of the band fill per 20 ms chunk (16 kHz, same run)', '');
   L.push(`fill on: ${cost.fillUsPerChunk} µs; auto measuring a wideband call: ${cost.measureUsPerChunk} µs; baseline, the adapter's 8→16 kHz resampling of the same chunk: ${cost.resampleUsPerChunk} µs (fill/resample = ${cost.fillToResampleRatio}).`, '');
   L.push('## Goals', '', '```json', JSON.stringify(goal, null, 2), '```', '', '## Every utterance', '', '| setup | way | id | heard | errors/words |', '|---|---|---|---|---|');

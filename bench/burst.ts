@@ -24,7 +24,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { HAS_TASKSET, request, type Msg } from './child.js';
+import { HAS_TASKSET, request } from './child.js';
 import { Hist } from './hist.js';
 import { benchOutDir } from './out-dir.js';
 
@@ -76,7 +76,12 @@ function treeCpuS(pid: number): number {
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [p, pp] of parent) if (want.has(pp) && !want.has(p)) (want.add(p), (grew = true));
+    for (const [p, pp] of parent) {
+      if (want.has(pp) && !want.has(p)) {
+        want.add(p);
+        grew = true;
+      }
+    }
   }
   for (const p of want) total += ticks.get(p) ?? 0;
   return total / 100; // USER_HZ
@@ -115,7 +120,7 @@ async function startGateway(workers: number, core: number | undefined): Promise<
 function treeKill(pid: number): void {
   for (const d of readdirSync('/proc')) {
     try {
-      if (/^\d+$/.test(d) && Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === pid) process.kill(Number(d), 'SIGKILL');
+      if (/^\d+$/.test(d) && Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid) process.kill(Number(d), 'SIGKILL');
     } catch {
       // gone
     }
@@ -157,7 +162,7 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
   const cpu0 = t.pids.reduce((a, p) => a + treeCpuS(p), 0);
   const t0 = performance.now();
   await sleep(MEASURE_MS);
-  const g = (await request(gen, { cmd: 'stats' }, 'stats')) as Msg & Record<string, never>;
+  const g = (await request(gen, { cmd: 'stats' }, 'stats'));
   const cpuPct = ((t.pids.reduce((a, p) => a + treeCpuS(p), 0) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
   await new Promise((r) => (gen.once('exit', r), gen.send({ cmd: 'exit' })));
   await sleep(1000); // let the target close the legs

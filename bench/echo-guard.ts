@@ -27,22 +27,22 @@ async function main(): Promise<void> {
   const frames = Array.from({ length: nFrames }, (_, k) => speech.subarray(k * 640, k * 640 + 640));
   // The caller's line: the same speech 6 frames (120 ms) later at −20 dB.
   const echoes = frames.map((_, k) => {
-    const src = frames[(k + nFrames - 6) % nFrames];
+    const src = frames[(k + nFrames - 6) % nFrames]!;
     const f = Buffer.alloc(640);
     for (let i = 0; i < 320; i++) f.writeInt16LE(Math.round(src.readInt16LE(i * 2) / 10), i * 2);
     return f;
   });
   const copyTarget = Buffer.alloc(640);
-  const results = [bench('baseline: copy one 640-byte frame', FRAMES, (i) => frames[i % nFrames].copy(copyTarget))];
+  const results = [bench('baseline: copy one 640-byte frame', FRAMES, (i) => frames[i % nFrames]!.copy(copyTarget))];
   const vad = new CallVad({ sampleRateHz: 16000, mode: 2, minSpeechMs: 120, silenceMs: 600 });
-  results.push(bench('VAD (WebRTC): 16 kHz frame (for scale)', FRAMES, (i) => vad.push(echoes[i % nFrames])));
+  results.push(bench('VAD (WebRTC): 16 kHz frame (for scale)', FRAMES, (i) => vad.push(echoes[i % nFrames]!)));
   let sink = 0;
   const asleep = new EchoGuard({ sampleRateHz: 16000, maxDelayMs: 400, marginDb: 6 });
-  results.push(bench('echo guard asleep (bot silent): caller frame', FRAMES, (i) => (sink += asleep.onCallerFrame(echoes[i % nFrames], false) ? 1 : 0)));
+  results.push(bench('echo guard asleep (bot silent): caller frame', FRAMES, (i) => (sink += asleep.onCallerFrame(echoes[i % nFrames]!, false) ? 1 : 0)));
   const awake = new EchoGuard({ sampleRateHz: 16000, maxDelayMs: 400, marginDb: 6 });
   results.push(bench('echo guard awake: frame sent + caller frame judged (estimation amortised)', FRAMES, (i) => {
-    awake.reference(frames[i % nFrames]);
-    sink += awake.onCallerFrame(echoes[i % nFrames], false) ? 1 : 0;
+    awake.reference(frames[i % nFrames]!);
+    sink += awake.onCallerFrame(echoes[i % nFrames]!, false) ? 1 : 0;
   }));
   const ring = 512;
   const ref = new Float64Array(ring).map((_, i) => 1000 + ((i * 7919) % 1000));
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     estimateEcho(ref, cal, ring - 1, 400 + (i & 63), 300, 80, scratch, out);
     sink += out.lagBlocks;
   }));
-  const base = results[0].nsPerFrame;
+  const base = results[0]!.nsPerFrame;
   console.log(`echo guard stats after the awake run: ${JSON.stringify(awake.stats)}`);
   console.log('| step | ns / frame | × baseline copy | share of a 20 ms frame budget |');
   console.log('|---|---:|---:|---:|');

@@ -13,7 +13,7 @@ export class Hist {
 
   record(ms: number): void {
     const i = ms <= 0 ? 0 : Math.min(this.counts.length - 1, Math.floor(ms / this.resolutionMs));
-    this.counts[i]++;
+    this.counts[i]!++;
     this.count++;
     this.sum += ms;
     if (ms > this.max) this.max = ms;
@@ -21,7 +21,7 @@ export class Hist {
 
   /** Merge serialised buckets from another process. */
   mergeArray(counts: number[], count: number, sum: number, max: number): void {
-    for (let i = 0; i < counts.length && i < this.counts.length; i++) this.counts[i] += counts[i];
+    for (let i = 0; i < counts.length && i < this.counts.length; i++) this.counts[i]! += counts[i]!;
     this.count += count;
     this.sum += sum;
     if (max > this.max) this.max = max;
@@ -32,7 +32,7 @@ export class Hist {
     const target = Math.ceil((p / 100) * this.count);
     let acc = 0;
     for (let i = 0; i < this.counts.length; i++) {
-      acc += this.counts[i];
+      acc += this.counts[i]!;
       if (acc >= target) return Math.round((i + 0.5) * this.resolutionMs * 1000) / 1000;
     }
     return this.max;

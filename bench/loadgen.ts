@@ -61,7 +61,7 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
   const silence = Buffer.alloc(frameBytes);
   const opened: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
-    const ws = new WebSocket(urls[i % urls.length], { perMessageDeflate: false });
+    const ws = new WebSocket(urls[i % urls.length]!, { perMessageDeflate: false });
     // In phase: all calls speak, pause and send each frame at the same moment (the worst case for the tail).
     const leg: Leg = { ws, open: false, offset: o.inPhase ? 0 : Math.floor(Math.random() * CYCLE_FRAMES), phase: o.inPhase ? 0 : i % SUBSLOTS, lastRx: 0, maxGap: 0 };
     legs.push(leg);
@@ -81,7 +81,7 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
     );
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
-        const m = JSON.parse(data.toString()) as { action?: string; payload?: unknown };
+        const m = JSON.parse((data as Buffer).toString()) as { action?: string; payload?: unknown };
         if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
         return;
       }
@@ -111,7 +111,7 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
     for (const leg of legs) {
       if (leg.phase !== phase || !leg.open || leg.ws.readyState !== WebSocket.OPEN) continue;
       const k = (frameIndex + leg.offset) % CYCLE_FRAMES;
-      leg.ws.send(k < speech.length ? speech[k] : silence);
+      leg.ws.send(speech[k] ?? silence);
       framesSent++;
     }
     n++;

@@ -137,7 +137,7 @@ async function openCallers(wsUrl: string, n: number, firstId = 0): Promise<{ leg
       ws.on('error', reject);
       ws.on('message', (d, isBinary) => {
         if (isBinary) return;
-        const m = JSON.parse(d.toString()) as { action?: string; payload?: unknown };
+        const m = JSON.parse((d as Buffer).toString()) as { action?: string; payload?: unknown };
         if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
       });
       ws.once('open', () => {
@@ -155,7 +155,7 @@ async function openCallers(wsUrl: string, n: number, firstId = 0): Promise<{ leg
   const step = () => {
     for (let i = 0; i < legs.length; i++) {
       const f = ((tick + i * 37) % framesInLoop) * FRAME_BYTES; // callers out of step with each other
-      if (legs[i].readyState === WebSocket.OPEN) legs[i].send(loop.subarray(f, f + FRAME_BYTES));
+      if (legs[i]!.readyState === WebSocket.OPEN) legs[i]!.send(loop.subarray(f, f + FRAME_BYTES));
     }
     tick++;
     timer = setTimeout(step, Math.max(0, t0 + tick * 20 - performance.now()));

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const frame24 = Buffer.from(samples24.buffer);
   results.push(bench('VAD (WebRTC): 24 kHz frame (resampled)', FRAMES / 4, () => vad24.push(frame24)));
 
-  const base = results[0].nsPerFrame;
+  const base = results[0]!.nsPerFrame;
   const rows = results.map((r) => ({ ...r, vsBaseline: Math.round((r.nsPerFrame / base) * 10) / 10 }));
   const budgetNs = 20e6;
   console.log('| hot-path step | ns / frame | × baseline copy | share of a 20 ms frame budget |');

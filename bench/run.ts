@@ -167,7 +167,7 @@ async function runTarget(name: 'gateway' | 'baseline', rate: number): Promise<Le
     progressDone++;
     // Stop after two failing levels in a row (one can be noise on a shared machine).
     const n = results.length;
-    if (n >= 2 && !results[n - 1].pass && !results[n - 2].pass) {
+    if (n >= 2 && !results[n - 1]!.pass && !results[n - 2]!.pass) {
       progressDone += LEVELS.length - results.length;
       break;
     }
@@ -186,7 +186,7 @@ function capacity(levels: LevelResult[]): number {
 function at(levels: LevelResult[], legs: number): LevelResult {
   const passed = levels.filter((l) => l.pass);
   const pool = passed.length ? passed : levels;
-  return pool.reduce((best, l) => (Math.abs(l.legs - legs) < Math.abs(best.legs - legs) ? l : best), pool[0]);
+  return pool.reduce((best, l) => (Math.abs(l.legs - legs) < Math.abs(best.legs - legs) ? l : best));
 }
 
 async function main(): Promise<void> {
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
       capacity: bCap ? Math.round((gCap / bCap) * 100) / 100 : 0,
       cpuPerLeg: bCpu ? Math.round((gCpu / bCpu) * 100) / 100 : 0,
     },
-    ceiling: LEVELS[LEVELS.length - 1],
+    ceiling: LEVELS[LEVELS.length - 1]!, // split() never returns an empty list
   };
   mkdirSync(OUT_DIR, { recursive: true });
   writeFileSync(`${OUT_DIR}/${STEM}.json`, JSON.stringify(result, null, 2) + '\n');

@@ -12,7 +12,7 @@
  * (5), `--rate=8000|16000|24000` (16000), `--record=DIR` (record every call into DIR: soaks the recorder too).
  */
 import type { ChildProcess } from 'node:child_process';
-import { HAS_TASKSET, request, spawnPinned, type Msg } from './child.js';
+import { HAS_TASKSET, request, spawnPinned } from './child.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     while (performance.now() + SAMPLE_S * 1000 <= cycleEnd) {
       await sleep(SAMPLE_S * 1000);
       samples.push(await sample(target, c, 'load'));
-      progress(`soak: cycle ${c + 1}/${cycles}, ${samples[samples.length - 1].calls} calls, RSS ${samples[samples.length - 1].rssMiB} MiB`);
+      progress(`soak: cycle ${c + 1}/${cycles}, ${samples[samples.length - 1]!.calls} calls, RSS ${samples[samples.length - 1]!.rssMiB} MiB`);
     }
     await new Promise((r) => (gen.once('exit', r), gen.send({ cmd: 'exit' })));
     // Every leg is gone: the gateway must be back to its idle handles and fds (bounded wait for sockets to close).
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-function renderSoak(r: { started: string; legs: number; durationSec: number; cycles: number; cycleSec: number; baseline: { rssMiB: number; heapMiB: number; handles: number; fds: number }; growth: Record<string, number>; handlesReturned: boolean; pass: boolean; recording: boolean }, first: SoakSample[], last: SoakSample[]): string {
+function renderSoak(r: { started: string; legs: number; durationSec: number; cycles: number; cycleSec: number; baseline: { rssMiB: number; heapMiB: number; handles: number; fds: number }; growth: { rssPct: number; heapPct: number; handlesPct: number; fdsPct: number }; handlesReturned: boolean; pass: boolean; recording: boolean }, first: SoakSample[], last: SoakSample[]): string {
   const row = (name: string, key: 'rssMiB' | 'heapMiB' | 'handles' | 'fds', g: number, base: number) =>
     `| ${name} | ${base} | ${Math.round(mean(first.map((s) => s[key])) * 10) / 10} | ${Math.round(mean(last.map((s) => s[key])) * 10) / 10} | ${g} % |`;
   return [

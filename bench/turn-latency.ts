@@ -26,7 +26,7 @@ const RUNS = Number(process.env.RUNS ?? DEFAULT_RUNS);
 const MODES = process.env.ENDPOINTING ? [process.env.ENDPOINTING] : ['fixed', 'adaptive'];
 
 function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 interface ModeResult {
@@ -61,7 +61,7 @@ async function runMode(mode: string): Promise<ModeResult> {
       : `VAD silence ENDPOINT_MIN_SILENCE_MS ${config.endpointMinSilenceMs} ms, then pocketsphinx flushed and its final, the end-of-turn gate (${config.turnDetector}), Flite first sentence, 20 ms pacing`;
   return {
     answered: latencies.length,
-    turnLatencyMs: { p50: pct(latencies, 50), p90: pct(latencies, 90), min: latencies[0], max: latencies[latencies.length - 1] },
+    turnLatencyMs: { p50: pct(latencies, 50), p90: pct(latencies, 90), min: latencies[0]!, max: latencies[latencies.length - 1]! },
     includes,
   };
 }

@@ -12,10 +12,10 @@ export function wordErrors(ref: string, hyp: string): { errors: number; words: n
   let prev = Array.from({ length: h.length + 1 }, (_, j) => j);
   for (let i = 1; i <= r.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= h.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
+    for (let j = 1; j <= h.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (r[i - 1] === h[j - 1] ? 0 : 1));
     prev = cur;
   }
-  return { errors: prev[h.length], words: r.length };
+  return { errors: prev[h.length]!, words: r.length };
 }
 
 /** `wordErrors` as a rate (an empty reference: 0 if the hypothesis is empty too, else 1). */

@@ -143,7 +143,7 @@ export async function loadAdapters(config: Config, logger: Logger, env: Readonly
   const built: Partial<Adapters> & { ttsList: TtsAdapter[] } = { ttsList: [] };
   try {
     if (Object.prototype.hasOwnProperty.call(S2S_BUILTINS, config.botAdapter)) {
-      const s2s = checkAdapter<S2sAdapter>('bot', config.botAdapter, await build('bot', config.botAdapter, S2S_BUILTINS[config.botAdapter], ctx(`s2s:${config.botAdapter}`)));
+      const s2s = checkAdapter<S2sAdapter>('bot', config.botAdapter, await build('bot', config.botAdapter, S2S_BUILTINS[config.botAdapter]!, ctx(`s2s:${config.botAdapter}`)));
       // The call session talks to the model through its own link; this bot only names the adapter (logs, metrics).
       built.bot = { name: s2s.name, capabilities: { wantsUtteranceAudio: false }, start: () => Promise.reject(new Error('speech-to-speech calls are wired by the session')), close: () => s2s.close?.() };
       const tts = await loadTts(config, logger, ctx, built.ttsList);

@@ -233,7 +233,8 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
-  main(process.argv.slice(2)).then((code) => {
+  // main() never rejects: it reports every failure itself and returns the exit code.
+  void main(process.argv.slice(2)).then((code) => {
     if (code >= 0) process.exit(code);
   });
 }

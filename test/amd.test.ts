@@ -25,6 +25,7 @@ import { VonageApiFake, voiceApiValidator } from './fakes/vonage-api.js';
 import { startGateway, until, untilLog, type LogLine, type TestGateway } from './helpers/gateway.js';
 import { openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { freshGet, startCluster } from './helpers/cluster-child.js';
+import { must } from './helpers/must.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
@@ -70,7 +71,7 @@ async function recordingGateway(t: Test): Promise<{ url: string; port: number; i
   const logger = createLogger(config.logLevel, { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
   const adapters = await loadAdapters(config, logger, env);
   const record = (id: string, e: BotInput) => inputs.set(id, [...(inputs.get(id) ?? []), e]);
-  adapters.bot = await defineBot<string>({
+  adapters.bot = defineBot<string>({
     name: 'amd-recorder',
     state: (call) => call.callId,
     onStart: (e, ctx) => void record(ctx.state, e),
@@ -96,17 +97,17 @@ t.test('vgw call --amd: the create-call body carries advanced_machine_detection,
   t.equal(r.code, 0, r.stderr);
   const post = home.accepted('createCall');
   t.equal(post.length, 1, 'accepted by the spec-checking fake');
-  const body = post[0].body as { advanced_machine_detection?: unknown; machine_detection?: unknown };
+  const body = must(post[0]).body as { advanced_machine_detection?: unknown; machine_detection?: unknown };
   t.same(body.advanced_machine_detection, { behavior: 'continue', mode: 'detect_beep', beep_timeout: 45 }, 'behavior continue, mode detect_beep (AMD_MODE default), beep_timeout');
   t.notOk('machine_detection' in body, 'the standard detection is not asked for as well');
   t.match(JSON.parse(r.stdout), { amd: 'detect_beep' });
 
   const r2 = await runCli(['call', '--to', '447700900001', '--url', 'https://gw.example.com', '--amd'], { ...env, AMD_MODE: 'detect' });
   t.equal(r2.code, 0, r2.stderr);
-  t.same((home.accepted('createCall')[1].body as { advanced_machine_detection?: unknown }).advanced_machine_detection, { behavior: 'continue', mode: 'detect' }, 'AMD_MODE, and no beep_timeout by default');
+  t.same((must(home.accepted('createCall')[1]).body as { advanced_machine_detection?: unknown }).advanced_machine_detection, { behavior: 'continue', mode: 'detect' }, 'AMD_MODE, and no beep_timeout by default');
   const r3 = await runCli(['call', '--to', '447700900001', '--url', 'https://gw.example.com'], env);
   t.equal(r3.code, 0, r3.stderr);
-  t.notOk('advanced_machine_detection' in (home.accepted('createCall')[2].body as object), 'without --amd no detection is asked for');
+  t.notOk('advanced_machine_detection' in (must(home.accepted('createCall')[2]).body as object), 'without --amd no detection is asked for');
 
   for (const bad of [['--amd', '--amd-mode', 'guess'], ['--amd', '--amd-beep-timeout', '10'], ['--amd-mode', 'detect'], ['--amd', '--amd-beep-timeout', 'soon']]) {
     const b = await runCli(['call', '--to', '447700900001', '--url', 'https://gw.example.com', ...bad], env);
@@ -148,7 +149,7 @@ t.test('with a sync mode the result comes before the leg: held, and given to the
   const l = await leg(g, 'amd-early');
   await until(() => detections(g.inputs.get('amd-early')).length === 1, 5000, 'held result delivered');
   const got = g.inputs.get('amd-early') ?? [];
-  t.equal(got[0].type, 'start', 'start comes first');
+  t.equal(must(got[0]).type, 'start', 'start comes first');
   t.same(got[1], { type: 'machine-detection', result: 'beep-timeout', subState: 'beep_timeout' }, 'then the held result');
   t.equal(g.inputs.get('amd-someone-else'), undefined, 'another call\'s result stays with it');
   l.ws.close();

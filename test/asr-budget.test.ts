@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadResampler } from '../src/audio/resampler.js';
 import { ProcessBudget, type BudgetTicket } from '../src/asr/process-budget.js';
 import { createPocketsphinxAsr, findPocketsphinx, RECOGNISER_NICE } from '../src/asr/pocketsphinx.js';
-import type { AsrEvent, AsrStream } from '../src/asr/types.js';
+import type { AsrStream } from '../src/asr/types.js';
 import type { CallInfo } from '../src/call/call-info.js';
 import { loadConfig } from '../src/config/config.js';
 import { AdapterError } from '../src/errors.js';
@@ -20,6 +20,7 @@ import { metricValue, startGateway, until, untilLog, type LogLine } from './help
 import { ContinuousCaller, openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { descendants, descendantsNamed } from './helpers/resources.js';
 import { wer } from './helpers/transcribe.js';
+import { must } from './helpers/must.js';
 
 const GOFORWARD = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw'); // 16 kHz: "go forward ten meters"
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
@@ -37,15 +38,15 @@ t.test('budget: N+1 requests → one refusal; start-up slots; release on exit, c
   t.equal(b.reserve(() => t.fail('never launched')), undefined, 'the fourth is refused');
   t.equal(b.stats.overBudget, 1);
 
-  launched[0].started();
+  must(launched[0]).started();
   t.equal(launched.length, 3, 'a finished start-up lets the queued one start');
   t.same(b.stats, { running: 3, starting: 2, startsQueued: 0, overBudget: 1 });
-  launched[0].started(); // idempotent
+  must(launched[0]).started(); // idempotent
   t.equal(b.stats.starting, 2);
 
   t.equal(b.reserve(() => {}), undefined, 'still full while three processes exist');
-  launched[1].cancel(); // the call closed: the process may linger, so nothing is released yet…
-  launched[1].exited(); // …until it is gone (cancel of a launched ticket = exited; both idempotent)
+  must(launched[1]).cancel(); // the call closed: the process may linger, so nothing is released yet…
+  must(launched[1]).exited(); // …until it is gone (cancel of a launched ticket = exited; both idempotent)
   t.same(b.stats, { running: 2, starting: 1, startsQueued: 0, overBudget: 2 });
   const again = b.reserve((tk) => void launched.push(tk));
   t.ok(again, 'after an exit the next request succeeds');
@@ -75,7 +76,7 @@ function callInfo(id: string, sampleRateHz = 16000): CallInfo {
 
 /** The first final transcript of `s` (undefined if its events end without one). */
 async function firstFinal(s: AsrStream): Promise<string | undefined> {
-  for await (const e of s.events as AsyncIterable<AsrEvent>) if (e.type === 'final') return e.text;
+  for await (const e of s.events) if (e.type === 'final') return e.text;
   return undefined;
 }
 
@@ -177,12 +178,12 @@ t.test('a queued start keeps its audio: the recogniser hears words spoken before
   const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { maxProcesses: 3, maxStarting: 1 });
   t.teardown(() => asr.close());
   const ctl = new AbortController();
-  const streams = await Promise.all([1, 2, 3].map((i) => asr.start({ call: callInfo(`q${i}`), signal: ctl.signal })));
+  const streams = await Promise.all([1, 2, 3].map(async (i) => asr.start({ call: callInfo(`q${i}`), signal: ctl.signal })));
   t.equal(asr.stats.startsQueued, 2, 'one loads its model, two wait');
   // (Counted by name: the bash of a process substitution exists for a moment before it execs `cat`.)
   t.ok(descendants().filter((p) => p.comm.startsWith('pocketsphinx')).length <= 1, 'only one recogniser process so far');
   t.equal((asr.stats as { starting: number }).starting, 1, 'one starting');
-  const last = streams[2];
+  const last = must(streams[2]);
   say(last);
   t.equal(await firstFinal(last), 'go forward ten meters', 'audio written while queued reached the recogniser');
   t.equal(asr.stats.startsQueued, 0, 'the queue drained');

@@ -19,6 +19,7 @@ import { startFakeDeepgram, type FakeDeepgramOptions } from './fakes/deepgram.js
 import { scriptedAsr } from './fixtures/scripted-asr.js';
 import { startGateway, until, untilLog } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
+import { must } from './helpers/must.js';
 
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
@@ -105,13 +106,13 @@ t.test('handshake: key, model, language, linear16 at the leg rate, interim resul
     s.stream.close();
     await s.done;
   }
-  const q = fake.connections[0].query;
-  t.equal(fake.connections[0].authorization, `Token ${KEY}`, 'Authorization: Token <key>');
+  const q = must(fake.connections[0]).query;
+  t.equal(must(fake.connections[0]).authorization, `Token ${KEY}`, 'Authorization: Token <key>');
   t.same(
     Object.fromEntries(['model', 'language', 'encoding', 'sample_rate', 'channels', 'interim_results', 'endpointing', 'utterance_end_ms', 'vad_events'].map((k) => [k, q.get(k)])),
     { model: 'nova-2-phonecall', language: 'en-GB', encoding: 'linear16', sample_rate: '8000', channels: '1', interim_results: 'true', endpointing: '450', utterance_end_ms: '1000', vad_events: 'true' },
   );
-  t.equal(fake.connections[1].query.get('sample_rate'), '24000');
+  t.equal(must(fake.connections[1]).query.get('sample_rate'), '24000');
   await until(() => fake.connections.every((c) => c.closed), 5000, 'sockets closed');
   t.ok(fake.connections.every((c) => c.closeStream), 'CloseStream sent at the end of each stream');
 });
@@ -121,10 +122,10 @@ t.test('finals come from Deepgram endpointing: interims, then one final per utte
   const s = await open(adapter, call('finals'));
   await writeAll(s.stream, withSilence(raw, 1500));
   await until(() => finals(s.events).length >= 1, 10000, 'a final');
-  const f = finals(s.events)[0];
+  const f = must(finals(s.events)[0]);
   t.equal(f.text, 'go forward ten meters');
   t.ok(s.events.findIndex((e) => e.type === 'interim') < s.events.indexOf(f), 'interims before the final');
-  const sentFinal = fake.connections[0].sent.find((m) => m.type === 'Results' && m.is_final) as { start: number; duration: number };
+  const sentFinal = must(fake.connections[0]).sent.find((m) => m.type === 'Results' && m.is_final) as { start: number; duration: number };
   t.equal(f.startMs, Math.round(sentFinal.start * 1000), 'startMs from the result');
   t.equal(f.endMs, Math.round((sentFinal.start + sentFinal.duration) * 1000), 'endMs from the result');
   t.equal(f.confidence, 0.97);
@@ -136,12 +137,12 @@ t.test('the VAD end-of-speech hint sends Finalize; its from_finalize result is t
   const { fake, adapter } = await setup(t, { text: () => 'finalised early' }, { DEEPGRAM_ENDPOINTING_MS: '5000' });
   const s = await open(adapter, call('finalize'));
   await writeAll(s.stream, raw.subarray(0, 32000 * 1.5));
-  await until(() => fake.connections[0]?.audioBytes >= 32000 * 1.5, 5000, 'audio at the fake');
+  await until(() => (fake.connections[0]?.audioBytes ?? 0) >= 32000 * 1.5, 5000, 'audio at the fake');
   t.equal(finals(s.events).length, 0, 'no final yet: endpointing is 5 s');
   s.stream.endOfSpeech?.();
   await until(() => finals(s.events).length === 1, 5000, 'the final after Finalize');
-  t.equal(fake.connections[0].finalizes, 1);
-  t.equal(finals(s.events)[0].text, 'finalised early');
+  t.equal(must(fake.connections[0]).finalizes, 1);
+  t.equal(must(finals(s.events)[0]).text, 'finalised early');
   s.stream.close();
   await s.done;
 });
@@ -150,8 +151,8 @@ t.test('KeepAlive while no audio is sent, so Deepgram does not close with NET-00
   const { fake, adapter } = await setup(t, { netTimeoutMs: KEEPALIVE_MS + 1500 });
   const s = await open(adapter, call('keepalive'));
   s.stream.write(Buffer.alloc(640), performance.now());
-  await until(() => fake.connections[0]?.keepAlives >= 1, KEEPALIVE_MS + 3000, 'a KeepAlive');
-  t.notOk(fake.connections[0].closed, 'the stream is still open');
+  await until(() => (fake.connections[0]?.keepAlives ?? 0) >= 1, KEEPALIVE_MS + 3000, 'a KeepAlive');
+  t.notOk(must(fake.connections[0]).closed, 'the stream is still open');
   t.notOk(s.events.some((e) => e.type === 'error'), 'no error');
   s.stream.close();
   await s.done;
@@ -177,10 +178,10 @@ t.test('a dropped socket is recoverable: reconnect, replay what no final covered
   const restart = s.events.find((e): e is Extract<AsrEvent, { type: 'restart' }> => e.type === 'restart');
   t.ok(restart, 'a restart event');
   t.equal(fake.connections.length, 2, 'a second connection');
-  await until(() => fake.connections[1].audioBytes >= pcm.length, 5000, 'all audio at the second connection');
-  t.ok(fake.connections[1].pcm().equals(pcm), 'the second connection got the whole call from the start (no final before the drop), in order');
-  t.ok(restart!.replayedMs >= fake.connections[0].audioBytes / 32 - 20, `the replay (${restart!.replayedMs} ms) covers what the dropped connection had received`);
-  t.equal(finals(s.events)[0].text, 'go forward ten meters');
+  await until(() => must(fake.connections[1]).audioBytes >= pcm.length, 5000, 'all audio at the second connection');
+  t.ok(must(fake.connections[1]).pcm().equals(pcm), 'the second connection got the whole call from the start (no final before the drop), in order');
+  t.ok(restart!.replayedMs >= must(fake.connections[0]).audioBytes / 32 - 20, `the replay (${restart!.replayedMs} ms) covers what the dropped connection had received`);
+  t.equal(must(finals(s.events)[0]).text, 'go forward ten meters');
   s.stream.close();
   await s.done;
 });

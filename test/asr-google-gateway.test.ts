@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { startGateway, untilLog } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { startFakeGoogleSpeech } from './fakes/google-speech.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -30,19 +31,19 @@ t.test('a call through the gateway: leg audio → Google fake → transcript →
   // The echo bot answers the final ("You said: go forward ten meters"): reply 2, after the greeting.
   await untilLog(g, (l) => l.msg === 'reply started' && l.replyId === 2, 10000, 'the bot answered the transcript');
   t.ok(g.logs.findIndex((l) => l === line) < g.logs.findIndex((l) => l.msg === 'reply started' && l.replyId === 2), 'transcript, then the answer');
-  const cfg = fake.streams[0].config!;
+  const cfg = must(fake.streams[0]).config!;
   t.equal(cfg.config.sampleRateHertz, 16000, 'leg rate');
   t.equal(cfg.config.languageCode, 'en-AU', 'LANGUAGE');
-  t.same(cfg.config.speechContexts[0].phrases, ['go forward']);
-  t.ok(fake.streams[0].audioBytes >= 1000 * 32, 'the fake heard the leg audio');
+  t.same(must(cfg.config.speechContexts[0]).phrases, ['go forward']);
+  t.ok(must(fake.streams[0]).audioBytes >= 1000 * 32, 'the fake heard the leg audio');
   leg.ws.close();
   await leg.closed;
   await untilLog(g, (l) => l.msg === 'call ended', 5000, 'call ended');
   await t.resolveMatch(
     (async () => {
       const end = Date.now() + 5000;
-      while (!fake.streams[0].cancelled && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-      return fake.streams[0].end;
+      while (!must(fake.streams[0]).cancelled && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      return must(fake.streams[0]).end;
     })(),
     'cancelled',
     'the call end cancelled the gRPC stream',

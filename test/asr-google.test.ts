@@ -17,6 +17,7 @@ import { createLogger } from '../src/observability/logger.js';
 import type { CallInfo } from '../src/call/call-info.js';
 import { GOOGLE_DURATION_CAP, startFakeGoogleSpeech, type FakeGoogleSpeech, type FakeGoogleSpeechOptions } from './fakes/google-speech.js';
 import { until } from './helpers/gateway.js';
+import { must } from './helpers/must.js';
 
 const SPEECH_16K = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -117,7 +118,7 @@ function checkAudioAccounting(t: Test, h: Harness, rateHz: number, what: string)
   let ok = true;
   for (const e of h.events) {
     if (e.type === 'final') {
-      if (e.startMs !== lastEnd || !(e.endMs! > e.startMs!)) {
+      if (e.startMs !== lastEnd || !(e.endMs! > e.startMs)) {
         ok = false;
         t.fail(`${what}: final ${e.text} [${e.startMs}, ${e.endMs}] does not follow ${lastEnd}`);
       }
@@ -130,17 +131,17 @@ function checkAudioAccounting(t: Test, h: Harness, rateHz: number, what: string)
   t.ok(streams.length === bases.length || streams.length === bases.length - 1, `${what}: ${streams.length} streams for ${bases.length - 1} restarts`);
   let covered = 0;
   for (let k = 0; k < streams.length; k++) {
-    const got = streams[k].audio();
-    const want = all.subarray(bases[k], bases[k] + got.length);
+    const got = must(streams[k]).audio();
+    const want = all.subarray(bases[k], must(bases[k]) + got.length);
     if (!got.equals(want) || got.length !== want.length) {
       ok = false;
       t.fail(`${what}: stream ${k} (${got.length} B) is not the caller audio from byte ${bases[k]}`);
     }
-    if (bases[k] > covered) {
+    if (must(bases[k]) > covered) {
       ok = false;
       t.fail(`${what}: gap before stream ${k}: audio ${covered}..${bases[k]} never sent`);
     }
-    covered = Math.max(covered, bases[k] + got.length);
+    covered = Math.max(covered, must(bases[k]) + got.length);
   }
   if (ok) t.pass(`${what}: ${streams.length} stream(s), each a contiguous slice from the last acknowledged byte (${bases.join(', ')}), finals continuous`);
   return { bases, covered };
@@ -159,7 +160,7 @@ async function untilAllSent(h: Harness, rateHz: number, what: string, t?: Test):
         if (e.type === 'restart') bases.push(ack);
       }
       const k = h.fake.streams.length - 1;
-      return k >= 0 && k === bases.length - 1 && bases[k] + h.fake.streams[k].audioBytes === total;
+      return k >= 0 && k === bases.length - 1 && must(bases[k]) + must(h.fake.streams[k]).audioBytes === total;
     },
     8000,
     what,
@@ -187,7 +188,7 @@ t.test('8 kHz speech: the config Google receives, interims and finals, every byt
   h.write(frames(pcm, rate));
   await untilAllSent(h, rate, 'all audio at the fake', t);
   await until(() => h.events.filter((e) => e.type === 'final').length >= 5, 5000, 'finals');
-  const cfg = h.fake.streams[0].config!;
+  const cfg = must(h.fake.streams[0]).config!;
   t.equal(cfg.config.encoding, 'LINEAR16');
   t.equal(cfg.config.sampleRateHertz, 8000);
   t.equal(cfg.config.audioChannelCount, 1);
@@ -197,7 +198,7 @@ t.test('8 kHz speech: the config Google receives, interims and finals, every byt
   t.equal(cfg.interimResults, true);
   t.equal(cfg.singleUtterance, false);
   t.equal(h.fake.streams.length, 1, 'one stream, no restart');
-  t.equal(h.fake.streams[0].audioBytes, frames(pcm, rate).length * 320, 'the fake got every byte');
+  t.equal(must(h.fake.streams[0]).audioBytes, frames(pcm, rate).length * 320, 'the fake got every byte');
   const interims = h.events.filter((e) => e.type === 'interim');
   const finals = h.events.filter((e) => e.type === 'final');
   t.ok(interims.length >= 5, `interims (${interims.length})`);
@@ -209,7 +210,7 @@ t.test('8 kHz speech: the config Google receives, interims and finals, every byt
   checkAudioAccounting(t, h, rate, '8 kHz');
   h.ac.abort();
   await h.ended;
-  await until(() => h.fake.streams[0].cancelled, 3000, 'stream cancelled at the fake');
+  await until(() => must(h.fake.streams[0]).cancelled, 3000, 'stream cancelled at the fake');
 });
 
 t.test('forced rotation: unacknowledged audio replayed, nothing lost or duplicated, offsets continuous', async (t) => {
@@ -223,14 +224,14 @@ t.test('forced rotation: unacknowledged audio replayed, nothing lost or duplicat
   await untilAllSent(h, rate, 'all audio sent after rotation', t);
   const restarts = h.events.filter((e) => e.type === 'restart');
   t.ok(restarts.length >= 1 && restarts.every((e) => e.type === 'restart' && e.reason === 'rotate'), `rotations (${restarts.length})`);
-  const first = restarts[0];
+  const first = must(restarts[0]);
   t.ok(first.type === 'restart' && first.replayedMs > 0, 'the rotation replayed unacknowledged audio');
-  t.ok(h.fake.streams[0].cancelled, 'the old stream was cancelled');
+  t.ok(must(h.fake.streams[0]).cancelled, 'the old stream was cancelled');
   t.notOk(h.events.some((e) => e.type === 'error'), 'a rotation is not an error');
   const acc = checkAudioAccounting(t, h, rate, 'rotation');
   t.equal(acc.covered, fs.length * 640, 'the slices cover every byte written');
   t.ok(h.fake.streams.length >= 2);
-  t.ok(acc.bases[1] < h.fake.streams[0].audioBytes, `stream 1 re-heard audio stream 0 had not finalised (${acc.bases[1]} < ${h.fake.streams[0].audioBytes})`);
+  t.ok(must(acc.bases[1]) < must(h.fake.streams[0]).audioBytes, `stream 1 re-heard audio stream 0 had not finalised (${acc.bases[1]} < ${must(h.fake.streams[0]).audioBytes})`);
   for (const s of h.fake.streams) t.equal(s.config?.config.sampleRateHertz, 16000, `stream ${s.index} configured first`);
 });
 
@@ -246,7 +247,7 @@ t.test('injected UNAVAILABLE: recoverable error, backoff, reconnect with replay'
   const restart = h.events.find((e) => e.type === 'restart');
   t.match(restart, { type: 'restart', reason: 'GOOGLE_UNAVAILABLE' });
   t.ok(h.events.indexOf(err!) < h.events.indexOf(restart!), 'error, then restart');
-  t.equal(h.fake.streams[0].error?.code, 14);
+  t.equal(must(h.fake.streams[0]).error?.code, 14);
   t.equal(h.fake.streams.length, 2);
   const acc = checkAudioAccounting(t, h, rate, 'UNAVAILABLE');
   t.equal(acc.bases[1], 800 * 32, 'the new stream starts at the last final (800 ms)');
@@ -262,14 +263,14 @@ t.test("Google's 305 s cap (OUT_OF_RANGE): immediate restart, audio continuous",
   h.write(fs.slice(0, 40));
   await until(() => h.fake.streams[0]?.audioBytes === 40 * 960, 5000, 'first 800 ms at the fake');
   await until(() => h.events.some((e) => e.type === 'final'), 5000, 'first final');
-  h.fake.streams[0].fail(GOOGLE_DURATION_CAP.code, GOOGLE_DURATION_CAP.message);
+  must(h.fake.streams[0]).fail(GOOGLE_DURATION_CAP.code, GOOGLE_DURATION_CAP.message);
   await until(() => h.fake.streams.length === 2, 5000, 'second stream');
   h.write(fs.slice(40));
   await untilAllSent(h, rate, 'all audio sent after two caps', t);
   const errs = h.events.filter((e) => e.type === 'error');
   t.same(errs.map((e) => e.type === 'error' && [e.code, e.recoverable]), [['GOOGLE_OUT_OF_RANGE', true], ['GOOGLE_OUT_OF_RANGE', true]]);
   t.same(h.events.filter((e) => e.type === 'restart').map((e) => e.type === 'restart' && e.reason), ['duration-limit', 'duration-limit']);
-  t.equal(h.fake.streams[0].config?.interimResults, false);
+  t.equal(must(h.fake.streams[0]).config?.interimResults, false);
   t.notOk(h.events.some((e) => e.type === 'interim'), 'no interims when disabled');
   const acc = checkAudioAccounting(t, h, rate, '305 s cap');
   t.same(acc.bases.slice(0, 2), [0, 500 * 48], 'stream 1 starts at the first final');
@@ -282,7 +283,7 @@ t.test('single-utterance mode: END_OF_SINGLE_UTTERANCE → a new stream per utte
   const h = await harness(t, rate, { finalEveryMs: 600 }, { GOOGLE_SPEECH_SINGLE_UTTERANCE: 'true' });
   h.write(fs);
   await untilAllSent(h, rate, 'all audio sent across utterances', t);
-  t.equal(h.fake.streams[0].config?.singleUtterance, true);
+  t.equal(must(h.fake.streams[0]).config?.singleUtterance, true);
   t.ok(h.fake.streams.length >= 3, `a stream per utterance (${h.fake.streams.length})`);
   t.ok(h.fake.streams.every((s) => s.finals.length <= 1), 'each stream finalised one utterance');
   const restarts = h.events.filter((e) => e.type === 'restart');
@@ -344,8 +345,8 @@ t.test('abort mid-stream cancels the gRPC call and ends events', async (t) => {
   await until(() => h.fake.streams[0]?.audioBytes === 30 * 640, 5000, 'audio at the fake');
   h.ac.abort();
   await h.ended;
-  await until(() => h.fake.streams[0].cancelled, 5000, 'the fake sees the call cancelled');
-  t.equal(h.fake.streams[0].end, 'cancelled');
+  await until(() => must(h.fake.streams[0]).cancelled, 5000, 'the fake sees the call cancelled');
+  t.equal(must(h.fake.streams[0]).end, 'cancelled');
   h.stream.write(Buffer.alloc(640), 0);
   h.stream.close(); // idempotent
   t.equal(h.fake.streams.length, 1);
@@ -374,7 +375,7 @@ t.test('nothing listening: real UNAVAILABLE from the channel, retried, then fata
     ['restart'],
     ['error', 'GOOGLE_UNAVAILABLE', false],
   ]);
-  const last = events[2];
+  const last = must(events[2]);
   t.match(last.type === 'error' && last.message, /gave up after 1 consecutive failures/);
 });
 
@@ -412,18 +413,18 @@ t.test('a stream that stops taking audio (transport stalled) is replaced; the ne
   const fs = frames(SPEECH_16K, 16000);
   let i = 0;
   await until(() => {
-    if (i < fs.length) s.write(fs[i++], 0);
+    if (i < fs.length) s.write(must(fs[i++]), 0);
     return events.some((e) => e.type === 'restart');
   }, 5000, 'the stalled stream replaced');
   t.match(events, [{ type: 'error', code: 'GOOGLE_STALLED', recoverable: true }, { type: 'restart', reason: 'stalled' }]);
-  t.ok(opened[0].cancelled, 'the stalled stream was cancelled');
-  t.equal(opened[0].writes.length, 1, 'the stuck stream never completed its first write (the config)');
+  t.ok(must(opened[0]).cancelled, 'the stalled stream was cancelled');
+  t.equal(must(opened[0]).writes.length, 1, 'the stuck stream never completed its first write (the config)');
   t.ok(i > 16, `the adapter stopped writing after the stream's buffer filled, and waited (${i} frames written meanwhile)`);
   await until(() => opened.length === 2, 2000, 'new stream after backoff');
-  for (; i < fs.length; i++) s.write(fs[i], 0);
-  await until(() => opened[1].writes.length === fs.length + 1, 2000, 'everything at the new stream');
-  t.ok('streamingConfig' in opened[1].writes[0], 'config first');
-  const audio = Buffer.concat(opened[1].writes.slice(1).map((w) => w.audioContent as Buffer));
+  for (; i < fs.length; i++) s.write(must(fs[i]), 0);
+  await until(() => must(opened[1]).writes.length === fs.length + 1, 2000, 'everything at the new stream');
+  t.ok('streamingConfig' in must(must(opened[1]).writes[0]), 'config first');
+  const audio = Buffer.concat(must(opened[1]).writes.slice(1).map((w) => w.audioContent as Buffer));
   t.ok(audio.equals(Buffer.concat(fs.map((f) => Buffer.from(f)))), 'the new stream got every frame, in order, from the first');
   s.close();
 });

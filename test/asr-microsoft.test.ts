@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { StreamResampler, loadResampler } from '../src/audio/resampler.js';
 import { until } from './helpers/gateway.js';
+import { must } from './helpers/must.js';
 
 const RAW16 = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -77,9 +78,9 @@ function checkFinals(t: Test, events: AsrEvent[], conns: FakeConnection[], rateH
   const finalizedMs = conns.reduce((n, c) => n + c.finalizedBytes, 0) / bytesPerMs;
   t.ok(finals.length >= 2, `finals (${finals.length})`);
   t.same(finals.map((f) => f.text), finals.map((_, i) => `phrase ${i + 1}`), 'every final once, in order');
-  t.equal(finals[0].startMs, 0, 'first final starts at the first byte');
-  for (let i = 1; i < finals.length; i++) t.equal(finals[i].startMs, finals[i - 1].endMs, `final ${i + 1} continues where ${i} ended`);
-  t.equal(finals[finals.length - 1].endMs, Math.round(finalizedMs), 'offsets are absolute in the call audio');
+  t.equal(must(finals[0]).startMs, 0, 'first final starts at the first byte');
+  for (let i = 1; i < finals.length; i++) t.equal(must(finals[i]).startMs, must(finals[i - 1]).endMs, `final ${i + 1} continues where ${i} ended`);
+  t.equal(must(finals[finals.length - 1]).endMs, Math.round(finalizedMs), 'offsets are absolute in the call audio');
   t.ok(events.some((e) => e.type === 'interim' && e.text === 'phrase'), 'interim results arrive');
   t.ok(events.findIndex((e) => e.type === 'interim') < events.findIndex((e) => e.type === 'final'), 'interim before its final');
 }
@@ -94,7 +95,7 @@ for (const rateHz of [16000, 8000]) {
     await until(() => audioConns(fake).reduce((n, c) => n + c.audioBytes, 0) >= pcm.length, 10000, 'all audio at the fake');
     const conns = audioConns(fake);
     t.equal(conns.length, 1, 'one connection');
-    const c = conns[0];
+    const c = must(conns[0]);
     t.equal(c.path, '/speech/recognition/conversation/cognitiveservices/v1', 'continuous (conversation) recognition');
     t.equal(c.headers['ocp-apim-subscription-key'], 'secret', 'key sent');
     t.equal(c.language, 'en-GB', 'language = call.language');
@@ -126,7 +127,8 @@ for (const fc of failureCases) {
     await writeFrames(run.stream, pcm, fc.rateHz);
     await until(() => audioConns(fake).length === 2 && accounted(audioConns(fake)).length >= pcm.length, 10000, 'all audio accounted for');
     const conns = audioConns(fake);
-    const [c1, c2] = conns;
+    const c1 = must(conns[0], 'connection 1');
+    const c2 = must(conns[1], 'connection 2');
     t.ok(c1.failed, 'failure injected on connection 1');
     t.ok(c1.audioBytes > c1.finalizedBytes, 'connection 1 had unfinalised audio when it failed');
     const unfinalised = c1.pcm().subarray(c1.finalizedBytes);
@@ -134,7 +136,7 @@ for (const fc of failureCases) {
     t.ok(accounted(conns).equals(pcm), 'finalised audio of 1 + all of 2 = exactly what was written (nothing lost, doubled or reordered)');
     const err = run.events.find((e) => e.type === 'error');
     t.match(err, { type: 'error', code: fc.code, recoverable: true }, 'recoverable error event');
-    const restart = run.events.find((e) => e.type === 'restart') as Extract<AsrEvent, { type: 'restart' }> | undefined;
+    const restart = run.events.find((e) => e.type === 'restart');
     t.match(restart, { type: 'restart', reason: fc.code }, 'restart event');
     const bytesPerMs = (fc.rateHz * 2) / 1000;
     t.ok((restart?.replayedMs ?? 0) >= Math.floor(unfinalised.length / bytesPerMs), `replayedMs ${restart?.replayedMs} covers the unfinalised audio`);
@@ -161,7 +163,7 @@ t.test('fatal errors end the events: wrong key (401) and Forbidden', async (t) =
   await writeFrames(forbidden.stream, Buffer.alloc(32000), 16000);
   await forbidden.ended;
   t.match(forbidden.events.filter((e) => e.type !== 'interim'), [{ type: 'error', code: 'AZURE_FORBIDDEN', recoverable: false }]);
-  await until(() => fake.recognitions()[0].closed, 5000, 'socket closed after the fatal error');
+  await until(() => must(fake.recognitions()[0]).closed, 5000, 'socket closed after the fatal error');
   t.equal(fake.recognitions().length, 1, 'no reconnect after a fatal error');
 });
 
@@ -224,12 +226,12 @@ t.test('abort mid-stream closes the socket, ends the events and leaves no handle
   const before = count();
   const run = await startAsr(t, { AZURE_SPEECH_HOST: fake.host }, 16000);
   await writeFrames(run.stream, pcm.subarray(0, 32000), 16000);
-  await until(() => audioConns(fake)[0]?.audioBytes >= 16000, 10000, 'audio flowing');
+  await until(() => (audioConns(fake)[0]?.audioBytes ?? 0) >= 16000, 10000, 'audio flowing');
   t.ok(count() > before, `sockets are open while streaming (${before} → ${count()})`);
   run.ac.abort();
   await run.ended;
   t.pass('events ended on abort');
-  const c = audioConns(fake)[0];
+  const c = must(audioConns(fake)[0]);
   await until(() => c.closed, 5000, 'the fake saw the socket close');
   t.notOk(c.ended, 'closed at once, without waiting for the end of the turn');
   await until(() => count() <= before, 5000, 'no sockets or timers left');
@@ -262,7 +264,7 @@ t.test('24 kHz leg: resampled to 16 kHz for the service, the same samples as a r
   await writeFrames(run.stream, leg, 24000);
   const flushed = expected.length - (expected.length % 3200);
   await until(() => (audioConns(fake)[0]?.audioBytes ?? 0) >= flushed, 10000, 'audio at the fake');
-  const c = audioConns(fake)[0];
+  const c = must(audioConns(fake)[0]);
   t.equal(c.rateHz, 16000, 'the service gets 16 kHz');
   t.ok(c.pcm().equals(expected.subarray(0, c.audioBytes)), `resampled audio, byte for byte (${c.audioBytes} B)`);
   await until(() => run.events.filter((e) => e.type === 'final').length === c.results.filter((r) => r.type === 'phrase').length, 5000, 'finals');

@@ -20,6 +20,7 @@ import type { CallInfo } from '../src/call/call-info.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createFliteTts } from '../src/tts/flite.js';
+import { must } from './helpers/must.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
 const FRAME = 640;
@@ -47,7 +48,7 @@ async function call(g: TestGateway, uuid: string): Promise<{ leg: RawLeg; caller
   return { leg, caller, inputs: () => INPUTS.get(uuid) ?? [] };
 }
 
-const playback = (inputs: BotInput[]) => inputs.find((e) => e.type === 'playback') as Extract<BotInput, { type: 'playback' }> | undefined;
+const playback = (inputs: BotInput[]) => inputs.find((e) => e.type === 'playback');
 
 t.test('(a) a short "okay" pauses the reply, which resumes where it stopped and plays to its end; the bot gets a backchannel; another call is untouched', async (t) => {
   const g = await startGateway(t, { BOT_ADAPTER: BOT });
@@ -153,10 +154,10 @@ t.test('(d) with ASR: a spoken acknowledgement reaches the bot as a backchannel 
   // The offline recogniser's final can take seconds on a busy machine (up to BACKCHANNEL_TEXT_WAIT_MS, 8 s, are waited for).
   await until(() => a.inputs().some((e) => e.type === 'backchannel'), 12000, 'backchannel told to the bot').catch((e) => { t.comment(JSON.stringify(a.inputs()) + JSON.stringify(g.logs.filter((l) => /transcript|backchannel|barge/.test(l.msg)).map((l) => [l.msg, l.why ?? l.text ?? '']))); throw e; });
   await new Promise((r) => setTimeout(r, 1000)); // a straggling final would show up as a transcript now
-  const bcs = a.inputs().filter((e) => e.type === 'backchannel') as Array<Extract<BotInput, { type: 'backchannel' }>>;
+  const bcs = a.inputs().filter((e) => e.type === 'backchannel');
   t.comment(`backchannels: ${JSON.stringify(bcs)}`);
   t.equal(bcs.length, 1, 'one backchannel');
-  t.match(bcs[0].text ?? '', /^i see$/, '"i see" comes with its transcript');
+  t.match(must(bcs[0]).text ?? '', /^i see$/, '"i see" comes with its transcript');
   t.notOk(a.inputs().some((e) => e.type === 'transcript' && e.final), 'no final transcript for the bot to answer');
   t.notOk(a.inputs().some((e) => e.type === 'playback' && e.interrupted), 'never interrupted');
   t.equal(playback(a.inputs()), undefined, 'the reply is still playing (no interruption reported)');

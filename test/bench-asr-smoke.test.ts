@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { must } from './helpers/must.js';
 
 t.test('quick bench:asr run writes asr.json and asr.md', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-asr-'));
@@ -26,7 +27,7 @@ t.test('quick bench:asr run writes asr.json and asr.md', async (t) => {
   t.ok(j.wer.some((w) => w.setup.includes('grammar')), 'with the set grammar');
   t.equal(j.menu.length, 2);
   t.ok(j.menu.every((m) => m.answers > 0 && m.right <= m.answers));
-  for (const k of ['fillUsPerChunk', 'measureUsPerChunk', 'resampleUsPerChunk']) t.ok(j.fillCost[k] > 0, k);
+  for (const k of ['fillUsPerChunk', 'measureUsPerChunk', 'resampleUsPerChunk']) t.ok(must(j.fillCost[k]) > 0, k);
   t.ok(j.utterances.every((u) => Number.isInteger(u.errors) && u.words > 0));
   t.ok(j.utterances.some((u) => u.hyp.length > 0), 'the gateway heard something: transcripts reached the bot');
   t.match(readFileSync(join(dir, 'asr.md'), 'utf8'), /\| local, fill auto \| telephone-8k \|/);

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { must } from './helpers/must.js';
 
 // Five targets started one after the other: about 1 minute on a quiet 2-core machine, more on a shared one.
 t.setTimeout(300000);
@@ -15,7 +16,7 @@ t.test('burst bench, quick: per core and whole machine, gateway and baselines, e
   const res = JSON.parse(readFileSync(join(dir, 'burst.json'), 'utf8')) as {
     runs: Array<{ perCore: Array<{ label: string; levels: Array<Record<string, unknown>> }>; machine: Array<{ label: string; levels: Array<Record<string, unknown>> }> }>;
   };
-  const run = res.runs[0];
+  const run = must(res.runs[0]);
   t.same(run.perCore.map((s) => s.label), ['baseline', 'gateway WORKERS=1']);
   t.same(run.machine.map((s) => s.label), ['2 baselines', 'gateway WORKERS=1', 'gateway WORKERS=2']);
   for (const s of [...run.perCore, ...run.machine]) {

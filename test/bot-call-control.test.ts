@@ -14,6 +14,7 @@ import { startGateway, until, type TestGateway } from './helpers/gateway.js';
 import { openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { FakeOpenAi } from './fakes/openai-server.js';
 import { VonageApiFake } from './fakes/vonage-api.js';
+import { must } from './helpers/must.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 // Vonage call uuids (REST call control accepts only the UUID format).
@@ -36,7 +37,7 @@ async function vonage(t: Test): Promise<VonageApiFake> {
 async function call(g: TestGateway, uuid: string, regionUrl: string): Promise<RawLeg> {
   const q = new URLSearchParams({ uuid, conversation_uuid: `CON-${uuid}`, from: '447700900001', to: '447700900000', region_url: regionUrl });
   const ncco = (await (await fetch(`${g.url}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
-  const ep = ncco[0].endpoint[0];
+  const ep = must(must(ncco[0]).endpoint[0]);
   const leg = await openRawLeg(ep.uri.replace('//localhost:', '//127.0.0.1:'));
   leg.handshake('audio/l16;rate=16000', ep.headers);
   return leg;
@@ -60,10 +61,10 @@ t.test('LLM bot: the transfer and hang_up tools reach Vonage over REST', async (
   const a = await call(g, LLM_TRANSFER, api.url);
   press(a, '0');
   await until(() => updates(api, LLM_TRANSFER).length === 1, 15000, 'REST transfer');
-  const tr = updates(api, LLM_TRANSFER)[0];
+  const tr = must(updates(api, LLM_TRANSFER)[0]);
   t.equal(tr.action, 'transfer');
-  t.same(tr.destination?.ncco[0].endpoint[0], { type: 'phone', number: '447700900002' }, 'to the number the model chose (an allowed one)');
-  t.match(llm.requests[0].body.messages?.at(-1), { role: 'user', content: /0/ }, 'the key press reached the model');
+  t.same(must(tr.destination?.ncco[0]).endpoint[0], { type: 'phone', number: '447700900002' }, 'to the number the model chose (an allowed one)');
+  t.match(must(llm.requests[0]).body.messages?.at(-1), { role: 'user', content: /0/ }, 'the key press reached the model');
   a.ws.close();
 
   // Call 2: the model says goodbye and hangs up: the REST hangup comes after the goodbye has played.
@@ -96,9 +97,9 @@ t.test('sample sidecar bot (child process): 0 transfers and # hangs up, over RES
   const a = await call(g, SIDECAR_TRANSFER, api.url);
   press(a, '0');
   await until(() => updates(api, SIDECAR_TRANSFER).length === 1, 15000, 'REST transfer');
-  const tr = updates(api, SIDECAR_TRANSFER)[0];
+  const tr = must(updates(api, SIDECAR_TRANSFER)[0]);
   t.equal(tr.action, 'transfer');
-  t.same(tr.destination?.ncco[0].endpoint[0], { type: 'phone', number: '447700900003' });
+  t.same(must(tr.destination?.ncco[0]).endpoint[0], { type: 'phone', number: '447700900003' });
   a.ws.close();
 
   const b = await call(g, SIDECAR_HANGUP, api.url);

@@ -9,6 +9,7 @@ import { metricValue, startGateway, until, untilLog } from './helpers/gateway.js
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { transcribe16k } from './helpers/transcribe.js';
 import { FakeOpenAi } from './fakes/openai-server.js';
+import { must } from './helpers/must.js';
 
 const GOFORWARD = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw'); // 16 kHz: "go forward ten meters"
 const KEY = 'sk-e2e-secret-456';
@@ -41,14 +42,14 @@ t.test('recorded speech → LLM → spoken reply streamed sentence by sentence �
   const audio = Buffer.concat([GOFORWARD, Buffer.alloc(32000)]);
   await streamFrames(leg.ws, audio, 640, Math.floor(audio.length / 640));
   await until(() => fake.requests.length === 1, 15000, 'LLM request');
-  const msgs = fake.requests[0].body.messages ?? [];
+  const msgs = must(fake.requests[0]).body.messages ?? [];
   t.same(msgs.at(-1), { role: 'user', content: 'go forward ten meters' }, 'the fake got the transcript of the recorded speech');
   t.same(msgs.slice(1, 2), [{ role: 'assistant', content: 'Hello, where should I go?' }], 'the greeting is in the history');
 
   // The first sentence plays while the model has not finished: the fake still holds the rest.
   await until(() => leg.binary.length - before >= 25, 15000, 'first sentence audio on the leg');
   t.ok(fake.holding('rest'), 'fake still holding the rest of the reply');
-  t.notOk(fake.requests[0].completed, 'response still open while the caller hears the first sentence');
+  t.notOk(must(fake.requests[0]).completed, 'response still open while the caller hears the first sentence');
 
   fake.release('rest');
   const closed = await leg.closed;

@@ -10,6 +10,7 @@ import { createLlmBot, APOLOGY, FALLBACK_GOODBYE } from '../src/bot/llm.js';
 import type { BotOutput, BotSession } from '../src/bot/types.js';
 import { FakeOpenAi, type Reply } from './fakes/openai-server.js';
 import { until } from './helpers/gateway.js';
+import { must } from './helpers/must.js';
 
 const KEY = 'sk-test-secret-123';
 
@@ -51,7 +52,7 @@ t.test('the first sentence is said while the server still holds the rest; senten
   await until(() => b.fake.holding('rest'), 5000, 'server holding the rest');
   await until(() => b.says().length === 1, 5000, 'first sentence');
   t.same(b.says()[0], { type: 'say', text: 'Hello there!', end: false }, 'first sentence out, reply not ended');
-  t.notOk(b.fake.requests[0].completed, 'the response is still open');
+  t.notOk(must(b.fake.requests[0]).completed, 'the response is still open');
   // "3.5" is held back until the next token shows the dot is not a sentence end.
   t.same(b.spoken(), ['Hello there!']);
   b.fake.release('rest');
@@ -74,14 +75,15 @@ t.test('requests: bearer key, model, stream, system prompt, tools, settings; his
   b.session.input({ type: 'dtmf', digit: '5', durationMs: 100 });
   await until(() => b.fake.requests.length === 2, 5000, 'second request');
   await until(() => b.spoken().length === 4, 5000, 'second reply');
-  const [r1, r2] = b.fake.requests;
+  const r1 = must(b.fake.requests[0], 'request 1');
+  const r2 = must(b.fake.requests[1], 'request 2');
   t.equal(r1.headers.authorization, `Bearer ${KEY}`);
   t.equal(r1.body.model, 'test-model');
   t.equal(r1.body.stream, true);
   t.equal(r1.body.temperature, 0.3);
   t.equal(r1.body.max_tokens, 50);
   t.same(r1.body.tools?.map((x) => (x.function as { name: string }).name), ['hang_up', 'send_dtmf', 'transfer']);
-  t.same(((r1.body.tools?.[2].function as { parameters: { properties: { number: { enum: string[] } } } }).parameters.properties.number.enum), ['+14155550100'], 'transfer only to the allowed number');
+  t.same(((must(r1.body.tools?.[2]).function as { parameters: { properties: { number: { enum: string[] } } } }).parameters.properties.number.enum), ['+14155550100'], 'transfer only to the allowed number');
   t.same(r1.body.messages, [
     { role: 'system', content: DEFAULT_SYSTEM_PROMPT },
     { role: 'assistant', content: 'Hi, this is the test line.' },
@@ -106,7 +108,7 @@ t.test('history is bounded and never starts with an orphaned tool result', async
   }
   b.final('last');
   await until(() => b.fake.requests.length === 6, 5000, 'sixth request');
-  t.same(b.fake.requests[5].body.messages, [
+  t.same(must(b.fake.requests[5]).body.messages, [
     { role: 'system', content: 'Be brief.' },
     { role: 'user', content: 'question 4' },
     { role: 'assistant', content: 'Answer 4.' },
@@ -151,7 +153,7 @@ t.test('send_dtmf → dtmf; the result goes back to the model, which answers aga
   await until(() => b.spoken().includes('Done.'), 5000, 'follow-up reply');
   t.same(b.out.filter((o) => o.type !== 'say'), [{ type: 'dtmf', digits: '12#' }]);
   t.same(b.spoken(), ['Pressing it now.', 'Done.']);
-  const msgs = b.fake.requests[1].body.messages ?? [];
+  const msgs = must(b.fake.requests[1]).body.messages ?? [];
   t.same(msgs.slice(-3), [
     { role: 'user', content: 'press one two hash' },
     { role: 'assistant', content: 'Pressing it now.', tool_calls: [{ id: 'call_d', type: 'function', function: { name: 'send_dtmf', arguments: '{"digits":"12#"}' } }] },
@@ -170,9 +172,9 @@ t.test('invalid tool arguments are refused: no action, the model sees the error'
   b.final('press something weird');
   await until(() => b.spoken().length === 1, 5000, 'final answer');
   t.same(b.out.filter((o) => o.type !== 'say'), [], 'no dtmf, no transfer');
-  const tools = (b.fake.requests[2].body.messages ?? []).filter((m) => m.role === 'tool');
-  t.match(tools[0].content, /^Error: digits must match/);
-  t.match(tools[1].content, /^Error: transfers to that number are not allowed/, 'no transfer tool configured: refused');
+  const tools = (must(b.fake.requests[2]).body.messages ?? []).filter((m) => m.role === 'tool');
+  t.match(must(tools[0]).content, /^Error: digits must match/);
+  t.match(must(tools[1]).content, /^Error: transfers to that number are not allowed/, 'no transfer tool configured: refused');
   t.same(b.bot.stats.toolCalls, { invalid: 2 });
   t.same(b.fake.problems, []);
 });
@@ -210,17 +212,17 @@ t.test('barge-in (interrupted playback) aborts the stream and closes the connect
   b.session.input({ type: 'speech-start' });
   b.fake.release('a');
   await until(() => b.spoken().length === 2, 5000, 'second sentence after speech-start');
-  t.notOk(b.fake.requests[0].clientClosed);
+  t.notOk(must(b.fake.requests[0]).clientClosed);
   // The session cut the audio: 1.2 s of 2.4 s heard.
   b.session.input({ type: 'playback', replyId: 1, interrupted: true, heardMs: 1200, totalMs: 2400 });
-  await until(() => b.fake.requests[0].clientClosed, 5000, 'client closed the connection');
+  await until(() => must(b.fake.requests[0]).clientClosed, 5000, 'client closed the connection');
   t.same(b.says().at(-1), { type: 'say', text: '', end: true }, 'the cut reply is closed');
   t.equal(b.bot.stats.aborted, 1);
   t.notOk(b.spoken().includes(APOLOGY), 'no apology for a barge-in');
   b.reply({ type: 'stream', chunks: ['Okay', '.'] });
   b.final('actually never mind');
   await until(() => b.fake.requests.length === 2, 5000, 'next request');
-  t.same(b.fake.requests[1].body.messages?.slice(1), [
+  t.same(must(b.fake.requests[1]).body.messages?.slice(1), [
     { role: 'user', content: 'tell me a story' },
     { role: 'assistant', content: 'Let me tell you a long...' },
     { role: 'user', content: 'actually never mind' },
@@ -235,7 +237,7 @@ t.test('a reply interrupted before anything was heard leaves no assistant turn',
   b.session.input({ type: 'playback', replyId: 1, interrupted: true, heardMs: 0, totalMs: 900 });
   b.final('again');
   await until(() => b.fake.requests.length === 2, 5000, 'next request');
-  t.same(b.fake.requests[1].body.messages?.slice(1).map((m) => m.role), ['user', 'user']);
+  t.same(must(b.fake.requests[1]).body.messages?.slice(1).map((m) => m.role), ['user', 'user']);
 });
 
 t.test('a new final while a request streams supersedes it', async (t) => {
@@ -244,10 +246,10 @@ t.test('a new final while a request streams supersedes it', async (t) => {
   b.final('what time is it');
   await until(() => b.spoken().length === 1, 5000, 'first sentence');
   b.final('in Tokyo');
-  await until(() => b.fake.requests[0].clientClosed, 5000, 'first request closed');
+  await until(() => must(b.fake.requests[0]).clientClosed, 5000, 'first request closed');
   await until(() => b.spoken().includes('Got it.'), 5000, 'second reply');
   t.same(b.says().map((s) => [s.text, !!s.end]), [['Thinking about it.', false], ['', true], ['Got it.', true]], 'the first reply is closed before the second starts');
-  t.same(b.fake.requests[1].body.messages?.slice(1), [
+  t.same(must(b.fake.requests[1]).body.messages?.slice(1), [
     { role: 'user', content: 'what time is it' },
     { role: 'assistant', content: 'Thinking about it.' },
     { role: 'user', content: 'in Tokyo' },
@@ -260,8 +262,8 @@ t.test('the call ending aborts a streaming request', async (t) => {
   b.final('hello');
   await until(() => b.fake.requests.length === 1, 5000, 'request');
   b.ac.abort();
-  await until(() => b.fake.requests[0].clientClosed && b.state.ended, 5000, 'closed connection and output');
-  t.ok(b.fake.requests[0].clientClosed, 'the fake saw the client close the connection');
+  await until(() => must(b.fake.requests[0]).clientClosed && b.state.ended, 5000, 'closed connection and output');
+  t.ok(must(b.fake.requests[0]).clientClosed, 'the fake saw the client close the connection');
   t.equal(b.bot.stats.aborted, 1);
   t.same(b.out, [], 'nothing said, no apology');
 });
@@ -271,7 +273,7 @@ t.test('first-token timeout: apology, connection closed, the call goes on', asyn
   b.reply({ type: 'hang' }, { type: 'stream', chunks: ['Fine', '.'] });
   b.final('are you there');
   await until(() => b.spoken().includes(APOLOGY), 10000, 'apology');
-  await until(() => b.fake.requests[0].clientClosed, 5000, 'connection closed');
+  await until(() => must(b.fake.requests[0]).clientClosed, 5000, 'connection closed');
   t.equal(b.bot.stats.errors.LLM_TIMEOUT, 1);
   b.final('hello again');
   await until(() => b.spoken().includes('Fine.'), 5000, 'next turn works');
@@ -284,7 +286,7 @@ t.test('overall timeout cuts a reply that started: what was said stays, the apol
   b.final('go');
   await until(() => b.says().some((s) => s.end), 10000, 'reply closed');
   t.same(b.says().map((s) => [s.text, !!s.end]), [['Part one.', false], [APOLOGY, true]]);
-  await until(() => b.fake.requests[0].clientClosed, 5000, 'connection closed');
+  await until(() => must(b.fake.requests[0]).clientClosed, 5000, 'connection closed');
   t.equal(b.bot.stats.errors.LLM_TIMEOUT, 1);
 });
 
@@ -301,7 +303,7 @@ t.test('HTTP 500 and 429 and a refused connection: apology each time, the sessio
   t.equal(b.bot.stats.errors.LLM_HTTP, 2);
   const failed = b.logs.filter((l) => l.msg === 'llm request failed');
   t.same(failed.map((l) => l.status), [500, 429]);
-  t.match(String((failed[1].err as { message: string }).message), /Rate limit reached/);
+  t.match(String((must(failed[1]).err as { message: string }).message), /Rate limit reached/);
 
   const dead = new FakeOpenAi();
   const deadUrl = await dead.start();

@@ -18,6 +18,7 @@ import { startGateway, until, untilLog, type TestGateway } from './helpers/gatew
 import { ContinuousCaller, openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
 import { VonageApiFake } from './fakes/vonage-api.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const ajv = new Ajv({ allErrors: true });
@@ -234,8 +235,8 @@ t.test('with call control: a phone transfer reaches Vonage, a refused action is 
   // Vonage's side: answer webhook → NCCO → leg with its headers (region_url = the fake).
   const q = new URLSearchParams({ uuid: UUID, conversation_uuid: `CON-${UUID}`, from: '447700900001', to: '447700900000', region_url: api.url });
   const ncco = (await (await fetch(`${g.url}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
-  const leg = await openRawLeg(ncco[0].endpoint[0].uri.replace('//localhost:', '//127.0.0.1:'));
-  leg.handshake('audio/l16;rate=16000', ncco[0].endpoint[0].headers);
+  const leg = await openRawLeg(must(must(ncco[0]).endpoint[0]).uri.replace('//localhost:', '//127.0.0.1:'));
+  leg.handshake('audio/l16;rate=16000', must(must(ncco[0]).endpoint[0]).headers);
   t.teardown(() => leg.ws.terminate());
   t.match(await b.waitFor((m) => m.type === 'call.started', 'call.started'), { capabilities: { callControl: true } });
 
@@ -245,7 +246,7 @@ t.test('with call control: a phone transfer reaches Vonage, a refused action is 
 
   b.send({ type: 'transfer', phone: '+447700900003' });
   await until(() => api.accepted('updateCall').length === 1, 10000, 'REST transfer');
-  const body = api.accepted('updateCall')[0].body as { action: string; destination: { ncco: unknown[] } };
+  const body = must(api.accepted('updateCall')[0]).body as { action: string; destination: { ncco: unknown[] } };
   t.equal(body.action, 'transfer');
   t.same(body.destination.ncco, [{ action: 'connect', from: '447700900000', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'connect to the number, caller id the number dialled');
   // Vonage then ends the socket: the bot learns the call went by its transfer.

@@ -14,6 +14,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { metricValue, startGateway, until, untilLog, type TestGateway } from './helpers/gateway.js';
 import { ContinuousCaller, goertzel, openRawLeg, type RawLeg } from './helpers/raw-leg.js';
 import { SIDECAR_SCHEMA } from '../src/bot/remote-schema.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const APOLOGY = 'Sorry, our assistant is unavailable right now. Please call back later.';
@@ -248,7 +249,7 @@ t.test('exact protocol with an in-process bot: metadata, events, errors for bad 
   await waitFor((m) => m.type === 'dtmf', 'dtmf');
   const caller_ = got.filter((m) => ['speech.started', 'speech.ended', 'transcript', 'dtmf'].includes(m.type as string));
   t.match(caller_, [{ type: 'speech.started' }, { type: 'speech.ended', durationMs: Number }, { type: 'transcript', text: 'go forward ten meters', final: true }, { type: 'dtmf', digit: '7', durationMs: 120 }]);
-  t.ok((caller_[1].durationMs as number) > 1000, `utterance length reported (${caller_[1].durationMs} ms)`);
+  t.ok((must(caller_[1]).durationMs as number) > 1000, `utterance length reported (${must(caller_[1]).durationMs} ms)`);
 
   // The caller hangs up: call.ended is the last message, and the bot socket is closed with 1000.
   caller.stop();

@@ -46,7 +46,8 @@ t.test('the charts fill their panel at desktop and phone widths', async (t) => {
     // Data like the screenshot: a reply at 697 ms.
     const m = await page.evaluate(async () => {
       const doc = (globalThis as any).document;
-      const mod = await import('/console/charts.js' as string);
+      const chartsUrl: string = '/console/charts.js'; // the browser's module, not one for tsc to resolve
+      const mod = await import(chartsUrl);
       const svg = doc.querySelector('#chart-turns');
       const now = Date.now();
       mod.drawChart(svg, [{ atMs: now - 60000, value: 349 }, { atMs: now - 1000, value: 697 }], { windowMs: 600000, unit: 'ms', style: 'dots', nowMs: now });

@@ -10,6 +10,7 @@ import { metricValue } from './helpers/gateway.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createConsole } from '../src/console/routes.js';
+import { must } from './helpers/must.js';
 
 const TOKEN = 'console-secret-token-0123456789';
 
@@ -52,7 +53,7 @@ t.test('token gate: 401 without it; ?token= sets an HttpOnly cookie; cookie and 
   t.equal(first.headers.get('location'), '/console');
   const setCookie = first.headers.get('set-cookie') ?? '';
   t.match(setCookie, /^vgw_console=[^;]+; Path=\/console; HttpOnly; SameSite=Strict/, 'HttpOnly, SameSite cookie scoped to /console');
-  const cookie = setCookie.split(';')[0];
+  const cookie = must(setCookie.split(';')[0]);
 
   const page = await fetch(`${g.url}/console`, { headers: { cookie } });
   t.equal(page.status, 200);
@@ -112,7 +113,7 @@ t.test('the live feed follows a real call: start, state, DTMF, bot text, figures
   // A second client gets the ended call in its snapshot (ended calls stay listed).
   const second = await openSse(`${g.url}/console/events`);
   await until(() => second.events.some((e) => e.event === 'snapshot'), 5000, 'second snapshot');
-  const snap = second.events[0].data as { calls: Array<{ id: string; state: string; lines: Array<{ kind: string }> }> };
+  const snap = must(second.events[0]).data as { calls: Array<{ id: string; state: string; lines: Array<{ kind: string }> }> };
   const ended = snap.calls.find((c) => c.id === 'console-feed-1');
   t.equal(ended?.state, 'closed', 'the ended call is still listed');
   t.ok(ended?.lines.some((l) => l.kind === 'dtmf'), 'with its transcript');

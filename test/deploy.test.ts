@@ -17,6 +17,7 @@ import {
   composeDefault, dockerStages, parseAllYaml, dockerignore, durationSeconds, execForm, flagsOf, ignoredByDocker, ofKind, parseYaml,
   promqlGroupLabels, promqlMetrics, quantity, readYaml, readYamlDocs, validateK8s, type K8sObject,
 } from './helpers/deploy-files.js';
+import { must } from './helpers/must.js';
 
 /** Every setting the gateway reads: the manifests, ConfigMap and compose file may use no other. */
 const SETTINGS = new Set(CONFIG_SPECS.map((s) => s.env));
@@ -25,8 +26,8 @@ const BASE = `${K8S}/base`;
 const SIDECAR_BOT_ARGS = ['node', 'examples/sidecar-bot.mjs', '--port', '8765'];
 
 t.test('the sidecar bot the manifests run is the sample bot in the repository', async (t) => {
-  t.ok(existsSync(SIDECAR_BOT_ARGS[1]), `${SIDECAR_BOT_ARGS[1]} exists`);
-  t.match(readFileSync(SIDECAR_BOT_ARGS[1], 'utf8'), /--port/, 'it takes --port');
+  t.ok(existsSync(must(SIDECAR_BOT_ARGS[1])), `${SIDECAR_BOT_ARGS[1]} exists`);
+  t.match(readFileSync(must(SIDECAR_BOT_ARGS[1]), 'utf8'), /--port/, 'it takes --port');
 });
 
 // ── load everything once ─────────────────────────────────────────────────────────────────────────────────────────
@@ -39,7 +40,7 @@ const sidecarDeployment: K8sObject = readYamlDocs(`${K8S}/sidecar/deployment.yam
 const one = (kind: string): K8sObject => {
   const found = base.filter((o) => o.kind === kind);
   if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`);
-  return found[0];
+  return must(found[0]);
 };
 const configMap = one('ConfigMap');
 const deployment = one('Deployment');
@@ -48,7 +49,7 @@ const cmConfig = loadConfig(configMap.data);
 const gatewayPort = cmConfig.port;
 const gatewayOf = (d: K8sObject) => d.spec.template.spec.containers.find((c: any) => c.name === 'gateway');
 const stages = dockerStages('Dockerfile');
-const runtime = stages[stages.length - 1];
+const runtime = must(stages[stages.length - 1]);
 const compose = readYaml('deploy/compose.yaml');
 const composeGateway = compose.services.gateway;
 const composeEnv: Record<string, string> = Object.fromEntries(
@@ -80,7 +81,7 @@ t.test('Dockerfile: multi-stage, pinned base, dev deps only in the build stage, 
   t.ok(build, 'a stage named build');
   for (const s of stages) {
     t.match(s.image, /^node:24\.\d+\.\d+-bookworm-slim$/, `${s.name}: pinned Node 24 LTS tag, not latest`);
-    t.equal(s.image, stages[0].image, 'every stage on the same base image');
+    t.equal(s.image, must(stages[0]).image, 'every stage on the same base image');
   }
   const runs = (s: typeof runtime) => ofKind(s, 'RUN').map((i) => i.getArgumentsContent() ?? '');
   t.ok(runs(build!).some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'build stage: npm ci with dev dependencies');
@@ -90,7 +91,7 @@ t.test('Dockerfile: multi-stage, pinned base, dev deps only in the build stage, 
 
   const apt = runs(runtime).find((r) => /apt-get install/.test(r)) ?? '';
   t.match(apt, /--no-install-recommends/);
-  const pkgs = /apt-get install\s+([^&;]*)/.exec(apt)![1].split(/\s+/).filter((w) => w && !w.startsWith('-'));
+  const pkgs = must(/apt-get install\s+([^&;]*)/.exec(apt)![1]).split(/\s+/).filter((w) => w && !w.startsWith('-'));
   t.ok(pkgs.includes('pocketsphinx') && pkgs.includes('pocketsphinx-en-us'), 'offline ASR installed: ' + pkgs.join(' '));
   for (const tool of ['build-essential', 'gcc', 'g++', 'make', 'python3', 'git', 'curl', 'wget']) t.notOk(pkgs.includes(tool), `no ${tool}`);
   t.match(apt, /rm -rf \/var\/lib\/apt\/lists\/\*/, 'apt lists removed in the same layer');
@@ -118,10 +119,10 @@ t.test('Dockerfile: non-root, signals, port, HEALTHCHECK, exec form', async (t) 
   t.equal(Number(env.PORT), gatewayPort, 'ENV PORT = ConfigMap PORT');
   t.same(ofKind(runtime, 'EXPOSE').map((e) => Number(e.getArgumentsContent())), [gatewayPort], 'EXPOSE the gateway port');
 
-  const entry = execForm(ofKind(runtime, 'ENTRYPOINT')[0]);
+  const entry = execForm(must(ofKind(runtime, 'ENTRYPOINT')[0]));
   t.same(entry, ['/usr/bin/tini', '--'], 'exec-form init that forwards signals and reaps children');
   const cmds = ofKind(runtime, 'CMD');
-  const cmd = execForm(cmds[cmds.length - 1]);
+  const cmd = execForm(must(cmds[cmds.length - 1]));
   // `npm start` execs the same command (`exec` replaces npm's shell, so a signal to npm reaches Node).
   const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.replace(/^exec /, '').split(' ');
   t.same(cmd, start, 'exec-form CMD (SIGTERM reaches Node), the same command as `npm start`');
@@ -130,7 +131,7 @@ t.test('Dockerfile: non-root, signals, port, HEALTHCHECK, exec form', async (t) 
   const copied = ofKind(runtime, 'COPY').flatMap((c) => c.getArguments().map((a) => a.getValue()));
   t.ok(copied.includes('/app/dist/src') && copied.includes('examples'), 'compiled gateway and the example bots in the image');
 
-  const hc = ofKind(runtime, 'HEALTHCHECK')[0];
+  const hc = must(ofKind(runtime, 'HEALTHCHECK')[0]);
   const hcCmd = execForm(hc);
   t.ok(hcCmd, 'HEALTHCHECK CMD in exec form');
   t.equal(hcCmd![0], 'node', 'checked with node (no curl in the image)');
@@ -352,7 +353,7 @@ t.test('compose: gateway + sidecar bot + Prometheus + Grafana, consistent with t
   t.ok(durationSeconds(composeGateway.stop_grace_period) > cfg.drainTimeoutMs / 1000, 'stop grace > drain');
   t.equal(composeGateway.build.context, '..');
   t.ok(existsSync(join('deploy', composeGateway.build.context, composeGateway.build.dockerfile)));
-  for (const s of Object.values(compose.services) as any[]) {
+  for (const s of Object.values<any>(compose.services)) {
     for (const v of s.volumes ?? []) t.ok(existsSync(join('deploy', v.split(':')[0])), `volume ${v}`);
   }
 

@@ -12,6 +12,7 @@ import { ContinuousCaller, goertzel, openRawLeg, upgradeStatus } from './helpers
 import { until } from './helpers/gateway.js';
 import { firstMismatch, frames, readRecording, voiced } from './helpers/recording.js';
 import { GOODBYE_TEXT } from '../src/call/apology.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -73,7 +74,7 @@ t.test('SIGTERM with a recorded live call: goodbye at the deadline, 1001, exit 0
   t.equal(r.riffSize, size - 8, 'RIFF size matches the file');
   t.equal(r.channels, 2);
   const left = voiced(frames(r.left, 640));
-  const at = left.findIndex((f) => f.equals(speech[0]));
+  const at = left.findIndex((f) => f.equals(must(speech[0])));
   t.ok(at >= 0, 'the caller channel has the speech that was sent');
   t.equal(firstMismatch(left.slice(at, at + speech.length), speech), -1, 'all of it, byte-exact');
   const right = voiced(frames(r.right, 640));

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { scoreCall } from '../src/eval/score.js';
 import type { CallTimeline, CallerEvent } from '../src/eval/timeline.js';
+import { must } from './helpers/must.js';
 
 /** A timeline of `durationMs`, with bot audio heard over `audio` ([startMs, endMs) ranges). */
 function timeline(durationMs: number, audio: Array<[number, number]>, extra: Partial<CallTimeline> = {}): CallTimeline {
@@ -31,7 +32,7 @@ t.test('a finished reply, then a turn answered: turn latency from the end of spe
 
 t.test('a clear after a backchannel during a reply is a false barge-in', async (t) => {
   const s = scoreCall(timeline(10_000, [[1000, 3240]], { events: [ev(1, 'backchannel', 3000, 3400)], clearsMs: [3250] }));
-  t.equal(s.replies[0].end, 'cleared');
+  t.equal(must(s.replies[0]).end, 'cleared');
   t.same(s.falseBargeIns, { count: 1, chances: 1 });
   t.same(s.missedBargeIns, { count: 0, chances: 0 });
 });
@@ -43,7 +44,7 @@ t.test('a backchannel the reply plays through is not a false barge-in', async (t
 
 t.test('a cough that stops the audio for good (no clear, no notify) is a false barge-in too', async (t) => {
   const s = scoreCall(timeline(10_000, [[1000, 3300]], { events: [ev(1, 'noise', 3000, 3350)] }));
-  t.equal(s.replies[0].end, 'abandoned');
+  t.equal(must(s.replies[0]).end, 'abandoned');
   t.same(s.falseBargeIns, { count: 1, chances: 1 });
 });
 
@@ -51,7 +52,7 @@ t.test('a pause that resumes without a clear is one reply with a pause, and not 
   const s = scoreCall(timeline(10_000, [[1000, 3100], [3500, 6000]], { events: [ev(1, 'backchannel', 3000, 3300)], notifies: [done(6000)] }));
   t.equal(s.replies.length, 1);
   t.equal(s.pauses, 1);
-  t.equal(s.replies[0].end, 'finished');
+  t.equal(must(s.replies[0]).end, 'finished');
   t.same(s.falseBargeIns, { count: 0, chances: 1 });
 });
 
@@ -64,7 +65,7 @@ t.test('an interruption the bot stops for: stop latency from onset to the last h
 
 t.test('an interruption paused at once and cleared later: stop latency counts to the pause', async (t) => {
   const s = scoreCall(timeline(10_000, [[1000, 3100]], { events: [ev(1, 'turn', 3000, 4200)], clearsMs: [3400] }));
-  t.equal(s.replies[0].end, 'cleared');
+  t.equal(must(s.replies[0]).end, 'cleared');
   t.same(s.stopLatenciesMs, [100]);
 });
 

@@ -19,6 +19,7 @@ import { withPause } from '../src/eval/turn-audio.js';
 import { startGateway } from './helpers/gateway.js';
 import type { CallInfo } from '../src/call/call-info.js';
 import type { TtsAdapter } from '../src/tts/types.js';
+import { must } from './helpers/must.js';
 
 // Real calls on a shared 2-core machine: the smoke alone is ~45 s when idle, much more under load (tap's default is 120 s).
 t.setTimeout(300_000);
@@ -61,7 +62,7 @@ t.test('bad scenarios are refused with the file and the field', async (t) => {
   writeFileSync(join(dir, 'b.json'), JSON.stringify(good));
   await t.rejects(loadScenarios([dir]), /b\.json: scenario name "x" is also used by .*a\.json/);
   writeFileSync(join(dir, 'y.yaml'), 'name: y\nturns: []\n');
-  t.equal((await loadScenarios([join(dir, 'y.yaml')]))[0].name, 'y', 'YAML too (the yaml dev dependency)');
+  t.equal(must((await loadScenarios([join(dir, 'y.yaml')]))[0]).name, 'y', 'YAML too (the yaml dev dependency)');
   t.ok(new ScenarioError('x') instanceof Error);
 });
 
@@ -71,7 +72,7 @@ function powerAt(x: Float32Array | Int16Array, rateHz: number, hz: number): numb
   let s1 = 0;
   let s2 = 0;
   for (let i = 0; i < x.length; i++) {
-    const s0 = x[i] + k * s1 - s2;
+    const s0 = must(x[i]) + k * s1 - s2;
     s2 = s1;
     s1 = s0;
   }
@@ -123,15 +124,15 @@ t.test('echo: what the caller heard comes back at the delay and the level', asyn
   let bestCorr = -Infinity;
   for (let lag = 0; lag <= 4000; lag += 8) {
     let c = 0;
-    for (let i = 0; i < SPEECH.length; i += 4) c += SPEECH[i] * sent[i + lag];
+    for (let i = 0; i < SPEECH.length; i += 4) c += must(SPEECH[i]) * must(sent[i + lag]);
     if (c > bestCorr) [bestCorr, best] = [c, lag];
   }
   t.equal(best, 1920, 'strongest at 120 ms (1920 samples at 16 kHz)');
   let ps = 0;
   let pe = 0;
   for (let i = 0; i < SPEECH.length; i++) {
-    ps += SPEECH[i] * SPEECH[i];
-    pe += sent[i + 1920] ** 2;
+    ps += must(SPEECH[i]) * must(SPEECH[i]);
+    pe += must(sent[i + 1920]) ** 2;
   }
   t.ok(Math.abs(db(ps, pe) - 40) < 0.1, `level −${db(ps, pe).toFixed(2)} dB`);
 });
@@ -139,13 +140,13 @@ t.test('echo: what the caller heard comes back at the delay and the level', asyn
 t.test('jitter model: bursts hold frames, then release them together, in order', async (t) => {
   const j = new JitterLine({ type: 'bursts', burstEveryMs: 200, holdMs: 60 });
   const out: number[][] = [];
-  for (let n = 0; n < 20; n++) out.push(j.push(Buffer.from([n]), n * 20).map((b) => b[0]));
+  for (let n = 0; n < 20; n++) out.push(j.push(Buffer.from([n]), n * 20).map((b) => must(b[0])));
   t.same(out.slice(0, 10), [[0], [1], [2], [3], [4], [5], [6], [], [], [], ], 'held at 140, 160, 180 ms');
   t.same(out[10], [7, 8, 9, 10], 'released together at 200 ms');
   t.equal(out.flat().length, 20 - 3, 'the last burst is still held');
   const r = new JitterLine({ type: 'random', maxMs: 100, seed: 1 });
   const got: number[] = [];
-  for (let n = 0; n < 200; n++) got.push(...r.push(Buffer.from([n]), n * 20).map((b) => b[0]));
+  for (let n = 0; n < 200; n++) got.push(...r.push(Buffer.from([n]), n * 20).map((b) => must(b[0])));
   t.same(got, [...got].sort((a, b) => a - b), 'random jitter keeps the order');
   t.ok(r.heldFrames > 50, `${r.heldFrames} frames held`);
 });
@@ -173,7 +174,7 @@ t.test('jitter at a real socket: the caller sends held frames together', async (
   // Group frames that arrived within 5 ms of each other: a release of 10 held frames is one group.
   const groups: number[] = [];
   for (let i = 0; i < arrivals.length; i++) {
-    if (i && arrivals[i] - arrivals[i - 1] < 5) groups[groups.length - 1]++;
+    if (i && must(arrivals[i]) - must(arrivals[i - 1]) < 5) groups[groups.length - 1]!++;
     else groups.push(1);
   }
   t.ok(tl.framesHeldByJitter >= 20, `${tl.framesHeldByJitter} frames held`);

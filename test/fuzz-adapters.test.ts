@@ -17,6 +17,7 @@ import { until } from './helpers/gateway.js';
 import { FuzzChild, GoodCall, fuzzBatches } from './helpers/fuzz-child.js';
 import { CloseCode } from '../src/errors.js';
 import type { Fault } from './fixtures/fault-adapters.js';
+import { must } from './helpers/must.js';
 
 const DOCUMENTED_CLOSE = new Set<number>(Object.values(CloseCode));
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
@@ -72,7 +73,7 @@ const vonageEventArb: fc.Arbitrary<string> = fc
     } catch {
       /* left empty */
     }
-    const k = keys[json.length % keys.length];
+    const k = must(keys[json.length % keys.length]);
     switch (how) {
       case 'drop':
         delete o[k];
@@ -237,7 +238,7 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
       ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${rate}`, uuid, plan: '[]' }));
       for (const e of events) if (ws.readyState === WebSocket.OPEN) ws.send(e, { binary: false });
       const status = ['answered', 'completed', 'failed', 'weird', 'started'][events.length % 5];
-      const body = JSON.stringify({ uuid: events.length % 3 ? uuid : { uuid }, status, conversation_uuid: uuid, timestamp: events[0].slice(0, 20) });
+      const body = JSON.stringify({ uuid: events.length % 3 ? uuid : { uuid }, status, conversation_uuid: uuid, timestamp: must(events[0]).slice(0, 20) });
       const r = await fetch(`${base}/webhooks/event`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
       if (r.status >= 500) fails.push(`event webhook ${body.slice(0, 120)}: ${r.status}`);
       await sleep(events.length);

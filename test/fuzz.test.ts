@@ -17,6 +17,7 @@ import { startGateway, until } from './helpers/gateway.js';
 import { FuzzChild, GoodCall, fuzzBatches } from './helpers/fuzz-child.js';
 import { SECRET, rawHttp, tryUpgrade, vonageJwt } from './helpers/security.js';
 import { CloseCode } from '../src/errors.js';
+import { must } from './helpers/must.js';
 
 const DOCUMENTED_CLOSE = new Set<number>(Object.values(CloseCode));
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
@@ -56,16 +57,16 @@ const handshakeArb: fc.Arbitrary<Msg> = fc.oneof(
   fc.constantFrom(...RATES).map((ct) => ({ text: JSON.stringify(validHandshake(ct)) })),
   fc.oneof(fc.string(), fc.anything(), fc.integer(), fc.constantFrom('audio/l16;rate=44100', 'audio/L16; RATE = 16000', 'audio/pcmu;rate=8000', 'audio/l16', 'audio/l16;rate=16000;rate=8000', ''))
     .map((ct) => ({ text: JSON.stringify(validHandshake(ct as string)) })),
-  fc.anything().map((ev) => ({ text: JSON.stringify({ ...validHandshake(RATES[1]), event: ev }) })),
-  fc.dictionary(ascii, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 80 }).map((d) => ({ text: JSON.stringify({ ...validHandshake(RATES[1]), ...d }) })),
+  fc.anything().map((ev) => ({ text: JSON.stringify({ ...validHandshake(must(RATES[1])), event: ev }) })),
+  fc.dictionary(ascii, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 80 }).map((d) => ({ text: JSON.stringify({ ...validHandshake(must(RATES[1])), ...d }) })),
   fc.constantFrom('event', 'content-type', 'uuid').map((k) => {
-    const h: Record<string, unknown> = validHandshake(RATES[1]);
+    const h: Record<string, unknown> = validHandshake(must(RATES[1]));
     delete h[k];
     return { text: JSON.stringify(h) };
   }),
-  fc.integer({ min: 1000, max: 40000 }).map((n) => ({ text: JSON.stringify(validHandshake(RATES[1], { pad: 'x'.repeat(n) })) })),
+  fc.integer({ min: 1000, max: 40000 }).map((n) => ({ text: JSON.stringify(validHandshake(must(RATES[1]), { pad: 'x'.repeat(n) })) })),
   fc.integer({ min: 1, max: 6000 }).map((n) => ({ text: `{"event":"websocket:connected","content-type":"audio/l16;rate=16000","deep":${nest(n, '[', ']')}}` })),
-  fc.integer({ min: 1, max: 200 }).map((n) => ({ text: JSON.stringify(validHandshake(RATES[1])).slice(0, n) })),
+  fc.integer({ min: 1, max: 200 }).map((n) => ({ text: JSON.stringify(validHandshake(must(RATES[1]))).slice(0, n) })),
   fc.jsonValue().map((v) => ({ text: JSON.stringify(v) ?? 'null' })),
   fc.string({ maxLength: 200 }).map((s) => ({ text: s })),
   fc.record({ size: fc.integer({ min: 0, max: 2000 }), seed: fc.integer() }).map((bin) => ({ bin })),
@@ -324,7 +325,7 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
     checkLeg(await runLeg(port, [{ text: JSON.stringify(validHandshake(ct)) }, ...frames]), `frames ${frames.map((f) => ('bin' in f ? f.bin.size : '?')).join(',').slice(0, 100)}`, fails);
   });
   await run('text events', fc.array(fc.oneof(textEventArb, frameArb), { minLength: 1, maxLength: 20 }), [20, 30], 15, async (msgs) => {
-    checkLeg(await runLeg(port, [{ text: JSON.stringify(validHandshake(RATES[1])) }, ...msgs]), `events ${JSON.stringify(msgs).slice(0, 100)}`, fails);
+    checkLeg(await runLeg(port, [{ text: JSON.stringify(validHandshake(must(RATES[1]))) }, ...msgs]), `events ${JSON.stringify(msgs).slice(0, 100)}`, fails);
   });
   const tally = (m: Map<number, number>, k: number) => m.set(k, (m.get(k) ?? 0) + 1);
   const hookStatuses = new Map<number, number>();

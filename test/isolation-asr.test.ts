@@ -6,7 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, until, untilLog, type TestGateway } from './helpers/gateway.js';
+import { startGateway, untilLog, type TestGateway } from './helpers/gateway.js';
 import { FAULTY, bystanderUnharmed, sample, twoCalls } from './helpers/isolation.js';
 import { faultyWrites } from './fixtures/faulty-asr.js';
 

@@ -15,6 +15,7 @@ import { startGateway, until, untilLog, type TestGateway } from './helpers/gatew
 import { goertzel } from './helpers/raw-leg.js';
 import { BYSTANDER, FAULTY, bystanderUnharmed, press, sample, twoCalls } from './helpers/isolation.js';
 import { APOLOGY_TEXT, BOT_FAILED_GOODBYE_TEXT } from '../src/call/apology.js';
+import { must } from './helpers/must.js';
 
 const BOT = './dist/test/fixtures/isolation-bot.js';
 const TTS = './dist/test/fixtures/faulty-tts.js';
@@ -158,9 +159,9 @@ t.test('BOT_MAX_FAILURES with Vonage call control: the goodbye, then a REST hang
   // The faulty call comes in as Vonage places it: answer webhook → NCCO → leg with its headers (region_url: the fake).
   const q = new URLSearchParams({ uuid: FAULTY, conversation_uuid: `CON-${FAULTY}`, from: '447700900001', to: '447700900000', region_url: api.url });
   const ncco = (await (await fetch(`${g.url}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
-  const leg = await openRawLeg(ncco[0].endpoint[0].uri.replace('//localhost:', '//127.0.0.1:'));
+  const leg = await openRawLeg(must(must(ncco[0]).endpoint[0]).uri.replace('//localhost:', '//127.0.0.1:'));
   t.teardown(() => leg.ws.terminate());
-  leg.handshake('audio/l16;rate=16000', ncco[0].endpoint[0].headers);
+  leg.handshake('audio/l16;rate=16000', must(must(ncco[0]).endpoint[0]).headers);
   await until(() => g.gw.tracker.size === 2, 5000, 'both calls up');
   await new Promise((r) => setTimeout(r, 200));
   press(leg, '9');

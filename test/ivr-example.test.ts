@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { startGateway, untilLog, type TestGateway } from './helpers/gateway.js';
 import { simulateCall, type SimSummary } from '../src/sim/simulator.js';
 import { answer } from './helpers/ivr.js';
+import { must } from './helpers/must.js';
 
 const GRAMMAR = 'examples/ivr/menu.gram';
 const IVR_ENV = { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: './examples/ivr/ivr-bot.mjs', ASR_GRAMMAR: GRAMMAR, IVR_NO_INPUT_MS: '1500', ASR_BAND_FILL: 'auto' };
@@ -55,7 +56,7 @@ for (const rate of [8000, 16000]) {
     t.equal(dtmf.via, 'dtmf');
     const summaries = await Promise.all(calls);
     for (const s of summaries) t.equal(s.closedBy, 'gateway', 'after the menu and the answer, the bot hung up');
-    t.ok(summaries[0].framesReceived > 50, 'the caller heard the prompt and the answer');
+    t.ok(must(summaries[0]).framesReceived > 50, 'the caller heard the prompt and the answer');
     t.end();
   });
 }

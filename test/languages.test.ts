@@ -3,6 +3,7 @@ import t from 'tap';
 import { loadConfig } from '../src/config/config.js';
 import { startGateway, untilLog } from './helpers/gateway.js';
 import { openRawLeg } from './helpers/raw-leg.js';
+import { must } from './helpers/must.js';
 
 const MAP = '447700900001=en-GB/en-GB-SoniaNeural, +33 170000000=fr-FR';
 
@@ -17,7 +18,7 @@ t.test('LANGUAGE_BY_NUMBER is parsed and validated', async (t) => {
 async function answer(url: string, to: string): Promise<{ headers: Record<string, string> }> {
   const res = await fetch(`${url}/webhooks/answer?uuid=u-${to.replace(/\D/g, "")}&conversation_uuid=CON-1&from=447700900000&to=${encodeURIComponent(to)}`);
   const ncco = (await res.json()) as Array<{ endpoint: Array<{ headers: Record<string, string> }> }>;
-  return { headers: ncco[0].endpoint[0].headers };
+  return { headers: must(must(ncco[0]).endpoint[0]).headers };
 }
 
 t.test('the number dialled picks the language and voice; they reach the adapters through the NCCO headers', async (t) => {

@@ -11,6 +11,7 @@ import { ContinuousCaller, clientFrame, goertzel, maxGapMs, openRawLeg, openRawS
 import { VonageLeg, type LegListener } from '../src/leg/leg.js';
 import { HotCounters } from '../src/observability/metrics.js';
 import { createLogger } from '../src/observability/logger.js';
+import { must } from './helpers/must.js';
 
 const TONE_BOT = './dist/test/fixtures/tone-bot.js';
 
@@ -60,7 +61,7 @@ async function bystanderUnharmed(t: Test, { g, by }: Bystander, from: number, na
   t.comment(`${name}: ${detail}; the bystander's largest gap between frames: ${maxGapMs(by.binaryAt, from).toFixed(1)} ms from the flood's start (${maxGapMs(by.binaryAt, 5, from).toFixed(1)} ms before it)`);
   t.equal(g.gw.tracker.size, 1, 'the bystander call is still up');
   t.equal(by.ws.readyState, WebSocket.OPEN);
-  t.equal([...g.gw.tracker.sessions()][0].info.callId, 'bystander');
+  t.equal(must([...g.gw.tracker.sessions()][0]).info.callId, 'bystander');
   t.equal((await fetch(`${g.url}/healthz`)).status, 200, 'the process answers');
 }
 

@@ -3,6 +3,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { startGateway, metricValue, until } from './helpers/gateway.js';
 import { openRawLeg, upgradeStatus, streamFrames, goertzel } from './helpers/raw-leg.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44); // 16 kHz mono 16-bit
 
@@ -50,8 +51,8 @@ t.test('MAX_CALLS: extra upgrades are refused with 503 and the answer webhook sa
   t.equal(r.status, 503);
   t.match(JSON.parse(r.body), { error: 'UNAVAILABLE', reason: 'gateway at capacity' });
   const ncco = (await (await fetch(`${g.url}/webhooks/answer?uuid=second`)).json()) as Array<{ action: string; text: string }>;
-  t.equal(ncco[0].action, 'talk');
-  t.match(ncco[0].text, /busy/);
+  t.equal(must(ncco[0]).action, 'talk');
+  t.match(must(ncco[0]).text, /busy/);
   leg.ws.close();
 });
 
@@ -96,7 +97,7 @@ t.test('a 4 MiB message closes only its own leg (1009); a concurrent call keeps 
   await streaming;
   await until(() => good.binary.length > 0, 5000, 'echo on the good call');
   t.equal(g.gw.tracker.size, 1, 'the good call is still up');
-  const s = [...g.gw.tracker.sessions()][0];
+  const s = must([...g.gw.tracker.sessions()][0]);
   t.equal(s.info.callId, 'good-1');
   t.equal(s.jitter.framesIn, 120, 'every frame of the good call arrived');
   t.ok(good.binary.every((f) => f.length === 640), 'replies are exact frames');
@@ -137,7 +138,7 @@ t.test('silence is not death: a caller who stops sending audio stays connected, 
   await new Promise((r) => setTimeout(r, 1300));
   await streamFrames(leg.ws, Buffer.alloc(640), 640, 5);
   t.equal(await silences(), 2, 'a second, shorter silence is a second spell');
-  t.equal([...g.gw.tracker.sessions()][0].jitter.framesIn, 55, 'every frame arrived');
+  t.equal(must([...g.gw.tracker.sessions()][0]).jitter.framesIn, 55, 'every frame arrived');
   t.equal(leg.ws.readyState, leg.ws.OPEN);
   leg.ws.close(1000);
 });

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { startFakeMicrosoftSpeech } from './fakes/microsoft-speech.js';
 import { startGateway, untilLog, metricValue } from './helpers/gateway.js';
 import { openRawLeg, streamFrames, goertzel } from './helpers/raw-leg.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -33,7 +34,7 @@ t.test('ASR and TTS microsoft: transcript to the echo bot, reply audio back on t
   const streaming = streamFrames(leg.ws, Buffer.alloc(640), 640, 100);
   await untilLog(g, (l) => l.msg === 'reply played' && typeof l.replyId === 'number' && l.replyId >= 2, 8000, 'reply played');
   await streaming;
-  const reco = fake.recognitions()[0];
+  const reco = must(fake.recognitions()[0]);
   t.equal(reco.language, 'en-GB', 'the call language reached the recogniser');
   t.equal(reco.rateHz, 16000);
   t.ok(reco.pcm().subarray(0, 32000).equals(audio.subarray(0, 32000)), 'the leg audio reached the service unchanged');

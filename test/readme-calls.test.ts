@@ -13,6 +13,7 @@ import { freePort } from './helpers/child-gateway.js';
 import { commandsOfMarkdown, type SimpleCommand } from './helpers/readme-commands.js';
 import { parseDuration } from '../src/cli.js';
 import type { SimSummary } from '../src/sim/simulator.js';
+import { must } from './helpers/must.js';
 
 const readme = readFileSync('README.md', 'utf8');
 const adaptersDoc = readFileSync('docs/adapters.md', 'utf8');
@@ -25,7 +26,7 @@ async function simulate(t: Test, c: SimpleCommand, url: string): Promise<{ summa
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const argv = c.argv.map((a) => a.replace('http://localhost:8080', url)).map((a, i, all) => (all[i - 1] === '--out' ? join(dir, 'heard.wav') : a));
   // Asynchronously: the gateway under test runs in this process.
-  const p = spawn(argv[0], [...argv.slice(1), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(must(argv[0]), [...argv.slice(1), '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void p.kill('SIGKILL'));
   let stdout = '';
   let stderr = '';
@@ -35,8 +36,8 @@ async function simulate(t: Test, c: SimpleCommand, url: string): Promise<{ summa
   t.equal(status, 0, c.line.trim());
   if (status !== 0) throw new Error(stderr.slice(-1000));
   const summary = JSON.parse(stdout.slice(stdout.indexOf('{'))) as SimSummary;
-  const flag = (name: string) => argv[argv.indexOf(name) + 1];
-  return { summary, leadMs: parseDuration(flag('--lead')), dtmfAtMs: parseDuration(flag('--dtmf').split('@')[1]) };
+  const flag = (name: string) => must(argv[argv.indexOf(name) + 1], `${name}'s value`);
+  return { summary, leadMs: parseDuration(flag('--lead')), dtmfAtMs: parseDuration(must(flag('--dtmf').split('@')[1], '--dtmf …@time')) };
 }
 
 /** The greeting (the replies that start before the caller speaks) fits in the lead, by its audio length. */
@@ -68,7 +69,7 @@ t.test('the sidecar walkthrough: the sample bot, the gateway, the simulator call
   // Another test may hold the documented port: the same command on a free one.
   const port = await freePort();
   const argv = sidecar.argv.map((a) => (a === gateway.env.BOT_URL?.split(':').at(-1) ? String(port) : a));
-  const bot: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const bot: ChildProcess = spawn(must(argv[0]), argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void bot.kill('SIGTERM'));
   await new Promise<void>((resolve, reject) => {
     bot.stdout?.on('data', (d: Buffer) => /listening/i.test(d.toString()) && resolve());

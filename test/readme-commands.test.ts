@@ -7,6 +7,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { commandsOfMarkdown } from './helpers/readme-commands.js';
+import { must } from './helpers/must.js';
 
 const readme = readFileSync('README.md', 'utf8');
 // Real suites and real-time calls, on a shared 2-core machine: more than tap's 120 s per file.
@@ -14,7 +15,7 @@ t.setTimeout(240_000);
 
 /** Run one documented command through `sh`, as typed (npx resolves this package's own bin). */
 function run(argv: string[], env: Record<string, string> = {}): { status: number | null; out: string } {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 90000 });
+  const r = spawnSync(must(argv[0]), argv.slice(1), { encoding: 'utf8', env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 90000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 

@@ -11,6 +11,7 @@ import { renderConfigDoc, CONFIG_DOC } from '../src/config/config-doc.js';
 import { CloseCode } from '../src/errors.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { commandsOfMarkdown, commandsOfLine, shellWords } from './helpers/readme-commands.js';
+import { must } from './helpers/must.js';
 
 const readme = readFileSync('README.md', 'utf8');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
@@ -19,7 +20,7 @@ const settings = new Set(CONFIG_SPECS.map((s) => s.env));
 /** The `vgw` commands, as src/cli.ts dispatches them. */
 const VGW = new Set([...readFileSync('src/cli.ts', 'utf8').matchAll(/cmd === '([a-z-]+)'/g)].map((m) => m[1]));
 /** The Debian packages .ci/run installs. */
-const DEBIAN = new Set(/for pkg in ([^;]+);/.exec(ci)?.[1].trim().split(/\s+/) ?? []);
+const DEBIAN = new Set(must(/for pkg in ([^;]+);/.exec(ci)?.[1]).trim().split(/\s+/) ?? []);
 
 t.test('the README is short: what it is, install, two commands, a bot, a real number, where next', async (t) => {
   t.ok(Buffer.byteLength(readme) <= 10.5 * 1024, `${Buffer.byteLength(readme)} bytes`);
@@ -52,13 +53,13 @@ t.test('every shell command in the README names a script, bin command, file, set
     switch (prog) {
       case 'npm': {
         const sub = args[0];
-        if (sub === 'run') t.ok(pkg.scripts[args[1]], `${what}: npm script ${args[1]}`);
+        if (sub === 'run') t.ok(pkg.scripts[must(args[1])], `${what}: npm script ${args[1]}`);
         else if (sub === 'ci') t.pass(`${what}: npm ci`);
         else t.ok(sub && pkg.scripts[sub], `${what}: npm script ${sub}`);
         break;
       }
       case 'npx':
-        t.ok(pkg.bin[args[0]], `${what}: ${args[0]} is this package's bin`);
+        t.ok(pkg.bin[must(args[0])], `${what}: ${args[0]} is this package's bin`);
         t.ok(VGW.has(args[1]) || args[1] === '--help', `${what}: vgw ${args[1]} is a command`);
         break;
       case 'vgw':
@@ -66,7 +67,7 @@ t.test('every shell command in the README names a script, bin command, file, set
         break;
       case 'node':
       case 'python3':
-        t.ok(existsSync(args[0]), `${what}: ${args[0]} exists`);
+        t.ok(existsSync(must(args[0])), `${what}: ${args[0]} exists`);
         break;
       case 'apt-get':
         t.equal(args[0], 'install');
@@ -80,7 +81,9 @@ t.test('every shell command in the README names a script, bin command, file, set
 
 t.test('the command reader reads shell as documented', async (t) => {
   t.same(shellWords(`a "b c" 'd e' f\\ g t=$(openssl rand -hex 24)`), ['a', 'b c', 'd e', 'f g', 't=$(openssl rand -hex 24)']);
-  const [one, two] = commandsOfLine('X=1 Y="a b" npm run bench -- --quick && npm test   # comment');
+  const both = commandsOfLine('X=1 Y="a b" npm run bench -- --quick && npm test   # comment');
+  const one = must(both[0], 'the first command');
+  const two = must(both[1], 'the second command');
   t.same(one.env, { X: '1', Y: 'a b' });
   t.same(one.argv, ['npm', 'run', 'bench', '--', '--quick']);
   t.same(two.argv, ['npm', 'test']);
@@ -124,7 +127,7 @@ t.test('the built-in providers are in one delimited table in docs/adapters.md', 
 function anchors(md: string): Set<string> {
   const out = new Set<string>();
   for (const m of md.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    out.add(m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replace(/ /g, '-'));
+    out.add(must(m[1]).trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replace(/ /g, '-'));
   }
   return out;
 }
@@ -135,7 +138,7 @@ t.test('every relative link in the README and docs/ leads to a file and heading 
   for (const page of pages) {
     const md = readFileSync(page, 'utf8').replace(/```[\s\S]*?```/g, '');
     for (const m of md.matchAll(/\]\(([^)\s]+)\)/g)) {
-      const href = m[1];
+      const href = must(m[1]);
       if (/^[a-z]+:/.test(href)) continue;
       links++;
       const [file, hash] = href.split('#');

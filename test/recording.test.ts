@@ -15,6 +15,7 @@ import { goertzel, openRawLeg } from './helpers/raw-leg.js';
 import { firstMismatch, frames, readRecording, voiced } from './helpers/recording.js';
 import { openFilesUnder } from './helpers/resources.js';
 import type WebSocket from 'ws';
+import { must } from './helpers/must.js';
 
 const FRAME = 640;
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
@@ -35,7 +36,7 @@ async function send(ws: WebSocket, fs: Buffer[], onSent?: (i: number) => Promise
   const t0 = performance.now();
   for (let i = 0; i < fs.length; i++) {
     if (ws.readyState !== ws.OPEN) return;
-    ws.send(fs[i]);
+    ws.send(must(fs[i]));
     await onSent?.(i);
     const wait = t0 + (i + 1) * 20 - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

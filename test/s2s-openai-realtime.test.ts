@@ -19,6 +19,7 @@ import { VonagePlayout } from '../src/sim/playout.js';
 import { connectWebsocket, routeGatewayText, runLegClock, sendHandshake, websocketEndpoint, type LegEnd } from '../src/sim/vonage-leg.js';
 import { loadConfig } from '../src/config/config.js';
 import { readRecording } from './helpers/recording.js';
+import { must } from './helpers/must.js';
 
 const KEY = 'sk-test-realtime';
 const MODEL = 'gpt-realtime';
@@ -66,7 +67,7 @@ async function openLeg(ep: ReturnType<typeof websocketEndpoint>, rateHz: number)
   const ws = await connectWebsocket(ep.uri.replace('//localhost:', '//127.0.0.1:'));
   const frameBytes = (rateHz / 50) * 2;
   const playout = new VonagePlayout(frameBytes, { sendText: (s) => ws.send(s), onNotify: () => {} });
-  ws.on('message', (d, binary) => (binary ? playout.audio(d as Buffer) : routeGatewayText(d as Buffer, playout)));
+  ws.on('message', (d, binary) => (binary ? playout.audio(d as Buffer) : routeGatewayText(d, playout)));
   sendHandshake(ws, { ...ep, contentType: `audio/l16;rate=${rateHz}` });
   const queue: Buffer[] = [];
   const heard: Int16Array[] = [];
@@ -123,8 +124,8 @@ async function wholeCall(t: Test, rateHz: number): Promise<void> {
   const g = await gateway(t, url, { OPENAI_REALTIME_VOICE: 'cedar', LLM_SYSTEM_PROMPT: 'Be brief.' });
   const ep = await answer(g, `CALL-${rateHz}`);
   // Pre-connected while the answer webhook was served, before Vonage opens the leg.
-  await until(() => fake.connections.length === 1 && !!fake.connections[0].session, 5000, 'pre-connected session');
-  const conn = fake.connections[0];
+  await until(() => fake.connections.length === 1 && !!must(fake.connections[0]).session, 5000, 'pre-connected session');
+  const conn = must(fake.connections[0]);
   const session = conn.session as { instructions: string; audio: { output: { voice: string } }; tools: Array<{ name: string }> };
   t.equal(session.instructions, 'Be brief.', 'the LLM bot prompt is the instructions');
   t.equal(session.audio.output.voice, 'cedar');
@@ -176,12 +177,12 @@ t.test('barge-in: Vonage and the pacer are cleared, and the model is told what t
   call.say(tone(300, 500, 24000));
   await until(() => call.heard.length >= 50, 15000, 'a second of the reply heard');
   call.say(tone(300, 600, 24000));
-  const conn = fake.connections[0];
+  const conn = must(fake.connections[0]);
   await until(() => conn.truncates.length === 1, 5000, 'the truncate');
   // Whatever Vonage still held is dropped by the clear: what the caller heard of the first reply is final soon after.
   await new Promise((r) => setTimeout(r, 300));
   const heardFrames = call.heard.filter((f) => power(f, 24000, 600) > power(f, 24000, 800)).length;
-  const tr = conn.truncates[0];
+  const tr = must(conn.truncates[0]);
   t.ok(call.playout.clears >= 1, 'Vonage was told to clear');
   t.ok(tr.audio_end_ms < tr.sentMs, `truncated (${tr.audio_end_ms} of ${Math.round(tr.sentMs)} ms sent)`);
   t.ok(Math.abs(tr.audio_end_ms - heardFrames * 20) <= 40, `audio_end_ms ${tr.audio_end_ms} vs heard ${heardFrames * 20} ms (within two frames)`);
@@ -222,9 +223,9 @@ t.test('a tool call hangs the call up over Vonage REST, after the goodbye has pl
   const hangups = api.accepted('updateCall').filter((r) => r.path === `/v1/calls/${HANGUP_UUID}`).map((r) => (r.body as { action: string }).action);
   t.same(hangups, ['hangup'], 'one REST hangup for the call');
   t.ok(call.heard.length >= 38, `the goodbye was heard first (${call.heard.length} of 40 frames)`);
-  const conn = fake.connections[0];
+  const conn = must(fake.connections[0]);
   t.equal(conn.toolOutputs.length, 1, 'the model got the tool result');
-  t.match(conn.toolOutputs[0].output, /ending/);
+  t.match(must(conn.toolOutputs[0]).output, /ending/);
 });
 
 t.test('send_dtmf goes to Vonage REST and its result back to the model; a key the caller presses reaches the model', async (t) => {
@@ -237,10 +238,10 @@ t.test('send_dtmf goes to Vonage REST and its result back to the model; a key th
   await new Promise((r) => setTimeout(r, 200));
   call.say(tone(300, 500, 16000));
   await until(() => api.accepted('startDTMF').length === 1, 10000, 'the REST dtmf');
-  t.same(api.accepted('startDTMF')[0].body, { digits: '12#' });
-  const conn = fake.connections[0];
+  t.same(must(api.accepted('startDTMF')[0]).body, { digits: '12#' });
+  const conn = must(fake.connections[0]);
   await until(() => conn.toolOutputs.length === 1, 5000, 'the tool result');
-  t.equal(conn.toolOutputs[0].output, 'The keys were sent.', 'what Vonage did, told to the model');
+  t.equal(must(conn.toolOutputs[0]).output, 'The keys were sent.', 'what Vonage did, told to the model');
   await until(() => !conn.responding, 5000, 'the model done answering');
   call.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 120 }));
   await until(() => conn.events.some((e) => e.type === 'conversation.item.create' && JSON.stringify(e).includes('key 7')), 5000, 'the key press told to the model');
@@ -281,7 +282,7 @@ t.test('the service drops one call mid-reply: that caller hears the apology and 
   await new Promise((r) => setTimeout(r, 200));
   a.say(tone(300, 500, 16000));
   await until(() => a.heard.length >= 25, 15000, 'A hears its reply');
-  const connA = fake.connections.find((c) => c.responding) ?? fake.connections[0];
+  const connA = must(fake.connections.find((c) => c.responding) ?? fake.connections[0], 'a connection');
   const before = a.heard.length;
   connA.drop();
   const endA = await a.end;
@@ -307,7 +308,7 @@ t.test('LLM_GREETING: the model greets first; the call is recorded with the mode
   const g = await gateway(t, url, { LLM_GREETING: 'Hello, how can I help?', RECORDING_DIR: dir });
   const call = await openLeg(await answer(g, 'CALL-GREET'), 24000);
   await until(() => call.heard.length >= 40, 10000, 'the greeting heard without the caller speaking');
-  const create = fake.connections[0].events.find((e) => e.type === 'response.create') as { response?: { instructions?: string } } | undefined;
+  const create = must(fake.connections[0]).events.find((e) => e.type === 'response.create') as { response?: { instructions?: string } } | undefined;
   t.match(create?.response?.instructions, /Hello, how can I help\?/, 'the greeting was asked for');
   call.hangUp();
   await call.end;
@@ -324,8 +325,8 @@ t.test('malformed service events are counted and ignored; the call goes on', asy
   fake.reply({ audioMs: 600, freqHz: 600 });
   const g = await gateway(t, url);
   const call = await openLeg(await answer(g, 'CALL-FUZZ'), 16000);
-  await until(() => fake.connections.length === 1 && fake.connections[0].receivedSamples > 0, 5000, 'the call attached to its session');
-  const conn = fake.connections[0];
+  await until(() => fake.connections.length === 1 && must(fake.connections[0]).receivedSamples > 0, 5000, 'the call attached to its session');
+  const conn = must(fake.connections[0]);
   for (const junk of ['not json', '[]', 'null', '{"type":7}', '{"type":"response.output_audio.delta","item_id":"x","delta":7}',
     '{"type":"response.output_audio.delta","item_id":"odd","delta":"AAE"}', '{"type":"response.output_audio.done"}',
     '{"type":"response.function_call_arguments.done","call_id":"c","name":"hang_up","arguments":"{nope"}',

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startGateway, untilLog } from './helpers/gateway.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
+import { must } from './helpers/must.js';
 
 const root = resolve('.');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; bin: Record<string, string>; exports: Record<string, { types: string; default: string }> };
@@ -21,14 +22,14 @@ t.test('the vgw bin runs through a symlink like node_modules/.bin/vgw', async (t
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
   const link = join(dir, 'node_modules', '.bin', 'vgw');
-  const target = join(root, pkg.bin.vgw);
+  const target = join(root, must(pkg.bin.vgw, 'a vgw bin'));
   symlinkSync(target, link);
   // npm makes the bin target executable when it links it.
   chmodSync(target, statSync(target).mode | 0o111);
   for (const argv of [[link, '--help'], [process.execPath, link, '--help']]) {
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', cwd: dir });
+    const r = spawnSync(must(argv[0]), argv.slice(1), { encoding: 'utf8', cwd: dir });
     t.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
-    t.match(r.stdout, /Usage:\n  vgw serve/, 'prints its usage');
+    t.match(r.stdout, /Usage:\n {2}vgw serve/, 'prints its usage');
     t.match(r.stdout, /vgw bot-conformance --adapter/);
   }
   const unknown = spawnSync(link, ['nope'], { encoding: 'utf8', cwd: dir });
@@ -45,7 +46,7 @@ t.test('the SDK resolves by the package name through exports, with its declarati
     t.ok(existsSync(e.default), `${sub} → ${e.default}`);
     t.ok(existsSync(e.types), `${sub} types → ${e.types}`);
   }
-  const dts = readFileSync(pkg.exports['./sdk'].types, 'utf8');
+  const dts = readFileSync(must(pkg.exports['./sdk']).types, 'utf8');
   for (const name of ['defineBot', 'defineTts', 'defineAsr', 'defineTurnDetector', 'TurnDetector', 'AdapterError', 'toAdapterError', 'Channel', 'BotSession', 'AsrAdapter', 'TtsAdapter', 'CallInfo', 'AdapterContext']) t.match(dts, new RegExp(`\\b${name}\\b`), name);
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
     const sdk = await import('${pkg.name}/sdk');

@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config/config.js';
 import { connectNcco } from '../src/webhooks/ncco.js';
 import { SourceRateLimiter } from '../src/security/rate-limit.js';
 import { queryJson } from '../src/security/webhook-auth.js';
+import { must } from './helpers/must.js';
 
 const nowS = () => Math.floor(Date.now() / 1000);
 
@@ -34,7 +35,7 @@ t.test('signed webhooks: good signatures accepted (GET answer, POST event, POST 
   const r1 = await fetch(`${g.url}/webhooks/answer?${qs}`, { headers: { authorization: `Bearer ${getTok}` } });
   t.equal(r1.status, 200, 'signed GET answer accepted');
   const ncco = (await r1.json()) as Array<{ action: string }>;
-  t.equal(ncco[0].action, 'connect');
+  t.equal(must(ncco[0]).action, 'connect');
 
   // POST: payload_hash = SHA-256 of the raw body, byte for byte (odd spacing kept).
   const body = '{ "status":"answered",  "uuid":"sig-call-1", "conversation_uuid":"CON-sig-1", "timestamp":"2024-01-01T00:00:00.000Z" }';
@@ -129,7 +130,7 @@ t.test('config: auth settings validated; secrets never echoed', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
 
   const call = { uuid: 'u1' };
-  const endpoint = (env: Record<string, string>) => (connectNcco(loadConfig(env), call)[0].endpoint as Array<Record<string, unknown>>)[0];
+  const endpoint = (env: Record<string, string>) => (must(connectNcco(loadConfig(env), call)[0]).endpoint as Array<Record<string, unknown>>)[0] ?? {};
   t.equal(endpoint({}).authorization, undefined, 'no authorization by default');
   t.same(endpoint({ WS_AUTH: 'vonage', VONAGE_SIGNATURE_SECRET: SECRET }).authorization, { type: 'vonage' });
   t.same(endpoint({ WS_AUTH: 'custom', WS_AUTH_TOKEN: 'Token abc 123' }).authorization, { type: 'custom', value: 'Token abc 123' });
@@ -181,7 +182,7 @@ t.test('WS_AUTH=custom: exact token connects; wrong/missing are 401; the compari
   crypto.timingSafeEqual = ((a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
     calls.push([a.byteLength, b.byteLength]);
     return real(a, b);
-  }) as typeof crypto.timingSafeEqual;
+  });
   syncBuiltinESMExports();
   t.teardown(() => {
     crypto.timingSafeEqual = real;
@@ -239,8 +240,8 @@ t.test('upgrade rate limit per source: 429 with a JSON reason; X-Forwarded-For o
   const refused = rs.filter((r) => r.status === 429);
   t.ok(refused.length >= 4, `spoofed X-Forwarded-For is ignored without TRUST_PROXY (${refused.length} of 8 refused)`);
   t.equal(rs.filter((r) => r.status === 101).length + refused.length, 8, 'every upgrade is 101 or 429');
-  t.match(JSON.parse(refused[0].body), { error: 'RATE_LIMITED', reason: /upgrades per second/ });
-  t.ok(Number(refused[0].headers['retry-after']) >= 1, 'Retry-After');
+  t.match(JSON.parse(must(refused[0]).body), { error: 'RATE_LIMITED', reason: /upgrades per second/ });
+  t.ok(Number(must(refused[0]).headers['retry-after']) >= 1, 'Retry-After');
   t.equal(metricValue(await g.metrics(), 'gateway_legs_refused_total{reason="rate"}'), refused.length);
   t.equal(g.logs.filter((l) => /upgrade rate limit/.test(l.msg)).length, 1, 'a flood is logged once per source, not per refusal');
   for (const r of rs) r.ws?.terminate();

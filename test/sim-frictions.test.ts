@@ -4,13 +4,14 @@ import { startGateway } from './helpers/gateway.js';
 import { freePort } from './helpers/child-gateway.js';
 import { simulateCall } from '../src/sim/simulator.js';
 import { fetchCause } from '../src/sim/vonage-leg.js';
+import { must } from './helpers/must.js';
 
 t.test('two replies sent back to back are two replies', async (t) => {
   const g = await startGateway(t, { BOT_ADAPTER: './dist/test/fixtures/two-replies-bot.js' });
   const s = await simulateCall({ url: g.url, tailMs: 2500 });
   t.equal(s.replies.length, 2, `replies: ${JSON.stringify(s.replies)}`);
-  t.equal(s.replies[0].frames, 30, 'the first: 600 ms');
-  t.equal(s.replies[1].frames, 30, 'the second: 600 ms');
+  t.equal(must(s.replies[0]).frames, 30, 'the first: 600 ms');
+  t.equal(must(s.replies[1]).frames, 30, 'the second: 600 ms');
   t.equal(s.notifies.length, 2, 'each ended with its notify');
 });
 

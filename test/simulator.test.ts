@@ -8,6 +8,7 @@ import { startGateway, metricValue } from './helpers/gateway.js';
 import { simulateCall } from '../src/sim/simulator.js';
 import { readWav, readWavFile } from '../src/audio/wav.js';
 import { parseDtmfSpec, parseDuration } from '../src/cli.js';
+import { must } from './helpers/must.js';
 
 const CARDS = readWavFile('/usr/share/pocketsphinx/test/data/cards/001.wav'); // 16 kHz, ~1.1 s
 
@@ -44,7 +45,7 @@ t.test('POST answer webhook, DTMF and a caller hangup', async (t) => {
   const s = await simulateCall({ url: g.url, answerMethod: 'POST', dtmf: [{ digit: '9', atMs: 200 }], tailMs: 5000, hangupAtMs: 1200 });
   t.equal(s.replies.length, 1, 'the DTMF tone');
   t.equal(s.framesReceived, 10);
-  t.ok((s.replies[0].latencyMs as number) >= 0 && (s.replies[0].latencyMs as number) < 1000, 'latency measured from the key press');
+  t.ok((must(s.replies[0]).latencyMs as number) >= 0 && (must(s.replies[0]).latencyMs as number) < 1000, 'latency measured from the key press');
   t.equal(s.closedBy, 'simulator');
   t.ok(s.framesSent <= 61, 'hung up at 1.2 s');
   t.ok(g.logs.some((l) => l.msg === 'answer webhook' && l.call === s.uuid));

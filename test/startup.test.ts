@@ -15,6 +15,7 @@ import { tryUpgrade } from './helpers/security.js';
 import { exposedWithoutLegAuth } from '../src/security/exposure.js';
 import { LastResort } from '../src/observability/last-resort.js';
 import { Metrics } from '../src/observability/metrics.js';
+import { must } from './helpers/must.js';
 
 const FIXTURE = './dist/test/fixtures/startup-faults.js';
 
@@ -61,15 +62,15 @@ t.test('an adapter factory that throws or rejects, or a module that is not an ad
   ];
   const runs = cases.map(([env]) => startMain(env));
   for (let i = 0; i < cases.length; i++) {
-    const [env, expected] = cases[i];
-    const c = runs[i];
+    const [env, expected] = must(cases[i]);
+    const c = must(runs[i]);
     const what = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`;
     t.equal(await c.exited, 1, `${what}: exit 1`);
     t.match(c.err(), expected, `${what}: ${c.err().split('\n')[0]}`);
     t.notMatch(c.out(), /gateway listening/, `${what}: never listened`);
   }
   // A throwing factory: where in the user's module it threw is on stderr too.
-  t.match(runs[0].err(), /startup-faults\.[jt]s:\d+/, 'the stack points into the module');
+  t.match(must(runs[0]).err(), /startup-faults\.[jt]s:\d+/, 'the stack points into the module');
 });
 
 t.test('WS_AUTH=none with call control or costly adapters: one start-up warning naming what is exposed', async (t) => {
@@ -85,7 +86,7 @@ t.test('WS_AUTH=none with call control or costly adapters: one start-up warning 
   await Promise.all([open.listening, closed.listening, plain.listening]);
   const warnings = (c: Child) => c.out().split('\n').filter((l) => l.includes('WS_AUTH=none'));
   t.equal(warnings(open).length, 1, 'one warning');
-  const w = JSON.parse(warnings(open)[0]) as { level: number; msg: string; exposed: string[] };
+  const w = JSON.parse(must(warnings(open)[0])) as { level: number; msg: string; exposed: string[] };
   t.equal(w.level, 40, 'a warning');
   t.match(w.msg, /call control \(VONAGE_APPLICATION_ID\)/, 'naming call control');
   t.same(w.exposed, ['call control (VONAGE_APPLICATION_ID)']);
@@ -119,7 +120,7 @@ t.test('last resort: a throw outside any guard is logged once and counted; the p
   leg.ws?.terminate();
   const lines = (c.out() + c.err()).split('\n').filter((l) => l.includes('last resort'));
   t.equal(lines.length, 1, 'one log line');
-  t.match(JSON.parse(lines[0]), { level: 50, type: 'uncaughtException', err: { message: 'late failure 1 (test fixture)' } });
+  t.match(JSON.parse(must(lines[0])), { level: 50, type: 'uncaughtException', err: { message: 'late failure 1 (test fixture)' } });
   t.equal(await Promise.race([c.exited, new Promise((r) => setTimeout(() => r('running'), 200))]), 'running', 'the process is still up');
 });
 
@@ -138,7 +139,7 @@ t.test('last resort: a storm of 300 unhandled rejections is counted, not logged 
   t.equal((await fetch(`${base}/healthz`)).status, 200, 'still serving');
   const lines = (c.out() + c.err()).split('\n').filter((l) => l.includes('last resort'));
   t.equal(lines.length, 1, 'one line for the first (the rest are summarised when the 10 s window ends)');
-  t.match(JSON.parse(lines[0]), { type: 'unhandledRejection', err: { message: 'late rejection 1 (test fixture)' } });
+  t.match(JSON.parse(must(lines[0])), { type: 'unhandledRejection', err: { message: 'late rejection 1 (test fixture)' } });
 });
 
 t.test('LastResort: one line per window per type, then one summary line with the count', async (t) => {

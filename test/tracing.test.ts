@@ -21,6 +21,7 @@ import { Channel } from '../src/util/channel.js';
 import type { AsrAdapter, AsrEvent } from '../src/asr/types.js';
 import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { until, type LogLine } from './helpers/gateway.js';
+import { must } from './helpers/must.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
 const GOFORWARD = readFileSync(`${DATA}/goforward.raw`);
@@ -103,7 +104,7 @@ t.test('a real call through the simulator: span tree, names, parents, attributes
   const spans = exporter.getFinishedSpans();
   const calls = spans.filter((s) => s.name === SPAN_NAMES.call);
   t.equal(calls.length, 1, 'one call span');
-  const call = calls[0];
+  const call = must(calls[0]);
   t.equal(parentOf(call), undefined, 'the call span is a root');
   t.match(call.attributes, {
     'vgw.call.id': 'trace-call-1', 'vgw.call.conversation_uuid': 'CON-trace-1', 'vgw.leg.sample_rate_hz': 16000,
@@ -133,10 +134,10 @@ t.test('a real call through the simulator: span tree, names, parents, attributes
   // The same two clock readings as the histograms: per kind, span durations sum to the histogram's sum.
   const m = g.gw.metrics;
   const pairs: Array<[string, Histogram<string>]> = [
-    [SPAN_NAMES['asr-final'], m.asrFinalLatency as Histogram<string>],
-    [SPAN_NAMES['bot-first-text'], m.botFirstTextLatency as Histogram<string>],
-    [SPAN_NAMES['tts-first-audio'], m.ttsFirstAudioLatency as Histogram<string>],
-    [SPAN_NAMES['first-frame'], m.turnLatency as Histogram<string>],
+    [SPAN_NAMES['asr-final'], m.asrFinalLatency],
+    [SPAN_NAMES['bot-first-text'], m.botFirstTextLatency],
+    [SPAN_NAMES['tts-first-audio'], m.ttsFirstAudioLatency],
+    [SPAN_NAMES['first-frame'], m.turnLatency],
   ];
   for (const [name, h] of pairs) {
     const list = children.filter((c) => c.name === name);
@@ -167,10 +168,10 @@ t.test('a barge-in call has a barge-in span under the turn whose reply it cut', 
   await until(() => exporter.getFinishedSpans().some((s) => s.name === SPAN_NAMES.call), 5000, 'the call span');
   const spans = exporter.getFinishedSpans();
   const barges = spans.filter((s) => s.name === SPAN_NAMES.bargeIn);
-  const counted = (await (g.gw.metrics.bargeIns.get())).values[0].value;
+  const counted = must((await (g.gw.metrics.bargeIns.get())).values[0]).value;
   t.equal(barges.length, counted, `one barge-in span per counted barge-in (${counted})`);
   t.ok(barges.length >= 1, 'the barge-in is traced');
-  const b = barges[0];
+  const b = must(barges[0]);
   t.equal(b.attributes['vgw.barge_in.paused'], true, 'paused at onset, then confirmed (BARGE_IN_CONFIRM_MS)');
   t.ok(ms(b) > 0, `from the pause to the decision: ${ms(b).toFixed(1)} ms`);
   const turn = spans.find((s) => s.spanContext().spanId === parentOf(b)) as ReadableSpan;
@@ -221,7 +222,7 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a local OTLP/HTTP receiver as J
   await until(() => g.gw.tracker.size === 0, 3000, 'call closed');
   await g.gw.drain(1000); // drain → close → the batch is flushed before close resolves
   t.ok(bodies.length >= 1, `the receiver got ${bodies.length} export(s)`);
-  const post = bodies[0];
+  const post = must(bodies[0]);
   t.equal(post.path, '/v1/traces', '/v1/traces appended to the endpoint');
   t.match(post.headers['content-type'], /^application\/json/, 'OTLP/HTTP JSON content type');
   t.equal(post.headers['x-api-key'], 's3cret!', 'OTEL_EXPORTER_OTLP_HEADERS sent (URL-decoded)');
@@ -230,9 +231,9 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a local OTLP/HTTP receiver as J
   type OtlpSpan = { name: string; traceId: string; spanId: string; parentSpanId?: string; attributes: KV[]; startTimeUnixNano: string; endTimeUnixNano: string };
   type Body = { resourceSpans: Array<{ resource: { attributes: KV[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
   const all = bodies.flatMap((b) => (b.body as Body).resourceSpans);
-  const svc = all[0].resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
+  const svc = must(all[0]).resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
   t.equal(svc, 'gateway-under-test', 'service.name from OTEL_SERVICE_NAME');
-  t.ok(all[0].resource.attributes.some((a) => a.key === 'process.pid'), 'process.pid tells workers apart');
+  t.ok(must(all[0]).resource.attributes.some((a) => a.key === 'process.pid'), 'process.pid tells workers apart');
   const spans = all.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
   const call = spans.find((s) => s.name === SPAN_NAMES.call);
   t.ok(call, 'the call span was exported');
@@ -306,5 +307,5 @@ t.test('the OTEL_* and AMD settings: OpenTelemetry\'s meanings, bad values refus
     [{ AMD_MODE: 'maybe' }, /AMD_MODE="maybe" is invalid/],
     [{ AMD_BEEP_TIMEOUT_S: '10' }, /AMD_BEEP_TIMEOUT_S="10" is invalid: expected 0, or an integer from 30 to 120/],
   ];
-  for (const [env, msg] of refused) t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', message: msg }, Object.keys(env)[0]);
+  for (const [env, msg] of refused) t.throws(() => loadConfig(env), { code: 'CONFIG_INVALID', message: msg }, Object.keys(env).join(', '));
 });

@@ -18,6 +18,7 @@ import createSine from './fixtures/sine-tts.js';
 import { startGateway, until, untilLog } from './helpers/gateway.js';
 import { openRawLeg, goertzel } from './helpers/raw-leg.js';
 import { BYSTANDER, FAULTY, press } from './helpers/isolation.js';
+import { must } from './helpers/must.js';
 
 const KEY = 'cartesia-test-key';
 let unhandled = 0;
@@ -88,11 +89,11 @@ t.test('one generation request: model, voice, language, raw pcm_s16le at the leg
   }
   const ctxs = [...fake.contexts.values()];
   t.equal(ctxs.length, 3);
-  t.match(ctxs[0].requests[0], { model_id: 'sonic-3.5', transcript: 'Good morning, caller.', voice: { mode: 'id', id: VOICE }, language: 'de', output_format: { container: 'raw', encoding: 'pcm_s16le', sample_rate: 8000 }, continue: false });
-  t.same(ctxs.map((c) => (c.requests[0].output_format as { sample_rate: number }).sample_rate), [8000, 16000, 24000]);
+  t.match(must(ctxs[0]).requests[0], { model_id: 'sonic-3.5', transcript: 'Good morning, caller.', voice: { mode: 'id', id: VOICE }, language: 'de', output_format: { container: 'raw', encoding: 'pcm_s16le', sample_rate: 8000 }, continue: false });
+  t.same(ctxs.map((c) => (must(c.requests[0]).output_format as { sample_rate: number }).sample_rate), [8000, 16000, 24000]);
   t.equal(fake.connections.length, 1, 'one socket for the call, reused by its three requests');
-  t.equal(fake.connections[0].headers.authorization, `Bearer ${KEY}`);
-  t.ok(fake.connections[0].headers['cartesia-version'], 'Cartesia-Version sent');
+  t.equal(must(fake.connections[0]).headers.authorization, `Bearer ${KEY}`);
+  t.ok(must(fake.connections[0]).headers['cartesia-version'], 'Cartesia-Version sent');
   await collect(tts, 'Another call.', call('other-call'));
   t.equal(fake.connections.length, 2, 'another call gets its own socket');
   const voiced = await collect(tts, 'Voice.', call('req-call'), '99999999-2222-4333-8444-555555555555');
@@ -111,7 +112,7 @@ t.test('streaming input: continuations on one context, the first audio before th
   stream.push('How are');
   const first = await it.next();
   t.notOk(first.done, 'audio arrived');
-  const ctx = [...fake.contexts.values()][0];
+  const ctx = must([...fake.contexts.values()][0]);
   t.notOk(ctx.done, 'while the context is still open at the service');
   t.equal(ctx.requests.length, 2, 'two continuations so far');
   stream.push(' you?');
@@ -139,7 +140,7 @@ t.test('abort mid-generation: a cancel for the context, the iteration ends, the 
     }
   })();
   await done;
-  const ctx = [...fake.contexts.values()][0];
+  const ctx = must([...fake.contexts.values()][0]);
   await until(() => ctx.cancelled, 5000, 'the cancel at the fake');
   const sent = ctx.chunksSent;
   await new Promise((r) => setTimeout(r, 100));

@@ -9,6 +9,7 @@ import type { TtsAdapter, TtsChunk } from '../src/tts/types.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { until } from './helpers/gateway.js';
+import { must } from './helpers/must.js';
 
 async function setup(t: Test, fakeOpts: FakeMicrosoftSpeechOptions, env: Record<string, string> = {}) {
   const fake = await startFakeMicrosoftSpeech({ key: 'k', ...fakeOpts });
@@ -31,14 +32,14 @@ const pcmOf = (chunks: TtsChunk[]) => Buffer.concat(chunks.map((c) => Buffer.fro
 t.test('SSML carries the voice and the escaped text', async (t) => {
   const { fake, tts } = await setup(t, { ttsFrames: 1 });
   await collect(tts, 'Fish & chips <now> for "Bob\'s" table', 16000, { language: 'en-GB' });
-  const ssml = fake.syntheses()[0].ssml ?? '';
-  t.equal(fake.syntheses()[0].path, '/tts/cognitiveservices/websocket/v1');
+  const ssml = must(fake.syntheses()[0]).ssml ?? '';
+  t.equal(must(fake.syntheses()[0]).path, '/tts/cognitiveservices/websocket/v1');
   t.match(ssml, /<voice name="en-GB-SoniaNeural">/, 'default voice for the call language');
   t.match(ssml, /xml:lang="en-GB"/);
   t.ok(ssml.includes('Fish &amp; chips &lt;now&gt; for &quot;Bob&apos;s&quot; table'), `text escaped: ${ssml}`);
   t.notOk(/<now>/.test(ssml), 'no raw markup from the text');
   await collect(tts, 'hello', 16000, { voice: 'en-US-GuyNeural' });
-  t.match(fake.syntheses()[1].ssml, /<voice name="en-US-GuyNeural">/, 'request.voice wins');
+  t.match(must(fake.syntheses()[1]).ssml, /<voice name="en-US-GuyNeural">/, 'request.voice wins');
   t.equal(defaultAzureVoice('de-AT'), 'de-DE-KatjaNeural', 'same-language fallback');
   t.equal(defaultAzureVoice('xx-YY'), 'en-US-JennyNeural', 'unknown language: en-US');
 });
@@ -46,14 +47,14 @@ t.test('SSML carries the voice and the escaped text', async (t) => {
 t.test('TTS_VOICE is the default voice when the request names none', async (t) => {
   const { fake, tts } = await setup(t, { ttsFrames: 1 }, { TTS_VOICE: 'en-US-AriaNeural' });
   await collect(tts, 'hi', 8000, { language: 'fr-FR' });
-  t.match(fake.syntheses()[0].ssml, /<voice name="en-US-AriaNeural">/);
+  t.match(must(fake.syntheses()[0]).ssml, /<voice name="en-US-AriaNeural">/);
 });
 
 for (const rateHz of [8000, 16000, 24000]) {
   t.test(`${rateHz} Hz leg: raw PCM at the leg rate, every frame in order`, async (t) => {
     const { fake, tts } = await setup(t, { ttsFrames: 4, ttsFrameMs: 100 });
     const chunks = await collect(tts, 'Hello there.', rateHz);
-    const conn = fake.syntheses()[0];
+    const conn = must(fake.syntheses()[0]);
     t.equal(conn.outputFormat, `raw-${rateHz / 1000}khz-16bit-mono-pcm`, 'output format asked for the leg rate');
     t.ok(chunks.length >= 1 && chunks.every((c) => c.sampleRateHz === rateHz), 'chunks at the leg rate');
     t.ok(pcmOf(chunks).equals(Buffer.concat(conn.sent)), `the PCM the service sent, byte for byte (${pcmOf(chunks).length} B = 400 ms)`);
@@ -67,7 +68,7 @@ t.test('the first chunk is yielded before the service has sent the last frame', 
   const it = tts.synthesize({ text: 'A longer sentence.', call: call(16000), signal: new AbortController().signal })[Symbol.asyncIterator]();
   const first = await it.next();
   t.notOk(first.done, 'a chunk arrived');
-  const conn = fake.syntheses()[0];
+  const conn = must(fake.syntheses()[0]);
   t.equal(conn.framesSent, 2, 'the fake is holding after 2 of 6 frames');
   fake.release();
   const rest: TtsChunk[] = [first.value as TtsChunk];
@@ -91,7 +92,7 @@ t.test('abort mid-synthesis stops the iteration and closes the socket', async (t
   ac.abort();
   await done;
   t.pass('iteration ended on abort');
-  const conn = fake.syntheses()[0];
+  const conn = must(fake.syntheses()[0]);
   await until(() => conn.closed, 5000, 'socket closed');
   fake.release();
   t.equal(conn.framesSent, 3, 'the rest was never sent');
@@ -112,5 +113,5 @@ t.test('errors are thrown from the iterator with a code: wrong key, lost connect
     for await (const c of lost.tts.synthesize({ text: 'hello', call: call(16000), signal: new AbortController().signal })) got.push(c);
   })().catch((e: unknown) => e);
   t.match(err, { code: 'AZURE_CONNECTION_FAILURE' }, 'a socket lost mid-synthesis is an error after the audio that came');
-  t.ok(pcmOf(got).equals(Buffer.concat(lost.fake.syntheses()[0].sent)), 'the 2 frames sent were yielded first');
+  t.ok(pcmOf(got).equals(Buffer.concat(must(lost.fake.syntheses()[0]).sent)), 'the 2 frames sent were yielded first');
 });

@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import { buildGateway } from '../src/app.js';
 import { defineTurnDetector } from '../src/sdk/define-turn-detector.js';
+import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
 const botFinals = (g: TestGateway, call: string) => g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
@@ -26,7 +27,7 @@ t.test('a failing detector falls back on its call only; the bystander is unaffec
   });
   const calls = ['throw-1', 'reject-1', 'hang-1', 'bad-1', 'bystander-1'];
   const legs = await Promise.all(calls.map(() => openRawLeg(`ws://127.0.0.1:${g.port}/socket`)));
-  calls.forEach((uuid, i) => legs[i].handshake('audio/l16;rate=16000', { uuid }));
+  calls.forEach((uuid, i) => must(legs[i]).handshake('audio/l16;rate=16000', { uuid }));
   // Speech (1.5 s), then silence: the VAD's end of speech makes the scripted ASR give its final.
   await Promise.all(legs.map(async (l) => {
     await streamFrames(l.ws, SPEECH, 640, 75);

@@ -18,6 +18,7 @@ import { FIXTURES_DIR, VonageApiFake, voiceApiValidator } from './fakes/vonage-a
 import { metricValue, startGateway, until, untilLog } from './helpers/gateway.js';
 import { openRawLeg } from './helpers/raw-leg.js';
 import { DTMF_DIGITS, TRANSFER_NCCO } from './fixtures/call-actions-bot.js';
+import { must } from './helpers/must.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const CALL_UUID = '63f61863-4a51-4f6b-86e1-46edebcf9356';
@@ -83,7 +84,8 @@ t.test('each operation reaches the fake with a spec-valid body and a valid RS256
     ['PUT', `/v1/calls/${CALL_UUID}/talk`, 'startTalk', 200],
     ['POST', '/v1/calls', 'createCall', 201],
   ]);
-  const [hangup, transfer, dtmf, talk, post] = f.requests;
+  const req = (i: number) => must(f.requests[i], `request ${i + 1}`);
+  const [hangup, transfer, dtmf, talk, post] = [req(0), req(1), req(2), req(3), req(4)];
   t.same(hangup.body, { action: 'hangup' });
   t.same(transfer.body, { action: 'transfer', destination: { type: 'ncco', ncco: TRANSFER_NCCO } });
   t.same(dtmf.body, { digits: '12*#' });
@@ -160,8 +162,8 @@ t.test('timeout: a Vonage that never answers fails the request, bounded', async 
 });
 
 t.test('a bad key is VONAGE_NOT_CONFIGURED at start, and the message holds no key', async (t) => {
-  t.rejects(client('https://api.nexmo.com', { privateKey: join(dir, 'missing.key') }), { code: 'VONAGE_NOT_CONFIGURED' });
-  t.rejects(client('https://api.nexmo.com', { privateKey: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' }), { code: 'VONAGE_NOT_CONFIGURED' });
+  await t.rejects(client('https://api.nexmo.com', { privateKey: join(dir, 'missing.key') }), { code: 'VONAGE_NOT_CONFIGURED' });
+  await t.rejects(client('https://api.nexmo.com', { privateKey: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' }), { code: 'VONAGE_NOT_CONFIGURED' });
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
   const err = await client('https://api.nexmo.com', { privateKey: ec.privateKey }).catch((e: unknown) => e);
   t.match(err, { code: 'VONAGE_NOT_CONFIGURED', message: /RSA key is needed/ });
@@ -183,7 +185,7 @@ t.test('region_url: Vonage hosts and the configured host are used; anything else
   t.same(resolveApiUrl('https://api.nexmo.com:443', def), { apiUrl: def }, 'the https port spelt out is the same origin');
   t.same(resolveApiUrl('http://127.0.0.1:8888/', 'http://127.0.0.1:8888'), { apiUrl: 'http://127.0.0.1:8888' }, 'the operator-configured origin is trusted');
   // The origin, not the host: another port of the operator's host, or of a Vonage host, is another service.
-  for (const [bad, base] of [['http://127.0.0.1:9999', 'http://127.0.0.1:8888'], ['https://127.0.0.1:8888', 'http://127.0.0.1:8888'], ['https://api.nexmo.com:8443', def], ['https://api-us-3.vonage.com:8443', def], ['http://api.nexmo.com', def]]) {
+  for (const [bad, base] of [['http://127.0.0.1:9999', 'http://127.0.0.1:8888'], ['https://127.0.0.1:8888', 'http://127.0.0.1:8888'], ['https://api.nexmo.com:8443', def], ['https://api-us-3.vonage.com:8443', def], ['http://api.nexmo.com', def]] as Array<[string, string]>) {
     const r = resolveApiUrl(bad, base);
     t.equal(r.apiUrl, base, `${bad} (default ${base}) → default`);
     t.ok(r.rejected, `${bad} refused: ${r.rejected}`);
@@ -209,7 +211,7 @@ t.test('region_url: Vonage hosts and the configured host are used; anything else
 async function answeredLeg(gatewayUrl: string, uuid: string, regionUrl: string) {
   const q = new URLSearchParams({ uuid, conversation_uuid: `CON-${uuid}`, from: '447700900001', to: '447700900000', region_url: regionUrl });
   const ncco = (await (await fetch(`${gatewayUrl}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
-  const ep = ncco[0].endpoint[0];
+  const ep = must(must(ncco[0]).endpoint[0]);
   const leg = await openRawLeg(ep.uri);
   leg.handshake('audio/l16;rate=16000', ep.headers);
   return { leg, headers: ep.headers };
@@ -231,16 +233,16 @@ t.test('end to end: bot transfer, dtmf and hangup go over REST to the call regio
   t.equal(headers.region_url, regionUrl, 'region_url travels in the NCCO headers');
   t.ok(Buffer.byteLength(JSON.stringify(headers)) <= 512);
   await until(() => g.gw.tracker.size === 1, 5000, 'session');
-  const session = [...g.gw.tracker.sessions()][0];
+  const session = must([...g.gw.tracker.sessions()][0]);
   t.equal(session.info.metadata.region_url, regionUrl, 'and lands in CallInfo.metadata');
 
   press(leg, '1');
   await until(() => home.accepted('updateCall').length === 1, 10000, 'transfer');
-  t.same(home.accepted('updateCall')[0].body, { action: 'transfer', destination: { type: 'ncco', ncco: TRANSFER_NCCO } });
-  t.equal(home.accepted('updateCall')[0].path, `/v1/calls/${CALL_UUID}`);
+  t.same(must(home.accepted('updateCall')[0]).body, { action: 'transfer', destination: { type: 'ncco', ncco: TRANSFER_NCCO } });
+  t.equal(must(home.accepted('updateCall')[0]).path, `/v1/calls/${CALL_UUID}`);
   press(leg, '2');
   await until(() => home.accepted('startDTMF').length === 1, 10000, 'dtmf');
-  t.same(home.accepted('startDTMF')[0].body, { digits: DTMF_DIGITS });
+  t.same(must(home.accepted('startDTMF')[0]).body, { digits: DTMF_DIGITS });
   press(leg, '3');
   const closed = await leg.closed;
   t.equal(closed.code, 1000, 'then the leg is closed normally');
@@ -265,7 +267,7 @@ t.test('end to end: a region_url on another port of VONAGE_API_URL\'s host gets 
   t.equal(other.requests.length, 0, 'no request reached the other port');
   const warned = g.logs.filter((l) => l.msg.startsWith('region_url ignored'));
   t.equal(warned.length, 1, 'warned once');
-  t.equal(warned[0].level, 40);
+  t.equal(must(warned[0]).level, 40);
   leg.ws.close();
 });
 
@@ -314,9 +316,9 @@ t.test('vgw call: a real child process POSTs /v1/calls pointing Vonage at the an
   t.equal(r.code, 0, r.stderr);
   const post = home.accepted('createCall');
   t.equal(post.length, 1);
-  const uuid = (post[0].answer as { uuid: string }).uuid;
+  const uuid = (must(post[0]).answer as { uuid: string }).uuid;
   t.equal(r.stdout.trim(), uuid, 'prints the uuid Vonage gave');
-  const body = post[0].body as { to: unknown; from: unknown; event_url: string[]; answer_url: string[]; answer_method: string; ncco?: unknown };
+  const body = must(post[0]).body as { to: unknown; from: unknown; event_url: string[]; answer_url: string[]; answer_method: string; ncco?: unknown };
   t.same(body.to, [{ type: 'phone', number: '447700900001' }]);
   t.same(body.from, { type: 'phone', number: '447700900000' });
   t.same(body.answer_url, [`${g.url}/webhooks/answer`], 'Vonage fetches the NCCO from our answer webhook');
@@ -328,14 +330,14 @@ t.test('vgw call: a real child process POSTs /v1/calls pointing Vonage at the an
   const q = new URLSearchParams({ uuid, conversation_uuid: 'CON-out', from: '447700900000', to: '447700900001', region_url: home.url });
   const ncco = (await (await fetch(`${body.answer_url[0]}?${q}`)).json()) as Array<{ action: string; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }>;
   t.ok(validateNcco(ncco), `NCCO valid per the NCCO schema ${JSON.stringify(validateNcco.errors)}`);
-  const ep = ncco[0].endpoint[0];
+  const ep = must(must(ncco[0]).endpoint[0]);
   t.equal(ep.uri.split('?')[0], `${g.gw.config.publicWsUrl}/socket`, "the websocket is the gateway's");
   t.equal(ep.headers.uuid, uuid, 'the leg carries the real call uuid');
   const leg = await openRawLeg(ep.uri.replace('//localhost:', '//127.0.0.1:'));
   leg.handshake(ep['content-type'], ep.headers);
   press(leg, '2');
   await until(() => home.accepted('startDTMF').length === 1, 10000, 'DTMF over REST on the outbound call');
-  t.match(home.accepted('startDTMF')[0].path, new RegExp(`/v1/calls/${uuid}/dtmf$`), 'call control addresses the outbound call by its uuid');
+  t.match(must(home.accepted('startDTMF')[0]).path, new RegExp(`/v1/calls/${uuid}/dtmf$`), 'call control addresses the outbound call by its uuid');
   leg.ws.close();
 });
 
@@ -347,14 +349,14 @@ t.test('vgw call --inline-ncco: the connect NCCO in the request, with a referenc
   t.equal(r.code, 0, r.stderr);
   const post = home.accepted('createCall');
   t.equal(post.length, 1);
-  const body = post[0].body as { event_url: string[]; ncco: Array<{ action: string; eventUrl: string[]; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }> };
+  const body = must(post[0]).body as { event_url: string[]; ncco: Array<{ action: string; eventUrl: string[]; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }> };
   t.same(body.event_url, [`${g.url}/webhooks/event`]);
   t.ok(validateNcco(body.ncco), `NCCO valid per the NCCO schema ${JSON.stringify(validateNcco.errors)}`);
-  const ep = body.ncco[0].endpoint[0];
-  t.equal(body.ncco[0].action, 'connect');
+  const ep = must(must(body.ncco[0]).endpoint[0]);
+  t.equal(must(body.ncco[0]).action, 'connect');
   t.equal(ep.uri.split('?')[0], `${g.url.replace(/^http/, 'ws')}/socket`, "the websocket is the gateway's");
   t.equal(ep['content-type'], 'audio/l16;rate=16000');
-  t.same(body.ncco[0].eventUrl, [`${g.url}/webhooks/event`]);
+  t.same(must(body.ncco[0]).eventUrl, [`${g.url}/webhooks/event`]);
 
   // The NCCO really reaches the gateway; the call has no Vonage uuid yet, so call actions are not sent over REST.
   const leg = await openRawLeg(ep.uri);
@@ -378,5 +380,5 @@ t.test('vgw call: usage and configuration errors', async (t) => {
   const refused = await runCli(['call', '--to', '447700900001'], env);
   t.equal(refused.code, 1);
   t.match(refused.stderr, /HTTP 401/);
-  t.same(home.requests[0].body && (home.requests[0].body as { random_from_number?: boolean }).random_from_number, true, 'no --from: a random application number');
+  t.same(must(home.requests[0]).body && (must(home.requests[0]).body as { random_from_number?: boolean }).random_from_number, true, 'no --from: a random application number');
 });

@@ -5,6 +5,7 @@ import AjvModule from 'ajv-draft-04';
 import { startGateway, metricValue, until } from './helpers/gateway.js';
 import { openRawLeg } from './helpers/raw-leg.js';
 import { CALL_STATUSES } from '../src/webhooks/event.js';
+import { must } from './helpers/must.js';
 
 const schema = JSON.parse(readFileSync('/work/shared/vonage/specs/ncco-schema.json', 'utf8').toString()) as object;
 // ajv-draft-04 is CommonJS: under NodeNext its class is the module's `default` property.
@@ -30,7 +31,7 @@ t.test('answer webhook: GET and POST give a schema-valid connect NCCO for this g
     t.equal(c.eventType, 'synchronous');
     t.same(c.eventUrl, [`http://localhost:${g.port}/webhooks/event`]);
     t.equal(c.endpoint.length, 1);
-    const ep = c.endpoint[0];
+    const ep = must(c.endpoint[0]);
     t.equal(ep.type, 'websocket');
     t.equal(ep['content-type'], 'audio/l16;rate=8000');
     t.match(String(ep.uri), new RegExp(`^ws://localhost:${g.port}/socket\\?uuid=63f61863`));
@@ -47,11 +48,11 @@ t.test('answer webhook: PUBLIC_URL https gives wss, long fields keep headers wit
   });
   const ncco = (await res.json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }>; eventUrl: string[] }>;
   t.ok(validateNcco(ncco));
-  t.equal(ncco[0].endpoint[0].uri, 'wss://gw.example.com/socket?uuid=u-1');
-  t.same(ncco[0].eventUrl, ['https://gw.example.com/webhooks/event']);
-  t.ok(Buffer.byteLength(JSON.stringify(ncco[0].endpoint[0].headers)) <= 512);
-  t.equal(ncco[0].endpoint[0].headers.uuid, 'u-1');
-  t.equal(ncco[0].endpoint[0].headers.region_url, 'https://api-us-3.vonage.com', 'region_url outlives from/to');
+  t.equal(must(must(ncco[0]).endpoint[0]).uri, 'wss://gw.example.com/socket?uuid=u-1');
+  t.same(must(ncco[0]).eventUrl, ['https://gw.example.com/webhooks/event']);
+  t.ok(Buffer.byteLength(JSON.stringify(must(must(ncco[0]).endpoint[0]).headers)) <= 512);
+  t.equal(must(must(ncco[0]).endpoint[0]).headers.uuid, 'u-1');
+  t.equal(must(must(ncco[0]).endpoint[0]).headers.region_url, 'https://api-us-3.vonage.com', 'region_url outlives from/to');
 });
 
 t.test('malformed webhooks get 4xx with a JSON reason, never 500', async (t) => {
@@ -103,8 +104,8 @@ t.test('event webhook: every status and event type is understood, counted and an
     t.equal(res.status, 200, `${status} of our websocket connect → NCCO`);
     const ncco = (await res.json()) as Array<{ action: string; text: string }>;
     t.ok(validateNcco(ncco));
-    t.equal(ncco[0].action, 'talk');
-    t.match(ncco[0].text, /sorry/i);
+    t.equal(must(ncco[0]).action, 'talk');
+    t.match(must(ncco[0]).text, /sorry/i);
   }
   const nonStatus: Array<[string, Record<string, unknown>]> = [
     ['record', { recording_url: 'https://api.nexmo.com/v1/files/x', conversation_uuid: 'CON-9' }],
@@ -153,7 +154,7 @@ t.test('fallback webhook answers a safe NCCO and logs reason and original reques
   t.equal(res.status, 200);
   const ncco = (await res.json()) as Array<{ action: string }>;
   t.ok(validateNcco(ncco));
-  t.equal(ncco[0].action, 'talk');
+  t.equal(must(ncco[0]).action, 'talk');
   const line = g.logs.find((l) => l.msg === 'fallback webhook');
   t.ok(line);
   t.equal(line?.reason, 'Connection closed.');
@@ -180,7 +181,7 @@ t.test('health, readiness, metrics; drain turns readiness off and refuses new ca
   t.equal(((await r2?.json()) as { reason: string }).reason, 'draining');
   const answer = await fetch(`${g.url}/webhooks/answer?uuid=late-1`).catch(() => undefined);
   const ncco = (await answer?.json()) as Array<{ action: string; text: string }>;
-  t.equal(ncco[0].action, 'talk', 'new calls get a spoken busy NCCO while draining');
+  t.equal(must(ncco[0]).action, 'talk', 'new calls get a spoken busy NCCO while draining');
   await drained;
   const closed = await leg.closed;
   t.equal(closed.code, 1001, 'live call closed with 1001 after the deadline');

@@ -142,7 +142,7 @@ export class BandFill {
     const held = this.held as Buffer[];
     this.held = undefined;
     const parts: Buffer[] = [];
-    for (let i = 0; i < this.heldCount; i++) parts.push(held[(this.heldStart + i) % HOLD_CHUNKS]);
+    for (let i = 0; i < this.heldCount; i++) parts.push(held[(this.heldStart + i) % HOLD_CHUNKS]!);
     if (last) parts.push(last);
     this.heldCount = 0;
     const all = Buffer.concat(parts);

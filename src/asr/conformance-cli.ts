@@ -44,7 +44,7 @@ export async function asrConformanceCommand(argv: string[]): Promise<number> {
     ratesHz,
     realTime: values['real-time'],
     expectText: values.expect ? new RegExp(values.expect, 'i') : undefined,
-    finalTimeoutMs: parseDuration(values.timeout as string),
+    finalTimeoutMs: parseDuration(values.timeout),
   });
   process.stdout.write(formatConformance(adapter.name, checks));
   return checks.every((c) => c.ok) ? 0 : 1;

@@ -201,7 +201,7 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
     const t0 = performance.now();
     for (let i = from; i < to; i++) {
       try {
-        stream.write(frames[i], performance.now());
+        stream.write(frames[i]!, performance.now());
       } catch (err) {
         return `write() threw: ${(err as Error)?.message ?? String(err)}`;
       }
@@ -232,7 +232,7 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
     try {
       s.stream.close();
       s.stream.close();
-      s.stream.write(frames[0], performance.now());
+      s.stream.write(frames[0]!, performance.now());
     } catch (err) {
       closeErr = `close()/write after close threw: ${(err as Error).message}`;
     }
@@ -244,7 +244,7 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
   }
 
   {
-    const rate = rates[0];
+    const rate = rates[0]!;
     const name = `${rate} Hz: aborting the call's signal mid-stream ends events`;
     const s = await open(rate);
     if (typeof s === 'string') check(name, false, s);
@@ -254,7 +254,7 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
       s.ctl.abort();
       let after: string | undefined;
       try {
-        s.stream.write(frames[0], performance.now());
+        s.stream.write(frames[0]!, performance.now());
       } catch (err) {
         after = `write() after abort threw: ${(err as Error).message}`;
       }
@@ -266,7 +266,7 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
   }
 
   if (o.provokeError) {
-    const rate = rates[0];
+    const rate = rates[0]!;
     const name = `${rate} Hz: a provider failure arrives as an error event, never an exception`;
     await o.provokeError();
     const s = await open(rate);

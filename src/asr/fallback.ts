@@ -89,7 +89,7 @@ class FallbackStream implements AsrStream {
   /** The current adapter's `write`/`endOfSpeech` threw: it failed unrecoverably, exactly like an unrecoverable error event. */
   private innerThrew(stream: AsrStream, code: string, err: unknown): void {
     if (this.closed || stream !== this.inner) return;
-    const failure = { code, message: `${this.chain[this.index].name}: ${(err as Error)?.message ?? String(err)}` };
+    const failure = { code, message: `${this.chain[this.index]!.name}: ${(err as Error)?.message ?? String(err)}` };
     const last = this.index >= this.chain.length - 1;
     this.events.push({ type: 'error', code: failure.code, message: failure.message, recoverable: !last });
     this.releaseInner();
@@ -115,9 +115,9 @@ class FallbackStream implements AsrStream {
   private async next(failure: Failure | undefined): Promise<Failure | undefined> {
     let last = failure;
     while (!this.closed && this.index < this.chain.length - 1) {
-      const from = this.index >= 0 ? this.chain[this.index].name : undefined;
+      const from = this.index >= 0 ? this.chain[this.index]!.name : undefined;
       this.index++;
-      const adapter = this.chain[this.index];
+      const adapter = this.chain[this.index]!;
       const ctl = new AbortController();
       const onAbort = () => ctl.abort();
       this.o.signal.addEventListener('abort', onAbort, { once: true });
@@ -184,7 +184,7 @@ class FallbackStream implements AsrStream {
       failure = { code: 'ASR_STREAM_FAILED', message: (err as Error)?.message ?? String(err) };
     }
     if (this.closed || stream !== this.inner) return;
-    failure ??= { code: 'ASR_STREAM_ENDED', message: `${this.chain[this.index].name} stream ended unexpectedly` };
+    failure ??= { code: 'ASR_STREAM_ENDED', message: `${this.chain[this.index]!.name} stream ended unexpectedly` };
     this.releaseInner();
     if (this.index >= this.chain.length - 1) {
       this.events.push({ type: 'error', code: failure.code, message: `every ASR adapter failed; last: ${failure.message}`, recoverable: false });
@@ -225,14 +225,15 @@ export function createFallbackAsr(adapters: readonly AsrAdapter[], opts: Fallbac
   if (adapters.length === 0) throw new Error('a fallback chain needs at least one adapter');
   return {
     name: adapters.map((a) => a.name).join('>'),
-    capabilities: { interim: adapters.some((a) => a.capabilities.interim), sampleRatesHz: adapters[0].capabilities.sampleRatesHz },
+    capabilities: { interim: adapters.some((a) => a.capabilities.interim), sampleRatesHz: adapters[0]!.capabilities.sampleRatesHz },
     async start(o) {
       const s = new FallbackStream(adapters, o, opts);
       await s.begin();
       return s;
     },
     async close() {
-      await Promise.allSettled(adapters.map((a) => a.close?.()));
+      // A then() callback, so an adapter whose close() throws synchronously does not stop the others closing.
+      await Promise.allSettled(adapters.map((a) => Promise.resolve().then(() => a.close?.())));
     },
   };
 }

@@ -36,7 +36,7 @@ export function parseEndpoint(raw: string): { host: string; port: number } {
   if (!m) throw new Error(`not host:port: ${raw}`);
   const port = m[2] === undefined ? 443 : Number(m[2]);
   if (port < 1 || port > 65535) throw new Error(`bad port in ${raw}`);
-  return { host: m[1], port };
+  return { host: m[1]!, port };
 }
 
 /** Build the SDK client (imports the SDK). Exported for tools and tests; the adapter calls it once per process. */

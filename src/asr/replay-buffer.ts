@@ -94,7 +94,7 @@ export class ReplayBuffer {
     const out: Buffer[] = [];
     let pos = this.startByte;
     for (let i = this.head; i < this.chunks.length; i++) {
-      const c = this.chunks[i];
+      const c = this.chunks[i]!;
       const next = pos + c.length;
       if (next > from) out.push(pos >= from ? c : c.subarray(from - pos));
       pos = next;
@@ -111,7 +111,7 @@ export class ReplayBuffer {
     let pos = this.startByte;
     let w = 0;
     for (let i = this.head; i < this.chunks.length && pos < b; i++) {
-      const c = this.chunks[i];
+      const c = this.chunks[i]!;
       const next = pos + c.length;
       if (next > a) w += c.copy(out, w, Math.max(0, a - pos), Math.min(c.length, b - pos));
       pos = next;
@@ -122,7 +122,7 @@ export class ReplayBuffer {
   private dropFront(n: number): void {
     let left = n;
     while (left > 0 && this.head < this.chunks.length) {
-      const c = this.chunks[this.head];
+      const c = this.chunks[this.head]!;
       if (c.length <= left) {
         this.chunks[this.head++] = EMPTY;
         left -= c.length;

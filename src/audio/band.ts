@@ -76,7 +76,7 @@ export class BiquadChain {
 
   step(x: number): number {
     let y = x;
-    for (let i = 0; i < this.sections.length; i++) y = this.sections[i].step(y);
+    for (let i = 0; i < this.sections.length; i++) y = this.sections[i]!.step(y);
     return y;
   }
 }
@@ -104,7 +104,7 @@ export function bandLimitToTelephone(samples: Int16Array, sampleRateHz: number):
   const f = telephoneBandFilter(sampleRateHz);
   const out = new Int16Array(samples.length);
   for (let i = 0; i < samples.length; i++) {
-    const y = Math.round(f.step(samples[i]));
+    const y = Math.round(f.step(samples[i]!));
     out[i] = y > 32767 ? 32767 : y < -32768 ? -32768 : y;
   }
   return out;

@@ -7,14 +7,14 @@ const KEYS = ['123A', '456B', '789C', '*0#D'];
 export function dtmfTone(digit: string, durationMs: number, sampleRateHz: number): Int16Array | undefined {
   const r = KEYS.findIndex((row) => row.includes(digit.toUpperCase()));
   if (r < 0) return undefined;
-  const c = KEYS[r].indexOf(digit.toUpperCase());
+  const c = KEYS[r]!.indexOf(digit.toUpperCase());
   const n = Math.round((durationMs / 1000) * sampleRateHz);
   const fade = Math.round(0.005 * sampleRateHz);
   const out = new Int16Array(n);
   for (let i = 0; i < n; i++) {
     const t = i / sampleRateHz;
     const env = Math.min(1, i / fade, (n - 1 - i) / fade);
-    out[i] = Math.round(8000 * env * (Math.sin(2 * Math.PI * ROWS[r] * t) + Math.sin(2 * Math.PI * COLS[c] * t)));
+    out[i] = Math.round(8000 * env * (Math.sin(2 * Math.PI * ROWS[r]! * t) + Math.sin(2 * Math.PI * COLS[c]! * t)));
   }
   return out;
 }

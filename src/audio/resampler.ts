@@ -83,8 +83,8 @@ export class StreamResampler {
         m.HEAPU32[this.lenPtr >> 2] = n - consumed;
         m.HEAPU32[(this.lenPtr >> 2) + 1] = this.outCap;
         m._speex_resampler_process_int(this.state, 0, this.inPtr + consumed * 2, this.lenPtr, this.outPtr, this.lenPtr + 4);
-        const used = m.HEAPU32[this.lenPtr >> 2];
-        const written = m.HEAPU32[(this.lenPtr >> 2) + 1];
+        const used = m.HEAPU32[this.lenPtr >> 2]!;
+        const written = m.HEAPU32[(this.lenPtr >> 2) + 1]!;
         if (written > 0) {
           parts.push(m.HEAP16.slice(this.outPtr >> 1, (this.outPtr >> 1) + written));
           total += written;
@@ -94,7 +94,7 @@ export class StreamResampler {
       }
       off += n;
     }
-    if (parts.length === 1) return parts[0];
+    if (parts.length === 1) return parts[0]!;
     const out = new Int16Array(total);
     let p = 0;
     for (const part of parts) {

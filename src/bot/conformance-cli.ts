@@ -30,7 +30,7 @@ export async function botConformanceCommand(argv: string[]): Promise<number> {
     const logger = createLogger(config.logLevel, { write: (s: string) => void process.stderr.write(s) });
     return loadAdapters(config, logger, env);
   });
-  const checks = await runBotConformance({ adapter: bot, replyTimeoutMs: parseDuration(values['reply-timeout'] as string), expectOutput: !values['no-output-ok'] });
+  const checks = await runBotConformance({ adapter: bot, replyTimeoutMs: parseDuration(values['reply-timeout']), expectOutput: !values['no-output-ok'] });
   process.stdout.write(formatChecks(bot.name, checks));
   return checks.every((c) => c.ok) ? 0 : 1;
 }

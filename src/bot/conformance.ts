@@ -161,7 +161,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
   const controllers: AbortController[] = [];
   let n = 0;
 
-  let shapeOk = false;
+  let shapeOk: boolean;
   try {
     shapeOk =
       !!a && typeof a === 'object' && typeof a.name === 'string' && a.name.length > 0 && typeof a.start === 'function' &&
@@ -189,7 +189,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
       if (!s || typeof s !== 'object') return `start() gave ${s === null ? 'null' : typeof s}, not a session`;
       if (typeof s.input !== 'function') shape.push('input()');
       if (typeof s.close !== 'function') shape.push('close()');
-      if (!s.output || typeof (s.output as AsyncIterable<BotOutput>)[Symbol.asyncIterator] !== 'function') shape.push('output (an async iterable)');
+      if (!s.output || typeof (s.output)[Symbol.asyncIterator] !== 'function') shape.push('output (an async iterable)');
     } catch (err) {
       return `session members threw: ${why(err)}`;
     }

@@ -124,7 +124,7 @@ export async function streamChatCompletion(req: CompletionRequest): Promise<Comp
       throw new LlmError('LLM_BAD_RESPONSE', `expected text/event-stream, got ${type || 'no content type'}`);
     }
     if (!res.body) throw new LlmError('LLM_BAD_RESPONSE', 'empty body');
-    const reader = res.body.getReader();
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader(); // fetch's body is bytes
     const decoder = new TextDecoder();
     const sse = new SseParser(MAX_EVENT_CHARS);
     let bytes = 0;
@@ -148,7 +148,7 @@ export async function streamChatCompletion(req: CompletionRequest): Promise<Comp
           }
           let obj: { choices?: Array<{ delta?: Delta; finish_reason?: unknown }>; error?: { message?: unknown } | string };
           try {
-            obj = JSON.parse(ev.data);
+            obj = JSON.parse(ev.data) as typeof obj;
           } catch {
             result.malformedEvents++;
             continue;
@@ -212,7 +212,7 @@ function addToolFragments(calls: Array<{ id: string; name: string; args: string 
     if (i < 0) i = calls.length;
     if (i >= MAX_TOOL_CALLS) continue;
     while (calls.length <= i) calls.push({ id: '', name: '', args: '' });
-    const c = calls[i];
+    const c = calls[i]!;
     if (typeof f.id === 'string' && f.id && !c.id) c.id = f.id;
     const name = f.function?.name;
     if (typeof name === 'string' && name && name !== c.name) c.name += name;
@@ -223,7 +223,7 @@ function addToolFragments(calls: Array<{ id: string; name: string; args: string 
 
 async function readCapped(res: Response, maxBytes: number): Promise<string> {
   if (!res.body) return '';
-  const reader = res.body.getReader();
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader(); // fetch's body is bytes
   const parts: Uint8Array[] = [];
   let n = 0;
   try {

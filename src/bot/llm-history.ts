@@ -38,11 +38,11 @@ export class ChatHistory {
     if (msgs.length <= this.maxMessages) return;
     const start = msgs.length - this.maxMessages;
     let s = start;
-    while (s < msgs.length && msgs[s].role !== 'user') s++;
+    while (s < msgs.length && msgs[s]!.role !== 'user') s++;
     // No user message inside the window (a long tool exchange): keep from the last one before it.
     if (s === msgs.length) {
       s = start;
-      while (s > 0 && msgs[s].role !== 'user') s--;
+      while (s > 0 && msgs[s]!.role !== 'user') s--;
     }
     if (s > 0) msgs.splice(0, s);
   }

@@ -242,7 +242,7 @@ class RemoteBotSession implements BotSession {
     }
     if (m.type === 'hangup') this.hangupSeen = true;
     if (m.type === 'transfer' && 'phone' in m) return this.emit({ type: 'transfer', ncco: transferNcco(m.phone, m.from, this.o.call) }, m.type);
-    this.emit(m as BotOutput, m.type);
+    this.emit(m, m.type);
   }
 
   private onSay(m: Extract<BotMessage, { type: 'say' }>): void {

@@ -54,7 +54,7 @@ export class AsrFeed {
   constructor(deps: AsrFeedDeps, owner: AsrFeedOwner) {
     this.d = deps;
     this.owner = owner;
-    this.name = deps.adapter.name.split('>')[0];
+    this.name = deps.adapter.name.split('>')[0]!;
   }
 
   /** True once the stream failed (the call goes on without ASR). */

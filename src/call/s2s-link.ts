@@ -161,7 +161,7 @@ export class S2sLink {
     if (e.type === 'action-result') {
       const i = this.pendingTools.findIndex((p) => p.action === e.action);
       if (i < 0) return;
-      const [p] = this.pendingTools.splice(i, 1);
+      const p = this.pendingTools.splice(i, 1)[0]!; // i was just found
       const out = e.ok ? (e.action === 'transfer' ? 'The call is being transferred.' : 'The keys were sent.') : `Error: not carried out (${e.code ?? 'ACTION_FAILED'}): ${e.reason ?? ''}`;
       // A transfer that happened ends the model's part: nothing more to say.
       this.call('toolResult', (s) => s.toolResult(p.callId, out, !(e.ok && e.action === 'transfer')));

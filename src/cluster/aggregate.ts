@@ -21,7 +21,8 @@ export function registerAggregators(): void {
 
 /** Samples grouped by name and labels: `_sum`/`_count` (which carry a metricName) summed, quantiles averaged. */
 export function quantileMean(metrics: MetricJson[]): MetricJson | undefined {
-  if (!metrics.length) return undefined;
+  const first = metrics[0];
+  if (!first) return undefined;
   const groups = new Map<string, Sample[]>();
   for (const m of metrics) {
     for (const s of m.values) {
@@ -34,10 +35,10 @@ export function quantileMean(metrics: MetricJson[]): MetricJson | undefined {
   const values: Sample[] = [];
   for (const g of groups.values()) {
     const sum = g.reduce((a, s) => a + s.value, 0);
-    const v: Sample = { value: g[0].metricName ? sum : sum / g.length, labels: g[0].labels };
-    if (g[0].metricName) v.metricName = g[0].metricName;
+    const v: Sample = { value: g[0]!.metricName ? sum : sum / g.length, labels: g[0]!.labels };
+    if (g[0]!.metricName) v.metricName = g[0]!.metricName;
     values.push(v);
   }
-  const { help, name, type, aggregator } = metrics[0];
+  const { help, name, type, aggregator } = first;
   return { help, name, type, aggregator, values };
 }

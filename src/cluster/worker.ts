@@ -34,17 +34,18 @@ export interface ConsoleRelay {
 }
 
 /** The app's view of the cluster: the gateway-wide answers a single process would compute alone. */
+/** The functions here are closures (no `this`): the app hands them on detached. */
 export interface ClusterLink {
   /** This worker's cluster id (1, 2, …; a replacement gets a new one). */
   readonly workerId: number;
   /** Legs open in the whole gateway (as the primary last said). */
-  liveCalls(): number;
+  liveCalls: () => number;
   /** Take a gateway-wide MAX_CALLS slot for a new leg; false when full (or the primary does not answer). */
-  reserve(): Promise<boolean>;
+  reserve: () => Promise<boolean>;
   /** Give a slot back (the leg that held it closed). */
-  release(): void;
+  release: () => void;
   /** The whole gateway's Prometheus text. */
-  metricsText(): Promise<string>;
+  metricsText: () => Promise<string>;
   /** Answer the primary's requests for this worker's metrics from `registry`. */
   serveMetrics(registry: Registry): void;
   /** Connect the console hub to the other workers. */
@@ -54,7 +55,7 @@ export interface ClusterLink {
   /** Called when the primary asks every worker to drain. */
   onDrain: (() => void) | undefined;
   /** Send an answering-machine detection result to the other workers (the call's leg is not on this one). */
-  shareMachineDetection(callUuid: string, detection: MachineDetection): void;
+  shareMachineDetection: (callUuid: string, detection: MachineDetection) => void;
   /** Called with another worker's detection result. */
   onMachineDetection: ((callUuid: string, detection: MachineDetection) => void) | undefined;
 }

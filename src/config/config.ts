@@ -215,10 +215,10 @@ function languageMap(raw: string): Record<string, CallLanguage> {
   const out: Record<string, CallLanguage> = {};
   for (const item of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
     const m = /^\+?([0-9 ]{3,20})=([^/\s]+)(?:\/(\S+))?$/.exec(item);
-    if (!m || !LANGUAGE_TAG.test(m[2]) || (m[3] !== undefined && !VOICE_NAME.test(m[3]))) {
+    if (!m || !LANGUAGE_TAG.test(m[2]!) || (m[3] !== undefined && !VOICE_NAME.test(m[3]))) {
       throw new Error('comma-separated number=language[/voice] entries, e.g. 447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR');
     }
-    out[m[1].replace(/ /g, '')] = Object.freeze(m[3] ? { language: m[2], voice: m[3] } : { language: m[2] });
+    out[m[1]!.replace(/ /g, '')] = Object.freeze(m[3] ? { language: m[2]!, voice: m[3] } : { language: m[2]! }); // groups 1 and 2 always match
   }
   return Object.freeze(out);
 }

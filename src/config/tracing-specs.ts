@@ -47,7 +47,7 @@ export function otlpHeaders(raw: string): Record<string, string> {
     if (/[\r\n\0]/.test(value)) throw new Error('header values without line breaks');
     out[key] = value;
   }
-  return Object.freeze(out) as Record<string, string>;
+  return Object.freeze(out);
 }
 
 export const TRACING_SPECS: ReadonlyArray<Spec<keyof TracingConfig>> = [

@@ -205,7 +205,7 @@ export class ConsoleHub implements CallObserver, ConsoleRelayTarget {
         if (v.turnLatenciesMs.length < MAX_TURNS) v.turnLatenciesMs.push(e.turnLatencyMs);
         const turn = { atMs: at, ms: e.turnLatencyMs, id: v.id };
         this.turns.push(turn);
-        while (this.turns.length > MAX_TURNS || (this.turns.length && this.turns[0].atMs < at - HISTORY_MS)) this.turns.shift();
+        while (this.turns.length > MAX_TURNS || (this.turns.length && this.turns[0]!.atMs < at - HISTORY_MS)) this.turns.shift();
         return this.broadcast('turn', { ...turn, replyId: e.replyId });
       }
       case 'call-end': {
@@ -271,7 +271,7 @@ export class ConsoleHub implements CallObserver, ConsoleRelayTarget {
 
   private pruneEnded(): void {
     const oldest = this.now() - ENDED_TTL_MS;
-    while (this.ended.length > MAX_ENDED || (this.ended.length && (this.ended[this.ended.length - 1].endedAtMs ?? 0) < oldest)) this.ended.pop();
+    while (this.ended.length > MAX_ENDED || (this.ended.length && (this.ended[this.ended.length - 1]!.endedAtMs ?? 0) < oldest)) this.ended.pop();
   }
 
   /** Once a second while a client is connected: per-call figures and the pacing lateness across calls. */
@@ -290,7 +290,7 @@ export class ConsoleHub implements CallObserver, ConsoleRelayTarget {
       calls.push({ id: v.id, state: v.state, ...v.figures });
     }
     this.lateness.push({ atMs: at, lateSendsPerS: late });
-    while (this.lateness.length && this.lateness[0].atMs < at - HISTORY_MS) this.lateness.shift();
+    while (this.lateness.length && this.lateness[0]!.atMs < at - HISTORY_MS) this.lateness.shift();
     this.pruneEnded();
     this.broadcast('stats', { atMs: at, lateSendsPerS: late, calls, clients: this.feeds.size, droppedEvents: this.dropped });
     if (++this.ticks % HEARTBEAT_EVERY === 0) for (const f of this.feeds) f.heartbeat();

@@ -322,7 +322,7 @@ export class Pacer implements TickListener {
     if (this.count === 0 && this.sent === this.played) {
       // Idle. Ended segments wait for Vonage's notify echo; if it never comes (a notify can be lost, e.g. cancelled
       // by a clear), the playout model's word is taken after a grace period so the session is never left waiting.
-      const awaiting = this.segments.length > 0 && this.segments[0].marked;
+      const awaiting = this.segments.length > 0 && this.segments[0]!.marked;
       if (awaiting && ++this.idleTicks < NOTIFY_GRACE_TICKS) return;
       this.idleTicks = 0;
       if (awaiting) {
@@ -359,7 +359,7 @@ export class Pacer implements TickListener {
     const fb = o.frameBytes;
     while (!this.pausedFlag && this.count > 0 && this.sent - this.played < o.leadFrames) {
       const i = this.head;
-      const segId = this.frameSeg[i];
+      const segId = this.frameSeg[i]!;
       this.head = (i + 1) % this.ringSlots;
       this.count--;
       const seg = this.segmentById(segId);
@@ -392,7 +392,7 @@ export class Pacer implements TickListener {
     for (let k = 0; k < this.count; k++) {
       const from = (this.head + k) % this.ringSlots;
       (this.ring as Buffer).copy(ring, k * fb, from * fb, from * fb + fb);
-      seg[k] = this.frameSeg[from];
+      seg[k] = this.frameSeg[from]!;
     }
     // The old ring is dropped here; views of it the socket still holds keep it alive until flushed.
     this.ring = ring;
@@ -415,7 +415,7 @@ export class Pacer implements TickListener {
 
   private segmentById(id: number): Segment | undefined {
     const segs = this.segments;
-    for (let i = 0; i < segs.length; i++) if (segs[i].id === id) return segs[i];
+    for (let i = 0; i < segs.length; i++) if (segs[i]!.id === id) return segs[i];
     return undefined;
   }
 

@@ -48,7 +48,7 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
 
   // Line stages, built once per call.
   const band = imp.bandLimit ? new TelephoneBand(rate) : undefined;
-  const speechPower = turns.map((t, i) => (s.turns[i].kind === 'turn' && t.onsetSample >= 0 ? activePower(t.pcm, rate) : 0)).find((p) => p > 0) ?? (32768 * 0.05) ** 2;
+  const speechPower = turns.map((t, i) => (s.turns[i]!.kind === 'turn' && t.onsetSample >= 0 ? activePower(t.pcm, rate) : 0)).find((p) => p > 0) ?? (32768 * 0.05) ** 2;
   const noise = imp.noise ? new LineNoise(LineNoise.rmsForSnr(speechPower, imp.noise.snrDb), imp.noise.seed ?? 1) : undefined;
   const echo = imp.echo ? new EchoLine(rate, imp.echo.delayMs, imp.echo.attenuationDb) : undefined;
   const jitter = imp.jitter ? new JitterLine(imp.jitter) : undefined;
@@ -140,14 +140,14 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
 
     // 2. The turn script.
     if (phase.t === 'waiting' && next < turns.length && nowMs >= prevEndMs) {
-      const at = trigger(s.turns[next], nowMs);
+      const at = trigger(s.turns[next]!, nowMs);
       if (at !== undefined) phase = { t: 'armed', atMs: at };
     }
     if (phase.t === 'armed' && nowMs >= phase.atMs) {
       phase = { t: 'speaking', turn: next, startTick: n, pos: 0 };
-      const r = turns[next];
+      const r = turns[next]!;
       if (r.onsetSample >= 0) {
-        const ev: CallerEvent = { index: next, kind: s.turns[next].kind, onsetMs: nowMs + (r.onsetSample * 1000) / rate, endMs: nowMs + (r.endSample * 1000) / rate };
+        const ev: CallerEvent = { index: next, kind: s.turns[next]!.kind, onsetMs: nowMs + (r.onsetSample * 1000) / rate, endMs: nowMs + (r.endSample * 1000) / rate };
         if (r.pause) ev.pause = { startMs: nowMs + (r.pause.startSample * 1000) / rate, endMs: nowMs + (r.pause.endSample * 1000) / rate };
         tl.events.push(ev);
       }
@@ -156,8 +156,8 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
     // 3. What the caller sends this slot: its speech, then the line.
     mix.fill(0);
     if (phase.t === 'speaking') {
-      const pcm = turns[phase.turn].pcm;
-      for (let i = 0; i < spf && phase.pos < pcm.length; i++) mix[i] = pcm[phase.pos++];
+      const pcm = turns[phase.turn]!.pcm;
+      for (let i = 0; i < spf && phase.pos < pcm.length; i++) mix[i] = pcm[phase.pos++]!;
       if (phase.pos >= pcm.length) {
         prevEndMs = lastTurnEndMs = nowMs + 20;
         next++;
@@ -168,7 +168,7 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
     echo?.process(mix, playout.lastHeard);
     band?.process(mix);
     const frame = Buffer.allocUnsafe(fb);
-    for (let i = 0; i < spf; i++) frame.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(mix[i]))), i * 2);
+    for (let i = 0; i < spf; i++) frame.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(mix[i]!))), i * 2);
     for (const f of jitter ? jitter.push(frame, nowMs) : [frame]) {
       ws.send(f);
       tl.framesSent++;

@@ -31,7 +31,7 @@ function fillHighBand(pcm: Int16Array): Int16Array {
   for (const q of [0.5412, 1.3066]) Biquad.highpass(16000, 4200, q).process(noise);
   const rms = 32768 * 10 ** (-48 / 20);
   const out = new Int16Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i] + noise[i] * rms)));
+  for (let i = 0; i < pcm.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i]! + noise[i]! * rms)));
   return out;
 }
 

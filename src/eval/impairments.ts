@@ -58,7 +58,7 @@ export class Biquad {
 
   process(buf: Float32Array): void {
     for (let i = 0; i < buf.length; i++) {
-      const x = buf[i];
+      const x = buf[i]!;
       const y = this.b0 * x + this.b1 * this.x1 + this.b2 * this.x2 - this.a1 * this.y1 - this.a2 * this.y2;
       this.x2 = this.x1;
       this.x1 = x;
@@ -95,7 +95,7 @@ export function activePower(pcm: Int16Array, rateHz: number): number {
   let count = 0;
   for (let off = 0; off + n <= pcm.length; off += n) {
     let p = 0;
-    for (let i = off; i < off + n; i++) p += pcm[i] * pcm[i];
+    for (let i = off; i < off + n; i++) p += pcm[i]! * pcm[i]!;
     p /= n;
     if (p > floor) {
       acc += p;
@@ -116,7 +116,7 @@ export class LineNoise {
     return Math.sqrt(speechPower / 10 ** (snrDb / 10));
   }
   process(buf: Float32Array): void {
-    for (let i = 0; i < buf.length; i++) buf[i] += this.rms * this.rng.gauss();
+    for (let i = 0; i < buf.length; i++) buf[i]! += this.rms * this.rng.gauss();
   }
 }
 
@@ -138,8 +138,8 @@ export class EchoLine {
   process(out: Float32Array, heard: Int16Array): void {
     const len = this.ring.length;
     // Write first: with a delay shorter than a frame, part of the echo is this very slot.
-    for (let i = 0; i < heard.length; i++) this.ring[(this.w + i) % len] = heard[i];
-    for (let i = 0; i < out.length; i++) out[i] += this.gain * this.ring[(this.w + i - this.delaySamples + len) % len];
+    for (let i = 0; i < heard.length; i++) this.ring[(this.w + i) % len] = heard[i]!;
+    for (let i = 0; i < out.length; i++) out[i]! += this.gain * this.ring[(this.w + i - this.delaySamples + len) % len]!;
     this.w = (this.w + heard.length) % len;
   }
 }
@@ -173,7 +173,7 @@ export class JitterLine {
     if (due > nowMs) this.heldFrames++;
     this.held.push({ dueMs: due, frame });
     const out: Buffer[] = [];
-    while (this.held.length && this.held[0].dueMs <= nowMs) out.push((this.held.shift() as { frame: Buffer }).frame);
+    while (this.held.length && this.held[0]!.dueMs <= nowMs) out.push((this.held.shift() as { frame: Buffer }).frame);
     return out;
   }
 }
@@ -190,11 +190,11 @@ export function coughSound(rateHz: number, durationMs = 350, levelDbfs = -10, se
   const tau = n / 4;
   let peak = 0;
   for (let i = 0; i < n; i++) {
-    buf[i] *= i < attack ? i / attack : Math.exp(-(i - attack) / tau);
-    peak = Math.max(peak, Math.abs(buf[i]));
+    buf[i]! *= i < attack ? i / attack : Math.exp(-(i - attack) / tau);
+    peak = Math.max(peak, Math.abs(buf[i]!));
   }
   const scale = (32767 * 10 ** (levelDbfs / 20)) / Math.max(1e-9, peak);
   const out = new Int16Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.round(buf[i] * scale);
+  for (let i = 0; i < n; i++) out[i] = Math.round(buf[i]! * scale);
   return out;
 }

@@ -81,7 +81,7 @@ export interface EvalResult {
 export function percentile(values: number[], p: number): number | null {
   if (!values.length) return null;
   const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 const ratio = (count: number, chances: number): Ratio => ({ count, chances, rate: chances ? Math.round((count / chances) * 1000) / 1000 : null });
@@ -143,7 +143,7 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResult> {
     for (const s of scenarios) await renderer.render(s, legRateHz);
     const worker = async () => {
       while (nextJob < jobs.length && !o.signal?.aborted) {
-        const { s, rep } = jobs[nextJob++];
+        const { s, rep } = jobs[nextJob++]!; // the loop condition bounds nextJob
         try {
           const tl = await runEvalCall({ url: o.url, scenario: s, render: (r) => renderer.render(s, r), signal: o.signal });
           if (!timelines.has(s)) timelines.set(s, []);

@@ -75,7 +75,7 @@ function describe(e: ErrorObject): string {
 /** Validate a parsed scenario; throws {@link ScenarioError} naming `source` and the field at fault. */
 export function parseScenario(value: unknown, source: string): Scenario {
   const v = validate();
-  if (!v(value)) throw new ScenarioError(`${source}: ${describe((v.errors as ErrorObject[])[0])}`);
+  if (!v(value)) throw new ScenarioError(`${source}: ${describe((v.errors as ErrorObject[])[0]!)}`);
   const s = value as Scenario;
   s.turns.forEach((t, i) => {
     if (t.pauseAtMs !== undefined && t.pauseMs === undefined) throw new ScenarioError(`${source}: /turns/${i}/pauseAtMs: needs pauseMs`);
@@ -87,7 +87,7 @@ async function parseText(text: string, path: string): Promise<unknown> {
   if (/\.ya?ml$/i.test(path)) {
     let yaml: { parse(s: string): unknown };
     try {
-      yaml = (await import('yaml')) as typeof yaml;
+      yaml = (await import('yaml'));
     } catch {
       throw new ScenarioError(`${path}: YAML needs the "yaml" package (a dev dependency); write the scenario as JSON`);
     }
@@ -123,7 +123,7 @@ const SCENARIO_EXT = new Set(['.json', '.yaml', '.yml']);
 export async function loadScenarios(specs: readonly string[]): Promise<Scenario[]> {
   const files: string[] = [];
   for (const spec of specs.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(spec).isDirectory();
     } catch {

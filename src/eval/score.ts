@@ -85,14 +85,15 @@ export function findReplies(tl: CallTimeline): Reply[] {
   const replies: Reply[] = [];
   let cur: Reply | undefined;
   for (let k = 0; k < runs.length; k++) {
-    const r = runs[k];
+    const r = runs[k]!;
     const startMs = r.s * SLOT_MS;
     const endMs = r.e * SLOT_MS;
-    if (!cur) cur = { startMs, startArrivalMs: Number.isNaN(tl.arrivalMs[r.s]) ? startMs : tl.arrivalMs[r.s], endMs, end: 'abandoned', pauses: 0, stopsMs: [], heardMs: 0 };
+    const arrivalMs = tl.arrivalMs[r.s];
+    if (!cur) cur = { startMs, startArrivalMs: arrivalMs === undefined || Number.isNaN(arrivalMs) ? startMs : arrivalMs, endMs, end: 'abandoned', pauses: 0, stopsMs: [], heardMs: 0 };
     cur.endMs = endMs;
     cur.heardMs += endMs - startMs;
     cur.stopsMs.push(endMs);
-    const nextStart = k + 1 < runs.length ? runs[k + 1].s * SLOT_MS : Infinity;
+    const nextStart = k + 1 < runs.length ? runs[k + 1]!.s * SLOT_MS : Infinity;
     const finished = tl.notifies.some((n) => n.atMs >= endMs - SLOT_MS && n.atMs <= endMs + NOTIFY_SLACK_MS);
     // A clear after this run (from just before its end) and before any resume ends the reply.
     const cleared = tl.clearsMs.some((c) => c >= endMs - 3 * SLOT_MS && c < Math.min(nextStart, endMs + STOP_WINDOW_MS));

@@ -41,16 +41,16 @@ function loudFrames(pcm: Int16Array, rateHz: number): { first: number; last: num
   let last = -1;
   for (let f = 0; f < frames; f++) {
     let acc = 0;
-    for (let i = f * n; i < (f + 1) * n; i++) acc += pcm[i] * pcm[i];
+    for (let i = f * n; i < (f + 1) * n; i++) acc += pcm[i]! * pcm[i]!;
     rms[f] = Math.sqrt(acc / n);
-    if (rms[f] > LOUD_RMS) {
+    if (rms[f]! > LOUD_RMS) {
       if (first < 0) first = f;
       last = f;
     }
   }
   const quietest = (from: number, to: number) => {
     let best = Math.max(0, Math.min(frames - 1, from));
-    for (let f = Math.max(0, from); f <= Math.min(frames - 1, to); f++) if (rms[f] < rms[best]) best = f;
+    for (let f = Math.max(0, from); f <= Math.min(frames - 1, to); f++) if (rms[f]! < rms[best]!) best = f;
     return best;
   };
   return { first, last, quietest };
@@ -79,7 +79,7 @@ function gain(pcm: Int16Array, db: number | undefined): Int16Array {
   if (!db) return pcm;
   const g = 10 ** (db / 20);
   const out = new Int16Array(pcm.length);
-  for (let i = 0; i < pcm.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i] * g)));
+  for (let i = 0; i < pcm.length; i++) out[i] = Math.max(-32768, Math.min(32767, Math.round(pcm[i]! * g)));
   return out;
 }
 

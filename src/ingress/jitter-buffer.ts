@@ -77,7 +77,7 @@ export class JitterBuffer {
     this.cap = opts.capacityFrames;
     this.target = opts.targetFrames;
     this.frameMs = opts.frameMs ?? 20;
-    this.ring = new Array(this.cap).fill(undefined);
+    this.ring = new Array<Buffer | undefined>(this.cap).fill(undefined);
     this.arrivals = new Float64Array(this.cap);
     this.silence = opts.fillSilence ? Buffer.alloc(opts.frameBytes) : undefined;
     this.sink = sink;
@@ -186,6 +186,6 @@ export class JitterBuffer {
     this.head = (i + 1) % this.cap;
     this.count--;
     this.stats.framesOut++;
-    this.sink.onFrame(frame, this.arrivals[i]);
+    this.sink.onFrame(frame, this.arrivals[i]!);
   }
 }

@@ -42,16 +42,16 @@ export function parseHandshake(data: Buffer | string, isBinary: boolean): Handsh
   if (ct === undefined) throw new GatewayError('UNSUPPORTED_CONTENT_TYPE', 'handshake has no content-type');
   const rate = parseContentType(ct);
   if (rate === undefined) {
-    throw new GatewayError('UNSUPPORTED_CONTENT_TYPE', `unsupported content-type ${JSON.stringify(String(ct)).slice(0, 60)} (want audio/l16;rate=8000|16000|24000)`);
+    throw new GatewayError('UNSUPPORTED_CONTENT_TYPE', `unsupported content-type ${JSON.stringify(ct).slice(0, 60)} (want audio/l16;rate=8000|16000|24000)`);
   }
-  const metadata: Record<string, unknown> = Object.create(null);
+  const metadata = Object.create(null) as Record<string, unknown>;
   let n = 0;
   for (const [k, v] of Object.entries(obj)) {
     if (k === 'event' || k === 'content-type') continue;
     if (++n > MAX_METADATA_KEYS) break;
     metadata[k] = v;
   }
-  return { sampleRateHz: rate, contentType: String(ct), metadata: Object.freeze(metadata) };
+  return { sampleRateHz: rate, contentType: ct as string, metadata: Object.freeze(metadata) };
 }
 
 /** A text event received after the handshake. */

@@ -16,7 +16,7 @@
 import type { WebSocket, RawData } from 'ws';
 import { Reframer, type FrameSink } from '../audio/reframer.js';
 import { frameBytesFor, type Config } from '../config/config.js';
-import { CloseCode, GatewayError, closeReason, type CloseCodeValue } from '../errors.js';
+import { CloseCode, GatewayError, closeReason } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { HotCounters, Metrics } from '../observability/metrics.js';
 import { LogLimiter } from '../util/log-limiter.js';
@@ -196,13 +196,13 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.ws.send(text, SEND_TEXT);
   }
 
-  /** Close with a code and reason. Idempotent; the peer gets `CLOSE_GRACE_MS` to answer before the socket is destroyed. */
-  close(code: CloseCodeValue | number, reason: string): void {
+  /** Close with a code (a `CloseCode` value, or any code valid on the wire) and reason. Idempotent; the peer gets `CLOSE_GRACE_MS` to answer before the socket is destroyed. */
+  close(code: number, reason: string): void {
     this.closeWith(code, reason, false);
   }
 
   /** @param stopReading stop reading the socket too (a flooding peer costs nothing more until it is destroyed). */
-  private closeWith(code: CloseCodeValue | number, reason: string, stopReading: boolean): void {
+  private closeWith(code: number, reason: string, stopReading: boolean): void {
     if (this.closing) return;
     this.closing = true;
     this.closedByGateway = true;

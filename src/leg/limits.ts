@@ -57,13 +57,13 @@ export class MinuteCount {
         this.sum = 0;
       } else {
         for (let s = this.sec + 1; s <= sec; s++) {
-          this.sum -= slots[s % 60];
+          this.sum -= slots[s % 60]!;
           slots[s % 60] = 0;
         }
       }
       this.sec = sec;
     }
-    slots[sec % 60]++;
+    slots[sec % 60]!++;
     return ++this.sum;
   }
 }

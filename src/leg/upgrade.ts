@@ -74,15 +74,16 @@ export interface LegSlots {
   /** True when the gateway as a whole is at MAX_CALLS. */
   full(): boolean;
   /** Take a slot; false when none is left. */
-  reserve(): Promise<boolean>;
-  release(): void;
+  reserve: () => Promise<boolean>;
+  /** Give a slot back; called detached (`socket.once('close', release)`). */
+  release: () => void;
 }
 
 export interface UpgradePipeline {
   /** Legs open now (handshake pending or in a call). */
   readonly legs: ReadonlySet<VonageLeg>;
   /** The `server.on('upgrade')` handler. Never throws; a failure destroys the socket and is logged. */
-  onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** Close every open leg with `code`, then the WebSocket server. */
   close(code: number, reason: string): void;
 }

@@ -88,7 +88,7 @@ export class CallRecorder {
     this.slack = o.slackFrames ?? 3;
     const queue = o.queueBlocks ?? 4;
     this.maxBuffers = this.window + queue;
-    this.ring = new Array(this.window).fill(undefined);
+    this.ring = new Array<Buffer | undefined>(this.window).fill(undefined);
     this.writer = new BlockWriter(o.sampleRateHz, 2, queue, o.io);
   }
 
@@ -169,8 +169,8 @@ export class CallRecorder {
     let o = (slot - block * this.blockFrames) * this.frameBytes * 2 + chanByte;
     const n = this.frameBytes;
     for (let i = 0; i < n; i += 2) {
-      buf[o] = frame[i];
-      buf[o + 1] = frame[i + 1];
+      buf[o] = frame[i]!;
+      buf[o + 1] = frame[i + 1]!;
       o += 4;
     }
     if (chanByte === 0) this.stats.framesIn++;

@@ -151,7 +151,7 @@ export class RecordingStore {
     if (dirname(resolve(path)) !== this.dir) return cb(new Error('recording path escapes its directory'), -1, base);
     fsOpen(path, 'wx', 0o640, (err, fd) => {
       // Random names collide only by a 48-bit accident: a few tries, then the error is real (a full directory).
-      if (err && (err as NodeJS.ErrnoException).code === 'EEXIST' && attempt < SEQUENTIAL_PROBES + RANDOM_PROBES) return this.tryOpen(name, n + 1, attempt + 1, cb);
+      if (err && (err).code === 'EEXIST' && attempt < SEQUENTIAL_PROBES + RANDOM_PROBES) return this.tryOpen(name, n + 1, attempt + 1, cb);
       if (!err && sequential) this.rememberSuffix(name, n + 1);
       cb(err, fd, base);
     });

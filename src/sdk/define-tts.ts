@@ -64,7 +64,7 @@ export function defineTts(def: TtsDefinition): (ctx?: AdapterContext) => TtsAdap
         yield chunkOf(src, def.sampleRateHz);
         return;
       }
-      const it = Symbol.asyncIterator in (src as object) ? (src as AsyncIterable<TtsPiece>)[Symbol.asyncIterator]() : undefined;
+      const it = typeof src === 'object' && Symbol.asyncIterator in src ? (src as AsyncIterable<TtsPiece>)[Symbol.asyncIterator]() : undefined;
       let finished = false;
       try {
         if (!it) {

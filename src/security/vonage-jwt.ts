@@ -45,7 +45,7 @@ export function bearerToken(header: string | string[] | undefined): string {
   if (Array.isArray(header) || header.length > MAX_AUTHORIZATION_CHARS) throw new AuthFailure('malformed_token', 'Authorization header is not one Bearer token');
   const m = /^Bearer\s+([A-Za-z0-9_.-]+)\s*$/i.exec(header);
   if (!m) throw new AuthFailure('malformed_token', 'Authorization header is not a Bearer token');
-  return m[1];
+  return m[1]!;
 }
 
 /**

@@ -80,7 +80,7 @@ export class VonagePlayout {
 
   /** What the caller heard in the last slot (silence before the first). Valid until the next tick. */
   get lastHeard(): Int16Array {
-    return this.heard.length ? this.heard[this.heard.length - 1] : this.silence;
+    return this.heard.length ? this.heard[this.heard.length - 1]! : this.silence;
   }
 
   /** Everything the caller heard, one frame per tick (silence included). */
@@ -91,7 +91,7 @@ export class VonagePlayout {
   }
 
   private flushMarks(): void {
-    while (this.queue.length && this.queue[0].kind === 'mark') {
+    while (this.queue.length && this.queue[0]!.kind === 'mark') {
       const m = this.queue.shift() as { kind: 'mark'; payload: unknown };
       this.events.sendText(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
       this.events.onNotify(m.payload);

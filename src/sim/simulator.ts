@@ -85,7 +85,7 @@ const MIN_QUIET_MS = 100;
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 function rms(frame: Buffer): number {
@@ -174,7 +174,7 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
         const turnEnd = Math.max(speechEnd, lastDtmfAtMs);
         replies.push({ startMs: now, frames: 0, latencyMs: turnEnd >= 0 ? now - turnEnd : null });
       }
-      replies[replies.length - 1].frames++;
+      replies[replies.length - 1]!.frames++;
       lastArrival = now;
       arrivals.push(now);
       received.push(buf);
@@ -201,11 +201,11 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
   const end = await runLegClock(ws, t0, o.signal, (n) => {
     const elapsed = n * 20;
     if (elapsed >= totalMs || (o.hangupAtMs !== undefined && elapsed >= o.hangupAtMs)) return false;
-    const f = n < frames.length ? frames[n] : silence;
+    const f = frames[n] ?? silence;
     if (rms(f) > LOUD_RMS) lastLoudAtMs = performance.now() - t0;
     ws.send(f);
     framesSent++;
-    while (dtmf.length && dtmf[0].atMs <= elapsed) {
+    while (dtmf.length && dtmf[0]!.atMs <= elapsed) {
       const d = dtmf.shift() as { digit: string };
       ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: d.digit, duration: 260 }));
       lastDtmfAtMs = performance.now() - t0;
@@ -222,7 +222,7 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
 
   const intervals: number[] = [];
   for (let i = 1; i < arrivals.length; i++) {
-    const d = arrivals[i] - arrivals[i - 1];
+    const d = arrivals[i]! - arrivals[i - 1]!;
     if (d <= REPLY_GAP_MS) intervals.push(d);
   }
   intervals.sort((a, b) => a - b);

@@ -34,7 +34,7 @@ export async function fetchNcco(o: AnswerRequest): Promise<unknown> {
     res =
       o.answerMethod === 'POST'
         ? await fetch(answerUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields), signal: AbortSignal.timeout(5000) })
-        : await fetch(`${answerUrl}?${new URLSearchParams(fields)}`, { signal: AbortSignal.timeout(5000) });
+        : await fetch(`${answerUrl}?${new URLSearchParams(fields).toString()}`, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
     // fetch says only "fetch failed": name the URL and the cause (ECONNREFUSED, ENOTFOUND, a timeout, …).
     throw new Error(`cannot reach the gateway's answer webhook ${answerUrl}: ${fetchCause(err)}${/ECONNREFUSED/.test(fetchCause(err)) ? ' (is the gateway running? start it with npm start)' : ''}`, { cause: err });
@@ -55,7 +55,7 @@ export function fetchCause(err: unknown): string {
   for (let depth = 0; e && depth < 4; depth++) {
     const x = e as { name?: string; code?: string; message?: string; cause?: unknown; errors?: unknown[] };
     if (x.name === 'TimeoutError') return 'no answer within 5 s';
-    const msg = x.code && !String(x.message ?? '').includes(x.code) ? `${x.code} ${x.message ?? ''}`.trim() : (x.message ?? String(e));
+    const msg = x.code && !String(x.message ?? '').includes(x.code) ? `${x.code} ${x.message ?? ''}`.trim() : (x.message ?? (typeof e === 'string' ? e : 'an error without a message'));
     if (msg && msg !== 'fetch failed') parts.push(msg);
     // An AggregateError (IPv4 and IPv6 both refused) carries its reasons in `errors`.
     e = x.cause ?? (Array.isArray(x.errors) ? x.errors[0] : undefined);
@@ -70,7 +70,7 @@ export function websocketEndpoint(ncco: unknown): WebsocketEndpoint {
     if (action?.action !== 'connect' || !Array.isArray(action.endpoint)) continue;
     const ep = (action.endpoint as Array<Record<string, unknown>>)[0];
     if (ep?.type === 'websocket' && typeof ep.uri === 'string') {
-      return { uri: ep.uri, contentType: String(ep['content-type'] ?? 'audio/l16;rate=16000'), headers: (ep.headers as Record<string, unknown>) ?? {} };
+      return { uri: ep.uri, contentType: typeof ep['content-type'] === 'string' ? ep['content-type'] : 'audio/l16;rate=16000', headers: (ep.headers as Record<string, unknown>) ?? {} };
     }
   }
   throw new Error(`NCCO has no connect to a websocket: ${JSON.stringify(ncco).slice(0, 200)}`);
@@ -100,7 +100,7 @@ export function sendHandshake(ws: WebSocket, ep: WebsocketEndpoint, overrides: R
 }
 
 /** Parse one text message from the gateway: notify and clear go to the playout, anything else is returned. */
-export function routeGatewayText(data: { toString(): string }, playout: { notify(p: unknown): void; clear(): void }): unknown | undefined {
+export function routeGatewayText(data: { toString(): string }, playout: { notify(p: unknown): void; clear(): void }): unknown {
   let msg: { action?: string; payload?: unknown };
   try {
     msg = JSON.parse(data.toString()) as typeof msg;

@@ -100,11 +100,11 @@ class Context {
     const out = new Int16Array(n);
     let i = 0;
     if (this.carry !== undefined) {
-      out[i++] = (this.carry | (bytes[0] << 8)) << 16 >> 16;
+      out[i++] = (this.carry | (bytes[0]! << 8)) << 16 >> 16;
       start = 1;
       this.carry = undefined;
     }
-    for (let b = start; b + 1 < bytes.byteLength; b += 2) out[i++] = (bytes[b] | (bytes[b + 1] << 8)) << 16 >> 16;
+    for (let b = start; b + 1 < bytes.byteLength; b += 2) out[i++] = (bytes[b]! | (bytes[b + 1]! << 8)) << 16 >> 16;
     if ((bytes.byteLength - start) & 1) this.carry = bytes[bytes.byteLength - 1];
     if (n > 0 && !this.chunks.push({ audio: out, sampleRateHz: this.rateHz })) this.finish(new AdapterError('CARTESIA_QUEUE_OVERFLOW', 'synthesized audio not consumed', { recoverable: true }));
   }
@@ -221,7 +221,7 @@ class CartesiaTts implements TtsAdapter {
     if (u.protocol === 'ws:' || u.protocol === 'http:') {
       // The SDK dials wss: always; a plain-TCP connection to the configured host and port makes it ws:.
       const port = Number(u.port || 80);
-      this.wsOptions.createConnection = (() => netConnect({ host: u.hostname.replace(/^\[|\]$/g, ''), port })) as unknown as ClientOptions['createConnection'];
+      this.wsOptions.createConnection = () => netConnect({ host: u.hostname.replace(/^\[|\]$/g, ''), port });
     }
   }
 
@@ -277,7 +277,7 @@ class CartesiaTts implements TtsAdapter {
     const base = {
       model_id: c.cartesiaModel,
       voice: { mode: 'id' as const, id: req.voice && UUID.test(req.voice) ? req.voice : c.cartesiaVoice },
-      language: req.call.language.split('-')[0].toLowerCase(),
+      language: req.call.language.split('-')[0]!.toLowerCase(),
       output_format: { container: 'raw' as const, encoding: 'pcm_s16le' as const, sample_rate: rateHz as 8000 },
       context_id: ctx.id,
     };

@@ -34,7 +34,7 @@ export async function ttsConformanceCommand(argv: string[]): Promise<number> {
     return loadAdapters(config, logger, env);
   });
   if (!tts) throw new UsageError(`--adapter ${values.adapter} gives no adapter`);
-  const checks = await runTtsConformance({ adapter: tts, text: values.text, ratesHz, firstAudioTimeoutMs: parseDuration(values['first-audio-timeout'] as string) });
+  const checks = await runTtsConformance({ adapter: tts, text: values.text, ratesHz, firstAudioTimeoutMs: parseDuration(values['first-audio-timeout']) });
   process.stdout.write(formatChecks(tts.name, checks));
   return checks.every((c) => c.ok) ? 0 : 1;
 }

@@ -145,7 +145,7 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
     return c;
   };
 
-  let shapeOk = false;
+  let shapeOk: boolean;
   try {
     shapeOk = !!a && typeof a === 'object' && typeof a.name === 'string' && a.name.length > 0 && typeof a.synthesize === 'function' && (a.close === undefined || typeof a.close === 'function');
   } catch {
@@ -172,8 +172,8 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
     const c1 = signal();
     const c2 = signal();
     const [r1, r2] = await Promise.all([
-      drive(a, { text, rateHz: rates[0], n: ++n, signal: c1.signal }, firstMs, totalMs),
-      drive(a, { text: 'A second call speaks at the same time.', rateHz: rates[rates.length - 1], n: ++n, signal: c2.signal }, firstMs, totalMs),
+      drive(a, { text, rateHz: rates[0]!, n: ++n, signal: c1.signal }, firstMs, totalMs),
+      drive(a, { text: 'A second call speaks at the same time.', rateHz: rates[rates.length - 1]!, n: ++n, signal: c2.signal }, firstMs, totalMs),
     ]);
     c1.abort();
     c2.abort();
@@ -186,7 +186,7 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
     const name = `aborting the signal mid-stream ends the iteration within ${abortMs} ms`;
     const c = signal();
     let abortedAt = 0;
-    const r = await drive(a, { text: LONG_TEXT, rateHz: rates[0], n: ++n, signal: c.signal }, firstMs, totalMs, (run) => {
+    const r = await drive(a, { text: LONG_TEXT, rateHz: rates[0]!, n: ++n, signal: c.signal }, firstMs, totalMs, (run) => {
       if (run.chunks === 1) {
         abortedAt = Date.now();
         c.abort();
@@ -204,7 +204,7 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
   {
     const name = `a request aborted before its first audio ends within ${abortMs} ms`;
     const c = signal();
-    const p = drive(a, { text: LONG_TEXT, rateHz: rates[0], n: ++n, signal: c.signal }, abortMs, abortMs);
+    const p = drive(a, { text: LONG_TEXT, rateHz: rates[0]!, n: ++n, signal: c.signal }, abortMs, abortMs);
     c.abort();
     const r = await p;
     const timedOut = r.problems.some((x) => /within/.test(x));
@@ -215,7 +215,7 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
     const name = 'a provider failure is thrown from the iterator, with a code';
     await o.provokeError();
     const c = signal();
-    const r = await drive(a, { text, rateHz: rates[0], n: ++n, signal: c.signal }, firstMs, totalMs);
+    const r = await drive(a, { text, rateHz: rates[0]!, n: n + 1, signal: c.signal }, firstMs, totalMs);
     c.abort();
     const code = (r.threw as { code?: unknown } | undefined)?.code;
     const problems: string[] = [];

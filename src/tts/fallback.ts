@@ -49,7 +49,7 @@ export class FallbackTts implements TtsAdapter {
   async *synthesize(req: TtsRequest): AsyncIterable<TtsChunk> {
     let lastErr: unknown;
     for (let i = 0; i < this.adapters.length; i++) {
-      const a = this.adapters[i];
+      const a = this.adapters[i]!;
       let produced = false;
       // Each adapter gets its own signal, so a timed-out one can be stopped without aborting the request.
       const ctl = new AbortController();
@@ -120,6 +120,7 @@ export class FallbackTts implements TtsAdapter {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.adapters.map((a) => a.close?.()));
+    // A then() callback, so an adapter whose close() throws synchronously does not stop the others closing.
+    await Promise.allSettled(this.adapters.map((a) => Promise.resolve().then(() => a.close?.())));
   }
 }

@@ -38,7 +38,7 @@ export function createFliteTts(ctx: AdapterContext): TtsAdapter {
     const sentences = splitSentences(req.text);
     if (!sentences.length) return;
     const run = (text: string) => pool.run({ text, voice }, req.signal);
-    let next: Promise<FliteResult> | undefined = run(sentences[0]);
+    let next: Promise<FliteResult> | undefined = run(sentences[0]!);
     for (let i = 0; i < sentences.length && next; i++) {
       let r: FliteResult;
       try {
@@ -47,7 +47,7 @@ export function createFliteTts(ctx: AdapterContext): TtsAdapter {
         if (err instanceof PoolError && err.code === 'ABORTED') return;
         throw err;
       }
-      next = i + 1 < sentences.length && !req.signal.aborted ? run(sentences[i + 1]) : undefined;
+      next = i + 1 < sentences.length && !req.signal.aborted ? run(sentences[i + 1]!) : undefined;
       // A sentence whose job was refused or failed still lets the next ones play; the rejection is observed here.
       next?.catch(() => {});
       if (req.signal.aborted) return;

@@ -43,10 +43,10 @@ const MAX_QUEUED_CHUNKS = 4096;
 /** The default voice for a BCP-47 tag: exact match, else same language, else en-US. */
 export function defaultAzureVoice(language: string): string {
   const exact = Object.keys(AZURE_DEFAULT_VOICES).find((k) => k.toLowerCase() === language.toLowerCase());
-  if (exact) return AZURE_DEFAULT_VOICES[exact];
-  const lang = language.split('-')[0].toLowerCase();
-  const same = Object.keys(AZURE_DEFAULT_VOICES).find((k) => k.split('-')[0].toLowerCase() === lang);
-  return AZURE_DEFAULT_VOICES[same ?? 'en-US'];
+  if (exact) return AZURE_DEFAULT_VOICES[exact]!;
+  const lang = language.split('-')[0]!.toLowerCase();
+  const same = Object.keys(AZURE_DEFAULT_VOICES).find((k) => k.split('-')[0]!.toLowerCase() === lang);
+  return AZURE_DEFAULT_VOICES[same ?? 'en-US']!;
 }
 
 export function escapeXml(s: string): string {
@@ -86,7 +86,7 @@ async function* synthesizeWith(sdk: Sdk, config: Config, log: Logger, req: TtsRe
   sc.speechSynthesisOutputFormat = format;
   sc.speechSynthesisVoiceName = voice;
   // `null` audio config: no speaker output; audio comes only through the events.
-  const synth = new sdk.SpeechSynthesizer(sc, null as unknown as SpeechSdk.AudioConfig);
+  const synth = new sdk.SpeechSynthesizer(sc, null);
   const queue = new Channel<Buffer>(MAX_QUEUED_CHUNKS, 'drop-newest');
   let failure: AzureTtsError | undefined;
   const finish = (err?: AzureTtsError) => {

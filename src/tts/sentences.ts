@@ -28,7 +28,7 @@ export class SentenceSplitter {
     let start = 0;
     BOUNDARY.lastIndex = 0;
     for (let m = BOUNDARY.exec(this.buf); m; m = BOUNDARY.exec(this.buf)) {
-      if (m[1] && !endsSentence(this.buf, m.index, m[1], m[3])) continue;
+      if (m[1] && !endsSentence(this.buf, m.index, m[1], m[3]!)) continue;
       this.take(this.buf.slice(start, m.index + m[0].length), out);
       start = m.index + m[0].length;
     }
@@ -77,11 +77,11 @@ function cutPoint(p: string, maxChars: number): number {
 function endsSentence(text: string, at: number, punct: string, next: string): boolean {
   if (punct !== '.') return true; // "!", "?", ";", "..." always end
   const word = /(\S+)$/.exec(text.slice(Math.max(0, at - 40), at))?.[1] ?? '';
-  const w = word.replace(/^["'(\[\u201c\u2018]+/, '').toLowerCase();
+  const w = word.replace(/^["'([\u201c\u2018]+/, '').toLowerCase();
   if (NEVER_ENDS.has(w)) return false;
   if (w === 'no' && /\d/.test(next)) return false; // "No. 5"
   if (ENDS_IF_CAPITAL.has(w)) return /\p{Lu}/u.test(next);
-  if (/^(\p{L}\.)*\p{L}$/u.test(word) && word.length <= 5 && /\p{Lu}/u.test(word[0])) return false; // "J. Smith", "U.S. Army"
+  if (/^(\p{L}\.)*\p{L}$/u.test(word) && word.length <= 5 && /\p{Lu}/u.test(word[0]!)) return false; // "J. Smith", "U.S. Army"
   return true;
 }
 

@@ -1,5 +1,6 @@
 // The subset of the WebAssembly JS API the Flite worker uses (lib.dom is not loaded for a Node project).
 declare namespace WebAssembly {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an opaque handle: the JS API gives it no members
   interface Module {}
   interface Memory {
     readonly buffer: ArrayBuffer;

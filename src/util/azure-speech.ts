@@ -14,7 +14,7 @@ let sdkPromise: Promise<Sdk> | undefined;
 export function loadAzureSdk(): Promise<Sdk> {
   sdkPromise ??= import('microsoft-cognitiveservices-speech-sdk').then((m) => {
     forceNpmWebSocket();
-    return ((m as unknown as { default?: Sdk }).default ?? m) as Sdk;
+    return ((m as unknown as { default?: Sdk }).default ?? m);
   });
   return sdkPromise;
 }
@@ -52,7 +52,7 @@ export function azureSpeechConfig(sdk: Sdk, config: Config): SpeechSdk.SpeechCon
  * upgrade reaches the SDK as a generic connection failure whose details carry the HTTP status: 401 is reported as
  * `AZURE_AUTHENTICATION_FAILURE`, 403 as `AZURE_FORBIDDEN`, so that they are not retried.
  */
-export function azureErrorCode(sdk: Sdk, errorCode: number, details: string): string {
+export function azureErrorCode(sdk: Sdk, errorCode: SpeechSdk.CancellationErrorCode, details: string): string {
   let name = sdk.CancellationErrorCode[errorCode] ?? 'UNKNOWN';
   if (errorCode === sdk.CancellationErrorCode.ConnectionFailure) {
     if (/\b401\b|unauthori[sz]ed/i.test(details)) name = 'AuthenticationFailure';

@@ -23,7 +23,7 @@ export async function resolveFactory<F extends (...args: never[]) => unknown>(
   builtins: Readonly<Record<string, F>>,
   cwd = process.cwd(),
 ): Promise<F> {
-  if (Object.prototype.hasOwnProperty.call(builtins, spec)) return builtins[spec];
+  if (Object.prototype.hasOwnProperty.call(builtins, spec)) return builtins[spec]!;
   const envName = `${kind.toUpperCase()}_ADAPTER`;
   let url: string;
   if (spec.startsWith('file:')) url = spec;

@@ -263,7 +263,7 @@ export class EchoGuard {
     if (this.pendingCount > 0) {
       const p = this.pendingHead * BLOCKS;
       for (let k = 0; k < BLOCKS; k++) {
-        const e = this.pending[p + k];
+        const e = this.pending[p + k]!;
         this.refE[(at + k) & mask] = e;
         refFrame += e;
       }
@@ -317,7 +317,7 @@ export class EchoGuard {
       for (let k = 0; k < BLOCKS; k++) {
         let m = 0;
         for (let d = lo < 0 ? 0 : lo; d <= hi; d++) {
-          const e = ref[(at + k - d) & mask];
+          const e = ref[(at + k - d) & mask]!;
           if (e > m) m = e;
         }
         sum += m;
@@ -327,7 +327,7 @@ export class EchoGuard {
     let max = 0;
     const f = at / BLOCKS;
     for (let d = 0; d <= this.maxDelayFrames; d++) {
-      const e = this.refFrameE[(f - d) & this.frameMask];
+      const e = this.refFrameE[(f - d) & this.frameMask]!;
       if (e > max) max = e;
     }
     // Unlocked, the gain is already an upper bound (all the caller's energy, noise included, put down to echo): no margin.
@@ -340,7 +340,7 @@ export class EchoGuard {
     let active = 0;
     const frames = w / BLOCKS;
     const f = end / BLOCKS - 1;
-    for (let d = 0; d < frames; d++) if (this.refFrameE[(f - d) & this.frameMask] > ACTIVE_FLOOR) active++;
+    for (let d = 0; d < frames; d++) if (this.refFrameE[(f - d) & this.frameMask]! > ACTIVE_FLOOR) active++;
     if (active < MIN_ACTIVE_FRAMES) return;
     const e = estimateEcho(this.refE, this.calE, this.mask, end, w, this.maxLagBlocks, this.scratch, this.est);
     this.stats.estimates++;

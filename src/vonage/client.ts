@@ -103,7 +103,7 @@ export class VonageClient {
     } catch (err) {
       throw new GatewayError('VONAGE_NOT_CONFIGURED', `VONAGE_PRIVATE_KEY cannot sign an RS256 JWT (${(err as Error).name})`);
     }
-    return new VonageClient(opts, pem, VoiceClass as unknown as VoiceCtor);
+    return new VonageClient(opts, pem, VoiceClass);
   }
 
   get defaultApiUrl(): string {
@@ -156,9 +156,9 @@ export class VonageClient {
     if (!uuid) throw new VonageApiError('createCall', 201, 'answer has no call uuid');
     return {
       uuid,
-      status: String(res.status ?? ''),
-      direction: String(res.direction ?? ''),
-      conversationUuid: String(res.conversationUUID ?? res.conversation_uuid ?? ''),
+      status: typeof res.status === 'string' ? res.status : '',
+      direction: typeof res.direction === 'string' ? res.direction : '',
+      conversationUuid: [res.conversationUUID, res.conversation_uuid].find((v): v is string => typeof v === 'string') ?? '',
     };
   }
 
@@ -177,7 +177,7 @@ export class VonageClient {
     const v = this.voice(apiUrl);
     for (let attempt = 0; ; attempt++) {
       const t0 = performance.now();
-      let status = 0;
+      let status: number;
       try {
         const out = await call(v);
         status = op === 'createCall' ? 201 : op === 'hangup' || op === 'transfer' ? 204 : 200;

@@ -49,16 +49,16 @@ export async function readWebhookInput(req: IncomingMessage, url: URL, auth?: We
   if (auth && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) auth.precheck(req);
   if (req.method === 'GET' || req.method === 'HEAD') {
     if (auth) await auth.verify(req, url, undefined);
-    const fields: Record<string, unknown> = Object.create(null);
+    const fields = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of url.searchParams) fields[k] = v;
     return { fields, raw: undefined };
   }
   if (req.method !== 'POST') throw new GatewayError('WEBHOOK_MALFORMED', `method ${req.method} not allowed (GET or POST)`, { httpStatus: 405 });
   const raw = await readBody(req);
   if (auth) await auth.verify(req, url, raw);
-  const ct = String(req.headers['content-type'] ?? 'application/json').split(';')[0].trim().toLowerCase();
+  const ct = String(req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
   if (ct === 'application/x-www-form-urlencoded') {
-    const fields: Record<string, unknown> = Object.create(null);
+    const fields = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) fields[k] = v;
     return { fields, raw };
   }

@@ -26,7 +26,7 @@ export interface CallFields {
  * truncated until the JSON fits in 512 bytes; `uuid` always stays.
  */
 export function callHeaders(call: CallFields): Record<string, string> {
-  const h: Record<string, string> = { uuid: call.uuid };
+  const h: Record<string, string> & { uuid: string } = { uuid: call.uuid };
   if (call.conversation_uuid) h.conversation_uuid = call.conversation_uuid;
   if (call.from) h.from = call.from;
   if (call.to) h.to = call.to;

@@ -4,6 +4,7 @@ import { readWavFile } from '../../src/audio/wav.js';
 import { bandLimitToTelephone, Biquad, BiquadChain, butterworthQs } from '../../src/audio/band.js';
 import { BandFill, FIRST_DECISION_FRAMES, FILL_LEVEL_DBFS, HOLD_CHUNKS } from '../../src/asr/band-fill.js';
 import { loadConfig } from '../../src/config/config.js';
+import { must } from '../helpers/must.js';
 
 const SPEECH = readWavFile('/usr/share/pocketsphinx/test/data/cards/005.wav').samples; // 16 kHz, 3.5 s
 
@@ -12,7 +13,7 @@ function sine(hz: number, rateHz: number, seconds: number): Int16Array {
 }
 function rmsDb(x: ArrayLike<number>, from = 0): number {
   let acc = 0;
-  for (let i = from; i < x.length; i++) acc += x[i] * x[i];
+  for (let i = from; i < x.length; i++) acc += must(x[i]) * must(x[i]);
   return 10 * Math.log10(acc / (x.length - from) / 32768 ** 2);
 }
 /** 20 ms chunks (owned copies, as the adapter hands them over). */
@@ -51,14 +52,14 @@ t.test('fill on: noise at the documented level, above 4 kHz only, the same every
 
 t.test('off leaves audio alone; auto fills an 8 kHz leg from the first chunk', async (t) => {
   const off = new BandFill('off', 8000);
-  const c = chunks(SPEECH)[10];
+  const c = must(chunks(SPEECH)[10]);
   const copy = Buffer.from(c);
   t.equal(off.condition(c), c);
   t.same(c, copy, 'unchanged');
   const auto8 = new BandFill('auto', 8000);
   t.equal(auto8.active, true, 'an 8 kHz leg is telephone band by construction');
   t.equal(auto8.holding, false);
-  const d = chunks(SPEECH)[10];
+  const d = must(chunks(SPEECH)[10]);
   t.equal(auto8.condition(d), d);
   t.not(d.compare(copy), 0, 'filled');
   t.throws(() => loadConfig({ ASR_BAND_FILL: 'sometimes' }), /ASR_BAND_FILL="sometimes" is invalid: expected one of auto, on, off/);

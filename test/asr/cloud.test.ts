@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startFakeGoogleSpeech, type FakeErrorCue } from '../fakes/google-speech.js';
 import { startFakeMicrosoftSpeech, type FakeFailure } from '../fakes/microsoft-speech.js';
+import { must } from '../helpers/must.js';
 
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
@@ -93,7 +94,7 @@ t.test('failover Google → Microsoft mid-call: nothing lost, nothing repeated b
   const foIndex = events.indexOf(fo()!);
   const gFinals = events.slice(0, foIndex).filter((e): e is Extract<AsrEvent, { type: 'final' }> => e.type === 'final');
   t.ok(gFinals.length >= 1 && gFinals.every((f) => f.text.startsWith('segment')), `Google finalised ${gFinals.length} segment(s) before failing`);
-  const ackedBytes = Math.round((gFinals[gFinals.length - 1].endMs as number) * 32);
+  const ackedBytes = Math.round((must(gFinals[gFinals.length - 1]).endMs as number) * 32);
   // The Speech SDK forwards audio in 100 ms chunks: everything but at most the last one must reach the fake.
   await until(() => (mFake.recognitions()[0]?.audioBytes ?? 0) >= written.length - ackedBytes - 3200, 'microsoft audio');
   await until(() => events.some((e) => e.type === 'final' && e.text.startsWith('phrase')), 'a Microsoft final');
@@ -103,14 +104,14 @@ t.test('failover Google → Microsoft mid-call: nothing lost, nothing repeated b
   await chain.close?.();
 
   t.match(fo(), { from: 'google', to: 'microsoft', reason: /GOOGLE_PERMISSION_DENIED/ });
-  const g = gFake.streams[0];
+  const g = must(gFake.streams[0]);
   t.ok(written.subarray(0, g.audioBytes).equals(g.audio()), 'Google got an exact prefix of the call');
-  const m = mFake.recognitions()[0].pcm();
+  const m = must(mFake.recognitions()[0]).pcm();
   t.equal(ackedBytes + m.length <= written.length, true);
   t.ok(m.equals(written.subarray(ackedBytes, ackedBytes + m.length)), 'Microsoft got the call from the last Google final on, byte for byte, in order');
   const replayed = fo()!.replayedMs;
   t.ok(replayed * 32 >= g.audioBytes - ackedBytes - 640, `the replay (${replayed} ms) covers what Google received but never finalised`);
   t.ok(ackedBytes + m.length >= written.length - 3200, 'nothing after the failover is missing (the SDK holds back at most its last 100 ms chunk)');
   const mFinals = events.filter((e): e is Extract<AsrEvent, { type: 'final' }> => e.type === 'final' && e.text.startsWith('phrase'));
-  t.ok(mFinals.length >= 1 && (mFinals[0].startMs as number) >= (gFinals[gFinals.length - 1].endMs as number) - 1, 'Microsoft finals continue the call timeline after Google\'s');
+  t.ok(mFinals.length >= 1 && (must(mFinals[0]).startMs as number) >= (must(gFinals[gFinals.length - 1]).endMs as number) - 1, 'Microsoft finals continue the call timeline after Google\'s');
 });

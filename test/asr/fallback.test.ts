@@ -9,6 +9,7 @@ import { scriptedAsr } from '../fixtures/scripted-asr.js';
 import { startGateway, metricValue, untilLog } from '../helpers/gateway.js';
 import { openRawLeg } from '../helpers/raw-leg.js';
 import { readFileSync } from 'node:fs';
+import { must } from '../helpers/must.js';
 
 const RATE = 16000;
 const FB = 640;
@@ -81,16 +82,16 @@ t.test('fatal error mid-call: the next adapter gets exactly the unfinalised audi
   await tick();
   s.close();
   const ev = await events;
-  t.same(framesOf(a.streams[0].bytes), range(0, 60), 'a got frames 0..59');
+  t.same(framesOf(must(a.streams[0]).bytes), range(0, 60), 'a got frames 0..59');
   // a finalised up to frame 50 (its second final): b starts there, with nothing lost or repeated after it.
-  t.same(framesOf(b.streams[0].bytes), range(50, 100), 'b got frames 50..99, in order');
+  t.same(framesOf(must(b.streams[0]).bytes), range(50, 100), 'b got frames 50..99, in order');
   const fo = ev.find((e) => e.type === 'failover');
   // Frames 50..59 were never finalised, and frame 60 arrived as `a` failed: 11 frames are replayed.
   t.match(fo, { type: 'failover', from: 'a', to: 'b', replayedMs: 220 });
   t.match(ev.find((e) => e.type === 'error'), { code: 'SCRIPTED_FATAL', recoverable: true }, 'the failure is reported, recoverable for the call');
   const finals = ev.filter((e): e is Extract<AsrEvent, { type: 'final' }> => e.type === 'final');
   t.same(finals.map((f) => f.endMs), [500, 1000, 1500, 2000], 'final offsets are absolute in the call and continuous across the failover');
-  t.ok(a.streams[0].closed && b.streams[0].closed, 'both streams closed');
+  t.ok(must(a.streams[0]).closed && must(b.streams[0]).closed, 'both streams closed');
 });
 
 t.test('events simply ending counts as a failure; frames written while the next adapter starts are kept in order', async (t) => {
@@ -109,7 +110,7 @@ t.test('events simply ending counts as a failure; frames written while the next 
   for (let i = 30; i < 40; i++) s.write(frame(i), 0);
   s.close();
   const ev = await events;
-  t.same(framesOf(b.streams[0].bytes), range(0, 40), 'nothing was finalised, so b gets the whole call in order');
+  t.same(framesOf(must(b.streams[0]).bytes), range(0, 40), 'nothing was finalised, so b gets the whole call in order');
   t.match(ev.find((e) => e.type === 'failover'), { from: 'a', to: 'b', reason: /ASR_STREAM_ENDED/ });
 });
 
@@ -124,7 +125,7 @@ t.test('an adapter that cannot start is skipped; when every adapter fails the ca
   t.match(ev[1], { type: 'failover', from: 'a', to: 'b' });
   const last = ev[ev.length - 1];
   t.match(last, { type: 'error', recoverable: false, message: /every ASR adapter failed/ }, 'the chain ends with a fatal error');
-  t.same(framesOf(b.streams[0].bytes), range(0, 5));
+  t.same(framesOf(must(b.streams[0]).bytes), range(0, 5));
   const none = scriptedAsr({ name: 'x', failStart: true });
   await t.rejects(Promise.resolve(createFallbackAsr([none, scriptedAsr({ name: 'y', failStart: true })]).start({ call, signal: new AbortController().signal })), /no ASR adapter could start/);
 });
@@ -137,7 +138,7 @@ t.test('aborting the call closes the live inner stream and ends events', async (
   s.write(frame(1), 0);
   ctl.abort();
   await events;
-  t.ok(a.streams[0].closed);
+  t.ok(must(a.streams[0]).closed);
   t.doesNotThrow(() => s.write(frame(2), 0));
 });
 

@@ -13,6 +13,7 @@ import { BotLink, MAX_BACKLOG, type BotLinkOwner } from '../../src/call/bot-link
 import type { BotAdapter, BotInput, BotOutput, BotSession } from '../../src/bot/types.js';
 import type { CallInfo } from '../../src/call/call-info.js';
 import { Channel } from '../../src/util/channel.js';
+import { must } from '../helpers/must.js';
 
 const call: CallInfo = { callId: 'c1', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
 const settle = async () => {
@@ -58,7 +59,7 @@ t.test('inputs while the bot starts: bounded backlog, in order after start, drop
   t.equal(link.dropped, 8, 'past the backlog, inputs are dropped and counted');
   resolve(session);
   await settle();
-  t.equal(session.inputs[0].type, 'start', 'start first');
+  t.equal(must(session.inputs[0]).type, 'start', 'start first');
   t.same(session.inputs.slice(1).map((e) => (e as { durationMs: number }).durationMs), [...Array(MAX_BACKLOG).keys()], 'then the backlog, in order');
   t.equal(seen.ready, 1);
   t.equal(lines.filter((l) => l.msg === 'bot started late: early inputs dropped').length, 1);

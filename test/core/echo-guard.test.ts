@@ -12,6 +12,7 @@ import { EchoReferenceSink } from '../../src/vad/echo-reference.js';
 import { CLEAR_MESSAGE } from '../../src/egress/pacer.js';
 import { speech16k, toRate, echoOf, mix, frameAt } from '../helpers/echo-audio.js';
 import { runGuard, echoShare } from '../helpers/echo-run.js';
+import { must } from '../helpers/must.js';
 
 const RATES = [8000, 16000] as const;
 /** The bot starts talking 0.5 s into the call (the VAD has settled on the line's noise by then). */
@@ -131,7 +132,7 @@ t.test('a clear drops what Vonage held: frames sent but never played are never e
   const rate = 16000;
   const loud = toRate(speech16k('001'), rate);
   const quiet = new Int16Array(loud.length);
-  for (let i = 0; i < loud.length; i++) quiet[i] = Math.round(loud[i] / 10);
+  for (let i = 0; i < loud.length; i++) quiet[i] = Math.round(must(loud[i]) / 10);
   const sent: Buffer[] = [];
   const texts: string[] = [];
   const leg = { sendFrame: (f: Buffer) => void sent.push(f), sendText: (s: string) => void texts.push(s), bufferedAmount: 7 };

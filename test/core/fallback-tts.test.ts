@@ -8,6 +8,7 @@ import { FallbackTts, TtsFirstAudioTimeout } from '../../src/tts/fallback.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { TtsAdapter, TtsChunk, TtsRequest } from '../../src/tts/types.js';
 import type { CallInfo } from '../../src/call/call-info.js';
+import { must } from '../helpers/must.js';
 
 const call: CallInfo = { callId: 'c1', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
 const log = createLogger('error', { write: () => {} });
@@ -35,7 +36,7 @@ const good: TtsAdapter = {
 
 async function collect(tts: TtsAdapter): Promise<number[]> {
   const out: number[] = [];
-  for await (const c of tts.synthesize({ text: 'hi', call, signal: new AbortController().signal })) out.push(c.audio[0]);
+  for await (const c of tts.synthesize({ text: 'hi', call, signal: new AbortController().signal })) out.push(must(c.audio[0]));
   return out;
 }
 
@@ -45,7 +46,7 @@ t.test('no first audio in time: the request is aborted and the next adapter spea
   t.same(await collect(tts), [1, 2]);
   t.equal(tts.stats.fallbacks, 1);
   t.same(tts.stats.byAdapter, { hung: 1 });
-  t.ok(signals[0].aborted, "the hung adapter's request was aborted");
+  t.ok(must(signals[0]).aborted, "the hung adapter's request was aborted");
 });
 
 t.test('every adapter hangs: the last timeout is thrown (never a wait forever)', async (t) => {

@@ -4,6 +4,7 @@ import { ManualClock } from '../../src/util/clock.js';
 import { Ticker } from '../../src/util/ticker.js';
 import fc from 'fast-check';
 import { Pacer, type PacerEvents, type PacerSink } from '../../src/egress/pacer.js';
+import { must } from '../helpers/must.js';
 
 function setup(opts: Partial<{ lead: number; cap: number; watermark: number }> = {}) {
   const clock = new ManualClock();
@@ -64,7 +65,7 @@ t.test('sends the lead at once, then exactly one frame per tick, then the notify
   }
   const frames = sent.filter((s) => s.frame !== undefined).map((s) => s.frame);
   t.same(frames, [...Array(20).keys()], 'in order, none lost');
-  const last = sent[sent.length - 1];
+  const last = must(sent[sent.length - 1]);
   t.equal(last.text, '{"action":"notify","payload":{"gw":"seg","id":1}}', 'notify right after the last frame');
   t.ok(pacer.onNotify({ gw: 'seg', id: 1 }));
   t.same(ev, ['start 1@0', 'played 1 20']);
@@ -81,7 +82,7 @@ t.test('clear drops the queue, tells Vonage, reports what was heard', async (t) 
   clock.advance(200); // 10 ticks: 15 frames sent, 10 played by the model
   const dropped = pacer.clear();
   t.equal(dropped, 35);
-  t.equal(sent[sent.length - 1].text, '{"action":"clear"}');
+  t.equal(must(sent[sent.length - 1]).text, '{"action":"clear"}');
   t.same(ev[ev.length - 1], 'interrupted 7 10/50', 'heard = frames played by the model');
   const count = sent.length;
   clock.advance(200);
@@ -123,7 +124,7 @@ t.test('a late tick catches up: several frames sent, counted as a late send', as
   clock.advance(20);
   t.equal(sent.length, 3);
   // The event loop stalls for 60 ms: the single timer fires once, reporting 3 periods.
-  const id = (clock as unknown as { timers: Array<{ at: number }> }).timers[0];
+  const id = must((clock as unknown as { timers: Array<{ at: number }> }).timers[0]);
   id.at += 40;
   clock.advance(60);
   // Vonage held only the 2-frame lead, so the stall starved it: the pacer refills the lead (2 frames in one tick), and
@@ -269,7 +270,7 @@ t.test('a reply queued while paused waits; frames enqueued while paused do not r
   pacer.resume();
   clock.advance(20);
   t.same(sent.filter((s) => s.frame !== undefined).map((s) => s.frame), [0, 1, 2]);
-  t.equal(sent[sent.length - 1].text, '{"action":"notify","payload":{"gw":"seg","id":1}}');
+  t.equal(must(sent[sent.length - 1]).text, '{"action":"notify","payload":{"gw":"seg","id":1}}');
 });
 
 t.test('property: any sequence of enqueue/tick/pause/resume/clear sends frames in order, never twice, heard ≤ sent', async (t) => {

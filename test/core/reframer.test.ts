@@ -2,6 +2,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { Reframer } from '../../src/audio/reframer.js';
+import { must } from '../helpers/must.js';
 
 for (const sinkCopies of [false, true]) t.test(`any chunking of any even-length stream yields exact frames equal to the stream, padded (sinkCopies: ${sinkCopies})`, async (t) => {
   fc.assert(
@@ -16,7 +17,7 @@ for (const sinkCopies of [false, true]) t.test(`any chunking of any even-length 
         let off = 0;
         let i = 0;
         while (off < bytes.length) {
-          const n = cuts[i++ % cuts.length];
+          const n = must(cuts[i++ % cuts.length]);
           rf.push(Buffer.from(bytes.subarray(off, off + n)));
           off += n;
         }

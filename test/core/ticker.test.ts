@@ -2,6 +2,7 @@
 import t from 'tap';
 import { ManualClock } from '../../src/util/clock.js';
 import { Ticker } from '../../src/util/ticker.js';
+import { must } from '../helpers/must.js';
 
 t.test('ticks on the period grid whatever the step sizes; late ticks report several periods', async (t) => {
   const clock = new ManualClock(1000);
@@ -23,7 +24,7 @@ t.test('a stalled loop: one late fire reports the missed periods and counts a la
   const got: number[] = [];
   ticker.add({ onTick: (_n, p) => got.push(p) });
   clock.advance(20);
-  (clock as unknown as { timers: Array<{ at: number }> }).timers[0].at += 50; // the event loop stalls 50 ms
+  must((clock as unknown as { timers: Array<{ at: number }> }).timers[0]).at += 50; // the event loop stalls 50 ms
   clock.advance(100);
   t.same(got.slice(0, 2), [1, 3], 'the late tick carries three periods');
   t.equal(ticker.stats.lateTicks, 1);
@@ -75,8 +76,8 @@ t.test('a listener that keeps throwing is removed after 3 ticks, reported once, 
   t.equal(ticker.stats.listenerErrors, 3);
   t.equal(ticker.stats.listenersRemoved, 1);
   t.equal(removed.length, 1, 'onListenerRemoved once');
-  t.equal(removed[0][0], bad, 'with the listener');
-  t.equal((removed[0][1] as Error).message, 'boom 1', 'and its first error');
+  t.equal(must(removed[0])[0], bad, 'with the listener');
+  t.equal((must(removed[0])[1] as Error).message, 'boom 1', 'and its first error');
   t.equal(errors.length, 0, 'onListenerError not called: the removal is the one report');
   t.notOk(ticker.has(bad));
   t.equal(ok, 50, 'the other listener never missed a tick');

@@ -21,6 +21,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import { startVendorServer } from './ws-vendor-server.js';
+import { must } from '../helpers/must.js';
 
 export const WORD_MS = 100;
 
@@ -146,7 +147,7 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
       // Complete words: followed by whitespace or punctuation; all of it once the input is over.
       const m = l.final ? [l.pending, l.pending, ''] : /^(.*[\s.,!?;:])(\S*)$/s.exec(l.pending);
       if (!m) return;
-      const words = m[1].split(/[^\p{L}\p{N}']+/u).filter(Boolean);
+      const words = must(m[1]).split(/[^\p{L}\p{N}']+/u).filter(Boolean);
       l.pending = m[2] ?? '';
       if (l.final) l.pending = '';
       c.words.push(...words);
@@ -187,7 +188,7 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
         if (fault?.action === 'error') return fail(ctxId, fault.status, fault.title ?? 'Injected', `failed on cue with ${fault.status}`);
       } else {
         c.requests.push(m);
-        const first = c.requests[0];
+        const first = must(c.requests[0]);
         if (SAME_FIELDS.some((f) => JSON.stringify(first[f]) !== JSON.stringify(m[f]))) return fail(ctxId, 400, 'Invalid continuation', 'inputs on a context must keep every field but transcript and continue');
       }
       const l = live.get(ctxId);

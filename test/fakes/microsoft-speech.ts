@@ -300,7 +300,7 @@ export async function startFakeMicrosoftSpeech(opts: FakeMicrosoftSpeechOptions 
       if (!hypothesisSent && conn.audioBytes - conn.finalizedBytes >= seg / 2) {
         const start = conn.finalizedBytes;
         const end = start + Math.round(seg / 4) * 2;
-        const text = textFor(phraseCount).split(' ')[0];
+        const text = textFor(phraseCount).split(' ')[0] ?? '';
         send('speech.hypothesis', { Text: text, Offset: ticks(start, rate), Duration: ticks(end - start, rate) });
         conn.results.push({ type: 'hypothesis', text, startByte: start, endByte: end });
         hypothesisSent = true;

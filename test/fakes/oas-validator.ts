@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { must } from '../helpers/must.js';
 
 // ajv and ajv-formats are CommonJS: under NodeNext their export is the module's `default` property.
 const Ajv = ((AjvModule as unknown as { default?: unknown }).default ?? AjvModule) as unknown as typeof AjvModule.default;
@@ -56,10 +57,10 @@ export function oasToJsonSchema(node: unknown): unknown {
     delete out.oneOf;
     delete out.anyOf;
     out.required = [...new Set([...((out.required as string[]) ?? []), prop])];
-    out.properties = { ...((out.properties as object) ?? {}), [prop]: { ...(((out.properties as Record<string, object>) ?? {})[prop] ?? {}), enum: keys } };
+    out.properties = { ...((out.properties) ?? {}), [prop]: { ...(((out.properties as Record<string, object>) ?? {})[prop] ?? {}), enum: keys } };
     out.allOf = [
       ...((out.allOf as unknown[]) ?? []),
-      ...keys.map((k) => ({ if: { properties: { [prop]: { const: k } } }, then: { $ref: (d.mapping as Record<string, string>)[k].replace('#/components/schemas/', '#/definitions/') } })),
+      ...keys.map((k) => ({ if: { properties: { [prop]: { const: k } } }, then: { $ref: must((d.mapping as Record<string, string>)[k]).replace('#/components/schemas/', '#/definitions/') } })),
     ];
   }
   return out;
@@ -116,7 +117,7 @@ export class OasValidator {
       if (!m) continue;
       pathMatched = true;
       if (route.method !== method) continue;
-      return { route, params: Object.fromEntries(route.params.map((p, i) => [p, decodeURIComponent(m[i + 1])])) };
+      return { route, params: Object.fromEntries(route.params.map((p, i) => [p, decodeURIComponent(must(m[i + 1]))])) };
     }
     return pathMatched ? { error: `method ${method} not in the spec for ${rel}`, status: 405 } : { error: `no path ${rel} in the spec`, status: 404 };
   }

@@ -11,6 +11,7 @@
  */
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { must } from '../helpers/must.js';
 
 export interface RealtimeReply {
   /** Audio length of the reply item (0: none). */
@@ -123,7 +124,7 @@ export class FakeRealtimeConn {
         if (s?.type !== 'realtime') return this.error('invalid_request_error', 'session.type must be realtime', 'missing_required_parameter');
         const inF = s.audio?.input?.format;
         if (inF && (inF.type !== 'audio/pcm' || inF.rate !== FAKE_RATE_HZ)) return this.error('invalid_request_error', 'audio/pcm input must be 24000 Hz', 'invalid_value');
-        this.session = s as Record<string, unknown>;
+        this.session = s;
         return this.send({ type: 'session.updated', session: s });
       }
       case 'input_audio_buffer.append': {
@@ -171,7 +172,7 @@ export class FakeRealtimeConn {
     let off = 0;
     for (; off + BLOCK <= all.length; off += BLOCK) {
       let e = 0;
-      for (let i = off; i < off + BLOCK; i++) e += all[i] * all[i];
+      for (let i = off; i < off + BLOCK; i++) e += must(all[i]) * must(all[i]);
       const voiced = Math.sqrt(e / BLOCK) > (this.fake.opts.vadRms ?? 1000);
       if (voiced) {
         this.voicedRun++;

@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { must } from '../helpers/must.js';
 
 export type Chunk =
   /** One content token. */
@@ -154,7 +155,7 @@ export class FakeOpenAi {
     if (body.stream !== true) return 'stream is not true';
     const msgs = body.messages;
     if (!Array.isArray(msgs) || !msgs.length) return 'messages must be a non-empty array';
-    if (msgs[0].role !== 'system' || typeof msgs[0].content !== 'string') return 'the first message is not the system prompt';
+    if (must(msgs[0]).role !== 'system' || typeof must(msgs[0]).content !== 'string') return 'the first message is not the system prompt';
     const callIds = new Set<string>();
     for (const [i, m] of msgs.entries()) {
       if (!['system', 'user', 'assistant', 'tool'].includes(String(m.role))) return `messages[${i}].role is invalid`;

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { OasValidator } from './oas-validator.js';
+import { must } from '../helpers/must.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../../../test/fixtures/vonage/', import.meta.url));
 
@@ -124,11 +125,11 @@ export class VonageApiFake {
     const auth = req.headers.authorization ?? '';
     const jwt = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(auth);
     if (!jwt) return fail(401, 'missing or malformed Authorization: Bearer <JWT>');
-    const why = this.checkJwt(jwt[1], jwt[2], jwt[3], rec);
+    const why = this.checkJwt(jwt[1]!, jwt[2]!, jwt[3]!, rec); // the pattern matched: its three groups are there
     if (why) return fail(401, why);
 
     if (raw.length) {
-      const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      const ct = must(String(req.headers['content-type'] ?? '').split(';')[0]).trim().toLowerCase();
       if (ct !== 'application/json') return fail(415, `content-type ${ct || '(none)'}; application/json expected`);
       try {
         rec.body = JSON.parse(raw);

@@ -26,7 +26,7 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
   const logs: LogLine[] = [];
   let partial = '';
   let err = '';
-  proc.stdout!.on('data', (d: Buffer) => {
+  proc.stdout.on('data', (d: Buffer) => {
     partial += d.toString();
     const lines = partial.split('\n');
     partial = lines.pop() ?? '';
@@ -38,7 +38,7 @@ export async function startCluster(env: Record<string, string>): Promise<Cluster
       }
     }
   });
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const untilLog = async (pred: (l: LogLine) => boolean, timeoutMs: number, what: string) => {
     try {

@@ -12,8 +12,9 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { must } from './must.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+ 
 /** A Kubernetes object as parsed from YAML (shape checked by {@link validateK8s}). */
 export interface K8sObject {
   apiVersion: string;
@@ -50,15 +51,15 @@ export function parseYaml(text: string): any {
 type ModelClass = new (data: any) => { validate(): void };
 /** apiVersion/kind → the model that validates it. */
 const MODELS: Record<string, ModelClass> = {
-  'v1/Namespace': Namespace as unknown as ModelClass,
-  'v1/ConfigMap': ConfigMap as unknown as ModelClass,
-  'v1/Secret': Secret as unknown as ModelClass,
-  'v1/Service': Service as unknown as ModelClass,
-  'apps/v1/Deployment': Deployment as unknown as ModelClass,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler as unknown as ModelClass,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as unknown as ModelClass,
-  'networking.k8s.io/v1/Ingress': Ingress as unknown as ModelClass,
-  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as unknown as ModelClass,
+  'v1/Namespace': Namespace,
+  'v1/ConfigMap': ConfigMap,
+  'v1/Secret': Secret,
+  'v1/Service': Service,
+  'apps/v1/Deployment': Deployment,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'networking.k8s.io/v1/Ingress': Ingress,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
 
 /** Validate one object against its Kubernetes (or CRD) schema; throws with the schema errors, or for an unknown kind. */
@@ -75,7 +76,7 @@ export function quantity(q: string | number): number {
   const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G)?$/.exec(s);
   if (!m) throw new Error(`bad quantity ${s}`);
   const mult: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-  return Number(m[1]) * mult[m[2] ?? ''];
+  return Number(m[1]) * must(mult[m[2] ?? '']);
 }
 
 /** A compose/Prometheus duration ("40s", "1m30s", "500ms") in seconds. */
@@ -110,9 +111,9 @@ export function dockerStages(path: string): Stage[] {
     if (ins.getKeyword() === 'FROM') {
       const args = ins.getArguments().map((a) => a.getValue());
       const as = args.findIndex((a) => a.toUpperCase() === 'AS');
-      stages.push({ name: as >= 0 ? args[as + 1] : undefined, image: args[0], instructions: [] });
+      stages.push({ name: as >= 0 ? args[as + 1] : undefined, image: must(args[0]), instructions: [] });
     } else if (stages.length) {
-      stages[stages.length - 1].instructions.push(ins);
+      must(stages[stages.length - 1]).instructions.push(ins);
     } else {
       throw new Error(`${ins.getKeyword()} before the first FROM`);
     }
@@ -143,7 +144,7 @@ export function execForm(ins: Instruction): string[] | undefined {
   if (!text.startsWith('[')) return undefined;
   try {
     const v: unknown = JSON.parse(text);
-    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v) : undefined;
   } catch {
     return undefined;
   }
@@ -161,7 +162,7 @@ export function dockerignore(path: string): string[] {
 /** Whether a context path is excluded by simple .dockerignore patterns (names, `dir`, `*.ext`, `.env.*`). */
 export function ignoredByDocker(patterns: string[], path: string): boolean {
   const clean = path.replace(/^\.\//, '').replace(/\/$/, '');
-  const first = clean.split('/')[0];
+  const first = must(clean.split('/')[0]);
   return patterns.some((p) => {
     if (p.startsWith('!')) return false;
     const re = new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
@@ -179,7 +180,7 @@ export function promqlMetrics(expr: string): string[] {
 export function promqlGroupLabels(expr: string): string[] {
   const out: string[] = [];
   for (const m of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
-    for (const l of m[1].split(',')) if (l.trim()) out.push(l.trim());
+    for (const l of must(m[1]).split(',')) if (l.trim()) out.push(l.trim());
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /** Audio for the echo-guard tests: recorded speech at a leg rate, and a phone line's echo of it (delay, loss, band). */
 import { readFileSync } from 'node:fs';
 import { StreamResampler } from '../../src/audio/resampler.js';
+import { must } from './must.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
 
@@ -34,8 +35,8 @@ function biquad(x: Float64Array, rateHz: number, fc: number, kind: 'hp' | 'lp'):
   const a2 = 1 - alpha;
   let x1 = 0, x2 = 0, y1 = 0, y2 = 0;
   for (let i = 0; i < x.length; i++) {
-    const y = (b0 * x[i] + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2) / a0;
-    x2 = x1; x1 = x[i]; y2 = y1; y1 = y;
+    const y = (b0 * must(x[i]) + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2) / a0;
+    x2 = x1; x1 = must(x[i]); y2 = y1; y1 = y;
     x[i] = y;
   }
 }
@@ -53,7 +54,7 @@ export function echoOf(ref: Int16Array, rateHz: number, line: EchoLine): Float64
   const d = Math.round((line.delayMs * rateHz) / 1000);
   const g = 10 ** (line.lossDb / 20);
   const out = new Float64Array(ref.length + d);
-  for (let i = 0; i < ref.length; i++) out[i + d] = ref[i] * g;
+  for (let i = 0; i < ref.length; i++) out[i + d] = must(ref[i]) * g;
   if (line.band) {
     for (let k = 0; k < 2; k++) {
       biquad(out, rateHz, 300, 'hp');
@@ -73,7 +74,7 @@ export function mix(lengthSamples: number, tracks: Array<{ at: number; s: Float6
     let v = (r / 0x7fffffff - 0.5) * amp;
     for (const t of tracks) {
       const j = i - t.at;
-      if (j >= 0 && j < t.s.length) v += t.s[j] * (t.gain ?? 1);
+      if (j >= 0 && j < t.s.length) v += must(t.s[j]) * (t.gain ?? 1);
     }
     out[i] = Math.max(-32768, Math.min(32767, Math.round(v)));
   }
@@ -86,7 +87,7 @@ export function frameAt(s: Int16Array, rateHz: number, k: number): Buffer {
   const f = Buffer.alloc(n * 2);
   for (let i = 0; i < n; i++) {
     const j = k * n + i;
-    if (j < s.length) f.writeInt16LE(s[j], i * 2);
+    if (j < s.length) f.writeInt16LE(must(s[j]), i * 2);
   }
   return f;
 }

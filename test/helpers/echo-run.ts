@@ -3,6 +3,7 @@ import { EchoGuard, type EchoGuardOptions } from '../../src/vad/echo-guard.js';
 import { Fvad } from '../../src/vad/fvad.js';
 import { Endpointer, VadEvent } from '../../src/vad/endpointer.js';
 import { frameAt } from './echo-audio.js';
+import { must } from './must.js';
 
 export interface FrameResult {
   /** The raw WebRTC VAD's decision. */
@@ -57,9 +58,9 @@ export function echoShare(r: GuardRun, from = 0, to = r.frames.length): { voiced
   let voiced = 0;
   let echo = 0;
   for (let k = from; k < Math.min(to, r.frames.length); k++) {
-    if (!r.frames[k].voiced) continue;
+    if (!must(r.frames[k]).voiced) continue;
     voiced++;
-    if (r.frames[k].echo) echo++;
+    if (must(r.frames[k]).echo) echo++;
   }
   return { voiced, echo, share: voiced ? echo / voiced : 1 };
 }

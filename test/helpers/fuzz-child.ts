@@ -34,7 +34,10 @@ export class FuzzChild {
     this.proc.on('exit', (code, signal) => (this.exited = `exit ${code} ${signal ?? ''}`));
     this.proc.on('message', (m: { id?: number; port?: number } & FuzzStats) => {
       if (m.port) this.port = m.port;
-      if (m.id !== undefined) this.waiting.get(m.id)?.(m), this.waiting.delete(m.id);
+      if (m.id !== undefined) {
+        this.waiting.get(m.id)?.(m);
+        this.waiting.delete(m.id);
+      }
     });
   }
 

@@ -2,6 +2,7 @@
 import WebSocket from 'ws';
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { must } from './must.js';
 
 export interface RawLeg {
   ws: WebSocket;
@@ -147,7 +148,7 @@ export class ContinuousCaller {
 /** The largest gap between consecutive arrivals in `at[from..to)`, ms. */
 export function maxGapMs(at: number[], from = 0, to = at.length): number {
   let max = 0;
-  for (let i = Math.max(1, from + 1); i < to; i++) if (at[i] - at[i - 1] > max) max = at[i] - at[i - 1];
+  for (let i = Math.max(1, from + 1); i < to; i++) if (must(at[i]) - must(at[i - 1]) > max) max = must(at[i]) - must(at[i - 1]);
   return max;
 }
 
@@ -197,8 +198,8 @@ export async function openRawSocketLeg(port: number, path = '/socket'): Promise<
       const all = Buffer.concat(received);
       let off = 0;
       while (off + 2 <= all.length) {
-        const op = all[off] & 0x0f;
-        let len = all[off + 1] & 0x7f;
+        const op = must(all[off]) & 0x0f;
+        let len = must(all[off + 1]) & 0x7f;
         let hdr = 2;
         if (len === 126) {
           len = all.readUInt16BE(off + 2);

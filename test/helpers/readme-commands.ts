@@ -1,3 +1,4 @@
+import { must } from './must.js';
 /**
  * The shell commands a Markdown page shows: every line of its ```sh blocks, and inline code spans that start like a
  * command (`npm …`, `npx …`, `node …`, `VAR=value npm …`), split into simple commands with their words, env
@@ -18,7 +19,7 @@ export function shellWords(line: string): string[] {
   let cur = '';
   let inWord = false;
   for (let i = 0; i < line.length; i++) {
-    const c = line[i];
+    const c = must(line[i]);
     if (c === "'") {
       const j = line.indexOf("'", i + 1);
       if (j < 0) throw new Error(`unterminated ' in: ${line}`);
@@ -64,7 +65,7 @@ function stripComment(line: string): string {
     if (q) {
       if (c === q) q = '';
     } else if (c === "'" || c === '"') q = c;
-    else if (c === '#' && (i === 0 || /\s/.test(line[i - 1]))) return line.slice(0, i);
+    else if (c === '#' && (i === 0 || /\s/.test(must(line[i - 1])))) return line.slice(0, i);
   }
   return line;
 }
@@ -72,7 +73,7 @@ function stripComment(line: string): string {
 function simple(line: string, part: string): SimpleCommand {
   const words = shellWords(part.trim());
   const env: Record<string, string> = {};
-  while (words.length && /^[A-Z][A-Z0-9_]*=/.test(words[0])) {
+  while (words.length && /^[A-Z][A-Z0-9_]*=/.test(must(words[0]))) {
     const w = words.shift() as string;
     env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
   }
@@ -90,9 +91,9 @@ export function commandsOfLine(line: string): SimpleCommand[] {
 export function commandsOfMarkdown(md: string): SimpleCommand[] {
   const out: SimpleCommand[] = [];
   const blocks = /```(sh|bash|shell)\n([\s\S]*?)```/g;
-  for (let m; (m = blocks.exec(md)); ) for (const l of m[2].split('\n')) out.push(...commandsOfLine(l));
+  for (let m; (m = blocks.exec(md)); ) for (const l of must(m[2]).split('\n')) out.push(...commandsOfLine(l));
   const prose = md.replace(/```[\s\S]*?```/g, '');
   const spans = /`([^`\n]+)`/g;
-  for (let m; (m = spans.exec(prose)); ) if (PROGRAMS.test(m[1])) out.push(...commandsOfLine(m[1]));
+  for (let m; (m = spans.exec(prose)); ) if (PROGRAMS.test(must(m[1]))) out.push(...commandsOfLine(must(m[1])));
   return out;
 }

@@ -1,6 +1,7 @@
 /** Reading the gateway's call recordings in tests: header sizes, channels split into 20 ms frames. */
 import { readFileSync } from 'node:fs';
 import { readWav } from '../../src/audio/wav.js';
+import { must } from './must.js';
 
 export interface RecordingFile {
   bytes: Buffer;
@@ -49,6 +50,6 @@ export function voiced(fs: Buffer[]): Buffer[] {
 /** Index of the first frame in `fs` that differs from `expected` (both compared up to the shorter), or −1. */
 export function firstMismatch(fs: Buffer[], expected: Buffer[]): number {
   const n = Math.min(fs.length, expected.length);
-  for (let i = 0; i < n; i++) if (!fs[i].equals(expected[i])) return i;
+  for (let i = 0; i < n; i++) if (!must(fs[i]).equals(must(expected[i]))) return i;
   return fs.length === expected.length ? -1 : n;
 }

@@ -8,6 +8,7 @@ import { ManualClock } from '../../src/util/clock.js';
 import { MAX_HOLD_MS, TurnGate, type TurnGateOwner } from '../../src/turn-detect/gate.js';
 import { builtinTurnDetector } from '../../src/turn-detect/heuristic.js';
 import type { TurnDetectInput, TurnDetector } from '../../src/turn-detect/types.js';
+import { must } from '../helpers/must.js';
 
 const MIN = 240; // a multiple of the 20 ms tick, so `run(MIN)` is exactly MIN
 const MAX = 1500;
@@ -172,12 +173,12 @@ t.test('the detector is asked about the whole turn, with the silence and the cal
   run(MIN);
   gate.transcript('for two', true);
   t.same(seen.map((s) => s.text), ['book a table', 'book a table for two']);
-  t.equal(seen[0].silenceMs, 0, 'speaking: no silence');
-  t.equal(seen[1].silenceMs, MIN);
-  t.equal(seen[1].callId, 'c1');
-  t.equal(seen[1].language, 'en-US');
-  t.equal(seen[1].sampleRateHz, 16000);
-  t.equal(seen[1].final, true);
+  t.equal(must(seen[0]).silenceMs, 0, 'speaking: no silence');
+  t.equal(must(seen[1]).silenceMs, MIN);
+  t.equal(must(seen[1]).callId, 'c1');
+  t.equal(must(seen[1]).language, 'en-US');
+  t.equal(must(seen[1]).sampleRateHz, 16000);
+  t.equal(must(seen[1]).final, true);
   t.same(owner.finals, ['book a table for two']);
 });
 
@@ -205,6 +206,7 @@ t.test('a throwing, rejecting or malformed detector falls back to the heuristic'
   const cases: Array<[string, TurnDetector, string]> = [
     ['throws', { name: 'x', predict: () => { throw new Error('boom'); } }, 'TURN_DETECT_FAILED'],
     ['rejects', { name: 'x', predict: () => Promise.reject(new Error('boom')) }, 'TURN_DETECT_FAILED'],
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test: a rejection without an Error
     ['rejects with nothing', { name: 'x', predict: () => Promise.reject(undefined) }, 'TURN_DETECT_FAILED'],
     ['NaN', { name: 'x', predict: () => ({ complete: NaN }) }, 'TURN_DETECT_MALFORMED'],
     ['out of range', { name: 'x', predict: async () => ({ complete: 7 }) }, 'TURN_DETECT_MALFORMED'],

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { withBoundPort, type Config } from './config/config.js';
+import type { ConfigFile } from './config/config-file.js';
 import { CloseCode } from './errors.js';
 import { countLogDrops, createLogger, type Logger } from './observability/logger.js';
 import { Metrics, type StatSources } from './observability/metrics.js';
@@ -40,8 +41,10 @@ import type { TracingSdk } from './observability/tracing-sdk.js';
 
 export interface GatewayOptions {
   config: Config;
-  /** Environment handed to adapter factories (their own settings). */
+  /** Environment handed to adapter factories (their own settings): the process's, with the config file's values under it. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The config file the settings came from: its keys are checked against the gateway's and the custom adapters' settings. */
+  configFile?: ConfigFile;
   logger?: Logger;
   clock?: Clock;
   /** Pre-built adapters (tests); otherwise loaded from config. */
@@ -95,7 +98,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   // The end-of-turn detector first: a bad TURN_DETECTOR fails the start before any adapter runs.
   const turnDetector = opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, { config, env: opts.env ?? {}, logger: logger.child({ adapter: 'turn-detector' }) }));
-  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}).catch(async (err: unknown) => {
+  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}, { configFile: opts.configFile }).catch(async (err: unknown) => {
     await Promise.resolve().then(() => turnDetector.close?.()).catch(() => {});
     throw err;
   }));

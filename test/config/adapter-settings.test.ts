@@ -17,22 +17,13 @@ import { createLogger } from '../../src/observability/logger.js';
 import { defineAsr, defineTts } from '../../src/sdk/index.js';
 import type { BotOutput } from '../../src/bot/types.js';
 import type { CallInfo } from '../../src/call/call-info.js';
-import { GatewayError } from '../../src/errors.js';
 import { watchGateway } from '../helpers/child-gateway.js';
+import { configError } from '../helpers/config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vgw-adapter-settings-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const logger = createLogger('silent');
 
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof GatewayError)) throw err;
-    return err.message;
-  }
-  throw new Error('did not throw');
-}
 async function rejection(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -49,14 +40,14 @@ t.test('a built-in adapter\'s settings are validated only when it is selected (c
   t.equal(c.deepgramUrl, 'wss://api.deepgram.com');
   t.equal(c.llmBaseUrl, 'https://api.openai.com/v1');
   t.equal(loadConfig({ ASR_ADAPTER: 'none', GOOGLE_SPEECH_ROTATE_MS: '1000' }).googleSpeechRotateMs, 1000, 'a valid value is kept');
-  t.match(message(() => loadConfig({ ...bad, ASR_ADAPTER: 'local,google', TTS_ADAPTER: 'none' })), /^Invalid configuration:\n {2}GOOGLE_SPEECH_ROTATE_MS="5" is invalid[^\n]*$/, 'a chain selects google: only its setting is reported');
-  t.match(message(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', BOT_ADAPTER: 'llm', TTS_ADAPTER: 'none' })), /^Invalid configuration:\n {2}LLM_BASE_URL="nope" is invalid[^\n]*$/);
-  t.match(message(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', TTS_ADAPTER: 'microsoft,flite' })), /AZURE_SPEECH_HOST="mailto:x" is invalid[\s\S]*TTS_WORKERS="0" is invalid/);
-  t.match(message(() => loadConfig({ ...bad, ASR_ADAPTER: 'deepgram', TTS_ADAPTER: 'none' })), /DEEPGRAM_URL="ftp:\/\/x"/);
-  t.match(message(() => loadConfig({ BOT_ADAPTER: 'remote' })), /BOT_URL="" is invalid: expected a ws:\/\/ or wss:\/\/ URL \(required with BOT_ADAPTER=remote\)/);
-  t.match(message(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', LLM_GREETING: '', OPENAI_REALTIME_VOICE: 'bad voice!' })), /OPENAI_REALTIME_VOICE/);
-  t.match(message(() => loadConfig({ ASR_ADAPTER: 'auto', ASR_BAND_FILL: 'sometimes' })), /ASR_BAND_FILL="sometimes"/, '`auto` owns the local ASR settings');
-  t.match(message(() => loadConfig({ GOOGLE_SPEECH_ROTATE_MS: '5', ASR_ADAPTER: 'none', AUDIO_RATE: '1' })), /^Invalid configuration:\n {2}AUDIO_RATE="1"[^\n]*$/, 'core settings are always checked');
+  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'local,google', TTS_ADAPTER: 'none' })), /^Invalid configuration:\n {2}GOOGLE_SPEECH_ROTATE_MS="5" is invalid[^\n]*$/, 'a chain selects google: only its setting is reported');
+  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', BOT_ADAPTER: 'llm', TTS_ADAPTER: 'none' })), /^Invalid configuration:\n {2}LLM_BASE_URL="nope" is invalid[^\n]*$/);
+  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', TTS_ADAPTER: 'microsoft,flite' })), /AZURE_SPEECH_HOST="mailto:x" is invalid[\s\S]*TTS_WORKERS="0" is invalid/);
+  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'deepgram', TTS_ADAPTER: 'none' })), /DEEPGRAM_URL="ftp:\/\/x"/);
+  t.match(configError(() => loadConfig({ BOT_ADAPTER: 'remote' })), /BOT_URL="" is invalid: expected a ws:\/\/ or wss:\/\/ URL \(required with BOT_ADAPTER=remote\)/);
+  t.match(configError(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', LLM_GREETING: '', OPENAI_REALTIME_VOICE: 'bad voice!' })), /OPENAI_REALTIME_VOICE/);
+  t.match(configError(() => loadConfig({ ASR_ADAPTER: 'auto', ASR_BAND_FILL: 'sometimes' })), /ASR_BAND_FILL="sometimes"/, '`auto` owns the local ASR settings');
+  t.match(configError(() => loadConfig({ GOOGLE_SPEECH_ROTATE_MS: '5', ASR_ADAPTER: 'none', AUDIO_RATE: '1' })), /^Invalid configuration:\n {2}AUDIO_RATE="1"[^\n]*$/, 'core settings are always checked');
   t.same([...selectedAdapters({ ASR_ADAPTER: ' google , local', TTS_ADAPTER: '' })].sort(), ['asr:google', 'asr:local', 'bot:echo', 'tts:flite']);
 });
 

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONFIG_SPECS, loadConfig } from '../../src/config/config.js';
 import { checkFileKeys, configFileArg, layerEnv, readConfigFile } from '../../src/config/config-file.js';
-import { GatewayError } from '../../src/errors.js';
 import { watchGateway } from '../helpers/child-gateway.js';
+import { configError } from '../helpers/config-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vgw-config-file-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,15 +22,6 @@ const write = (name: string, text: string): string => {
 };
 const KNOWN = new Set(CONFIG_SPECS.map((s) => s.env));
 const read = (p: string) => readConfigFile(p, CONFIG_SPECS);
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (!(err instanceof GatewayError)) throw err;
-    return err.message;
-  }
-  throw new Error('did not throw');
-}
 
 t.test('structured values become the settings the environment would give', async (t) => {
   const file = read(
@@ -87,29 +78,29 @@ t.test('which file: --config beats CONFIG_FILE; a stray argument is refused', as
   t.equal(configFileArg(['--config=a.yaml'], {}), 'a.yaml');
   t.equal(configFileArg([], { CONFIG_FILE: 'b.yaml' }), 'b.yaml');
   t.equal(configFileArg([], { CONFIG_FILE: '' }), undefined);
-  t.match(message(() => configFileArg(['--config'], {})), /--config needs a file path/);
-  t.match(message(() => configFileArg(['--cofnig', 'a.yaml'], {})), /unknown argument "--cofnig"/);
+  t.match(configError(() => configFileArg(['--config'], {})), /--config needs a file path/);
+  t.match(configError(() => configFileArg(['--cofnig', 'a.yaml'], {})), /unknown argument "--cofnig"/);
 });
 
 t.test('refused: unknown keys, malformed YAML, wrong shapes, bad values; the file is named, values are not shown', async (t) => {
   const unknown = read(write('unknown.yaml', 'LLM_MODLE: gpt\nPORT: 0\nNOT_A_SETTING: 1\n'));
-  const m = message(() => checkFileKeys(unknown, KNOWN));
+  const m = configError(() => checkFileKeys(unknown, KNOWN));
   t.match(m, /config file .*unknown\.yaml: unknown setting LLM_MODLE \(did you mean LLM_MODEL\?\)/);
   t.match(m, /unknown setting NOT_A_SETTING: not a gateway setting/);
   t.notMatch(m, /PORT/, 'known keys pass');
   t.doesNotThrow(() => checkFileKeys(read(write('ok.yaml', 'PORT: 0\n')), KNOWN));
 
   const broken = write('broken.yaml', 'PORT: 0\nLLM_API_KEY: "sk-live-123456\nLOG_LEVEL: warn\n');
-  const b = message(() => read(broken));
+  const b = configError(() => read(broken));
   t.match(b, /config file .*broken\.yaml: line 2, column 14: malformed YAML\/JSON: Missing closing "quote/);
   t.notMatch(b, /sk-live/, 'the secret on the broken line is not printed');
-  t.match(message(() => read(write('indent.yaml', 'PORT: 0\n  LOG_LEVEL: warn\n'))), /indent\.yaml: line 1, column \d+: malformed YAML/);
-  t.match(message(() => read(write('dup.yaml', 'PORT: 1\nPORT: 2\n'))), /dup\.yaml: line 2, column 1: malformed YAML\/JSON: Map keys must be unique/);
-  t.match(message(() => read(write('badjson.json', '{"PORT": 1,,}'))), /badjson\.json: line 1, column \d+: malformed/);
-  t.match(message(() => read(write('list.yaml', '- PORT\n'))), /list\.yaml: expected a map of SETTING: value at the top level/);
-  t.match(message(() => read(join(dir, 'missing.yaml'))), /config file .*missing\.yaml: cannot read it/);
+  t.match(configError(() => read(write('indent.yaml', 'PORT: 0\n  LOG_LEVEL: warn\n'))), /indent\.yaml: line 1, column \d+: malformed YAML/);
+  t.match(configError(() => read(write('dup.yaml', 'PORT: 1\nPORT: 2\n'))), /dup\.yaml: line 2, column 1: malformed YAML\/JSON: Map keys must be unique/);
+  t.match(configError(() => read(write('badjson.json', '{"PORT": 1,,}'))), /badjson\.json: line 1, column \d+: malformed/);
+  t.match(configError(() => read(write('list.yaml', '- PORT\n'))), /list\.yaml: expected a map of SETTING: value at the top level/);
+  t.match(configError(() => read(join(dir, 'missing.yaml'))), /config file .*missing\.yaml: cannot read it/);
 
-  const shapes = message(() => read(write('shapes.yaml', 'PORT: [1, 2]\nBACKCHANNEL_WORDS: ["a,b"]\nLANGUAGE_BY_NUMBER: [x]\nLLM_API_KEY: { k: sk-live-9 }\n')));
+  const shapes = configError(() => read(write('shapes.yaml', 'PORT: [1, 2]\nBACKCHANNEL_WORDS: ["a,b"]\nLANGUAGE_BY_NUMBER: [x]\nLLM_API_KEY: { k: sk-live-9 }\n')));
   t.match(shapes, /shapes\.yaml: PORT \(line 1, column 1\): expected a single value, not a list/);
   t.match(shapes, /BACKCHANNEL_WORDS \(line 2, column 1\): expected a list of items without commas/);
   t.match(shapes, /LANGUAGE_BY_NUMBER \(line 3, column 1\): expected a map of number: language/);
@@ -117,11 +108,11 @@ t.test('refused: unknown keys, malformed YAML, wrong shapes, bad values; the fil
   t.notMatch(shapes, /sk-live/);
 
   const bad = read(write('bad.yaml', 'AUDIO_RATE: 44100\nVONAGE_SIGNATURE_SECRET: short\n'));
-  const v = message(() => loadConfig({}, bad));
+  const v = configError(() => loadConfig({}, bad));
   t.match(v, /AUDIO_RATE="44100" \(from .*bad\.yaml\) is invalid: expected one of 8000, 16000, 24000/);
   t.match(v, /VONAGE_SIGNATURE_SECRET=\(secret, not shown\) \(from .*bad\.yaml\) is invalid/);
   t.notMatch(v, /short/);
-  t.match(message(() => loadConfig({ AUDIO_RATE: '11025' }, bad)), /AUDIO_RATE="11025" is invalid/, 'a bad value from the environment is not blamed on the file');
+  t.match(configError(() => loadConfig({ AUDIO_RATE: '11025' }, bad)), /AUDIO_RATE="11025" is invalid/, 'a bad value from the environment is not blamed on the file');
 });
 
 t.test('the example in docs/configuration.md is a valid config file', async (t) => {

@@ -101,7 +101,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.bot = new BotLink({ adapter: s2s ? s2s.bot : deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
-    const backchannelWords = new BackchannelWords(cfg.backchannelWords);
+    const backchannelWords = new BackchannelWords(cfg.backchannelWords, { interrupt: cfg.bargeInWords, maxWords: cfg.backchannelMaxWords });
     const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, bargeInPauseMs: cfg.bargeInPauseMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
     // A speech-to-speech model answers when it decides to: no reply clock (hasTts false) for it.
     const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts && !s2s, hasAsr: !!deps.asr }, this));

@@ -18,13 +18,15 @@
  *    bot stutter, though it can still confirm by reaching `bargeInConfirmMs`). An utterance that goes on after a
  *    resume on silence may pause again (another `bargeInPauseMs`), and confirms on its total new speech.
  * 4. *Backchannel* (`backchannelMaxMs` > 0): an utterance that began while the bot was speaking and did not interrupt
- *    is an acknowledgement when it ends with voiced ms ≤ `backchannelMaxMs` (whatever the recogniser made of it:
- *    pocketsphinx hears Flite's "okay" as "again"), or when its transcript is only listed words. It is told to the bot
+ *    is an acknowledgement when its transcript is only listed words (any length), or when it ends with voiced ms ≤
+ *    `backchannelMaxMs` and its final is no more than a few words none of which interrupts (kind `short`, see
+ *    backchannel.ts: pocketsphinx hears Flite's "okay" as "again"; "stop", "wait", "no" still interrupt). It is told to the bot
  *    as `onBackchannel` with its final transcript as text (never as a transcript: the bot must not answer "uh-huh").
  *    With ASR the final is waited for (in order: the oldest finished candidate takes the next final; told without
  *    text when the caller's next utterance ends first, or after {@link BACKCHANNEL_TEXT_WAIT_MS}). Finals of a
- *    candidate still under way are held until its end. An unconfirmed utterance longer than a backchannel whose final
- *    has other words is a turn: the final goes to the bot, and the reply it paused is interrupted then (late).
+ *    candidate still under way are held until its end. An unconfirmed utterance whose final has other words (kind
+ *    `words`, or `short` but longer than a backchannel) is a turn: the final goes to the bot, and the reply it paused
+ *    is interrupted then (late).
  *    A listed-words transcript during the utterance also holds off confirmation by duration ("yeah, yeah, right").
  *    Coherence: confirmation by duration must take longer than a backchannel, so `bargeInConfirmMs` >
  *    `backchannelMaxMs` (defaults 900 and 700); otherwise every utterance longer than `bargeInConfirmMs` interrupts
@@ -214,9 +216,9 @@ export class Turn {
     let decided = false;
     if (this.candidate && !this.bargedThisUtterance) {
       const text = this.candidateFinal ? this.candidateText : undefined;
-      const acknowledges = speechMs <= this.cfg.backchannelMaxMs || this.candidateKind === 'backchannel';
+      const acknowledges = this.acknowledges(this.candidateKind, speechMs);
       if (this.candidateFinal && !acknowledges && text !== undefined) {
-        // Its final came before the VAD's end, with words, and it is longer than a backchannel: a turn after all.
+        // Its final came before the VAD's end, with words that do not acknowledge (see acknowledges): a turn after all.
         if (this.pausedThisUtterance) this.lateBargeIn(playing, interruptible);
         this.startReplyClock(nowMs);
         this.act.onHeldTranscript(text);
@@ -243,9 +245,9 @@ export class Turn {
     const kind: TranscriptKind = this.cfg.backchannelMaxMs > 0 ? this.cfg.backchannelWords.kind(text) : text.trim() ? 'words' : 'empty';
     if (final && this.bcDurMs >= 0) {
       // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel when
-      // it is only listed words (or none); any other word makes it a turn whatever its length (a short "two" said over a
-      // menu is an answer), and the reply it paused is interrupted now.
-      if (kind !== 'words') {
+      // it is only listed words (or none), or a short one of a few words that do not interrupt (a misheard "okay");
+      // otherwise a turn, and the reply it paused is interrupted now.
+      if (kind === 'empty' || this.acknowledges(kind, this.bcDurMs)) {
         if (kind !== 'empty') this.bcText = text.trim();
         this.endBackchannel();
         return false;
@@ -406,6 +408,14 @@ export class Turn {
 
   private startReplyClock(nowMs: number): void {
     if (this.cfg.hasTts && this.cfg.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0) this.botWaitSinceMs = nowMs;
+  }
+
+  /**
+   * An utterance of `speechMs` voiced whose transcript is of `kind` ('empty': none) acknowledges: listed words at any
+   * length; else short enough, with no words or a `short` transcript.
+   */
+  private acknowledges(kind: TranscriptKind, speechMs: number): boolean {
+    return kind === 'backchannel' || (speechMs <= this.cfg.backchannelMaxMs && kind !== 'words');
   }
 
   /** A finished candidate: told at `dueMs` (or at its final, if sooner). */

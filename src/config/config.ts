@@ -76,6 +76,8 @@ export interface Config extends TracingConfig {
   readonly bargeInResumeSilenceMs: number;
   readonly backchannelMaxMs: number;
   readonly backchannelWords: readonly string[];
+  readonly backchannelMaxWords: number;
+  readonly bargeInWords: readonly string[];
   readonly maxUtteranceMs: number;
   readonly asrAdapter: string;
   readonly botAdapter: string;
@@ -288,6 +290,8 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
   { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },
   { key: 'backchannelWords', env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
+  { key: 'backchannelMaxWords', env: 'BACKCHANNEL_MAX_WORDS', def: '2', doc: 'With ASR: a final of at most this many words, none of them in `BARGE_IN_WORDS`, from an utterance no longer than `BACKCHANNEL_MAX_MS`, is a backchannel even when its words are not in `BACKCHANNEL_WORDS` (the offline recogniser hears a synthetic "okay" as "again"); `0` = only listed words. A short answer said over the bot (a menu choice) then reaches the bot as a backchannel with its text: add such words to `BARGE_IN_WORDS` to make them interrupt', parse: int(0, 20) },
+  { key: 'bargeInWords', env: 'BARGE_IN_WORDS', def: 'stop,wait,no,nope,hold on,hang on,sorry,excuse me,pardon,hello,help,cancel,operator,agent', doc: 'Comma-separated words and phrases that always interrupt the bot, however short the utterance (see `BACKCHANNEL_MAX_WORDS`)', parse: phraseList },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory', parse: nonEmpty },

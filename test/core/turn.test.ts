@@ -323,6 +323,18 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
     actions: [...L, 'pause', 'held', 'resume silence', 'speech-end backchannel', 'backchannel 400 a house'],
   },
   {
+    name: 'BACKCHANNEL_MAX_WORDS: speech that starts with the reply (the caller going on after a pause) is no short acknowledgement: its final interrupts',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [['ready'], ['reply-started', 1, 0], ['voiced', 300], ['speech-start', 200, true, true], ['tick', 600], ['speech-end', 600, 900], ['transcript', 1200, 'ten meters', true, true, true], ['tick', 2200]],
+    actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_WORDS: such speech confirms the barge-in by a short partial while paused',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [['ready'], ['reply-started', 1, 0], ['voiced', 300], ['speech-start', 200, true, true], ['transcript', 400, 'ten', false, true, true]],
+    actions: [...L, 'pause', 'barge-in', 'state listening'],
+  },
+  {
     name: 'BARGE_IN_WORDS: a short utterance saying "stop" still interrupts (late, at its final)',
     cfg: { hasAsr: true, backchannelWords: RULES },
     events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'stop', true, true, true], ['tick', 2900]],

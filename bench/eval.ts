@@ -3,7 +3,7 @@
  * every shipped scenario against an in-process gateway, once per (leg rate 8000, 16000) × (turn-taking features off =
  * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 10 minutes on 2 cores);
  * `-- --quick` (3 scenarios, 16 kHz, no transcription; writes results/quick/); `-- --repeat=N`, `-- --concurrency=N`,
- * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard), `-- --trace` (print each call's turn-taking events and
+ * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard), `-- --set=KEY=VALUE,…` (extra settings for every run), `-- --trace` (print each call's turn-taking events and
  * stage timings when it ends: where a turn's time goes). Writes results/eval.json and eval.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,8 @@ const ONLY_MODES = arg('modes', '').split(',').filter(Boolean);
 const ONLY_RATES = arg('rates', '').split(',').filter(Boolean).map(Number);
 const ONLY_SCENARIOS = arg('scenarios', '').split(',').filter(Boolean);
 const TRACE = argv.includes('--trace');
+/** `--set=KEY=VALUE,KEY2=VALUE2`: settings added to every run (an A/B of one setting in the same period). */
+const SET: Record<string, string> = Object.fromEntries(arg('set', '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const SUBSET = ONLY_MODES.length > 0 || ONLY_RATES.length > 0 || ONLY_SCENARIOS.length > 0;
 
 /** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */
@@ -77,7 +79,7 @@ function traceObserver(): CallObserver {
 }
 
 async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
-  const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: BOT, AUDIO_RATE: String(rateHz), ...MODES[mode] };
+  const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: BOT, AUDIO_RATE: String(rateHz), ...MODES[mode], ...SET };
   const config = loadConfig(env);
   const gw = await buildGateway({ config, logger: createLogger('warn'), env: { ...process.env, ...env }, observer: TRACE ? traceObserver() : undefined });
   const port = await gw.listen();

@@ -116,7 +116,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: vadSilenceMs };
     const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && !!detector.wantsAudio);
     const { maxUtteranceMs } = cfg;
-    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn, echo });
+    const asrFlushMs = this.gate && cfg.endpointAsrFlushMs < vadSilenceMs ? cfg.endpointAsrFlushMs : 0;
+    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, asrFlushMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn, echo });
     this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this.hearing);
   }
 

@@ -57,6 +57,7 @@ export interface Config extends TracingConfig {
   readonly endpointing: 'adaptive' | 'fixed';
   /** Adaptive: the shortest silence that ends a turn (and the VAD silence that ends an utterance when there is ASR). */
   readonly endpointMinSilenceMs: number;
+  readonly endpointAsrFlushMs: number;
   /** Adaptive: silence after which a final that reads unfinished is given to the bot anyway. */
   readonly endpointMaxSilenceMs: number;
   /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
@@ -277,6 +278,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'vadSilenceMs', env: 'VAD_SILENCE_MS', def: '600', doc: 'Silence that ends an utterance (endpointing)', parse: int(60, 10000) },
   { key: 'endpointing', env: 'ENDPOINTING', def: 'adaptive', doc: 'End of the caller\'s turn: `adaptive` (with ASR, a final transcript that reads complete ends the turn after `ENDPOINT_MIN_SILENCE_MS`, one that reads unfinished is held up to `ENDPOINT_MAX_SILENCE_MS` and joined with what follows; see *How audio flows*) or `fixed` (`VAD_SILENCE_MS` and the ASR\'s own endpointing only). Without ASR both are `fixed`', parse: (r) => oneOf(['adaptive', 'fixed'] as const)(r) },
   { key: 'endpointMinSilenceMs', env: 'ENDPOINT_MIN_SILENCE_MS', def: '400', doc: 'Adaptive endpointing: the shortest silence that ends a turn; also the VAD silence that ends an utterance (speech-end, the ASR\'s end of speech) when there is ASR', parse: int(60, 10000) },
+  { key: 'endpointAsrFlushMs', env: 'ENDPOINT_ASR_FLUSH_MS', def: '200', doc: 'Adaptive endpointing: silence inside the caller\'s utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn is answered sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (or at least `ENDPOINT_MIN_SILENCE_MS`) = at the end of the utterance', parse: int(0, 10000) },
   { key: 'endpointMaxSilenceMs', env: 'ENDPOINT_MAX_SILENCE_MS', def: '1500', doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway', parse: int(100, 30000) },
   { key: 'turnDetector', env: 'TURN_DETECTOR', def: 'builtin', doc: 'End-of-turn detector for adaptive endpointing: `builtin` (word list and rules) or a module path exporting a detector `{ name, predict }` or a factory of one (see *End-of-turn detectors*)', parse: nonEmpty },
   { key: 'turnDetectorTimeoutMs', env: 'TURN_DETECTOR_TIMEOUT_MS', def: '150', doc: 'A custom detector\'s prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)', parse: int(10, 5000) },

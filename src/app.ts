@@ -59,6 +59,8 @@ export interface GatewayOptions {
   turnDetector?: TurnDetector;
   /** Trace calls with this provider (tests) instead of the one `OTEL_EXPORTER_OTLP_ENDPOINT` sets up. */
   tracerProvider?: TracerProvider;
+  /** One more call observer (benches and tests that trace calls), beside the console and the tracer. */
+  observer?: CallObserver;
 }
 
 export interface Gateway {
@@ -156,7 +158,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const legAuth = createLegAuth(sections.security);
   const consoleRoutes = createConsole({ ...sections.console, host: config.host, publicUrl: config.publicUrl }, () => tracker.sessions(), logger);
   if (consoleRoutes) metrics.sources.console = consoleRoutes.hub;
-  const observer = combineObservers(consoleRoutes?.hub, tracing);
+  const observer = combineObservers(consoleRoutes?.hub, tracing, opts.observer);
   const link = opts.cluster;
   if (link) {
     link.serveMetrics(metrics.registry);

@@ -58,6 +58,7 @@ export interface Config extends TracingConfig {
   readonly endpointing: 'adaptive' | 'fixed';
   /** Adaptive: the shortest silence that ends a turn (and the VAD silence that ends an utterance when there is ASR). */
   readonly endpointMinSilenceMs: number;
+  readonly endpointAsrFlushMs: number;
   /** Adaptive: silence after which a final that reads unfinished is given to the bot anyway. */
   readonly endpointMaxSilenceMs: number;
   /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
@@ -77,6 +78,8 @@ export interface Config extends TracingConfig {
   readonly bargeInResumeSilenceMs: number;
   readonly backchannelMaxMs: number;
   readonly backchannelWords: readonly string[];
+  readonly backchannelMaxWords: number;
+  readonly bargeInWords: readonly string[];
   readonly maxUtteranceMs: number;
   readonly asrAdapter: string;
   readonly botAdapter: string;
@@ -281,6 +284,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'vadSilenceMs', env: 'VAD_SILENCE_MS', def: '600', doc: 'Silence that ends an utterance (endpointing)', parse: int(60, 10000) },
   { key: 'endpointing', env: 'ENDPOINTING', def: 'adaptive', doc: 'End of the caller\'s turn: `adaptive` (with ASR, a final transcript that reads complete ends the turn after `ENDPOINT_MIN_SILENCE_MS`, one that reads unfinished is held up to `ENDPOINT_MAX_SILENCE_MS` and joined with what follows; see *How audio flows*) or `fixed` (`VAD_SILENCE_MS` and the ASR\'s own endpointing only). Without ASR both are `fixed`', parse: (r) => oneOf(['adaptive', 'fixed'] as const)(r) },
   { key: 'endpointMinSilenceMs', env: 'ENDPOINT_MIN_SILENCE_MS', def: '400', doc: 'Adaptive endpointing: the shortest silence that ends a turn; also the VAD silence that ends an utterance (speech-end, the ASR\'s end of speech) when there is ASR', parse: int(60, 10000) },
+  { key: 'endpointAsrFlushMs', env: 'ENDPOINT_ASR_FLUSH_MS', def: '200', doc: 'Adaptive endpointing: silence inside the caller\'s utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn is answered sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (or at least `ENDPOINT_MIN_SILENCE_MS`) = at the end of the utterance', parse: int(0, 10000) },
   { key: 'endpointMaxSilenceMs', env: 'ENDPOINT_MAX_SILENCE_MS', def: '1500', doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway', parse: int(100, 30000) },
   { key: 'turnDetector', env: 'TURN_DETECTOR', def: 'builtin', doc: 'End-of-turn detector for adaptive endpointing: `builtin` (word list and rules) or a module path exporting a detector `{ name, predict }` or a factory of one (see *End-of-turn detectors*)', parse: nonEmpty },
   { key: 'turnDetectorTimeoutMs', env: 'TURN_DETECTOR_TIMEOUT_MS', def: '150', doc: 'A custom detector\'s prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)', parse: int(10, 5000) },
@@ -294,6 +298,8 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
   { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },
   { key: 'backchannelWords', fromFile: listFromFile, env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
+  { key: 'backchannelMaxWords', env: 'BACKCHANNEL_MAX_WORDS', def: '2', doc: 'With ASR: a final of at most this many words, none of them in `BARGE_IN_WORDS`, from an utterance no longer than `BACKCHANNEL_MAX_MS`, is a backchannel even when its words are not in `BACKCHANNEL_WORDS` (the offline recogniser hears a synthetic "okay" as "again"); `0` = only listed words. A short answer said over the bot (a menu choice) then reaches the bot as a backchannel with its text: add such words to `BARGE_IN_WORDS` to make them interrupt', parse: int(0, 20) },
+  { key: 'bargeInWords', fromFile: listFromFile, env: 'BARGE_IN_WORDS', def: 'stop,wait,no,nope,hold on,hang on,sorry,excuse me,pardon,hello,help,cancel,operator,agent', doc: 'Comma-separated words and phrases that always interrupt the bot, however short the utterance (see `BACKCHANNEL_MAX_WORDS`)', parse: phraseList },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory', parse: nonEmpty },

@@ -16,7 +16,7 @@ export const SECTION_KEYS = {
   /** Speech detection and the echo guard in front of it. */
   vad: ['vadMode', 'vadMinSpeechMs', 'vadSilenceMs', 'echoGuard', 'echoGuardMaxDelayMs', 'echoGuardMarginDb'],
   /** Turn-taking: endpointing, the end-of-turn detector, barge-in, backchannels, utterance bounds. */
-  turn: ['endpointing', 'endpointMinSilenceMs', 'endpointMaxSilenceMs', 'turnDetector', 'turnDetectorTimeoutMs', 'bargeIn', 'bargeInMinSpeechMs', 'bargeInConfirmMs', 'bargeInPauseMs', 'bargeInResumeSilenceMs', 'backchannelMaxMs', 'backchannelWords', 'maxUtteranceMs'],
+  turn: ['endpointing', 'endpointMinSilenceMs', 'endpointMaxSilenceMs', 'turnDetector', 'turnDetectorTimeoutMs', 'bargeIn', 'bargeInMinSpeechMs', 'bargeInConfirmMs', 'bargeInPauseMs', 'bargeInResumeSilenceMs', 'backchannelMaxMs', 'backchannelWords', 'backchannelMaxWords', 'bargeInWords', 'endpointAsrFlushMs', 'maxUtteranceMs'],
   /** ASR selection and the built-in ASR adapters' own settings (Azure's are in `azure`, shared with TTS). */
   asr: [
     'asrAdapter', 'asrGrammar', 'asrKeyphrases', 'asrBandFill', 'localAsrMaxProcesses',

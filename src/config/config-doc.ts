@@ -52,7 +52,7 @@ export function renderConfigDoc(specs?: readonly Row[]): string {
     '(or `vgw --config gateway.yaml`), or `CONFIG_FILE=gateway.yaml`; `--config` wins over `CONFIG_FILE`. The file is',
     'YAML or JSON: one map whose keys are the variables\' names, exactly as below (no sections, no lower case).',
     'The structured settings may be written structured: `LANGUAGE_BY_NUMBER` and `OTEL_EXPORTER_OTLP_HEADERS` as maps,',
-    '`BACKCHANNEL_WORDS`, `GOOGLE_SPEECH_PHRASES`, `AZURE_SPEECH_PHRASES` and `LLM_TRANSFER_NUMBERS` as lists (items',
+    '`BACKCHANNEL_WORDS`, `BARGE_IN_WORDS`, `GOOGLE_SPEECH_PHRASES`, `AZURE_SPEECH_PHRASES` and `LLM_TRANSFER_NUMBERS` as lists (items',
     'without commas), prompts as block strings; every other value is a string, number or boolean.',
     '',
     '```yaml',

@@ -274,6 +274,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onBackchannel(durationMs: number, text: string | undefined): void {
     this.d.metrics.backchannels.inc();
     this.log.info({ durationMs, text }, 'backchannel');
+    if (this.d.observer?.active) this.observe(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs });
     this.bot.input(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs }, false);
   }
   onHeldTranscript(text: string): void {

@@ -3,7 +3,8 @@
  * every shipped scenario against an in-process gateway, once per (leg rate 8000, 16000) × (turn-taking features off =
  * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 10 minutes on 2 cores);
  * `-- --quick` (3 scenarios, 16 kHz, no transcription; writes results/quick/); `-- --repeat=N`, `-- --concurrency=N`,
- * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard). Writes results/eval.json and eval.md.
+ * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard), `-- --set=KEY=VALUE,…` (extra settings for every run), `-- --trace` (print each call's turn-taking events and
+ * stage timings when it ends: where a turn's time goes). Writes results/eval.json and eval.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ import { runEval, type EvalResult } from '../src/eval/runner.js';
 import { evalTable, formatEval, scenarioTable } from '../src/eval/report.js';
 import { SHIPPED_SCENARIOS } from '../src/eval/cli.js';
 import { benchOutDir } from './out-dir.js';
+import type { CallObserver, CallObserverEvent, ObservedCall } from '../src/call/observer.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -29,6 +31,9 @@ const QUICK_SCENARIOS = ['plain-turn', 'interruption', 'backchannel-okay'];
 const ONLY_MODES = arg('modes', '').split(',').filter(Boolean);
 const ONLY_RATES = arg('rates', '').split(',').filter(Boolean).map(Number);
 const ONLY_SCENARIOS = arg('scenarios', '').split(',').filter(Boolean);
+const TRACE = argv.includes('--trace');
+/** `--set=KEY=VALUE,KEY2=VALUE2`: settings added to every run (an A/B of one setting in the same period). */
+const SET: Record<string, string> = Object.fromEntries(arg('set', '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const SUBSET = ONLY_MODES.length > 0 || ONLY_RATES.length > 0 || ONLY_SCENARIOS.length > 0;
 
 /** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */
@@ -37,10 +42,46 @@ export const MODES: Record<'off' | 'on', Record<string, string>> = {
   on: {},
 };
 
+/**
+ * `--trace`: each call's observer events, ms since its start (session clock), printed together when it ends. `timing`
+ * lines give a stage's start → end (asr-final: last voiced frame → final; bot-first-text: input → first text;
+ * tts-first-audio; first-frame: last voiced frame → first reply frame sent).
+ */
+function traceObserver(): CallObserver {
+  const calls = new Map<string, { t0: number; lines: string[] }>();
+  const fmt = (e: CallObserverEvent, rel: (ms: number) => string): string => {
+    switch (e.type) {
+      case 'state': return `state ${e.state}`;
+      case 'transcript': return `transcript ${e.final ? 'final' : 'interim'} ${JSON.stringify(e.text)}`;
+      case 'bot-say': return `bot-say ${JSON.stringify(e.text.slice(0, 40))}`;
+      case 'timing': return `timing ${e.what} ${rel(e.startMs)} → ${rel(e.endMs)} = ${Math.round(e.endMs - e.startMs)} ms`;
+      case 'reply-start': return `reply-start #${e.replyId}${e.turnLatencyMs === undefined ? '' : ` turn latency ${e.turnLatencyMs} ms`}`;
+      case 'reply-done': return `reply-done #${e.replyId} heard ${e.heardMs}/${e.totalMs} ms${e.interrupted ? ' interrupted' : ''}`;
+      case 'call-end': return `call-end`;
+      default: return e.type;
+    }
+  };
+  return {
+    active: true,
+    event(call: ObservedCall, e: CallObserverEvent): void {
+      const id = call.info.callId;
+      const now = performance.now();
+      if (e.type === 'call-start') calls.set(id, { t0: now, lines: [] });
+      const c = calls.get(id);
+      if (!c) return;
+      const rel = (ms: number) => `${Math.round(ms - c.t0)}`;
+      c.lines.push(`${rel(now).padStart(6)}  ${fmt(e, rel)}`);
+      if (e.type !== 'call-end') return;
+      calls.delete(id);
+      process.stderr.write(`\n── call ${id} (${call.info.sampleRateHz} Hz)\n${c.lines.join('\n')}\n`);
+    },
+  };
+}
+
 async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
-  const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: BOT, AUDIO_RATE: String(rateHz), ...MODES[mode] };
+  const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: BOT, AUDIO_RATE: String(rateHz), ...MODES[mode], ...SET };
   const config = loadConfig(env);
-  const gw = await buildGateway({ config, logger: createLogger('warn'), env: { ...process.env, ...env } });
+  const gw = await buildGateway({ config, logger: createLogger('warn'), env: { ...process.env, ...env }, observer: TRACE ? traceObserver() : undefined });
   const port = await gw.listen();
   try {
     const all = await loadScenarios([SHIPPED_SCENARIOS]);

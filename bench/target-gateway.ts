@@ -14,6 +14,7 @@ import { Channel } from '../src/util/channel.js';
 import type { AsrAdapter, AsrEvent, AsrStream } from '../src/asr/types.js';
 import type { TtsAdapter } from '../src/tts/types.js';
 import { Hist } from './hist.js';
+import { AllocProfiler } from './alloc-profile.js';
 
 export const REPLY_FRAMES = 50;
 
@@ -76,8 +77,17 @@ async function main(): Promise<void> {
   gw.ticker.add({ onTick: (now) => { if (prevTick) tickIntervals.record(now - prevTick); prevTick = now; } });
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
+  const alloc = new AllocProfiler();
+  let allocFrom = { framesIn: 0, framesOut: 0 };
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'stats') {
+    if (m.cmd === 'alloc-start') {
+      allocFrom = { framesIn: gw.metrics.hot.framesIn, framesOut: gw.metrics.hot.framesOut };
+      void alloc.start().then(() => process.send?.({ cmd: 'alloc-started' }));
+    } else if (m.cmd === 'alloc-stop') {
+      void alloc.stop().then((summary) => process.send?.({
+        cmd: 'alloc', ...summary, framesIn: gw.metrics.hot.framesIn - allocFrom.framesIn, framesOut: gw.metrics.hot.framesOut - allocFrom.framesOut,
+      }));
+    } else if (m.cmd === 'stats') {
       const hot = gw.metrics.hot;
       let pacerDrops = 0;
       for (const s of gw.tracker.sessions()) pacerDrops += s.pacerStats.framesDroppedBackpressure + s.pacerStats.framesRejectedFull;

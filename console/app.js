@@ -29,7 +29,7 @@ function make(tag, cls, content) {
 function lineEl(line) {
   const final = line.kind !== 'caller' || line.final;
   const e = make('div', `line ${line.kind} ${line.kind === 'caller' ? (final ? 'final' : 'interim') : ''}`);
-  const who = { caller: 'caller', bot: 'bot', dtmf: 'DTMF', 'barge-in': 'barge-in' }[line.kind] || line.kind;
+  const who = { caller: 'caller', bot: 'bot', dtmf: 'DTMF', 'barge-in': 'barge-in', pause: 'pause', backchannel: 'backchannel' }[line.kind] || line.kind;
   e.append(make('time', '', fmtTime(line.atMs)), make('span', 'who', who), make('span', 'text', line.text));
   return e;
 }

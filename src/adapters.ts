@@ -2,7 +2,10 @@
  * Builds the configured ASR, bot and TTS adapters once per process: a built-in by name, or a user's module by path.
  * Built-ins are imported lazily, so an unused vendor SDK costs nothing.
  */
-import type { Config } from './config/config.js';
+import { CONFIG_SPECS, type Config } from './config/config.js';
+import { fileKeyProblems, invalidConfig, type ConfigFile } from './config/config-file.js';
+import { parseAdapterSettings } from './config/custom-settings.js';
+import type { Env } from './config/parsers.js';
 import type { Logger } from './observability/logger.js';
 import type { AsrAdapter } from './asr/types.js';
 import type { BotAdapter, BotAdapterFactory } from './bot/types.js';
@@ -54,6 +57,12 @@ const TTS_BUILTINS: Record<string, Maybe<TtsAdapter>> = {
 const S2S_BUILTINS: Record<string, (ctx: AdapterContext) => S2sAdapter | Promise<S2sAdapter>> = {
   'openai-realtime': async (ctx) => (await import('./s2s/openai-realtime.js')).createOpenAiRealtime(ctx),
 };
+
+/** A user's module among ASR_ADAPTER, BOT_ADAPTER, TTS_ADAPTER (anything not a built-in name): it may declare settings. */
+export function selectsCustomAdapter(config: Pick<Config, 'asrAdapter' | 'botAdapter' | 'ttsAdapter'>): boolean {
+  const custom = (spec: string, ...builtins: Array<Record<string, unknown>>) => members(spec).some((n) => !builtins.some((b) => Object.prototype.hasOwnProperty.call(b, n)));
+  return custom(config.asrAdapter, ASR_BUILTINS) || custom(config.botAdapter, BOT_BUILTINS, S2S_BUILTINS) || custom(config.ttsAdapter, TTS_BUILTINS);
+}
 
 const ENV_OF: Record<AdapterKind, string> = { asr: 'ASR_ADAPTER', bot: 'BOT_ADAPTER', tts: 'TTS_ADAPTER' };
 
@@ -111,64 +120,121 @@ export function checkAdapter<T extends object>(kind: AdapterKind, spec: string, 
   return value as T;
 }
 
+/** One adapter to build: its setting's value, the factory it resolved to, and its declared settings once validated. */
+interface Planned<F> {
+  readonly kind: AdapterKind;
+  readonly spec: string;
+  readonly factory: F;
+  settings?: Readonly<Record<string, unknown>>;
+}
+
+async function plan<F extends (...args: never[]) => unknown>(kind: AdapterKind, spec: string, builtins: Readonly<Record<string, F>>): Promise<Planned<F>> {
+  return { kind, spec, factory: await resolveFactory<F>(kind, spec, builtins) };
+}
+
+/** The members of a comma-separated chain or list (`google,microsoft,local`). */
+const members = (spec: string): string[] => spec.split(',').map((s) => s.trim()).filter(Boolean);
+
+/**
+ * Before any factory runs: validate the settings custom adapters declare (a `settings` property on the factory, which
+ * the SDK's define* functions set), and the config file's keys against the gateway's settings and those. Every problem
+ * in one `CONFIG_INVALID` error.
+ */
+function settle(planned: ReadonlyArray<Planned<unknown>>, env: Env, file: ConfigFile | undefined): void {
+  const problems: string[] = [];
+  const known = new Set(CONFIG_SPECS.map((s) => s.env));
+  for (const p of planned) {
+    const declared = (p.factory as { settings?: unknown }).settings;
+    if (declared === undefined) continue;
+    const r = parseAdapterSettings(`${ENV_OF[p.kind]}=${p.spec}`, declared, env);
+    problems.push(...r.problems);
+    p.settings = r.values;
+    for (const n of r.names) known.add(n);
+  }
+  problems.push(...fileKeyProblems(file, known));
+  if (problems.length) throw invalidConfig(problems);
+}
+
 /**
  * `ASR_ADAPTER` is one adapter or an ordered fallback chain (`google,microsoft,local`): each is built once; a chain
  * becomes one adapter that moves a call to the next on an unrecoverable failure (see asr/fallback.ts).
  */
-async function loadAsr(spec: string, ctx: (name: string) => AdapterContext): Promise<AsrAdapter | undefined> {
-  const specs = spec.split(',').map((s) => s.trim()).filter(Boolean);
-  const chain: AsrAdapter[] = [];
-  try {
-    for (const one of specs) {
-      const f = await resolveFactory<Maybe<AsrAdapter>>('asr', one, ASR_BUILTINS);
-      const raw = await build('asr', one, f, ctx(`asr:${one}`));
-      if (raw !== undefined) chain.push(checkAdapter<AsrAdapter>('asr', one, raw));
-    }
-  } catch (err) {
-    await Promise.allSettled(chain.map(async (a) => a.close?.()));
-    throw err;
+async function buildAsr(planned: ReadonlyArray<Planned<Maybe<AsrAdapter>>>, ctx: CtxOf, chain: AsrAdapter[]): Promise<AsrAdapter | undefined> {
+  for (const p of planned) {
+    const raw = await build('asr', p.spec, p.factory, ctx(`asr:${p.spec}`, p.settings));
+    if (raw !== undefined) chain.push(checkAdapter<AsrAdapter>('asr', p.spec, raw));
   }
   if (chain.length <= 1) return chain[0];
   return (await import('./asr/fallback.js')).createFallbackAsr(chain);
 }
 
-/** Only the ASR adapter (or chain) from config: for `vgw asr-conformance`. */
-export async function loadAsrAdapter(config: Config, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<AsrAdapter | undefined> {
-  return loadAsr(config.asrAdapter, (name) => ({ config, env, logger: logger.child({ adapter: name }) }));
+type CtxOf = (name: string, settings?: Readonly<Record<string, unknown>>) => AdapterContext;
+
+function contextFor(config: Config, logger: Logger, env: Env): CtxOf {
+  return (name, settings) => ({ config, env, logger: logger.child({ adapter: name }), ...(settings ? { settings } : {}) });
 }
 
-export async function loadAdapters(config: Config, logger: Logger, env: Readonly<Record<string, string | undefined>>): Promise<Adapters> {
-  const ctx = (name: string): AdapterContext => ({ config, env, logger: logger.child({ adapter: name }) });
-  // What was built before a later one failed is closed again: a failed start leaves nothing running.
-  const built: Partial<Adapters> & { ttsList: TtsAdapter[] } = { ttsList: [] };
+/** Only the ASR adapter (or chain) from config: for `vgw asr-conformance`. */
+export async function loadAsrAdapter(config: Config, logger: Logger, env: Env): Promise<AsrAdapter | undefined> {
+  const planned: Array<Planned<Maybe<AsrAdapter>>> = [];
+  for (const one of members(config.asrAdapter)) planned.push(await plan('asr', one, ASR_BUILTINS));
+  settle(planned, env, undefined);
+  const chain: AsrAdapter[] = [];
   try {
-    if (Object.prototype.hasOwnProperty.call(S2S_BUILTINS, config.botAdapter)) {
-      const s2s = checkAdapter<S2sAdapter>('bot', config.botAdapter, await build('bot', config.botAdapter, S2S_BUILTINS[config.botAdapter]!, ctx(`s2s:${config.botAdapter}`)));
+    return await buildAsr(planned, contextFor(config, logger, env), chain);
+  } catch (err) {
+    await Promise.allSettled(chain.map(async (a) => a.close?.()));
+    throw err;
+  }
+}
+
+export interface LoadAdaptersOptions {
+  /** The config file the settings were read with: its keys must be known to the gateway or a selected adapter. */
+  configFile?: ConfigFile;
+}
+
+/**
+ * Build the selected adapters: resolve every factory (a built-in, or a user's module), validate what custom adapters
+ * declare and the config file's keys, then run the factories (bot, ASR, TTS). A failed start leaves nothing running.
+ */
+export async function loadAdapters(config: Config, logger: Logger, env: Env, opts: LoadAdaptersOptions = {}): Promise<Adapters> {
+  const ctx = contextFor(config, logger, env);
+  const s2sF = Object.prototype.hasOwnProperty.call(S2S_BUILTINS, config.botAdapter) ? S2S_BUILTINS[config.botAdapter] : undefined;
+  const botP = s2sF ? undefined : await plan<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
+  const asrP: Array<Planned<Maybe<AsrAdapter>>> = [];
+  if (!s2sF) for (const one of members(config.asrAdapter)) asrP.push(await plan('asr', one, ASR_BUILTINS));
+  const ttsP: Array<Planned<Maybe<TtsAdapter>>> = [];
+  for (const one of members(config.ttsAdapter)) ttsP.push(await plan('tts', one, TTS_BUILTINS));
+  settle([...(botP ? [botP] : []), ...asrP, ...ttsP], env, opts.configFile);
+  // What was built before a later one failed is closed again: a failed start leaves nothing running.
+  const built: Partial<Adapters> & { ttsList: TtsAdapter[]; asrChain: AsrAdapter[] } = { ttsList: [], asrChain: [] };
+  try {
+    if (s2sF) {
+      const s2s = checkAdapter<S2sAdapter>('bot', config.botAdapter, await build('bot', config.botAdapter, s2sF, ctx(`s2s:${config.botAdapter}`)));
       // The call session talks to the model through its own link; this bot only names the adapter (logs, metrics).
       built.bot = { name: s2s.name, capabilities: { wantsUtteranceAudio: false }, start: () => Promise.reject(new Error('speech-to-speech calls are wired by the session')), close: () => s2s.close?.() };
-      const tts = await loadTts(config, logger, ctx, built.ttsList);
+      const tts = await buildTts(config, logger, ttsP, ctx, built.ttsList);
       return { asr: undefined, bot: built.bot, tts, s2s };
     }
-    const botF = await resolveFactory<BotAdapterFactory>('bot', config.botAdapter, BOT_BUILTINS);
-    const botRaw = await build('bot', config.botAdapter, botF, ctx(`bot:${config.botAdapter}`));
-    const bot = checkAdapter<BotAdapter>('bot', config.botAdapter, botRaw);
+    const p = botP as Planned<BotAdapterFactory>;
+    const botRaw = await build('bot', p.spec, p.factory, ctx(`bot:${p.spec}`, p.settings));
+    const bot = checkAdapter<BotAdapter>('bot', p.spec, botRaw);
     built.bot = bot;
     if (!bot.capabilities) (bot as { capabilities: BotAdapter['capabilities'] }).capabilities = { wantsUtteranceAudio: false };
-    built.asr = await loadAsr(config.asrAdapter, ctx);
-    const tts = await loadTts(config, logger, ctx, built.ttsList);
+    built.asr = await buildAsr(asrP, ctx, built.asrChain);
+    const tts = await buildTts(config, logger, ttsP, ctx, built.ttsList);
     return { asr: built.asr, bot, tts };
   } catch (err) {
-    await Promise.allSettled([built.asr, built.bot, ...built.ttsList].map(async (a) => a?.close?.()));
+    await Promise.allSettled([...(built.asr ? [built.asr] : built.asrChain), built.bot, ...built.ttsList].map(async (a) => a?.close?.()));
     throw err;
   }
 }
 
 /** TTS_ADAPTER may list several (`microsoft,flite`): each is built (into `list`), and more than one are wrapped in a fallback. */
-async function loadTts(config: Config, logger: Logger, ctx: (name: string) => AdapterContext, list: TtsAdapter[]): Promise<TtsAdapter | undefined> {
-  for (const spec of config.ttsAdapter.split(',').map((x) => x.trim()).filter(Boolean)) {
-    const ttsF = await resolveFactory<Maybe<TtsAdapter>>('tts', spec, TTS_BUILTINS);
-    const ttsRaw = await build('tts', spec, ttsF, ctx(`tts:${spec}`));
-    if (ttsRaw !== undefined) list.push(checkAdapter<TtsAdapter>('tts', spec, ttsRaw));
+async function buildTts(config: Config, logger: Logger, planned: ReadonlyArray<Planned<Maybe<TtsAdapter>>>, ctx: CtxOf, list: TtsAdapter[]): Promise<TtsAdapter | undefined> {
+  for (const p of planned) {
+    const ttsRaw = await build('tts', p.spec, p.factory, ctx(`tts:${p.spec}`, p.settings));
+    if (ttsRaw !== undefined) list.push(checkAdapter<TtsAdapter>('tts', p.spec, ttsRaw));
   }
   return list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' }), { firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs }) : list[0];
 }

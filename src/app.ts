@@ -6,6 +6,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { withBoundPort, type Config } from './config/config.js';
+import type { ConfigFile } from './config/config-file.js';
+import { sectionsOf } from './config/sections.js';
 import { CloseCode } from './errors.js';
 import { countLogDrops, createLogger, type Logger } from './observability/logger.js';
 import { Metrics, type StatSources } from './observability/metrics.js';
@@ -40,8 +42,10 @@ import type { TracingSdk } from './observability/tracing-sdk.js';
 
 export interface GatewayOptions {
   config: Config;
-  /** Environment handed to adapter factories (their own settings). */
+  /** Environment handed to adapter factories (their own settings): the process's, with the config file's values under it. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** The config file the settings came from: its keys are checked against the gateway's and the custom adapters' settings. */
+  configFile?: ConfigFile;
   logger?: Logger;
   clock?: Clock;
   /** Pre-built adapters (tests); otherwise loaded from config. */
@@ -55,6 +59,8 @@ export interface GatewayOptions {
   turnDetector?: TurnDetector;
   /** Trace calls with this provider (tests) instead of the one `OTEL_EXPORTER_OTLP_ENDPOINT` sets up. */
   tracerProvider?: TracerProvider;
+  /** One more call observer (benches and tests that trace calls), beside the console and the tracer. */
+  observer?: CallObserver;
 }
 
 export interface Gateway {
@@ -83,19 +89,21 @@ export interface Gateway {
 
 export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   let config = opts.config;
+  // Each part gets its section of the settings (config/sections.ts), not the whole config.
+  const sections = sectionsOf(config);
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
   const metrics = new Metrics();
   countLogDrops(logger, metrics.logLinesDropped); // stdout too slow: lines dropped, never blocking or buffering without bound
   // Vonage REST call control, when VONAGE_APPLICATION_ID is set (a bad key fails the start: VONAGE_NOT_CONFIGURED).
-  const vonage = await createVonageClient(config, logger, (e) => {
+  const vonage = await createVonageClient(sections.vonage, logger, (e) => {
     metrics.vonageRequests.inc({ op: e.op, status: String(e.status) });
     metrics.vonageRequestDuration.observe({ op: e.op }, e.durationMs / 1000);
   });
   // The end-of-turn detector first: a bad TURN_DETECTOR fails the start before any adapter runs.
   const turnDetector = opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, { config, env: opts.env ?? {}, logger: logger.child({ adapter: 'turn-detector' }) }));
-  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}).catch(async (err: unknown) => {
+  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}, { configFile: opts.configFile }).catch(async (err: unknown) => {
     await Promise.resolve().then(() => turnDetector.close?.()).catch(() => {});
     throw err;
   }));
@@ -116,7 +124,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   let tracingSdk: TracingSdk | undefined;
   let provider = opts.tracerProvider;
   if (!provider && config.otelTracesUrl) {
-    tracingSdk = await (await import('./observability/tracing-sdk.js')).startTracingSdk(config);
+    tracingSdk = await (await import('./observability/tracing-sdk.js')).startTracingSdk(sections.tracing);
     provider = tracingSdk.provider;
     const u = new URL(config.otelTracesUrl);
     logger.info({ url: `${u.origin}${u.pathname}`, sampler: config.otelSampler, service: config.otelServiceName }, 'tracing on: spans exported over OTLP/HTTP');
@@ -146,11 +154,11 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   let closed = false;
 
   // Security (README "Security"): signed webhooks, authenticated legs, upgrade rate limit per source.
-  const webhookAuth = createWebhookAuth(config);
-  const legAuth = createLegAuth(config);
-  const consoleRoutes = createConsole(config, () => tracker.sessions(), logger);
+  const webhookAuth = createWebhookAuth(sections.security);
+  const legAuth = createLegAuth(sections.security);
+  const consoleRoutes = createConsole({ ...sections.console, host: config.host, publicUrl: config.publicUrl }, () => tracker.sessions(), logger);
   if (consoleRoutes) metrics.sources.console = consoleRoutes.hub;
-  const observer = combineObservers(consoleRoutes?.hub, tracing);
+  const observer = combineObservers(consoleRoutes?.hub, tracing, opts.observer);
   const link = opts.cluster;
   if (link) {
     link.serveMetrics(metrics.registry);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `vgw` — the gateway's command line.
- *   vgw serve                 start the gateway (same as `npm start`)
+ *   vgw serve [--config f]    start the gateway (same as `npm start`); `vgw --config f` too
  *   vgw simulate [options]    play Vonage's side of one call against a running gateway
  *   vgw eval [options]        scripted calls with line impairments, turn-taking scored at the caller
  *   vgw asr-conformance       run the ASR adapter conformance suite against an adapter
@@ -20,7 +20,7 @@ import { EVAL_USAGE } from './eval/usage.js';
 export class UsageError extends Error {}
 
 const USAGE = `Usage:
-  vgw serve
+  vgw serve [--config gateway.yaml]    (or vgw --config gateway.yaml; settings: docs/configuration.md)
   vgw simulate [--url http://localhost:8080] [--wav caller.wav|caller.raw] [--raw-rate 16000] [--out heard.wav]
                [--dtmf 1@3s,#@5.5s] [--lead 0s] [--tail 3s] [--method GET|POST] [--from N] [--to N] [--json]
 
@@ -193,7 +193,7 @@ async function simulate(argv: string[]): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
-    if (cmd === 'serve') {
+    if (cmd === 'serve' || cmd === '--config' || cmd?.startsWith('--config=')) {
       await import('./main.js');
       return -1; // keeps running
     }

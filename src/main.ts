@@ -1,5 +1,6 @@
 /**
- * Process entry: read the environment once, build the gateway, listen, drain on SIGTERM/SIGINT. A start-up failure
+ * Process entry: read the environment once (over the optional config file: `--config gateway.yaml` or `CONFIG_FILE`,
+ * see config/config-file.ts), build the gateway, listen, drain on SIGTERM/SIGINT. A start-up failure
  * (bad settings, an adapter factory that throws, a bad key) exits 1 with one clear line on stderr. Faults that escape
  * every guard later are logged, counted and survived (observability/last-resort.ts).
  *
@@ -8,7 +9,9 @@
  * before, with no primary at all.
  */
 import cluster from 'node:cluster';
-import { loadConfig, type Config } from './config/config.js';
+import { CONFIG_SPECS, loadConfig, type Config } from './config/config.js';
+import { checkFileKeys, configFileArg, layerEnv, readConfigFile, type ConfigFile } from './config/config-file.js';
+import { selectsCustomAdapter } from './adapters.js';
 import { GatewayError } from './errors.js';
 import { buildGateway } from './app.js';
 import { LastResort } from './observability/last-resort.js';
@@ -28,8 +31,19 @@ function startupError(err: unknown): string {
 }
 
 let config: Config;
+let configFile: ConfigFile | undefined;
+/** The environment adapters read: the process's, with the config file's values under it. */
+let env: Readonly<Record<string, string | undefined>> = process.env;
 try {
-  config = loadConfig(process.env);
+  // `vgw serve --config …` imports this module: its arguments follow the command.
+  const args = process.argv.slice(2);
+  if (args[0] === 'serve') args.shift();
+  const path = configFileArg(args, process.env);
+  configFile = path === undefined ? undefined : readConfigFile(path, CONFIG_SPECS);
+  config = loadConfig(process.env, configFile);
+  env = layerEnv(process.env, configFile);
+  // Keys only a custom adapter could declare are checked once its module is loaded (adapters.ts); otherwise now.
+  if (!selectsCustomAdapter(config)) checkFileKeys(configFile, new Set(CONFIG_SPECS.map((s) => s.env)));
 } catch (err) {
   process.stderr.write(`${err instanceof GatewayError ? err.message : String(err)}\n`);
   process.exit(1);
@@ -43,14 +57,14 @@ if (config.workers > 1 && cluster.isPrimary) {
 
 async function startGateway(cfg: Config): Promise<void> {
   const link = cluster.isWorker && cluster.worker ? createWorkerLink(cluster.worker.id) : undefined;
-  const asrBudget = process.env.LOCAL_ASR_MAX_PROCESSES?.trim();
+  const asrBudget = env.LOCAL_ASR_MAX_PROCESSES?.trim();
   if (link && (!asrBudget || asrBudget === 'auto')) {
     // `auto` sizes the offline recognisers for the machine: each worker gets its share.
     cfg = Object.freeze({ ...cfg, localAsrMaxProcesses: Math.max(1, Math.floor(cfg.localAsrMaxProcesses / cfg.workers)) });
   }
   try {
     const logger = link ? createLogger(cfg.logLevel, undefined, { worker: link.workerId, pid: process.pid }) : undefined;
-    const gw = await buildGateway({ config: cfg, env: process.env, logger, cluster: link });
+    const gw = await buildGateway({ config: cfg, env, configFile, logger, cluster: link });
     lastResort.attach(gw.metrics, gw.logger);
     const port = await gw.listen();
     const base = gw.config.publicUrl;

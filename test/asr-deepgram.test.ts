@@ -270,9 +270,9 @@ t.test('no unhandled rejection from the SDK in any of the above (refusals, drops
 });
 
 t.test('settings: bad values are refused with the variable named; a missing key stops the start-up', async (t) => {
-  t.throws(() => loadConfig({ DEEPGRAM_URL: 'ftp://example.com' }), /DEEPGRAM_URL="ftp:\/\/example.com" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
-  t.throws(() => loadConfig({ DEEPGRAM_ENDPOINTING_MS: '5' }), /DEEPGRAM_ENDPOINTING_MS="5" is invalid: expected an integer from 10 to 10000/);
-  t.throws(() => loadConfig({ DEEPGRAM_MODEL: ' ' }), /DEEPGRAM_MODEL/);
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_URL: 'ftp://example.com' }), /DEEPGRAM_URL="ftp:\/\/example.com" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_ENDPOINTING_MS: '5' }), /DEEPGRAM_ENDPOINTING_MS="5" is invalid: expected an integer from 10 to 10000/);
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_MODEL: ' ' }), /DEEPGRAM_MODEL/);
   const c = loadConfig({});
   t.match(c, { deepgramUrl: 'wss://api.deepgram.com', deepgramModel: 'nova-3', deepgramEndpointingMs: 300, deepgramApiKey: '' });
   await t.rejects(createDeepgramAsr({ config: c, logger: createLogger('silent'), env: {} }), /needs DEEPGRAM_API_KEY/);

@@ -275,7 +275,7 @@ t.test('24 kHz leg: resampled to 16 kHz for the service, the same samples as a r
 
 t.test('configuration: refused without a way to reach the service; URLs are checked', async (t) => {
   await t.rejects(createMicrosoftAsr({ config: loadConfig({}), logger: createLogger('silent'), env: {} }), /AZURE_SPEECH_KEY and AZURE_SPEECH_REGION/);
-  t.throws(() => loadConfig({ AZURE_SPEECH_HOST: 'ftp://x' }), { code: 'CONFIG_INVALID', message: /AZURE_SPEECH_HOST/ });
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'microsoft', AZURE_SPEECH_HOST: 'ftp://x' }), { code: 'CONFIG_INVALID', message: /AZURE_SPEECH_HOST/ });
   const c = loadConfig({ AZURE_SPEECH_KEY: 'k', AZURE_SPEECH_REGION: 'westeurope', AZURE_SPEECH_PHRASES: ' Vonage, ,Azure Speech ' });
   t.same(c.azureSpeechPhrases, ['Vonage', 'Azure Speech']);
   const asr = await createMicrosoftAsr({ config: c, logger: createLogger('silent'), env: {} });

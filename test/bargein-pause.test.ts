@@ -113,7 +113,10 @@ t.test('(b) a 1.5 s interruption is confirmed: clear, and the bot is told its re
   t.ok(a.leg.binary.length < REPLY_FRAMES, `playback stopped (${a.leg.binary.length} of ${REPLY_FRAMES} frames)`);
   t.notOk(a.inputs().some((e) => e.type === 'backchannel'), 'no backchannel');
   const m = await g.metrics();
-  t.equal(metricValue(m, 'gateway_barge_in_pauses_total'), 1, 'paused at onset first');
+  // At least one: on a starved machine the caller's frames can arrive with a gap inside the 1.5 s (silence resumes,
+  // the next speech pauses again); what matters is a pause at onset before the confirmed barge-in (ordered below).
+  const pauses = metricValue(m, 'gateway_barge_in_pauses_total');
+  t.ok(pauses >= 1, `paused at onset first (${pauses} pauses)`);
   t.equal(metricValue(m, 'gateway_barge_ins_total'), 1);
   t.ok(g.logs.findIndex((l) => l.msg === 'barge-in pause') < g.logs.findIndex((l) => l.msg === 'barge-in'), 'pause, then barge-in');
   a.leg.ws.close();

@@ -345,9 +345,9 @@ t.test('an oversized SSE event is refused, not buffered', async (t) => {
 });
 
 t.test('LLM settings are validated at start', async (t) => {
-  t.throws(() => loadConfig({ LLM_TEMPERATURE: '3' }), { message: /LLM_TEMPERATURE="3" is invalid/ });
-  t.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), { message: /LLM_BASE_URL/ });
-  t.throws(() => loadConfig({ LLM_TRANSFER_NUMBERS: '+14155550100,premium' }), { message: /bad: "premium"/ });
+  t.throws(() => loadConfig({ BOT_ADAPTER: 'llm', LLM_TEMPERATURE: '3' }), { message: /LLM_TEMPERATURE="3" is invalid/ });
+  t.throws(() => loadConfig({ BOT_ADAPTER: 'llm', LLM_BASE_URL: 'ftp://x' }), { message: /LLM_BASE_URL/ });
+  t.throws(() => loadConfig({ BOT_ADAPTER: 'llm', LLM_TRANSFER_NUMBERS: '+14155550100,premium' }), { message: /bad: "premium"/ });
   const c = loadConfig({ LLM_TRANSFER_NUMBERS: ' +1 (415) 555-0100 , 447700900123', LLM_TEMPERATURE: '0', LLM_BASE_URL: 'http://localhost:11434/v1/' });
   t.same(c.llmTransferNumbers, ['14155550100', '447700900123']);
   t.equal(c.llmTemperature, 0);

@@ -346,8 +346,8 @@ t.test('malformed service events are counted and ignored; the call goes on', asy
 });
 
 t.test('settings: bad values are refused with a clear error', async (t) => {
-  t.throws(() => loadConfig({ OPENAI_REALTIME_URL: 'https://api.openai.com/v1/realtime' }), /OPENAI_REALTIME_URL="https:\/\/api.openai.com\/v1\/realtime" is invalid: expected a ws:\/\/ or wss:\/\/ URL/);
-  t.throws(() => loadConfig({ OPENAI_REALTIME_VOICE: 'no spaces please' }), /OPENAI_REALTIME_VOICE/);
-  t.throws(() => loadConfig({ OPENAI_REALTIME_CONNECT_TIMEOUT_MS: '5' }), /OPENAI_REALTIME_CONNECT_TIMEOUT_MS/);
+  t.throws(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_URL: 'https://api.openai.com/v1/realtime' }), /OPENAI_REALTIME_URL="https:\/\/api.openai.com\/v1\/realtime" is invalid: expected a ws:\/\/ or wss:\/\/ URL/);
+  t.throws(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_VOICE: 'no spaces please' }), /OPENAI_REALTIME_VOICE/);
+  t.throws(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_CONNECT_TIMEOUT_MS: '5' }), /OPENAI_REALTIME_CONNECT_TIMEOUT_MS/);
   await t.rejects(startGateway(t, { BOT_ADAPTER: 'openai-realtime' }), /BOT_ADAPTER=openai-realtime needs OPENAI_API_KEY/);
 });

@@ -227,8 +227,8 @@ t.test('no unhandled rejection from the SDK in any of the above (refused handsha
 });
 
 t.test('settings: bad values are refused with the variable named; a missing key stops the start-up', async (t) => {
-  t.throws(() => loadConfig({ CARTESIA_URL: 'not a url' }), /CARTESIA_URL="not a url" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
-  t.throws(() => loadConfig({ CARTESIA_VOICE: '  ' }), /CARTESIA_VOICE/);
+  t.throws(() => loadConfig({ TTS_ADAPTER: 'cartesia', CARTESIA_URL: 'not a url' }), /CARTESIA_URL="not a url" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
+  t.throws(() => loadConfig({ TTS_ADAPTER: 'cartesia', CARTESIA_VOICE: '  ' }), /CARTESIA_VOICE/);
   const c = loadConfig({});
   t.match(c, { cartesiaUrl: 'https://api.cartesia.ai', cartesiaModel: 'sonic-3', cartesiaVoice: 'a0e99841-438c-4a64-b679-ae501e7d6091', cartesiaApiKey: '' });
   await t.rejects(createCartesiaTts({ config: c, logger: createLogger('silent'), env: {} }), /needs CARTESIA_API_KEY/);

@@ -17,7 +17,7 @@
  *   a local or self-hosted server.
  */
 import type { DeepgramClient } from '@deepgram/sdk';
-import type { Config } from '../config/config.js';
+import { sectionsOf, type AsrSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
@@ -65,7 +65,7 @@ interface Results {
 }
 
 export interface DeepgramAsrSettings {
-  config: Config;
+  config: AsrSettings;
   logger: Logger;
 }
 
@@ -73,7 +73,7 @@ class DeepgramAsrStream implements AsrStream {
   readonly events = new Channel<AsrEvent>(256);
   private readonly client: DeepgramClient;
   private readonly o: AsrStreamOptions;
-  private readonly config: Config;
+  private readonly config: AsrSettings;
   private readonly log: Logger;
   private readonly rateHz: number;
   private readonly replay: ReplayBuffer;
@@ -359,7 +359,7 @@ function loadDeepgramSdk(): Promise<Sdk> {
 
 /** The `deepgram` ASR adapter. Throws at start-up without `DEEPGRAM_API_KEY`. */
 export async function createDeepgramAsr(ctx: AdapterContext): Promise<AsrAdapter> {
-  const c = ctx.config;
+  const c = sectionsOf(ctx.config).asr;
   if (!c.deepgramApiKey) throw new Error('ASR adapter deepgram needs DEEPGRAM_API_KEY');
   const sdk = await loadDeepgramSdk();
   // One client per process: it holds no connection; each call opens its own socket.

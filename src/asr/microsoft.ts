@@ -18,7 +18,7 @@
  */
 import type * as SpeechSdk from 'microsoft-cognitiveservices-speech-sdk';
 import { StreamResampler, loadResampler } from '../audio/resampler.js';
-import type { Config } from '../config/config.js';
+import { sectionsOf, type AzureSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
@@ -44,7 +44,7 @@ interface Attempt {
 }
 
 export interface MicrosoftAsrSettings {
-  config: Config;
+  config: AzureSettings;
   logger: Logger;
 }
 
@@ -52,7 +52,7 @@ class MicrosoftAsrStream implements AsrStream {
   readonly events = new Channel<AsrEvent>(256);
   private readonly sdk: Sdk;
   private readonly o: AsrStreamOptions;
-  private readonly config: Config;
+  private readonly config: AzureSettings;
   private readonly log: Logger;
   /** Rate the recogniser is given (the leg's, or 16 kHz for 24 kHz legs). */
   private readonly rateHz: number;
@@ -274,10 +274,10 @@ class MicrosoftAsrStream implements AsrStream {
 
 /** The `microsoft` ASR adapter. Throws at start-up if no key+region, endpoint or host is configured. */
 export async function createMicrosoftAsr(ctx: AdapterContext): Promise<AsrAdapter> {
-  checkAzureConfig(ctx.config, 'ASR');
+  checkAzureConfig(sectionsOf(ctx.config).azure, 'ASR');
   const sdk = await loadAzureSdk();
   await loadResampler();
-  const settings: MicrosoftAsrSettings = { config: ctx.config, logger: ctx.logger };
+  const settings: MicrosoftAsrSettings = { config: sectionsOf(ctx.config).azure, logger: ctx.logger };
   return {
     name: 'microsoft',
     capabilities: { interim: true, sampleRatesHz: [8000, 16000] },

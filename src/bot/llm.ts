@@ -19,7 +19,7 @@
  */
 import { Channel } from '../util/channel.js';
 import { SentenceSplitter } from '../tts/sentences.js';
-import type { Config } from '../config/config.js';
+import { sectionsOf, type BotSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 import type { BotAdapter, BotInput, BotOutput, BotSession, BotSessionOptions } from './types.js';
@@ -61,7 +61,7 @@ export interface LlmBotAdapter extends BotAdapter {
 }
 
 interface Shared {
-  config: Config;
+  config: BotSettings;
   logger: Logger;
   stats: LlmBotStats;
   policy: ToolPolicy;
@@ -291,7 +291,7 @@ class LlmBotSession implements BotSession {
 }
 
 export function createLlmBot(ctx: AdapterContext): LlmBotAdapter {
-  const c = ctx.config;
+  const c = sectionsOf(ctx.config).bot;
   const policy: ToolPolicy = { transferNumbers: c.llmTransferNumbers };
   const tools = toolSchemas(policy);
   const stats: LlmBotStats = {

@@ -56,6 +56,7 @@ export type GatewayMessage =
   | { type: 'playback.finished' | 'playback.interrupted'; replyId: number; heardMs: number; totalMs: number; id?: string }
   | { type: 'call.ended'; code: CallEndedCode; reason: string }
   | { type: 'machine.detection'; result: 'human' | 'machine' | 'beep' | 'beep-timeout'; subState?: string }
+  | { type: 'backchannel'; text?: string; durationMs: number }
   | { type: 'error'; code: ErrorCodeToBot; reason: string; inReplyTo?: string; id?: string };
 
 /** Bot → gateway, after validation (`play` audio decoded, a one-`digit` dtmf turned into `digits`). */
@@ -107,7 +108,7 @@ export function callEndedFor(reason: string | undefined, s: EndState): Extract<G
  * The message the gateway sends the bot for one session input, or undefined when there is nothing to send.
  * `v11`: the bot answered the 1.1 subprotocol, so it gets the codes 1.0 did not have.
  */
-export function gatewayMessageFor(e: Exclude<BotInput, { type: 'backchannel' }>, call: CallInfo, capabilities: SidecarCapabilities, v11: boolean): GatewayMessage | undefined {
+export function gatewayMessageFor(e: BotInput, call: CallInfo, capabilities: SidecarCapabilities, v11: boolean): GatewayMessage | undefined {
   switch (e.type) {
     case 'start':
       return {
@@ -140,6 +141,9 @@ export function gatewayMessageFor(e: Exclude<BotInput, { type: 'backchannel' }>,
     case 'machine-detection':
       // Gateway → bot messages are open: a bot of any version ignores a type it does not know.
       return { type: 'machine.detection', result: e.result, ...(e.subState === undefined ? {} : { subState: e.subState }) };
+    case 'backchannel':
+      // Additive like machine.detection: a bot that does not know the type ignores it; the reply went on either way.
+      return { type: 'backchannel', ...(e.text === undefined ? {} : { text: e.text }), durationMs: Math.max(0, Math.round(e.durationMs)) };
     default:
       return undefined; // an input this version of the protocol does not carry
   }

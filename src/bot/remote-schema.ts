@@ -58,6 +58,7 @@ export const GATEWAY_MESSAGE_DEFS = {
   'call.ended': 'CallEnded',
   error: 'Error',
   'machine.detection': 'MachineDetection',
+  backchannel: 'Backchannel',
 } as const;
 
 /** Bot → gateway: message type → schema definition name. */
@@ -144,6 +145,10 @@ export const SIDECAR_SCHEMA = {
       result: { type: 'string', enum: ['human', 'machine', 'beep', 'beep-timeout'], description: '`human` or `machine` answered; `beep`: the voicemail beep was heard, speak your message now; `beep-timeout`: no beep came within the timeout' },
       subState: { ...str, description: 'Vonage\'s own `sub_state` (`beep_start`, `beep_timeout`), when it sent one' },
     }, ['result']),
+    Backchannel: toBot('backchannel', 'The caller acknowledged the bot while it spoke ("uh-huh", "okay", a short sound) without interrupting it (1.1, additive): the reply went on. Not a turn: do not answer it. `text` is what the ASR heard, when it heard words.', {
+      text: { ...str, description: 'The acknowledgement\'s transcript, when the ASR gave one' },
+      durationMs: { type: 'integer', minimum: 0, description: 'Voiced length of the acknowledgement' },
+    }, ['durationMs']),
     Error: toBot('error', 'The gateway did not carry out a message from the bot, and says why. The call goes on.', {
       code: { type: 'string', enum: [...ERROR_CODES] },
       reason: str,

@@ -153,8 +153,7 @@ class RemoteBotSession implements BotSession {
   }
 
   input(e: BotInput): void {
-    // Backchannels are not part of the sidecar protocol yet: dropped here, not sent.
-    if (this.closedFlag || this.failed || e.type === 'backchannel') return;
+    if (this.closedFlag || this.failed) return;
     if (e.type === 'action-result' && e.ok && e.action === 'transfer') this.transferred = true;
     const m = gatewayMessageFor(e, this.o.call, this.capabilities, this.v11);
     if (m) this.send(m);

@@ -1,4 +1,5 @@
-import { LANGUAGE_TAG, VOICE_NAME, type Config } from '../config/config.js';
+import { LANGUAGE_TAG, VOICE_NAME } from '../config/config.js';
+import type { ServerSettings, TtsSettings } from '../config/sections.js';
 import type { Handshake } from '../leg/handshake.js';
 
 /** What every adapter is told about the call it serves. */
@@ -19,7 +20,7 @@ export interface CallInfo {
 }
 
 /** The call as the handshake describes it; network input, so a malformed language or voice falls back to the defaults. */
-export function callInfoFrom(handshake: Handshake, legId: string, cfg: Config): CallInfo {
+export function callInfoFrom(handshake: Handshake, legId: string, cfg: Pick<ServerSettings, 'language'> & Pick<TtsSettings, 'ttsVoice'>): CallInfo {
   const m = handshake.metadata;
   const str = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
   return Object.freeze({

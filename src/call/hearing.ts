@@ -29,6 +29,12 @@ export interface HearingDeps {
   frameBytes: number;
   /** VAD silence that ends an utterance: the capture drops most of it. */
   vadSilenceMs: number;
+  /**
+   * Silence inside an utterance after which the ASR is told the speech ended (`ENDPOINT_ASR_FLUSH_MS`), before the VAD
+   * ends the utterance, so the recogniser's final is under way while the turn is decided; 0 = at the VAD's end. Only
+   * while no reply plays (a turn's latency; an utterance over the bot is decided as before).
+   */
+  asrFlushMs: number;
   clock: Clock;
   asr: AsrFeed | undefined;
   rec: CallRecording | undefined;
@@ -47,6 +53,8 @@ export class Hearing implements JitterSink {
   lastUtteranceAudio: Int16Array | undefined;
   /** What the ASR and the capture get instead of an echo-only frame (never written). */
   private readonly silence: Buffer | undefined;
+  /** The ASR was told this utterance's speech ended (early flush); reset by the next voiced frame. */
+  private asrFlushed = false;
 
   constructor(deps: HearingDeps) {
     this.d = deps;
@@ -90,13 +98,22 @@ export class Hearing implements JitterSink {
       bot.input({ type: 'speech-start' }, false);
       turn.speechStart(ep.speechMs, speaker.playing, speaker.interruptible);
     } else if (ev === VadEvent.SpeechEnd) {
-      asr?.endOfSpeech();
+      if (!this.asrFlushed) asr?.endOfSpeech();
+      this.asrFlushed = false;
       const audio = (this.lastUtteranceAudio = this.capture?.finish(this.d.vadSilenceMs - 100));
       // The turn decides first: a backchannel known now (no ASR) is flagged, so the bot does not answer it as a turn.
       const backchannel = turn.speechEnd(ep.speechMs, receivedAtMs, speaker.playing, speaker.interruptible);
       const sampleRateHz = this.d.vad.sampleRateHz;
       bot.input(backchannel ? { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz, backchannel } : { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz }, !backchannel);
-    } else if (ep.speaking && !turn.bargedThisUtterance) turn.speech(ep.speechMs, speaker.playing, speaker.interruptible);
+    } else if (ep.speaking) {
+      if (!turn.bargedThisUtterance) turn.speech(ep.speechMs, speaker.playing, speaker.interruptible);
+      const silentMs = ep.trailingSilenceMs;
+      if (silentMs === 0) this.asrFlushed = false;
+      else if (!this.asrFlushed && this.d.asrFlushMs > 0 && silentMs >= this.d.asrFlushMs && !speaker.playing) {
+        this.asrFlushed = true;
+        asr?.endOfSpeech();
+      }
+    }
   }
 
   onGap(silence: Buffer | undefined): void {

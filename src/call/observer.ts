@@ -22,6 +22,8 @@ export type CallObserverEvent =
   /** Barge-in onset: playback paused (`atMs`, session clock); a `barge-in` or a `barge-in-resume` follows. */
   | { type: 'barge-in-pause'; replyId: number; atMs: number }
   | { type: 'barge-in-resume'; replyId: number; atMs: number }
+  /** The caller acknowledged the bot without interrupting it (`text` when the ASR heard words). */
+  | { type: 'backchannel'; text?: string; durationMs: number }
   /** The first frame of a reply was sent (`atMs`, session clock); `turnLatencyMs` when it closed a caller's turn. */
   | { type: 'reply-start'; replyId: number; turnLatencyMs?: number; atMs?: number }
   /** A reply played out or was cut (`atMs`, session clock). */

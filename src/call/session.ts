@@ -101,7 +101,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.bot = new BotLink({ adapter: s2s ? s2s.bot : deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
     this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
     const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
-    const backchannelWords = new BackchannelWords(cfg.backchannelWords);
+    const backchannelWords = new BackchannelWords(cfg.backchannelWords, { interrupt: cfg.bargeInWords, maxWords: cfg.backchannelMaxWords });
     const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, bargeInPauseMs: cfg.bargeInPauseMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
     // A speech-to-speech model answers when it decides to: no reply clock (hasTts false) for it.
     const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts && !s2s, hasAsr: !!deps.asr }, this));
@@ -116,7 +116,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: vadSilenceMs };
     const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && !!detector.wantsAudio);
     const { maxUtteranceMs } = cfg;
-    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn, echo });
+    const asrFlushMs = this.gate && cfg.endpointAsrFlushMs < vadSilenceMs ? cfg.endpointAsrFlushMs : 0;
+    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, asrFlushMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn, echo });
     this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this.hearing);
   }
 
@@ -273,6 +274,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onBackchannel(durationMs: number, text: string | undefined): void {
     this.d.metrics.backchannels.inc();
     this.log.info({ durationMs, text }, 'backchannel');
+    if (this.d.observer?.active) this.observe(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs });
     this.bot.input(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs }, false);
   }
   onHeldTranscript(text: string): void {

@@ -18,13 +18,16 @@
  *    bot stutter, though it can still confirm by reaching `bargeInConfirmMs`). An utterance that goes on after a
  *    resume on silence may pause again (another `bargeInPauseMs`), and confirms on its total new speech.
  * 4. *Backchannel* (`backchannelMaxMs` > 0): an utterance that began while the bot was speaking and did not interrupt
- *    is an acknowledgement when it ends with voiced ms ≤ `backchannelMaxMs` (whatever the recogniser made of it:
- *    pocketsphinx hears Flite's "okay" as "again"), or when its transcript is only listed words. It is told to the bot
+ *    is an acknowledgement when its transcript is only listed words (any length), or when it ends with voiced ms ≤
+ *    `backchannelMaxMs` and its final is no more than a few words none of which interrupts (kind `short`, see
+ *    backchannel.ts: pocketsphinx hears Flite's "okay" as "again"; "stop", "wait", "no" still interrupt; and only when
+ *    it began {@link SHORT_ACK_AFTER_REPLY_MS} into the reply). It is told to the bot
  *    as `onBackchannel` with its final transcript as text (never as a transcript: the bot must not answer "uh-huh").
  *    With ASR the final is waited for (in order: the oldest finished candidate takes the next final; told without
  *    text when the caller's next utterance ends first, or after {@link BACKCHANNEL_TEXT_WAIT_MS}). Finals of a
- *    candidate still under way are held until its end. An unconfirmed utterance longer than a backchannel whose final
- *    has other words is a turn: the final goes to the bot, and the reply it paused is interrupted then (late).
+ *    candidate still under way are held until its end. An unconfirmed utterance whose final has other words (kind
+ *    `words`, or `short` but longer than a backchannel) is a turn: the final goes to the bot, and the reply it paused
+ *    is interrupted then (late).
  *    A listed-words transcript during the utterance also holds off confirmation by duration ("yeah, yeah, right").
  *    Coherence: confirmation by duration must take longer than a backchannel, so `bargeInConfirmMs` >
  *    `backchannelMaxMs` (defaults 900 and 700); otherwise every utterance longer than `bargeInConfirmMs` interrupts
@@ -42,6 +45,13 @@ import type { TranscriptKind } from './backchannel.js';
  * because the offline recogniser's finals can take seconds on a loaded machine, and a late one must not become a turn.
  */
 export const BACKCHANNEL_TEXT_WAIT_MS = 8000;
+
+/**
+ * The `short` rule (a few unlisted words acknowledge) applies only to an utterance that began at least this long after
+ * the playing reply's first frame: nobody acknowledges a reply they have not heard yet. Speech that starts with the
+ * reply is the caller going on with their turn (a reply that came inside their pause), so its words interrupt as before.
+ */
+export const SHORT_ACK_AFTER_REPLY_MS = 500;
 
 /** Why a paused reply resumed. */
 export type ResumeReason = 'silence' | 'speech-end' | 'bound' | 'played';
@@ -140,12 +150,17 @@ export class Turn {
   private candidateText: string | undefined;
   private candidateKind: TranscriptKind = 'empty';
   private candidateFinal = false;
+  /** The candidate began {@link SHORT_ACK_AFTER_REPLY_MS} or more into the reply: a `short` transcript may acknowledge. */
+  private candidateLate = false;
+  /** The first frame of the latest reply went out at this time. */
+  private replyStartedAtMs = -Infinity;
   /** A finished backchannel (voiced ms) awaiting its final transcript or its deadline (−1: none). */
   private bcDurMs = -1;
   private bcText: string | undefined;
   private bcDueMs = 0;
   /** Its utterance had paused the reply (words in its final interrupt late). */
   private bcPaused = false;
+  private bcLate = false;
 
   constructor(cfg: TurnConfig, actions: TurnActions) {
     this.cfg = cfg;
@@ -177,6 +192,7 @@ export class Turn {
     this.candidateText = undefined;
     this.candidateKind = 'empty';
     this.candidateFinal = false;
+    this.candidateLate = this.lastVoicedAtMs - this.replyStartedAtMs >= SHORT_ACK_AFTER_REPLY_MS;
     this.speech(speechMs, playing, interruptible);
   }
 
@@ -214,9 +230,9 @@ export class Turn {
     let decided = false;
     if (this.candidate && !this.bargedThisUtterance) {
       const text = this.candidateFinal ? this.candidateText : undefined;
-      const acknowledges = speechMs <= this.cfg.backchannelMaxMs || this.candidateKind === 'backchannel';
+      const acknowledges = this.acknowledges(this.candidateKind, speechMs, this.candidateLate);
       if (this.candidateFinal && !acknowledges && text !== undefined) {
-        // Its final came before the VAD's end, with words, and it is longer than a backchannel: a turn after all.
+        // Its final came before the VAD's end, with words that do not acknowledge (see acknowledges): a turn after all.
         if (this.pausedThisUtterance) this.lateBargeIn(playing, interruptible);
         this.startReplyClock(nowMs);
         this.act.onHeldTranscript(text);
@@ -243,9 +259,9 @@ export class Turn {
     const kind: TranscriptKind = this.cfg.backchannelMaxMs > 0 ? this.cfg.backchannelWords.kind(text) : text.trim() ? 'words' : 'empty';
     if (final && this.bcDurMs >= 0) {
       // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel when
-      // it is only listed words (or none); any other word makes it a turn whatever its length (a short "two" said over a
-      // menu is an answer), and the reply it paused is interrupted now.
-      if (kind !== 'words') {
+      // it is only listed words (or none), or a short one of a few words that do not interrupt (a misheard "okay");
+      // otherwise a turn, and the reply it paused is interrupted now.
+      if (kind === 'empty' || this.acknowledges(kind, this.bcDurMs, this.bcLate)) {
         if (kind !== 'empty') this.bcText = text.trim();
         this.endBackchannel();
         return false;
@@ -254,7 +270,8 @@ export class Turn {
       this.turnOpen = true;
       if (this.bcPaused) this.lateBargeIn(playing, interruptible);
     } else {
-      if (kind === 'words' && this.paused) this.bargeIn(); // confirmed by words (partial or final)
+      // Confirmed by words (partial or final): any but acknowledgements, or a short few that may be one.
+      if (this.paused && (kind === 'words' || (kind === 'short' && !(this.candidate && this.candidateLate)))) this.bargeIn();
       if (this.candidate && !this.bargedThisUtterance) {
         if (kind !== 'empty') {
           this.candidateText = text.trim();
@@ -329,6 +346,7 @@ export class Turn {
   /** The first frame of reply `id` went out at `atMs`. */
   replyStarted(id: number, atMs: number, speaking: boolean, speechMs: number): void {
     this.speechMsAtReply = speaking ? speechMs : 0;
+    this.replyStartedAtMs = atMs;
     let latency: number | undefined;
     // Turn latency counts the endpointing silence too: it is silence the caller hears.
     if (this.turnOpen && this.lastVoicedAtMs >= 0) {
@@ -408,12 +426,22 @@ export class Turn {
     if (this.cfg.hasTts && this.cfg.botReplyTimeoutMs > 0 && this.botWaitSinceMs < 0) this.botWaitSinceMs = nowMs;
   }
 
+  /**
+   * An utterance of `speechMs` voiced whose transcript is of `kind` ('empty': none) acknowledges: listed words at any
+   * length; else short enough, with no words or (begun `late` enough into the reply) a `short` transcript.
+   */
+  private acknowledges(kind: TranscriptKind, speechMs: number, late: boolean): boolean {
+    if (kind === 'backchannel') return true;
+    return speechMs <= this.cfg.backchannelMaxMs && (kind === 'empty' || (kind === 'short' && late));
+  }
+
   /** A finished candidate: told at `dueMs` (or at its final, if sooner). */
   private holdBackchannel(ms: number, text: string | undefined, dueMs: number): void {
     this.bcDurMs = ms;
     this.bcText = text;
     this.bcDueMs = dueMs;
     this.bcPaused = this.pausedThisUtterance;
+    this.bcLate = this.candidateLate;
     this.turnOpen = false;
   }
 

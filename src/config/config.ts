@@ -2,15 +2,16 @@
  * The gateway's configuration: one schema, read from the environment once, validated, frozen.
  * This is the only module that reads `process.env` (main.ts passes it in).
  */
-import { availableParallelism, totalmem } from 'node:os';
 import { GatewayError } from '../errors.js';
-import { bool, httpUrl, int, nonEmpty, oneOf, phraseList, type Env, type Spec } from './parsers.js';
+import { bool, httpUrl, int, listFromFile, nonEmpty, oneOf, phraseList, type Env, type Spec } from './parsers.js';
 import { PROVIDER_SPECS } from './provider-specs.js';
 import { TRACING_SPECS, type TracingConfig } from './tracing-specs.js';
+import { ADAPTER_SETTINGS } from './adapter-specs.js';
+import { layerEnv, type ConfigFile } from './config-file.js';
 import { autoWorkers } from '../cluster/cores.js';
-import { BAND_FILL_MODES, type BandFillMode } from '../asr/band-fill.js';
+import type { BandFillMode } from '../asr/band-fill.js';
 
-export { DEFAULT_SYSTEM_PROMPT } from './provider-specs.js';
+export { DEFAULT_SYSTEM_PROMPT, autoLocalAsrProcesses } from './adapter-specs.js';
 
 export const SUPPORTED_RATES = [8000, 16000, 24000] as const;
 export type SampleRateHz = (typeof SUPPORTED_RATES)[number];
@@ -57,6 +58,7 @@ export interface Config extends TracingConfig {
   readonly endpointing: 'adaptive' | 'fixed';
   /** Adaptive: the shortest silence that ends a turn (and the VAD silence that ends an utterance when there is ASR). */
   readonly endpointMinSilenceMs: number;
+  readonly endpointAsrFlushMs: number;
   /** Adaptive: silence after which a final that reads unfinished is given to the bot anyway. */
   readonly endpointMaxSilenceMs: number;
   /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
@@ -76,6 +78,8 @@ export interface Config extends TracingConfig {
   readonly bargeInResumeSilenceMs: number;
   readonly backchannelMaxMs: number;
   readonly backchannelWords: readonly string[];
+  readonly backchannelMaxWords: number;
+  readonly bargeInWords: readonly string[];
   readonly maxUtteranceMs: number;
   readonly asrAdapter: string;
   readonly botAdapter: string;
@@ -223,14 +227,19 @@ function languageMap(raw: string): Record<string, CallLanguage> {
   return Object.freeze(out);
 }
 
-/**
- * `auto` for LOCAL_ASR_MAX_PROCESSES: pocketsphinx costs ~0.14 of a core and ~105 MB per call (GUIDE §3). Keep the
- * recognisers to 70 % of the cores and half of the memory, so the 20 ms loop, TTS and the process itself keep room.
- */
-export function autoLocalAsrProcesses(cores = availableParallelism(), memBytes = totalmem()): number {
-  const byCpu = Math.floor((cores * 0.7) / 0.14);
-  const byMem = Math.floor((memBytes * 0.5) / (105 * 1024 * 1024));
-  return Math.max(1, Math.min(byCpu, byMem));
+/** LANGUAGE_BY_NUMBER in the config file: a map `447700900001: en-GB/en-GB-SoniaNeural` or `…: { language, voice }`. */
+function languageMapFromFile(value: unknown): string {
+  if (value === null || typeof value === 'string') return value ?? '';
+  const shape = 'a map of number: language[/voice] (or number: { language, voice })';
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(shape);
+  return Object.entries(value as Record<string, unknown>)
+    .map(([num, v]) => {
+      if (typeof v === 'string') return `${num}=${v}`;
+      const o = v as { language?: unknown; voice?: unknown } | null;
+      if (!o || typeof o.language !== 'string' || (o.voice !== undefined && typeof o.voice !== 'string')) throw new Error(shape);
+      return `${num}=${o.language}${o.voice ? `/${o.voice}` : ''}`;
+    })
+    .join(',');
 }
 
 /** Every variable the gateway reads, in README order. */
@@ -275,6 +284,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'vadSilenceMs', env: 'VAD_SILENCE_MS', def: '600', doc: 'Silence that ends an utterance (endpointing)', parse: int(60, 10000) },
   { key: 'endpointing', env: 'ENDPOINTING', def: 'adaptive', doc: 'End of the caller\'s turn: `adaptive` (with ASR, a final transcript that reads complete ends the turn after `ENDPOINT_MIN_SILENCE_MS`, one that reads unfinished is held up to `ENDPOINT_MAX_SILENCE_MS` and joined with what follows; see *How audio flows*) or `fixed` (`VAD_SILENCE_MS` and the ASR\'s own endpointing only). Without ASR both are `fixed`', parse: (r) => oneOf(['adaptive', 'fixed'] as const)(r) },
   { key: 'endpointMinSilenceMs', env: 'ENDPOINT_MIN_SILENCE_MS', def: '400', doc: 'Adaptive endpointing: the shortest silence that ends a turn; also the VAD silence that ends an utterance (speech-end, the ASR\'s end of speech) when there is ASR', parse: int(60, 10000) },
+  { key: 'endpointAsrFlushMs', env: 'ENDPOINT_ASR_FLUSH_MS', def: '200', doc: 'Adaptive endpointing: silence inside the caller\'s utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn is answered sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (or at least `ENDPOINT_MIN_SILENCE_MS`) = at the end of the utterance', parse: int(0, 10000) },
   { key: 'endpointMaxSilenceMs', env: 'ENDPOINT_MAX_SILENCE_MS', def: '1500', doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway', parse: int(100, 30000) },
   { key: 'turnDetector', env: 'TURN_DETECTOR', def: 'builtin', doc: 'End-of-turn detector for adaptive endpointing: `builtin` (word list and rules) or a module path exporting a detector `{ name, predict }` or a factory of one (see *End-of-turn detectors*)', parse: nonEmpty },
   { key: 'turnDetectorTimeoutMs', env: 'TURN_DETECTOR_TIMEOUT_MS', def: '150', doc: 'A custom detector\'s prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)', parse: int(10, 5000) },
@@ -287,33 +297,52 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   { key: 'bargeInConfirmMs', env: 'BARGE_IN_CONFIRM_MS', def: '900', doc: 'Pause, then decide: at barge-in onset playback pauses; this much voiced speech (or a transcript with words that are not backchannels) confirms the barge-in, else playback resumes where it stopped. Keep it above `BACKCHANNEL_MAX_MS`. `0` = no pause: interrupt at onset', parse: int(0, 10000) },
   { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
   { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },
-  { key: 'backchannelWords', env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
+  { key: 'backchannelWords', fromFile: listFromFile, env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
+  { key: 'backchannelMaxWords', env: 'BACKCHANNEL_MAX_WORDS', def: '2', doc: 'With ASR: a final of at most this many words, none of them in `BARGE_IN_WORDS`, from an utterance no longer than `BACKCHANNEL_MAX_MS`, is a backchannel even when its words are not in `BACKCHANNEL_WORDS` (the offline recogniser hears a synthetic "okay" as "again"); `0` = only listed words. A short answer said over the bot (a menu choice) then reaches the bot as a backchannel with its text: add such words to `BARGE_IN_WORDS` to make them interrupt', parse: int(0, 20) },
+  { key: 'bargeInWords', fromFile: listFromFile, env: 'BARGE_IN_WORDS', def: 'stop,wait,no,nope,hold on,hang on,sorry,excuse me,pardon,hello,help,cancel,operator,agent', doc: 'Comma-separated words and phrases that always interrupt the bot, however short the utterance (see `BACKCHANNEL_MAX_WORDS`)', parse: phraseList },
   { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
   { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
   { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory', parse: nonEmpty },
   { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `microsoft`, `cartesia`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
   { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
-  { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
-  { key: 'asrGrammar', env: 'ASR_GRAMMAR', def: '', doc: 'JSGF grammar file for the local ASR (small vocabularies recognise far better)', parse: (r) => r.trim() },
-  { key: 'localAsrMaxProcesses', env: 'LOCAL_ASR_MAX_PROCESSES', def: 'auto', doc: 'Offline recognisers (pocketsphinx processes, ~0.14 core and ~105 MB each) running at once; calls past it go on without ASR, counted and logged once. `auto` = 70 % of the cores / 0.14, at most half the memory / 105 MB', parse: (r) => (r.trim() === 'auto' ? autoLocalAsrProcesses() : int(0, 100000)(r)) },
-  { key: 'asrKeyphrases', env: 'ASR_KEYPHRASES', def: '', doc: 'Keyphrase list file for the local ASR (one phrase per line, pocketsphinx -kws format)', parse: (r) => r.trim() },
-  { key: 'asrBandFill', env: 'ASR_BAND_FILL', def: 'off', doc: 'Telephone-band fill for the local ASR: low-level noise above 4 kHz so pocketsphinx understands phone-line audio (300–3400 Hz). `auto` fills 8 kHz legs and 16/24 kHz legs measured as band-limited (first 0.3 s of speech), `on` always, `off` never (the default for now: the fill over a silent line makes pocketsphinx start false utterances, and it garbles Flite-spoken 16 kHz speech)', parse: oneOf(BAND_FILL_MODES) },
   {
     key: 'languageByNumber',
     env: 'LANGUAGE_BY_NUMBER',
     def: '',
     doc: 'Language and optional TTS voice per number dialled: `447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR` (others get `LANGUAGE`)',
     parse: languageMap,
+    fromFile: languageMapFromFile,
   },
   ...PROVIDER_SPECS,
   ...TRACING_SPECS,
+  ...ADAPTER_SETTINGS.flatMap((g) => g.specs),
 ];
 
+/** The core settings (validated always); the adapters' own are in ADAPTER_SETTINGS. */
+export const CORE_SPECS: ReadonlyArray<Spec<keyof Config>> = CONFIG_SPECS.filter((s) => !s.owners);
+
 /**
- * Build the frozen config from an environment. Throws one {@link GatewayError} `CONFIG_INVALID` whose message names
- * every bad variable and what it allows.
+ * `kind:name` of every adapter the environment selects: `asr:google`, `bot:llm`, `tts:flite`; every member of a
+ * fallback chain or list; `asr:auto` as given. Module paths are included as given (no built-in settings match them).
  */
-export function loadConfig(env: Env): Config {
+export function selectedAdapters(env: Env): Set<string> {
+  const out = new Set<string>();
+  for (const [kind, name] of [['asr', 'ASR_ADAPTER'], ['bot', 'BOT_ADAPTER'], ['tts', 'TTS_ADAPTER']] as const) {
+    const raw = env[name]?.trim() || (CONFIG_SPECS.find((s) => s.env === name)?.def ?? '');
+    for (const one of raw.split(',')) if (one.trim()) out.add(`${kind}:${one.trim()}`);
+  }
+  return out;
+}
+
+/**
+ * Build the frozen config from an environment and an optional config file under it (see config-file.ts: a non-empty
+ * variable wins over the file, the file over the default). Settings owned by adapters that are not selected are not
+ * validated: a valid value is kept, an invalid one is ignored (the default stands; nothing reads it). Throws one
+ * {@link GatewayError} `CONFIG_INVALID` whose message names every bad variable, where it came from and what it allows.
+ */
+export function loadConfig(environment: Env, file?: ConfigFile): Config {
+  const env = layerEnv(environment, file);
+  const selected = selectedAdapters(env);
   const out: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const spec of CONFIG_SPECS) {
@@ -325,7 +354,12 @@ export function loadConfig(env: Env): Config {
     try {
       out[spec.key] = spec.parse(raw, env);
     } catch (e) {
-      problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw)} is invalid: expected ${(e as Error).message}`);
+      if (spec.owners && !spec.owners.some((o) => selected.has(o))) {
+        out[spec.key] = spec.parse(spec.def, env);
+        continue;
+      }
+      const where = file && !environment[spec.env] && file.values[spec.env] !== undefined ? ` (from ${file.path})` : '';
+      problems.push(`${spec.env}=${spec.secret ? '(secret, not shown)' : JSON.stringify(raw)}${where} is invalid: expected ${(e as Error).message}`);
     }
   }
   if (problems.length) throw new GatewayError('CONFIG_INVALID', `Invalid configuration:\n  ${problems.join('\n  ')}`);

@@ -12,6 +12,36 @@ export interface Spec<K extends keyof Config> {
   parse: (raw: string, env: Env) => Config[K];
   /** A secret: an invalid value is never echoed in the error message. */
   secret?: boolean;
+  /**
+   * The adapters that own this setting (`asr:google`, `tts:microsoft`, …): it is validated only when one of them is
+   * selected. Undefined: a core setting, always validated.
+   */
+  owners?: readonly string[];
+  /**
+   * How a structured value from the config file (an array, a map) becomes the variable's text; without it the file
+   * takes only a string, number or boolean. Throws an Error saying what it expected.
+   */
+  fromFile?: (value: unknown) => string;
+}
+
+/** A config-file array (or plain value) → the comma-separated text the list parsers read. */
+export function listFromFile(value: unknown): string {
+  if (!Array.isArray(value)) return scalarFromFile(value);
+  return value
+    .map((v) => {
+      const s = scalarFromFile(v);
+      if (s.includes(',')) throw new Error('a list of items without commas');
+      return s;
+    })
+    .join(',');
+}
+
+/** A config-file scalar → the variable's text (null = empty). */
+export function scalarFromFile(value: unknown): string {
+  if (value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new Error(Array.isArray(value) ? 'a single value, not a list' : 'a single value, not a map');
 }
 
 export function int(min: number, max: number) {

@@ -50,6 +50,18 @@ export function otlpHeaders(raw: string): Record<string, string> {
   return Object.freeze(out);
 }
 
+/** OTEL_EXPORTER_OTLP_HEADERS in the config file: a map `api-key: abc` (values URL-encoded here), or the text. */
+function headersFromFile(value: unknown): string {
+  if (value === null || typeof value === 'string') return value ?? '';
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error('a map of header: value');
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => {
+      if (typeof v !== 'string' && typeof v !== 'number') throw new Error('a map of header: value');
+      return `${k}=${encodeURIComponent(String(v))}`;
+    })
+    .join(',');
+}
+
 export const TRACING_SPECS: ReadonlyArray<Spec<keyof TracingConfig>> = [
   { key: 'otelEndpoint', env: 'OTEL_EXPORTER_OTLP_ENDPOINT', def: '', doc: 'OpenTelemetry traces on: the OTLP/HTTP collector base URL, `/v1/traces` is appended (e.g. `http://localhost:4318`); empty (and no traces endpoint) = tracing off, the SDK is never loaded. See [tracing.md](tracing.md)', parse: (r) => otlpUrl(r) },
   { key: 'otelTracesUrl', env: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', def: '', doc: 'The OTLP/HTTP traces URL, used as given (wins over `OTEL_EXPORTER_OTLP_ENDPOINT`)', parse: (r, env) => {
@@ -63,7 +75,7 @@ export const TRACING_SPECS: ReadonlyArray<Spec<keyof TracingConfig>> = [
       }
       return base ? `${base}/v1/traces` : '';
     } },
-  { key: 'otelHeaders', env: 'OTEL_EXPORTER_OTLP_HEADERS', def: '', secret: true, doc: 'Headers sent with every export, `key=value` pairs separated by commas, values URL-encoded (e.g. `api-key=…`); never logged', parse: otlpHeaders },
+  { key: 'otelHeaders', env: 'OTEL_EXPORTER_OTLP_HEADERS', def: '', secret: true, fromFile: headersFromFile, doc: 'Headers sent with every export, `key=value` pairs separated by commas, values URL-encoded (e.g. `api-key=…`); never logged', parse: otlpHeaders },
   { key: 'otelServiceName', env: 'OTEL_SERVICE_NAME', def: 'vonage-voicebot-gateway', doc: 'The `service.name` of the spans (other resource attributes: `OTEL_RESOURCE_ATTRIBUTES`)', parse: (r) => {
       if (!/^[\x21-\x7E][\x20-\x7E]{0,254}$/.test(r.trim())) throw new Error('1-255 printable ASCII characters');
       return r.trim();

@@ -23,7 +23,7 @@ const HEARTBEAT_EVERY = 15;
 
 export interface ConsoleLine {
   atMs: number;
-  kind: 'caller' | 'bot' | 'dtmf' | 'barge-in';
+  kind: 'caller' | 'bot' | 'dtmf' | 'barge-in' | 'pause' | 'backchannel';
   text: string;
   /** Caller lines: final (black) or interim (grey, replaced by the next). */
   final?: boolean;
@@ -200,6 +200,12 @@ export class ConsoleHub implements CallObserver, ConsoleRelayTarget {
       case 'barge-in':
         v.bargeIns++;
         return this.addLine(v, { atMs: at, kind: 'barge-in', text: `reply ${e.replyId} interrupted` });
+      case 'barge-in-pause':
+        return this.addLine(v, { atMs: at, kind: 'pause', text: `reply ${e.replyId} paused (caller speech?)` });
+      case 'barge-in-resume':
+        return this.addLine(v, { atMs: at, kind: 'pause', text: `reply ${e.replyId} resumed` });
+      case 'backchannel':
+        return this.addLine(v, { atMs: at, kind: 'backchannel', text: `${e.text === undefined ? '(no words)' : e.text.slice(0, MAX_TEXT)} (${Math.round(e.durationMs)} ms)` });
       case 'reply-start': {
         if (e.turnLatencyMs === undefined) return;
         if (v.turnLatenciesMs.length < MAX_TURNS) v.turnLatenciesMs.push(e.turnLatencyMs);

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/config.js';
+import type { ConsoleSettings, ServerSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import type { ObservedCall } from '../call/observer.js';
 import { sendJson } from '../webhooks/http.js';
@@ -43,7 +43,7 @@ export interface ConsoleRoutes {
  * Build the console, or return undefined (with a log line saying why) when it is off or refused.
  * `sessions` lists the live calls.
  */
-export function createConsole(config: Config, sessions: () => Iterable<ObservedCall>, logger: Logger): ConsoleRoutes | undefined {
+export function createConsole(config: ConsoleSettings & Pick<ServerSettings, 'host' | 'publicUrl'>, sessions: () => Iterable<ObservedCall>, logger: Logger): ConsoleRoutes | undefined {
   if (!config.consoleEnabled) return undefined;
   if (!config.consoleToken && !isLoopbackHost(config.host)) {
     logger.warn({ host: config.host }, 'console NOT enabled: HOST is not a loopback address and CONSOLE_TOKEN is not set (set CONSOLE_TOKEN, or HOST=127.0.0.1)');

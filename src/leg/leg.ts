@@ -15,7 +15,8 @@
  */
 import type { WebSocket, RawData } from 'ws';
 import { Reframer, type FrameSink } from '../audio/reframer.js';
-import { frameBytesFor, type Config } from '../config/config.js';
+import { frameBytesFor } from '../config/config.js';
+import type { LegSettings } from '../config/sections.js';
 import { CloseCode, GatewayError, closeReason } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { HotCounters, Metrics } from '../observability/metrics.js';
@@ -64,7 +65,7 @@ export interface LegOptions {
 }
 
 /** The leg options from the configuration, counting the events the leg keeps to itself in `metrics`. */
-export function legOptionsFrom(config: Config, metrics?: Pick<Metrics, 'legEvents'>): LegOptions {
+export function legOptionsFrom(config: LegSettings, metrics?: Pick<Metrics, 'legEvents'>): LegOptions {
   return {
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,

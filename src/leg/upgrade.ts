@@ -21,6 +21,7 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config/config.js';
+import { sectionsOf } from '../config/sections.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -149,7 +150,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
       const cfg = d.config();
-      const leg = new VonageLeg(id, ws, legOptionsFrom(cfg, metrics), metrics.hot, logger.child({ leg: id }));
+      const leg = new VonageLeg(id, ws, legOptionsFrom(sectionsOf(cfg).leg, metrics), metrics.hot, logger.child({ leg: id }));
       legs.add(leg);
       leg.onFinalClose = (code) => {
         legs.delete(leg);

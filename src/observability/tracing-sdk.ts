@@ -9,7 +9,7 @@
  * the process's global one (when none is yet), so custom adapters using `@opentelemetry/api` export alongside.
  */
 import { trace, type TracerProvider } from '@opentelemetry/api';
-import type { Config } from '../config/config.js';
+import type { TracingSettings } from '../config/sections.js';
 
 export interface TracingSdk {
   readonly provider: TracerProvider;
@@ -17,7 +17,7 @@ export interface TracingSdk {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-export async function startTracingSdk(config: Config): Promise<TracingSdk> {
+export async function startTracingSdk(config: TracingSettings): Promise<TracingSdk> {
   const [base, { OTLPTraceExporter }, res] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/exporter-trace-otlp-http'),

@@ -5,7 +5,7 @@
  */
 import type { CallInfo } from '../call/call-info.js';
 import type { AsrAdapter, AsrEvent, AsrStream } from '../asr/types.js';
-import type { AdapterContext } from '../util/adapter-context.js';
+import type { AdapterContext, AdapterSettings, AdapterSettingValues } from '../util/adapter-context.js';
 import { toAdapterError } from '../errors.js';
 import { Channel } from '../util/channel.js';
 
@@ -26,8 +26,13 @@ export interface AsrHandlers {
   close?(): void;
 }
 
-export interface AsrDefinition {
+export interface AsrDefinition<C extends AdapterSettings = AdapterSettings> {
   name: string;
+  /**
+   * Settings this adapter reads (environment variables, or keys of the gateway's config file): validated at start-up
+   * (a bad or missing value stops the start with a message naming the variable) and given to `start()` parsed.
+   */
+  settings?: C;
   /** Emits interim transcripts. Default false. */
   interim?: boolean;
   /** Rates the adapter takes natively. Default 8000, 16000 and 24000. */
@@ -38,7 +43,7 @@ export interface AsrDefinition {
    * Open one call's recognition. Throw (an {@link AdapterError} to choose the code, else `ASR_START_FAILED`) when it
    * cannot start: the gateway moves the call to the next ASR of the chain, or goes on without ASR.
    */
-  start(call: CallInfo, io: { emit: AsrEmitter; signal: AbortSignal; ctx: AdapterContext | undefined }): AsrHandlers | Promise<AsrHandlers>;
+  start(call: CallInfo, io: { emit: AsrEmitter; signal: AbortSignal; ctx: AdapterContext | undefined; settings: AdapterSettingValues<C> }): AsrHandlers | Promise<AsrHandlers>;
   close?: () => void | Promise<void>;
 }
 
@@ -114,16 +119,16 @@ class Stream implements DefinedAsrStream {
  * call over to the next ASR, or goes on without). A throw from your `write()`/`endOfSpeech()` becomes an unrecoverable
  * error event (code `ASR_WRITE_FAILED` unless it carried its own): it never reaches the gateway's 20 ms loop.
  */
-export function defineAsr(def: AsrDefinition): (ctx?: AdapterContext) => AsrAdapter {
+export function defineAsr<C extends AdapterSettings = AdapterSettings>(def: AsrDefinition<C>): ((ctx?: AdapterContext) => AsrAdapter) & { readonly settings?: C } {
   if (!def || typeof def.name !== 'string' || !def.name || typeof def.start !== 'function') throw new TypeError('defineAsr needs a name and start()');
   const capabilities = { interim: !!def.interim, sampleRatesHz: def.sampleRatesHz ?? [8000, 16000, 24000] };
-  return (ctx?: AdapterContext): AsrAdapter => ({
+  const factory = (ctx?: AdapterContext): AsrAdapter => ({
     name: def.name,
     capabilities,
     async start({ call, signal }): Promise<DefinedAsrStream> {
       const s = new Stream(def.eventCapacity ?? 64);
       try {
-        s.handlers = await def.start(call, { emit: s.emit, signal, ctx });
+        s.handlers = await def.start(call, { emit: s.emit, signal, ctx, settings: (ctx?.settings ?? {}) as AdapterSettingValues<C> });
       } catch (err) {
         s.close();
         throw toAdapterError(err, 'ASR_START_FAILED');
@@ -146,4 +151,5 @@ export function defineAsr(def: AsrDefinition): (ctx?: AdapterContext) => AsrAdap
     },
     ...(def.close ? { close: def.close } : {}),
   });
+  return def.settings ? Object.assign(factory, { settings: def.settings }) : factory;
 }

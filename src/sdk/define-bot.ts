@@ -6,7 +6,7 @@
  */
 import type { CallInfo } from '../call/call-info.js';
 import type { BotAdapter, BotCapabilities, BotInput, BotOutput, BotSession, BotSessionOptions } from '../bot/types.js';
-import type { AdapterContext } from '../util/adapter-context.js';
+import type { AdapterContext, AdapterSettings } from '../util/adapter-context.js';
 import { AdapterError, toAdapterError } from '../errors.js';
 import { Channel } from '../util/channel.js';
 
@@ -37,7 +37,10 @@ export interface BotContext<S = undefined> {
   readonly state: S;
   /** The adapter's logger and environment (from the factory's context; a silent logger when called without one). */
   readonly logger: AdapterContext['logger'];
+  /** The environment with the config file's values under it; prefer `settings` (declared, validated at start-up). */
   readonly env: AdapterContext['env'];
+  /** The definition's `settings`, validated at start-up and parsed, by variable name (`{}` without a gateway context). */
+  readonly settings: Readonly<Record<string, unknown>>;
   /**
    * Say `text` as one whole reply, now (before whatever the handler returns). No-op once the session closed. Inside a
    * streamed (async iterable) reply, yield instead: a `say()` there would cut into the reply being streamed.
@@ -62,6 +65,13 @@ type InputOf<T extends BotInput['type']> = Extract<BotInput, { type: T }>;
 export interface BotDefinition<S = undefined> {
   /** The adapter's name (logs, metrics). */
   name: string;
+  /**
+   * Settings this bot reads (environment variables, or keys of the gateway's config file), by variable name:
+   * `{ MY_API_URL: { doc: 'where my backend is', default: 'http://localhost:9000', parse: (raw) => new URL(raw).href } }`.
+   * Validated at start-up (a bad or missing value stops the start, naming the variable), then `ctx.settings` in every
+   * handler. No `default` = required.
+   */
+  settings?: AdapterSettings;
   /** Give `onSpeechEnd` the caller's utterance audio. Default false. */
   wantsUtteranceAudio?: boolean;
   /** Make the per-call state `ctx.state` (called once per call, first). */
@@ -147,6 +157,7 @@ class Session<S> implements DefinedBotSession {
       state: undefined as S,
       logger: adapterCtx?.logger ?? silentLogger,
       env: adapterCtx?.env ?? process.env,
+      settings: adapterCtx?.settings ?? {},
       say: (text, opts) => push({ type: 'say', text: String(text), end: true, ...(opts?.interruptible === false ? { interruptible: false } : {}) }),
       play: (audio, sampleRateHz, opts) => push({ type: 'play', audio, sampleRateHz, ...(opts?.interruptible === false ? { interruptible: false } : {}) }),
       clear: () => push({ type: 'clear' }),
@@ -336,13 +347,14 @@ class Session<S> implements DefinedBotSession {
  * **Lifetime**: the session ends when the call's signal aborts or the gateway closes it: `output` ends, `ctx.signal`
  * aborts (cancel your requests with it), `onClose` runs once, later inputs and `ctx` actions are ignored.
  */
-export function defineBot<S = undefined>(def: BotDefinition<S>): (ctx?: AdapterContext) => BotAdapter {
+export function defineBot<S = undefined>(def: BotDefinition<S>): ((ctx?: AdapterContext) => BotAdapter) & { readonly settings?: AdapterSettings } {
   if (!def || typeof def.name !== 'string' || !def.name) throw new TypeError('defineBot needs a name');
   const capabilities: BotCapabilities = { wantsUtteranceAudio: !!def.wantsUtteranceAudio };
-  return (ctx?: AdapterContext): BotAdapter => ({
+  const factory = (ctx?: AdapterContext): BotAdapter => ({
     name: def.name,
     capabilities,
     start: (o: BotSessionOptions): DefinedBotSession => new Session<S>(def, o, ctx),
     ...(def.close ? { close: def.close } : {}),
   });
+  return def.settings ? Object.assign(factory, { settings: def.settings }) : factory;
 }

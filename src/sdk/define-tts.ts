@@ -5,22 +5,24 @@
  */
 import type { CallInfo } from '../call/call-info.js';
 import type { TtsAdapter, TtsChunk, TtsRequest } from '../tts/types.js';
-import type { AdapterContext } from '../util/adapter-context.js';
+import type { AdapterContext, AdapterSettings, AdapterSettingValues } from '../util/adapter-context.js';
 import { AdapterError, toAdapterError } from '../errors.js';
 
 /** Audio a synthesize function may give: chunks with their rate, or bare samples at the definition's `sampleRateHz`. */
 export type TtsPiece = TtsChunk | Int16Array;
 export type TtsResult = TtsPiece | readonly TtsPiece[] | AsyncIterable<TtsPiece> | Iterable<TtsPiece>;
 
-export interface TtsDefinition {
+export interface TtsDefinition<C extends AdapterSettings = AdapterSettings> {
   name: string;
+  /** Settings this adapter reads: validated at start-up, given to `synthesize()` parsed (see AsrDefinition.settings). */
+  settings?: C;
   /** The rate of bare `Int16Array` pieces (required when the function yields them). */
   sampleRateHz?: number;
   /**
    * Synthesize `text` for one call. `signal` aborts on barge-in or call end: stop then (the SDK stops reading anyway).
    * Throw an {@link AdapterError} to choose the failure's code; anything else thrown becomes code `TTS_FAILED`.
    */
-  synthesize(text: string, req: { call: CallInfo; voice: string | undefined; signal: AbortSignal; ctx: AdapterContext | undefined }): TtsResult | Promise<TtsResult>;
+  synthesize(text: string, req: { call: CallInfo; voice: string | undefined; signal: AbortSignal; ctx: AdapterContext | undefined; settings: AdapterSettingValues<C> }): TtsResult | Promise<TtsResult>;
   close?: () => void | Promise<void>;
 }
 
@@ -47,14 +49,15 @@ function chunkOf(p: unknown, rateHz: number | undefined): TtsChunk {
  * request's iterator as an AdapterError; the gateway then tries the next TTS of the list, or plays the reply without
  * audio. An aborted request ends quietly.
  */
-export function defineTts(def: TtsDefinition): (ctx?: AdapterContext) => TtsAdapter {
+export function defineTts<C extends AdapterSettings = AdapterSettings>(def: TtsDefinition<C>): ((ctx?: AdapterContext) => TtsAdapter) & { readonly settings?: C } {
   if (!def || typeof def.name !== 'string' || !def.name || typeof def.synthesize !== 'function') throw new TypeError('defineTts needs a name and synthesize()');
-  return (ctx?: AdapterContext): TtsAdapter => {
+  const factory = (ctx?: AdapterContext): TtsAdapter => {
+    const settings = (ctx?.settings ?? {}) as AdapterSettingValues<C>;
     async function* synthesize(req: TtsRequest): AsyncIterable<TtsChunk> {
       if (req.signal.aborted) return;
       let src: unknown;
       try {
-        src = await def.synthesize(req.text, { call: req.call, voice: req.voice, signal: req.signal, ctx });
+        src = await def.synthesize(req.text, { call: req.call, voice: req.voice, signal: req.signal, ctx, settings });
       } catch (err) {
         if (req.signal.aborted) return;
         throw toAdapterError(err, 'TTS_FAILED');
@@ -93,4 +96,5 @@ export function defineTts(def: TtsDefinition): (ctx?: AdapterContext) => TtsAdap
     }
     return { name: def.name, synthesize, ...(def.close ? { close: def.close } : {}) };
   };
+  return def.settings ? Object.assign(factory, { settings: def.settings }) : factory;
 }

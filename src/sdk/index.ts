@@ -28,7 +28,7 @@ export type { AsrAdapter, AsrAdapterFactory, AsrCapabilities, AsrEvent, AsrStrea
 export type { BotAdapter, BotAdapterFactory, BotCapabilities, BotInput, BotOutput, BotSession, BotSessionOptions } from '../bot/types.js';
 export type { TtsAdapter, TtsAdapterFactory, TtsChunk, TtsRequest } from '../tts/types.js';
 export type { CallInfo } from '../call/call-info.js';
-export type { AdapterContext } from '../util/adapter-context.js';
+export type { AdapterContext, AdapterSetting, AdapterSettings, AdapterSettingValues } from '../util/adapter-context.js';
 export { Channel, type OverflowPolicy } from '../util/channel.js';
 export { AdapterError, toAdapterError, ADAPTER_CODE, type AdapterKind } from '../errors.js';
 export { defineBot, type BotContext, type BotDefinition, type DefinedBotSession, type Reply, type ReplyItem } from './define-bot.js';

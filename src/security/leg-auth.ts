@@ -6,7 +6,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '../config/config.js';
+import type { SecuritySettings } from '../config/sections.js';
 import { AuthFailure, bearerToken, MAX_AUTHORIZATION_CHARS, verifyVonageJwt } from './vonage-jwt.js';
 
 export const WS_AUTH_MODES = ['none', 'vonage', 'custom'] as const;
@@ -28,7 +28,7 @@ export function customTokenMatches(presented: string, expectedDigest: Buffer): b
 }
 
 /** The check for this config, or undefined when legs are not authenticated (`WS_AUTH=none`). */
-export function createLegAuth(config: Config): LegAuth | undefined {
+export function createLegAuth(config: SecuritySettings): LegAuth | undefined {
   if (config.wsAuth === 'vonage') {
     const key = new TextEncoder().encode(config.vonageSignatureSecret);
     const maxAgeS = config.webhookMaxAgeS;

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Config } from '../config/config.js';
+import type { SecuritySettings } from '../config/sections.js';
 import { GatewayError } from '../errors.js';
 import { AuthFailure, bearerToken, verifyVonageJwt } from './vonage-jwt.js';
 
@@ -46,7 +46,7 @@ function sameHex(a: string, b: string): boolean {
 }
 
 /** The verifier for this config, or undefined when webhooks are not signed (no `VONAGE_SIGNATURE_SECRET`). */
-export function createWebhookAuth(config: Config): WebhookAuth | undefined {
+export function createWebhookAuth(config: SecuritySettings): WebhookAuth | undefined {
   if (!config.vonageSignatureSecret) return undefined;
   const key = new TextEncoder().encode(config.vonageSignatureSecret);
   const maxAgeS = config.webhookMaxAgeS;

@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import type { ClientOptions } from 'ws';
-import type { Config } from '../config/config.js';
+import { sectionsOf, type TtsSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { AdapterError } from '../errors.js';
 import { Channel } from '../util/channel.js';
@@ -205,7 +205,7 @@ class CallSocket {
 }
 
 interface Settings {
-  config: Config;
+  config: TtsSettings;
   logger: Logger;
 }
 
@@ -378,7 +378,7 @@ function loadCartesiaSdk(): Sdk {
 
 /** The `cartesia` TTS adapter. Throws at start-up without `CARTESIA_API_KEY`. */
 export async function createCartesiaTts(ctx: AdapterContext): Promise<TtsAdapter> {
-  const c = ctx.config;
+  const c = sectionsOf(ctx.config).tts;
   if (!c.cartesiaApiKey) throw new Error('TTS adapter cartesia needs CARTESIA_API_KEY');
   const sdk = loadCartesiaSdk();
   const client = new sdk.Cartesia({ apiKey: c.cartesiaApiKey, baseURL: c.cartesiaUrl });

@@ -8,6 +8,7 @@ import type { TtsAdapter, TtsChunk, TtsRequest } from './types.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 import { WorkerPool, PoolError } from '../util/worker-pool.js';
 import { splitSentences } from './sentences.js';
+import { sectionsOf } from '../config/sections.js';
 
 interface FliteJob {
   text: string;
@@ -21,10 +22,10 @@ interface FliteResult {
 export const FLITE_VOICES = ['slt', 'kal', 'kal16', 'awb', 'rms'] as const;
 
 export function createFliteTts(ctx: AdapterContext): TtsAdapter {
-  const size = ctx.config.ttsWorkers;
+  const { ttsWorkers: size, ttsVoice } = sectionsOf(ctx.config).tts;
   const pool = new WorkerPool<FliteJob, FliteResult>(new URL('./flite-worker.js', import.meta.url), size, 256);
   pool.warm();
-  const configured = ctx.config.ttsVoice || undefined;
+  const configured = ttsVoice || undefined;
   let warnedLanguage = false;
 
   async function* synthesize(req: TtsRequest): AsyncIterable<TtsChunk> {

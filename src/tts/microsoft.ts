@@ -9,7 +9,7 @@
  * the iterator as errors whose `code` is `AZURE_<CANCELLATION_ERROR_CODE>`.
  */
 import type * as SpeechSdk from 'microsoft-cognitiveservices-speech-sdk';
-import type { Config } from '../config/config.js';
+import type { AzureSettings, TtsSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
@@ -77,7 +77,7 @@ function outputFormat(sdk: Sdk, rateHz: number): { format: SpeechSdk.SpeechSynth
   return { format: F.Raw16Khz16BitMonoPcm, rateHz: 16000 };
 }
 
-async function* synthesizeWith(sdk: Sdk, config: Config, log: Logger, req: TtsRequest): AsyncGenerator<TtsChunk> {
+async function* synthesizeWith(sdk: Sdk, config: AzureSettings & Pick<TtsSettings, 'ttsVoice'>, log: Logger, req: TtsRequest): AsyncGenerator<TtsChunk> {
   const text = req.text.trim();
   if (!text || req.signal.aborted) return;
   const voice = req.voice ?? (config.ttsVoice || defaultAzureVoice(req.call.language));

@@ -92,6 +92,9 @@ export class TurnGate {
    * is not over: wait for their final (joined) or, if none comes, the long silence.
    */
   private spokeSinceFinal = false;
+  /** When the latest final came, and whether the VAD has said speaking since. */
+  private finalAtMs = -1;
+  private sawSpeaking = false;
   private closed = false;
   /** Finals joined to a held one (a pause inside a turn). */
   joined = 0;
@@ -134,6 +137,8 @@ export class TurnGate {
       this.heldSinceMs = this.clock.now();
     }
     this.spokeSinceFinal = false;
+    this.finalAtMs = this.clock.now();
+    this.sawSpeaking = false;
     this.ask();
     this.check();
   }
@@ -215,11 +220,14 @@ export class TurnGate {
       this.fallback(new Error(`predict() did not answer within ${this.cfg.timeoutMs} ms`), 'TURN_DETECT_TIMEOUT');
     }
     if (now - this.heldSinceMs >= this.maxHoldMs) return this.release();
-    // The VAD's speaking (after VAD_MIN_SPEECH_MS of voice) lasts at least the short silence: a tick cannot miss it.
-    if (this.owner.speaking) {
-      this.spokeSinceFinal = true;
-      return;
-    }
+    // The caller spoke after the final when the VAD said speaking (after VAD_MIN_SPEECH_MS of voice; it lasts at least
+    // the short silence, so a tick cannot miss it) and voice came after the final. A final that arrives while the VAD's
+    // utterance is still open but silent (its trailing silence: the ASR flushed early, or a streaming final) is not
+    // stale: it is released once the utterance ends, after the short silence.
+    const speaking = this.owner.speaking;
+    if (speaking) this.sawSpeaking = true;
+    if (this.sawSpeaking && this.owner.lastVoicedAtMs > this.finalAtMs) this.spokeSinceFinal = true;
+    if (speaking) return;
     const voiced = this.owner.lastVoicedAtMs;
     const silenceMs = voiced < 0 ? Infinity : now - voiced;
     const needMs = this.verdict >= COMPLETE_THRESHOLD && !this.spokeSinceFinal ? this.cfg.minSilenceMs : this.cfg.maxSilenceMs;

@@ -4,7 +4,7 @@
  */
 import type * as SpeechSdk from 'microsoft-cognitiveservices-speech-sdk';
 import { createRequire } from 'node:module';
-import type { Config } from '../config/config.js';
+import type { AzureSettings } from '../config/sections.js';
 
 export type Sdk = typeof SpeechSdk;
 
@@ -31,14 +31,14 @@ function forceNpmWebSocket(): void {
 }
 
 /** Refuse to start without a way to reach the service: key+region, an endpoint, or a host. */
-export function checkAzureConfig(config: Config, kind: 'ASR' | 'TTS'): void {
+export function checkAzureConfig(config: AzureSettings, kind: 'ASR' | 'TTS'): void {
   if (config.azureSpeechHost || config.azureSpeechEndpoint) return;
   if (config.azureSpeechKey && config.azureSpeechRegion) return;
   throw new Error(`${kind} adapter microsoft needs AZURE_SPEECH_KEY and AZURE_SPEECH_REGION (or AZURE_SPEECH_ENDPOINT, or AZURE_SPEECH_HOST)`);
 }
 
 /** `fromHost` (containers, tests) wins over `fromEndpoint`, which wins over `fromSubscription(key, region)`. */
-export function azureSpeechConfig(sdk: Sdk, config: Config): SpeechSdk.SpeechConfig {
+export function azureSpeechConfig(sdk: Sdk, config: AzureSettings): SpeechSdk.SpeechConfig {
   const key = config.azureSpeechKey || undefined;
   let sc: SpeechSdk.SpeechConfig;
   if (config.azureSpeechHost) sc = sdk.SpeechConfig.fromHost(new URL(config.azureSpeechHost), key);

@@ -34,6 +34,11 @@ export class Endpointer {
     return this.inSpeech;
   }
 
+  /** Continuous silence so far inside the current utterance, ms (0 while voiced or outside speech). */
+  get trailingSilenceMs(): number {
+    return this.inSpeech ? this.silentMs : 0;
+  }
+
   /** Feed one frame's decision; returns what changed. */
   push(voiced: boolean): VadEvent {
     const f = this.o.frameMs;

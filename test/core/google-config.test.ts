@@ -38,10 +38,10 @@ t.test('values', async (t) => {
 });
 
 t.test('refused', async (t) => {
-  t.throws(() => loadConfig({ GOOGLE_SPEECH_INSECURE: 'true' }), /GOOGLE_SPEECH_INSECURE="true" is invalid: expected true only together with GOOGLE_SPEECH_ENDPOINT/);
-  t.throws(() => loadConfig({ GOOGLE_SPEECH_ENDPOINT: 'http://x:1' }), /GOOGLE_SPEECH_ENDPOINT/);
-  t.throws(() => loadConfig({ GOOGLE_SPEECH_ROTATE_MS: '305000' }), /GOOGLE_SPEECH_ROTATE_MS/, 'not past the cap');
-  t.throws(() => loadConfig({ GOOGLE_SPEECH_PHRASES: 'x'.repeat(101) }), /GOOGLE_SPEECH_PHRASES/);
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_INSECURE: 'true' }), /GOOGLE_SPEECH_INSECURE="true" is invalid: expected true only together with GOOGLE_SPEECH_ENDPOINT/);
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_ENDPOINT: 'http://x:1' }), /GOOGLE_SPEECH_ENDPOINT/);
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_ROTATE_MS: '305000' }), /GOOGLE_SPEECH_ROTATE_MS/, 'not past the cap');
+  t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_PHRASES: 'x'.repeat(101) }), /GOOGLE_SPEECH_PHRASES/);
   t.ok(loadConfig({ GOOGLE_SPEECH_INSECURE: 'true', GOOGLE_SPEECH_ENDPOINT: '127.0.0.1:50051' }).googleSpeechInsecure);
 });
 

@@ -32,6 +32,8 @@ type Ev =
   | ['closed'];
 
 const WORDS = new BackchannelWords('uh-huh,uh huh,mm-hmm,mhm,hmm,okay,ok,yeah,yes,right,sure,i see,got it,alright'.split(','));
+/** With the defaults' rules: a final of ≤ 2 words with none of BARGE_IN_WORDS is `short` (a misheard acknowledgement). */
+const RULES = new BackchannelWords('uh-huh,okay,yeah'.split(','), { interrupt: ['stop', 'wait', 'no', 'hold on'], maxWords: 2 });
 const BASE: TurnConfig = {
   bargeIn: true, bargeInMinSpeechMs: 200, botReplyTimeoutMs: 1000, botMaxFailures: 3, hasTts: true,
   hasAsr: false, bargeInConfirmMs: 0, resumeSilenceMs: 300, backchannelMaxMs: 0, backchannelWords: WORDS,
@@ -303,6 +305,60 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
     actions: [...L, 'pause', 'held', 'resume silence', 'speech-end backchannel', 'backchannel 400 uh-huh'],
   },
   {
+    name: 'BACKCHANNEL_MAX_WORDS: a short paused utterance whose final is a word not listed ("okay" heard as "again") is a backchannel, not a late barge-in',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1700], ['transcript', 1900, 'again', true, true, true], ['tick', 5000]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_WORDS: the same word as a partial while paused does not confirm the barge-in',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'again', false, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'again', true, true, true]],
+    actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_WORDS: a short final before the VAD end is decided at the end: a backchannel with its text',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'a house', true, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1620]],
+    actions: [...L, 'pause', 'held', 'resume silence', 'speech-end backchannel', 'backchannel 400 a house'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_WORDS: speech that starts with the reply (the caller going on after a pause) is no short acknowledgement: its final interrupts',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [['ready'], ['reply-started', 1, 0], ['voiced', 300], ['speech-start', 200, true, true], ['tick', 600], ['speech-end', 600, 900], ['transcript', 1200, 'ten meters', true, true, true], ['tick', 2200]],
+    actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_WORDS: such speech confirms the barge-in by a short partial while paused',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [['ready'], ['reply-started', 1, 0], ['voiced', 300], ['speech-start', 200, true, true], ['transcript', 400, 'ten', false, true, true]],
+    actions: [...L, 'pause', 'barge-in', 'state listening'],
+  },
+  {
+    name: 'BARGE_IN_WORDS: a short utterance saying "stop" still interrupts (late, at its final)',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'stop', true, true, true], ['tick', 2900]],
+    actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'BARGE_IN_WORDS: "hold on" as a partial while paused confirms at once',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'oh hold on', false, true, true]],
+    actions: [...L, 'pause', 'barge-in', 'state listening'],
+  },
+  {
+    name: 'BACKCHANNEL_MAX_WORDS: a few unlisted words from an utterance longer than BACKCHANNEL_MAX_MS are a turn (late barge-in)',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 800, 1600], ['transcript', 1900, 'go forward', true, true, true], ['tick', 2900]],
+    actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
+  },
+  {
+    name: 'a final of more words than BACKCHANNEL_MAX_WORDS before the VAD end, even from an utterance too short to pause, is a turn at the end',
+    cfg: { hasAsr: true, backchannelWords: RULES },
+    events: [...SPEAKING, ['speech-start', 140, true, true], ['transcript', 1100, 'go forward ten', true, true, true], ['speech-end', 160, 1400, true, true], ['tick', 1420]],
+    actions: [...L, 'held', 'transcript go forward ten'],
+  },
+  {
     name: 'the reply played out while paused: the pause ends (the next reply must play)',
     events: [...SPEAKING, ['speech-start', 200, true, true], ['reply-done', true]],
     actions: [...L, 'pause', 'resume played', 'state listening'],
@@ -351,6 +407,20 @@ t.test('backchannel words: phrases, case and punctuation blind, longest first', 
   t.equal(WORDS.kind('stop'), 'words');
   t.equal(WORDS.kind('  '), 'empty');
   t.equal(WORDS.kind('i'), 'words', 'half a phrase is not the phrase');
+  t.equal(WORDS.kind('again'), 'words', 'without rules, no short kind');
+});
+
+t.test('backchannel rules: short finals of words not listed, unless they interrupt', async (t) => {
+  t.equal(RULES.kind('Again.'), 'short');
+  t.equal(RULES.kind('a house'), 'short');
+  t.equal(RULES.kind('okay yeah'), 'backchannel', 'listed words stay a backchannel at any length');
+  t.equal(RULES.kind('okay yeah okay'), 'backchannel');
+  t.equal(RULES.kind('go forward ten'), 'words', 'more than BACKCHANNEL_MAX_WORDS');
+  t.equal(RULES.kind('Stop!'), 'words');
+  t.equal(RULES.kind('okay stop'), 'words');
+  t.equal(RULES.kind('hold on'), 'words', 'a phrase of BARGE_IN_WORDS');
+  t.equal(RULES.kind('hold it'), 'short', 'half an interrupting phrase is not the phrase');
+  t.equal(RULES.kind(''), 'empty');
 });
 
 for (const row of rows) {

@@ -105,6 +105,19 @@ t.test('an unfinished final is released after the long silence when nothing foll
   t.notOk(gate.holding);
 });
 
+t.test("a complete final that comes in the utterance's trailing silence (the ASR flushed early) is released at the VAD's end, not after the long silence", async (t) => {
+  const { owner, gate, clock, run } = setup();
+  owner.lastVoicedAtMs = clock.now();
+  owner.speaking = true; // the VAD's utterance is still open: its silence has not reached the minimum yet
+  run(100);
+  gate.transcript('go forward ten meters', true);
+  run(100);
+  t.same(owner.finals, [], 'held while the utterance is open');
+  owner.speaking = false; // the VAD ends the utterance; no voice came after the final
+  run(MIN);
+  t.same(owner.finals, ['go forward ten meters'], 'released after the short silence');
+});
+
 t.test('a complete final while the caller speaks again is held and joined', async (t) => {
   const { owner, gate, speakUntilNow, run } = setup();
   speakUntilNow();
@@ -169,6 +182,7 @@ t.test('the detector is asked about the whole turn, with the silence and the cal
   run(300);
   owner.speaking = true;
   gate.transcript('book a table', true);
+  run(20); // the caller goes on speaking after that final: their voice comes after it
   speakUntilNow();
   run(MIN);
   gate.transcript('for two', true);

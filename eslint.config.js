@@ -85,16 +85,7 @@ const unusedVars = [
 
 export default defineConfig(
   {
-    ignores: [
-      'dist/**',
-      'node_modules/**',
-      'coverage/**',
-      '.tap/**',
-      'test-artifacts/**',
-      'bench/results/**',
-      'deploy/**',
-      'vendors/**',
-    ],
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'test-artifacts/**', 'bench/results/**', 'deploy/**', 'vendors/**'],
   },
   js.configs.recommended,
   {
@@ -125,10 +116,7 @@ export default defineConfig(
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
       // Rejecting with what was caught passes a failure through; creating a non-Error rejection is still an error.
-      '@typescript-eslint/prefer-promise-reject-errors': [
-        'error',
-        { allowThrowingAny: true, allowThrowingUnknown: true },
-      ],
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
       // Functions that implement a promise-returning contract (adapters, hooks) are `async` without awaiting so that
       // a synchronous throw becomes a rejection, which is what their callers handle.
       '@typescript-eslint/require-await': 'off',

@@ -10,11 +10,27 @@
  */
 import { Session } from 'node:inspector/promises';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; selfSize: number; children: ProfileNode[] }
-interface SamplingProfile { head: ProfileNode; samples: { size: number; nodeId: number }[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  selfSize: number;
+  children: ProfileNode[];
+}
+interface SamplingProfile {
+  head: ProfileNode;
+  samples: { size: number; nodeId: number }[];
+}
 
-export interface AllocSite { site: string; bytes: number }
+export interface AllocSite {
+  site: string;
+  bytes: number;
+}
 export interface AllocSummary {
   totalBytes: number;
   /** Innermost frame of each allocation. */
@@ -33,7 +49,10 @@ function label(f: CallFrame): string {
 }
 
 function rank(map: Map<string, number>, n: number): AllocSite[] {
-  return [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([site, bytes]) => ({ site, bytes }));
+  return [...map]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([site, bytes]) => ({ site, bytes }));
 }
 
 export function summarize(profile: SamplingProfile, n = 25): AllocSummary {

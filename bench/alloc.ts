@@ -27,7 +27,9 @@ const SECONDS = opt('seconds', QUICK ? 3 : 8);
 const RUNS = opt('runs', QUICK ? 1 : 3);
 const RATE = Number(process.env.BENCH_RATE ?? 16000);
 const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
-const START_FLAGS = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }).scripts.start
+const START_FLAGS = (
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
+).scripts.start
   .split(' ')
   .filter((a) => a.startsWith('--'));
 /** Node flags of the targets: those of `npm start`, then `BENCH_TARGET_FLAGS` (e.g. `--trace-deopt`), as in `npm run bench`. */
@@ -59,7 +61,15 @@ async function measure(name: 'gateway' | 'baseline'): Promise<AllocRun> {
     const framesIn = a.framesIn as number;
     const framesOut = a.framesOut as number;
     const totalBytes = a.totalBytes as number;
-    return { framesIn, framesOut, totalBytes, bytesPerMessage: Math.round(totalBytes / Math.max(1, framesIn + framesOut)), ownTop: a.ownTop as AllocSite[], top: a.top as AllocSite[], pairs: a.pairs as AllocSite[] };
+    return {
+      framesIn,
+      framesOut,
+      totalBytes,
+      bytesPerMessage: Math.round(totalBytes / Math.max(1, framesIn + framesOut)),
+      ownTop: a.ownTop as AllocSite[],
+      top: a.top as AllocSite[],
+      pairs: a.pairs as AllocSite[],
+    };
   } finally {
     gen.send({ cmd: 'exit' });
     target.send({ cmd: 'exit' });
@@ -85,7 +95,17 @@ async function main(): Promise<void> {
   const b = runs.map((r) => r.baseline.bytesPerMessage);
   const ratio = runs.map((r) => Math.round((r.gateway.bytesPerMessage / r.baseline.bytesPerMessage) * 100) / 100);
   const last = runs[runs.length - 1] as (typeof runs)[number];
-  const result = { started: new Date().toISOString(), node: process.version, legs: LEGS, seconds: SECONDS, rateHz: RATE, gatewayBytesPerMessage: g, baselineBytesPerMessage: b, ratio, runs };
+  const result = {
+    started: new Date().toISOString(),
+    node: process.version,
+    legs: LEGS,
+    seconds: SECONDS,
+    rateHz: RATE,
+    gatewayBytesPerMessage: g,
+    baselineBytesPerMessage: b,
+    ratio,
+    runs,
+  };
   const md = [
     `# Allocation per audio message (\`npm run bench:alloc\`)`,
     '',

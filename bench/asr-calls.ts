@@ -36,8 +36,21 @@ const MAX_TAIL_MS = Number(process.env.MAX_TAIL_MS ?? 9000);
  * One gateway with `env` (AUDIO_RATE, ASR_BAND_FILL, ASR_GRAMMAR, …); `jobs` played as calls, at most `concurrency`
  * at once. Returns call id → the final transcripts in order, joined by a space.
  */
-export async function transcribeThroughGateway(env: Record<string, string>, jobs: readonly CallJob[], concurrency: number, onDone?: () => void): Promise<Map<string, string>> {
-  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'none', LOCAL_ASR_MAX_PROCESSES: String(concurrency * 4), ...env };
+export async function transcribeThroughGateway(
+  env: Record<string, string>,
+  jobs: readonly CallJob[],
+  concurrency: number,
+  onDone?: () => void,
+): Promise<Map<string, string>> {
+  const full = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    ASR_ADAPTER: 'local',
+    TTS_ADAPTER: 'none',
+    LOCAL_ASR_MAX_PROCESSES: String(concurrency * 4),
+    ...env,
+  };
   const config = loadConfig(full);
   const logger = createLogger(config.logLevel);
   const heard = new Map<string, string[]>();

@@ -37,7 +37,14 @@ function transcriptions(file: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     const id = /\(([^)]+)\)\s*$/.exec(line)?.[1];
-    if (id) m.set(id, line.replace(/<\/?s>|\([^)]*\)\s*$/g, '').replace(/\s+/g, ' ').trim());
+    if (id)
+      m.set(
+        id,
+        line
+          .replace(/<\/?s>|\([^)]*\)\s*$/g, '')
+          .replace(/\s+/g, ' ')
+          .trim(),
+      );
   }
   return m;
 }
@@ -46,7 +53,13 @@ function transcriptions(file: string): Map<string, string> {
 export function loadCorpus(quick: boolean): Utterance[] {
   const out: Utterance[] = [];
   const raw = readFileSync(`${TESTDATA}/goforward.raw`);
-  out.push({ set: 'an4', id: 'goforward', ref: 'go forward ten meters', samples: new Int16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)), sampleRateHz: 16000 });
+  out.push({
+    set: 'an4',
+    id: 'goforward',
+    ref: 'go forward ten meters',
+    samples: new Int16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length)),
+    sampleRateHz: 16000,
+  });
   const cards = transcriptions(`${TESTDATA}/cards/cards.transcription`);
   for (const id of quick ? ['001'] : ['001', '002', '003', '004', '005']) {
     const w = readWavFile(`${TESTDATA}/cards/${id}.wav`);

@@ -17,7 +17,12 @@ function usPer(fn: (i: number) => void): number {
   return Math.round(Number(process.hrtime.bigint() - t0) / ROUNDS / 10) / 100;
 }
 
-export async function measureFillCost(): Promise<{ fillUsPerChunk: number; measureUsPerChunk: number; resampleUsPerChunk: number; fillToResampleRatio: number }> {
+export async function measureFillCost(): Promise<{
+  fillUsPerChunk: number;
+  measureUsPerChunk: number;
+  resampleUsPerChunk: number;
+  fillToResampleRatio: number;
+}> {
   await loadResampler();
   const speech = readWavFile(`${TESTDATA}/cards/005.wav`).samples;
   const chunks = Math.floor(speech.length / CHUNK_SAMPLES);
@@ -42,5 +47,10 @@ export async function measureFillCost(): Promise<{ fillUsPerChunk: number; measu
     r.process(half);
   });
   r.close();
-  return { fillUsPerChunk: fillUs, measureUsPerChunk: measureUs, resampleUsPerChunk: resampleUs, fillToResampleRatio: Math.round((fillUs / resampleUs) * 100) / 100 };
+  return {
+    fillUsPerChunk: fillUs,
+    measureUsPerChunk: measureUs,
+    resampleUsPerChunk: resampleUs,
+    fillToResampleRatio: Math.round((fillUs / resampleUs) * 100) / 100,
+  };
 }

@@ -55,7 +55,14 @@ export async function loadMenuSet(quick: boolean): Promise<MenuUtterance[]> {
           samples.set(p, off);
           off += p.length;
         }
-        out.push({ set: 'menu', id: `${voice}-${text.replace(/\s+/g, '-')}`, ref: text, samples, sampleRateHz: rate, chosen: (hyp) => menu.chooseOption(hyp)?.name === option });
+        out.push({
+          set: 'menu',
+          id: `${voice}-${text.replace(/\s+/g, '-')}`,
+          ref: text,
+          samples,
+          sampleRateHz: rate,
+          chosen: (hyp) => menu.chooseOption(hyp)?.name === option,
+        });
       }
     }
   } finally {

@@ -127,31 +127,83 @@ async function main(): Promise<void> {
     widebandWerPct: { off: pick('local, fill off', 'wideband-16k'), auto: pick('local, fill auto', 'wideband-16k') },
     menuRightPct: menuTable.find((m) => m.setup.endsWith('auto'))?.rightPct ?? null,
   };
-  const result = { node: process.version, quick: QUICK, concurrency: CONCURRENCY, goal, fillCost, wer: table, menu: menuTable, utterances: [...rows, ...menuRows] };
+  const result = {
+    node: process.version,
+    quick: QUICK,
+    concurrency: CONCURRENCY,
+    goal,
+    fillCost,
+    wer: table,
+    menu: menuTable,
+    utterances: [...rows, ...menuRows],
+  };
   const dir = benchOutDir(process.argv, RESULTS);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'asr.json'), JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(dir, 'asr.md'), markdown(result.goal, table, menuTable, fillCost, rows, menuRows));
-  console.log(`telephone-band WER (fill off → auto): 16 kHz leg ${goal.telephoneWerBeforePct['16k']} % → ${goal.telephoneWerAfterPct['16k']} %, 8 kHz leg ${goal.telephoneWerBeforePct['8k']} % → ${goal.telephoneWerAfterPct['8k']} %; wideband ${goal.widebandWerPct.off} % → ${goal.widebandWerPct.auto} %; IVR menu at 8 kHz telephone band: ${goal.menuRightPct} % right`);
+  console.log(
+    `telephone-band WER (fill off → auto): 16 kHz leg ${goal.telephoneWerBeforePct['16k']} % → ${goal.telephoneWerAfterPct['16k']} %, 8 kHz leg ${goal.telephoneWerBeforePct['8k']} % → ${goal.telephoneWerAfterPct['8k']} %; wideband ${goal.widebandWerPct.off} % → ${goal.widebandWerPct.auto} %; IVR menu at 8 kHz telephone band: ${goal.menuRightPct} % right`,
+  );
   console.log(`wrote ${join(dir, 'asr.json')} and asr.md`);
 }
 
 /** One row of the WER table: a setup and way over all sets, and per set. */
-interface WerRow { setup: string; way: string; werPct: number | null; perSetWerPct: Record<string, number | null>; utterances: number }
+interface WerRow {
+  setup: string;
+  way: string;
+  werPct: number | null;
+  perSetWerPct: Record<string, number | null>;
+  utterances: number;
+}
 /** One row of the IVR menu table. */
-interface MenuRow { setup: string; way: string; answers: number; right: number; rightPct: number | null }
+interface MenuRow {
+  setup: string;
+  way: string;
+  answers: number;
+  right: number;
+  rightPct: number | null;
+}
 
-function markdown(goal: Record<string, unknown>, table: WerRow[], menu: MenuRow[], cost: Awaited<ReturnType<typeof measureFillCost>>, rows: Row[], menuRows: Row[]): string {
+function markdown(
+  goal: Record<string, unknown>,
+  table: WerRow[],
+  menu: MenuRow[],
+  cost: Awaited<ReturnType<typeof measureFillCost>>,
+  rows: Row[],
+  menuRows: Row[],
+): string {
   const L: string[] = [];
   L.push(`# Local ASR word error rate (${QUICK ? 'quick run' : 'full run'}, ${new Date().toISOString().slice(0, 10)}, Node ${process.version})`, '');
-  L.push('Each utterance is one call through a real gateway leg (simulator → WebSocket → jitter buffer → pocketsphinx child process); WER = word-level edit distance / reference words, over all utterances of the row.', '');
+  L.push(
+    'Each utterance is one call through a real gateway leg (simulator → WebSocket → jitter buffer → pocketsphinx child process); WER = word-level edit distance / reference words, over all utterances of the row.',
+    '',
+  );
   L.push('| setup | way | WER % | per set (WER %) | utterances |', '|---|---|---|---|---|');
-  for (const r of table) L.push(`| ${String(r.setup)} | ${String(r.way)} | ${String(r.werPct ?? '–')} | ${Object.entries(r.perSetWerPct).map(([k, v]) => `${k} ${v ?? '–'}`).join(', ')} | ${String(r.utterances)} |`);
+  for (const r of table)
+    L.push(
+      `| ${String(r.setup)} | ${String(r.way)} | ${String(r.werPct ?? '–')} | ${Object.entries(r.perSetWerPct)
+        .map(([k, v]) => `${k} ${v ?? '–'}`)
+        .join(', ')} | ${String(r.utterances)} |`,
+    );
   L.push('', '## IVR menu (examples/ivr), telephone band in an 8 kHz leg, menu grammar', '', '| setup | answers | right | right % |', '|---|---|---|---|');
   for (const m of menu) L.push(`| ${String(m.setup)} | ${String(m.answers)} | ${String(m.right)} | ${String(m.rightPct ?? '–')} |`);
   L.push('', '## Cost of the band fill per 20 ms chunk (16 kHz, same run)', '');
-  L.push(`fill on: ${cost.fillUsPerChunk} µs; auto measuring a wideband call: ${cost.measureUsPerChunk} µs; baseline, the adapter's 8→16 kHz resampling of the same chunk: ${cost.resampleUsPerChunk} µs (fill/resample = ${cost.fillToResampleRatio}).`, '');
-  L.push('## Goals', '', '```json', JSON.stringify(goal, null, 2), '```', '', '## Every utterance', '', '| setup | way | id | heard | errors/words |', '|---|---|---|---|---|');
+  L.push(
+    `fill on: ${cost.fillUsPerChunk} µs; auto measuring a wideband call: ${cost.measureUsPerChunk} µs; baseline, the adapter's 8→16 kHz resampling of the same chunk: ${cost.resampleUsPerChunk} µs (fill/resample = ${cost.fillToResampleRatio}).`,
+    '',
+  );
+  L.push(
+    '## Goals',
+    '',
+    '```json',
+    JSON.stringify(goal, null, 2),
+    '```',
+    '',
+    '## Every utterance',
+    '',
+    '| setup | way | id | heard | errors/words |',
+    '|---|---|---|---|---|',
+  );
   for (const r of [...rows, ...menuRows]) L.push(`| ${r.setup} | ${r.way} | ${r.set}/${r.id} | ${r.hyp || '(nothing)'} | ${r.errors}/${r.words} |`);
   return L.join('\n') + '\n';
 }

@@ -41,7 +41,9 @@ const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./target-baseline.js', import.meta.url));
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
-const START_FLAGS = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }).scripts.start
+const START_FLAGS = (
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
+).scripts.start
   .split(' ')
   .filter((a) => a.startsWith('--'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -95,10 +97,25 @@ interface Target {
 }
 
 async function startGateway(workers: number, core: number | undefined): Promise<Target> {
-  const p = node(MAIN, core, {
-    PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', WORKERS: String(workers), ASR_ADAPTER: 'none', BOT_ADAPTER: 'echo',
-    TTS_ADAPTER: 'flite', BARGE_IN: 'false', JITTER_TARGET_MS: '0', MAX_CALLS: '5000', UPGRADE_RATE_PER_SOURCE: '0',
-  }, false);
+  const p = node(
+    MAIN,
+    core,
+    {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      WORKERS: String(workers),
+      ASR_ADAPTER: 'none',
+      BOT_ADAPTER: 'echo',
+      TTS_ADAPTER: 'flite',
+      BARGE_IN: 'false',
+      JITTER_TARGET_MS: '0',
+      MAX_CALLS: '5000',
+      UPGRADE_RATE_PER_SOURCE: '0',
+    },
+    false,
+  );
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     p.stdout!.on('data', (d: Buffer) => {
@@ -111,7 +128,9 @@ async function startGateway(workers: number, core: number | undefined): Promise<
   });
   out = '';
   return {
-    label: `gateway WORKERS=${workers}`, urls: `ws://127.0.0.1:${port}/socket`, pids: [p.pid!],
+    label: `gateway WORKERS=${workers}`,
+    urls: `ws://127.0.0.1:${port}/socket`,
+    pids: [p.pid!],
     stop: () => new Promise<void>((r) => (p.once('exit', () => r()), treeKill(p.pid!), p.kill('SIGKILL'))),
   };
 }
@@ -131,7 +150,9 @@ async function startBaselines(n: number, core: number | undefined): Promise<Targ
   const procs = Array.from({ length: n }, () => node(BASELINE, core, process.env, true));
   const ready = await Promise.all(procs.map((p) => request(p, undefined, 'ready')));
   return {
-    label: n === 1 ? 'baseline' : `${n} baselines`, urls: ready.map((r) => `ws://127.0.0.1:${r.port as number}/socket`).join(','), pids: procs.map((p) => p.pid!),
+    label: n === 1 ? 'baseline' : `${n} baselines`,
+    urls: ready.map((r) => `ws://127.0.0.1:${r.port as number}/socket`).join(','),
+    pids: procs.map((p) => p.pid!),
     stop: async () => void (await Promise.all(procs.map((p) => new Promise((r) => (p.once('exit', r), p.send({ cmd: 'exit' })))))),
   };
 }
@@ -162,7 +183,7 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
   const cpu0 = t.pids.reduce((a, p) => a + treeCpuS(p), 0);
   const t0 = performance.now();
   await sleep(MEASURE_MS);
-  const g = (await request(gen, { cmd: 'stats' }, 'stats'));
+  const g = await request(gen, { cmd: 'stats' }, 'stats');
   const cpuPct = ((t.pids.reduce((a, p) => a + treeCpuS(p), 0) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
   await new Promise((r) => (gen.once('exit', r), gen.send({ cmd: 'exit' })));
   await sleep(1000); // let the target close the legs
@@ -173,11 +194,17 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
   const l = g.tickLateness as typeof h;
   lat.mergeArray(l.counts, l.count, l.sum, l.max);
   const r: BurstLevel = {
-    legs, openLegs: g.openLegs as number,
+    legs,
+    openLegs: g.openLegs as number,
     pacingMs: { p50: iv.percentile(50), p99: iv.percentile(99), p999: iv.percentile(99.9) },
     maxGapMs: Math.round((g.maxGapMs as number) * 10) / 10,
-    lateFrames: g.late as number, wrongSize: g.wrongSize as number,
-    cpuPct: Math.round(cpuPct), generatorLatenessP99Ms: lat.percentile(99), framesReceived: g.framesReceived as number, valid: false, held: false,
+    lateFrames: g.late as number,
+    wrongSize: g.wrongSize as number,
+    cpuPct: Math.round(cpuPct),
+    generatorLatenessP99Ms: lat.percentile(99),
+    framesReceived: g.framesReceived as number,
+    valid: false,
+    held: false,
   };
   r.valid = r.generatorLatenessP99Ms <= GENERATOR_OK_MS;
   // Held: every leg open, frames flowed (at least half a second of audio per leg), pacing within the limit.
@@ -199,7 +226,12 @@ async function series(start: () => Promise<Target>, levels: number[], genCore: n
 
 type Series = Awaited<ReturnType<typeof series>>;
 const fmt = (s: Series) =>
-  s.levels.map((l) => `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.generatorLatenessP99Ms}${l.valid ? '' : ' ⚠'} | ${l.held ? 'yes' : 'no'} |`).join('\n');
+  s.levels
+    .map(
+      (l) =>
+        `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.generatorLatenessP99Ms}${l.valid ? '' : ' ⚠'} | ${l.held ? 'yes' : 'no'} |`,
+    )
+    .join('\n');
 const held = (s: Series) => s.levels.filter((l) => l.held).reduce((a, l) => Math.max(a, l.legs), 0);
 
 async function main(): Promise<void> {
@@ -214,16 +246,26 @@ async function main(): Promise<void> {
     ];
     runs.push({ perCore, machine });
   }
-  const head = '| target | legs | open | pacing p50 ms | p99 ms | p99.9 ms | largest gap ms | late frames | CPU % | generator lateness p99 ms | held |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
+  const head =
+    '| target | legs | open | pacing p50 ms | p99 ms | p99.9 ms | largest gap ms | late frames | CPU % | generator lateness p99 ms | held |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
   let md = `# Burst, in-phase bench (${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, pinned: ${HAS_TASKSET})\n\n`;
-  const invalid = runs.flatMap((r) => [...r.perCore, ...r.machine]).flatMap((x) => x.levels).filter((l) => !l.valid).length;
-  if (invalid) md += `**${invalid} level(s) marked ⚠ are not measurements of the target**: the load generator's timer was more than ${GENERATOR_OK_MS} ms late (p99), so it could neither send nor read in time (a busy machine). Re-run on a quiet one.\n\n`;
+  const invalid = runs
+    .flatMap((r) => [...r.perCore, ...r.machine])
+    .flatMap((x) => x.levels)
+    .filter((l) => !l.valid).length;
+  if (invalid)
+    md += `**${invalid} level(s) marked ⚠ are not measurements of the target**: the load generator's timer was more than ${GENERATOR_OK_MS} ms late (p99), so it could neither send nor read in time (a busy machine). Re-run on a quiet one.\n\n`;
   runs.forEach((r, i) => {
     md += `## Run ${i + 1}\n\nPer core (targets on core 0, generator on core 1):\n\n${head}\n${r.perCore.map(fmt).join('\n')}\n\n`;
     md += `Whole machine (nothing pinned; the generator shares the machine):\n\n${head}\n${r.machine.map(fmt).join('\n')}\n\n`;
     md += `Legs held per machine: ${r.machine.map((s) => `${s.label} ${held(s)}`).join(', ')}\n\n`;
   });
-  const result = { quick: QUICK, measureMs: MEASURE_MS, machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinned: HAS_TASKSET, nodeFlags: START_FLAGS }, runs };
+  const result = {
+    quick: QUICK,
+    measureMs: MEASURE_MS,
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, pinned: HAS_TASKSET, nodeFlags: START_FLAGS },
+    runs,
+  };
   mkdirSync(OUT_DIR, { recursive: true });
   writeFileSync(`${OUT_DIR}/burst.json`, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(`${OUT_DIR}/burst.md`, md);

@@ -40,24 +40,29 @@ async function main(): Promise<void> {
   const asleep = new EchoGuard({ sampleRateHz: 16000, maxDelayMs: 400, marginDb: 6 });
   results.push(bench('echo guard asleep (bot silent): caller frame', FRAMES, (i) => (sink += asleep.onCallerFrame(echoes[i % nFrames]!, false) ? 1 : 0)));
   const awake = new EchoGuard({ sampleRateHz: 16000, maxDelayMs: 400, marginDb: 6 });
-  results.push(bench('echo guard awake: frame sent + caller frame judged (estimation amortised)', FRAMES, (i) => {
-    awake.reference(frames[i % nFrames]!);
-    sink += awake.onCallerFrame(echoes[i % nFrames]!, false) ? 1 : 0;
-  }));
+  results.push(
+    bench('echo guard awake: frame sent + caller frame judged (estimation amortised)', FRAMES, (i) => {
+      awake.reference(frames[i % nFrames]!);
+      sink += awake.onCallerFrame(echoes[i % nFrames]!, false) ? 1 : 0;
+    }),
+  );
   const ring = 512;
   const ref = new Float64Array(ring).map((_, i) => 1000 + ((i * 7919) % 1000));
   const cal = new Float64Array(ring).map((_, i) => 10 + ((i * 104729) % 10));
   const scratch = echoScratch(300, 80);
   const out = { lagBlocks: 0, rho: 0, gain: 0, gainUpper: 0 };
-  results.push(bench('one delay estimation (1.5 s window, lags to 400 ms)', FRAMES / 20, (i) => {
-    estimateEcho(ref, cal, ring - 1, 400 + (i & 63), 300, 80, scratch, out);
-    sink += out.lagBlocks;
-  }));
+  results.push(
+    bench('one delay estimation (1.5 s window, lags to 400 ms)', FRAMES / 20, (i) => {
+      estimateEcho(ref, cal, ring - 1, 400 + (i & 63), 300, 80, scratch, out);
+      sink += out.lagBlocks;
+    }),
+  );
   const base = results[0]!.nsPerFrame;
   console.log(`echo guard stats after the awake run: ${JSON.stringify(awake.stats)}`);
   console.log('| step | ns / frame | × baseline copy | share of a 20 ms frame budget |');
   console.log('|---|---:|---:|---:|');
-  for (const r of results) console.log(`| ${r.name} | ${r.nsPerFrame} | ${Math.round((r.nsPerFrame / base) * 10) / 10} | ${((r.nsPerFrame / 20e6) * 100).toFixed(4)} % |`);
+  for (const r of results)
+    console.log(`| ${r.name} | ${r.nsPerFrame} | ${Math.round((r.nsPerFrame / base) * 10) / 10} | ${((r.nsPerFrame / 20e6) * 100).toFixed(4)} % |`);
   console.log(`(sink ${sink})`);
   vad.close();
 }

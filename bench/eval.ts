@@ -33,7 +33,12 @@ const ONLY_RATES = arg('rates', '').split(',').filter(Boolean).map(Number);
 const ONLY_SCENARIOS = arg('scenarios', '').split(',').filter(Boolean);
 const TRACE = argv.includes('--trace');
 /** `--set=KEY=VALUE,KEY2=VALUE2`: settings added to every run (an A/B of one setting in the same period). */
-const SET: Record<string, string> = Object.fromEntries(arg('set', '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+const SET: Record<string, string> = Object.fromEntries(
+  arg('set', '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const SUBSET = ONLY_MODES.length > 0 || ONLY_RATES.length > 0 || ONLY_SCENARIOS.length > 0;
 
 /** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */
@@ -51,14 +56,22 @@ function traceObserver(): CallObserver {
   const calls = new Map<string, { t0: number; lines: string[] }>();
   const fmt = (e: CallObserverEvent, rel: (ms: number) => string): string => {
     switch (e.type) {
-      case 'state': return `state ${e.state}`;
-      case 'transcript': return `transcript ${e.final ? 'final' : 'interim'} ${JSON.stringify(e.text)}`;
-      case 'bot-say': return `bot-say ${JSON.stringify(e.text.slice(0, 40))}`;
-      case 'timing': return `timing ${e.what} ${rel(e.startMs)} → ${rel(e.endMs)} = ${Math.round(e.endMs - e.startMs)} ms`;
-      case 'reply-start': return `reply-start #${e.replyId}${e.turnLatencyMs === undefined ? '' : ` turn latency ${e.turnLatencyMs} ms`}`;
-      case 'reply-done': return `reply-done #${e.replyId} heard ${e.heardMs}/${e.totalMs} ms${e.interrupted ? ' interrupted' : ''}`;
-      case 'call-end': return `call-end`;
-      default: return e.type;
+      case 'state':
+        return `state ${e.state}`;
+      case 'transcript':
+        return `transcript ${e.final ? 'final' : 'interim'} ${JSON.stringify(e.text)}`;
+      case 'bot-say':
+        return `bot-say ${JSON.stringify(e.text.slice(0, 40))}`;
+      case 'timing':
+        return `timing ${e.what} ${rel(e.startMs)} → ${rel(e.endMs)} = ${Math.round(e.endMs - e.startMs)} ms`;
+      case 'reply-start':
+        return `reply-start #${e.replyId}${e.turnLatencyMs === undefined ? '' : ` turn latency ${e.turnLatencyMs} ms`}`;
+      case 'reply-done':
+        return `reply-done #${e.replyId} heard ${e.heardMs}/${e.totalMs} ms${e.interrupted ? ' interrupted' : ''}`;
+      case 'call-end':
+        return `call-end`;
+      default:
+        return e.type;
     }
   };
   return {
@@ -79,7 +92,17 @@ function traceObserver(): CallObserver {
 }
 
 async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
-  const env = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: BOT, AUDIO_RATE: String(rateHz), ...MODES[mode], ...SET };
+  const env = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    ASR_ADAPTER: 'local',
+    TTS_ADAPTER: 'flite',
+    BOT_ADAPTER: BOT,
+    AUDIO_RATE: String(rateHz),
+    ...MODES[mode],
+    ...SET,
+  };
   const config = loadConfig(env);
   const gw = await buildGateway({ config, logger: createLogger('warn'), env: { ...process.env, ...env }, observer: TRACE ? traceObserver() : undefined });
   const port = await gw.listen();
@@ -88,7 +111,12 @@ async function runOne(rateHz: number, mode: 'off' | 'on'): Promise<EvalResult> {
     const names = ONLY_SCENARIOS.length ? ONLY_SCENARIOS : QUICK ? QUICK_SCENARIOS : undefined;
     const scenarios = names ? all.filter((s) => names.includes(s.name)) : all;
     return await runEval({
-      url: `http://127.0.0.1:${port}`, scenarios, rateHz, repeat: REPEAT, concurrency: CONCURRENCY, words: WORDS,
+      url: `http://127.0.0.1:${port}`,
+      scenarios,
+      rateHz,
+      repeat: REPEAT,
+      concurrency: CONCURRENCY,
+      words: WORDS,
       onCall: (done, total, name) => process.stderr.write(`\r${rateHz} Hz, ${mode}: call ${done}/${total} (${name})          `),
     });
   } finally {
@@ -107,9 +135,20 @@ async function main(): Promise<void> {
       runs.push({ label: `${rateHz / 1000} kHz ${mode}`, rateHz, mode, env: MODES[mode], result });
     }
   }
-  const dir = benchOutDir(SUBSET && !argv.some((a) => a.startsWith('--out=')) ? [...argv, '--quick'] : argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
+  const dir = benchOutDir(
+    SUBSET && !argv.some((a) => a.startsWith('--out=')) ? [...argv, '--quick'] : argv,
+    fileURLToPath(new URL('../../bench/results/', import.meta.url)),
+  );
   mkdirSync(dir, { recursive: true });
-  const meta = { node: process.version, date: new Date().toISOString(), quick: QUICK, repeat: REPEAT, concurrency: CONCURRENCY, bot: BOT.replace(/^.*\/eval\//, 'eval/'), durationS: Math.round((Date.now() - started) / 1000) };
+  const meta = {
+    node: process.version,
+    date: new Date().toISOString(),
+    quick: QUICK,
+    repeat: REPEAT,
+    concurrency: CONCURRENCY,
+    bot: BOT.replace(/^.*\/eval\//, 'eval/'),
+    durationS: Math.round((Date.now() - started) / 1000),
+  };
   writeFileSync(join(dir, 'eval.json'), JSON.stringify({ ...meta, modes: MODES, runs }, null, 2) + '\n');
   const md = [
     `# Call evals (\`npm run bench:eval\`)`,

@@ -63,7 +63,14 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
   for (let i = 0; i < count; i++) {
     const ws = new WebSocket(urls[i % urls.length]!, { perMessageDeflate: false });
     // In phase: all calls speak, pause and send each frame at the same moment (the worst case for the tail).
-    const leg: Leg = { ws, open: false, offset: o.inPhase ? 0 : Math.floor(Math.random() * CYCLE_FRAMES), phase: o.inPhase ? 0 : i % SUBSLOTS, lastRx: 0, maxGap: 0 };
+    const leg: Leg = {
+      ws,
+      open: false,
+      offset: o.inPhase ? 0 : Math.floor(Math.random() * CYCLE_FRAMES),
+      phase: o.inPhase ? 0 : i % SUBSLOTS,
+      lastRx: 0,
+      maxGap: 0,
+    };
     legs.push(leg);
     opened.push(
       new Promise<void>((resolve) => {
@@ -127,7 +134,17 @@ process.on('message', (m: { cmd: string; url?: string; count?: number; rate?: nu
   if (m.cmd === 'open') {
     void open(m.url as string, m.count as number, m.rate as number, m).then(() => process.send?.({ cmd: 'opened', legs: legs.filter((l) => l.open).length }));
   } else if (m.cmd === 'stats') {
-    process.send?.({ cmd: 'stats', intervals: intervals.toJSON(), tickLateness: tickLateness.toJSON(), wrongSize, late, framesSent, framesReceived, openLegs: legs.filter((l) => l.open).length, maxGapMs: legs.reduce((a, l) => Math.max(a, l.maxGap), 0) });
+    process.send?.({
+      cmd: 'stats',
+      intervals: intervals.toJSON(),
+      tickLateness: tickLateness.toJSON(),
+      wrongSize,
+      late,
+      framesSent,
+      framesReceived,
+      openLegs: legs.filter((l) => l.open).length,
+      maxGapMs: legs.reduce((a, l) => Math.max(a, l.maxGap), 0),
+    });
     for (const l of legs) l.maxGap = 0;
     intervals.reset();
     tickLateness.reset();

@@ -63,7 +63,13 @@ function readProc(pid: number): Proc | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = stat.lastIndexOf(')');
     const f = stat.slice(close + 2).split(' ');
-    return { pid, ppid: Number(f[1]), comm: stat.slice(stat.indexOf('(') + 1, close), cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]), rssBytes: Number(f[21]) * PAGE };
+    return {
+      pid,
+      ppid: Number(f[1]),
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      cpuTicks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]),
+      rssBytes: Number(f[21]) * PAGE,
+    };
   } catch {
     return undefined;
   }
@@ -81,11 +87,19 @@ function pss(pid: number): number {
 /** The gateway and its descendants. `cpuTicks` includes reaped children (cutime/cstime). */
 function tree(root: number): Proc[] {
   const all: Proc[] = [];
-  for (const n of readdirSync('/proc')) if (/^\d+$/.test(n)) { const p = readProc(Number(n)); if (p) all.push(p); }
+  for (const n of readdirSync('/proc'))
+    if (/^\d+$/.test(n)) {
+      const p = readProc(Number(n));
+      if (p) all.push(p);
+    }
   const ids = new Set([root]);
-  for (let added = true; added; ) {
+  for (let added = true; added;) {
     added = false;
-    for (const p of all) if (!ids.has(p.pid) && ids.has(p.ppid)) { ids.add(p.pid); added = true; }
+    for (const p of all)
+      if (!ids.has(p.pid) && ids.has(p.ppid)) {
+        ids.add(p.pid);
+        added = true;
+      }
   }
   return all.filter((p) => ids.has(p.pid));
 }
@@ -99,7 +113,12 @@ interface Sample {
 
 function sample(root: number): Sample {
   const t = tree(root);
-  return { rss: t.reduce((n, p) => n + p.rssBytes, 0), pss: t.reduce((n, p) => n + pss(p.pid), 0), cpuTicks: t.reduce((n, p) => n + p.cpuTicks, 0), processes: t.length };
+  return {
+    rss: t.reduce((n, p) => n + p.rssBytes, 0),
+    pss: t.reduce((n, p) => n + pss(p.pid), 0),
+    cpuTicks: t.reduce((n, p) => n + p.cpuTicks, 0),
+    processes: t.length,
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -131,20 +150,24 @@ async function waitHealthy(url: string, gw: ChildProcess): Promise<void> {
 /** N legs talking like Vonage callers: speech, 2 s of low noise, looped; one frame per leg every 20 ms. */
 async function openCallers(wsUrl: string, n: number, firstId = 0): Promise<{ legs: WebSocket[]; stop(): void }> {
   const legs = await Promise.all(
-    Array.from({ length: n }, (_, j) => new Promise<WebSocket>((resolve, reject) => {
-      const i = firstId + j;
-      const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
-      ws.on('error', reject);
-      ws.on('message', (d, isBinary) => {
-        if (isBinary) return;
-        const m = JSON.parse((d as Buffer).toString()) as { action?: string; payload?: unknown };
-        if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
-      });
-      ws.once('open', () => {
-        ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=16000', uuid: `mem-${i}` }));
-        resolve(ws);
-      });
-    })),
+    Array.from(
+      { length: n },
+      (_, j) =>
+        new Promise<WebSocket>((resolve, reject) => {
+          const i = firstId + j;
+          const ws = new WebSocket(wsUrl, { perMessageDeflate: false });
+          ws.on('error', reject);
+          ws.on('message', (d, isBinary) => {
+            if (isBinary) return;
+            const m = JSON.parse((d as Buffer).toString()) as { action?: string; payload?: unknown };
+            if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
+          });
+          ws.once('open', () => {
+            ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': 'audio/l16;rate=16000', uuid: `mem-${i}` }));
+            resolve(ws);
+          });
+        }),
+    ),
   );
   const loop = Buffer.concat([SPEECH, Buffer.alloc(32000 * 2)]);
   for (let i = 0; i < loop.length - SPEECH.length; i += 2) loop.writeInt16LE(Math.round((Math.random() - 0.5) * 64), SPEECH.length + i);
@@ -286,7 +309,11 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\n${runs} runs (min–max):`);
-  console.log('| pipeline | calls | idle RSS MB | first call RSS MB | RSS per further call MB | PSS per further call MB | CPU per call (steady) | CPU s per call (first ' + warmupS + ' s) |');
+  console.log(
+    '| pipeline | calls | idle RSS MB | first call RSS MB | RSS per further call MB | PSS per further call MB | CPU per call (steady) | CPU s per call (first ' +
+      warmupS +
+      ' s) |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const p of pipelines) {
     const rs = results.filter((r) => r.pipeline === p);
@@ -294,7 +321,9 @@ async function main(): Promise<void> {
       const v = rs.map(f);
       return `${Math.min(...v).toFixed(d)}–${Math.max(...v).toFixed(d)}`;
     };
-    console.log(`| ${p} | ${callsOf(p)} | ${span((r) => r.idle.rss / 1048576, 0)} | ${span((r) => r.firstCallRssMB, 0)} | ${span((r) => r.rssPerCallMB, 1)} | ${span((r) => r.pssPerCallMB, 1)} | ${span((r) => r.cpuPerCall * 100, 1)} % | ${span((r) => r.warmupCpuSPerCall, 2)} |`);
+    console.log(
+      `| ${p} | ${callsOf(p)} | ${span((r) => r.idle.rss / 1048576, 0)} | ${span((r) => r.firstCallRssMB, 0)} | ${span((r) => r.rssPerCallMB, 1)} | ${span((r) => r.pssPerCallMB, 1)} | ${span((r) => r.cpuPerCall * 100, 1)} % | ${span((r) => r.warmupCpuSPerCall, 2)} |`,
+    );
   }
 }
 

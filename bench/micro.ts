@@ -38,10 +38,12 @@ async function main(): Promise<void> {
   results.push(bench('reframer: 600-byte chunks (re-assembly)', FRAMES, () => rf.push(odd)));
 
   const jb = new JitterBuffer({ frameBytes: 640, targetFrames: 3, capacityFrames: 50, fillSilence: false }, { onFrame: () => sink++, onGap: () => sink-- });
-  results.push(bench('jitter buffer: push + tick', FRAMES, (i) => {
-    jb.push(frame, i * 20);
-    jb.tick(1);
-  }));
+  results.push(
+    bench('jitter buffer: push + tick', FRAMES, (i) => {
+      jb.push(frame, i * 20);
+      jb.tick(1);
+    }),
+  );
 
   const clock = new ManualClock();
   const ticker = new Ticker(clock);
@@ -49,10 +51,12 @@ async function main(): Promise<void> {
   const events = { onSegmentStart: () => {}, onSegmentPlayed: () => {}, onSegmentInterrupted: () => {} };
   const pacer = new Pacer({ frameBytes: 640, leadFrames: 5, capacityFrames: 3000, watermarkBytes: 65536 }, pacerSink, ticker, clock, events);
   pacer.beginSegment(1);
-  results.push(bench('pacer: enqueue + tick (one frame out)', FRAMES, () => {
-    pacer.enqueue(frame);
-    pacer.onTick(0, 1);
-  }));
+  results.push(
+    bench('pacer: enqueue + tick (one frame out)', FRAMES, () => {
+      pacer.enqueue(frame);
+      pacer.onTick(0, 1);
+    }),
+  );
 
   const samples24 = new Int16Array(480).map((_, i) => Math.round(8000 * Math.sin(i / 7)));
   const samples16 = new Int16Array(320).map((_, i) => Math.round(8000 * Math.sin(i / 5)));

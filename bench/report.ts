@@ -7,7 +7,15 @@ export interface BenchResult {
   quick: boolean;
   machine: { cpus: number; model?: string; node: string; pinned: boolean; nodeFlags?: string[] };
   criterion: string;
-  gateway: { capacityLegs: number; levels: LevelResult[]; ingressLatencyMs: { p50: number; p99: number; p999: number }; pacingIntervalMs: { p50: number; p99: number }; cpuPerLegPct: number; rssPerLegKiB: number; at: number };
+  gateway: {
+    capacityLegs: number;
+    levels: LevelResult[];
+    ingressLatencyMs: { p50: number; p99: number; p999: number };
+    pacingIntervalMs: { p50: number; p99: number };
+    cpuPerLegPct: number;
+    rssPerLegKiB: number;
+    at: number;
+  };
   baseline: { capacityLegs: number; levels: LevelResult[]; cpuPerLegPct: number };
   ratio: { capacity: number; cpuPerLeg: number };
   ceiling: number;
@@ -22,10 +30,15 @@ export function renderMarkdown(r: BenchResult): string {
     '| target | legs | pacing p50 / p99 / max (ms) | ingress p50 / p99 / p99.9 (ms) | CPU % (per leg) | RSS MiB (per leg KiB) | loop delay p99 (ms) | lost in/out | late | pass |',
     '|---|---:|---|---|---|---|---:|---|---:|---|',
   ];
-  for (const [name, levels] of [['baseline', r.baseline.levels], ['gateway', r.gateway.levels]] as const) {
+  for (const [name, levels] of [
+    ['baseline', r.baseline.levels],
+    ['gateway', r.gateway.levels],
+  ] as const) {
     for (const l of levels) {
       const ing = l.ingressLatencyMs ? `${l.ingressLatencyMs.p50} / ${l.ingressLatencyMs.p99} / ${l.ingressLatencyMs.p999}` : '—';
-      lines.push(`| ${name} | ${l.legs} | ${l.pacingIntervalMs.p50} / ${l.pacingIntervalMs.p99} / ${l.pacingIntervalMs.max} | ${ing} | ${l.cpuPct} (${l.cpuPerLegPct}) | ${l.rssMiB} (${l.rssPerLegKiB}) | ${l.eventLoopDelayP99Ms} | ${l.lostInbound}/${l.lostOutbound} | ${l.lateFrames} | ${l.pass ? 'yes' : 'no'} |`);
+      lines.push(
+        `| ${name} | ${l.legs} | ${l.pacingIntervalMs.p50} / ${l.pacingIntervalMs.p99} / ${l.pacingIntervalMs.max} | ${ing} | ${l.cpuPct} (${l.cpuPerLegPct}) | ${l.rssMiB} (${l.rssPerLegKiB}) | ${l.eventLoopDelayP99Ms} | ${l.lostInbound}/${l.lostOutbound} | ${l.lateFrames} | ${l.pass ? 'yes' : 'no'} |`,
+      );
     }
   }
   return lines.join('\n') + '\n';
@@ -50,13 +63,31 @@ export function renderSvg(r: BenchResult): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${pad.l}" y="18" font-size="13">Latency and pacing against concurrent ${r.sampleRateHz / 1000} kHz legs${r.quick ? ' (quick)' : ''}</text>`,
-    ...ticksY.map((v) => `<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${pad.l - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v} ms</text>`),
+    ...ticksY.map(
+      (v) =>
+        `<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/><text x="${pad.l - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end">${v} ms</text>`,
+    ),
     ...ticksX.map((v) => `<text x="${x(v)}" y="${H - pad.b + 14}" font-size="10" text-anchor="middle">${v}</text>`),
     `<text x="${(W + pad.l) / 2}" y="${H - 8}" font-size="11" text-anchor="middle">concurrent legs</text>`,
     `<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(25)}" y2="${y(25)}" stroke="#c00" stroke-dasharray="4 3"/>`,
-    line(r.gateway.levels.map((l) => [l.legs, l.pacingIntervalMs.p99]), '#1f77b4', 'gateway pacing interval p99', 0),
-    line(r.baseline.levels.map((l) => [l.legs, l.pacingIntervalMs.p99]), '#ff7f0e', 'baseline (ws echo) interval p99', 16),
-    line(r.gateway.levels.map((l) => [l.legs, l.ingressLatencyMs?.p99 ?? 0]), '#2ca02c', 'gateway ingress latency p99', 32),
+    line(
+      r.gateway.levels.map((l) => [l.legs, l.pacingIntervalMs.p99]),
+      '#1f77b4',
+      'gateway pacing interval p99',
+      0,
+    ),
+    line(
+      r.baseline.levels.map((l) => [l.legs, l.pacingIntervalMs.p99]),
+      '#ff7f0e',
+      'baseline (ws echo) interval p99',
+      16,
+    ),
+    line(
+      r.gateway.levels.map((l) => [l.legs, l.ingressLatencyMs?.p99 ?? 0]),
+      '#2ca02c',
+      'gateway ingress latency p99',
+      32,
+    ),
     `<text x="${W - pad.r - 230}" y="${pad.t + 48}" fill="#c00" font-size="12">- - pacing limit (25 ms)</text>`,
     '</svg>',
     '',

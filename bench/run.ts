@@ -26,7 +26,9 @@ const PACING_LIMIT_MS = 25;
  * Node flags of both targets: those `npm start` and the Docker image run the gateway with (a fair baseline gets the
  * same), then `BENCH_TARGET_FLAGS` (e.g. `--cpu-prof`, `--trace-gc`), space-separated.
  */
-const START_FLAGS = (JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }).scripts.start
+const START_FLAGS = (
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
+).scripts.start
   .split(' ')
   .filter((a) => a.startsWith('--'));
 const TARGET_FLAGS = [...START_FLAGS, ...(process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean)];
@@ -68,11 +70,21 @@ function progress(label: string): void {
   process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${label.padEnd(40)}`);
 }
 
-async function runLevel(target: ChildProcess, port: number, wsPath: string, legs: number, rate: number, idleRss: number, hasIngress: boolean): Promise<LevelResult> {
+async function runLevel(
+  target: ChildProcess,
+  port: number,
+  wsPath: string,
+  legs: number,
+  rate: number,
+  idleRss: number,
+  hasIngress: boolean,
+): Promise<LevelResult> {
   const gens = Array.from({ length: LOADGENS }, () => spawnPinned('./loadgen.js', 1));
   await Promise.all(gens.map((g) => request(g, undefined, 'ready')));
   const per = Math.ceil(legs / LOADGENS);
-  await Promise.all(gens.map((g, i) => request(g, { cmd: 'open', url: `ws://127.0.0.1:${port}${wsPath}`, count: Math.min(per, legs - i * per), rate }, 'opened')));
+  await Promise.all(
+    gens.map((g, i) => request(g, { cmd: 'open', url: `ws://127.0.0.1:${port}${wsPath}`, count: Math.min(per, legs - i * per), rate }, 'opened')),
+  );
   await sleep(WARMUP_MS);
   // Reset counters, measure, collect.
   await request(target, { cmd: 'stats' }, 'stats');
@@ -87,7 +99,11 @@ async function runLevel(target: ChildProcess, port: number, wsPath: string, legs
 
   const iv = new Hist(500, 0.1);
   const lat = new Hist(500, 0.1);
-  let sent = 0, received = 0, late = 0, wrong = 0, open = 0;
+  let sent = 0,
+    received = 0,
+    late = 0,
+    wrong = 0,
+    open = 0;
   for (const g of gs) {
     const h = g.intervals as { counts: number[]; count: number; sum: number; max: number };
     iv.mergeArray(h.counts, h.count, h.sum, h.max);
@@ -131,7 +147,9 @@ async function runLevel(target: ChildProcess, port: number, wsPath: string, legs
     rssPerLegKiB: Math.round((((ts.rss as number) - idleRss) / 1024 / legs) * 10) / 10,
     eventLoopDelayP99Ms: Math.round((ts.eldP99Ms as number) * 10) / 10,
     generatorLatenessP99Ms: lat.percentile(99),
-    ...(ts.tickIntervalP99Ms !== undefined ? { targetTickIntervalMs: { p99: ts.tickIntervalP99Ms as number, max: Math.round((ts.tickIntervalMaxMs as number) * 10) / 10 } } : {}),
+    ...(ts.tickIntervalP99Ms !== undefined
+      ? { targetTickIntervalMs: { p99: ts.tickIntervalP99Ms as number, max: Math.round((ts.tickIntervalMaxMs as number) * 10) / 10 } }
+      : {}),
     pass: false,
   };
   // Loss: frames the generator sent that never reached the target (allow the in-flight frames at the window edges).

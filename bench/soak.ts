@@ -59,7 +59,8 @@ async function sample(target: ChildProcess, cycle: number, phase: SoakSample['ph
   const mib = (n: unknown) => Math.round(((n as number) / 1048576) * 10) / 10;
   return {
     tSec: Math.round((performance.now() - t0) / 100) / 10,
-    cycle, phase,
+    cycle,
+    phase,
     calls: s.calls as number,
     rssMiB: mib(s.rss),
     heapMiB: mib(s.heapUsed),
@@ -108,7 +109,13 @@ async function main(): Promise<void> {
       idle = await sample(target, c, 'idle');
     }
     samples.push(idle);
-    idleAfter.push({ cycle: c, handles: idle.handles, fds: idle.fds, recordingsOpen: idle.recordingsOpen, returned: idle.calls === 0 && idle.handles <= baseline.handles && idle.fds <= baseline.fds && idle.recordingsOpen === 0 });
+    idleAfter.push({
+      cycle: c,
+      handles: idle.handles,
+      fds: idle.fds,
+      recordingsOpen: idle.recordingsOpen,
+      returned: idle.calls === 0 && idle.handles <= baseline.handles && idle.fds <= baseline.fds && idle.recordingsOpen === 0,
+    });
   }
   await new Promise((r) => (target.once('exit', r), target.send({ cmd: 'exit' })));
   if (process.stderr.isTTY) process.stderr.write('\n');
@@ -147,7 +154,22 @@ async function main(): Promise<void> {
   process.stdout.write(md);
 }
 
-function renderSoak(r: { started: string; legs: number; durationSec: number; cycles: number; cycleSec: number; baseline: { rssMiB: number; heapMiB: number; handles: number; fds: number }; growth: { rssPct: number; heapPct: number; handlesPct: number; fdsPct: number }; handlesReturned: boolean; pass: boolean; recording: boolean }, first: SoakSample[], last: SoakSample[]): string {
+function renderSoak(
+  r: {
+    started: string;
+    legs: number;
+    durationSec: number;
+    cycles: number;
+    cycleSec: number;
+    baseline: { rssMiB: number; heapMiB: number; handles: number; fds: number };
+    growth: { rssPct: number; heapPct: number; handlesPct: number; fdsPct: number };
+    handlesReturned: boolean;
+    pass: boolean;
+    recording: boolean;
+  },
+  first: SoakSample[],
+  last: SoakSample[],
+): string {
   const row = (name: string, key: 'rssMiB' | 'heapMiB' | 'handles' | 'fds', g: number, base: number) =>
     `| ${name} | ${base} | ${Math.round(mean(first.map((s) => s[key])) * 10) / 10} | ${Math.round(mean(last.map((s) => s[key])) * 10) / 10} | ${g} % |`;
   return [

@@ -30,9 +30,24 @@ process.on('message', (m: { cmd: string }) => {
     allocFrom = { framesIn, framesOut };
     void alloc.start().then(() => process.send?.({ cmd: 'alloc-started' }));
   } else if (m.cmd === 'alloc-stop') {
-    void alloc.stop().then((summary) => process.send?.({ cmd: 'alloc', ...summary, framesIn: framesIn - allocFrom.framesIn, framesOut: framesOut - allocFrom.framesOut }));
+    void alloc
+      .stop()
+      .then((summary) => process.send?.({ cmd: 'alloc', ...summary, framesIn: framesIn - allocFrom.framesIn, framesOut: framesOut - allocFrom.framesOut }));
   } else if (m.cmd === 'stats') {
-    process.send?.({ cmd: 'stats', ingress: null, asrFrames: framesIn, framesIn, framesOut, pacerDrops: 0, calls: wss.clients.size, cpu: process.cpuUsage(), rss: process.memoryUsage().rss, eldP99Ms: eld.percentile(99) / 1e6, eldMaxMs: eld.max / 1e6, lateTicks: 0 });
+    process.send?.({
+      cmd: 'stats',
+      ingress: null,
+      asrFrames: framesIn,
+      framesIn,
+      framesOut,
+      pacerDrops: 0,
+      calls: wss.clients.size,
+      cpu: process.cpuUsage(),
+      rss: process.memoryUsage().rss,
+      eldP99Ms: eld.percentile(99) / 1e6,
+      eldMaxMs: eld.max / 1e6,
+      lateTicks: 0,
+    });
     eld.reset();
   } else if (m.cmd === 'exit') {
     for (const c of wss.clients) c.terminate();

@@ -67,14 +67,29 @@ function extraSettings(): Record<string, string> {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', BARGE_IN: 'false', JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0', MAX_CALLS: '5000', RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '', UPGRADE_RATE_PER_SOURCE: '0', ...extraSettings() });
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    BARGE_IN: 'false',
+    JITTER_TARGET_MS: process.env.JITTER_TARGET_MS ?? '0',
+    MAX_CALLS: '5000',
+    RECORDING_DIR: process.env.BENCH_RECORDING_DIR ?? '',
+    UPGRADE_RATE_PER_SOURCE: '0',
+    ...extraSettings(),
+  });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
   const port = await gw.listen();
   // The gateway's own view of its 20 ms clock: the interval between consecutive ticks (what the pacer can do at best).
   const tickIntervals = new Hist(500, 0.1);
   let prevTick = 0;
-  gw.ticker.add({ onTick: (now) => { if (prevTick) tickIntervals.record(now - prevTick); prevTick = now; } });
+  gw.ticker.add({
+    onTick: (now) => {
+      if (prevTick) tickIntervals.record(now - prevTick);
+      prevTick = now;
+    },
+  });
   const eld = monitorEventLoopDelay({ resolution: 1 });
   eld.enable();
   const alloc = new AllocProfiler();
@@ -84,9 +99,14 @@ async function main(): Promise<void> {
       allocFrom = { framesIn: gw.metrics.hot.framesIn, framesOut: gw.metrics.hot.framesOut };
       void alloc.start().then(() => process.send?.({ cmd: 'alloc-started' }));
     } else if (m.cmd === 'alloc-stop') {
-      void alloc.stop().then((summary) => process.send?.({
-        cmd: 'alloc', ...summary, framesIn: gw.metrics.hot.framesIn - allocFrom.framesIn, framesOut: gw.metrics.hot.framesOut - allocFrom.framesOut,
-      }));
+      void alloc.stop().then((summary) =>
+        process.send?.({
+          cmd: 'alloc',
+          ...summary,
+          framesIn: gw.metrics.hot.framesIn - allocFrom.framesIn,
+          framesOut: gw.metrics.hot.framesOut - allocFrom.framesOut,
+        }),
+      );
     } else if (m.cmd === 'stats') {
       const hot = gw.metrics.hot;
       let pacerDrops = 0;
@@ -117,8 +137,15 @@ async function main(): Promise<void> {
       for (const r of process.getActiveResourcesInfo()) handles[r] = (handles[r] ?? 0) + 1;
       const mem = process.memoryUsage();
       process.send?.({
-        cmd: 'sample', calls: gw.tracker.size, rss: mem.rss, heapUsed: mem.heapUsed, external: mem.external, arrayBuffers: mem.arrayBuffers,
-        handles, fds: readdirSync('/proc/self/fd').length, recordingsOpen: gw.recordings?.open ?? 0,
+        cmd: 'sample',
+        calls: gw.tracker.size,
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        external: mem.external,
+        arrayBuffers: mem.arrayBuffers,
+        handles,
+        fds: readdirSync('/proc/self/fd').length,
+        recordingsOpen: gw.recordings?.open ?? 0,
       });
     } else if (m.cmd === 'exit') {
       void gw.close().then(() => process.exit(0));

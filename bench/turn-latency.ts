@@ -70,7 +70,9 @@ async function main(): Promise<void> {
   const modes: Record<string, ModeResult> = {};
   for (const m of MODES) {
     const r = (modes[m] = await runMode(m));
-    console.log(`ENDPOINTING=${m}: offline turn latency over ${r.answered}/${RUNS} calls: p50 ${r.turnLatencyMs.p50} ms, p90 ${r.turnLatencyMs.p90} ms (min ${r.turnLatencyMs.min}, max ${r.turnLatencyMs.max})`);
+    console.log(
+      `ENDPOINTING=${m}: offline turn latency over ${r.answered}/${RUNS} calls: p50 ${r.turnLatencyMs.p50} ms, p90 ${r.turnLatencyMs.p90} ms (min ${r.turnLatencyMs.min}, max ${r.turnLatencyMs.max})`,
+    );
   }
   const result = { node: process.version, runs: RUNS, files: FILES, modes };
   const full = !process.env.ENDPOINTING && RUNS === DEFAULT_RUNS;

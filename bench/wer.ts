@@ -2,7 +2,11 @@
 
 /** Lower-case words, punctuation dropped (apostrophes kept: "i've" is one word). */
 export function words(s: string): string[] {
-  return s.toLowerCase().replace(/[^a-z0-9' ]/g, ' ').split(/\s+/).filter(Boolean);
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9' ]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
 }
 
 /** Substitutions + deletions + insertions turning `ref` into `hyp`, and the reference's word count. */

@@ -40,9 +40,24 @@ function callEl(v) {
     e = make('article', 'call');
     e.dataset.id = v.id;
     const meta = make('div', 'meta');
-    meta.append(make('code', 'id', v.id), make('span', 'state'), make('span', 'route'), make('span', 'rate'), make('span', 'lang'), make('span', 'start'), make('span', 'end'));
+    meta.append(
+      make('code', 'id', v.id),
+      make('span', 'state'),
+      make('span', 'route'),
+      make('span', 'rate'),
+      make('span', 'lang'),
+      make('span', 'start'),
+      make('span', 'end'),
+    );
     const figs = make('div', 'figures');
-    for (const [k, label] of [['turn', 'turn latency'], ['frames-in', 'frames in'], ['frames-out', 'frames out'], ['jitter', 'jitter'], ['late', 'pacer late sends'], ['barge', 'barge-ins']]) {
+    for (const [k, label] of [
+      ['turn', 'turn latency'],
+      ['frames-in', 'frames in'],
+      ['frames-out', 'frames out'],
+      ['jitter', 'jitter'],
+      ['late', 'pacer late sends'],
+      ['barge', 'barge-ins'],
+    ]) {
       const f = make('span', `fig fig-${k}`);
       f.append(make('span', 'label', `${label}: `), make('b', 'value', '—'));
       figs.append(f);
@@ -84,8 +99,16 @@ function renderFigures(v) {
 
 function renderCharts() {
   const nowMs = Date.now() + serverSkewMs;
-  drawChart($('#chart-turns'), turns.map((p) => ({ atMs: p.atMs, value: p.ms })), { windowMs: 10 * 60000, unit: 'ms', style: 'dots', nowMs });
-  drawChart($('#chart-lateness'), lateness.map((p) => ({ atMs: p.atMs, value: p.lateSendsPerS })), { windowMs: 5 * 60000, unit: 'late sends/s', style: 'line', nowMs });
+  drawChart(
+    $('#chart-turns'),
+    turns.map((p) => ({ atMs: p.atMs, value: p.ms })),
+    { windowMs: 10 * 60000, unit: 'ms', style: 'dots', nowMs },
+  );
+  drawChart(
+    $('#chart-lateness'),
+    lateness.map((p) => ({ atMs: p.atMs, value: p.lateSendsPerS })),
+    { windowMs: 5 * 60000, unit: 'late sends/s', style: 'line', nowMs },
+  );
 }
 
 // ── live feed ──────────────────────────────────────────────────────────────────────────────────────────────────────

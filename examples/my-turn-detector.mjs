@@ -10,7 +10,13 @@ const OPEN_ENDED = new Set(['and', 'or', 'what', 'which', 'where', 'when', 'how'
 export default defineTurnDetector({
   name: 'my-turn-detector',
   predict({ text, silenceMs }) {
-    const last = text.toLowerCase().replace(/[^a-z' ]/g, '').trim().split(/\s+/).pop() ?? '';
+    const last =
+      text
+        .toLowerCase()
+        .replace(/[^a-z' ]/g, '')
+        .trim()
+        .split(/\s+/)
+        .pop() ?? '';
     if (silenceMs > 1000) return 0.9;
     return OPEN_ENDED.has(last) ? 0.1 : 0.8;
   },

@@ -60,7 +60,8 @@ const S2S_BUILTINS: Record<string, (ctx: AdapterContext) => S2sAdapter | Promise
 
 /** A user's module among ASR_ADAPTER, BOT_ADAPTER, TTS_ADAPTER (anything not a built-in name): it may declare settings. */
 export function selectsCustomAdapter(config: Pick<Config, 'asrAdapter' | 'botAdapter' | 'ttsAdapter'>): boolean {
-  const custom = (spec: string, ...builtins: Array<Record<string, unknown>>) => members(spec).some((n) => !builtins.some((b) => Object.prototype.hasOwnProperty.call(b, n)));
+  const custom = (spec: string, ...builtins: Array<Record<string, unknown>>) =>
+    members(spec).some((n) => !builtins.some((b) => Object.prototype.hasOwnProperty.call(b, n)));
   return custom(config.asrAdapter, ASR_BUILTINS) || custom(config.botAdapter, BOT_BUILTINS, S2S_BUILTINS) || custom(config.ttsAdapter, TTS_BUILTINS);
 }
 
@@ -88,7 +89,8 @@ async function build<T>(kind: AdapterKind, spec: string, factory: Maybe<T>, ctx:
   } catch (err) {
     const where = `${ENV_OF[kind]}=${spec}`;
     // A built-in's own start-up error (a missing key, a bad URL) already says what to fix: name the setting, keep the code.
-    if (err instanceof GatewayError) throw err.message.includes(ENV_OF[kind]) ? err : new GatewayError(err.code, `${where}: ${err.message}`, { httpStatus: err.httpStatus, cause: err.cause });
+    if (err instanceof GatewayError)
+      throw err.message.includes(ENV_OF[kind]) ? err : new GatewayError(err.code, `${where}: ${err.message}`, { httpStatus: err.httpStatus, cause: err.cause });
     // The cause (and so its stack, on stderr) only for a user's module: a built-in's message says what to set.
     const builtin = kind === 'asr' ? ASR_BUILTINS : kind === 'bot' ? BOT_BUILTINS : TTS_BUILTINS;
     const own = Object.prototype.hasOwnProperty.call(builtin, spec);
@@ -102,7 +104,8 @@ async function build<T>(kind: AdapterKind, spec: string, factory: Maybe<T>, ctx:
  */
 export function checkAdapter<T extends object>(kind: AdapterKind, spec: string, value: unknown): T {
   const where = `${ENV_OF[kind]}=${spec}`;
-  if (!value || typeof value !== 'object') throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the factory returned ${value === null ? 'null' : typeof value}, not an adapter object`);
+  if (!value || typeof value !== 'object')
+    throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: the factory returned ${value === null ? 'null' : typeof value}, not an adapter object`);
   const v = value as Record<string, unknown>;
   // Every problem in one message: a newcomer fixes them all at once instead of one restart each.
   const missing: string[] = [];
@@ -114,7 +117,9 @@ export function checkAdapter<T extends object>(kind: AdapterKind, spec: string, 
   if (missing.length) {
     // A common first attempt: the factory returns the per-call session (input/output) instead of the adapter.
     const sessionShaped = kind === 'bot' && typeof v.start !== 'function' && ('output' in v || typeof v.input === 'function');
-    const hint = sessionShaped ? ' (this looks like a bot session: the factory must return { name, start(opts) } and start() returns { input(event), output, close() })' : '';
+    const hint = sessionShaped
+      ? ' (this looks like a bot session: the factory must return { name, start(opts) } and start() returns { input(event), output, close() })'
+      : '';
     throw new GatewayError('ADAPTER_LOAD_FAILED', `${where}: ${missing.join('; ')}${hint}`);
   }
   return value as T;
@@ -133,7 +138,11 @@ async function plan<F extends (...args: never[]) => unknown>(kind: AdapterKind, 
 }
 
 /** The members of a comma-separated chain or list (`google,microsoft,local`). */
-const members = (spec: string): string[] => spec.split(',').map((s) => s.trim()).filter(Boolean);
+const members = (spec: string): string[] =>
+  spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /**
  * Before any factory runs: validate the settings custom adapters declare (a `settings` property on the factory, which
@@ -212,7 +221,12 @@ export async function loadAdapters(config: Config, logger: Logger, env: Env, opt
     if (s2sF) {
       const s2s = checkAdapter<S2sAdapter>('bot', config.botAdapter, await build('bot', config.botAdapter, s2sF, ctx(`s2s:${config.botAdapter}`)));
       // The call session talks to the model through its own link; this bot only names the adapter (logs, metrics).
-      built.bot = { name: s2s.name, capabilities: { wantsUtteranceAudio: false }, start: () => Promise.reject(new Error('speech-to-speech calls are wired by the session')), close: () => s2s.close?.() };
+      built.bot = {
+        name: s2s.name,
+        capabilities: { wantsUtteranceAudio: false },
+        start: () => Promise.reject(new Error('speech-to-speech calls are wired by the session')),
+        close: () => s2s.close?.(),
+      };
       const tts = await buildTts(config, logger, ttsP, ctx, built.ttsList);
       return { asr: undefined, bot: built.bot, tts, s2s };
     }
@@ -231,12 +245,22 @@ export async function loadAdapters(config: Config, logger: Logger, env: Env, opt
 }
 
 /** TTS_ADAPTER may list several (`microsoft,flite`): each is built (into `list`), and more than one are wrapped in a fallback. */
-async function buildTts(config: Config, logger: Logger, planned: ReadonlyArray<Planned<Maybe<TtsAdapter>>>, ctx: CtxOf, list: TtsAdapter[]): Promise<TtsAdapter | undefined> {
+async function buildTts(
+  config: Config,
+  logger: Logger,
+  planned: ReadonlyArray<Planned<Maybe<TtsAdapter>>>,
+  ctx: CtxOf,
+  list: TtsAdapter[],
+): Promise<TtsAdapter | undefined> {
   for (const p of planned) {
     const ttsRaw = await build('tts', p.spec, p.factory, ctx(`tts:${p.spec}`, p.settings));
     if (ttsRaw !== undefined) list.push(checkAdapter<TtsAdapter>('tts', p.spec, ttsRaw));
   }
-  return list.length > 1 ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' }), { firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs }) : list[0];
+  return list.length > 1
+    ? new (await import('./tts/fallback.js')).FallbackTts(list, logger.child({ adapter: 'tts:fallback' }), {
+        firstAudioTimeoutMs: config.ttsFirstAudioTimeoutMs,
+      })
+    : list[0];
 }
 
 export async function closeAdapters(a: Adapters): Promise<void> {

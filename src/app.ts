@@ -102,11 +102,16 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     metrics.vonageRequestDuration.observe({ op: e.op }, e.durationMs / 1000);
   });
   // The end-of-turn detector first: a bad TURN_DETECTOR fails the start before any adapter runs.
-  const turnDetector = opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, { config, env: opts.env ?? {}, logger: logger.child({ adapter: 'turn-detector' }) }));
-  const adapters = opts.adapters ?? (await loadAdapters(config, logger, opts.env ?? {}, { configFile: opts.configFile }).catch(async (err: unknown) => {
-    await Promise.resolve().then(() => turnDetector.close?.()).catch(() => {});
-    throw err;
-  }));
+  const turnDetector =
+    opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, { config, env: opts.env ?? {}, logger: logger.child({ adapter: 'turn-detector' }) }));
+  const adapters =
+    opts.adapters ??
+    (await loadAdapters(config, logger, opts.env ?? {}, { configFile: opts.configFile }).catch(async (err: unknown) => {
+      await Promise.resolve()
+        .then(() => turnDetector.close?.())
+        .catch(() => {});
+      throw err;
+    }));
   // Components that keep plain counters: read at scrape time.
   const statsOf = (a: unknown): unknown => (a && typeof a === 'object' ? (a as { stats?: unknown }).stats : undefined);
   if (adapters.bot.name === 'llm') {
@@ -130,7 +135,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     logger.info({ url: `${u.origin}${u.pathname}`, sampler: config.otelSampler, service: config.otelServiceName }, 'tracing on: spans exported over OTLP/HTTP');
   }
   const tracing = provider
-    ? new (await import('./observability/tracing.js')).CallTracer(provider, clock, { asr: adapters.asr?.name, bot: adapters.bot.name, tts: adapters.tts?.name }, logger.child({ component: 'tracing' }))
+    ? new (await import('./observability/tracing.js')).CallTracer(
+        provider,
+        clock,
+        { asr: adapters.asr?.name, bot: adapters.bot.name, tts: adapters.tts?.name },
+        logger.child({ component: 'tracing' }),
+      )
     : undefined;
   const tracker = new CallTracker();
   // Answering-machine detection results that came before their call's leg (sync AMD modes): given to it at connect.
@@ -141,7 +151,10 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
   ticker.onListenerRemoved = (l, err) => {
     metrics.tickerListenerFaults.inc();
-    logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, call: l instanceof CallSession ? l.info.callId : undefined }, `tick listener kept throwing: removed${l instanceof CallSession ? ', its call closed (1011)' : ''}`);
+    logger.error(
+      { err: { message: (err as Error)?.message, stack: (err as Error)?.stack }, call: l instanceof CallSession ? l.info.callId : undefined },
+      `tick listener kept throwing: removed${l instanceof CallSession ? ', its call closed (1011)' : ''}`,
+    );
     if (l instanceof CallSession) l.close(CloseCode.INTERNAL, 'internal error');
   };
   metrics.tickerLateTicks = () => ticker.stats.lateTicks;
@@ -164,31 +177,68 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     link.serveMetrics(metrics.registry);
     if (consoleRoutes) consoleRoutes.hub.relayTo(link.consoleRelay(consoleRoutes.hub));
   }
-  if (config.wsAuth === 'custom' && !webhookAuth) logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
+  if (config.wsAuth === 'custom' && !webhookAuth)
+    logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
   const exposed = exposureWarning(config);
   if (exposed) logger.warn({ exposed: exposedWithoutLegAuth(config) }, exposed);
 
   // ── WebSocket legs (leg/upgrade.ts): upgrade checks, leg, call session ─────────
   const upgrades = createUpgradePipeline({
     config: () => config,
-    metrics, logger, tracker, legAuth,
+    metrics,
+    logger,
+    tracker,
+    legAuth,
     draining: () => draining,
     slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
-    session: () => ({ config, clock, ticker, metrics, logger, asr: adapters.asr, bot: adapters.bot, tts: adapters.tts, recordings, callControl, observer, turnDetector, s2s: adapters.s2s }),
+    session: () => ({
+      config,
+      clock,
+      ticker,
+      metrics,
+      logger,
+      asr: adapters.asr,
+      bot: adapters.bot,
+      tts: adapters.tts,
+      recordings,
+      callControl,
+      observer,
+      turnDetector,
+      s2s: adapters.s2s,
+    }),
   });
   const atCapacity = link ? () => link.liveCalls() >= config.maxCalls : () => upgrades.legs.size >= config.maxCalls;
 
   // ── HTTP: probes and metrics, webhooks, console ──────────────────────────────
-  const health = createHealthRoutes({ metrics, calls: link ? link.liveCalls : () => tracker.size, draining: () => draining, atCapacity, metricsText: link?.metricsText });
+  const health = createHealthRoutes({
+    metrics,
+    calls: link ? link.liveCalls : () => tracker.size,
+    draining: () => draining,
+    atCapacity,
+    metricsText: link?.metricsText,
+  });
   // A speech-to-speech model opens its session while the answer webhook is served; a failure there only costs the head start.
-  const preconnect = adapters.s2s?.preconnect ? (uuid: string) => {
-    try {
-      adapters.s2s?.preconnect?.(uuid);
-    } catch (err) {
-      logger.warn({ err: { message: (err as Error)?.message } }, 'speech-to-speech pre-connect failed');
-    }
-  } : undefined;
-  const webhooks = createWebhookRouter({ config: () => config, logger, metrics, tracker, auth: webhookAuth, canAccept: () => !draining && !atCapacity(), draining: () => draining, answered: preconnect, amd: amdInbox, shareMachineDetection: link?.shareMachineDetection });
+  const preconnect = adapters.s2s?.preconnect
+    ? (uuid: string) => {
+        try {
+          adapters.s2s?.preconnect?.(uuid);
+        } catch (err) {
+          logger.warn({ err: { message: (err as Error)?.message } }, 'speech-to-speech pre-connect failed');
+        }
+      }
+    : undefined;
+  const webhooks = createWebhookRouter({
+    config: () => config,
+    logger,
+    metrics,
+    tracker,
+    auth: webhookAuth,
+    canAccept: () => !draining && !atCapacity(),
+    draining: () => draining,
+    answered: preconnect,
+    amd: amdInbox,
+    shareMachineDetection: link?.shareMachineDetection,
+  });
   if (link) {
     link.onMachineDetection = (callUuid, d) => {
       const s = tracker.find({ uuid: callUuid });
@@ -237,16 +287,28 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     await recordings?.whenIdle(); // every recording complete on disk before the process may exit
     // Every call span has ended (the sessions closed above): export what is buffered, bounded.
     if (tracingSdk) await tracingSdk.shutdown();
-    else await Promise.resolve().then(() => (provider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.()).catch(() => {});
+    else
+      await Promise.resolve()
+        .then(() => (provider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.())
+        .catch(() => {});
     await closeAdapters(adapters);
-    await Promise.resolve().then(() => turnDetector.close?.()).catch((err: unknown) => logger.warn({ err: { message: (err as Error)?.message } }, 'turn detector close failed'));
+    await Promise.resolve()
+      .then(() => turnDetector.close?.())
+      .catch((err: unknown) => logger.warn({ err: { message: (err as Error)?.message } }, 'turn detector close failed'));
   }
 
   const gw: Gateway = {
     get config() {
       return config;
     },
-    server, metrics, tracker, logger, adapters, ticker, recordings, tracing,
+    server,
+    metrics,
+    tracker,
+    logger,
+    adapters,
+    ticker,
+    recordings,
+    tracing,
     console: consoleRoutes,
     get draining() {
       return draining;

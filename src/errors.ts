@@ -110,7 +110,12 @@ export class GatewayError extends Error {
 /** WebSocket close reasons must fit in 123 bytes. */
 export function closeReason(text: string): string {
   const b = Buffer.from(text, 'utf8');
-  return b.length <= 123 ? text : b.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+  return b.length <= 123
+    ? text
+    : b
+        .subarray(0, 120)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '') + '...';
 }
 
 /** The adapter kinds user code plugs in as. */

@@ -26,7 +26,14 @@ const lastResort = new LastResort().install();
 function startupError(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   const cause = (err as { cause?: unknown } | undefined)?.cause;
-  const stack = cause instanceof Error && cause.stack ? `\n${cause.stack.split('\n').slice(0, 6).map((l) => `  ${l}`).join('\n')}` : '';
+  const stack =
+    cause instanceof Error && cause.stack
+      ? `\n${cause.stack
+          .split('\n')
+          .slice(0, 6)
+          .map((l) => `  ${l}`)
+          .join('\n')}`
+      : '';
   return `gateway failed to start: ${msg}${stack}\n`;
 }
 

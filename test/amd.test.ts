@@ -28,7 +28,11 @@ import { freshGet, startCluster } from './helpers/cluster-child.js';
 import { must } from './helpers/must.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 const dir = mkdtempSync(join(tmpdir(), 'vgw-amd-'));
 const keyFile = join(dir, 'private.key');
 writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
@@ -45,8 +49,14 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
 /** What Vonage posts to the event webhook for a detection result (Voice API webhook reference: human/machine). */
 function amdEvent(callUuid: string, status: 'human' | 'machine', subState?: string): Record<string, unknown> {
   return {
-    status, call_uuid: callUuid, conversation_uuid: `CON-${callUuid}`, direction: 'outbound',
-    from: '447700900000', to: '447700900001', timestamp: new Date().toISOString(), ...(subState ? { sub_state: subState } : {}),
+    status,
+    call_uuid: callUuid,
+    conversation_uuid: `CON-${callUuid}`,
+    direction: 'outbound',
+    from: '447700900000',
+    to: '447700900001',
+    timestamp: new Date().toISOString(),
+    ...(subState ? { sub_state: subState } : {}),
   };
 }
 
@@ -77,7 +87,12 @@ async function recordingGateway(t: Test): Promise<{ url: string; port: number; i
     onStart: (e, ctx) => void record(ctx.state, e),
     onMachineDetection: (e, ctx) => {
       record(ctx.state, e);
-      return e.result === 'beep' ? [{ type: 'say', text: 'after the beep' }, { type: 'hangup', reason: 'voicemail left' }] : undefined;
+      return e.result === 'beep'
+        ? [
+            { type: 'say', text: 'after the beep' },
+            { type: 'hangup', reason: 'voicemail left' },
+          ]
+        : undefined;
     },
   })({ config, logger, env });
   const gw = await buildGateway({ config, logger, env, adapters });
@@ -88,7 +103,7 @@ async function recordingGateway(t: Test): Promise<{ url: string; port: number; i
 
 const detections = (list: BotInput[] | undefined) => (list ?? []).filter((e) => e.type === 'machine-detection');
 
-t.test('vgw call --amd: the create-call body carries advanced_machine_detection, valid per Vonage\'s spec', async (t) => {
+t.test("vgw call --amd: the create-call body carries advanced_machine_detection, valid per Vonage's spec", async (t) => {
   const home = new VonageApiFake({ applicationId: APP_ID, publicKeyPem: keys.publicKey });
   await home.listen();
   t.teardown(() => home.close());
@@ -98,18 +113,31 @@ t.test('vgw call --amd: the create-call body carries advanced_machine_detection,
   const post = home.accepted('createCall');
   t.equal(post.length, 1, 'accepted by the spec-checking fake');
   const body = must(post[0]).body as { advanced_machine_detection?: unknown; machine_detection?: unknown };
-  t.same(body.advanced_machine_detection, { behavior: 'continue', mode: 'detect_beep', beep_timeout: 45 }, 'behavior continue, mode detect_beep (AMD_MODE default), beep_timeout');
+  t.same(
+    body.advanced_machine_detection,
+    { behavior: 'continue', mode: 'detect_beep', beep_timeout: 45 },
+    'behavior continue, mode detect_beep (AMD_MODE default), beep_timeout',
+  );
   t.notOk('machine_detection' in body, 'the standard detection is not asked for as well');
   t.match(JSON.parse(r.stdout), { amd: 'detect_beep' });
 
   const r2 = await runCli(['call', '--to', '447700900001', '--url', 'https://gw.example.com', '--amd'], { ...env, AMD_MODE: 'detect' });
   t.equal(r2.code, 0, r2.stderr);
-  t.same((must(home.accepted('createCall')[1]).body as { advanced_machine_detection?: unknown }).advanced_machine_detection, { behavior: 'continue', mode: 'detect' }, 'AMD_MODE, and no beep_timeout by default');
+  t.same(
+    (must(home.accepted('createCall')[1]).body as { advanced_machine_detection?: unknown }).advanced_machine_detection,
+    { behavior: 'continue', mode: 'detect' },
+    'AMD_MODE, and no beep_timeout by default',
+  );
   const r3 = await runCli(['call', '--to', '447700900001', '--url', 'https://gw.example.com'], env);
   t.equal(r3.code, 0, r3.stderr);
   t.notOk('advanced_machine_detection' in (must(home.accepted('createCall')[2]).body as object), 'without --amd no detection is asked for');
 
-  for (const bad of [['--amd', '--amd-mode', 'guess'], ['--amd', '--amd-beep-timeout', '10'], ['--amd-mode', 'detect'], ['--amd', '--amd-beep-timeout', 'soon']]) {
+  for (const bad of [
+    ['--amd', '--amd-mode', 'guess'],
+    ['--amd', '--amd-beep-timeout', '10'],
+    ['--amd-mode', 'detect'],
+    ['--amd', '--amd-beep-timeout', 'soon'],
+  ]) {
     const b = await runCli(['call', '--to', '447700900001', '--url', 'https://gw.example.com', ...bad], env);
     t.equal(b.code, 2, `usage error: ${bad.join(' ')}`);
   }
@@ -118,8 +146,16 @@ t.test('vgw call --amd: the create-call body carries advanced_machine_detection,
   const create = voiceApiValidator().match('POST', '/v1/calls');
   if ('error' in create) return t.fail(create.error);
   const ok = { to: [{ type: 'phone', number: '447700900001' }], answer_url: ['https://gw.example.com/webhooks/answer'] };
-  t.not(voiceApiValidator().check(create.route, { ...ok, advanced_machine_detection: { behavior: 'continue', mode: 'guess' } }).length, 0, 'unknown mode refused by the spec');
-  t.not(voiceApiValidator().check(create.route, { ...ok, advanced_machine_detection: { behavior: 'continue', mode: 'detect', beep_timeout: 5 } }).length, 0, 'beep_timeout below 30 refused by the spec');
+  t.not(
+    voiceApiValidator().check(create.route, { ...ok, advanced_machine_detection: { behavior: 'continue', mode: 'guess' } }).length,
+    0,
+    'unknown mode refused by the spec',
+  );
+  t.not(
+    voiceApiValidator().check(create.route, { ...ok, advanced_machine_detection: { behavior: 'continue', mode: 'detect', beep_timeout: 5 } }).length,
+    0,
+    'beep_timeout below 30 refused by the spec',
+  );
 });
 
 t.test('machine then beep events reach the in-process bot of that call only; the bystander call never notices', async (t) => {
@@ -130,10 +166,17 @@ t.test('machine then beep events reach the in-process bot of that call only; the
   t.equal((await postEvent(g.url, amdEvent('amd-call-a', 'machine'))).status, 204, 'machine accepted (204)');
   t.equal((await postEvent(g.url, amdEvent('amd-call-a', 'machine', 'beep_start'))).status, 204, 'beep accepted');
   await until(() => detections(g.inputs.get('amd-call-a')).length === 2, 5000, 'both results delivered');
-  t.same(detections(g.inputs.get('amd-call-a')), [{ type: 'machine-detection', result: 'machine' }, { type: 'machine-detection', result: 'beep', subState: 'beep_start' }], 'machine, then the beep');
+  t.same(
+    detections(g.inputs.get('amd-call-a')),
+    [
+      { type: 'machine-detection', result: 'machine' },
+      { type: 'machine-detection', result: 'beep', subState: 'beep_start' },
+    ],
+    'machine, then the beep',
+  );
   const closed = await a.closed;
   t.equal(closed.code, 1000, 'the bot hung up after its message');
-  t.same(detections(g.inputs.get('amd-call-b')), [], 'the bystander\'s bot got nothing');
+  t.same(detections(g.inputs.get('amd-call-b')), [], "the bystander's bot got nothing");
   t.equal(b.ws.readyState, WebSocket.OPEN, 'the bystander call goes on');
   t.equal((await postEvent(g.url, amdEvent('amd-call-b', 'human'))).status, 204, 'human accepted');
   await until(() => detections(g.inputs.get('amd-call-b')).length === 1, 5000, 'human delivered');
@@ -151,7 +194,7 @@ t.test('with a sync mode the result comes before the leg: held, and given to the
   const got = g.inputs.get('amd-early') ?? [];
   t.equal(must(got[0]).type, 'start', 'start comes first');
   t.same(got[1], { type: 'machine-detection', result: 'beep-timeout', subState: 'beep_timeout' }, 'then the held result');
-  t.equal(g.inputs.get('amd-someone-else'), undefined, 'another call\'s result stays with it');
+  t.equal(g.inputs.get('amd-someone-else'), undefined, "another call's result stays with it");
   l.ws.close();
 });
 
@@ -174,7 +217,11 @@ t.test('malformed detection events get a 400 with a JSON reason; nothing reaches
   const future = await postEvent(g.url, amdEvent('amd-malformed', 'machine', 'voice_detected'));
   t.equal(future.status, 204, 'a sub_state Vonage may add later is taken as a plain machine result');
   await until(() => detections(g.inputs.get('amd-malformed')).length === 1, 5000, 'delivered');
-  t.same(detections(g.inputs.get('amd-malformed')), [{ type: 'machine-detection', result: 'machine', subState: 'voice_detected' }], 'only the well-formed event reached the bot');
+  t.same(
+    detections(g.inputs.get('amd-malformed')),
+    [{ type: 'machine-detection', result: 'machine', subState: 'voice_detected' }],
+    'only the well-formed event reached the bot',
+  );
   t.equal(g.size(), 1, 'the call is still up');
   l.ws.close();
 });
@@ -192,7 +239,10 @@ t.test('the echo bot: silent after machine, its voicemail after the beep, then i
   t.equal(closed.code, 1000, 'the call ends normally');
   t.ok(l.binary.length - atMachine > 50, `the voicemail was spoken (${l.binary.length - atMachine} frames after the beep)`);
   const replies = g.logs.filter((x) => x.msg === 'reply played' || x.msg === 'reply interrupted');
-  t.ok(replies.some((x) => x.msg === 'reply played' && (x.totalMs as number) > 1000), 'the voicemail reply played to its end');
+  t.ok(
+    replies.some((x) => x.msg === 'reply played' && (x.totalMs as number) > 1000),
+    'the voicemail reply played to its end',
+  );
 });
 
 t.test('a sidecar bot gets machine.detection, valid per the protocol schema', async (t) => {
@@ -211,7 +261,10 @@ t.test('a sidecar bot gets machine.detection, valid per the protocol schema', as
   t.equal((await postEvent(g.url, amdEvent('amd-sidecar', 'machine', 'beep_start'))).status, 204);
   await until(() => got.filter((m) => m.type === 'machine.detection').length === 2, 5000, 'machine.detection twice');
   const msgs = got.filter((m) => m.type === 'machine.detection');
-  t.same(msgs, [{ type: 'machine.detection', result: 'machine' }, { type: 'machine.detection', result: 'beep', subState: 'beep_start' }]);
+  t.same(msgs, [
+    { type: 'machine.detection', result: 'machine' },
+    { type: 'machine.detection', result: 'beep', subState: 'beep_start' },
+  ]);
   for (const m of msgs) t.ok(validate(m), `valid per the schema ${JSON.stringify(validate.errors)}`);
   l.ws.close();
 });
@@ -231,11 +284,16 @@ t.test('WORKERS=2: a result reaches its call whichever worker the webhook lands 
   for (const id of ids) where.set(id, (await g.untilLog((l) => l.msg === 'call started' && l.call === id, 10000, `${id} to start`)).worker as number);
   t.equal(new Set(where.values()).size, 2, 'calls on both workers');
   // Each result posted twice on fresh connections (GET, as Vonage may): round robin spreads them over the workers.
-  const get = (id: string, sub?: string) => freshGet(g.port, `/webhooks/event?${new URLSearchParams({ status: 'machine', call_uuid: id, ...(sub ? { sub_state: sub } : {}) })}`);
+  const get = (id: string, sub?: string) =>
+    freshGet(g.port, `/webhooks/event?${new URLSearchParams({ status: 'machine', call_uuid: id, ...(sub ? { sub_state: sub } : {}) })}`);
   for (const id of ids) for (let i = 0; i < 2; i++) t.equal((await get(id)).status, 204);
   const delivered = (id: string) => g.logs.filter((l) => l.msg === 'machine detection' && l.call === id);
   await until(() => ids.every((id) => delivered(id).length === 2), 10000, 'every result delivered');
-  for (const id of ids) t.ok(delivered(id).every((l) => l.worker === where.get(id)), `${id}: both results told to its bot, on its worker ${where.get(id)}`);
+  for (const id of ids)
+    t.ok(
+      delivered(id).every((l) => l.worker === where.get(id)),
+      `${id}: both results told to its bot, on its worker ${where.get(id)}`,
+    );
   const relayed = g.logs.filter((l) => l.msg === 'vonage event' && l.kind === 'machine' && l.live === false);
   t.ok(relayed.length > 0, `${relayed.length} results landed on the other worker and were relayed`);
   // Before the leg (sync modes): held on every worker, given to the leg wherever it connects.
@@ -243,17 +301,24 @@ t.test('WORKERS=2: a result reaches its call whichever worker the webhook lands 
   const early = await openRawLeg(ws);
   early.handshake('audio/l16;rate=16000', { uuid: 'amd-cl-early' });
   await until(() => delivered('amd-cl-early').length === 2, 10000, 'held results delivered at connect');
-  t.same(delivered('amd-cl-early').map((l) => l.result), ['beep', 'beep'], 'the beep, from both posts');
+  t.same(
+    delivered('amd-cl-early').map((l) => l.result),
+    ['beep', 'beep'],
+    'the beep, from both posts',
+  );
   for (const l of [...legs, early]) l.ws.close();
 });
 
-t.test('the echo bot after machine with no beep (Vonage\'s detect mode): the voicemail anyway, once the wait is over', async (t) => {
+t.test("the echo bot after machine with no beep (Vonage's detect mode): the voicemail anyway, once the wait is over", async (t) => {
   const g: TestGateway = await startGateway(t, { TTS_ADAPTER: 'flite', TTS_FIRST_AUDIO_TIMEOUT_MS: '30000', VOICEMAIL_TEXT: 'No beep came.' });
   const l = await leg(g, 'amd-echo-nobeep');
   await untilLog(g, (x) => x.msg === 'call started', 5000, 'call started');
   t.equal((await postEvent(g.url, amdEvent('amd-echo-nobeep', 'machine'))).status, 204);
   await untilLog(g, (x) => x.msg === 'machine detection', 5000, 'told to the bot');
-  t.notOk(g.logs.some((x) => x.msg === 'bot hangup'), 'it waits for a beep first');
+  t.notOk(
+    g.logs.some((x) => x.msg === 'bot hangup'),
+    'it waits for a beep first',
+  );
   await untilLog(g, (x) => x.msg === 'bot hangup' && x.reason === 'voicemail left', BEEP_WAIT_MS + 20000, 'the voicemail after the wait');
   t.equal((await l.closed).code, 1000, 'then the call ends');
 });

@@ -35,7 +35,11 @@ t.test('budget: N+1 requests → one refusal; start-up slots; release on exit, c
   t.ok(tickets.every(Boolean), 'three within the budget');
   t.equal(launched.length, 2, 'two start at once, the third waits for a start-up slot');
   t.same(b.stats, { running: 2, starting: 2, startsQueued: 1, overBudget: 0 });
-  t.equal(b.reserve(() => t.fail('never launched')), undefined, 'the fourth is refused');
+  t.equal(
+    b.reserve(() => t.fail('never launched')),
+    undefined,
+    'the fourth is refused',
+  );
   t.equal(b.stats.overBudget, 1);
 
   must(launched[0]).started();
@@ -44,7 +48,11 @@ t.test('budget: N+1 requests → one refusal; start-up slots; release on exit, c
   must(launched[0]).started(); // idempotent
   t.equal(b.stats.starting, 2);
 
-  t.equal(b.reserve(() => {}), undefined, 'still full while three processes exist');
+  t.equal(
+    b.reserve(() => {}),
+    undefined,
+    'still full while three processes exist',
+  );
   must(launched[1]).cancel(); // the call closed: the process may linger, so nothing is released yet…
   must(launched[1]).exited(); // …until it is gone (cancel of a launched ticket = exited; both idempotent)
   t.same(b.stats, { running: 2, starting: 1, startsQueued: 0, overBudget: 2 });
@@ -60,14 +68,24 @@ t.test('budget: N+1 requests → one refusal; start-up slots; release on exit, c
   t.equal(b2.stats.startsQueued, 1);
   queued?.cancel();
   t.same(b2.stats, { running: 1, starting: 1, startsQueued: 0, overBudget: 0 });
-  t.ok(b2.reserve(() => {}), 'the cancelled slot is free again');
+  t.ok(
+    b2.reserve(() => {}),
+    'the cancelled slot is free again',
+  );
   t.equal(second, 0, 'a cancelled request is never launched');
 
   // A launch that throws is a process that never existed.
   const b3 = new ProcessBudget(1, 1);
-  t.ok(b3.reserve(() => { throw new Error('spawn failed'); }));
+  t.ok(
+    b3.reserve(() => {
+      throw new Error('spawn failed');
+    }),
+  );
   t.same(b3.stats, { running: 0, starting: 0, startsQueued: 0, overBudget: 0 });
-  t.ok(b3.reserve(() => {}), 'its slot is free');
+  t.ok(
+    b3.reserve(() => {}),
+    'its slot is free',
+  );
 });
 
 function callInfo(id: string, sampleRateHz = 16000): CallInfo {
@@ -95,7 +113,10 @@ t.test('adapter: past LOCAL_ASR_MAX_PROCESSES start() rejects with ASR_OVER_BUDG
   const a = await asr.start({ call: callInfo('a'), signal: ctl.signal });
   const b = await asr.start({ call: callInfo('b', 8000), signal: ctl.signal });
   t.equal(asr.stats.running, 2);
-  const refusal = await Promise.resolve(asr.start({ call: callInfo('c'), signal: ctl.signal })).then(() => undefined, (e: unknown) => e);
+  const refusal = await Promise.resolve(asr.start({ call: callInfo('c'), signal: ctl.signal })).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(refusal instanceof AdapterError, 'an AdapterError');
   t.equal((refusal as AdapterError).code, 'ASR_OVER_BUDGET');
   t.equal((refusal as AdapterError).recoverable, false);
@@ -105,8 +126,14 @@ t.test('adapter: past LOCAL_ASR_MAX_PROCESSES start() rejects with ASR_OVER_BUDG
   await until(() => descendantsNamed(RECOGNISER).length === 2 && descendants().length === 4, 5000, 'two recognisers, each with its cat');
   const ours = descendantsNamed(RECOGNISER);
   t.equal(ours.length, 2, 'two recognisers');
-  t.ok(ours.every((p) => p.ppid === process.pid), 'each recogniser is the child Node started (no sh in between)');
-  t.ok(ours.every((p) => p.nice >= RECOGNISER_NICE), `at lower CPU priority: nice ${ours.map((p) => p.nice).join(', ')}`);
+  t.ok(
+    ours.every((p) => p.ppid === process.pid),
+    'each recogniser is the child Node started (no sh in between)',
+  );
+  t.ok(
+    ours.every((p) => p.nice >= RECOGNISER_NICE),
+    `at lower CPU priority: nice ${ours.map((p) => p.nice).join(', ')}`,
+  );
   t.equal(descendants().length, 4, 'two processes per recogniser (the recogniser and its cat)');
 
   // Real speech still comes out (the pipe works).
@@ -114,7 +141,10 @@ t.test('adapter: past LOCAL_ASR_MAX_PROCESSES start() rejects with ASR_OVER_BUDG
   t.equal(await firstFinal(a), 'go forward ten meters', 'the recogniser heard the speech');
   a.close();
   // The process has not exited yet (its 'exit' cannot come within this tick): the slot is still held.
-  const early = await Promise.resolve(asr.start({ call: callInfo('d'), signal: ctl.signal })).then(() => 'started', (e: AdapterError) => e.code);
+  const early = await Promise.resolve(asr.start({ call: callInfo('d'), signal: ctl.signal })).then(
+    () => 'started',
+    (e: AdapterError) => e.code,
+  );
   t.equal(early, 'ASR_OVER_BUDGET', 'close() alone does not free the slot');
   await until(() => asr.stats.running === 1, 5000, 'the first recogniser exited');
   const d = await asr.start({ call: callInfo('d'), signal: ctl.signal });
@@ -128,34 +158,42 @@ t.test('adapter: past LOCAL_ASR_MAX_PROCESSES start() rejects with ASR_OVER_BUDG
   await asr.close();
   const after = logs.filter((l) => OVER_BUDGET_MSG.test(l.msg));
   t.equal(after.length, 2, 'the summary is written at close');
-  t.equal(after.reduce((n, l) => n + Number(l.refused), 0), 2, 'the lines account for every refusal');
+  t.equal(
+    after.reduce((n, l) => n + Number(l.refused), 0),
+    2,
+    'the lines account for every refusal',
+  );
   t.equal(descendantsNamed(RECOGNISER).length, 0, 'close() resolves once every recogniser is gone');
   void b;
   void d;
 });
 
-t.test("adapter: the recogniser's bash never reads the user's ~/.bashrc (its stdin is a socket: bash would take itself for an rshd child)", { skip }, async (t) => {
-  // A .bashrc that leaves a mark and prints a line: read, the mark would exist and the line would come out as a final
-  // (a real one ran `pyenv init`, whose stale rehash lock then kept every recogniser from starting).
-  const home = mkdtempSync(join(tmpdir(), 'vgw-home-'));
-  const mark = join(home, 'bashrc-ran');
-  writeFileSync(join(home, '.bashrc'), `touch ${JSON.stringify(mark)}\necho hello from bashrc\n`);
-  const before = { HOME: process.env.HOME, SHLVL: process.env.SHLVL };
-  process.env.HOME = home;
-  // bash applies the rshd rule only to a top-level shell (SHLVL below 2 once incremented), as under a service manager.
-  process.env.SHLVL = '0';
-  t.teardown(() => {
-    Object.assign(process.env, before);
-    rmSync(home, { recursive: true, force: true });
-  });
-  const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { maxProcesses: 1 });
-  t.teardown(() => asr.close());
-  const s = await asr.start({ call: callInfo('rc'), signal: new AbortController().signal });
-  say(s);
-  t.equal(await firstFinal(s), 'go forward ten meters', 'the first final is the speech, not a line printed by .bashrc');
-  t.notOk(existsSync(mark), '~/.bashrc was not read');
-  s.close();
-});
+t.test(
+  "adapter: the recogniser's bash never reads the user's ~/.bashrc (its stdin is a socket: bash would take itself for an rshd child)",
+  { skip },
+  async (t) => {
+    // A .bashrc that leaves a mark and prints a line: read, the mark would exist and the line would come out as a final
+    // (a real one ran `pyenv init`, whose stale rehash lock then kept every recogniser from starting).
+    const home = mkdtempSync(join(tmpdir(), 'vgw-home-'));
+    const mark = join(home, 'bashrc-ran');
+    writeFileSync(join(home, '.bashrc'), `touch ${JSON.stringify(mark)}\necho hello from bashrc\n`);
+    const before = { HOME: process.env.HOME, SHLVL: process.env.SHLVL };
+    process.env.HOME = home;
+    // bash applies the rshd rule only to a top-level shell (SHLVL below 2 once incremented), as under a service manager.
+    process.env.SHLVL = '0';
+    t.teardown(() => {
+      Object.assign(process.env, before);
+      rmSync(home, { recursive: true, force: true });
+    });
+    const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { maxProcesses: 1 });
+    t.teardown(() => asr.close());
+    const s = await asr.start({ call: callInfo('rc'), signal: new AbortController().signal });
+    say(s);
+    t.equal(await firstFinal(s), 'go forward ten meters', 'the first final is the speech, not a line printed by .bashrc');
+    t.notOk(existsSync(mark), '~/.bashrc was not read');
+    s.close();
+  },
+);
 
 t.test('adapter: without bash, the sh + cat pipe works the same way', { skip }, async (t) => {
   const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { noBash: true, maxProcesses: 1 });
@@ -163,7 +201,10 @@ t.test('adapter: without bash, the sh + cat pipe works the same way', { skip }, 
   const s = await asr.start({ call: callInfo('sh'), signal: ctl.signal });
   say(s);
   // (A forked shell exists for a moment before it execs: wait for the settled tree.)
-  const settled = () => descendants().map((p) => p.comm).sort();
+  const settled = () =>
+    descendants()
+      .map((p) => p.comm)
+      .sort();
   await until(() => settled().join() === 'cat,pocketsphinx_co,sh', 5000, 'sh, cat and the recogniser');
   const tree = settled();
   t.same(tree, ['cat', 'pocketsphinx_co', 'sh'], 'sh, cat and the recogniser');
@@ -267,13 +308,19 @@ t.test('100 legs at once against the default offline pipeline: the budget holds,
   await untilLog(g, (l) => l.msg === 'reply played' && l.call === 'bystander' && l.replyId === 2, 30000, 'bystander reply played');
   const reply = by.binary.slice(before);
   t.ok(reply.length >= 50, `the bystander's reply audio flowed (${reply.length} frames)`);
-  t.ok(by.binary.every((f) => f.length === 640), 'every bystander frame is exactly 20 ms');
+  t.ok(
+    by.binary.every((f) => f.length === 640),
+    'every bystander frame is exactly 20 ms',
+  );
 
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_local_asr_over_budget_total'), BURST + 1 - BUDGET, 'every call past the budget counted');
   t.equal(metricValue(m, 'gateway_local_asr_processes'), BUDGET, 'the gauge shows the budget in use');
   t.equal(metricValue(m, 'gateway_active_calls'), BURST + 1, 'the refused calls go on (without ASR)');
-  t.ok(legs.every((l) => l.ws.readyState === l.ws.OPEN), 'no burst leg was closed for lack of ASR');
+  t.ok(
+    legs.every((l) => l.ws.readyState === l.ws.OPEN),
+    'no burst leg was closed for lack of ASR',
+  );
 
   // Every burst leg closes; the bystander's recogniser is the only one left, then none.
   for (const l of legs) l.ws.close();
@@ -297,9 +344,15 @@ t.test('100 legs at once against the default offline pipeline: the budget holds,
   await g.gw.close();
   const lines = g.logs.filter((l) => OVER_BUDGET_MSG.test(l.msg));
   t.ok(lines.length >= 1 && lines.length <= 3, `the refusals were logged in ${lines.length} line(s), not ${BURST + 1 - BUDGET}`);
-  t.equal(lines.reduce((n, l) => n + Number(l.refused), 0), BURST + 1 - BUDGET, 'the lines account for every refusal');
+  t.equal(
+    lines.reduce((n, l) => n + Number(l.refused), 0),
+    BURST + 1 - BUDGET,
+    'the lines account for every refusal',
+  );
   const perCall = g.logs.filter(
-    (l) => !OVER_BUDGET_MSG.test(l.msg) && (l.code === 'ASR_OVER_BUDGET' || /LOCAL_ASR_MAX_PROCESSES/.test(String((l.err as { message?: string } | undefined)?.message ?? ''))),
+    (l) =>
+      !OVER_BUDGET_MSG.test(l.msg) &&
+      (l.code === 'ASR_OVER_BUDGET' || /LOCAL_ASR_MAX_PROCESSES/.test(String((l.err as { message?: string } | undefined)?.message ?? ''))),
   ).length;
   t.comment(`per-call lines about the refusal written by the call session: ${perCall}`);
   t.equal(perCall, 0, 'the call session does not log each refused ASR start');

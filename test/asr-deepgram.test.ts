@@ -37,7 +37,15 @@ async function setup(t: Test, fo: FakeDeepgramOptions = {}, env: Record<string, 
   return { fake, adapter };
 }
 
-const call = (callId: string, sampleRateHz = 16000, language = 'en-US'): CallInfo => ({ callId, conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz, language, metadata: {} });
+const call = (callId: string, sampleRateHz = 16000, language = 'en-US'): CallInfo => ({
+  callId,
+  conversationUuid: undefined,
+  from: undefined,
+  to: undefined,
+  sampleRateHz,
+  language,
+  metadata: {},
+});
 
 /** Open a stream and collect its events. */
 async function open(adapter: AsrAdapter, c: CallInfo) {
@@ -109,12 +117,30 @@ t.test('handshake: key, model, language, linear16 at the leg rate, interim resul
   const q = must(fake.connections[0]).query;
   t.equal(must(fake.connections[0]).authorization, `Token ${KEY}`, 'Authorization: Token <key>');
   t.same(
-    Object.fromEntries(['model', 'language', 'encoding', 'sample_rate', 'channels', 'interim_results', 'endpointing', 'utterance_end_ms', 'vad_events'].map((k) => [k, q.get(k)])),
-    { model: 'nova-2-phonecall', language: 'en-GB', encoding: 'linear16', sample_rate: '8000', channels: '1', interim_results: 'true', endpointing: '450', utterance_end_ms: '1000', vad_events: 'true' },
+    Object.fromEntries(
+      ['model', 'language', 'encoding', 'sample_rate', 'channels', 'interim_results', 'endpointing', 'utterance_end_ms', 'vad_events'].map((k) => [
+        k,
+        q.get(k),
+      ]),
+    ),
+    {
+      model: 'nova-2-phonecall',
+      language: 'en-GB',
+      encoding: 'linear16',
+      sample_rate: '8000',
+      channels: '1',
+      interim_results: 'true',
+      endpointing: '450',
+      utterance_end_ms: '1000',
+      vad_events: 'true',
+    },
   );
   t.equal(must(fake.connections[1]).query.get('sample_rate'), '24000');
   await until(() => fake.connections.every((c) => c.closed), 5000, 'sockets closed');
-  t.ok(fake.connections.every((c) => c.closeStream), 'CloseStream sent at the end of each stream');
+  t.ok(
+    fake.connections.every((c) => c.closeStream),
+    'CloseStream sent at the end of each stream',
+  );
 });
 
 t.test('finals come from Deepgram endpointing: interims, then one final per utterance with offsets in the call', async (t) => {
@@ -153,7 +179,10 @@ t.test('KeepAlive while no audio is sent, so Deepgram does not close with NET-00
   s.stream.write(Buffer.alloc(640), performance.now());
   await until(() => (fake.connections[0]?.keepAlives ?? 0) >= 1, KEEPALIVE_MS + 3000, 'a KeepAlive');
   t.notOk(must(fake.connections[0]).closed, 'the stream is still open');
-  t.notOk(s.events.some((e) => e.type === 'error'), 'no error');
+  t.notOk(
+    s.events.some((e) => e.type === 'error'),
+    'no error',
+  );
   s.stream.close();
   await s.done;
 });
@@ -169,18 +198,28 @@ t.test('a wrong key is unrecoverable: one error event, the events end', async (t
 });
 
 t.test('a dropped socket is recoverable: reconnect, replay what no final covered, the final comes', async (t) => {
-  const { fake, adapter } = await setup(t, { text: () => 'go forward ten meters', faults: [{ connection: 1, afterBytes: 32000, action: 'drop' }] }, { DEEPGRAM_ENDPOINTING_MS: '800' });
+  const { fake, adapter } = await setup(
+    t,
+    { text: () => 'go forward ten meters', faults: [{ connection: 1, afterBytes: 32000, action: 'drop' }] },
+    { DEEPGRAM_ENDPOINTING_MS: '800' },
+  );
   const s = await open(adapter, call('drop'));
   const pcm = withSilence(raw, 1500);
   await writeAll(s.stream, pcm);
   await until(() => finals(s.events).length >= 1, 15000, 'a final after the reconnect');
-  t.match(s.events.find((e) => e.type === 'error'), { code: 'DEEPGRAM_CONNECTION_LOST', recoverable: true });
+  t.match(
+    s.events.find((e) => e.type === 'error'),
+    { code: 'DEEPGRAM_CONNECTION_LOST', recoverable: true },
+  );
   const restart = s.events.find((e): e is Extract<AsrEvent, { type: 'restart' }> => e.type === 'restart');
   t.ok(restart, 'a restart event');
   t.equal(fake.connections.length, 2, 'a second connection');
   await until(() => must(fake.connections[1]).audioBytes >= pcm.length, 5000, 'all audio at the second connection');
   t.ok(must(fake.connections[1]).pcm().equals(pcm), 'the second connection got the whole call from the start (no final before the drop), in order');
-  t.ok(restart!.replayedMs >= must(fake.connections[0]).audioBytes / 32 - 20, `the replay (${restart!.replayedMs} ms) covers what the dropped connection had received`);
+  t.ok(
+    restart!.replayedMs >= must(fake.connections[0]).audioBytes / 32 - 20,
+    `the replay (${restart!.replayedMs} ms) covers what the dropped connection had received`,
+  );
   t.equal(must(finals(s.events)[0]).text, 'go forward ten meters');
   s.stream.close();
   await s.done;
@@ -233,14 +272,21 @@ t.test('in a fallback chain, a bad Deepgram key moves the call to the next adapt
   const s = await open(chain, call('chain'));
   await writeAll(s.stream, Buffer.alloc(640 * 50, 3));
   await until(() => s.events.some((e) => e.type === 'final'), 5000, 'a final from the next adapter');
-  t.match(s.events.find((e) => e.type === 'failover'), { from: 'deepgram', to: 'scripted', reason: /DEEPGRAM_UNAUTHORIZED/ });
+  t.match(
+    s.events.find((e) => e.type === 'failover'),
+    { from: 'deepgram', to: 'scripted', reason: /DEEPGRAM_UNAUTHORIZED/ },
+  );
   s.stream.close();
   await s.done;
   await chain.close?.();
 });
 
 t.test('a call through the gateway: leg audio → Deepgram fake → transcript → bot; a faulty call leaves a bystander alone', async (t) => {
-  const fake = await startFakeDeepgram({ key: KEY, text: () => 'go forward ten meters', faults: [{ connection: 1, afterBytes: 16000, action: 'close', code: 1008, reason: 'DATA-0000: cue' }] });
+  const fake = await startFakeDeepgram({
+    key: KEY,
+    text: () => 'go forward ten meters',
+    faults: [{ connection: 1, afterBytes: 16000, action: 'close', code: 1008, reason: 'DATA-0000: cue' }],
+  });
   t.teardown(() => fake.close());
   const g = await startGateway(t, { ASR_ADAPTER: 'deepgram', DEEPGRAM_API_KEY: KEY, DEEPGRAM_URL: fake.url, TTS_ADAPTER: 'flite' });
   t.equal(g.gw.adapters.asr?.name, 'deepgram');
@@ -254,11 +300,22 @@ t.test('a call through the gateway: leg audio → Deepgram fake → transcript �
   t.teardown(() => bystander.ws.terminate());
   const pcm = withSilence(raw, 1500);
   await Promise.all([streamFrames(faulty.ws, pcm, 640, pcm.length / 640), streamFrames(bystander.ws, pcm, 640, pcm.length / 640)]);
-  const line = await untilLog(g, (l) => l.msg === 'transcript' && l.text === 'go forward ten meters' && l.call === 'dg-bystander', 10000, 'the bystander transcript');
+  const line = await untilLog(
+    g,
+    (l) => l.msg === 'transcript' && l.text === 'go forward ten meters' && l.call === 'dg-bystander',
+    10000,
+    'the bystander transcript',
+  );
   t.ok(line, 'the bystander got its transcript');
   await untilLog(g, (l) => l.msg === 'reply started' && l.call === 'dg-bystander', 10000, 'the bot answered the bystander');
-  t.ok(g.logs.some((l) => l.call === 'dg-faulty' && JSON.stringify(l).includes('DEEPGRAM_BAD_AUDIO')), 'the faulty call logged its DEEPGRAM_BAD_AUDIO');
-  t.notOk(g.logs.some((l) => l.call === 'dg-faulty' && l.msg === 'transcript'), 'the faulty call went on without ASR');
+  t.ok(
+    g.logs.some((l) => l.call === 'dg-faulty' && JSON.stringify(l).includes('DEEPGRAM_BAD_AUDIO')),
+    'the faulty call logged its DEEPGRAM_BAD_AUDIO',
+  );
+  t.notOk(
+    g.logs.some((l) => l.call === 'dg-faulty' && l.msg === 'transcript'),
+    'the faulty call went on without ASR',
+  );
   t.equal(faulty.ws.readyState, faulty.ws.OPEN, 'the faulty call is still up');
   t.equal(bystander.ws.readyState, bystander.ws.OPEN, 'the bystander is up');
   t.equal((await fetch(`${g.url}/healthz`)).status, 200);
@@ -270,8 +327,14 @@ t.test('no unhandled rejection from the SDK in any of the above (refusals, drops
 });
 
 t.test('settings: bad values are refused with the variable named; a missing key stops the start-up', async (t) => {
-  t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_URL: 'ftp://example.com' }), /DEEPGRAM_URL="ftp:\/\/example.com" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
-  t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_ENDPOINTING_MS: '5' }), /DEEPGRAM_ENDPOINTING_MS="5" is invalid: expected an integer from 10 to 10000/);
+  t.throws(
+    () => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_URL: 'ftp://example.com' }),
+    /DEEPGRAM_URL="ftp:\/\/example.com" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/,
+  );
+  t.throws(
+    () => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_ENDPOINTING_MS: '5' }),
+    /DEEPGRAM_ENDPOINTING_MS="5" is invalid: expected an integer from 10 to 10000/,
+  );
   t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_MODEL: ' ' }), /DEEPGRAM_MODEL/);
   const c = loadConfig({});
   t.match(c, { deepgramUrl: 'wss://api.deepgram.com', deepgramModel: 'nova-3', deepgramEndpointingMs: 300, deepgramApiKey: '' });

@@ -88,7 +88,13 @@ async function harness(
     await fake.close();
   });
   return {
-    fake, adapter, stream, events, ended, ac, written,
+    fake,
+    adapter,
+    stream,
+    events,
+    ended,
+    ac,
+    written,
     isEnded: () => done,
     write(fs) {
       for (const f of fs) {
@@ -173,7 +179,16 @@ async function untilAllSent(h: Harness, rateHz: number, what: string, t?: Test):
 
 t.test('error table: every gRPC status has a GOOGLE_ code; fatal ones are the ones retrying cannot fix', async (t) => {
   const fatal = GRPC_STATUS_NAMES.filter((_, i) => i > 0 && !classifyGoogleError({ code: i, details: 'x' }).recoverable);
-  t.same(fatal, ['INVALID_ARGUMENT', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'FAILED_PRECONDITION', 'UNIMPLEMENTED', 'DATA_LOSS', 'UNAUTHENTICATED']);
+  t.same(fatal, [
+    'INVALID_ARGUMENT',
+    'NOT_FOUND',
+    'ALREADY_EXISTS',
+    'PERMISSION_DENIED',
+    'FAILED_PRECONDITION',
+    'UNIMPLEMENTED',
+    'DATA_LOSS',
+    'UNAUTHENTICATED',
+  ]);
   t.equal(classifyGoogleError({ code: 14, details: 'down' }).code, 'GOOGLE_UNAVAILABLE');
   t.ok(classifyGoogleError({ code: 11, details: GOOGLE_DURATION_CAP.message }).durationCap);
   t.notOk(classifyGoogleError({ code: 11, details: 'Audio Timeout Error' }).durationCap);
@@ -184,7 +199,14 @@ t.test('error table: every gRPC status has a GOOGLE_ code; fatal ones are the on
 t.test('8 kHz speech: the config Google receives, interims and finals, every byte accounted for', async (t) => {
   const rate = 8000;
   const pcm = await speechAt(rate);
-  const h = await harness(t, rate, { finalEveryMs: 500 }, { GOOGLE_SPEECH_MODEL: 'telephony', GOOGLE_SPEECH_PHRASES: 'go forward, ten meters ,turn' }, {}, 'en-GB');
+  const h = await harness(
+    t,
+    rate,
+    { finalEveryMs: 500 },
+    { GOOGLE_SPEECH_MODEL: 'telephony', GOOGLE_SPEECH_PHRASES: 'go forward, ten meters ,turn' },
+    {},
+    'en-GB',
+  );
   h.write(frames(pcm, rate));
   await untilAllSent(h, rate, 'all audio at the fake', t);
   await until(() => h.events.filter((e) => e.type === 'final').length >= 5, 5000, 'finals');
@@ -194,7 +216,11 @@ t.test('8 kHz speech: the config Google receives, interims and finals, every byt
   t.equal(cfg.config.audioChannelCount, 1);
   t.equal(cfg.config.languageCode, 'en-GB', 'language from the call');
   t.equal(cfg.config.model, 'telephony');
-  t.same(cfg.config.speechContexts.map((c) => c.phrases), [['go forward', 'ten meters', 'turn']], 'phrase hints');
+  t.same(
+    cfg.config.speechContexts.map((c) => c.phrases),
+    [['go forward', 'ten meters', 'turn']],
+    'phrase hints',
+  );
   t.equal(cfg.interimResults, true);
   t.equal(cfg.singleUtterance, false);
   t.equal(h.fake.streams.length, 1, 'one stream, no restart');
@@ -202,11 +228,14 @@ t.test('8 kHz speech: the config Google receives, interims and finals, every byt
   const interims = h.events.filter((e) => e.type === 'interim');
   const finals = h.events.filter((e) => e.type === 'final');
   t.ok(interims.length >= 5, `interims (${interims.length})`);
-  t.same(finals.slice(0, 3).map((e) => e.type === 'final' && [e.text, e.startMs, e.endMs, e.confidence]), [
-    ['segment 1', 0, 500, 0.9],
-    ['segment 2', 500, 1000, 0.9],
-    ['segment 3', 1000, 1500, 0.9],
-  ]);
+  t.same(
+    finals.slice(0, 3).map((e) => e.type === 'final' && [e.text, e.startMs, e.endMs, e.confidence]),
+    [
+      ['segment 1', 0, 500, 0.9],
+      ['segment 2', 500, 1000, 0.9],
+      ['segment 3', 1000, 1500, 0.9],
+    ],
+  );
   checkAudioAccounting(t, h, rate, '8 kHz');
   h.ac.abort();
   await h.ended;
@@ -227,11 +256,17 @@ t.test('forced rotation: unacknowledged audio replayed, nothing lost or duplicat
   const first = must(restarts[0]);
   t.ok(first.type === 'restart' && first.replayedMs > 0, 'the rotation replayed unacknowledged audio');
   t.ok(must(h.fake.streams[0]).cancelled, 'the old stream was cancelled');
-  t.notOk(h.events.some((e) => e.type === 'error'), 'a rotation is not an error');
+  t.notOk(
+    h.events.some((e) => e.type === 'error'),
+    'a rotation is not an error',
+  );
   const acc = checkAudioAccounting(t, h, rate, 'rotation');
   t.equal(acc.covered, fs.length * 640, 'the slices cover every byte written');
   t.ok(h.fake.streams.length >= 2);
-  t.ok(must(acc.bases[1]) < must(h.fake.streams[0]).audioBytes, `stream 1 re-heard audio stream 0 had not finalised (${acc.bases[1]} < ${must(h.fake.streams[0]).audioBytes})`);
+  t.ok(
+    must(acc.bases[1]) < must(h.fake.streams[0]).audioBytes,
+    `stream 1 re-heard audio stream 0 had not finalised (${acc.bases[1]} < ${must(h.fake.streams[0]).audioBytes})`,
+  );
   for (const s of h.fake.streams) t.equal(s.config?.config.sampleRateHertz, 16000, `stream ${s.index} configured first`);
 });
 
@@ -258,7 +293,12 @@ t.test("Google's 305 s cap (OUT_OF_RANGE): immediate restart, audio continuous",
   const rate = 24000;
   const pcm = await speechAt(rate);
   const fs = frames(pcm, rate);
-  const h = await harness(t, rate, { finalEveryMs: 500, errors: [{ stream: 1, afterBytes: 700 * 48, ...GOOGLE_DURATION_CAP }] }, { GOOGLE_SPEECH_INTERIM: 'false' });
+  const h = await harness(
+    t,
+    rate,
+    { finalEveryMs: 500, errors: [{ stream: 1, afterBytes: 700 * 48, ...GOOGLE_DURATION_CAP }] },
+    { GOOGLE_SPEECH_INTERIM: 'false' },
+  );
   // Two caps in a row on different streams: stream 0 via the fake's live handle, stream 1 via the cue list.
   h.write(fs.slice(0, 40));
   await until(() => h.fake.streams[0]?.audioBytes === 40 * 960, 5000, 'first 800 ms at the fake');
@@ -268,10 +308,22 @@ t.test("Google's 305 s cap (OUT_OF_RANGE): immediate restart, audio continuous",
   h.write(fs.slice(40));
   await untilAllSent(h, rate, 'all audio sent after two caps', t);
   const errs = h.events.filter((e) => e.type === 'error');
-  t.same(errs.map((e) => e.type === 'error' && [e.code, e.recoverable]), [['GOOGLE_OUT_OF_RANGE', true], ['GOOGLE_OUT_OF_RANGE', true]]);
-  t.same(h.events.filter((e) => e.type === 'restart').map((e) => e.type === 'restart' && e.reason), ['duration-limit', 'duration-limit']);
+  t.same(
+    errs.map((e) => e.type === 'error' && [e.code, e.recoverable]),
+    [
+      ['GOOGLE_OUT_OF_RANGE', true],
+      ['GOOGLE_OUT_OF_RANGE', true],
+    ],
+  );
+  t.same(
+    h.events.filter((e) => e.type === 'restart').map((e) => e.type === 'restart' && e.reason),
+    ['duration-limit', 'duration-limit'],
+  );
   t.equal(must(h.fake.streams[0]).config?.interimResults, false);
-  t.notOk(h.events.some((e) => e.type === 'interim'), 'no interims when disabled');
+  t.notOk(
+    h.events.some((e) => e.type === 'interim'),
+    'no interims when disabled',
+  );
   const acc = checkAudioAccounting(t, h, rate, '305 s cap');
   t.same(acc.bases.slice(0, 2), [0, 500 * 48], 'stream 1 starts at the first final');
   t.equal(acc.covered, fs.length * 960);
@@ -285,22 +337,39 @@ t.test('single-utterance mode: END_OF_SINGLE_UTTERANCE → a new stream per utte
   await untilAllSent(h, rate, 'all audio sent across utterances', t);
   t.equal(must(h.fake.streams[0]).config?.singleUtterance, true);
   t.ok(h.fake.streams.length >= 3, `a stream per utterance (${h.fake.streams.length})`);
-  t.ok(h.fake.streams.every((s) => s.finals.length <= 1), 'each stream finalised one utterance');
+  t.ok(
+    h.fake.streams.every((s) => s.finals.length <= 1),
+    'each stream finalised one utterance',
+  );
   const restarts = h.events.filter((e) => e.type === 'restart');
   t.ok(restarts.every((e) => e.type === 'restart' && e.reason === 'single-utterance'));
   t.notOk(h.events.some((e) => e.type === 'error'));
   const finals = h.events.filter((e) => e.type === 'final');
-  t.same(finals.slice(0, 3).map((e) => e.type === 'final' && [e.startMs, e.endMs]), [[0, 600], [600, 1200], [1200, 1800]], 'absolute offsets');
+  t.same(
+    finals.slice(0, 3).map((e) => e.type === 'final' && [e.startMs, e.endMs]),
+    [
+      [0, 600],
+      [600, 1200],
+      [1200, 1800],
+    ],
+    'absolute offsets',
+  );
   checkAudioAccounting(t, h, rate, 'single utterance');
 });
 
 t.test('PERMISSION_DENIED is fatal: one error event with recoverable:false, then events end', async (t) => {
-  const h = await harness(t, 16000, { finalEveryMs: 300, errors: [{ stream: 0, afterBytes: 500 * 32, code: 7, message: 'Cloud Speech-to-Text API has not been used in project 1' }] });
+  const h = await harness(t, 16000, {
+    finalEveryMs: 300,
+    errors: [{ stream: 0, afterBytes: 500 * 32, code: 7, message: 'Cloud Speech-to-Text API has not been used in project 1' }],
+  });
   h.write(frames(SPEECH_16K, 16000));
   await h.ended;
   const errs = h.events.filter((e) => e.type === 'error');
   t.same(errs, [{ type: 'error', code: 'GOOGLE_PERMISSION_DENIED', message: 'Cloud Speech-to-Text API has not been used in project 1', recoverable: false }]);
-  t.notOk(h.events.some((e) => e.type === 'restart'), 'no retry');
+  t.notOk(
+    h.events.some((e) => e.type === 'restart'),
+    'no retry',
+  );
   t.equal(h.events[h.events.length - 1], errs[0], 'the error is the last event');
   t.equal(h.fake.streams.length, 1);
   h.stream.write(Buffer.alloc(640), 0); // after the end: ignored, never throws
@@ -315,7 +384,9 @@ t.test('malordered data (audio before config) is INVALID_ARGUMENT at the fake', 
   const { createRequire } = await import('node:module');
   const json = createRequire(import.meta.url)('@google-cloud/speech/build/protos/protos.json');
   const def = grpc.loadPackageDefinition(protoLoader.fromJSON(json, { oneofs: true })) as unknown as {
-    google: { cloud: { speech: { v1: { Speech: new (addr: string, creds: unknown) => { streamingRecognize(): import('node:stream').Duplex; close(): void } } } } };
+    google: {
+      cloud: { speech: { v1: { Speech: new (addr: string, creds: unknown) => { streamingRecognize(): import('node:stream').Duplex; close(): void } } } };
+    };
   };
   const client = new def.google.cloud.speech.v1.Speech(`127.0.0.1:${fake.port}`, grpc.credentials.createInsecure());
   const call = client.streamingRecognize();
@@ -334,7 +405,14 @@ t.test('retries are bounded: consecutive failures end the stream with recoverabl
   h.write(frames(SPEECH_16K, 16000).slice(0, 20));
   await h.ended;
   const errs = h.events.filter((e) => e.type === 'error');
-  t.same(errs.map((e) => e.type === 'error' && [e.code, e.recoverable]), [['GOOGLE_INTERNAL', true], ['GOOGLE_INTERNAL', true], ['GOOGLE_INTERNAL', false]]);
+  t.same(
+    errs.map((e) => e.type === 'error' && [e.code, e.recoverable]),
+    [
+      ['GOOGLE_INTERNAL', true],
+      ['GOOGLE_INTERNAL', true],
+      ['GOOGLE_INTERNAL', false],
+    ],
+  );
   t.equal(h.events.filter((e) => e.type === 'restart').length, 2);
   t.equal(h.fake.streams.length, 3, 'first try + 2 retries');
 });
@@ -352,7 +430,10 @@ t.test('abort mid-stream cancels the gRPC call and ends events', async (t) => {
   t.equal(h.fake.streams.length, 1);
   await h.adapter.close?.();
   await h.adapter.close?.();
-  await t.rejects(Promise.resolve().then(() => h.adapter.start({ call: callInfo(16000), signal: new AbortController().signal })), /closed/);
+  await t.rejects(
+    Promise.resolve().then(() => h.adapter.start({ call: callInfo(16000), signal: new AbortController().signal })),
+    /closed/,
+  );
 });
 
 t.test('nothing listening: real UNAVAILABLE from the channel, retried, then fatal', async (t) => {
@@ -370,11 +451,10 @@ t.test('nothing listening: real UNAVAILABLE from the channel, retried, then fata
     events.push(e);
     stream.write(Buffer.alloc(640), 0);
   }
-  t.same(events.map((e) => e.type === 'error' ? [e.type, e.code, e.recoverable] : [e.type]), [
-    ['error', 'GOOGLE_UNAVAILABLE', true],
-    ['restart'],
-    ['error', 'GOOGLE_UNAVAILABLE', false],
-  ]);
+  t.same(
+    events.map((e) => (e.type === 'error' ? [e.type, e.code, e.recoverable] : [e.type])),
+    [['error', 'GOOGLE_UNAVAILABLE', true], ['restart'], ['error', 'GOOGLE_UNAVAILABLE', false]],
+  );
   const last = must(events[2]);
   t.match(last.type === 'error' && last.message, /gave up after 1 consecutive failures/);
 });
@@ -403,7 +483,16 @@ t.test('a stream that stops taking audio (transport stalled) is replaced; the ne
     },
   };
   const ac = new AbortController();
-  const settings = { model: '', interimResults: true, phrases: [], singleUtterance: false, rotateMs: 290000, replayMaxMs: 10000, maxConsecutiveFailures: 5, stallMs: 200 };
+  const settings = {
+    model: '',
+    interimResults: true,
+    phrases: [],
+    singleUtterance: false,
+    rotateMs: 290000,
+    replayMaxMs: 10000,
+    maxConsecutiveFailures: 5,
+    stallMs: 200,
+  };
   const s = new GoogleAsrStream(client, { call: callInfo(16000), signal: ac.signal }, settings).start();
   t.teardown(() => ac.abort());
   const events: AsrEvent[] = [];
@@ -412,11 +501,18 @@ t.test('a stream that stops taking audio (transport stalled) is replaced; the ne
   })();
   const fs = frames(SPEECH_16K, 16000);
   let i = 0;
-  await until(() => {
-    if (i < fs.length) s.write(must(fs[i++]), 0);
-    return events.some((e) => e.type === 'restart');
-  }, 5000, 'the stalled stream replaced');
-  t.match(events, [{ type: 'error', code: 'GOOGLE_STALLED', recoverable: true }, { type: 'restart', reason: 'stalled' }]);
+  await until(
+    () => {
+      if (i < fs.length) s.write(must(fs[i++]), 0);
+      return events.some((e) => e.type === 'restart');
+    },
+    5000,
+    'the stalled stream replaced',
+  );
+  t.match(events, [
+    { type: 'error', code: 'GOOGLE_STALLED', recoverable: true },
+    { type: 'restart', reason: 'stalled' },
+  ]);
   t.ok(must(opened[0]).cancelled, 'the stalled stream was cancelled');
   t.equal(must(opened[0]).writes.length, 1, 'the stuck stream never completed its first write (the config)');
   t.ok(i > 16, `the adapter stopped writing after the stream's buffer filled, and waited (${i} frames written meanwhile)`);
@@ -424,7 +520,11 @@ t.test('a stream that stops taking audio (transport stalled) is replaced; the ne
   for (; i < fs.length; i++) s.write(must(fs[i]), 0);
   await until(() => must(opened[1]).writes.length === fs.length + 1, 2000, 'everything at the new stream');
   t.ok('streamingConfig' in must(must(opened[1]).writes[0]), 'config first');
-  const audio = Buffer.concat(must(opened[1]).writes.slice(1).map((w) => w.audioContent as Buffer));
+  const audio = Buffer.concat(
+    must(opened[1])
+      .writes.slice(1)
+      .map((w) => w.audioContent as Buffer),
+  );
   t.ok(audio.equals(Buffer.concat(fs.map((f) => Buffer.from(f)))), 'the new stream got every frame, in order, from the first');
   s.close();
 });

@@ -9,7 +9,7 @@ import { readWavFile } from '../src/audio/wav.js';
 import { bandLimitToTelephone } from '../src/audio/band.js';
 import { loadResampler, StreamResampler } from '../src/audio/resampler.js';
 import { createPocketsphinxAsr, findPocketsphinx } from '../src/asr/pocketsphinx.js';
-import type { AsrEvent, AsrStream } from '../src/asr/types.js';
+import type { AsrStream } from '../src/asr/types.js';
 import type { CallInfo } from '../src/call/call-info.js';
 import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -26,7 +26,7 @@ async function finalWithoutHangup(s: AsrStream, boundMs: number): Promise<string
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), boundMs)));
   const first = (async () => {
-    for await (const e of s.events as AsyncIterable<AsrEvent>) if (e.type === 'final') return e.text;
+    for await (const e of s.events) if (e.type === 'final') return e.text;
     return undefined;
   })();
   try {
@@ -38,7 +38,10 @@ async function finalWithoutHangup(s: AsrStream, boundMs: number): Promise<string
 
 for (const rate of [16000, 8000] as const) {
   t.test(`${rate / 1000} kHz leg: cards/004 then digital silence is heard before hang-up`, { skip }, async (t) => {
-    const asr = createPocketsphinxAsr({ config: loadConfig({ ENDPOINTING: 'adaptive' }), logger: createLogger('silent'), env: process.env }, { maxProcesses: 1 });
+    const asr = createPocketsphinxAsr(
+      { config: loadConfig({ ENDPOINTING: 'adaptive' }), logger: createLogger('silent'), env: process.env },
+      { maxProcesses: 1 },
+    );
     t.teardown(() => asr.close());
     const s = await asr.start({ call: callInfo(`silence-${rate}`, rate), signal: new AbortController().signal });
     let words = readWavFile('/usr/share/pocketsphinx/test/data/cards/004.wav').samples; // 16 kHz, "five five"

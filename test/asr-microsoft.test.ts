@@ -47,7 +47,10 @@ async function startAsr(t: Test, env: Record<string, string>, rateHz: number, la
   const asr = await createMicrosoftAsr({ config, logger, env });
   const ac = new AbortController();
   t.teardown(() => ac.abort());
-  const stream = await asr.start({ call: { callId: 'ms-test', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: rateHz, language, metadata: {} }, signal: ac.signal });
+  const stream = await asr.start({
+    call: { callId: 'ms-test', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: rateHz, language, metadata: {} },
+    signal: ac.signal,
+  });
   const events: AsrEvent[] = [];
   const ended = (async () => {
     for await (const e of stream.events) events.push(e);
@@ -77,11 +80,18 @@ function checkFinals(t: Test, events: AsrEvent[], conns: FakeConnection[], rateH
   const bytesPerMs = (rateHz * 2) / 1000;
   const finalizedMs = conns.reduce((n, c) => n + c.finalizedBytes, 0) / bytesPerMs;
   t.ok(finals.length >= 2, `finals (${finals.length})`);
-  t.same(finals.map((f) => f.text), finals.map((_, i) => `phrase ${i + 1}`), 'every final once, in order');
+  t.same(
+    finals.map((f) => f.text),
+    finals.map((_, i) => `phrase ${i + 1}`),
+    'every final once, in order',
+  );
   t.equal(must(finals[0]).startMs, 0, 'first final starts at the first byte');
   for (let i = 1; i < finals.length; i++) t.equal(must(finals[i]).startMs, must(finals[i - 1]).endMs, `final ${i + 1} continues where ${i} ended`);
   t.equal(must(finals[finals.length - 1]).endMs, Math.round(finalizedMs), 'offsets are absolute in the call audio');
-  t.ok(events.some((e) => e.type === 'interim' && e.text === 'phrase'), 'interim results arrive');
+  t.ok(
+    events.some((e) => e.type === 'interim' && e.text === 'phrase'),
+    'interim results arrive',
+  );
   t.ok(events.findIndex((e) => e.type === 'interim') < events.findIndex((e) => e.type === 'final'), 'interim before its final');
 }
 
@@ -104,7 +114,10 @@ for (const rateHz of [16000, 8000]) {
     t.ok(c.pcm().equals(pcm), `byte for byte (${c.audioBytes} of ${pcm.length})`);
     await until(() => run.events.filter((e) => e.type === 'final').length === c.results.filter((r) => r.type === 'phrase').length, 5000, 'finals');
     checkFinals(t, run.events, conns, rateHz);
-    t.notOk(run.events.some((e) => e.type === 'error' || e.type === 'restart'), 'no errors');
+    t.notOk(
+      run.events.some((e) => e.type === 'error' || e.type === 'restart'),
+      'no errors',
+    );
     run.ac.abort();
     await run.ended;
     await until(() => c.closed, 5000, 'socket closed');
@@ -112,9 +125,19 @@ for (const rateHz of [16000, 8000]) {
 }
 
 const failureCases: Array<{ name: string; rateHz: number; failure: NonNullable<FakeMicrosoftSpeechOptions['failures']>[number]; code: string }> = [
-  { name: 'abrupt socket close (no close frame)', rateHz: 16000, failure: { connection: 1, afterBytes: 40000, action: 'close' }, code: 'AZURE_CONNECTION_FAILURE' },
+  {
+    name: 'abrupt socket close (no close frame)',
+    rateHz: 16000,
+    failure: { connection: 1, afterBytes: 40000, action: 'close' },
+    code: 'AZURE_CONNECTION_FAILURE',
+  },
   { name: 'service error result', rateHz: 8000, failure: { connection: 1, afterBytes: 20000, action: 'status', status: 'Error' }, code: 'AZURE_SERVICE_ERROR' },
-  { name: 'too many requests', rateHz: 16000, failure: { connection: 1, afterBytes: 30000, action: 'status', status: 'TooManyRequests' }, code: 'AZURE_TOO_MANY_REQUESTS' },
+  {
+    name: 'too many requests',
+    rateHz: 16000,
+    failure: { connection: 1, afterBytes: 30000, action: 'status', status: 'TooManyRequests' },
+    code: 'AZURE_TOO_MANY_REQUESTS',
+  },
   { name: 'close frame 4000', rateHz: 8000, failure: { connection: 1, afterBytes: 25000, action: 'close-code', code: 4000 }, code: 'AZURE_CONNECTION_FAILURE' },
 ];
 
@@ -141,7 +164,11 @@ for (const fc of failureCases) {
     const bytesPerMs = (fc.rateHz * 2) / 1000;
     t.ok((restart?.replayedMs ?? 0) >= Math.floor(unfinalised.length / bytesPerMs), `replayedMs ${restart?.replayedMs} covers the unfinalised audio`);
     t.ok(run.events.indexOf(err as AsrEvent) < run.events.indexOf(restart as AsrEvent), 'error, then restart');
-    await until(() => run.events.filter((e) => e.type === 'final').length === conns.reduce((n, c) => n + c.results.filter((r) => r.type === 'phrase').length, 0), 5000, 'finals');
+    await until(
+      () => run.events.filter((e) => e.type === 'final').length === conns.reduce((n, c) => n + c.results.filter((r) => r.type === 'phrase').length, 0),
+      5000,
+      'finals',
+    );
     checkFinals(t, run.events, conns, fc.rateHz);
     t.equal(c2.language, 'en-GB', 'the new connection has the language too');
     run.ac.abort();
@@ -162,7 +189,10 @@ t.test('fatal errors end the events: wrong key (401) and Forbidden', async (t) =
   const forbidden = await startAsr(t, { AZURE_SPEECH_HOST: fake.host, AZURE_SPEECH_KEY: 'right' }, 16000);
   await writeFrames(forbidden.stream, Buffer.alloc(32000), 16000);
   await forbidden.ended;
-  t.match(forbidden.events.filter((e) => e.type !== 'interim'), [{ type: 'error', code: 'AZURE_FORBIDDEN', recoverable: false }]);
+  t.match(
+    forbidden.events.filter((e) => e.type !== 'interim'),
+    [{ type: 'error', code: 'AZURE_FORBIDDEN', recoverable: false }],
+  );
   await until(() => must(fake.recognitions()[0]).closed, 5000, 'socket closed after the fatal error');
   t.equal(fake.recognitions().length, 1, 'no reconnect after a fatal error');
 });
@@ -181,11 +211,14 @@ t.test('bounded retries: the stream gives up after AZURE_SPEECH_MAX_RETRIES reco
   })();
   await run.ended;
   await feeding;
-  t.match(run.events.filter((e) => e.type !== 'interim'), [
-    { type: 'error', code: 'AZURE_SERVICE_ERROR', recoverable: true },
-    { type: 'restart', reason: 'AZURE_SERVICE_ERROR' },
-    { type: 'error', code: 'AZURE_SERVICE_ERROR', recoverable: false, message: /gave up after 1 reconnects/ },
-  ]);
+  t.match(
+    run.events.filter((e) => e.type !== 'interim'),
+    [
+      { type: 'error', code: 'AZURE_SERVICE_ERROR', recoverable: true },
+      { type: 'restart', reason: 'AZURE_SERVICE_ERROR' },
+      { type: 'error', code: 'AZURE_SERVICE_ERROR', recoverable: false, message: /gave up after 1 reconnects/ },
+    ],
+  );
   t.equal(audioConns(fake).length, 2);
 });
 

@@ -39,7 +39,11 @@ t.test('a sidecar bot is told of a backchannel, and the console shows the pause,
     });
   });
   const g = await startGateway(t, {
-    BOT_ADAPTER: 'remote', BOT_URL: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/bot`, ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', CONSOLE_ENABLED: 'true',
+    BOT_ADAPTER: 'remote',
+    BOT_URL: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/bot`,
+    ASR_ADAPTER: 'none',
+    TTS_ADAPTER: 'none',
+    CONSOLE_ENABLED: 'true',
   });
   const feed = await openSse(`${g.url}/console/events`);
   t.teardown(() => feed.close());
@@ -60,19 +64,30 @@ t.test('a sidecar bot is told of a backchannel, and the console shows the pause,
   const validate = ajv.getSchema(`${SIDECAR_SCHEMA.$id}#/definitions/Backchannel`)!;
   t.ok(validate(bc), `valid per the published schema: ${JSON.stringify(bc)} ${JSON.stringify(validate.errors)}`);
   t.ok((bc.durationMs as number) > 0 && (bc.durationMs as number) <= 700, `voiced ${String(bc.durationMs)} ms`);
-  t.notOk(got.some((m) => m.type === 'transcript'), 'no transcript: not a turn');
-  t.notOk(got.some((m) => m.type === 'playback.interrupted'), 'the reply was not interrupted');
+  t.notOk(
+    got.some((m) => m.type === 'transcript'),
+    'no transcript: not a turn',
+  );
+  t.notOk(
+    got.some((m) => m.type === 'playback.interrupted'),
+    'the reply was not interrupted',
+  );
   await until(() => got.some((m) => m.type === 'playback.finished'), 12000, 'the reply played to its end');
   t.equal(got.find((m) => m.type === 'playback.finished')!.id, 'long');
 
-  const lines = () => feed.events.filter((e) => e.event === 'line').map((e) => (e.data as { id: string; line: { kind: string; text: string } }));
+  const lines = () => feed.events.filter((e) => e.event === 'line').map((e) => e.data as { id: string; line: { kind: string; text: string } });
   await until(() => lines().some((l) => l.line.kind === 'backchannel'), 5000, 'backchannel line on the console');
-  const mine = lines().filter((l) => l.id === 'bc-sidecar').map((l) => `${l.line.kind}: ${l.line.text}`);
+  const mine = lines()
+    .filter((l) => l.id === 'bc-sidecar')
+    .map((l) => `${l.line.kind}: ${l.line.text}`);
   const paused = mine.findIndex((l) => /^pause: reply \d+ paused/.test(l));
   const resumed = mine.findIndex((l) => /^pause: reply \d+ resumed$/.test(l));
   const backchannel = mine.findIndex((l) => /^backchannel: \(no words\) \(\d+ ms\)$/.test(l));
   t.ok(paused >= 0 && resumed > paused, `pause, then resume: ${JSON.stringify(mine)}`);
   t.ok(backchannel >= 0, 'the backchannel line (no ASR: no words)');
-  t.notOk(mine.some((l) => l.startsWith('barge-in:')), 'no barge-in line');
+  t.notOk(
+    mine.some((l) => l.startsWith('barge-in:')),
+    'no barge-in line',
+  );
   leg.ws.close();
 });

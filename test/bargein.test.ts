@@ -17,7 +17,10 @@ t.test('caller speech during the echo interrupts it', async (t) => {
   const first = Buffer.concat([FIRST, silence(1000)]);
   await streamFrames(leg.ws, first, 640, first.length / 640);
   await until(() => leg.binary.length >= 15, 3000, 'echo playing');
-  t.notOk(leg.texts.some((m) => (m as { action?: string }).action === 'clear'), 'no clear before the caller speaks');
+  t.notOk(
+    leg.texts.some((m) => (m as { action?: string }).action === 'clear'),
+    'no clear before the caller speaks',
+  );
   const second = Buffer.concat([SECOND, silence(400)]);
   const streaming = streamFrames(leg.ws, second, 640, second.length / 640);
   await until(() => leg.texts.some((m) => (m as { action?: string }).action === 'clear'), 3000, 'clear sent to Vonage');
@@ -44,7 +47,10 @@ t.test('BARGE_IN=false lets the reply play out', async (t) => {
   await until(() => leg.binary.length >= 15, 3000, 'echo playing');
   await streamFrames(leg.ws, SECOND, 640, Math.floor(SECOND.length / 640));
   await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 3000, 'reply 1 played');
-  t.notOk(leg.texts.some((m) => (m as { action?: string }).action === 'clear'), 'never cleared');
+  t.notOk(
+    leg.texts.some((m) => (m as { action?: string }).action === 'clear'),
+    'never cleared',
+  );
   t.equal(metricValue(await g.metrics(), 'gateway_barge_ins_total'), 0);
   leg.ws.close();
 });

@@ -22,7 +22,11 @@ const LLM_TRANSFER = '11111111-1111-4111-8111-000000000001';
 const LLM_HANGUP = '11111111-1111-4111-8111-000000000002';
 const SIDECAR_TRANSFER = '11111111-1111-4111-8111-000000000003';
 const SIDECAR_HANGUP = '11111111-1111-4111-8111-000000000004';
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-cc-')), 'private.key');
 writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
 
@@ -43,7 +47,13 @@ async function call(g: TestGateway, uuid: string, regionUrl: string): Promise<Ra
   return leg;
 }
 const press = (leg: RawLeg, digit: string) => leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit, duration: 120 }));
-const updates = (f: VonageApiFake, uuid: string) => f.accepted('updateCall').filter((r) => r.path === `/v1/calls/${uuid}`).map((r) => r.body as { action: string; destination?: { type: string; ncco: Array<{ action: string; endpoint: Array<{ type: string; number: string }> }> } });
+const updates = (f: VonageApiFake, uuid: string) =>
+  f
+    .accepted('updateCall')
+    .filter((r) => r.path === `/v1/calls/${uuid}`)
+    .map(
+      (r) => r.body as { action: string; destination?: { type: string; ncco: Array<{ action: string; endpoint: Array<{ type: string; number: string }> }> } },
+    );
 
 t.test('LLM bot: the transfer and hang_up tools reach Vonage over REST', async (t) => {
   const api = await vonage(t);
@@ -51,13 +61,27 @@ t.test('LLM bot: the transfer and hang_up tools reach Vonage over REST', async (
   const url = await llm.start();
   t.teardown(() => llm.close());
   const g = await startGateway(t, {
-    BOT_ADAPTER: 'llm', LLM_BASE_URL: url, LLM_API_KEY: 'k', LLM_MODEL: 'm', LLM_TRANSFER_NUMBERS: '447700900002',
+    BOT_ADAPTER: 'llm',
+    LLM_BASE_URL: url,
+    LLM_API_KEY: 'k',
+    LLM_MODEL: 'm',
+    LLM_TRANSFER_NUMBERS: '447700900002',
     TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
-    VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url,
+    VONAGE_APPLICATION_ID: APP_ID,
+    VONAGE_PRIVATE_KEY: keyFile,
+    VONAGE_API_URL: api.url,
   });
 
   // Call 1: the caller presses 0; the model transfers the call.
-  llm.reply({ type: 'stream', chunks: ['Transferring you now.', { tool: { index: 0, id: 't1', name: 'transfer' } }, { tool: { index: 0, args: '{"number":"+447700900002"}' } }, { finish: 'tool_calls' }] });
+  llm.reply({
+    type: 'stream',
+    chunks: [
+      'Transferring you now.',
+      { tool: { index: 0, id: 't1', name: 'transfer' } },
+      { tool: { index: 0, args: '{"number":"+447700900002"}' } },
+      { finish: 'tool_calls' },
+    ],
+  });
   const a = await call(g, LLM_TRANSFER, api.url);
   press(a, '0');
   await until(() => updates(api, LLM_TRANSFER).length === 1, 15000, 'REST transfer');
@@ -68,18 +92,28 @@ t.test('LLM bot: the transfer and hang_up tools reach Vonage over REST', async (
   a.ws.close();
 
   // Call 2: the model says goodbye and hangs up: the REST hangup comes after the goodbye has played.
-  llm.reply({ type: 'stream', chunks: ['Goodbye!', { tool: { index: 0, id: 'h1', name: 'hang_up' } }, { tool: { index: 0, args: '{"reason":"caller done"}' } }, { finish: 'tool_calls' }] });
+  llm.reply({
+    type: 'stream',
+    chunks: ['Goodbye!', { tool: { index: 0, id: 'h1', name: 'hang_up' } }, { tool: { index: 0, args: '{"reason":"caller done"}' } }, { finish: 'tool_calls' }],
+  });
   const b = await call(g, LLM_HANGUP, api.url);
   press(b, '9');
   const closed = await b.closed;
   t.equal(closed.code, 1000, 'the leg closes normally');
-  t.same(updates(api, LLM_HANGUP).map((u) => u.action), ['hangup'], 'one REST hangup for the call');
+  t.same(
+    updates(api, LLM_HANGUP).map((u) => u.action),
+    ['hangup'],
+    'one REST hangup for the call',
+  );
   t.ok(b.binary.length >= 5, `the goodbye was heard first (${b.binary.length} frames)`);
 });
 
 t.test('sample sidecar bot (child process): 0 transfers and # hangs up, over REST', async (t) => {
   const api = await vonage(t);
-  const child = spawn(process.execPath, ['examples/sidecar-bot.mjs', '--port', '0'], { env: { ...process.env, TRANSFER_NUMBER: '447700900003' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['examples/sidecar-bot.mjs', '--port', '0'], {
+    env: { ...process.env, TRANSFER_NUMBER: '447700900003' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -90,8 +124,12 @@ t.test('sample sidecar bot (child process): 0 transfers and # hangs up, over RES
   await until(() => lines.some((l) => l.event === 'listening'), 10000, 'sample bot listening');
   const port = lines.find((l) => l.event === 'listening')?.port as number;
   const g = await startGateway(t, {
-    BOT_ADAPTER: 'remote', BOT_URL: `ws://127.0.0.1:${port}`, TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
-    VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url,
+    BOT_ADAPTER: 'remote',
+    BOT_URL: `ws://127.0.0.1:${port}`,
+    TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
+    VONAGE_APPLICATION_ID: APP_ID,
+    VONAGE_PRIVATE_KEY: keyFile,
+    VONAGE_API_URL: api.url,
   });
 
   const a = await call(g, SIDECAR_TRANSFER, api.url);
@@ -106,5 +144,9 @@ t.test('sample sidecar bot (child process): 0 transfers and # hangs up, over RES
   press(b, '#');
   const closed = await b.closed;
   t.equal(closed.code, 1000);
-  t.same(updates(api, SIDECAR_HANGUP).map((u) => u.action), ['hangup'], 'one REST hangup for the call');
+  t.same(
+    updates(api, SIDECAR_HANGUP).map((u) => u.action),
+    ['hangup'],
+    'one REST hangup for the call',
+  );
 });

@@ -18,7 +18,7 @@ import createFaulty from './fixtures/faulty-bot.js';
 const failed = (c: ConformanceCheck[]) => c.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
 const failedNames = (c: ConformanceCheck[]) => c.filter((x) => !x.ok).map((x) => x.name);
 const fast = { startTimeoutMs: 400, replyTimeoutMs: 500, endTimeoutMs: 400, settleMs: 100 };
-const ctx = (env: Record<string, string> = {}) => ({ env } as unknown as AdapterContext);
+const ctx = (env: Record<string, string> = {}) => ({ env }) as unknown as AdapterContext;
 
 let unhandled = 0;
 const onUnhandled = () => void unhandled++;
@@ -26,7 +26,14 @@ process.on('unhandledRejection', onUnhandled);
 t.teardown(() => void process.off('unhandledRejection', onUnhandled));
 
 /** A well-behaved bot whose parts a test replaces to break one rule at a time. */
-function bot(over: { input?: (e: BotInput, out: Channel<BotOutput>) => void; output?: (out: Channel<BotOutput>) => AsyncIterable<BotOutput>; close?: (out: Channel<BotOutput>) => void } = {}, name = 'custom'): BotAdapter {
+function bot(
+  over: {
+    input?: (e: BotInput, out: Channel<BotOutput>) => void;
+    output?: (out: Channel<BotOutput>) => AsyncIterable<BotOutput>;
+    close?: (out: Channel<BotOutput>) => void;
+  } = {},
+  name = 'custom',
+): BotAdapter {
   return {
     name,
     capabilities: { wantsUtteranceAudio: false },
@@ -70,7 +77,15 @@ t.test('the suite fails bots that break the contract, naming the check, and surv
   t.same(failedNames(shape), ['adapter shape: name, capabilities {wantsUtteranceAudio}, start(), optional close()']);
   t.equal(shape.length, 1);
 
-  const startThrows = await runBotConformance({ adapter: { ...bot(), start: () => { throw new Error('no backend'); } }, ...fast });
+  const startThrows = await runBotConformance({
+    adapter: {
+      ...bot(),
+      start: () => {
+        throw new Error('no backend');
+      },
+    },
+    ...fast,
+  });
   t.match(failed(startThrows).join('\n'), /start\(\) settles within 400 ms with a session.*: start\(\) threw: no backend/);
   const startHangs = await runBotConformance({ adapter: { ...bot(), start: () => new Promise<BotSession>(() => {}) }, ...fast });
   t.match(failed(startHangs).join('\n'), /start\(\) did not settle within 400 ms/);
@@ -78,7 +93,12 @@ t.test('the suite fails bots that break the contract, naming the check, and surv
   t.match(failed(badSession).join('\n'), /the session lacks output \(an async iterable\)/);
 
   const inputThrows = await runBotConformance({
-    adapter: bot({ input: (e, out) => { if (e.type === 'dtmf') throw new Error('keypad'); if (e.type === 'start') out.push({ type: 'say', text: 'hi' }); } }),
+    adapter: bot({
+      input: (e, out) => {
+        if (e.type === 'dtmf') throw new Error('keypad');
+        if (e.type === 'start') out.push({ type: 'say', text: 'hi' });
+      },
+    }),
     ...fast,
   });
   t.ok(failedNames(inputThrows).includes('input() never throws nor returns a promise, for every kind of input'));
@@ -86,7 +106,13 @@ t.test('the suite fails bots that break the contract, naming the check, and surv
   t.match(failed(inputThrows).join('\n'), /after close: input\(dtmf\) threw: keypad/, 'also after close');
 
   const asyncInput = await runBotConformance({
-    adapter: bot({ input: ((e: BotInput, out: Channel<BotOutput>) => (async () => { if (e.type === 'transcript') throw new Error('late'); out.push({ type: 'clear' }); })()) as unknown as (e: BotInput, out: Channel<BotOutput>) => void }),
+    adapter: bot({
+      input: ((e: BotInput, out: Channel<BotOutput>) =>
+        (async () => {
+          if (e.type === 'transcript') throw new Error('late');
+          out.push({ type: 'clear' });
+        })()) as unknown as (e: BotInput, out: Channel<BotOutput>) => void,
+    }),
     ...fast,
   });
   t.match(failed(asyncInput).join('\n'), /input\(start\) returned a promise/);
@@ -97,20 +123,53 @@ t.test('the suite fails bots that break the contract, naming the check, and surv
   const stalled = await runBotConformance({ adapter: createFaulty(ctx({ FAULTY_BOT: 'stall' })), ...fast });
   t.same(failedNames(stalled), ['output yields well-formed outputs and answers the call']);
   t.match(failed(stalled).join('\n'), /no output within 500 ms of the inputs/);
-  t.same(failed(await runBotConformance({ adapter: createFaulty(ctx({ FAULTY_BOT: 'stall' })), ...fast, expectOutput: false })), [], 'a silent bot may opt out of answering');
+  t.same(
+    failed(await runBotConformance({ adapter: createFaulty(ctx({ FAULTY_BOT: 'stall' })), ...fast, expectOutput: false })),
+    [],
+    'a silent bot may opt out of answering',
+  );
 
-  const malformed = await runBotConformance({ adapter: bot({ input: (e, out) => void (e.type === 'start' && out.push({ type: 'say' } as unknown as BotOutput) && out.push({ type: 'dance' } as unknown as BotOutput)) }), ...fast });
+  const malformed = await runBotConformance({
+    adapter: bot({
+      input: (e, out) => void (e.type === 'start' && out.push({ type: 'say' } as unknown as BotOutput) && out.push({ type: 'dance' } as unknown as BotOutput)),
+    }),
+    ...fast,
+  });
   t.match(failed(malformed).join('\n'), /output yields well-formed.*: say without text; unknown output type "dance"/);
 
-  const immortal = await runBotConformance({ adapter: bot({ close: () => {}, output: (out) => ({ [Symbol.asyncIterator]: () => ({ next: () => (out.size ? out.next() : new Promise(() => {})) }) }) }), ...fast });
+  const immortal = await runBotConformance({
+    adapter: bot({ close: () => {}, output: (out) => ({ [Symbol.asyncIterator]: () => ({ next: () => (out.size ? out.next() : new Promise(() => {})) }) }) }),
+    ...fast,
+  });
   t.match(failed(immortal).join('\n'), /close\(\) is idempotent and ends output within 400 ms.*: output did not end within 400 ms of close\(\)/);
   t.match(failed(immortal).join('\n'), /aborting the call's signal ends output within 400 ms: output did not end within 400 ms of the abort/);
 
-  const closeThrows = await runBotConformance({ adapter: bot({ close: (out) => { out.close(); throw new Error('close failed'); } }), ...fast });
+  const closeThrows = await runBotConformance({
+    adapter: bot({
+      close: (out) => {
+        out.close();
+        throw new Error('close failed');
+      },
+    }),
+    ...fast,
+  });
   t.match(failed(closeThrows).join('\n'), /close\(\) threw: close failed/);
 
-  const asyncClose = await runBotConformance({ adapter: bot({ close: ((out: Channel<BotOutput>) => (async () => { out.close(); throw new Error('async close failed'); })()) as unknown as (out: Channel<BotOutput>) => void }), ...fast });
-  t.match(failed(asyncClose).join('\n'), /close\(\) is idempotent.*: close\(\) rejected: async close failed/, 'a rejecting close() is reported, not left unhandled');
+  const asyncClose = await runBotConformance({
+    adapter: bot({
+      close: ((out: Channel<BotOutput>) =>
+        (async () => {
+          out.close();
+          throw new Error('async close failed');
+        })()) as unknown as (out: Channel<BotOutput>) => void,
+    }),
+    ...fast,
+  });
+  t.match(
+    failed(asyncClose).join('\n'),
+    /close\(\) is idempotent.*: close\(\) rejected: async close failed/,
+    'a rejecting close() is reported, not left unhandled',
+  );
 
   let timer: NodeJS.Timeout | undefined;
   const leaky: BotAdapter = { ...bot(), name: 'leaky', close: () => void (timer = setInterval(() => {}, 1000)) };
@@ -129,7 +188,10 @@ t.test('vgw bot-conformance runs the suite from the command line (exit code 0 / 
     t.equal(ok.status, 0, ok.stderr);
     t.match(ok.stdout, /: (\d+)\/\1 checks passed/, adapter);
   }
-  const bad = spawnSync(process.execPath, ['dist/src/cli.js', 'bot-conformance', '--adapter', './dist/test/fixtures/faulty-bot.js', '--reply-timeout', '1s'], { encoding: 'utf8', env: { ...process.env, FAULTY_BOT: 'stall' } });
+  const bad = spawnSync(process.execPath, ['dist/src/cli.js', 'bot-conformance', '--adapter', './dist/test/fixtures/faulty-bot.js', '--reply-timeout', '1s'], {
+    encoding: 'utf8',
+    env: { ...process.env, FAULTY_BOT: 'stall' },
+  });
   t.equal(bad.status, 1, bad.stderr);
   t.match(bad.stdout, /FAIL +output yields well-formed outputs and answers the call — no output within 1000 ms/);
   t.match(bad.stdout, /faulty-stall: \d+\/\d+ checks passed/);

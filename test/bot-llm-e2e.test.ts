@@ -21,14 +21,30 @@ t.test('recorded speech → LLM → spoken reply streamed sentence by sentence �
   fake.reply({
     type: 'stream',
     chunks: [
-      'You', ' said', ' go', ' forward', ' ten', ' meters', '.', ' Goodbye', { hold: 'rest' }, '!',
-      { tool: { index: 0, id: 'call_end', name: 'hang_up' } }, { tool: { index: 0, args: '{"reason":' } }, { tool: { index: 0, args: '"task done"}' } },
+      'You',
+      ' said',
+      ' go',
+      ' forward',
+      ' ten',
+      ' meters',
+      '.',
+      ' Goodbye',
+      { hold: 'rest' },
+      '!',
+      { tool: { index: 0, id: 'call_end', name: 'hang_up' } },
+      { tool: { index: 0, args: '{"reason":' } },
+      { tool: { index: 0, args: '"task done"}' } },
       { finish: 'tool_calls' },
     ],
   });
   const g = await startGateway(t, {
-    BOT_ADAPTER: 'llm', LLM_BASE_URL: url, LLM_API_KEY: KEY, LLM_MODEL: 'e2e-model', LLM_GREETING: 'Hello, where should I go?',
-    ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite',
+    BOT_ADAPTER: 'llm',
+    LLM_BASE_URL: url,
+    LLM_API_KEY: KEY,
+    LLM_MODEL: 'e2e-model',
+    LLM_GREETING: 'Hello, where should I go?',
+    ASR_ADAPTER: 'local',
+    TTS_ADAPTER: 'flite',
   });
   t.equal(g.gw.adapters.bot.name, 'llm');
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
@@ -55,18 +71,30 @@ t.test('recorded speech → LLM → spoken reply streamed sentence by sentence �
   const closed = await leg.closed;
   t.equal(closed.code, 1000, 'hang_up ends the call normally');
   t.equal(closed.reason, 'bot hung up');
-  t.ok(leg.binary.every((f) => f.length === 640), 'every reply frame exact');
+  t.ok(
+    leg.binary.every((f) => f.length === 640),
+    'every reply frame exact',
+  );
   const heard = await transcribe16k(Buffer.concat(leg.binary.slice(before)));
   const ref = 'you said go forward ten meters goodbye'.split(' ');
   const words = new Set(heard.split(/\s+/));
   const summary = g.logs.find((l) => l.msg === 'call ended')?.summary as { pacer?: unknown; replies?: unknown } | undefined;
-  t.ok(ref.filter((w) => words.has(w)).length >= 5, `the reply is the model's text, spoken: "${heard}"`, { pacer: summary?.pacer, frames: leg.binary.length - before });
+  t.ok(ref.filter((w) => words.has(w)).length >= 5, `the reply is the model's text, spoken: "${heard}"`, {
+    pacer: summary?.pacer,
+    frames: leg.binary.length - before,
+  });
   t.ok(g.logs.some((l) => l.msg === 'bot hangup' && l.reason === 'task done'));
-  t.ok(g.logs.some((l) => l.msg === 'llm reply' && typeof l.firstTokenMs === 'number'), 'reply logged with time to first token');
+  t.ok(
+    g.logs.some((l) => l.msg === 'llm reply' && typeof l.firstTokenMs === 'number'),
+    'reply logged with time to first token',
+  );
   const m = await g.metrics();
   t.ok(metricValue(m, 'gateway_llm_first_token_latency_seconds_count') >= 1, 'time to first token exported');
   t.ok(metricValue(m, 'gateway_llm_requests_total{outcome="completed"}') >= 1, 'completed requests exported');
   t.equal(metricValue(m, 'gateway_llm_tool_calls_total{tool="hang_up"}'), 1, 'the hang_up tool call exported');
   t.same(fake.problems, [], 'every request valid for the real API');
-  t.notOk(g.logs.some((l) => JSON.stringify(l).includes(KEY)), 'the API key is never logged');
+  t.notOk(
+    g.logs.some((l) => JSON.stringify(l).includes(KEY)),
+    'the API key is never logged',
+  );
 });

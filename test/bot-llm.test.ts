@@ -38,7 +38,10 @@ async function setup(t: Test, env: Record<string, string> = {}, fakeUrl?: string
   })();
   const final = (text: string) => session.input({ type: 'transcript', text, final: true });
   const says = () => out.filter((o): o is Extract<BotOutput, { type: 'say' }> => o.type === 'say');
-  const spoken = () => says().map((s) => s.text).filter(Boolean);
+  const spoken = () =>
+    says()
+      .map((s) => s.text)
+      .filter(Boolean);
   return { fake, bot, session, out, logs, ac, state, final, says, spoken, reply: (...r: Reply[]) => fake.reply(...r) };
 }
 
@@ -46,7 +49,34 @@ t.test('the first sentence is said while the server still holds the rest; senten
   const b = await setup(t);
   b.reply({
     type: 'stream',
-    chunks: ['Hello', ' there', '!', ' The', ' price', ' is', ' 3', '.', '5', ' dollars', '.', { hold: 'rest' }, ' Dr', '.', ' Smith', ' will', ' call', ' at', ' 5', ' p', '.m', '.', ' Is', ' that', ' OK', '?'],
+    chunks: [
+      'Hello',
+      ' there',
+      '!',
+      ' The',
+      ' price',
+      ' is',
+      ' 3',
+      '.',
+      '5',
+      ' dollars',
+      '.',
+      { hold: 'rest' },
+      ' Dr',
+      '.',
+      ' Smith',
+      ' will',
+      ' call',
+      ' at',
+      ' 5',
+      ' p',
+      '.m',
+      '.',
+      ' Is',
+      ' that',
+      ' OK',
+      '?',
+    ],
   });
   b.final('How much is it?');
   await until(() => b.fake.holding('rest'), 5000, 'server holding the rest');
@@ -82,21 +112,35 @@ t.test('requests: bearer key, model, stream, system prompt, tools, settings; his
   t.equal(r1.body.stream, true);
   t.equal(r1.body.temperature, 0.3);
   t.equal(r1.body.max_tokens, 50);
-  t.same(r1.body.tools?.map((x) => (x.function as { name: string }).name), ['hang_up', 'send_dtmf', 'transfer']);
-  t.same(((must(r1.body.tools?.[2]).function as { parameters: { properties: { number: { enum: string[] } } } }).parameters.properties.number.enum), ['+14155550100'], 'transfer only to the allowed number');
+  t.same(
+    r1.body.tools?.map((x) => (x.function as { name: string }).name),
+    ['hang_up', 'send_dtmf', 'transfer'],
+  );
+  t.same(
+    (must(r1.body.tools?.[2]).function as { parameters: { properties: { number: { enum: string[] } } } }).parameters.properties.number.enum,
+    ['+14155550100'],
+    'transfer only to the allowed number',
+  );
   t.same(r1.body.messages, [
     { role: 'system', content: DEFAULT_SYSTEM_PROMPT },
     { role: 'assistant', content: 'Hi, this is the test line.' },
     { role: 'user', content: 'can I ask something' },
   ]);
-  t.same(r2.body.messages?.slice(1), [
-    { role: 'assistant', content: 'Hi, this is the test line.' },
-    { role: 'user', content: 'can I ask something' },
-    { role: 'assistant', content: 'Sure. Ask away.' },
-    { role: 'user', content: 'The caller pressed 5 on the keypad.' },
-  ], 'history carries every turn; DTMF is user input');
+  t.same(
+    r2.body.messages?.slice(1),
+    [
+      { role: 'assistant', content: 'Hi, this is the test line.' },
+      { role: 'user', content: 'can I ask something' },
+      { role: 'assistant', content: 'Sure. Ask away.' },
+      { role: 'user', content: 'The caller pressed 5 on the keypad.' },
+    ],
+    'history carries every turn; DTMF is user input',
+  );
   t.same(b.fake.problems, []);
-  t.notOk(b.logs.some((l) => JSON.stringify(l).includes(KEY)), 'the API key is never logged');
+  t.notOk(
+    b.logs.some((l) => JSON.stringify(l).includes(KEY)),
+    'the API key is never logged',
+  );
 });
 
 t.test('history is bounded and never starts with an orphaned tool result', async (t) => {
@@ -121,7 +165,17 @@ t.test('hang_up split across chunks: goodbye, then hangup; the bot then stays qu
   const b = await setup(t);
   b.reply({
     type: 'stream',
-    chunks: ['Goodbye', ' and', ' take', ' care', '!', { tool: { index: 0, id: 'call_h', name: 'hang_up', args: '' } }, { tool: { index: 0, args: '{"rea' } }, { tool: { index: 0, args: 'son": "caller is done"}' } }, { finish: 'tool_calls' }],
+    chunks: [
+      'Goodbye',
+      ' and',
+      ' take',
+      ' care',
+      '!',
+      { tool: { index: 0, id: 'call_h', name: 'hang_up', args: '' } },
+      { tool: { index: 0, args: '{"rea' } },
+      { tool: { index: 0, args: 'son": "caller is done"}' } },
+      { finish: 'tool_calls' },
+    ],
   });
   b.final("that's all, bye");
   await until(() => b.out.some((o) => o.type === 'hangup'), 5000, 'hangup');
@@ -140,23 +194,44 @@ t.test('hang_up without a goodbye of its own gets a fallback goodbye first', asy
   b.reply({ type: 'stream', chunks: [{ tool: { index: 0, id: 'call_h', name: 'hang_up', args: '{"reason":"done"}' } }] });
   b.final('bye');
   await until(() => b.out.some((o) => o.type === 'hangup'), 5000, 'hangup');
-  t.same(b.out, [{ type: 'say', text: FALLBACK_GOODBYE, end: true }, { type: 'hangup', reason: 'done' }]);
+  t.same(b.out, [
+    { type: 'say', text: FALLBACK_GOODBYE, end: true },
+    { type: 'hangup', reason: 'done' },
+  ]);
 });
 
 t.test('send_dtmf → dtmf; the result goes back to the model, which answers again', async (t) => {
   const b = await setup(t);
   b.reply(
-    { type: 'stream', chunks: ['Pressing', ' it', ' now', '.', { tool: { index: 0, id: 'call_d', name: 'send_dtmf' } }, { tool: { index: 0, args: '{"digits":' } }, { tool: { index: 0, args: '"12#"}' } }] },
+    {
+      type: 'stream',
+      chunks: [
+        'Pressing',
+        ' it',
+        ' now',
+        '.',
+        { tool: { index: 0, id: 'call_d', name: 'send_dtmf' } },
+        { tool: { index: 0, args: '{"digits":' } },
+        { tool: { index: 0, args: '"12#"}' } },
+      ],
+    },
     { type: 'stream', chunks: ['Done', '.'] },
   );
   b.final('press one two hash');
   await until(() => b.spoken().includes('Done.'), 5000, 'follow-up reply');
-  t.same(b.out.filter((o) => o.type !== 'say'), [{ type: 'dtmf', digits: '12#' }]);
+  t.same(
+    b.out.filter((o) => o.type !== 'say'),
+    [{ type: 'dtmf', digits: '12#' }],
+  );
   t.same(b.spoken(), ['Pressing it now.', 'Done.']);
   const msgs = must(b.fake.requests[1]).body.messages ?? [];
   t.same(msgs.slice(-3), [
     { role: 'user', content: 'press one two hash' },
-    { role: 'assistant', content: 'Pressing it now.', tool_calls: [{ id: 'call_d', type: 'function', function: { name: 'send_dtmf', arguments: '{"digits":"12#"}' } }] },
+    {
+      role: 'assistant',
+      content: 'Pressing it now.',
+      tool_calls: [{ id: 'call_d', type: 'function', function: { name: 'send_dtmf', arguments: '{"digits":"12#"}' } }],
+    },
     { role: 'tool', tool_call_id: 'call_d', content: 'Sent DTMF 12#.' },
   ]);
   t.same(b.fake.problems, []);
@@ -171,7 +246,11 @@ t.test('invalid tool arguments are refused: no action, the model sees the error'
   );
   b.final('press something weird');
   await until(() => b.spoken().length === 1, 5000, 'final answer');
-  t.same(b.out.filter((o) => o.type !== 'say'), [], 'no dtmf, no transfer');
+  t.same(
+    b.out.filter((o) => o.type !== 'say'),
+    [],
+    'no dtmf, no transfer',
+  );
   const tools = (must(b.fake.requests[2]).body.messages ?? []).filter((m) => m.role === 'tool');
   t.match(must(tools[0]).content, /^Error: digits must match/);
   t.match(must(tools[1]).content, /^Error: transfers to that number are not allowed/, 'no transfer tool configured: refused');
@@ -184,7 +263,10 @@ t.test('transfer and send_dtmf in one response, fragments interleaved by index',
   b.reply({
     type: 'stream',
     chunks: [
-      'Connecting', ' you', ' now', '.',
+      'Connecting',
+      ' you',
+      ' now',
+      '.',
       { tool: { index: 0, id: 'call_a', name: 'send_dtmf', args: '{"dig' } },
       { tool: { index: 1, id: 'call_b', name: 'transfer', args: '{"num' } },
       { tool: { index: 0, args: 'its":"5"}' } },
@@ -205,7 +287,28 @@ t.test('transfer and send_dtmf in one response, fragments interleaved by index',
 
 t.test('barge-in (interrupted playback) aborts the stream and closes the connection; history keeps what was heard', async (t) => {
   const b = await setup(t);
-  b.reply({ type: 'stream', chunks: ['Let', ' me', ' tell', ' you', ' a', ' long', ' story', '.', ' It', { hold: 'a' }, ' begins', ' here', '.', ' And', { hold: 'never' }, ' then', '.'] });
+  b.reply({
+    type: 'stream',
+    chunks: [
+      'Let',
+      ' me',
+      ' tell',
+      ' you',
+      ' a',
+      ' long',
+      ' story',
+      '.',
+      ' It',
+      { hold: 'a' },
+      ' begins',
+      ' here',
+      '.',
+      ' And',
+      { hold: 'never' },
+      ' then',
+      '.',
+    ],
+  });
   b.final('tell me a story');
   await until(() => b.spoken().length === 1, 5000, 'first sentence');
   // VAD speech-start alone (a cough) does not stop the reply: the stream goes on.
@@ -222,11 +325,15 @@ t.test('barge-in (interrupted playback) aborts the stream and closes the connect
   b.reply({ type: 'stream', chunks: ['Okay', '.'] });
   b.final('actually never mind');
   await until(() => b.fake.requests.length === 2, 5000, 'next request');
-  t.same(must(b.fake.requests[1]).body.messages?.slice(1), [
-    { role: 'user', content: 'tell me a story' },
-    { role: 'assistant', content: 'Let me tell you a long...' },
-    { role: 'user', content: 'actually never mind' },
-  ], 'the assistant turn holds the heard half');
+  t.same(
+    must(b.fake.requests[1]).body.messages?.slice(1),
+    [
+      { role: 'user', content: 'tell me a story' },
+      { role: 'assistant', content: 'Let me tell you a long...' },
+      { role: 'user', content: 'actually never mind' },
+    ],
+    'the assistant turn holds the heard half',
+  );
 });
 
 t.test('a reply interrupted before anything was heard leaves no assistant turn', async (t) => {
@@ -237,7 +344,12 @@ t.test('a reply interrupted before anything was heard leaves no assistant turn',
   b.session.input({ type: 'playback', replyId: 1, interrupted: true, heardMs: 0, totalMs: 900 });
   b.final('again');
   await until(() => b.fake.requests.length === 2, 5000, 'next request');
-  t.same(must(b.fake.requests[1]).body.messages?.slice(1).map((m) => m.role), ['user', 'user']);
+  t.same(
+    must(b.fake.requests[1])
+      .body.messages?.slice(1)
+      .map((m) => m.role),
+    ['user', 'user'],
+  );
 });
 
 t.test('a new final while a request streams supersedes it', async (t) => {
@@ -248,7 +360,15 @@ t.test('a new final while a request streams supersedes it', async (t) => {
   b.final('in Tokyo');
   await until(() => must(b.fake.requests[0]).clientClosed, 5000, 'first request closed');
   await until(() => b.spoken().includes('Got it.'), 5000, 'second reply');
-  t.same(b.says().map((s) => [s.text, !!s.end]), [['Thinking about it.', false], ['', true], ['Got it.', true]], 'the first reply is closed before the second starts');
+  t.same(
+    b.says().map((s) => [s.text, !!s.end]),
+    [
+      ['Thinking about it.', false],
+      ['', true],
+      ['Got it.', true],
+    ],
+    'the first reply is closed before the second starts',
+  );
   t.same(must(b.fake.requests[1]).body.messages?.slice(1), [
     { role: 'user', content: 'what time is it' },
     { role: 'assistant', content: 'Thinking about it.' },
@@ -277,7 +397,10 @@ t.test('first-token timeout: apology, connection closed, the call goes on', asyn
   t.equal(b.bot.stats.errors.LLM_TIMEOUT, 1);
   b.final('hello again');
   await until(() => b.spoken().includes('Fine.'), 5000, 'next turn works');
-  t.ok(b.logs.some((l) => l.msg === 'llm request failed' && l.code === 'LLM_TIMEOUT'), 'logged with its code');
+  t.ok(
+    b.logs.some((l) => l.msg === 'llm request failed' && l.code === 'LLM_TIMEOUT'),
+    'logged with its code',
+  );
 });
 
 t.test('overall timeout cuts a reply that started: what was said stays, the apology closes it', async (t) => {
@@ -285,14 +408,24 @@ t.test('overall timeout cuts a reply that started: what was said stays, the apol
   b.reply({ type: 'hang', chunks: ['Part', ' one', '.', ' Part'] });
   b.final('go');
   await until(() => b.says().some((s) => s.end), 10000, 'reply closed');
-  t.same(b.says().map((s) => [s.text, !!s.end]), [['Part one.', false], [APOLOGY, true]]);
+  t.same(
+    b.says().map((s) => [s.text, !!s.end]),
+    [
+      ['Part one.', false],
+      [APOLOGY, true],
+    ],
+  );
   await until(() => must(b.fake.requests[0]).clientClosed, 5000, 'connection closed');
   t.equal(b.bot.stats.errors.LLM_TIMEOUT, 1);
 });
 
 t.test('HTTP 500 and 429 and a refused connection: apology each time, the session continues', async (t) => {
   const b = await setup(t);
-  b.reply({ type: 'error', status: 500 }, { type: 'error', status: 429, body: '{"error":{"message":"Rate limit reached","type":"requests"}}' }, { type: 'stream', chunks: ['Back', '.'] });
+  b.reply(
+    { type: 'error', status: 500 },
+    { type: 'error', status: 429, body: '{"error":{"message":"Rate limit reached","type":"requests"}}' },
+    { type: 'stream', chunks: ['Back', '.'] },
+  );
   b.final('one');
   await until(() => b.spoken().length === 1, 5000, 'first apology');
   b.final('two');
@@ -302,7 +435,10 @@ t.test('HTTP 500 and 429 and a refused connection: apology each time, the sessio
   t.same(b.spoken(), [APOLOGY, APOLOGY, 'Back.']);
   t.equal(b.bot.stats.errors.LLM_HTTP, 2);
   const failed = b.logs.filter((l) => l.msg === 'llm request failed');
-  t.same(failed.map((l) => l.status), [500, 429]);
+  t.same(
+    failed.map((l) => l.status),
+    [500, 429],
+  );
   t.match(String((must(failed[1]).err as { message: string }).message), /Rate limit reached/);
 
   const dead = new FakeOpenAi();
@@ -318,7 +454,19 @@ t.test('HTTP 500 and 429 and a refused connection: apology each time, the sessio
 t.test('malformed SSE lines are skipped; a stream of nothing valid, an in-stream error or a JSON body is an apology', async (t) => {
   const b = await setup(t);
   b.reply(
-    { type: 'stream', chunks: [{ raw: 'data: {not json\n\n' }, { raw: ': keep-alive comment\n\n' }, { raw: 'nonsense without colon\n\n' }, { raw: 'data: [1,2]\n\n' }, { raw: 'data: {"choices":"x"}\r\n\r\n' }, 'Still', ' fine', '.'] },
+    {
+      type: 'stream',
+      chunks: [
+        { raw: 'data: {not json\n\n' },
+        { raw: ': keep-alive comment\n\n' },
+        { raw: 'nonsense without colon\n\n' },
+        { raw: 'data: [1,2]\n\n' },
+        { raw: 'data: {"choices":"x"}\r\n\r\n' },
+        'Still',
+        ' fine',
+        '.',
+      ],
+    },
     { type: 'stream', chunks: [{ raw: 'data: {{{\n\n' }], done: false },
     { type: 'stream', chunks: [{ raw: 'data: {"error":{"message":"model overloaded"}}\n\n' }] },
     { type: 'error', status: 200, body: '{"choices":[{"message":{"content":"not streamed"}}]}' },

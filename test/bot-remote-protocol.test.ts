@@ -90,7 +90,10 @@ t.test('bad bot messages get the right error, never an exception', async (t) => 
       t.ok(r.error.reason.length > 5 && r.error.reason.length < 300, 'a readable reason');
     }
   }
-  const play = parseBotMessage(JSON.stringify({ type: 'play', audio: Buffer.from(new Int16Array([1, -2, 300]).buffer).toString('base64'), sampleRateHz: 8000 }), false);
+  const play = parseBotMessage(
+    JSON.stringify({ type: 'play', audio: Buffer.from(new Int16Array([1, -2, 300]).buffer).toString('base64'), sampleRateHz: 8000 }),
+    false,
+  );
   t.ok(play.ok && play.message.type === 'play' && Array.from(play.message.audio).join() === '1,-2,300', 'play audio decoded to samples');
 });
 
@@ -112,11 +115,18 @@ t.test('streamed say pieces become sentences; a whole say is one reply', async (
 
 t.test('1.1 bot messages: ids, language and voice, transfer to a phone, the dtmf echo shape', async (t) => {
   const ok = (m: unknown) => parseBotMessage(JSON.stringify(m), false);
-  t.match(ok({ type: 'say', text: 'hi', id: 'a-1', language: 'fr-FR', voice: 'fr-FR-DeniseNeural' }), { ok: true, message: { id: 'a-1', language: 'fr-FR', voice: 'fr-FR-DeniseNeural' } });
+  t.match(ok({ type: 'say', text: 'hi', id: 'a-1', language: 'fr-FR', voice: 'fr-FR-DeniseNeural' }), {
+    ok: true,
+    message: { id: 'a-1', language: 'fr-FR', voice: 'fr-FR-DeniseNeural' },
+  });
   t.match(ok({ type: 'play', audio: 'AAA=', sampleRateHz: 8000, id: 'p' }), { ok: true, message: { type: 'play', id: 'p' } });
   t.match(ok({ type: 'transfer', phone: '+447700900000' }), { ok: true, message: { phone: '+447700900000' } });
   t.match(ok({ type: 'transfer', phone: '447700900000', from: '447700900009' }), { ok: true });
-  t.same(ok({ type: 'dtmf', digit: '5', durationMs: 250 }), { ok: true, message: { type: 'dtmf', digits: '5' } }, 'an incoming dtmf echoed back becomes digits');
+  t.same(
+    ok({ type: 'dtmf', digit: '5', durationMs: 250 }),
+    { ok: true, message: { type: 'dtmf', digits: '5' } },
+    'an incoming dtmf echoed back becomes digits',
+  );
   const refused: unknown[] = [
     { type: 'say', text: 'hi', id: '' },
     { type: 'say', text: 'hi', id: 'has space' },
@@ -136,9 +146,19 @@ t.test('1.1 bot messages: ids, language and voice, transfer to a phone, the dtmf
     t.ok(!r.ok && r.error.code === 'INVALID_MESSAGE', `${JSON.stringify(m).slice(0, 70)} refused${r.ok ? '' : `: ${r.error.reason}`}`);
   }
   const call = { callId: 'c', conversationUuid: undefined, from: '447700900001', to: '447700900002', sampleRateHz: 16000, language: 'en-US', metadata: {} };
-  t.same(transferNcco('+447700900003', undefined, call), [{ action: 'connect', from: '447700900002', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'caller id: the number the caller dialled');
-  t.same(transferNcco('447700900003', '+447700900009', { ...call, to: undefined }), [{ action: 'connect', from: '447700900009', endpoint: [{ type: 'phone', number: '447700900003' }] }]);
-  t.same(transferNcco('447700900003', undefined, { ...call, to: undefined }), [{ action: 'connect', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'no caller id known: Vonage picks');
+  t.same(
+    transferNcco('+447700900003', undefined, call),
+    [{ action: 'connect', from: '447700900002', endpoint: [{ type: 'phone', number: '447700900003' }] }],
+    'caller id: the number the caller dialled',
+  );
+  t.same(transferNcco('447700900003', '+447700900009', { ...call, to: undefined }), [
+    { action: 'connect', from: '447700900009', endpoint: [{ type: 'phone', number: '447700900003' }] },
+  ]);
+  t.same(
+    transferNcco('447700900003', undefined, { ...call, to: undefined }),
+    [{ action: 'connect', endpoint: [{ type: 'phone', number: '447700900003' }] }],
+    'no caller id known: Vonage picks',
+  );
 });
 
 t.test('call.ended codes: every one reachable, from the close reasons the gateway uses', async (t) => {
@@ -181,11 +201,25 @@ t.test('streamed say: a reply takes id, language and voice from its first piece;
 
 t.test('gateway messages: action results become 1.1 errors only for 1.1 bots; playback carries the id', async (t) => {
   const call = { callId: 'c', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
-  const caps = { asr: false, tts: true, callControl: false, bargeIn: true, playSampleRatesHz: [8000, 48000] as [number, number], maxMessageBytes: 1, maxSayChars: 1 };
+  const caps = {
+    asr: false,
+    tts: true,
+    callControl: false,
+    bargeIn: true,
+    playSampleRatesHz: [8000, 48000] as [number, number],
+    maxMessageBytes: 1,
+    maxSayChars: 1,
+  };
   const failed = { type: 'action-result' as const, action: 'transfer' as const, ok: false, code: 'NO_CALL_CONTROL' as const, reason: 'no' };
   t.same(gatewayMessageFor(failed, call, caps, true), { type: 'error', code: 'NO_CALL_CONTROL', reason: 'no', inReplyTo: 'transfer' });
   t.equal(gatewayMessageFor(failed, call, caps, false), undefined, 'a 1.0 bot is not sent codes it does not know');
   t.equal(gatewayMessageFor({ ...failed, ok: true }, call, caps, true), undefined, 'success: nothing to say');
-  t.same(gatewayMessageFor({ type: 'playback', replyId: 3, interrupted: true, heardMs: 0, totalMs: 0, id: 'q' }, call, caps, false), { type: 'playback.interrupted', replyId: 3, heardMs: 0, totalMs: 0, id: 'q' });
+  t.same(gatewayMessageFor({ type: 'playback', replyId: 3, interrupted: true, heardMs: 0, totalMs: 0, id: 'q' }, call, caps, false), {
+    type: 'playback.interrupted',
+    replyId: 3,
+    heardMs: 0,
+    totalMs: 0,
+    id: 'q',
+  });
   t.match(gatewayMessageFor({ type: 'start' }, call, caps, false), { type: 'call.started', protocol: 1, protocolVersion: '1.1', capabilities: caps });
 });

@@ -67,8 +67,12 @@ async function bot(t: Test, answer: (offered: Set<string>) => string | false, pa
 
 function env(botUrl: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    BOT_ADAPTER: 'remote', BOT_URL: botUrl, ASR_ADAPTER: './dist/test/fixtures/text-asr.js', TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
-    SCRIPTED_ASR_TEXTS: 'go forward ten meters', ...extra,
+    BOT_ADAPTER: 'remote',
+    BOT_URL: botUrl,
+    ASR_ADAPTER: './dist/test/fixtures/text-asr.js',
+    TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
+    SCRIPTED_ASR_TEXTS: 'go forward ten meters',
+    ...extra,
   };
 }
 
@@ -103,7 +107,11 @@ t.test('1.1 bot: call id and subprotocol on the upgrade, capabilities, reply ids
   t.equal(req.headers['x-vonage-gateway-protocol'], '1.1');
   t.equal(req.headers['sec-websocket-protocol'], 'vonage-gateway.v1', 'the subprotocol is offered');
   t.equal(b.protocol, 'vonage-gateway.v1', 'and answered');
-  t.match(started, { protocol: 1, protocolVersion: '1.1', capabilities: { asr: true, tts: true, callControl: false, bargeIn: true, playSampleRatesHz: [8000, 48000] } });
+  t.match(started, {
+    protocol: 1,
+    protocolVersion: '1.1',
+    capabilities: { asr: true, tts: true, callControl: false, bargeIn: true, playSampleRatesHz: [8000, 48000] },
+  });
 
   // A whole say with an id, then a streamed one whose id is on its first piece only.
   b.send({ type: 'say', text: 'one two three', id: 'greet' });
@@ -116,7 +124,10 @@ t.test('1.1 bot: call id and subprotocol on the upgrade, capabilities, reply ids
   t.match(bad, { code: 'INVALID_MESSAGE', inReplyTo: 'say', id: 'other', reason: /id "other" differs/ });
   const fin2 = await b.waitFor((m) => m.type === 'playback.finished' && m.replyId === 2, 'second reply played');
   t.equal(fin2.id, 'stream-1');
-  t.ok((fin2.totalMs as number) >= 300 && (fin2.totalMs as number) <= 340, `"first piece. piece." (3 words) spoken, the refused piece not (${fin2.totalMs} ms)`);
+  t.ok(
+    (fin2.totalMs as number) >= 300 && (fin2.totalMs as number) <= 340,
+    `"first piece. piece." (3 words) spoken, the refused piece not (${fin2.totalMs} ms)`,
+  );
 
   // A play with an id, cut by clear: interrupted, with its id.
   const pcm = Buffer.from(new Int16Array(16000 * 3).fill(3000).buffer).toString('base64');
@@ -130,10 +141,19 @@ t.test('1.1 bot: call id and subprotocol on the upgrade, capabilities, reply ids
   b.send({ type: 'say', text: 'hello again' });
   await b.waitFor((m) => m.type === 'playback.finished' && m.replyId === 5, 'reply 5 played');
   const reqs = g.logs.filter((l) => l.msg === 'sine tts request');
-  t.match(reqs.find((l) => l.text === 'bonjour'), { language: 'fr-FR', voice: 'fr-FR-DeniseNeural' });
-  t.match(reqs.find((l) => l.text === 'hello again'), { language: 'en-US' });
+  t.match(
+    reqs.find((l) => l.text === 'bonjour'),
+    { language: 'fr-FR', voice: 'fr-FR-DeniseNeural' },
+  );
+  t.match(
+    reqs.find((l) => l.text === 'hello again'),
+    { language: 'en-US' },
+  );
   t.notOk(reqs.find((l) => l.text === 'hello again')?.voice, 'the call voice (none) again');
-  t.notOk(b.got.some((m) => m.type === 'playback.finished' && m.replyId === 5 && 'id' in m), 'a reply without an id has none');
+  t.notOk(
+    b.got.some((m) => m.type === 'playback.finished' && m.replyId === 5 && 'id' in m),
+    'a reply without an id has none',
+  );
 
   // Actions the gateway cannot carry out (no call control here) get an error each, in both transfer forms and both dtmf shapes.
   b.send({ type: 'transfer', phone: '+447700900003' });
@@ -141,7 +161,10 @@ t.test('1.1 bot: call id and subprotocol on the upgrade, capabilities, reply ids
   b.send({ type: 'dtmf', digits: '12#' });
   b.send({ type: 'dtmf', digit: '5', durationMs: 250 }); // an incoming dtmf event echoed back: accepted
   await until(() => b.got.filter((m) => m.code === 'NO_CALL_CONTROL').length === 4, 5000, 'four NO_CALL_CONTROL errors');
-  t.same(b.got.filter((m) => m.code === 'NO_CALL_CONTROL').map((m) => m.inReplyTo), ['transfer', 'transfer', 'dtmf', 'dtmf']);
+  t.same(
+    b.got.filter((m) => m.code === 'NO_CALL_CONTROL').map((m) => m.inReplyTo),
+    ['transfer', 'transfer', 'dtmf', 'dtmf'],
+  );
   b.send({ type: 'transfer', phone: '447700900003', ncco: [{ action: 'talk' }] });
   t.match(await b.waitFor((m) => m.code === 'INVALID_MESSAGE' && m.inReplyTo === 'transfer', 'both forms refused'), { reason: /oneOf|exactly one/ });
 
@@ -169,7 +192,10 @@ t.test('1.0 bot (answers no subprotocol): spoken to as before, actions it cannot
   b.send({ type: 'say', text: 'one two' });
   await b.waitFor((m) => m.type === 'playback.finished', 'the say played');
   await untilLog(g, (l) => /needs Vonage call control/.test(l.msg), 3000, 'the transfer was logged');
-  t.notOk(b.got.some((m) => m.type === 'error'), 'no error with a code 1.0 did not have');
+  t.notOk(
+    b.got.some((m) => m.type === 'error'),
+    'no error with a code 1.0 did not have',
+  );
   b.send({ type: 'hangup' });
   t.equal((await leg.closed).code, 1000);
   await until(() => b.got.some((m) => m.type === 'call.ended'), 3000, 'call.ended');
@@ -186,7 +212,11 @@ t.test('a bot answering an unknown subprotocol is told why, closed with 1002, an
   const { leg } = await callIn(t, g, 'v2-bot');
   await until(() => b.closeCode !== undefined, 5000, 'bot socket closed');
   t.equal(b.closeCode, 1002);
-  t.same(b.got.map((m) => m.type), ['error'], 'one error, no call.started');
+  t.same(
+    b.got.map((m) => m.type),
+    ['error'],
+    'one error, no call.started',
+  );
   t.match(b.got[0], { code: 'UNSUPPORTED_PROTOCOL', reason: /vonage-gateway\.v2.*vonage-gateway\.v1/ });
   const closed = await leg.closed;
   t.equal(closed.code, 1000, 'the call ends normally');
@@ -204,7 +234,10 @@ t.test('without TTS a 1.1 bot gets NO_TTS for say; play still plays', async (t) 
   t.match(await b.waitFor((m) => m.type === 'error', 'NO_TTS'), { code: 'NO_TTS', inReplyTo: 'say', id: 'unsaid' });
   b.send({ type: 'play', audio: Buffer.from(new Int16Array(1600).fill(2000).buffer).toString('base64'), sampleRateHz: 16000, id: 'beep' });
   t.match(await b.waitFor((m) => m.type === 'playback.finished', 'play finished'), { id: 'beep', totalMs: 100 });
-  t.notOk(b.got.some((m) => m.type === 'playback.finished' && m.id === 'unsaid'), 'the refused say was never queued');
+  t.notOk(
+    b.got.some((m) => m.type === 'playback.finished' && m.id === 'unsaid'),
+    'the refused say was never queued',
+  );
 });
 
 t.test('a barge-in cuts a reply: playback.interrupted carries its id', async (t) => {
@@ -224,7 +257,11 @@ t.test('a barge-in cuts a reply: playback.interrupted carries its id', async (t)
 t.test('with call control: a phone transfer reaches Vonage, a refused action is an ACTION_FAILED, call.ended says transferred', async (t) => {
   const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
   const UUID = '33333333-3333-4333-8333-000000000001';
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const keys = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-v11-')), 'private.key');
   writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
   const api = new VonageApiFake({ applicationId: APP_ID, publicKeyPem: keys.publicKey });
@@ -248,7 +285,11 @@ t.test('with call control: a phone transfer reaches Vonage, a refused action is 
   await until(() => api.accepted('updateCall').length === 1, 10000, 'REST transfer');
   const body = must(api.accepted('updateCall')[0]).body as { action: string; destination: { ncco: unknown[] } };
   t.equal(body.action, 'transfer');
-  t.same(body.destination.ncco, [{ action: 'connect', from: '447700900000', endpoint: [{ type: 'phone', number: '447700900003' }] }], 'connect to the number, caller id the number dialled');
+  t.same(
+    body.destination.ncco,
+    [{ action: 'connect', from: '447700900000', endpoint: [{ type: 'phone', number: '447700900003' }] }],
+    'connect to the number, caller id the number dialled',
+  );
   // Vonage then ends the socket: the bot learns the call went by its transfer.
   leg.ws.close(1000);
   await until(() => b.closeCode !== undefined, 5000, 'bot socket closed');

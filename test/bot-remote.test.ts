@@ -38,7 +38,10 @@ function env(botUrl: string, extra: Record<string, string> = {}): Record<string,
 
 /** The sample bot as a child process; its stdout JSON lines collected. */
 async function sampleBot(t: Test, extraEnv: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['examples/sidecar-bot.mjs', '--port', '0'], { env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['examples/sidecar-bot.mjs', '--port', '0'], {
+    env: { ...process.env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: Msg[] = [];
   createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Msg));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -82,10 +85,21 @@ t.test('the sample bot, a real child process, drives a call', async (t) => {
 
   await until(() => bot.received().some((m) => m.type === 'call.started'), 5000, 'call.started');
   const started = bot.received()[0];
-  t.match(started, {
-    type: 'call.started', protocol: 1, callId: 'sidecar-1', conversationUuid: 'CON-sidecar-1', from: '447700900001', to: '447700900002',
-    sampleRateHz: 16000, language: 'en-US', headers: { uuid: 'sidecar-1', conversation_uuid: 'CON-sidecar-1' },
-  }, 'call.started is first, with the call metadata');
+  t.match(
+    started,
+    {
+      type: 'call.started',
+      protocol: 1,
+      callId: 'sidecar-1',
+      conversationUuid: 'CON-sidecar-1',
+      from: '447700900001',
+      to: '447700900002',
+      sampleRateHz: 16000,
+      language: 'en-US',
+      headers: { uuid: 'sidecar-1', conversation_uuid: 'CON-sidecar-1' },
+    },
+    'call.started is first, with the call metadata',
+  );
 
   // Greeting: 14 words → 1.4 s of tone.
   const greeting = await replyPlayed(g, 1);
@@ -96,7 +110,10 @@ t.test('the sample bot, a real child process, drives a call', async (t) => {
   // Real speech → VAD → ASR final → the bot answers, streamed in pieces that the gateway speaks as one sentence.
   await caller.say(SPEECH);
   await until(() => bot.received().some((m) => m.type === 'transcript'), 8000, 'transcript at the bot');
-  t.match(bot.received().find((m) => m.type === 'transcript'), { text: 'go forward ten meters', final: true });
+  t.match(
+    bot.received().find((m) => m.type === 'transcript'),
+    { text: 'go forward ten meters', final: true },
+  );
   const types = bot.received().map((m) => m.type);
   t.ok(types.indexOf('speech.started') < types.indexOf('speech.ended') && types.indexOf('speech.ended') >= 0, 'speech.started then speech.ended');
   const reply = await replyPlayed(g, 2);
@@ -106,7 +123,10 @@ t.test('the sample bot, a real child process, drives a call', async (t) => {
   // DTMF is read back.
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '5', duration: 200 }));
   await until(() => bot.received().some((m) => m.type === 'dtmf'), 3000, 'dtmf at the bot');
-  t.match(bot.received().find((m) => m.type === 'dtmf'), { digit: '5', durationMs: 200 });
+  t.match(
+    bot.received().find((m) => m.type === 'dtmf'),
+    { digit: '5', durationMs: 200 },
+  );
   t.ok(about((await replyPlayed(g, 3)).totalMs, 300), '"You pressed 5." spoken');
 
   // # → goodbye audio, then the leg closes normally.
@@ -202,10 +222,25 @@ t.test('exact protocol with an in-process bot: metadata, events, errors for bad 
   await waitFor((m) => m.type === 'call.started', 'call.started');
   t.equal(auth, `Bearer ${TOKEN}`, 'the bearer token is sent on the bot connection');
   t.same(got[0], {
-    type: 'call.started', protocol: 1, protocolVersion: '1.1', callId: 'sidecar-exact', conversationUuid: 'CON-sidecar-exact', from: '447700900001', to: '447700900002',
-    sampleRateHz: 16000, language: 'en-US',
+    type: 'call.started',
+    protocol: 1,
+    protocolVersion: '1.1',
+    callId: 'sidecar-exact',
+    conversationUuid: 'CON-sidecar-exact',
+    from: '447700900001',
+    to: '447700900002',
+    sampleRateHz: 16000,
+    language: 'en-US',
     headers: { uuid: 'sidecar-exact', conversation_uuid: 'CON-sidecar-exact', from: '447700900001', to: '447700900002' },
-    capabilities: { asr: true, tts: true, callControl: false, bargeIn: true, playSampleRatesHz: [8000, 48000], maxMessageBytes: 4 * 1024 * 1024, maxSayChars: 20000 },
+    capabilities: {
+      asr: true,
+      tts: true,
+      callControl: false,
+      bargeIn: true,
+      playSampleRatesHz: [8000, 48000],
+      maxMessageBytes: 4 * 1024 * 1024,
+      maxSayChars: 20000,
+    },
   });
 
   // Bad messages: each gets an error back and is ignored; the call goes on.
@@ -219,8 +254,15 @@ t.test('exact protocol with an in-process bot: metadata, events, errors for bad 
   for (const [m] of bad) send(m);
   (botWs as WebSocket).send(Buffer.from([1, 2, 3]));
   await until(() => got.filter((m) => m.type === 'error').length === bad.length + 1, 5000, 'an error for each bad message');
-  t.same(got.filter((m) => m.type === 'error').map((m) => m.code), [...bad.map((b) => b[1]), 'BAD_MESSAGE'], 'error codes in order');
-  t.match(got.find((m) => m.code === 'INVALID_MESSAGE'), { inReplyTo: 'say', reason: /required property 'text'/ });
+  t.same(
+    got.filter((m) => m.type === 'error').map((m) => m.code),
+    [...bad.map((b) => b[1]), 'BAD_MESSAGE'],
+    'error codes in order',
+  );
+  t.match(
+    got.find((m) => m.code === 'INVALID_MESSAGE'),
+    { inReplyTo: 'say', reason: /required property 'text'/ },
+  );
   t.equal(g.logs.filter((l) => l.msg === 'invalid bot message ignored').length, bad.length + 1, 'each is logged');
 
   // A say → tone frames on the leg → playback.finished with what was heard.
@@ -240,7 +282,10 @@ t.test('exact protocol with an in-process bot: metadata, events, errors for bad 
   send({ type: 'clear' });
   const cut = await waitFor((m) => m.type === 'playback.interrupted', 'playback.interrupted');
   t.equal(cut.replyId, 2);
-  t.ok((cut.heardMs as number) > 0 && (cut.heardMs as number) < (cut.totalMs as number) && about(cut.totalMs, 3000), `heard ${cut.heardMs} of ${cut.totalMs} ms`);
+  t.ok(
+    (cut.heardMs as number) > 0 && (cut.heardMs as number) < (cut.totalMs as number) && about(cut.totalMs, 3000),
+    `heard ${cut.heardMs} of ${cut.totalMs} ms`,
+  );
 
   // The caller speaks and presses a key: VAD events, the transcript and DTMF, in order.
   await caller.say(SPEECH);
@@ -248,7 +293,12 @@ t.test('exact protocol with an in-process bot: metadata, events, errors for bad 
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 120 }));
   await waitFor((m) => m.type === 'dtmf', 'dtmf');
   const caller_ = got.filter((m) => ['speech.started', 'speech.ended', 'transcript', 'dtmf'].includes(m.type as string));
-  t.match(caller_, [{ type: 'speech.started' }, { type: 'speech.ended', durationMs: Number }, { type: 'transcript', text: 'go forward ten meters', final: true }, { type: 'dtmf', digit: '7', durationMs: 120 }]);
+  t.match(caller_, [
+    { type: 'speech.started' },
+    { type: 'speech.ended', durationMs: Number },
+    { type: 'transcript', text: 'go forward ten meters', final: true },
+    { type: 'dtmf', digit: '7', durationMs: 120 },
+  ]);
   t.ok((must(caller_[1]).durationMs as number) > 1000, `utterance length reported (${must(caller_[1]).durationMs} ms)`);
 
   // The caller hangs up: call.ended is the last message, and the bot socket is closed with 1000.
@@ -281,6 +331,12 @@ t.test('hangup immediate from the bot ends the call at once; the bot learns why'
   const { leg } = await callIn(t, g, 'sidecar-hangup');
   t.equal((await leg.closed).code, 1000);
   await until(() => got.some((m) => m.type === 'call.ended'), 3000, 'call.ended');
-  t.match(got.find((m) => m.type === 'call.ended'), { reason: 'bot hung up' });
-  t.notOk(g.logs.some((l) => /apologising/.test(l.msg)), 'no apology when the bot hung up');
+  t.match(
+    got.find((m) => m.type === 'call.ended'),
+    { reason: 'bot hung up' },
+  );
+  t.notOk(
+    g.logs.some((l) => /apologising/.test(l.msg)),
+    'no apology when the bot hung up',
+  );
 });

@@ -36,7 +36,10 @@ t.test('socket dropped mid-reply, normal close and refused legs all clean up', a
   t.equal(ended.length, 2);
   const drop = ended.find((l) => l.call === 'drop-1') as { summary: { closeCode: number; replies: number } } | undefined;
   t.equal(drop?.summary.closeCode, 1006, 'abnormal closure recorded');
-  t.ok(g.logs.some((l) => l.msg === 'reply interrupted' && l.call === 'drop-1'), 'the cut reply is reported as interrupted');
+  t.ok(
+    g.logs.some((l) => l.msg === 'reply interrupted' && l.call === 'drop-1'),
+    'the cut reply is reported as interrupted',
+  );
   await g.gw.close();
   await new Promise((r) => setTimeout(r, 100));
   const after = resources();

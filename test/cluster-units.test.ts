@@ -45,10 +45,13 @@ t.test('call slots: MAX_CALLS over every worker; a dead worker frees its own', a
   t.notOk(s.take(1));
 });
 
-t.test('aggregation: counters summed; a summary\'s _sum/_count summed and its quantiles averaged', async (t) => {
+t.test("aggregation: counters summed; a summary's _sum/_count summed and its quantiles averaged", async (t) => {
   registerAggregators();
   const per = await Promise.all(
-    [[10, 20], [30, 50]].map(async (obs) => {
+    [
+      [10, 20],
+      [30, 50],
+    ].map(async (obs) => {
       const r = new Registry();
       const s = new Summary({ name: 'j_ms', help: 'h', percentiles: [0.5], registers: [r], aggregator: QUANTILE_MEAN as 'average' });
       const c = new Counter({ name: 'c_total', help: 'h', registers: [r] });
@@ -61,5 +64,5 @@ t.test('aggregation: counters summed; a summary\'s _sum/_count summed and its qu
   t.equal(metricValue(text, 'c_total'), 4, 'counter summed');
   t.equal(metricValue(text, 'j_ms_count'), 4, 'summary count summed');
   t.equal(metricValue(text, 'j_ms_sum'), 110, 'summary sum summed');
-  t.equal(metricValue(text, 'j_ms{quantile="0.5"}'), (15 + 40) / 2, 'median: the mean of the workers\' medians');
+  t.equal(metricValue(text, 'j_ms{quantile="0.5"}'), (15 + 40) / 2, "median: the mean of the workers' medians");
 });

@@ -31,7 +31,10 @@ t.test('WORKERS=2: spread, metrics, capacity, console, a killed worker, drain', 
   const workerOf = async (uuid: string) => (await g.untilLog((l) => l.msg === 'call started' && l.call === uuid, 10000, `${uuid} to start`)).worker as number;
   const where = new Map<string, number>();
   for (const id of legs.keys()) where.set(id, await workerOf(id));
-  t.ok([...where.values()].every((w) => Number.isInteger(w) && w > 0), 'every call log line names its worker');
+  t.ok(
+    [...where.values()].every((w) => Number.isInteger(w) && w > 0),
+    'every call log line names its worker',
+  );
   t.equal(new Set(where.values()).size, 2, `calls on both workers: ${JSON.stringify([...where])}`);
 
   // ── the console, connected to one worker, sees the calls of both ──
@@ -60,7 +63,10 @@ t.test('WORKERS=2: spread, metrics, capacity, console, a killed worker, drain', 
   const local = workersIn('stats');
   const remote = workersIn('stats-remote');
   t.equal(local.size + remote.size, 2, `this worker's figures as stats (worker ${[...local]}), the other's as stats-remote (worker ${[...remote]})`);
-  t.notOk([...local].some((w) => remote.has(w)), 'never mixed');
+  t.notOk(
+    [...local].some((w) => remote.has(w)),
+    'never mixed',
+  );
 
   // ── /metrics adds the workers up; MAX_CALLS and /readyz mean the whole gateway ──
   let m = (await freshGet(g.port, '/metrics')).body;
@@ -69,7 +75,10 @@ t.test('WORKERS=2: spread, metrics, capacity, console, a killed worker, drain', 
   t.equal(metricValue(m, 'gateway_workers'), 2, 'the primary reports its workers');
   const perWorker = new Map<number, number>();
   for (const w of where.values()) perWorker.set(w, (perWorker.get(w) ?? 0) + 1);
-  t.ok([...perWorker.values()].every((n) => n < MAX_CALLS), `no worker holds every call (${JSON.stringify([...perWorker])}), yet the gateway is full:`);
+  t.ok(
+    [...perWorker.values()].every((n) => n < MAX_CALLS),
+    `no worker holds every call (${JSON.stringify([...perWorker])}), yet the gateway is full:`,
+  );
   for (let i = 0; i < 4; i++) {
     const r = await freshGet(g.port, '/readyz');
     t.equal(r.status, 503, `readyz ${i + 1} (fresh connection): at capacity`);
@@ -79,7 +88,7 @@ t.test('WORKERS=2: spread, metrics, capacity, console, a killed worker, drain', 
 
   // ── kill one worker: it is replaced, and only its calls are lost ──
   const victim = where.get('cl-1')!;
-  const victimPid = (g.logs.find((l) => l.msg === 'worker listening' && l.worker === victim)!.workerPid) as number;
+  const victimPid = g.logs.find((l) => l.msg === 'worker listening' && l.worker === victim)!.workerPid as number;
   const doomed = [...where].filter(([, w]) => w === victim).map(([id]) => id);
   const spared = [...where].filter(([, w]) => w !== victim).map(([id]) => id);
   process.kill(victimPid, 'SIGKILL');
@@ -119,13 +128,25 @@ t.test('WORKERS=2: spread, metrics, capacity, console, a killed worker, drain', 
   t.equal(live.length, MAX_CALLS, 'live calls on both workers go on while draining');
   for (const l of live) l.ws.close(1000);
   t.equal(await g.exited, 0, 'exit 0 once every worker has drained');
-  t.ok(g.logs.some((l) => l.msg === 'gateway stopped' && l.code === 0), 'the primary says so');
+  t.ok(
+    g.logs.some((l) => l.msg === 'gateway stopped' && l.code === 0),
+    'the primary says so',
+  );
 });
 
 t.test('WORKERS=2: a worker that fails to start stops the gateway with the clear error (no restart loop)', async (t) => {
   const { spawn } = await import('node:child_process');
   const p = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', WORKERS: '2', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', BOT_ADAPTER: './dist/test/fixtures/startup-faults.js', STARTUP_FAULT: 'throw' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      WORKERS: '2',
+      ASR_ADAPTER: 'none',
+      TTS_ADAPTER: 'none',
+      BOT_ADAPTER: './dist/test/fixtures/startup-faults.js',
+      STARTUP_FAULT: 'throw',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => void p.kill('SIGKILL'));
@@ -135,7 +156,11 @@ t.test('WORKERS=2: a worker that fails to start stops the gateway with the clear
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
   t.equal(code, 1, 'exit 1');
-  t.match(err, /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed/, 'the worker says why on stderr');
+  t.match(
+    err,
+    /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed/,
+    'the worker says why on stderr',
+  );
   t.match(out, /"msg":"a worker failed to start: stopping the gateway"/);
   t.notMatch(out, /worker died: replacing it/, 'no restart loop');
 });

@@ -16,7 +16,10 @@ interface Ticks {
   top: number;
   ticks: number[];
 }
-const charts = (await import(pathToFileURL(resolve('console/charts.js')).href)) as { niceTicks(max: number): Ticks; tickLabel(v: number, step: number): string };
+const charts = (await import(pathToFileURL(resolve('console/charts.js')).href)) as {
+  niceTicks(max: number): Ticks;
+  tickLabel(v: number, step: number): string;
+};
 
 t.test('y-axis ticks are round steps that cover the data', async (t) => {
   t.same(charts.niceTicks(697), { step: 200, top: 800, ticks: [0, 200, 400, 600, 800] }, 'not 349 / 697');
@@ -25,7 +28,10 @@ t.test('y-axis ticks are round steps that cover the data', async (t) => {
   for (const max of [0.03, 0.37, 1, 3, 9.9, 10, 12, 97, 250, 1001, 4321, 86000]) {
     const { step, top, ticks } = charts.niceTicks(max);
     const mantissa = step / 10 ** Math.floor(Math.log10(step) + 1e-9);
-    t.ok([1, 2, 5].some((k) => Math.abs(mantissa - k) < 1e-9), `${max}: step ${step} is 1, 2 or 5 × 10^k`);
+    t.ok(
+      [1, 2, 5].some((k) => Math.abs(mantissa - k) < 1e-9),
+      `${max}: step ${step} is 1, 2 or 5 × 10^k`,
+    );
     t.ok(top >= max && top - step < max, `${max}: top ${top} covers the data with less than a step to spare`);
     t.ok(ticks.length >= 2 && ticks.length <= 5, `${max}: ${ticks.length} ticks`);
   }
@@ -37,9 +43,17 @@ t.test('y-axis ticks are round steps that cover the data', async (t) => {
 t.test('the charts fill their panel at desktop and phone widths', async (t) => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (.ci/run installs it)`);
   const g = await startGateway(t, { CONSOLE_ENABLED: 'true' });
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, timeout: 30000, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30000,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
   t.teardown(() => browser.close());
-  for (const [name, width, height] of [['desktop', 1400, 900], ['phone', 375, 740]] as const) {
+  for (const [name, width, height] of [
+    ['desktop', 1400, 900],
+    ['phone', 375, 740],
+  ] as const) {
     const page = await browser.newPage({ viewport: { width, height } });
     await page.goto(`${g.url}/console`, { timeout: 15000 });
     await page.waitForSelector('#feed-status.ok', { timeout: 15000 });
@@ -50,7 +64,14 @@ t.test('the charts fill their panel at desktop and phone widths', async (t) => {
       const mod = await import(chartsUrl);
       const svg = doc.querySelector('#chart-turns');
       const now = Date.now();
-      mod.drawChart(svg, [{ atMs: now - 60000, value: 349 }, { atMs: now - 1000, value: 697 }], { windowMs: 600000, unit: 'ms', style: 'dots', nowMs: now });
+      mod.drawChart(
+        svg,
+        [
+          { atMs: now - 60000, value: 349 },
+          { atMs: now - 1000, value: 697 },
+        ],
+        { windowMs: 600000, unit: 'ms', style: 'dots', nowMs: now },
+      );
       const panel = doc.querySelector('#charts');
       const cs = (globalThis as any).getComputedStyle(panel);
       const inner = panel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);

@@ -76,7 +76,10 @@ t.test('token gate: 401 without it; ?token= sets an HttpOnly cookie; cookie and 
   t.match(feed.headers['content-type'], /text\/event-stream/);
   await until(() => feed.events.some((e) => e.event === 'snapshot'), 5000, 'snapshot');
   feed.close();
-  t.notOk(g.logs.some((l) => JSON.stringify(l).includes(TOKEN)), 'the token is never logged');
+  t.notOk(
+    g.logs.some((l) => JSON.stringify(l).includes(TOKEN)),
+    'the token is never logged',
+  );
 });
 
 t.test('the live feed follows a real call: start, state, DTMF, bot text, figures, end — and costs nothing unwatched', async (t) => {
@@ -99,10 +102,22 @@ t.test('the live feed follows a real call: start, state, DTMF, bot text, figures
 
   const streaming = streamFrames(leg.ws, Buffer.alloc(640), 640, 150);
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 120 }));
-  await until(() => feed.events.some((e) => e.event === 'line' && (e.data as { line: { kind: string; text: string } }).line.kind === 'dtmf'), 5000, 'dtmf line');
+  await until(
+    () => feed.events.some((e) => e.event === 'line' && (e.data as { line: { kind: string; text: string } }).line.kind === 'dtmf'),
+    5000,
+    'dtmf line',
+  );
   const dtmf = feed.events.find((e) => e.event === 'line' && (e.data as { line: { kind: string } }).line.kind === 'dtmf')!.data as { line: { text: string } };
   t.match(dtmf.line.text, /^7 \(120 ms\)/);
-  await until(() => feed.events.some((e) => e.event === 'stats' && (e.data as { calls: Array<{ id: string; framesIn: number }> }).calls.some((c) => c.id === 'console-feed-1' && c.framesIn > 0)), 5000, 'figures sampled');
+  await until(
+    () =>
+      feed.events.some(
+        (e) =>
+          e.event === 'stats' && (e.data as { calls: Array<{ id: string; framesIn: number }> }).calls.some((c) => c.id === 'console-feed-1' && c.framesIn > 0),
+      ),
+    5000,
+    'figures sampled',
+  );
   await streaming;
   leg.ws.close(1000);
   await until(() => feed.events.some((e) => e.event === 'end'), 5000, 'end event');
@@ -116,7 +131,10 @@ t.test('the live feed follows a real call: start, state, DTMF, bot text, figures
   const snap = must(second.events[0]).data as { calls: Array<{ id: string; state: string; lines: Array<{ kind: string }> }> };
   const ended = snap.calls.find((c) => c.id === 'console-feed-1');
   t.equal(ended?.state, 'closed', 'the ended call is still listed');
-  t.ok(ended?.lines.some((l) => l.kind === 'dtmf'), 'with its transcript');
+  t.ok(
+    ended?.lines.some((l) => l.kind === 'dtmf'),
+    'with its transcript',
+  );
   feed.close();
   second.close();
   await until(() => !hub.active, 5000, 'observer inactive once clients leave');

@@ -57,4 +57,3 @@ t.test('slow console client: bounded buffer, drops counted, resync snapshot', as
   await until(() => received.split('event: snapshot').length > before, 20000, 'resync snapshot after draining');
   t.pass('the client caught up with a fresh snapshot');
 });
-

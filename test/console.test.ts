@@ -34,9 +34,17 @@ t.test('softphone call through the console in Chromium', { timeout: 110000 }, as
     headless: true,
     timeout: 30000,
     args: [
-      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${wav}`, '--autoplay-policy=no-user-gesture-required',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-fake-ui-for-media-stream',
+      '--use-fake-device-for-media-stream',
+      `--use-file-for-fake-audio-capture=${wav}`,
+      '--autoplay-policy=no-user-gesture-required',
     ],
   });
   t.teardown(() => browser.close());
@@ -51,7 +59,9 @@ t.test('softphone call through the console in Chromium', { timeout: 110000 }, as
     await page.goto(`${g.url}/console`, { timeout: 15000 });
     await page.waitForSelector('#feed-status.ok', { timeout: 15000 });
     await page.click('#call-btn');
-    await page.waitForFunction(() => /^browser-/.test((globalThis as any).document.querySelector('#phone-uuid')?.textContent ?? ''), undefined, { timeout: 20000 });
+    await page.waitForFunction(() => /^browser-/.test((globalThis as any).document.querySelector('#phone-uuid')?.textContent ?? ''), undefined, {
+      timeout: 20000,
+    });
     const uuid = (await page.textContent('#phone-uuid'))!.trim();
     const card = `.call[data-id="${uuid}"]`;
     await page.waitForSelector(card);
@@ -68,7 +78,12 @@ t.test('softphone call through the console in Chromium', { timeout: 110000 }, as
     t.pass('the bot reply appears');
     await page.waitForFunction((sel) => /^\d+ ms/.test((globalThis as any).document.querySelector(`${sel} .fig-turn .value`)?.textContent ?? ''), card);
     t.match(await page.textContent(`${card} .fig-turn .value`), /^\d+ ms/, 'a turn latency is shown');
-    await page.waitForFunction((sel) => Number((globalThis as any).document.querySelector(`${sel} .fig-frames-in .value`)?.textContent) > 0 && Number((globalThis as any).document.querySelector(`${sel} .fig-frames-out .value`)?.textContent) > 0, card);
+    await page.waitForFunction(
+      (sel) =>
+        Number((globalThis as any).document.querySelector(`${sel} .fig-frames-in .value`)?.textContent) > 0 &&
+        Number((globalThis as any).document.querySelector(`${sel} .fig-frames-out .value`)?.textContent) > 0,
+      card,
+    );
     const fin = Number(await page.textContent(`${card} .fig-frames-in .value`));
     const fout = Number(await page.textContent(`${card} .fig-frames-out .value`));
     t.ok(fin > 0 && fout > 0, `frames in ${fin}, out ${fout}`);
@@ -89,7 +104,8 @@ t.test('softphone call through the console in Chromium', { timeout: 110000 }, as
     await page.waitForSelector(`${card}.ended .state.closed`);
     t.match(await page.textContent(`${card} .end`), /ended .*1000/, 'the call ends (1000 from the caller)');
     await until(() => g.gw.tracker.size === 0, 10000, 'gateway call closed');
-    const ended = g.logs.find((l) => l.call === uuid && l.msg === 'call ended') as { summary: { pacer: { notifyTimeouts: number; segmentsPlayed: number } } } | undefined;
+    const ended = g.logs.find((l) => l.call === uuid && l.msg === 'call ended') as
+      { summary: { pacer: { notifyTimeouts: number; segmentsPlayed: number } } } | undefined;
     t.ok(ended, 'the gateway logged the end');
     t.equal(ended!.summary.pacer.notifyTimeouts, 0, 'every notify was echoed by the softphone');
     t.ok(ended!.summary.pacer.segmentsPlayed >= 1, `replies completed by playout (notify echoed after playing): ${ended!.summary.pacer.segmentsPlayed}`);

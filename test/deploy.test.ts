@@ -14,8 +14,23 @@ import { CONFIG_SPECS, loadConfig } from '../src/config/config.js';
 import { Metrics } from '../src/observability/metrics.js';
 import { startGateway } from './helpers/gateway.js';
 import {
-  composeDefault, dockerStages, parseAllYaml, dockerignore, durationSeconds, execForm, flagsOf, ignoredByDocker, ofKind, parseYaml,
-  promqlGroupLabels, promqlMetrics, quantity, readYaml, readYamlDocs, validateK8s, type K8sObject,
+  composeDefault,
+  dockerStages,
+  parseAllYaml,
+  dockerignore,
+  durationSeconds,
+  execForm,
+  flagsOf,
+  ignoredByDocker,
+  ofKind,
+  parseYaml,
+  promqlGroupLabels,
+  promqlMetrics,
+  quantity,
+  readYaml,
+  readYamlDocs,
+  validateK8s,
+  type K8sObject,
 } from './helpers/deploy-files.js';
 import { must } from './helpers/must.js';
 
@@ -84,20 +99,37 @@ t.test('Dockerfile: multi-stage, pinned base, dev deps only in the build stage, 
     t.equal(s.image, must(stages[0]).image, 'every stage on the same base image');
   }
   const runs = (s: typeof runtime) => ofKind(s, 'RUN').map((i) => i.getArgumentsContent() ?? '');
-  t.ok(runs(build!).some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'build stage: npm ci with dev dependencies');
-  t.ok(runs(build!).some((r) => /\btsc\b/.test(r)), 'build stage compiles TypeScript');
-  t.ok(runs(runtime).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)), 'runtime stage: npm ci --omit=dev');
-  t.notOk(runs(runtime).some((r) => /\btsc\b|npm (install|i) /.test(r)), 'runtime stage compiles and installs nothing else');
+  t.ok(
+    runs(build!).some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)),
+    'build stage: npm ci with dev dependencies',
+  );
+  t.ok(
+    runs(build!).some((r) => /\btsc\b/.test(r)),
+    'build stage compiles TypeScript',
+  );
+  t.ok(
+    runs(runtime).some((r) => /\bnpm ci\b.*--omit=dev/.test(r)),
+    'runtime stage: npm ci --omit=dev',
+  );
+  t.notOk(
+    runs(runtime).some((r) => /\btsc\b|npm (install|i) /.test(r)),
+    'runtime stage compiles and installs nothing else',
+  );
 
   const apt = runs(runtime).find((r) => /apt-get install/.test(r)) ?? '';
   t.match(apt, /--no-install-recommends/);
-  const pkgs = must(/apt-get install\s+([^&;]*)/.exec(apt)![1]).split(/\s+/).filter((w) => w && !w.startsWith('-'));
+  const pkgs = must(/apt-get install\s+([^&;]*)/.exec(apt)![1])
+    .split(/\s+/)
+    .filter((w) => w && !w.startsWith('-'));
   t.ok(pkgs.includes('pocketsphinx') && pkgs.includes('pocketsphinx-en-us'), 'offline ASR installed: ' + pkgs.join(' '));
   for (const tool of ['build-essential', 'gcc', 'g++', 'make', 'python3', 'git', 'curl', 'wget']) t.notOk(pkgs.includes(tool), `no ${tool}`);
   t.match(apt, /rm -rf \/var\/lib\/apt\/lists\/\*/, 'apt lists removed in the same layer');
 
   for (const c of ofKind(runtime, 'COPY').filter((i) => flagsOf(i).from)) {
-    const src = c.getArguments().map((a) => a.getValue()).filter((a) => !a.startsWith('--'))[0];
+    const src = c
+      .getArguments()
+      .map((a) => a.getValue())
+      .filter((a) => !a.startsWith('--'))[0];
     t.equal(flagsOf(c).from, 'build');
     t.notMatch(src, /node_modules/, 'dev node_modules never copied into the runtime stage');
   }
@@ -117,7 +149,11 @@ t.test('Dockerfile: non-root, signals, port, HEALTHCHECK, exec form', async (t) 
   for (const k of Object.keys(env)) t.ok(SETTINGS.has(k) || k === 'NODE_ENV', `ENV ${k} is a gateway setting`);
   t.equal(env.NODE_ENV, 'production');
   t.equal(Number(env.PORT), gatewayPort, 'ENV PORT = ConfigMap PORT');
-  t.same(ofKind(runtime, 'EXPOSE').map((e) => Number(e.getArgumentsContent())), [gatewayPort], 'EXPOSE the gateway port');
+  t.same(
+    ofKind(runtime, 'EXPOSE').map((e) => Number(e.getArgumentsContent())),
+    [gatewayPort],
+    'EXPOSE the gateway port',
+  );
 
   const entry = execForm(must(ofKind(runtime, 'ENTRYPOINT')[0]));
   t.same(entry, ['/usr/bin/tini', '--'], 'exec-form init that forwards signals and reaps children');
@@ -146,7 +182,10 @@ t.test('.dockerignore keeps local state and secrets out; every COPY source is in
   for (const p of ['node_modules', 'dist', '.git', '.env']) t.ok(ignoredByDocker(ignore, p), `${p} ignored`);
   for (const s of stages) {
     for (const c of ofKind(s, 'COPY').filter((i) => !flagsOf(i).from)) {
-      const args = c.getArguments().map((a) => a.getValue()).filter((a) => !a.startsWith('--'));
+      const args = c
+        .getArguments()
+        .map((a) => a.getValue())
+        .filter((a) => !a.startsWith('--'));
       for (const src of args.slice(0, -1)) {
         t.ok(existsSync(src), `${src} exists`);
         t.notOk(ignoredByDocker(ignore, src), `${src} not ignored`);
@@ -158,8 +197,16 @@ t.test('.dockerignore keeps local state and secrets out; every COPY source is in
 // ── Kubernetes ─────────────────────────────────────────────────────────────────────────────────────────────────
 t.test('every Kubernetes object validates against its schema', async (t) => {
   const all = [...base, secret, adapterRules, sidecarDeployment];
-  t.same([...new Set(base.map((o) => o.kind))].sort(),
-    ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceMonitor']);
+  t.same([...new Set(base.map((o) => o.kind))].sort(), [
+    'ConfigMap',
+    'Deployment',
+    'HorizontalPodAutoscaler',
+    'Ingress',
+    'Namespace',
+    'PodDisruptionBudget',
+    'Service',
+    'ServiceMonitor',
+  ]);
   for (const o of all) t.doesNotThrow(() => validateK8s(o), `${o.kind}/${o.metadata.name}`);
   const broken = structuredClone(deployment);
   broken.spec.template.spec.containers[0].ports[0].containerPort = 'http';
@@ -171,7 +218,11 @@ t.test('every Kubernetes object validates against its schema', async (t) => {
 
 t.test('kustomizations: every file accounted for, namespace created, overlay outside its base', async (t) => {
   const yamls = readdirSync(BASE).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml');
-  t.same(yamls.filter((f) => !kustomization.resources.includes(f)), ['secret.example.yaml'], 'only the secret example is applied by hand');
+  t.same(
+    yamls.filter((f) => !kustomization.resources.includes(f)),
+    ['secret.example.yaml'],
+    'only the secret example is applied by hand',
+  );
   t.equal(one('Namespace').metadata.name, kustomization.namespace);
   t.same(sidecarKustomization.resources, ['../base']);
   const sidecarDir = resolve(K8S, 'sidecar');
@@ -188,7 +239,10 @@ t.test('kustomizations: every file accounted for, namespace created, overlay out
 // kubectl's built-in kustomize is on the development machines but not promised on every CI machine: where it is, the
 // real tool builds both kustomizations and the output must be exactly the files (the sidecar pod as written).
 // Without it the test is reported as skipped, with the reason, rather than passed.
-const kubectl = (process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'kubectl')).find((p) => existsSync(p));
+const kubectl = (process.env.PATH ?? '')
+  .split(delimiter)
+  .map((d) => join(d, 'kubectl'))
+  .find((p) => existsSync(p));
 const noKubectl = 'kubectl is not installed: kustomize build not run (the structural checks above still hold)';
 t.test('kubectl kustomize builds base and sidecar to exactly the files', { skip: kubectl ? false : noKubectl }, async (t) => {
   if (!kubectl) return; // skipped above (this narrows the type)
@@ -197,15 +251,31 @@ t.test('kubectl kustomize builds base and sidecar to exactly the files', { skip:
   t.equal(builtBase.length, base.length);
   for (const o of base) {
     const want = o.kind === 'Namespace' ? o : { ...o, metadata: { ...o.metadata, namespace: kustomization.namespace } };
-    t.same(builtBase.find((b) => b.kind === o.kind), want, `built ${o.kind} = file`);
+    t.same(
+      builtBase.find((b) => b.kind === o.kind),
+      want,
+      `built ${o.kind} = file`,
+    );
   }
   const builtSidecar = parseAllYaml(build(`${K8S}/sidecar`));
-  t.same(builtSidecar.find((b) => b.kind === 'Deployment'), sidecarDeployment, 'built sidecar Deployment = sidecar/deployment.yaml');
-  t.same(builtSidecar.filter((b) => b.kind !== 'Deployment'), builtBase.filter((b) => b.kind !== 'Deployment'), 'the rest is the base');
+  t.same(
+    builtSidecar.find((b) => b.kind === 'Deployment'),
+    sidecarDeployment,
+    'built sidecar Deployment = sidecar/deployment.yaml',
+  );
+  t.same(
+    builtSidecar.filter((b) => b.kind !== 'Deployment'),
+    builtBase.filter((b) => b.kind !== 'Deployment'),
+    'the rest is the base',
+  );
 });
 
 t.test('settings: ConfigMap, Secret and container env are gateway settings with valid values', async (t) => {
-  for (const k of Object.keys(configMap.data)) t.ok(CONFIG_SPECS.some((s) => s.env === k), `ConfigMap ${k}`);
+  for (const k of Object.keys(configMap.data))
+    t.ok(
+      CONFIG_SPECS.some((s) => s.env === k),
+      `ConfigMap ${k}`,
+    );
   for (const k of Object.keys(secret.stringData)) t.ok(SETTINGS.has(k), `Secret ${k}`);
   for (const d of [deployment, sidecarDeployment]) {
     const spec = d.spec.template.spec;
@@ -282,9 +352,18 @@ t.test('Service, Ingress, HPA, PDB, ServiceMonitor agree with the Deployment and
   t.equal(ing.spec.rules[0].host, host, 'Ingress host = PUBLIC_URL host');
   t.ok(ing.spec.tls[0].hosts.includes(host), 'TLS for that host');
   const paths = ing.spec.rules[0].http.paths;
-  t.ok(paths.some((p: any) => p.path === cmConfig.wsPath && p.pathType === 'Exact'), 'the WebSocket path');
-  t.ok(paths.some((p: any) => p.path === '/webhooks' && p.pathType === 'Prefix'), 'the webhooks');
-  t.notOk(paths.some((p: any) => p.path === '/' || p.path.startsWith('/metrics')), '/metrics not public');
+  t.ok(
+    paths.some((p: any) => p.path === cmConfig.wsPath && p.pathType === 'Exact'),
+    'the WebSocket path',
+  );
+  t.ok(
+    paths.some((p: any) => p.path === '/webhooks' && p.pathType === 'Prefix'),
+    'the webhooks',
+  );
+  t.notOk(
+    paths.some((p: any) => p.path === '/' || p.path.startsWith('/metrics')),
+    '/metrics not public',
+  );
   for (const p of paths) {
     t.equal(p.backend.service.name, service.metadata.name);
     t.ok(service.spec.ports.some((sp: any) => sp.name === p.backend.service.port.name));
@@ -302,7 +381,10 @@ t.test('Service, Ingress, HPA, PDB, ServiceMonitor agree with the Deployment and
   t.equal(pods.metric.name, 'gateway_active_calls');
   t.ok(names.has(pods.metric.name), 'the HPA metric is one the gateway exports');
   t.ok(quantity(pods.target.averageValue) < cmConfig.maxCalls, 'target below MAX_CALLS');
-  t.ok(hpa.spec.metrics.some((m: any) => m.type === 'Resource' && m.resource.name === 'cpu'), 'and CPU');
+  t.ok(
+    hpa.spec.metrics.some((m: any) => m.type === 'Resource' && m.resource.name === 'cpu'),
+    'and CPU',
+  );
   t.ok(hpa.spec.minReplicas >= 2 && hpa.spec.maxReplicas > hpa.spec.minReplicas);
 
   const rules = parseYaml(adapterRules.data['config.yaml']).rules;
@@ -313,7 +395,10 @@ t.test('Service, Ingress, HPA, PDB, ServiceMonitor agree with the Deployment and
 
   t.ok(matches(one('PodDisruptionBudget').spec.selector.matchLabels), 'PDB selects the pods');
   const sm = one('ServiceMonitor');
-  t.ok(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v), 'ServiceMonitor selects the Service');
+  t.ok(
+    Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => service.metadata.labels?.[k] === v),
+    'ServiceMonitor selects the Service',
+  );
   t.ok(service.spec.ports.some((p: any) => p.name === sm.spec.endpoints[0].port));
 });
 
@@ -346,7 +431,10 @@ t.test('compose: gateway + sidecar bot + Prometheus + Grafana, consistent with t
   t.equal(bot.image, composeGateway.image, 'the bot runs from the gateway image');
   t.equal(composeGateway.network_mode, 'service:bot', 'one network namespace, like a pod');
   t.equal(composeGateway.depends_on.bot.condition, 'service_healthy');
-  t.ok(bot.ports.some((p: string) => Number(p.split(':').pop()) === cfg.port), 'the gateway port is published');
+  t.ok(
+    bot.ports.some((p: string) => Number(p.split(':').pop()) === cfg.port),
+    'the gateway port is published',
+  );
   t.match(bot.healthcheck.test.join(' '), new RegExp(`connect\\(${SIDECAR_BOT_ARGS[3]},`));
   t.ok(durationSeconds(composeGateway.stop_grace_period) > cfg.drainTimeoutMs / 1000, 'stop grace > drain');
   t.equal(composeGateway.build.context, '..');
@@ -369,7 +457,10 @@ t.test('Grafana: provisioning wires the dashboard, and it queries only metrics t
   t.equal(promUrl.hostname, 'prometheus');
   t.ok(compose.services.prometheus.ports.some((p: string) => p.endsWith(`:${promUrl.port}`)));
   const provider = readYaml('deploy/grafana/provisioning/dashboards/gateway.yaml').providers[0];
-  t.ok(compose.services.grafana.volumes.some((v: string) => v.split(':')[1] === `${provider.options.path}/gateway-dashboard.json`), 'dashboard mounted where the provider reads');
+  t.ok(
+    compose.services.grafana.volumes.some((v: string) => v.split(':')[1] === `${provider.options.path}/gateway-dashboard.json`),
+    'dashboard mounted where the provider reads',
+  );
 
   // Every exported metric name, with its label names.
   const m = new Metrics();
@@ -395,13 +486,26 @@ t.test('Grafana: provisioning wires the dashboard, and it queries only metrics t
     }
   }
   for (const required of [
-    'gateway_active_calls', 'gateway_turn_latency_seconds', 'gateway_asr_final_latency_seconds',
-    'gateway_bot_first_text_latency_seconds', 'gateway_tts_first_audio_latency_seconds', 'gateway_pacer_late_sends_total',
-    'gateway_ticker_late_ticks_total', 'gateway_call_jitter_ms', 'gateway_jitter_underruns_total',
-    'gateway_legs_refused_total', 'gateway_legs_closed_total', 'gateway_adapter_errors_total',
-    'gateway_frames_in_total', 'gateway_frames_out_total',
-  ]) t.ok(queried.has(required), `dashboard shows ${required}`);
-  t.ok(panels.some((p: any) => p.targets.some((x: any) => /histogram_quantile\(0\.\d+, .*gateway_turn_latency_seconds_bucket/.test(x.expr))), 'turn latency percentiles');
+    'gateway_active_calls',
+    'gateway_turn_latency_seconds',
+    'gateway_asr_final_latency_seconds',
+    'gateway_bot_first_text_latency_seconds',
+    'gateway_tts_first_audio_latency_seconds',
+    'gateway_pacer_late_sends_total',
+    'gateway_ticker_late_ticks_total',
+    'gateway_call_jitter_ms',
+    'gateway_jitter_underruns_total',
+    'gateway_legs_refused_total',
+    'gateway_legs_closed_total',
+    'gateway_adapter_errors_total',
+    'gateway_frames_in_total',
+    'gateway_frames_out_total',
+  ])
+    t.ok(queried.has(required), `dashboard shows ${required}`);
+  t.ok(
+    panels.some((p: any) => p.targets.some((x: any) => /histogram_quantile\(0\.\d+, .*gateway_turn_latency_seconds_bucket/.test(x.expr))),
+    'turn latency percentiles',
+  );
 });
 
 t.test('docs/operations.md "Deploying" names every deployment file and says what is and is not verified', async (t) => {

@@ -20,8 +20,17 @@ t.test('SIGTERM with a recorded live call: goodbye at the deadline, 1001, exit 0
   const dir = join(mkdtempSync(join(tmpdir(), 'drain-')), 'rec');
   const p = spawn(process.execPath, ['dist/src/main.js'], {
     env: {
-      ...process.env, WORKERS: '1', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
-      RECORDING_DIR: dir, DRAIN_TIMEOUT_MS: '1500', JITTER_TARGET_MS: '0', BARGE_IN: 'false',
+      ...process.env,
+      WORKERS: '1',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ASR_ADAPTER: 'none',
+      TTS_ADAPTER: './dist/test/fixtures/sine-tts.js',
+      RECORDING_DIR: dir,
+      DRAIN_TIMEOUT_MS: '1500',
+      JITTER_TARGET_MS: '0',
+      BARGE_IN: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -80,6 +89,13 @@ t.test('SIGTERM with a recorded live call: goodbye at the deadline, 1001, exit 0
   const right = voiced(frames(r.right, 640));
   t.equal(firstMismatch(right, voiced(leg.binary)), -1, `the bot channel has every frame sent, the goodbye last (${right.length} frames)`);
   const meta = JSON.parse(readFileSync(join(dir, 'drain-rec-1.json'), 'utf8')) as Record<string, unknown>;
-  t.match(meta, { uuid: 'drain-rec-1', conversationUuid: 'CON-drain', closeCode: 1001, closeReason: 'gateway shutting down', dataBytes: size - 44, error: null });
+  t.match(meta, {
+    uuid: 'drain-rec-1',
+    conversationUuid: 'CON-drain',
+    closeCode: 1001,
+    closeReason: 'gateway shutting down',
+    dataBytes: size - 44,
+    error: null,
+  });
   t.equal((meta.framesWritten as { bot: number }).bot, leg.binary.length);
 });

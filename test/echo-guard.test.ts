@@ -13,7 +13,12 @@ const LINE = { rateHz: 16000, delayMs: 120, lossDb: -40 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const replyEnd = (id: number) => (l: LogLine) => (l.msg === 'reply played' || l.msg === 'reply interrupted') && l.replyId === id;
 
-async function call(t: Test, env: Record<string, string>, uuid: string, interrupt = false): Promise<{ g: TestGateway; c: EchoLineCaller; summary: Record<string, unknown> }> {
+async function call(
+  t: Test,
+  env: Record<string, string>,
+  uuid: string,
+  interrupt = false,
+): Promise<{ g: TestGateway; c: EchoLineCaller; summary: Record<string, unknown> }> {
   const g = await startGateway(t, { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', TTS_FIRST_AUDIO_TIMEOUT_MS: '0', LOG_LEVEL: 'debug', ...env });
   const c = await EchoLineCaller.open(`ws://127.0.0.1:${g.port}/socket`, LINE, uuid);
   t.teardown(() => c.close());
@@ -34,11 +39,17 @@ async function call(t: Test, env: Record<string, string>, uuid: string, interrup
 t.test('a silent caller on an echoing line: the greeting plays to the end, the bot does not answer its echo', async (t) => {
   const { g, c, summary } = await call(t, {}, 'echo-on');
   t.notOk(c.cleared, 'no clear sent to Vonage');
-  t.ok(g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 'the greeting played to the end');
+  t.ok(
+    g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1),
+    'the greeting played to the end',
+  );
   t.equal(c.framesPlayed, c.framesReceived, `the caller heard every frame sent (${c.framesPlayed})`);
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_barge_ins_total'), 0, 'no barge-in');
-  t.notOk(g.logs.some((l) => l.msg === 'reply started' && l.replyId === 2), 'no reply to the echo');
+  t.notOk(
+    g.logs.some((l) => l.msg === 'reply started' && l.replyId === 2),
+    'no reply to the echo',
+  );
   // Before the echo path is locked (the first ½ s of the greeting) the ASR hears the line as it is, so it may transcribe a
   // fragment of the echo; what matters is above: the bot never answered it. After the lock the ASR hears silence:
   const texts = g.logs.filter((l) => l.msg === 'transcript' && String(l.text).trim() !== '').length;
@@ -55,13 +66,19 @@ t.test('ECHO_GUARD=off: the same line makes the bot cut itself off (the failure 
   const { g, c, summary } = await call(t, { ECHO_GUARD: 'off', BARGE_IN_CONFIRM_MS: '0', BACKCHANNEL_MAX_MS: '0' }, 'echo-off');
   t.ok(c.cleared, 'the gateway cleared its own greeting');
   t.ok(metricValue(await g.metrics(), 'gateway_barge_ins_total') >= 1, 'barge-in on the echo');
-  t.ok(g.logs.some((l) => l.msg === 'reply interrupted' && l.replyId === 1), 'the greeting was interrupted');
+  t.ok(
+    g.logs.some((l) => l.msg === 'reply interrupted' && l.replyId === 1),
+    'the greeting was interrupted',
+  );
   t.equal(summary.echo, undefined, 'no echo figures when the guard is off');
 });
 
 t.test('a caller who really speaks over the echo still barges in', async (t) => {
   const { g, c } = await call(t, {}, 'echo-barge', true);
   t.ok(c.cleared, 'clear sent to Vonage');
-  t.ok(g.logs.some((l) => l.msg === 'reply interrupted' && l.replyId === 1), 'the greeting was interrupted');
+  t.ok(
+    g.logs.some((l) => l.msg === 'reply interrupted' && l.replyId === 1),
+    'the greeting was interrupted',
+  );
   t.equal(metricValue(await g.metrics(), 'gateway_barge_ins_total'), 1, 'one barge-in');
 });

@@ -18,9 +18,18 @@ const PAUSE_MS = 800;
 
 async function speak(text: string): Promise<Buffer> {
   const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
-  const call: CallInfo = { callId: 'caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const call: CallInfo = {
+    callId: 'caller',
+    conversationUuid: undefined,
+    from: undefined,
+    to: undefined,
+    sampleRateHz: 16000,
+    language: 'en-US',
+    metadata: {},
+  };
   const parts: Buffer[] = [];
-  for await (const c of tts.synthesize({ text, call, voice: 'slt', signal: new AbortController().signal })) parts.push(Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength));
+  for await (const c of tts.synthesize({ text, call, voice: 'slt', signal: new AbortController().signal }))
+    parts.push(Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength));
   await tts.close?.();
   return Buffer.concat(parts);
 }
@@ -32,14 +41,20 @@ function frames(pcm: Buffer): Buffer {
   return out;
 }
 
-const botFinals = (g: TestGateway, call: string) => g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
+const botFinals = (g: TestGateway, call: string) =>
+  g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
 const asrFinals = (g: TestGateway, call: string) => g.logs.filter((l) => l.msg === 'transcript' && l.call === call).map((l) => String(l.text));
 
 async function callWithPause(t: Test, mode: 'adaptive' | 'fixed', audio: Buffer): Promise<{ bot: string[]; asr: string[] }> {
   // A long ENDPOINT_MAX_SILENCE_MS: on a loaded machine the recogniser (at nice 10) can lag by many seconds, and the
   // claim here is the joining, not the timing (the gate's timing is tested on a manual clock). A complete final is
   // still released after the short silence, so this costs no waiting when all goes well.
-  const g = await startGateway(t, { ASR_ADAPTER: 'local', BOT_ADAPTER: './dist/test/fixtures/final-log-bot.js', ENDPOINTING: mode, ENDPOINT_MAX_SILENCE_MS: '25000' });
+  const g = await startGateway(t, {
+    ASR_ADAPTER: 'local',
+    BOT_ADAPTER: './dist/test/fixtures/final-log-bot.js',
+    ENDPOINTING: mode,
+    ENDPOINT_MAX_SILENCE_MS: '25000',
+  });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   const uuid = `endpointing-${mode}`;
   leg.handshake('audio/l16;rate=16000', { uuid });

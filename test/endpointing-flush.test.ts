@@ -16,10 +16,16 @@ const speech = Buffer.alloc(Math.ceil(SPEECH.length / FRAME) * FRAME);
 SPEECH.copy(speech);
 
 const asrFinals = (g: TestGateway, call: string) => g.logs.filter((l) => l.msg === 'transcript' && l.call === call).map((l) => String(l.text));
-const botFinals = (g: TestGateway, call: string) => g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
+const botFinals = (g: TestGateway, call: string) =>
+  g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
 
 async function framesAtEndOfSpeech(t: Test, flushMs: string): Promise<{ frames: number; asr: string[]; bot: string[] }> {
-  const g = await startGateway(t, { ASR_ADAPTER: './dist/test/fixtures/counting-asr.js', BOT_ADAPTER: './dist/test/fixtures/final-log-bot.js', ENDPOINTING: 'adaptive', ENDPOINT_ASR_FLUSH_MS: flushMs });
+  const g = await startGateway(t, {
+    ASR_ADAPTER: './dist/test/fixtures/counting-asr.js',
+    BOT_ADAPTER: './dist/test/fixtures/final-log-bot.js',
+    ENDPOINTING: 'adaptive',
+    ENDPOINT_ASR_FLUSH_MS: flushMs,
+  });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   const call = `flush-${flushMs}`;
   leg.handshake('audio/l16;rate=16000', { uuid: call });

@@ -9,22 +9,55 @@ function timeline(durationMs: number, audio: Array<[number, number]>, extra: Par
   const slots = durationMs / 20;
   const playing = new Uint8Array(slots);
   const arrivalMs = new Float64Array(slots).fill(NaN);
-  for (const [s, e] of audio) for (let i = s / 20; i < e / 20; i++) {
-    playing[i] = 1;
-    arrivalMs[i] = i * 20 - 5; // frames arrive a little ahead of playout
-  }
+  for (const [s, e] of audio)
+    for (let i = s / 20; i < e / 20; i++) {
+      playing[i] = 1;
+      arrivalMs[i] = i * 20 - 5; // frames arrive a little ahead of playout
+    }
   return {
-    sampleRateHz: 16000, playing, arrivalMs, clearsMs: [], pauseClearsMs: [], notifies: [], events: [], echo: false, heard: new Int16Array(slots * 320),
-    durationMs, closeCode: 1000, closedBy: 'simulator', triggerTimeouts: 0, framesSent: slots, framesHeldByJitter: 0, ...extra,
+    sampleRateHz: 16000,
+    playing,
+    arrivalMs,
+    clearsMs: [],
+    pauseClearsMs: [],
+    notifies: [],
+    events: [],
+    echo: false,
+    heard: new Int16Array(slots * 320),
+    durationMs,
+    closeCode: 1000,
+    closedBy: 'simulator',
+    triggerTimeouts: 0,
+    framesSent: slots,
+    framesHeldByJitter: 0,
+    ...extra,
   };
 }
-const ev = (index: number, kind: CallerEvent['kind'], onsetMs: number, endMs: number, pause?: CallerEvent['pause']): CallerEvent => ({ index, kind, onsetMs, endMs, ...(pause ? { pause } : {}) });
+const ev = (index: number, kind: CallerEvent['kind'], onsetMs: number, endMs: number, pause?: CallerEvent['pause']): CallerEvent => ({
+  index,
+  kind,
+  onsetMs,
+  endMs,
+  ...(pause ? { pause } : {}),
+});
 const done = (atMs: number) => ({ atMs, payload: { gw: 'seg', id: 1 } });
 
 t.test('a finished reply, then a turn answered: turn latency from the end of speech to the first frame', async (t) => {
-  const s = scoreCall(timeline(10_000, [[0, 2000], [5000, 8000]], { events: [ev(0, 'turn', 2500, 4000)], notifies: [done(2000), done(8000)] }));
+  const s = scoreCall(
+    timeline(
+      10_000,
+      [
+        [0, 2000],
+        [5000, 8000],
+      ],
+      { events: [ev(0, 'turn', 2500, 4000)], notifies: [done(2000), done(8000)] },
+    ),
+  );
   t.equal(s.replies.length, 2);
-  t.same(s.replies.map((r) => r.end), ['finished', 'finished']);
+  t.same(
+    s.replies.map((r) => r.end),
+    ['finished', 'finished'],
+  );
   t.same(s.turnLatenciesMs, [995], 'reply 2 first frame arrived at 4995 ms; speech ended at 4000 ms');
   t.same(s.premature, { count: 0, chances: 1 });
   t.equal(s.unanswered, 0);
@@ -49,7 +82,16 @@ t.test('a cough that stops the audio for good (no clear, no notify) is a false b
 });
 
 t.test('a pause that resumes without a clear is one reply with a pause, and not a barge-in', async (t) => {
-  const s = scoreCall(timeline(10_000, [[1000, 3100], [3500, 6000]], { events: [ev(1, 'backchannel', 3000, 3300)], notifies: [done(6000)] }));
+  const s = scoreCall(
+    timeline(
+      10_000,
+      [
+        [1000, 3100],
+        [3500, 6000],
+      ],
+      { events: [ev(1, 'backchannel', 3000, 3300)], notifies: [done(6000)] },
+    ),
+  );
   t.equal(s.replies.length, 1);
   t.equal(s.pauses, 1);
   t.equal(must(s.replies[0]).end, 'finished');
@@ -57,7 +99,16 @@ t.test('a pause that resumes without a clear is one reply with a pause, and not 
 });
 
 t.test('an interruption the bot stops for: stop latency from onset to the last heard slot', async (t) => {
-  const s = scoreCall(timeline(10_000, [[1000, 3200], [5000, 6000]], { events: [ev(1, 'turn', 3000, 4200)], clearsMs: [3210], notifies: [done(6000)] }));
+  const s = scoreCall(
+    timeline(
+      10_000,
+      [
+        [1000, 3200],
+        [5000, 6000],
+      ],
+      { events: [ev(1, 'turn', 3000, 4200)], clearsMs: [3210], notifies: [done(6000)] },
+    ),
+  );
   t.same(s.missedBargeIns, { count: 0, chances: 1 });
   t.same(s.stopLatenciesMs, [200]);
   t.same(s.turnLatenciesMs, [795], 'and it was answered');
@@ -76,13 +127,31 @@ t.test('an interruption the bot talks through is a missed barge-in', async (t) =
 });
 
 t.test('a reply that starts inside the caller mid-sentence pause is a premature cut-off', async (t) => {
-  const s = scoreCall(timeline(10_000, [[2200, 3000], [4500, 6000]], { events: [ev(0, 'turn', 1000, 3500, { startMs: 1800, endMs: 2600 })], clearsMs: [3000] }));
+  const s = scoreCall(
+    timeline(
+      10_000,
+      [
+        [2200, 3000],
+        [4500, 6000],
+      ],
+      { events: [ev(0, 'turn', 1000, 3500, { startMs: 1800, endMs: 2600 })], clearsMs: [3000] },
+    ),
+  );
   t.same(s.premature, { count: 1, chances: 1 });
   t.same(s.turnLatenciesMs, [995], 'the real answer after the end still has a latency');
 });
 
 t.test('on a line with echo, a reply cut off with no caller speech is a false barge-in', async (t) => {
-  const s = scoreCall(timeline(10_000, [[0, 1500], [2500, 5000]], { echo: true, clearsMs: [1500], notifies: [done(5000)] }));
+  const s = scoreCall(
+    timeline(
+      10_000,
+      [
+        [0, 1500],
+        [2500, 5000],
+      ],
+      { echo: true, clearsMs: [1500], notifies: [done(5000)] },
+    ),
+  );
   t.same(s.falseBargeIns, { count: 1, chances: 2 });
   t.equal(s.clears, 1);
 });

@@ -34,8 +34,24 @@ t.test('docs/eval-scenario.schema.json is the schema the loader uses', async (t)
 t.test('every shipped scenario is valid, and the set covers the brief', async (t) => {
   const all = await loadScenarios([SHIPPED_SCENARIOS]);
   const names = all.map((s) => s.name);
-  for (const n of ['plain-turn', 'noise-10db', 'band-limited-8k', 'jitter-bursts', 'echo-40db', 'echo-20db', 'backchannel-uh-huh', 'backchannel-okay', 'cough', 'interruption', 'mid-sentence-pause']) t.ok(names.includes(n), n);
-  t.ok(all.some((s) => s.turns.some((x) => x.pauseMs !== undefined && x.pauseMs >= 700 && x.pauseMs <= 900)), 'a 700–900 ms pause');
+  for (const n of [
+    'plain-turn',
+    'noise-10db',
+    'band-limited-8k',
+    'jitter-bursts',
+    'echo-40db',
+    'echo-20db',
+    'backchannel-uh-huh',
+    'backchannel-okay',
+    'cough',
+    'interruption',
+    'mid-sentence-pause',
+  ])
+    t.ok(names.includes(n), n);
+  t.ok(
+    all.some((s) => s.turns.some((x) => x.pauseMs !== undefined && x.pauseMs >= 700 && x.pauseMs <= 900)),
+    'a 700–900 ms pause',
+  );
 });
 
 t.test('bad scenarios are refused with the file and the field', async (t) => {
@@ -141,13 +157,17 @@ t.test('jitter model: bursts hold frames, then release them together, in order',
   const j = new JitterLine({ type: 'bursts', burstEveryMs: 200, holdMs: 60 });
   const out: number[][] = [];
   for (let n = 0; n < 20; n++) out.push(j.push(Buffer.from([n]), n * 20).map((b) => must(b[0])));
-  t.same(out.slice(0, 10), [[0], [1], [2], [3], [4], [5], [6], [], [], [], ], 'held at 140, 160, 180 ms');
+  t.same(out.slice(0, 10), [[0], [1], [2], [3], [4], [5], [6], [], [], []], 'held at 140, 160, 180 ms');
   t.same(out[10], [7, 8, 9, 10], 'released together at 200 ms');
   t.equal(out.flat().length, 20 - 3, 'the last burst is still held');
   const r = new JitterLine({ type: 'random', maxMs: 100, seed: 1 });
   const got: number[] = [];
   for (let n = 0; n < 200; n++) got.push(...r.push(Buffer.from([n]), n * 20).map((b) => must(b[0])));
-  t.same(got, [...got].sort((a, b) => a - b), 'random jitter keeps the order');
+  t.same(
+    got,
+    [...got].sort((a, b) => a - b),
+    'random jitter keeps the order',
+  );
   t.ok(r.heldFrames > 50, `${r.heldFrames} frames held`);
 });
 
@@ -157,7 +177,9 @@ t.test('jitter at a real socket: the caller sends held frames together', async (
   const http = createServer((req, res) => {
     const port = (http.address() as { port: number }).port;
     res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify([{ action: 'connect', endpoint: [{ type: 'websocket', uri: `ws://127.0.0.1:${port}/ws`, 'content-type': 'audio/l16;rate=8000' }] }]));
+    res.end(
+      JSON.stringify([{ action: 'connect', endpoint: [{ type: 'websocket', uri: `ws://127.0.0.1:${port}/ws`, 'content-type': 'audio/l16;rate=8000' }] }]),
+    );
   });
   const wss = new WebSocketServer({ server: http });
   wss.on('connection', (ws) => ws.on('message', (d, bin) => bin && arrivals.push(performance.now())));
@@ -192,13 +214,22 @@ t.test('turn audio: a cough is deterministic, and a pause splits the speech wher
   t.equal(paused.endSample, plain.endSample + 12800, 'the speech ends 800 ms later');
   const p = paused.pause as { startSample: number; endSample: number };
   t.ok(p.startSample > plain.onsetSample && p.startSample < plain.endSample, 'inside the speech');
-  t.ok(paused.pcm.subarray(p.startSample, p.endSample).every((v) => v === 0), 'silent');
+  t.ok(
+    paused.pcm.subarray(p.startSample, p.endSample).every((v) => v === 0),
+    'silent',
+  );
 });
 
 t.test('CI smoke: shipped scenarios against a real gateway (offline pipeline, eval bot)', async (t) => {
   // Under tap the first Flite synthesis can take over 5 s on a busy machine (its worker boots with tap's import hooks):
   // the greeting must not be dropped as a TTS failure, or the scenarios wait for a bot that never speaks.
-  const env = { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', TTS_FIRST_AUDIO_TIMEOUT_MS: '30000', BOT_ADAPTER: join(process.cwd(), 'eval/eval-bot.mjs'), LOG_LEVEL: 'warn' };
+  const env = {
+    ASR_ADAPTER: 'local',
+    TTS_ADAPTER: 'flite',
+    TTS_FIRST_AUDIO_TIMEOUT_MS: '30000',
+    BOT_ADAPTER: join(process.cwd(), 'eval/eval-bot.mjs'),
+    LOG_LEVEL: 'warn',
+  };
   const g = await startGateway(t, env);
   // Boot the Flite workers before the calls (a cold pool on a loaded machine can delay the greeting past the scenarios'
   // trigger timeouts).

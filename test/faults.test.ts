@@ -41,7 +41,10 @@ t.test('a TTS that fails before producing audio falls back to the next; the call
   t.match(fb, { failed: 'failing', next: 'sine', call: 'tts-fallback-1' }, 'the fallback is logged with both adapters');
   t.equal((tts as FallbackTts).stats.fallbacks, 1, 'and counted');
   t.equal(metricValue(await g.metrics(), 'gateway_tts_fallbacks_total{adapter="failing"}'), 1, 'and exported');
-  t.notOk(g.logs.some((l) => l.msg === 'tts adapter error'), 'no error reached the session');
+  t.notOk(
+    g.logs.some((l) => l.msg === 'tts adapter error'),
+    'no error reached the session',
+  );
   leg.ws.close(1000);
 });
 
@@ -50,7 +53,10 @@ t.test('when every TTS fails, the reply is reported as producing no audio and th
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'tts-exhausted-1' });
   await untilLog(g, (l) => l.msg === 'reply produced no audio', 10000, 'the greeting failed');
-  t.ok(g.logs.some((l) => l.msg === 'tts adapter error' && l.code === 'PROVIDER_DOWN'), 'the last failure reaches the session with the provider\'s code');
+  t.ok(
+    g.logs.some((l) => l.msg === 'tts adapter error' && l.code === 'PROVIDER_DOWN'),
+    "the last failure reaches the session with the provider's code",
+  );
   t.equal(metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="tts",code="PROVIDER_DOWN"}'), 1, 'counted by that code');
   t.equal((g.gw.adapters.tts as FallbackTts).stats.exhausted, 1);
   t.equal(leg.ws.readyState, leg.ws.OPEN, 'the call is still up');
@@ -63,8 +69,14 @@ t.test('a bot whose output throws: the caller hears a spoken apology and the cal
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'bot-throws-1' });
   await untilLog(g, (l) => l.msg === 'reply played', 10000, 'the apology played');
-  t.ok(g.logs.some((l) => l.msg === 'bot adapter error' && l.code === 'BOT_FAILED'), 'the failure is logged');
-  t.match(g.logs.find((l) => l.msg === 'apologising to the caller'), { why: 'the bot failed' });
+  t.ok(
+    g.logs.some((l) => l.msg === 'bot adapter error' && l.code === 'BOT_FAILED'),
+    'the failure is logged',
+  );
+  t.match(
+    g.logs.find((l) => l.msg === 'apologising to the caller'),
+    { why: 'the bot failed' },
+  );
   // The bot never said anything: every frame heard is the apology, as long as its words (sine TTS: 100 ms a word).
   const words = APOLOGY_TEXT.split(/\s+/).length;
   t.ok(Math.abs(leg.binary.length - words * 5) <= 2, `apology length: ${leg.binary.length} frames for ${words} words`);
@@ -89,7 +101,11 @@ t.test('a bot whose output throws, without TTS: the caller hears the apology ton
 
 t.test('a bot that stalls (a final transcript goes unanswered): apology after BOT_REPLY_TIMEOUT_MS', async (t) => {
   const g = await startGateway(t, {
-    BOT_ADAPTER: FAULTY_BOT, FAULTY_BOT: 'stall', TTS_ADAPTER: SINE, ASR_ADAPTER: './dist/test/fixtures/counting-asr.js', BOT_REPLY_TIMEOUT_MS: '1000',
+    BOT_ADAPTER: FAULTY_BOT,
+    FAULTY_BOT: 'stall',
+    TTS_ADAPTER: SINE,
+    ASR_ADAPTER: './dist/test/fixtures/counting-asr.js',
+    BOT_REPLY_TIMEOUT_MS: '1000',
   });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'bot-stalls-1' });
@@ -118,7 +134,14 @@ t.test('Vonage socket destroyed mid-reply while Flite synthesises, pocketsphinx 
   const childrenBefore = childPids();
   const dir = join(mkdtempSync(join(tmpdir(), 'faults-')), 'rec');
   // The first Flite synthesis in a busy tap child can take seconds: this test is about teardown, not the TTS bound.
-  const g = await startGateway(t, { BOT_ADAPTER: FAULTY_BOT, FAULTY_BOT: 'talk', TTS_ADAPTER: 'flite', ASR_ADAPTER: 'local', RECORDING_DIR: dir, TTS_FIRST_AUDIO_TIMEOUT_MS: '30000' });
+  const g = await startGateway(t, {
+    BOT_ADAPTER: FAULTY_BOT,
+    FAULTY_BOT: 'talk',
+    TTS_ADAPTER: 'flite',
+    ASR_ADAPTER: 'local',
+    RECORDING_DIR: dir,
+    TTS_FIRST_AUDIO_TIMEOUT_MS: '30000',
+  });
   t.ok(threadCount() > threadsBefore, 'Flite worker threads are running');
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'drop-mid-reply' });
@@ -140,7 +163,10 @@ t.test('Vonage socket destroyed mid-reply while Flite synthesises, pocketsphinx 
   t.ok(existsSync(join(dir, 'drop-mid-reply.json')), 'its metadata is written');
   const r = readRecording(join(dir, 'drop-mid-reply.wav'));
   t.equal(r.dataSize, r.bytes.length - 44, 'the WAV is complete');
-  t.ok(g.logs.some((l) => l.msg === 'reply interrupted' && l.call === 'drop-mid-reply'), 'the cut reply is reported');
+  t.ok(
+    g.logs.some((l) => l.msg === 'reply interrupted' && l.call === 'drop-mid-reply'),
+    'the cut reply is reported',
+  );
   const ended = g.logs.find((l) => l.msg === 'call ended' && l.call === 'drop-mid-reply') as { summary: { closeCode: number } } | undefined;
   t.equal(ended?.summary.closeCode, 1006);
 

@@ -30,15 +30,50 @@ type Step = { text: string } | { frames: number; loud: boolean } | { wait: numbe
 const RATES = [8000, 16000, 24000] as const;
 const frameOf = (rate: number, loud: boolean) => {
   const b = Buffer.alloc(rate / 25);
-  if (loud) for (let i = 0; i < b.length / 2; i++) b.writeInt16LE(Math.round(9000 * Math.sin((2 * Math.PI * 300 * i) / rate) + 3000 * Math.sin(i * 1.7)), 2 * i);
+  if (loud)
+    for (let i = 0; i < b.length / 2; i++) b.writeInt16LE(Math.round(9000 * Math.sin((2 * Math.PI * 300 * i) / rate) + 3000 * Math.sin(i * 1.7)), 2 * i);
   return b;
 };
-const FRAMES = new Map<string, Buffer>(RATES.flatMap((r) => [[`${r}1`, frameOf(r, true)], [`${r}0`, frameOf(r, false)]] as Array<[string, Buffer]>));
+const FRAMES = new Map<string, Buffer>(
+  RATES.flatMap(
+    (r) =>
+      [
+        [`${r}1`, frameOf(r, true)],
+        [`${r}0`, frameOf(r, false)],
+      ] as Array<[string, Buffer]>,
+  ),
+);
 
 const faultArb: fc.Arbitrary<Fault> = fc.oneof(
-  fc.record({ kind: fc.constant('asr' as const), point: fc.constantFrom('start', 'write', 'endOfSpeech', 'events', 'close'), how: fc.constantFrom('throw', 'reject', 'hang', 'garbage'), at: fc.integer({ min: 1, max: 30 }) }),
-  fc.record({ kind: fc.constant('bot' as const), point: fc.constantFrom('start', 'input', 'input:start', 'input:dtmf', 'input:transcript', 'input:speech-start', 'input:speech-end', 'input:playback', 'output', 'close'), how: fc.constantFrom('throw', 'reject', 'hang', 'garbage'), at: fc.integer({ min: 1, max: 6 }) }),
-  fc.record({ kind: fc.constant('tts' as const), point: fc.constantFrom('synthesize', 'chunk'), how: fc.constantFrom('throw', 'reject', 'hang', 'garbage'), at: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({
+    kind: fc.constant('asr' as const),
+    point: fc.constantFrom('start', 'write', 'endOfSpeech', 'events', 'close'),
+    how: fc.constantFrom('throw', 'reject', 'hang', 'garbage'),
+    at: fc.integer({ min: 1, max: 30 }),
+  }),
+  fc.record({
+    kind: fc.constant('bot' as const),
+    point: fc.constantFrom(
+      'start',
+      'input',
+      'input:start',
+      'input:dtmf',
+      'input:transcript',
+      'input:speech-start',
+      'input:speech-end',
+      'input:playback',
+      'output',
+      'close',
+    ),
+    how: fc.constantFrom('throw', 'reject', 'hang', 'garbage'),
+    at: fc.integer({ min: 1, max: 6 }),
+  }),
+  fc.record({
+    kind: fc.constant('tts' as const),
+    point: fc.constantFrom('synthesize', 'chunk'),
+    how: fc.constantFrom('throw', 'reject', 'hang', 'garbage'),
+    at: fc.integer({ min: 1, max: 6 }),
+  }),
 );
 
 /** A valid Vonage leg event, mutated now and then: a key dropped, a value of another type, odd casing, extra keys. */
@@ -46,7 +81,13 @@ const vonageEventArb: fc.Arbitrary<string> = fc
   .tuple(
     fc.oneof(
       fc.record({ event: fc.constant('websocket:dtmf'), digit: fc.constantFrom('0', '1', '5', '9', '*', '#'), duration: fc.integer({ min: 40, max: 2000 }) }),
-      fc.record({ event: fc.constant('websocket:notify'), payload: fc.oneof(fc.record({ reply: fc.integer({ min: 0, max: 50 }), frame: fc.integer({ min: 0, max: 5000 }) }), fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 })) }),
+      fc.record({
+        event: fc.constant('websocket:notify'),
+        payload: fc.oneof(
+          fc.record({ reply: fc.integer({ min: 0, max: 50 }), frame: fc.integer({ min: 0, max: 5000 }) }),
+          fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+        ),
+      }),
       fc.constant({ event: 'websocket:cleared' }),
       fc.constant({ event: 'websocket:media:update', 'content-type': 'audio/l16;rate=8000' }),
     ),
@@ -150,7 +191,14 @@ async function runCase(port: number, c: Case): Promise<Outcome> {
     ws.terminate();
     return { code: code ?? -1, opened };
   }
-  ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${c.rate}`, uuid: `fz-${Math.random().toString(16).slice(2)}`, plan: JSON.stringify(c.plan) }));
+  ws.send(
+    JSON.stringify({
+      event: 'websocket:connected',
+      'content-type': `audio/l16;rate=${c.rate}`,
+      uuid: `fz-${Math.random().toString(16).slice(2)}`,
+      plan: JSON.stringify(c.plan),
+    }),
+  );
   for (const s of c.steps) {
     if (code !== undefined) break;
     if ('wait' in s) await sleep(s.wait);
@@ -182,10 +230,21 @@ function metric(text: string, prefix: string): number {
 
 t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})`, async (t) => {
   const child = new FuzzChild({
-    HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', UPGRADE_RATE_PER_SOURCE: '0',
-    ASR_ADAPTER: FAULTS, BOT_ADAPTER: FAULTS, TTS_ADAPTER: FAULTS,
-    BOT_REPLY_TIMEOUT_MS: '1000', TTS_FIRST_AUDIO_TIMEOUT_MS: '300', BOT_MAX_FAILURES: '3', JITTER_TARGET_MS: '0', JITTER_CAPACITY_MS: '200',
-    VAD_SILENCE_MS: '200', VAD_MIN_SPEECH_MS: '60', BARGE_IN_MIN_SPEECH_MS: '60',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+    UPGRADE_RATE_PER_SOURCE: '0',
+    ASR_ADAPTER: FAULTS,
+    BOT_ADAPTER: FAULTS,
+    TTS_ADAPTER: FAULTS,
+    BOT_REPLY_TIMEOUT_MS: '1000',
+    TTS_FIRST_AUDIO_TIMEOUT_MS: '300',
+    BOT_MAX_FAILURES: '3',
+    JITTER_TARGET_MS: '0',
+    JITTER_CAPACITY_MS: '200',
+    VAD_SILENCE_MS: '200',
+    VAD_MIN_SPEECH_MS: '60',
+    BARGE_IN_MIN_SPEECH_MS: '60',
   });
   let good: GoodCall | undefined;
   t.teardown(() => {
@@ -215,7 +274,6 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
   const batches = fuzzBatches(t, SEED, fails, healthy);
   const run = batches.run.bind(batches);
 
-
   await run('adapter faults', caseArb, [40, 60], 50, async (c) => {
     const o = await runCase(port, c);
     codes.set(o.code, (codes.get(o.code) ?? 0) + 1);
@@ -226,35 +284,48 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
 
   // Mutated Vonage events at speed: leg events on fault-free calls, and event webhooks naming live calls.
   const uuids: string[] = [];
-  await run('mutated Vonage events', fc.tuple(fc.array(vonageEventArb, { minLength: 1, maxLength: 30 }), fc.constantFrom(...RATES)), [40, 60], 75, async ([events, rate]) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket`, { perMessageDeflate: false });
-    let code: number | undefined;
-    ws.on('error', () => {});
-    ws.on('close', (c) => (code = c));
-    await new Promise<void>((r) => (ws.once('open', () => r()), ws.once('close', () => r())));
-    const uuid = `ev-${Math.random().toString(16).slice(2)}`;
-    uuids.push(uuid);
-    if (ws.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${rate}`, uuid, plan: '[]' }));
-      for (const e of events) if (ws.readyState === WebSocket.OPEN) ws.send(e, { binary: false });
-      const status = ['answered', 'completed', 'failed', 'weird', 'started'][events.length % 5];
-      const body = JSON.stringify({ uuid: events.length % 3 ? uuid : { uuid }, status, conversation_uuid: uuid, timestamp: must(events[0]).slice(0, 20) });
-      const r = await fetch(`${base}/webhooks/event`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      if (r.status >= 500) fails.push(`event webhook ${body.slice(0, 120)}: ${r.status}`);
-      await sleep(events.length);
-      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
-    }
-    const deadline = Date.now() + 10000;
-    while (code === undefined && Date.now() < deadline) await sleep(10);
-    codes.set(code ?? -1, (codes.get(code ?? -1) ?? 0) + 1);
-    if (code === undefined || !DOCUMENTED_CLOSE.has(code)) fails.push(`events ${events.join(' ').slice(0, 200)}: ended with ${code}`);
-  });
+  await run(
+    'mutated Vonage events',
+    fc.tuple(fc.array(vonageEventArb, { minLength: 1, maxLength: 30 }), fc.constantFrom(...RATES)),
+    [40, 60],
+    75,
+    async ([events, rate]) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/socket`, { perMessageDeflate: false });
+      let code: number | undefined;
+      ws.on('error', () => {});
+      ws.on('close', (c) => (code = c));
+      await new Promise<void>((r) => (ws.once('open', () => r()), ws.once('close', () => r())));
+      const uuid = `ev-${Math.random().toString(16).slice(2)}`;
+      uuids.push(uuid);
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${rate}`, uuid, plan: '[]' }));
+        for (const e of events) if (ws.readyState === WebSocket.OPEN) ws.send(e, { binary: false });
+        const status = ['answered', 'completed', 'failed', 'weird', 'started'][events.length % 5];
+        const body = JSON.stringify({ uuid: events.length % 3 ? uuid : { uuid }, status, conversation_uuid: uuid, timestamp: must(events[0]).slice(0, 20) });
+        const r = await fetch(`${base}/webhooks/event`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        if (r.status >= 500) fails.push(`event webhook ${body.slice(0, 120)}: ${r.status}`);
+        await sleep(events.length);
+        if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+      }
+      const deadline = Date.now() + 10000;
+      while (code === undefined && Date.now() < deadline) await sleep(10);
+      codes.set(code ?? -1, (codes.get(code ?? -1) ?? 0) + 1);
+      if (code === undefined || !DOCUMENTED_CLOSE.has(code)) fails.push(`events ${events.join(' ').slice(0, 200)}: ended with ${code}`);
+    },
+  );
 
-  const show = [...codes].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(' ');
+  const show = [...codes]
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, v]) => `${k}×${v}`)
+    .join(' ');
   t.same(fails.slice(0, 20), [], `no failures in ${batches.cases} cases (close codes: ${show}; replay with FUZZ_SEED=${SEED})`);
   t.ok(batches.cases >= 5500, `thousands of cases (${batches.cases})`);
   const m = await (await fetch(`${base}/metrics`)).text();
-  for (const kind of ['asr', 'bot', 'tts']) t.ok(metric(m, `gateway_adapter_faults_total{kind="${kind}"`) > 0, `faults of the ${kind} adapter were caught at the boundary (${metric(m, `gateway_adapter_faults_total{kind="${kind}"`)})`);
+  for (const kind of ['asr', 'bot', 'tts'])
+    t.ok(
+      metric(m, `gateway_adapter_faults_total{kind="${kind}"`) > 0,
+      `faults of the ${kind} adapter were caught at the boundary (${metric(m, `gateway_adapter_faults_total{kind="${kind}"`)})`,
+    );
   t.ok(codes.has(1011) || codes.has(4007), `some faulty calls were ended by the gateway (${show})`);
 
   // The good call kept all its audio and was never disturbed.
@@ -277,6 +348,9 @@ t.test(`fuzz the adapter boundary and Vonage events of live calls (seed ${SEED})
   t.equal(after.live, 0, 'no call left behind');
   t.same(after.escaped, [], 'no fault escaped to the event loop, the ticker or a socket handler');
   const mb = (n: number) => Math.round(n / 1e5) / 10;
-  t.ok(after.heapUsed < before.heapUsed * 1.5 + 24e6, `heap after GC ${mb(after.heapUsed)} MB vs ${mb(before.heapUsed)} MB before (rss ${mb(before.rss)} → ${mb(after.rss)} MB)`);
+  t.ok(
+    after.heapUsed < before.heapUsed * 1.5 + 24e6,
+    `heap after GC ${mb(after.heapUsed)} MB vs ${mb(before.heapUsed)} MB before (rss ${mb(before.rss)} → ${mb(after.rss)} MB)`,
+  );
   t.notOk(child.exited, 'the gateway process is still alive');
 });

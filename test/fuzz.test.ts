@@ -24,7 +24,6 @@ const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Date.now() 
 const MAX_PAYLOAD = 32768;
 const GOOD_UUID = `good-call-${Math.random().toString(16).slice(2)}`;
 
-
 /** Deterministic bytes from a seed (fast-check generates the seed; generating 30 KB arrays through it is slow). */
 function bytes(n: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(n);
@@ -47,7 +46,13 @@ function nest(depth: number, open: string, close: string, inner = '1'): string {
 type Msg = { text: string } | { bin: { size: number; seed: number } } | { binText: string } | { hold: true };
 
 const RATES = ['audio/l16;rate=8000', 'audio/l16;rate=16000', 'audio/l16;rate=24000'];
-const validHandshake = (ct: string, extra: Record<string, unknown> = {}) => ({ event: 'websocket:connected', 'content-type': ct, uuid: `fz-${Math.random()}`, from: '447700900000', ...extra });
+const validHandshake = (ct: string, extra: Record<string, unknown> = {}) => ({
+  event: 'websocket:connected',
+  'content-type': ct,
+  uuid: `fz-${Math.random()}`,
+  from: '447700900000',
+  ...extra,
+});
 const ascii = fc.string({ unit: 'binary-ascii', maxLength: 40 });
 /** Printable ASCII: what an HTTP client can put in a header value at all. */
 const printable = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength });
@@ -55,7 +60,13 @@ const printable = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x2
 /** A first message: valid, or a valid one mutated every way we can think of. */
 const handshakeArb: fc.Arbitrary<Msg> = fc.oneof(
   fc.constantFrom(...RATES).map((ct) => ({ text: JSON.stringify(validHandshake(ct)) })),
-  fc.oneof(fc.string(), fc.anything(), fc.integer(), fc.constantFrom('audio/l16;rate=44100', 'audio/L16; RATE = 16000', 'audio/pcmu;rate=8000', 'audio/l16', 'audio/l16;rate=16000;rate=8000', ''))
+  fc
+    .oneof(
+      fc.string(),
+      fc.anything(),
+      fc.integer(),
+      fc.constantFrom('audio/l16;rate=44100', 'audio/L16; RATE = 16000', 'audio/pcmu;rate=8000', 'audio/l16', 'audio/l16;rate=16000;rate=8000', ''),
+    )
     .map((ct) => ({ text: JSON.stringify(validHandshake(ct as string)) })),
   fc.anything().map((ev) => ({ text: JSON.stringify({ ...validHandshake(must(RATES[1])), event: ev }) })),
   fc.dictionary(ascii, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 80 }).map((d) => ({ text: JSON.stringify({ ...validHandshake(must(RATES[1])), ...d }) })),
@@ -88,11 +99,15 @@ const frameArb: fc.Arbitrary<Msg> = fc
 
 const digitArb = fc.oneof(fc.constantFrom('0', '9', '*', '#', 'A', 'd', '', '10', '٣', '\u0000', '#'), fc.anything(), fc.integer());
 const textEventArb: fc.Arbitrary<Msg> = fc.oneof(
-  fc.record({ digit: digitArb, duration: fc.oneof(fc.integer(), fc.anything(), fc.double()) }).map((d) => ({ text: JSON.stringify({ event: 'websocket:dtmf', ...d }) })),
+  fc
+    .record({ digit: digitArb, duration: fc.oneof(fc.integer(), fc.anything(), fc.double()) })
+    .map((d) => ({ text: JSON.stringify({ event: 'websocket:dtmf', ...d }) })),
   fc.jsonValue({ maxDepth: 6 }).map((payload) => ({ text: JSON.stringify({ event: 'websocket:notify', payload }) })),
   fc.integer({ min: 1, max: 5000 }).map((n) => ({ text: `{"event":"websocket:notify","payload":${nest(n, '{"a":', '}')}}` })),
   fc.constant({ text: '{"event":"websocket:cleared"}' }),
-  fc.oneof(fc.string(), fc.constantFrom('websocket:connected', 'websocket:media:update', 'websocket:disconnected')).map((e) => ({ text: JSON.stringify({ event: e, x: 1 }) })),
+  fc
+    .oneof(fc.string(), fc.constantFrom('websocket:connected', 'websocket:media:update', 'websocket:disconnected'))
+    .map((e) => ({ text: JSON.stringify({ event: e, x: 1 }) })),
   fc.integer({ min: 10000, max: 40000 }).map((n) => ({ text: JSON.stringify({ event: 'websocket:notify', payload: { big: 'y'.repeat(n) } }) })),
   fc.jsonValue().map((v) => ({ text: JSON.stringify(v) ?? 'null' })),
   fc.string({ maxLength: 100 }).map((s) => ({ text: s })),
@@ -156,8 +171,26 @@ interface HookReq {
 
 const encodeQuery = (pairs: Array<[string, string]>) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 const queryArb = fc.oneof(
-  fc.array(fc.tuple(fc.oneof(fc.constantFrom('uuid', 'status', 'to', 'from', 'conversation_uuid', 'headers', 'detail', 'recording_url', 'dtmf', 'type'), fc.string()), fc.string()), { maxLength: 8 }).map(encodeQuery),
-  fc.constantFrom('uuid=%zz', 'uuid=%E0%A4%A', 'uuid=a&uuid=b&uuid=c', '%', '&&&=&=', 'headers=%7Bnot-json', 'headers=%5B1%2C2%5D', 'headers=%7B%22uuid%22%3A5%7D', 'status=completed&uuid=' + 'u'.repeat(3000)),
+  fc
+    .array(
+      fc.tuple(
+        fc.oneof(fc.constantFrom('uuid', 'status', 'to', 'from', 'conversation_uuid', 'headers', 'detail', 'recording_url', 'dtmf', 'type'), fc.string()),
+        fc.string(),
+      ),
+      { maxLength: 8 },
+    )
+    .map(encodeQuery),
+  fc.constantFrom(
+    'uuid=%zz',
+    'uuid=%E0%A4%A',
+    'uuid=a&uuid=b&uuid=c',
+    '%',
+    '&&&=&=',
+    'headers=%7Bnot-json',
+    'headers=%5B1%2C2%5D',
+    'headers=%7B%22uuid%22%3A5%7D',
+    'status=completed&uuid=' + 'u'.repeat(3000),
+  ),
   fc.integer({ min: 1, max: 12000 }).map((n) => `uuid=${'a'.repeat(n)}`),
 );
 const webhookObj = fc.record(
@@ -178,7 +211,16 @@ const bodyArb: fc.Arbitrary<Buffer | undefined> = fc.oneof(
   { weight: 3, arbitrary: webhookObj.map((o) => Buffer.from(JSON.stringify(o) ?? '')) },
   { weight: 2, arbitrary: fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v) ?? '')) },
   { weight: 1, arbitrary: fc.record({ size: fc.integer({ min: 0, max: 3000 }), seed: fc.integer() }).map(({ size, seed }) => bytes(size, seed)) },
-  { weight: 1, arbitrary: fc.constantFrom(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00]), Buffer.from('{"uuid":"\xc3\x28"}', 'latin1'), Buffer.from('{"uuid":"\\ud800"}'), Buffer.alloc(0)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]),
+      Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00]),
+      Buffer.from('{"uuid":"\xc3\x28"}', 'latin1'),
+      Buffer.from('{"uuid":"\\ud800"}'),
+      Buffer.alloc(0),
+    ),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 30000 }).map((n) => Buffer.from(nest(n, '[', ']'))) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 10000 }).map((n) => Buffer.from(`{"uuid":"x","headers":${nest(n, '{"a":', '}')}}`)) },
   { weight: 1, arbitrary: fc.integer({ min: 60 * 1024, max: 100 * 1024 }).map((n) => Buffer.from(JSON.stringify({ uuid: 'big', pad: 'p'.repeat(n) }))) },
@@ -190,7 +232,18 @@ const hookArb: fc.Arbitrary<HookReq> = fc.record({
   path: fc.constantFrom('/webhooks/answer', '/webhooks/event', '/webhooks/fallback', '/webhooks/event/', '/webhooks/answer//'),
   query: queryArb,
   contentType: fc.oneof(
-    fc.constantFrom('application/json', 'application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/json; charset=latin1', 'multipart/form-data; boundary=x', 'application/vnd.vonage+json', '', ';;;', 'APPLICATION/JSON'),
+    fc.constantFrom(
+      'application/json',
+      'application/json',
+      'application/x-www-form-urlencoded',
+      'text/plain',
+      'application/json; charset=latin1',
+      'multipart/form-data; boundary=x',
+      'application/vnd.vonage+json',
+      '',
+      ';;;',
+      'APPLICATION/JSON',
+    ),
     fc.constant(undefined),
     printable(60),
   ),
@@ -207,7 +260,9 @@ function sendHook(port: number, h: HookReq): Promise<{ status: number; ctype: st
     const req = request({ host: '127.0.0.1', port, method: h.method, path: `${h.path}?${h.query}`, headers, agent }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, ctype: String(res.headers['content-type'] ?? ''), body: Buffer.concat(parts).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, ctype: String(res.headers['content-type'] ?? ''), body: Buffer.concat(parts).toString('utf8') }),
+      );
       res.on('error', () => resolve({ status: -2, ctype: '', body: '' }));
     });
     req.on('error', (e) => resolve({ status: -1, ctype: '', body: e.message }));
@@ -255,7 +310,9 @@ const upgradeLines = fc.record({
   connection: validOr<string | undefined>('Upgrade', fc.constantFrom('keep-alive, Upgrade', 'close', undefined)),
   version: validOr<string | undefined>('13', fc.constantFrom('8', '99', '', 'abc', undefined)),
   key: validOr<string | undefined>('dGhlIHNhbXBsZSBub25jZQ==', fc.constantFrom('short', '', '!!!!!!!!!!!!!!!!!!!!!!==', undefined)),
-  extra: fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z-]{1,20}$/), fc.string({ unit: fc.constantFrom('a', ' ', ';', '=', ',', '"'), maxLength: 50 })), { maxLength: 4 }),
+  extra: fc.array(fc.tuple(fc.stringMatching(/^[A-Za-z-]{1,20}$/), fc.string({ unit: fc.constantFrom('a', ' ', ';', '=', ',', '"'), maxLength: 50 })), {
+    maxLength: 4,
+  }),
   pad: validOr(0, fc.integer({ min: 0, max: 24000 })),
 });
 const rawArb = fc.oneof(
@@ -271,7 +328,14 @@ const rawArb = fc.oneof(
   }),
   fc.record({ size: fc.integer({ min: 1, max: 3000 }), seed: fc.integer() }).map(({ size, seed }) => ({ kind: 'garbage', data: bytes(size, seed) })),
   fc.string({ maxLength: 300 }).map((s) => ({ kind: 'text', data: Buffer.from(s + '\r\n\r\n') })),
-  fc.constantFrom('GET / HTTP/9.9\r\n\r\n', 'GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n', 'POST /webhooks/event HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nzzz\r\n', 'GET /webhooks/answer?uuid=a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', 'GET /\x00 HTTP/1.1\r\n\r\n')
+  fc
+    .constantFrom(
+      'GET / HTTP/9.9\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n',
+      'POST /webhooks/event HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nzzz\r\n',
+      'GET /webhooks/answer?uuid=a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n',
+      'GET /\x00 HTTP/1.1\r\n\r\n',
+    )
     .map((s) => ({ kind: 'smuggle', data: Buffer.from(s) })),
 );
 
@@ -282,7 +346,16 @@ function sendRaw(port: number, data: Buffer): Promise<{ status: number; head: st
 
 // ── the test ─────────────────────────────────────────────────────────────────────────────────────────────────────
 t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
-  const child = new FuzzChild({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', HANDSHAKE_TIMEOUT_MS: '500', UPGRADE_RATE_PER_SOURCE: '0', MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
+  const child = new FuzzChild({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    ASR_ADAPTER: 'none',
+    TTS_ADAPTER: 'none',
+    HANDSHAKE_TIMEOUT_MS: '500',
+    UPGRADE_RATE_PER_SOURCE: '0',
+    MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD),
+  });
   let good: GoodCall | undefined;
   t.teardown(() => {
     good?.terminate();
@@ -308,7 +381,9 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
 
   // Warm up (code paths loaded, JIT), then measure the heap after a forced GC.
   const warm: string[] = [];
-  await Promise.all(fc.sample(handshakeArb, { seed: SEED, numRuns: 40 }).map((m) => runLeg(port, [m, ...fc.sample(frameArb, 3)]).then((o) => checkLeg(o, 'warm-up', warm))));
+  await Promise.all(
+    fc.sample(handshakeArb, { seed: SEED, numRuns: 40 }).map((m) => runLeg(port, [m, ...fc.sample(frameArb, 3)]).then((o) => checkLeg(o, 'warm-up', warm))),
+  );
   await Promise.all(fc.sample(hookArb, { seed: SEED, numRuns: 40 }).map((h) => sendHook(port, h)));
   const before = await child.ask('gc');
   t.same(warm, [], 'warm-up legs end with documented codes');
@@ -317,12 +392,18 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   const batches = fuzzBatches(t, SEED, fails, healthy);
   const run = batches.run.bind(batches);
 
-
   await run('handshakes', fc.tuple(handshakeArb, fc.array(fc.oneof(frameArb, textEventArb), { maxLength: 4 })), [30, 50], 20, async ([first, rest]) => {
     checkLeg(await runLeg(port, [first, ...rest]), `handshake ${JSON.stringify(first).slice(0, 100)}`, fails);
   });
   await run('frames', fc.tuple(fc.constantFrom(...RATES), fc.array(frameArb, { minLength: 1, maxLength: 30 })), [20, 30], 15, async ([ct, frames]) => {
-    checkLeg(await runLeg(port, [{ text: JSON.stringify(validHandshake(ct)) }, ...frames]), `frames ${frames.map((f) => ('bin' in f ? f.bin.size : '?')).join(',').slice(0, 100)}`, fails);
+    checkLeg(
+      await runLeg(port, [{ text: JSON.stringify(validHandshake(ct)) }, ...frames]),
+      `frames ${frames
+        .map((f) => ('bin' in f ? f.bin.size : '?'))
+        .join(',')
+        .slice(0, 100)}`,
+      fails,
+    );
   });
   await run('text events', fc.array(fc.oneof(textEventArb, frameArb), { minLength: 1, maxLength: 20 }), [20, 30], 15, async (msgs) => {
     checkLeg(await runLeg(port, [{ text: JSON.stringify(validHandshake(must(RATES[1]))) }, ...msgs]), `events ${JSON.stringify(msgs).slice(0, 100)}`, fails);
@@ -349,8 +430,21 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   const signed = await startGateway(t, { VONAGE_SIGNATURE_SECRET: SECRET, WS_AUTH: 'vonage', UPGRADE_RATE_PER_SOURCE: '0', LOG_LEVEL: 'warn' });
   const tokenArb = fc.oneof(
     printable(300).map((s) => s.trim()),
-    fc.tuple(fc.base64String(), fc.base64String(), fc.base64String()).map((p) => `Bearer ${p.map((x) => x.replace(/=/g, '').replace(/\+/g, '-').replace(/\//g, '_')).join('.')}`),
-    fc.record({ iat: fc.oneof(fc.integer(), fc.integer({ min: -400, max: 100 }).map((d) => Math.floor(Date.now() / 1000) + d), fc.double({ noDefaultInfinity: true, noNaN: true }), fc.string().map((s) => s as unknown as number)), hash: fc.string(), secret: fc.constantFrom('wrong-secret-0123456789abcdef', SECRET) }).map((c) => c),
+    fc
+      .tuple(fc.base64String(), fc.base64String(), fc.base64String())
+      .map((p) => `Bearer ${p.map((x) => x.replace(/=/g, '').replace(/\+/g, '-').replace(/\//g, '_')).join('.')}`),
+    fc
+      .record({
+        iat: fc.oneof(
+          fc.integer(),
+          fc.integer({ min: -400, max: 100 }).map((d) => Math.floor(Date.now() / 1000) + d),
+          fc.double({ noDefaultInfinity: true, noNaN: true }),
+          fc.string().map((s) => s as unknown as number),
+        ),
+        hash: fc.string(),
+        secret: fc.constantFrom('wrong-secret-0123456789abcdef', SECRET),
+      })
+      .map((c) => c),
   );
   await run('credentials', fc.tuple(tokenArb, fc.boolean()), [20, 30], 10, async ([tok, upgrade]) => {
     let header: string;
@@ -366,11 +460,16 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
       if (r.status === 101) {
         // Only a real, fresh token signed with the secret may pass.
         const age = typeof tok === 'string' ? NaN : Math.floor(Date.now() / 1000) - tok.iat;
-        if (typeof tok === 'string' || tok.secret !== SECRET || !(age <= 300 && age >= -30)) fails.push(`credentials: upgrade accepted with ${header.slice(0, 60)}`);
+        if (typeof tok === 'string' || tok.secret !== SECRET || !(age <= 300 && age >= -30))
+          fails.push(`credentials: upgrade accepted with ${header.slice(0, 60)}`);
       } else if (r.status !== 401) fails.push(`credentials: upgrade answered ${r.status}`);
       else checkJsonError(r.status, r.body, 'credentials upgrade', fails);
     } else {
-      const res = await fetch(`${signed.url}/webhooks/event`, { method: 'POST', headers: { 'content-type': 'application/json', ...(header ? { authorization: header } : {}) }, body: '{"status":"answered","uuid":"x"}' });
+      const res = await fetch(`${signed.url}/webhooks/event`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(header ? { authorization: header } : {}) },
+        body: '{"status":"answered","uuid":"x"}',
+      });
       const body = await res.text();
       if (res.status !== 401) fails.push(`credentials: webhook answered ${res.status} for ${header.slice(0, 60)}`);
       else checkJsonError(res.status, body, 'credentials webhook', fails);
@@ -380,10 +479,23 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   t.equal(signed.gw.metrics.hot.framesIn, 0, 'no audio ever reached the signed gateway');
 
   // The fuzz reached every kind of answer (a generator that only ever produced one kind would prove little).
-  const show = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(' ');
-  t.ok([1000, 1009, 4000, 4001, 4002, 4003].every((c) => legCodesSeen.has(c)), `leg close codes: ${show(legCodesSeen)}`);
-  t.ok([200, 204, 400, 405, 413, 415].every((c) => hookStatuses.has(c)), `webhook statuses: ${show(hookStatuses)}`);
-  t.ok([101, 400, 404, 431].every((c) => rawStatuses.has(c)), `raw statuses: ${show(rawStatuses)}`);
+  const show = (m: Map<number, number>) =>
+    [...m]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, v]) => `${k}×${v}`)
+      .join(' ');
+  t.ok(
+    [1000, 1009, 4000, 4001, 4002, 4003].every((c) => legCodesSeen.has(c)),
+    `leg close codes: ${show(legCodesSeen)}`,
+  );
+  t.ok(
+    [200, 204, 400, 405, 413, 415].every((c) => hookStatuses.has(c)),
+    `webhook statuses: ${show(hookStatuses)}`,
+  );
+  t.ok(
+    [101, 400, 404, 431].every((c) => rawStatuses.has(c)),
+    `raw statuses: ${show(rawStatuses)}`,
+  );
   t.same(fails.slice(0, 20), [], `no failures in ${batches.cases} cases (seed ${SEED}; replay with FUZZ_SEED=${SEED})`);
   t.ok(batches.cases >= 3000, `thousands of cases (${batches.cases})`);
 
@@ -408,6 +520,9 @@ t.test(`fuzz a live gateway (seed ${SEED})`, async (t) => {
   t.equal(after.live, 0, 'no call left behind');
   t.same(after.errors, [], 'no error-level log line (no internal errors)');
   const mb = (n: number) => Math.round(n / 1e5) / 10;
-  t.ok(after.heapUsed < before.heapUsed * 1.5 + 16e6, `heap after GC ${mb(after.heapUsed)} MB vs ${mb(before.heapUsed)} MB before (rss ${mb(before.rss)} → ${mb(after.rss)} MB)`);
+  t.ok(
+    after.heapUsed < before.heapUsed * 1.5 + 16e6,
+    `heap after GC ${mb(after.heapUsed)} MB vs ${mb(before.heapUsed)} MB before (rss ${mb(before.rss)} → ${mb(after.rss)} MB)`,
+  );
   t.notOk(child.exited, 'the gateway process is still alive');
 });

@@ -44,7 +44,13 @@ function slowClient(port: number, first: string | Buffer, drip: () => string | B
       const text = Buffer.concat(chunks).toString('latin1');
       const i = text.indexOf('\r\n\r\n');
       const head = i >= 0 ? text.slice(0, i) : text;
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body: i >= 0 ? text.slice(i + 4) : '', closedAfterMs: performance.now() - t0, closedByServer: !gaveUp });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        head,
+        body: i >= 0 ? text.slice(i + 4) : '',
+        closedAfterMs: performance.now() - t0,
+        closedByServer: !gaveUp,
+      });
     });
   });
 }
@@ -75,11 +81,26 @@ t.test('an oversized body gets its 413 and the connection is closed, not read on
   const pad = Buffer.alloc(16 * 1024, 0x20);
   const [declared, chunked] = await Promise.all([
     // Declared too large: refused on the headers; the client keeps sending.
-    slowClient(g.port, 'POST /webhooks/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{', () => pad, 100, 30000),
+    slowClient(
+      g.port,
+      'POST /webhooks/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{',
+      () => pad,
+      100,
+      30000,
+    ),
     // Chunked, no length: refused once 64 KiB have arrived; the client keeps sending chunks.
-    slowClient(g.port, 'POST /webhooks/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n', () => Buffer.concat([Buffer.from(`${pad.length.toString(16)}\r\n`), pad, Buffer.from('\r\n')]), 100, 30000),
+    slowClient(
+      g.port,
+      'POST /webhooks/event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+      () => Buffer.concat([Buffer.from(`${pad.length.toString(16)}\r\n`), pad, Buffer.from('\r\n')]),
+      100,
+      30000,
+    ),
   ]);
-  for (const [what, r] of [['declared', declared], ['chunked', chunked]] as const) {
+  for (const [what, r] of [
+    ['declared', declared],
+    ['chunked', chunked],
+  ] as const) {
     t.equal(r.status, 413, `${what}: 413`);
     t.match(r.head, /\r\nconnection: close\r\n/i, `${what}: Connection: close`);
     t.match(JSON.parse(r.body), { error: 'WEBHOOK_TOO_LARGE' });

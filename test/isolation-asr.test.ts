@@ -26,7 +26,10 @@ async function countedOnce(t: Test, g: TestGateway, point: string, code: string)
   const lines = g.logs.filter((l) => l.msg === 'asr adapter error');
   t.equal(lines.length, 1, 'one log line');
   t.match(lines[0], { call: FAULTY, point, code }, 'naming the call, the point and the code');
-  t.match(g.logs.find((l) => l.msg === 'asr stream failed: the call goes on without ASR'), { call: FAULTY });
+  t.match(
+    g.logs.find((l) => l.msg === 'asr stream failed: the call goes on without ASR'),
+    { call: FAULTY },
+  );
 }
 
 for (const jitter of ['0', undefined]) {
@@ -65,10 +68,16 @@ t.test('ASR endOfSpeech() throws: the call goes on without ASR', async (t) => {
 });
 
 t.test('in a fallback chain, a throwing write() moves the call to the next adapter, which hears the caller', async (t) => {
-  const g = await startGateway(t, env('write-throw', { ASR_ADAPTER: `${ASR},${TEXT_ASR}`, SCRIPTED_ASR_TEXTS: 'from the next adapter', JITTER_TARGET_MS: '0' }));
+  const g = await startGateway(
+    t,
+    env('write-throw', { ASR_ADAPTER: `${ASR},${TEXT_ASR}`, SCRIPTED_ASR_TEXTS: 'from the next adapter', JITTER_TARGET_MS: '0' }),
+  );
   const { bystander, faulty } = await twoCalls(t, g);
   await untilLog(g, (l) => l.msg === 'asr failover' && l.call === FAULTY, 5000, 'the failover');
-  t.match(g.logs.find((l) => l.msg === 'asr failover'), { from: 'faulty-asr', to: 'scripted' });
+  t.match(
+    g.logs.find((l) => l.msg === 'asr failover'),
+    { from: 'faulty-asr', to: 'scripted' },
+  );
   const m = await g.metrics();
   t.equal(sample(m, 'gateway_asr_failovers_total', { from: 'faulty-asr', to: 'scripted' }), 1, 'the failover is counted');
   t.equal(sample(m, 'gateway_adapter_errors_total', { stage: 'asr', code: 'ASR_WRITE_FAILED' }), 1, 'the failure is counted by its code');

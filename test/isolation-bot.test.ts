@@ -29,11 +29,13 @@ function env(mode: string, extra: Record<string, string> = {}): Record<string, s
 
 /** 'A' (440 Hz: the apology), 'R' (880 Hz: the bot's reply) or '.' for each frame. */
 function voices(frames: Buffer[]): string {
-  return frames.map((f) => {
-    const a = goertzel(f, 16000, 440);
-    const r = goertzel(f, 16000, 880);
-    return a > 1e-3 && a > 10 * r ? 'A' : r > 1e-3 && r > 10 * a ? 'R' : '.';
-  }).join('');
+  return frames
+    .map((f) => {
+      const a = goertzel(f, 16000, 440);
+      const r = goertzel(f, 16000, 880);
+      return a > 1e-3 && a > 10 * r ? 'A' : r > 1e-3 && r > 10 * a ? 'R' : '.';
+    })
+    .join('');
 }
 
 async function faultsAndLog(t: Test, g: TestGateway, point: string, code: string): Promise<void> {
@@ -47,7 +49,11 @@ async function faultsAndLog(t: Test, g: TestGateway, point: string, code: string
 
 async function apologyHeard(t: Test, g: TestGateway, leg: { binary: Buffer[]; ws: { readyState: number; OPEN: number } }): Promise<void> {
   await untilLog(g, (l) => l.msg === 'reply played' && l.call === FAULTY, 10000, 'the apology played');
-  t.match(g.logs.find((l) => l.msg === 'apologising to the caller'), { call: FAULTY }, 'the faulty call apologises');
+  t.match(
+    g.logs.find((l) => l.msg === 'apologising to the caller'),
+    { call: FAULTY },
+    'the faulty call apologises',
+  );
   t.ok(voices(leg.binary).includes('A'.repeat(APOLOGY_FRAMES - 2)), 'the caller heard the apology');
   t.equal(leg.ws.readyState, leg.ws.OPEN, 'the faulty call goes on');
 }
@@ -135,7 +141,10 @@ t.test('BOT_MAX_FAILURES reached: an apology, then a spoken goodbye, then the ca
   const closed = await faulty.leg.closed;
   t.equal(closed.code, 1011, 'closed with 1011');
   t.match(closed.reason, /bot failed 2 times/);
-  t.match(g.logs.find((l) => l.msg === 'saying goodbye: the bot keeps failing'), { call: FAULTY });
+  t.match(
+    g.logs.find((l) => l.msg === 'saying goodbye: the bot keeps failing'),
+    { call: FAULTY },
+  );
   const goodbyeFrames = faulty.leg.binary.length - afterApology;
   const words = BOT_FAILED_GOODBYE_TEXT.split(/\s+/).length;
   t.ok(Math.abs(goodbyeFrames - words * 5) <= 2, `the whole goodbye played before the hang-up: ${goodbyeFrames} frames for ${words} words`);
@@ -148,13 +157,20 @@ t.test('BOT_MAX_FAILURES reached: an apology, then a spoken goodbye, then the ca
 
 t.test('BOT_MAX_FAILURES with Vonage call control: the goodbye, then a REST hangup of that call, then 1011', async (t) => {
   const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const keys = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-iso-')), 'private.key');
   writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
   const api = new VonageApiFake({ applicationId: APP_ID, publicKeyPem: keys.publicKey });
   await api.listen();
   t.teardown(() => api.close());
-  const g = await startGateway(t, env('input-dtmf', { BOT_MAX_FAILURES: '1', VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url }));
+  const g = await startGateway(
+    t,
+    env('input-dtmf', { BOT_MAX_FAILURES: '1', VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: api.url }),
+  );
   const { bystander } = await twoCalls(t, g);
   // The faulty call comes in as Vonage places it: answer webhook → NCCO → leg with its headers (region_url: the fake).
   const q = new URLSearchParams({ uuid: FAULTY, conversation_uuid: `CON-${FAULTY}`, from: '447700900001', to: '447700900000', region_url: api.url });
@@ -167,7 +183,10 @@ t.test('BOT_MAX_FAILURES with Vonage call control: the goodbye, then a REST hang
   press(leg, '9');
   const closed = await leg.closed;
   t.equal(closed.code, 1011, 'closed with 1011');
-  const hangups = api.accepted('updateCall').filter((r) => r.path === `/v1/calls/${FAULTY}`).map((r) => (r.body as { action: string }).action);
+  const hangups = api
+    .accepted('updateCall')
+    .filter((r) => r.path === `/v1/calls/${FAULTY}`)
+    .map((r) => (r.body as { action: string }).action);
   t.same(hangups, ['hangup'], 'the whole call was hung up over REST first');
   t.ok(leg.binary.length >= 50, `the goodbye was heard first (${leg.binary.length} frames)`);
   await bystanderUnharmed(t, g, bystander);
@@ -176,9 +195,17 @@ t.test('BOT_MAX_FAILURES with Vonage call control: the goodbye, then a REST hang
 
 t.test('a stalled bot that wakes up during the apology: the caller hears the apology, then the reply, never mixed', async (t) => {
   const reply = 'This is the late answer from the bot and it is eleven words long.';
-  const g = await startGateway(t, env('stall-then-wake', {
-    ASR_ADAPTER: ASR, ISO_ASR_MODE: 'none', BOT_REPLY_TIMEOUT_MS: '500', ISO_WAKE_MS: '1000', ISO_REPLY_TEXT: reply, TONE_TTS_REALTIME: '1',
-  }));
+  const g = await startGateway(
+    t,
+    env('stall-then-wake', {
+      ASR_ADAPTER: ASR,
+      ISO_ASR_MODE: 'none',
+      BOT_REPLY_TIMEOUT_MS: '500',
+      ISO_WAKE_MS: '1000',
+      ISO_REPLY_TEXT: reply,
+      TONE_TTS_REALTIME: '1',
+    }),
+  );
   const { bystander, faulty } = await twoCalls(t, g);
   await faulty.caller.say(SPEECH);
   await untilLog(g, (l) => l.msg === 'apologising to the caller' && l.call === FAULTY, 10000, 'the stall is noticed');

@@ -69,12 +69,19 @@ t.test('in a TTS list, one that never yields times out and the next one speaks',
   const g = await startGateway(t, env('never', { TTS_ADAPTER: `${TTS},${SINE}`, TTS_FIRST_AUDIO_TIMEOUT_MS: '300' }));
   const { bystander, faulty } = await twoCalls(t, g);
   await untilLog(g, (l) => l.msg === 'reply played' && l.call === FAULTY, 10000, 'the reply played');
-  t.match(g.logs.find((l) => l.msg === 'tts fallback'), { call: FAULTY, failed: 'faulty-tts', next: 'sine' }, 'the timeout is a failure before audio: next adapter');
+  t.match(
+    g.logs.find((l) => l.msg === 'tts fallback'),
+    { call: FAULTY, failed: 'faulty-tts', next: 'sine' },
+    'the timeout is a failure before audio: next adapter',
+  );
   t.equal((g.gw.adapters.tts as FallbackTts).stats.fallbacks, 1);
   t.ok(Math.abs(faulty.leg.binary.length - 50) <= 2, `the whole text, spoken by the next TTS (${faulty.leg.binary.length} frames)`);
   const pcm = Buffer.concat(faulty.leg.binary);
   t.ok(goertzel(pcm, 16000, 440) > 10 * goertzel(pcm, 16000, 880), 'in its voice (440 Hz sine)');
-  t.notOk(g.logs.some((l) => l.msg === 'tts adapter error'), 'nothing failed at the call');
+  t.notOk(
+    g.logs.some((l) => l.msg === 'tts adapter error'),
+    'nothing failed at the call',
+  );
   await bystanderUnharmed(t, g, bystander);
 });
 
@@ -83,7 +90,10 @@ t.test('in a TTS list, one that throws after audio is not retried: the reply end
   const { bystander } = await twoCalls(t, g);
   const played = await untilLog(g, (l) => l.msg === 'reply played' && l.call === FAULTY, 10000, 'the cut reply played');
   t.equal(played.totalMs, 300);
-  t.notOk(g.logs.some((l) => l.msg === 'tts fallback'), 'no switch of voice mid-sentence');
+  t.notOk(
+    g.logs.some((l) => l.msg === 'tts fallback'),
+    'no switch of voice mid-sentence',
+  );
   await countedOnce(t, g, 'stream', 'FIXTURE_TTS_BROKE');
   await bystanderUnharmed(t, g, bystander);
 });

@@ -13,10 +13,21 @@ import { answer } from './helpers/ivr.js';
 import { must } from './helpers/must.js';
 
 const GRAMMAR = 'examples/ivr/menu.gram';
-const IVR_ENV = { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', BOT_ADAPTER: './examples/ivr/ivr-bot.mjs', ASR_GRAMMAR: GRAMMAR, IVR_NO_INPUT_MS: '1500', ASR_BAND_FILL: 'auto' };
+const IVR_ENV = {
+  ASR_ADAPTER: 'local',
+  TTS_ADAPTER: 'flite',
+  BOT_ADAPTER: './examples/ivr/ivr-bot.mjs',
+  ASR_GRAMMAR: GRAMMAR,
+  IVR_NO_INPUT_MS: '1500',
+  ASR_BAND_FILL: 'auto',
+};
 
 /** One call; resolves with the simulator's summary once the gateway hung up (or after `maxMs`). */
-function call(g: TestGateway, uuid: string, o: { audio?: { samples: Int16Array; sampleRateHz: number }; dtmf?: Array<{ digit: string; atMs: number }>; maxMs: number }): Promise<SimSummary> {
+function call(
+  g: TestGateway,
+  uuid: string,
+  o: { audio?: { samples: Int16Array; sampleRateHz: number }; dtmf?: Array<{ digit: string; atMs: number }>; maxMs: number },
+): Promise<SimSummary> {
   return simulateCall({ url: g.url, uuid, audio: o.audio, dtmf: o.dtmf, tailMs: o.maxMs });
 }
 
@@ -60,4 +71,3 @@ for (const rate of [8000, 16000]) {
     t.end();
   });
 }
-

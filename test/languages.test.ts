@@ -11,12 +11,15 @@ t.test('LANGUAGE_BY_NUMBER is parsed and validated', async (t) => {
   const c = loadConfig({ LANGUAGE_BY_NUMBER: MAP });
   t.same(c.languageByNumber, { '447700900001': { language: 'en-GB', voice: 'en-GB-SoniaNeural' }, '33170000000': { language: 'fr-FR' } });
   t.ok(Object.isFrozen(c.languageByNumber));
-  t.throws(() => loadConfig({ LANGUAGE_BY_NUMBER: '4477=english!' }), /LANGUAGE_BY_NUMBER="4477=english!" is invalid: expected comma-separated number=language/);
+  t.throws(
+    () => loadConfig({ LANGUAGE_BY_NUMBER: '4477=english!' }),
+    /LANGUAGE_BY_NUMBER="4477=english!" is invalid: expected comma-separated number=language/,
+  );
   t.throws(() => loadConfig({ LANGUAGE_BY_NUMBER: 'abc=en-GB' }), /LANGUAGE_BY_NUMBER/);
 });
 
 async function answer(url: string, to: string): Promise<{ headers: Record<string, string> }> {
-  const res = await fetch(`${url}/webhooks/answer?uuid=u-${to.replace(/\D/g, "")}&conversation_uuid=CON-1&from=447700900000&to=${encodeURIComponent(to)}`);
+  const res = await fetch(`${url}/webhooks/answer?uuid=u-${to.replace(/\D/g, '')}&conversation_uuid=CON-1&from=447700900000&to=${encodeURIComponent(to)}`);
   const ncco = (await res.json()) as Array<{ endpoint: Array<{ headers: Record<string, string> }> }>;
   return { headers: must(must(ncco[0]).endpoint[0]).headers };
 }

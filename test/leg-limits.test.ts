@@ -54,11 +54,16 @@ async function bystanderUnharmed(t: Test, { g, by }: Bystander, from: number, na
   const after = by.binary.length;
   await until(() => by.binary.length >= after + 50, 5000, 'the bystander still hears its tone a second later');
   const frames = by.binary.slice(from);
-  t.ok(frames.every((f) => f.length === 640), `the bystander's ${frames.length} frames during and after the flood are exact (640 bytes)`);
+  t.ok(
+    frames.every((f) => f.length === 640),
+    `the bystander's ${frames.length} frames during and after the flood are exact (640 bytes)`,
+  );
   const pcm = Buffer.concat(frames);
   t.ok(goertzel(pcm, 16000, 440) > 100 * goertzel(pcm, 16000, 1000), 'and they are its tone');
   // Timing is reported, not asserted (shared, noisy machines): the gap before the flood is the baseline.
-  t.comment(`${name}: ${detail}; the bystander's largest gap between frames: ${maxGapMs(by.binaryAt, from).toFixed(1)} ms from the flood's start (${maxGapMs(by.binaryAt, 5, from).toFixed(1)} ms before it)`);
+  t.comment(
+    `${name}: ${detail}; the bystander's largest gap between frames: ${maxGapMs(by.binaryAt, from).toFixed(1)} ms from the flood's start (${maxGapMs(by.binaryAt, 5, from).toFixed(1)} ms before it)`,
+  );
   t.equal(g.gw.tracker.size, 1, 'the bystander call is still up');
   t.equal(by.ws.readyState, WebSocket.OPEN);
   t.equal(must([...g.gw.tracker.sessions()][0]).info.callId, 'bystander');
@@ -66,7 +71,13 @@ async function bystanderUnharmed(t: Test, { g, by }: Bystander, from: number, na
 }
 
 /** A bystander call, then a second leg running `send` in a flood; checks what every flood must leave. */
-async function floodBesideBystander(t: Test, name: string, send: (leg: RawLeg) => void, expectCode: number, env: Record<string, string> = {}): Promise<FloodResult> {
+async function floodBesideBystander(
+  t: Test,
+  name: string,
+  send: (leg: RawLeg) => void,
+  expectCode: number,
+  env: Record<string, string> = {},
+): Promise<FloodResult> {
   const b = await bystanderCall(t, env);
   const { g, by } = b;
   const bad = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
@@ -97,7 +108,10 @@ t.test('a flood of 1-byte text messages: 4009 after LEG_MAX_MALFORMED_PER_MIN, a
   const logged = lines.filter((l) => l.msg === 'malformed text message ignored');
   t.equal(logged.length, 1, 'one line for the first malformed message');
   t.match(logged[0], { call: 'flooder', reason: 'not JSON', suppressed: 0 });
-  t.ok(lines.some((l) => l.suppressed === 19 && /19 more malformed text messages/.test(l.msg)), 'and a summary of the rest when the leg closed');
+  t.ok(
+    lines.some((l) => l.suppressed === 19 && /19 more malformed text messages/.test(l.msg)),
+    'and a summary of the rest when the leg closed',
+  );
 });
 
 t.test('a flood of unknown (valid JSON) events: 4008 once past the message rate, log lines bounded', async (t) => {
@@ -171,7 +185,7 @@ t.test('a lower LEG_MAX_MESSAGES_PER_S / LEG_MESSAGE_BURST closes sooner; a leg 
   t.equal((await fast.closed).code, 4008);
   await new Promise((r) => setTimeout(r, 1500));
   caller.stop();
-  t.equal(ok.ws.readyState, WebSocket.OPEN, 'a leg at Vonage\'s pace is not closed');
+  t.equal(ok.ws.readyState, WebSocket.OPEN, "a leg at Vonage's pace is not closed");
   t.ok(caller.framesSent >= 70, `it sent ${caller.framesSent} frames`);
   ok.ws.close(1000);
 });
@@ -200,7 +214,13 @@ async function legWithListener(t: Test, listener: Partial<LegListener>) {
   const codes: number[] = [];
   const legReady = new Promise<VonageLeg>((resolve) =>
     wss.once('connection', (ws) => {
-      const leg = new VonageLeg('leg-1', ws, { handshakeTimeoutMs: 2000, idleTimeoutMs: 60000, pingIntervalMs: 10000, maxMessagesPerS: 250, messageBurst: 500 }, hot, log);
+      const leg = new VonageLeg(
+        'leg-1',
+        ws,
+        { handshakeTimeoutMs: 2000, idleTimeoutMs: 60000, pingIntervalMs: 10000, maxMessagesPerS: 250, messageBurst: 500 },
+        hot,
+        log,
+      );
       leg.onFinalClose = (code) => codes.push(code);
       leg.start(
         () => ({ onAudio: () => {}, onEvent: () => {}, onClose: () => {}, ...listener }),
@@ -246,19 +266,34 @@ t.test('a listener that throws from onEvent or onClose: the same wall', async (t
   const onUncaught = (e: unknown) => uncaught.push(e);
   process.on('uncaughtException', onUncaught);
   t.teardown(() => void process.off('uncaughtException', onUncaught));
-  const a = await legWithListener(t, { onEvent: () => { throw new Error('dtmf handler failed'); } });
+  const a = await legWithListener(t, {
+    onEvent: () => {
+      throw new Error('dtmf handler failed');
+    },
+  });
   a.raw.handshake('audio/l16;rate=8000');
   a.raw.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '1', duration: 100 }));
   t.equal((await a.raw.closed).code, 1011);
-  t.match(a.lines.find((l) => l.level === 50), { point: 'onEvent' });
+  t.match(
+    a.lines.find((l) => l.level === 50),
+    { point: 'onEvent' },
+  );
 
-  const b = await legWithListener(t, { onClose: () => { throw new Error('cleanup failed'); } });
+  const b = await legWithListener(t, {
+    onClose: () => {
+      throw new Error('cleanup failed');
+    },
+  });
   b.raw.handshake('audio/l16;rate=8000');
   await new Promise((r) => setTimeout(r, 50));
   b.raw.ws.close(1000);
   t.equal((await b.raw.closed).code, 1000);
   await until(() => b.lines.some((l) => l.level === 50), 2000, 'the onClose failure logged');
-  t.match(b.lines.filter((l) => l.level === 50), [{ point: 'onClose', err: { message: 'cleanup failed' } }], 'once');
+  t.match(
+    b.lines.filter((l) => l.level === 50),
+    [{ point: 'onClose', err: { message: 'cleanup failed' } }],
+    'once',
+  );
   t.equal(b.leg.closed, true);
   t.equal(uncaught.length, 0, 'no uncaughtException');
 });

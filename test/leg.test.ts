@@ -100,7 +100,10 @@ t.test('a 4 MiB message closes only its own leg (1009); a concurrent call keeps 
   const s = must([...g.gw.tracker.sessions()][0]);
   t.equal(s.info.callId, 'good-1');
   t.equal(s.jitter.framesIn, 120, 'every frame of the good call arrived');
-  t.ok(good.binary.every((f) => f.length === 640), 'replies are exact frames');
+  t.ok(
+    good.binary.every((f) => f.length === 640),
+    'replies are exact frames',
+  );
   good.ws.close();
 });
 
@@ -154,13 +157,19 @@ t.test('DTMF reaches the bot: the echo bot (no TTS) answers with the key tone', 
   await until(() => leg.binary.length >= 10, 3000, 'tone frames');
   await new Promise((r) => setTimeout(r, 100));
   t.equal(leg.binary.length, 10, '200 ms tone = 10 frames');
-  t.ok(leg.binary.every((f) => f.length === 320), 'exact 8 kHz frames');
+  t.ok(
+    leg.binary.every((f) => f.length === 320),
+    'exact 8 kHz frames',
+  );
   const pcm = Buffer.concat(leg.binary);
   const p770 = goertzel(pcm, 8000, 770);
   const p1336 = goertzel(pcm, 8000, 1336);
   const p697 = goertzel(pcm, 8000, 697);
   const p1209 = goertzel(pcm, 8000, 1209);
-  t.ok(p770 > 20 * p697 && p1336 > 20 * p1209, `tone of 5 (770+1336 Hz) played: ${p770.toExponential(2)}, ${p1336.toExponential(2)} vs ${p697.toExponential(2)}, ${p1209.toExponential(2)}`);
+  t.ok(
+    p770 > 20 * p697 && p1336 > 20 * p1209,
+    `tone of 5 (770+1336 Hz) played: ${p770.toExponential(2)}, ${p1336.toExponential(2)} vs ${p697.toExponential(2)}, ${p1209.toExponential(2)}`,
+  );
   await until(() => leg.texts.some((m) => (m as { action?: string }).action === 'notify'), 2000, 'notify');
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_leg_events_total{event="dtmf"}'), 1);
@@ -180,7 +189,10 @@ t.test('# makes the echo bot hang up after its goodbye tone has played (1000)', 
   t.equal(c.code, 1000);
   t.equal(c.reason, 'bot hung up');
   t.equal(leg.binary.length, 15, 'the whole 300 ms goodbye tone was sent before the hangup');
-  t.ok(g.logs.some((l) => l.msg === 'reply played' && l.interrupted === false), 'reply confirmed by notify before closing');
+  t.ok(
+    g.logs.some((l) => l.msg === 'reply played' && l.interrupted === false),
+    'reply confirmed by notify before closing',
+  );
   t.equal(g.gw.tracker.size, 0);
 });
 

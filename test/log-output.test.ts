@@ -43,7 +43,10 @@ t.test('a flood of log lines into a stdout nobody reads: bounded memory, drops c
   t.ok(done.dropped > LINES / 2, `most lines were dropped, not buffered: ${done.dropped} of ${LINES}`);
   t.equal(done.counted, done.dropped, 'every drop reached the counter (gateway_log_lines_dropped_total in the gateway)');
   const growthMb = (done.peakRss - start.rss) / MB;
-  t.ok(growthMb < 96, `the child's memory stayed bounded: +${growthMb.toFixed(1)} MB at its peak for ~${((LINES * 280) / MB).toFixed(0)} MB of log (buffer ${LOG_BUFFER_MAX_BYTES / MB} MB)`);
+  t.ok(
+    growthMb < 96,
+    `the child's memory stayed bounded: +${growthMb.toFixed(1)} MB at its peak for ~${((LINES * 280) / MB).toFixed(0)} MB of log (buffer ${LOG_BUFFER_MAX_BYTES / MB} MB)`,
+  );
   const during = reports.filter((r) => r.phase === 'flooding');
   t.ok(during.length > 0 || done.ticks > 0, `its event loop kept turning: ${done.ticks} timer ticks`);
 

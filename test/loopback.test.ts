@@ -25,9 +25,18 @@ const CALLER_VOICE = 'slt';
 
 async function speak(text: string): Promise<Buffer> {
   const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
-  const call: CallInfo = { callId: 'caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const call: CallInfo = {
+    callId: 'caller',
+    conversationUuid: undefined,
+    from: undefined,
+    to: undefined,
+    sampleRateHz: 16000,
+    language: 'en-US',
+    metadata: {},
+  };
   const parts: Buffer[] = [];
-  for await (const c of tts.synthesize({ text, call, voice: CALLER_VOICE, signal: new AbortController().signal })) parts.push(Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength));
+  for await (const c of tts.synthesize({ text, call, voice: CALLER_VOICE, signal: new AbortController().signal }))
+    parts.push(Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength));
   await tts.close?.();
   return Buffer.concat(parts);
 }
@@ -54,7 +63,10 @@ t.test('synthetic caller sentences are transcribed with WER ≤ 10 % and answere
     const reply = g.logs.find((l) => l.msg === 'reply played' && l.replyId === i + 2);
     // "You said: <sentence>" spoken by Flite runs at roughly 2.5-4 words per second.
     const expectedWords = sentence.split(' ').length + 2;
-    t.ok((reply?.totalMs as number) > expectedWords * 200 && (reply?.totalMs as number) < expectedWords * 600, `reply length plausible for ${expectedWords} words: ${reply?.totalMs} ms`);
+    t.ok(
+      (reply?.totalMs as number) > expectedWords * 200 && (reply?.totalMs as number) < expectedWords * 600,
+      `reply length plausible for ${expectedWords} words: ${reply?.totalMs} ms`,
+    );
   }
   t.ok(errors / words <= 0.1, `overall WER ${((errors / words) * 100).toFixed(1)} % ≤ 10 %`);
   caller.stop();

@@ -65,7 +65,9 @@ t.test('prestart builds only when dist is missing or older than a source', async
 
 t.test('on a terminal, start-up prints where it listens and how to call it', async (t) => {
   // `script` gives the gateway a pseudo-terminal, as a person's shell would.
-  const envs = Object.entries(ENV).map(([k, v]) => `${k}=${v}`).join(' ');
+  const envs = Object.entries(ENV)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
   const p = spawn('script', ['-qec', `env ${envs} ${process.execPath} dist/src/main.js`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => void p.kill('SIGKILL'));
   const w = watchGateway(p);
@@ -78,7 +80,16 @@ t.test('on a terminal, start-up prints where it listens and how to call it', asy
 });
 
 t.test('the banner names localhost for a wildcard HOST and the workers', async (t) => {
-  const b = startBanner({ port: 8080, host: '0.0.0.0', answerUrl: 'https://gw.example.com/webhooks/answer', asr: 'local', bot: 'echo', tts: 'flite', rate: 16000, workers: 2 });
+  const b = startBanner({
+    port: 8080,
+    host: '0.0.0.0',
+    answerUrl: 'https://gw.example.com/webhooks/answer',
+    asr: 'local',
+    bot: 'echo',
+    tts: 'flite',
+    rate: 16000,
+    workers: 2,
+  });
   t.match(b, /^listening on http:\/\/localhost:8080 \(bot echo, asr local, tts flite, 16000 Hz, 2 workers\)\n/);
   t.match(b, /answer URL https:\/\/gw\.example\.com\/webhooks\/answer/);
   t.match(startBanner({ port: 1, host: '::1', answerUrl: '', asr: 'none', bot: 'echo', tts: 'none', rate: 8000 }), /http:\/\/\[::1\]:1 /);

@@ -25,7 +25,10 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   const before = leg.binary.length;
   const audio = Buffer.concat([GOFORWARD, Buffer.alloc(32000)]);
   await streamFrames(leg.ws, audio, 640, Math.floor(audio.length / 640));
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 10000, 'reply played').catch((e) => { for (const l of g.logs) if (l.call === 'offline-1') console.error(l.msg, JSON.stringify(l).slice(0, 300)); throw e; });
+  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 10000, 'reply played').catch((e) => {
+    for (const l of g.logs) if (l.call === 'offline-1') console.error(l.msg, JSON.stringify(l).slice(0, 300));
+    throw e;
+  });
   const transcript = g.logs.find((l) => l.msg === 'transcript');
   t.equal(transcript?.text, 'go forward ten meters', 'the gateway heard the caller');
   const reply = Buffer.concat(leg.binary.slice(before));
@@ -73,7 +76,10 @@ t.test('event loop stays responsive while several calls synthesise (figure repor
   h.disable();
   const p99 = h.percentile(99) / 1e6;
   const max = h.max / 1e6;
-  t.ok(legs.every((l) => l.binary.every((f) => f.length === 640)), 'every frame exact while synthesising');
+  t.ok(
+    legs.every((l) => l.binary.every((f) => f.length === 640)),
+    'every frame exact while synthesising',
+  );
   t.comment(`event-loop delay with 4 calls synthesising: p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms`);
   for (const l of legs) l.ws.close();
 });
@@ -94,7 +100,13 @@ t.test('ASR_GRAMMAR: a JSGF grammar makes the recorded card names come out right
   const got = g.logs.filter((l) => l.msg === 'transcript').map((l) => String(l.text));
   // Without the grammar the engine hears "i've been up close" for 001; with it, only card words can come out.
   const vocabulary = new Set('ace two three four five six seven eight nine ten jack queen king lady of clubs hearts diamonds spades'.split(' '));
-  t.ok(got.join(' ').split(' ').every((w) => vocabulary.has(w)), `only grammar words: ${got.join(' | ')}`);
+  t.ok(
+    got
+      .join(' ')
+      .split(' ')
+      .every((w) => vocabulary.has(w)),
+    `only grammar words: ${got.join(' | ')}`,
+  );
   const w = wer(expected.slice(0, 3).join(' '), got.join(' '));
   t.ok(w <= 0.2, `WER ${(w * 100).toFixed(0)} % against the reference transcription`);
   leg.ws.close();

@@ -55,7 +55,10 @@ t.test('the README simulator call against the echo bot', async (t) => {
   const g = await startGateway(t, { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', LOG_LEVEL: 'info' });
   const { summary, leadMs, dtmfAtMs } = await simulate(t, c, g.url);
   greetingFits(t, summary, leadMs, 'echo bot');
-  t.ok(summary.replies.some((r) => r.startMs > dtmfAtMs), 'the key press is read back');
+  t.ok(
+    summary.replies.some((r) => r.startMs > dtmfAtMs),
+    'the key press is read back',
+  );
   t.equal(summary.wrongSizeFrames, 0);
 });
 
@@ -79,5 +82,8 @@ t.test('the sidecar walkthrough: the sample bot, the gateway, the simulator call
   const g = await startGateway(t, { ...gateway.env, BOT_URL: `ws://127.0.0.1:${port}`, ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', LOG_LEVEL: 'info' });
   const { summary, leadMs, dtmfAtMs } = await simulate(t, call, g.url);
   greetingFits(t, summary, leadMs, 'sample sidecar bot');
-  t.ok(summary.replies.some((r) => r.startMs > dtmfAtMs), 'the key press is read back');
+  t.ok(
+    summary.replies.some((r) => r.startMs > dtmfAtMs),
+    'the key press is read back',
+  );
 });

@@ -22,7 +22,10 @@ function run(argv: string[], env: Record<string, string> = {}): { status: number
 t.test('the conformance commands in the README pass', async (t) => {
   const cmds = commandsOfMarkdown(readme).filter((c) => c.argv[0] === 'npx' && /-conformance$/.test(c.argv[2] ?? ''));
   t.ok(cmds.length >= 4, `${cmds.length} conformance commands`);
-  t.ok(cmds.some((c) => c.argv.includes('local') && c.argv.join(' ').includes('--rates 8000,16000')), 'the built-in ASR at 8 and 16 kHz is one of them');
+  t.ok(
+    cmds.some((c) => c.argv.includes('local') && c.argv.join(' ').includes('--rates 8000,16000')),
+    'the built-in ASR at 8 and 16 kHz is one of them',
+  );
   for (const c of cmds) {
     const r = run(c.argv, c.env);
     t.equal(r.status, 0, c.line.trim());

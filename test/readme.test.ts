@@ -20,7 +20,11 @@ const settings = new Set(CONFIG_SPECS.map((s) => s.env));
 /** The `vgw` commands, as src/cli.ts dispatches them. */
 const VGW = new Set([...readFileSync('src/cli.ts', 'utf8').matchAll(/cmd === '([a-z-]+)'/g)].map((m) => m[1]));
 /** The Debian packages .ci/run installs. */
-const DEBIAN = new Set(must(/for pkg in ([^;]+);/.exec(ci)?.[1]).trim().split(/\s+/) ?? []);
+const DEBIAN = new Set(
+  must(/for pkg in ([^;]+);/.exec(ci)?.[1])
+    .trim()
+    .split(/\s+/) ?? [],
+);
 
 t.test('the README is short: what it is, install, two commands, a bot, a real number, where next', async (t) => {
   t.ok(Buffer.byteLength(readme) <= 10.5 * 1024, `${Buffer.byteLength(readme)} bytes`);
@@ -31,7 +35,10 @@ t.test('the README is short: what it is, install, two commands, a bot, a real nu
 
 t.test('the first two commands are the install+run and test commands; CI runs the same test command', async (t) => {
   const block = /## Two commands\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
-  const lines = block.trim().split('\n').map((l) => l.replace(/#.*$/, '').trim());
+  const lines = block
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim());
   t.same(lines, ['npm ci && npm start', 'npm test']);
   t.match(ci, /^npm test$/m, '.ci/run runs exactly the README test command');
 });
@@ -87,7 +94,9 @@ t.test('the command reader reads shell as documented', async (t) => {
   t.same(one.env, { X: '1', Y: 'a b' });
   t.same(one.argv, ['npm', 'run', 'bench', '--', '--quick']);
   t.same(two.argv, ['npm', 'test']);
-  t.same(commandsOfMarkdown('see `npx vgw call --to 1` and `not a command`'), [{ line: 'npx vgw call --to 1', env: {}, argv: ['npx', 'vgw', 'call', '--to', '1'] }]);
+  t.same(commandsOfMarkdown('see `npx vgw call --to 1` and `not a command`'), [
+    { line: 'npx vgw call --to 1', env: {}, argv: ['npx', 'vgw', 'call', '--to', '1'] },
+  ]);
 });
 
 t.test('the README example bot is the file the tests load', async (t) => {
@@ -118,7 +127,16 @@ t.test('every gateway metric is documented in docs/operations.md', async (t) => 
 t.test('the built-in providers are in one delimited table in docs/adapters.md', async (t) => {
   const doc = readFileSync('docs/adapters.md', 'utf8');
   const table = /<!-- providers:start[^>]*-->\n([\s\S]*?)<!-- providers:end -->/.exec(doc)?.[1] ?? '';
-  for (const v of ['ASR_ADAPTER=local', 'ASR_ADAPTER=google', 'ASR_ADAPTER=microsoft', 'BOT_ADAPTER=echo', 'BOT_ADAPTER=llm', 'BOT_ADAPTER=remote', 'TTS_ADAPTER=flite', 'TTS_ADAPTER=microsoft']) {
+  for (const v of [
+    'ASR_ADAPTER=local',
+    'ASR_ADAPTER=google',
+    'ASR_ADAPTER=microsoft',
+    'BOT_ADAPTER=echo',
+    'BOT_ADAPTER=llm',
+    'BOT_ADAPTER=remote',
+    'TTS_ADAPTER=flite',
+    'TTS_ADAPTER=microsoft',
+  ]) {
     t.ok(table.includes(v), v);
   }
 });
@@ -127,13 +145,24 @@ t.test('the built-in providers are in one delimited table in docs/adapters.md', 
 function anchors(md: string): Set<string> {
   const out = new Set<string>();
   for (const m of md.replace(/```[\s\S]*?```/g, '').matchAll(/^#{1,6} (.+)$/gm)) {
-    out.add(must(m[1]).trim().toLowerCase().replace(/[^\p{L}\p{N}_\- ]/gu, '').replace(/ /g, '-'));
+    out.add(
+      must(m[1])
+        .trim()
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+        .replace(/ /g, '-'),
+    );
   }
   return out;
 }
 
 t.test('every relative link in the README and docs/ leads to a file and heading that exist', async (t) => {
-  const pages = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const pages = [
+    'README.md',
+    ...readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
   let links = 0;
   for (const page of pages) {
     const md = readFileSync(page, 'utf8').replace(/```[\s\S]*?```/g, '');
@@ -144,7 +173,8 @@ t.test('every relative link in the README and docs/ leads to a file and heading 
       const [file, hash] = href.split('#');
       const target = file ? normalize(join(dirname(page), file)) : page;
       t.ok(existsSync(target), `${page}: ${href} → ${target}`);
-      if (hash && target.endsWith('.md') && existsSync(target)) t.ok(anchors(readFileSync(target, 'utf8')).has(hash), `${page}: #${hash} is a heading of ${target}`);
+      if (hash && target.endsWith('.md') && existsSync(target))
+        t.ok(anchors(readFileSync(target, 'utf8')).has(hash), `${page}: #${hash} is a heading of ${target}`);
     }
   }
   t.ok(links >= 15, `${links} links checked`);

@@ -60,13 +60,17 @@ t.test('left channel = caller audio, right channel = reply frames as sent; heade
   await send(leg.ws, sent, async (i) => {
     // Once more than a second has been recorded, the file on disk must already be a complete WAV.
     if (i === 100) {
-      await until(() => {
-        if (!existsSync(wav)) return false;
-        const b = readFileSync(wav);
-        if (b.length < 44 || b.readUInt32LE(40) === 0 || b.readUInt32LE(40) !== b.length - 44) return false;
-        midCall = { dataSize: b.readUInt32LE(40), fileSize: b.length };
-        return true;
-      }, 5000, 'a patched header while the call is live');
+      await until(
+        () => {
+          if (!existsSync(wav)) return false;
+          const b = readFileSync(wav);
+          if (b.length < 44 || b.readUInt32LE(40) === 0 || b.readUInt32LE(40) !== b.length - 44) return false;
+          midCall = { dataSize: b.readUInt32LE(40), fileSize: b.length };
+          return true;
+        },
+        5000,
+        'a patched header while the call is live',
+      );
       const r = readRecording(wav);
       t.equal(r.channels, 2, 'mid-call: stereo');
       t.equal(r.sampleRateHz, 16000, 'mid-call: the leg rate');
@@ -98,8 +102,18 @@ t.test('left channel = caller audio, right channel = reply frames as sent; heade
 
   const meta = JSON.parse(readFileSync(join(dir, 'rec-call-1.json'), 'utf8')) as Record<string, unknown>;
   t.match(meta, {
-    uuid: 'rec-call-1', conversationUuid: 'CON-1', from: '447700900000', to: '447700900001', sampleRateHz: 16000, file: 'rec-call-1.wav',
-    closeCode: 1000, framesWritten: { caller: sent.length }, framesDropped: 0, blocksDropped: 0, dataBytes: size - 44, error: null,
+    uuid: 'rec-call-1',
+    conversationUuid: 'CON-1',
+    from: '447700900000',
+    to: '447700900001',
+    sampleRateHz: 16000,
+    file: 'rec-call-1.wav',
+    closeCode: 1000,
+    framesWritten: { caller: sent.length },
+    framesDropped: 0,
+    blocksDropped: 0,
+    dataBytes: size - 44,
+    error: null,
   });
   t.equal((meta.framesWritten as { bot: number }).bot, leg.binary.length, 'every frame sent is counted');
   t.ok(Date.parse(meta.end as string) >= Date.parse(meta.start as string));
@@ -143,7 +157,10 @@ t.test('a hostile uuid cannot escape the recording directory; a repeated uuid ge
   await g.gw.recordings?.whenIdle();
   const names = readdirSync(dir).sort();
   t.ok(names.includes('______etc_x.wav') && names.includes('______etc_x-2.wav'), `sanitised names: ${names.join(' ')}`);
-  t.ok(names.every((n) => /^[A-Za-z0-9_-]+\.(wav|json)$/.test(n)), 'only plain names in the directory');
+  t.ok(
+    names.every((n) => /^[A-Za-z0-9_-]+\.(wav|json)$/.test(n)),
+    'only plain names in the directory',
+  );
   t.notOk(existsSync(resolve(dir, '../../etc/x.wav')) || existsSync(resolve(dir, '../etc')), 'nothing written outside');
   t.equal(names.filter((n) => n.endsWith('.wav')).length, 4, 'four calls, four recordings');
   for (const n of names.filter((x) => x.endsWith('.wav'))) {
@@ -174,6 +191,9 @@ t.test('a uuid repeated 1,500 times gets 1,500 files (it failed from the 1000th)
   const again = new RecordingStore({ dir, logger });
   const more = [await open(again, 'same-uuid'), await open(again, 'same-uuid')];
   t.equal(new Set([...bases, ...more]).size, 1502, 'still unique after a restart');
-  t.ok(more.every((b) => b.startsWith('same-uuid-')), `suffixed: ${more.join(' ')}`);
+  t.ok(
+    more.every((b) => b.startsWith('same-uuid-')),
+    `suffixed: ${more.join(' ')}`,
+  );
   t.equal(readdirSync(dir).filter((n) => n.endsWith('.wav')).length, 1502, 'one file each, nothing overwritten');
 });

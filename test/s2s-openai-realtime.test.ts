@@ -74,7 +74,9 @@ async function openLeg(ep: ReturnType<typeof websocketEndpoint>, rateHz: number)
   let hangup = false;
   const counts = { sent: 0 };
   const c: SimCall = {
-    ws, playout, heard,
+    ws,
+    playout,
+    heard,
     get sent() {
       return counts.sent;
     },
@@ -129,7 +131,10 @@ async function wholeCall(t: Test, rateHz: number): Promise<void> {
   const session = conn.session as { instructions: string; audio: { output: { voice: string } }; tools: Array<{ name: string }> };
   t.equal(session.instructions, 'Be brief.', 'the LLM bot prompt is the instructions');
   t.equal(session.audio.output.voice, 'cedar');
-  t.ok(session.tools.some((x) => x.name === 'hang_up'), 'the call-control tools are offered');
+  t.ok(
+    session.tools.some((x) => x.name === 'hang_up'),
+    'the call-control tools are offered',
+  );
   t.equal(conn.query.get('model'), MODEL);
 
   const call = await openLeg(ep, rateHz);
@@ -143,11 +148,14 @@ async function wholeCall(t: Test, rateHz: number): Promise<void> {
   if (rateHz === FAKE_RATE_HZ) {
     // 24 kHz: no resampling either way, so both directions are bit-exact.
     const expect = Int16Array.from({ length: heard.length }, (_, i) => replySample(600, i));
-    t.same(Array.from(heard.subarray(0, 2000)), Array.from(expect.subarray(0, 2000)), 'the caller heard the model\'s samples unchanged');
-    t.ok(heard.every((v, i) => v === expect[i]), 'all 1.2 s of them');
+    t.same(Array.from(heard.subarray(0, 2000)), Array.from(expect.subarray(0, 2000)), "the caller heard the model's samples unchanged");
+    t.ok(
+      heard.every((v, i) => v === expect[i]),
+      'all 1.2 s of them',
+    );
     const start = got.findIndex((v) => Math.abs(v) > 100);
-    t.ok(start > 0, 'the caller\'s speech reached the model');
-    t.same(Array.from(got.subarray(start - 1, start - 1 + spoken.length)), Array.from(spoken), 'the model got the caller\'s samples unchanged');
+    t.ok(start > 0, "the caller's speech reached the model");
+    t.same(Array.from(got.subarray(start - 1, start - 1 + spoken.length)), Array.from(spoken), "the model got the caller's samples unchanged");
   } else {
     // 16 kHz: resampled to 24 kHz for the model and back for the caller; the tones survive, nothing else appears.
     t.ok(power(heard, rateHz, 600) > 100 * power(heard, rateHz, 300), 'the caller heard the 600 Hz reply');
@@ -198,7 +206,11 @@ t.test('barge-in: Vonage and the pacer are cleared, and the model is told what t
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const HANGUP_UUID = '22222222-1111-4111-8111-000000000001';
 
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 const keyFile = join(mkdtempSync(join(tmpdir(), 'vgw-s2s-')), 'private.key');
 writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
 
@@ -220,7 +232,10 @@ t.test('a tool call hangs the call up over Vonage REST, after the goodbye has pl
   const end = await call.end;
   t.equal(end.closeCode, 1000, 'the leg closes normally');
   t.equal(end.closedBy, 'gateway');
-  const hangups = api.accepted('updateCall').filter((r) => r.path === `/v1/calls/${HANGUP_UUID}`).map((r) => (r.body as { action: string }).action);
+  const hangups = api
+    .accepted('updateCall')
+    .filter((r) => r.path === `/v1/calls/${HANGUP_UUID}`)
+    .map((r) => (r.body as { action: string }).action);
   t.same(hangups, ['hangup'], 'one REST hangup for the call');
   t.ok(call.heard.length >= 38, `the goodbye was heard first (${call.heard.length} of 40 frames)`);
   const conn = must(fake.connections[0]);
@@ -244,7 +259,11 @@ t.test('send_dtmf goes to Vonage REST and its result back to the model; a key th
   t.equal(must(conn.toolOutputs[0]).output, 'The keys were sent.', 'what Vonage did, told to the model');
   await until(() => !conn.responding, 5000, 'the model done answering');
   call.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 120 }));
-  await until(() => conn.events.some((e) => e.type === 'conversation.item.create' && JSON.stringify(e).includes('key 7')), 5000, 'the key press told to the model');
+  await until(
+    () => conn.events.some((e) => e.type === 'conversation.item.create' && JSON.stringify(e).includes('key 7')),
+    5000,
+    'the key press told to the model',
+  );
   call.hangUp();
   await call.end;
 });
@@ -258,7 +277,10 @@ t.test('the service refuses the connection: the caller hears the apology and the
   t.ok(fake.refused >= 1, 'the fake refused the key');
   const heard = concat(call.heard);
   t.ok(heard.length / 320 >= 30 && power(heard, 16000, 480) > 100 * power(heard, 16000, 600), `the apology tone was heard (${heard.length / 320} frames)`);
-  t.ok(g.logs.some((l) => l.msg === 'realtime session lost' && String(l.why).includes('401')), 'the log says why');
+  t.ok(
+    g.logs.some((l) => l.msg === 'realtime session lost' && String(l.why).includes('401')),
+    'the log says why',
+  );
 });
 
 t.test('pre-connect is bounded, and the gateway closes what it pre-connected when it stops', async (t) => {
@@ -317,7 +339,7 @@ t.test('LLM_GREETING: the model greets first; the call is recorded with the mode
   t.equal(rec.sampleRateHz, 24000);
   const right = new Int16Array(rec.right.buffer, rec.right.byteOffset, rec.right.length >> 1);
   const left = new Int16Array(rec.left.buffer, rec.left.byteOffset, rec.left.length >> 1);
-  t.ok(power(right, 24000, 500) > 1000 * power(left, 24000, 500), 'the model\'s audio is on the right channel, not the left');
+  t.ok(power(right, 24000, 500) > 1000 * power(left, 24000, 500), "the model's audio is on the right channel, not the left");
 });
 
 t.test('malformed service events are counted and ignored; the call goes on', async (t) => {
@@ -327,18 +349,32 @@ t.test('malformed service events are counted and ignored; the call goes on', asy
   const call = await openLeg(await answer(g, 'CALL-FUZZ'), 16000);
   await until(() => fake.connections.length === 1 && must(fake.connections[0]).receivedSamples > 0, 5000, 'the call attached to its session');
   const conn = must(fake.connections[0]);
-  for (const junk of ['not json', '[]', 'null', '{"type":7}', '{"type":"response.output_audio.delta","item_id":"x","delta":7}',
-    '{"type":"response.output_audio.delta","item_id":"odd","delta":"AAE"}', '{"type":"response.output_audio.done"}',
+  for (const junk of [
+    'not json',
+    '[]',
+    'null',
+    '{"type":7}',
+    '{"type":"response.output_audio.delta","item_id":"x","delta":7}',
+    '{"type":"response.output_audio.delta","item_id":"odd","delta":"AAE"}',
+    '{"type":"response.output_audio.done"}',
     '{"type":"response.function_call_arguments.done","call_id":"c","name":"hang_up","arguments":"{nope"}',
     '{"type":"response.function_call_arguments.done","call_id":"c2","name":"rm_rf","arguments":"{}"}',
     '{"type":"response.done","response":{"status":"failed","status_details":{"error":{"code":"x","message":"y"}}}}',
-    '{"type":"error","error":{"message":"boom"}}', '{"type":"response.done","response":null}', '{"type":"error"}']) conn.raw(junk);
+    '{"type":"error","error":{"message":"boom"}}',
+    '{"type":"response.done","response":null}',
+    '{"type":"error"}',
+  ])
+    conn.raw(junk);
   conn.raw(Buffer.from([1, 2, 3]));
   await new Promise((r) => setTimeout(r, 300));
   call.say(tone(300, 500, 16000));
   await until(() => call.heard.length >= 28, 15000, 'the reply after the junk');
   t.equal(call.ws.readyState, call.ws.OPEN, 'the call is up');
-  t.same(conn.toolOutputs.map((o) => o.output.slice(0, 6)), ['Error:', 'Error:'], 'bad tool calls are answered as errors, never carried out');
+  t.same(
+    conn.toolOutputs.map((o) => o.output.slice(0, 6)),
+    ['Error:', 'Error:'],
+    'bad tool calls are answered as errors, never carried out',
+  );
   const stats = (g.gw.adapters.s2s as unknown as { stats: { protocolErrors: number } }).stats;
   t.ok(stats.protocolErrors >= 5, `protocol errors counted (${stats.protocolErrors})`);
   call.hangUp();
@@ -346,7 +382,10 @@ t.test('malformed service events are counted and ignored; the call goes on', asy
 });
 
 t.test('settings: bad values are refused with a clear error', async (t) => {
-  t.throws(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_URL: 'https://api.openai.com/v1/realtime' }), /OPENAI_REALTIME_URL="https:\/\/api.openai.com\/v1\/realtime" is invalid: expected a ws:\/\/ or wss:\/\/ URL/);
+  t.throws(
+    () => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_URL: 'https://api.openai.com/v1/realtime' }),
+    /OPENAI_REALTIME_URL="https:\/\/api.openai.com\/v1\/realtime" is invalid: expected a ws:\/\/ or wss:\/\/ URL/,
+  );
   t.throws(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_VOICE: 'no spaces please' }), /OPENAI_REALTIME_VOICE/);
   t.throws(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', OPENAI_REALTIME_CONNECT_TIMEOUT_MS: '5' }), /OPENAI_REALTIME_CONNECT_TIMEOUT_MS/);
   await t.rejects(startGateway(t, { BOT_ADAPTER: 'openai-realtime' }), /BOT_ADAPTER=openai-realtime needs OPENAI_API_KEY/);

@@ -29,10 +29,19 @@ t.test('a throwing defineBot handler becomes the apology for its call only', asy
   await until(() => faulty.binary.length - f0 >= framesFor(APOLOGY_TEXT), 10000, 'the apology heard on the failing call');
   await until(() => bystander.binary.length - b0 >= framesFor('You pressed 2.'), 10000, 'the bystander reply');
   const apology = faulty.binary.slice(f0);
-  t.ok(apology.every((f) => f.length === 640), 'the apology is in exact frames');
-  t.ok(apology.some((f) => f.some((b) => b !== 0)), 'the apology has sound');
+  t.ok(
+    apology.every((f) => f.length === 640),
+    'the apology is in exact frames',
+  );
+  t.ok(
+    apology.some((f) => f.some((b) => b !== 0)),
+    'the apology has sound',
+  );
   const reply = bystander.binary.slice(b0);
-  t.ok(reply.every((f) => f.length === 640), 'the bystander gets exact frames');
+  t.ok(
+    reply.every((f) => f.length === 640),
+    'the bystander gets exact frames',
+  );
   t.equal(reply.length, framesFor('You pressed 2.'), 'the bystander hears exactly its reply');
 
   // The bystander's bot still answers; the process is up.

@@ -13,7 +13,11 @@ import { openRawLeg, streamFrames } from './helpers/raw-leg.js';
 import { must } from './helpers/must.js';
 
 const root = resolve('.');
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { name: string; bin: Record<string, string>; exports: Record<string, { types: string; default: string }> };
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+  name: string;
+  bin: Record<string, string>;
+  exports: Record<string, { types: string; default: string }>;
+};
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
 const EXAMPLES = ['examples/my-bot.mjs', 'examples/my-tts.mjs', 'examples/my-asr.mjs', 'examples/my-turn-detector.mjs'];
 
@@ -26,7 +30,10 @@ t.test('the vgw bin runs through a symlink like node_modules/.bin/vgw', async (t
   symlinkSync(target, link);
   // npm makes the bin target executable when it links it.
   chmodSync(target, statSync(target).mode | 0o111);
-  for (const argv of [[link, '--help'], [process.execPath, link, '--help']]) {
+  for (const argv of [
+    [link, '--help'],
+    [process.execPath, link, '--help'],
+  ]) {
     const r = spawnSync(must(argv[0]), argv.slice(1), { encoding: 'utf8', cwd: dir });
     t.equal(r.status, 0, `${argv.join(' ')}: ${r.stderr}`);
     t.match(r.stdout, /Usage:\n {2}vgw serve/, 'prints its usage');
@@ -36,7 +43,9 @@ t.test('the vgw bin runs through a symlink like node_modules/.bin/vgw', async (t
   t.equal(unknown.status, 2);
   t.match(unknown.stderr, /unknown command "nope"/);
   // Importing the CLI module (as the conformance commands do) does not run it.
-  const imported = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(target)}); console.log('imported')`], { encoding: 'utf8' });
+  const imported = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(target)}); console.log('imported')`], {
+    encoding: 'utf8',
+  });
   t.equal(imported.stdout, 'imported\n');
 });
 
@@ -47,22 +56,62 @@ t.test('the SDK resolves by the package name through exports, with its declarati
     t.ok(existsSync(e.types), `${sub} types → ${e.types}`);
   }
   const dts = readFileSync(must(pkg.exports['./sdk']).types, 'utf8');
-  for (const name of ['defineBot', 'defineTts', 'defineAsr', 'defineTurnDetector', 'TurnDetector', 'AdapterError', 'toAdapterError', 'Channel', 'BotSession', 'AsrAdapter', 'TtsAdapter', 'CallInfo', 'AdapterContext']) t.match(dts, new RegExp(`\\b${name}\\b`), name);
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  for (const name of [
+    'defineBot',
+    'defineTts',
+    'defineAsr',
+    'defineTurnDetector',
+    'TurnDetector',
+    'AdapterError',
+    'toAdapterError',
+    'Channel',
+    'BotSession',
+    'AsrAdapter',
+    'TtsAdapter',
+    'CallInfo',
+    'AdapterContext',
+  ])
+    t.match(dts, new RegExp(`\\b${name}\\b`), name);
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const sdk = await import('${pkg.name}/sdk');
     const c = await import('${pkg.name}/conformance');
     console.log(Object.keys(sdk).sort().join(','), typeof c.runBotConformance, typeof c.runTtsConformance, typeof c.runAsrConformance);
-  `], { encoding: 'utf8', cwd: root });
+  `,
+    ],
+    { encoding: 'utf8', cwd: root },
+  );
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout.trim(), 'ADAPTER_CODE,AdapterError,Channel,defineAsr,defineBot,defineTts,defineTurnDetector,toAdapterError function function function');
 });
 
 /** `tsc --noEmit --allowJs --checkJs` over files, with the project's strictness; its diagnostics. */
 function typeCheck(files: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [
-    'node_modules/typescript/bin/tsc', '--noEmit', '--allowJs', '--checkJs', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext',
-    '--target', 'es2022', '--types', 'node', '--skipLibCheck', ...files,
-  ], { encoding: 'utf8', cwd: root });
+  const r = spawnSync(
+    process.execPath,
+    [
+      'node_modules/typescript/bin/tsc',
+      '--noEmit',
+      '--allowJs',
+      '--checkJs',
+      '--strict',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--skipLibCheck',
+      ...files,
+    ],
+    { encoding: 'utf8', cwd: root },
+  );
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -75,7 +124,7 @@ t.test('the examples type-check against the published declarations; a wrong one 
   const dir = join(root, 'dist', 'test', 'sdk-typecheck');
   mkdirSync(dir, { recursive: true });
   const bad = join(dir, 'bad-bot.mjs');
-  writeFileSync(bad, readFileSync('examples/my-bot.mjs', 'utf8').replace('({ digit })', '({ digits })').replace("ctx.say('Goodbye!')", "ctx.say(42)"));
+  writeFileSync(bad, readFileSync('examples/my-bot.mjs', 'utf8').replace('({ digit })', '({ digits })').replace("ctx.say('Goodbye!')", 'ctx.say(42)'));
   const misspelt = join(dir, 'misspelt-bot.mjs');
   writeFileSync(misspelt, readFileSync('examples/my-bot.mjs', 'utf8').replace('onDtmf:', 'onDtfm:'));
   const wrong = typeCheck([bad]);
@@ -89,14 +138,22 @@ t.test('the examples type-check against the published declarations; a wrong one 
 
 t.test('each example passes its conformance suite from the command line', async (t) => {
   for (const kind of ['bot', 'tts', 'asr']) {
-    const r = spawnSync(process.execPath, ['dist/src/cli.js', `${kind}-conformance`, '--adapter', `./examples/my-${kind}.mjs`], { encoding: 'utf8', cwd: root });
+    const r = spawnSync(process.execPath, ['dist/src/cli.js', `${kind}-conformance`, '--adapter', `./examples/my-${kind}.mjs`], {
+      encoding: 'utf8',
+      cwd: root,
+    });
     t.equal(r.status, 0, `${kind}: ${r.stdout}${r.stderr}`);
     t.match(r.stdout, new RegExp(`my-${kind}: (\\d+)/\\1 checks passed`));
   }
 });
 
 t.test('the example bot and TTS carry a real call: greeting, a key read back, "bye" → goodbye and hang-up', async (t) => {
-  const g = await startGateway(t, { BOT_ADAPTER: './examples/my-bot.mjs', TTS_ADAPTER: './examples/my-tts.mjs', ASR_ADAPTER: './dist/test/fixtures/text-asr.js', SCRIPTED_ASR_TEXTS: 'ok bye now' });
+  const g = await startGateway(t, {
+    BOT_ADAPTER: './examples/my-bot.mjs',
+    TTS_ADAPTER: './examples/my-tts.mjs',
+    ASR_ADAPTER: './dist/test/fixtures/text-asr.js',
+    SCRIPTED_ASR_TEXTS: 'ok bye now',
+  });
   t.equal(g.gw.adapters.bot.name, 'my-bot');
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'sdk-example-1', from: '447700900123' });

@@ -7,7 +7,15 @@ import t from 'tap';
 import { defineAsr, defineBot, defineTts, AdapterError, Channel, toAdapterError } from '../src/sdk/index.js';
 import type { AsrEvent, BotInput, BotOutput, BotSession, CallInfo, DefinedBotSession, TtsChunk } from '../src/sdk/index.js';
 
-const call: CallInfo = { callId: 'sdk-1', conversationUuid: undefined, from: '447700900000', to: '447700900001', sampleRateHz: 16000, language: 'en-US', metadata: {} };
+const call: CallInfo = {
+  callId: 'sdk-1',
+  conversationUuid: undefined,
+  from: '447700900000',
+  to: '447700900001',
+  sampleRateHz: 16000,
+  language: 'en-US',
+  metadata: {},
+};
 const tick = () => new Promise((r) => setImmediate(r));
 
 function open(bot: ReturnType<ReturnType<typeof defineBot>>, ctl = new AbortController()): { s: DefinedBotSession; ctl: AbortController } {
@@ -135,9 +143,12 @@ t.test('defineBot: a throwing or rejecting handler becomes an AdapterError from 
   // The gateway's own loop (`for await` on output) sees the failure as a rejection it can catch.
   const again = open(bot).s;
   again.input(transcript('reject'));
-  await t.rejects((async () => {
-    for await (const _ of again.output) void _;
-  })(), { code: 'BOT_HANDLER_FAILED' });
+  await t.rejects(
+    (async () => {
+      for await (const _ of again.output) void _;
+    })(),
+    { code: 'BOT_HANDLER_FAILED' },
+  );
   again.close();
 });
 
@@ -193,7 +204,10 @@ t.test('defineBot: bounded input queue (drop oldest, counted) and no dropped rep
   const got = (await take(s, 300)) as BotOutput[];
   t.same(seen, ['block', 'c', 'd'], 'the oldest waiting inputs were dropped');
   t.equal(got.length, 300, 'every returned reply delivered although nobody read while they were produced');
-  t.same(got.slice(98, 102).map((o) => (o as { text: string }).text), ['block 98', 'block 99', 'c 0', 'c 1']);
+  t.same(
+    got.slice(98, 102).map((o) => (o as { text: string }).text),
+    ['block 98', 'block 99', 'c 0', 'c 1'],
+  );
   t.equal(s.outputsDropped, 0);
   s.close();
 });
@@ -253,7 +267,10 @@ t.test('defineAsr: a Channel-backed events stream; write never throws; errors en
     },
   })();
   t.same(asr.capabilities, { interim: false, sampleRatesHz: [8000, 16000, 24000] });
-  await t.rejects(Promise.resolve(asr.start({ call: { ...call, callId: 'refuse' }, signal: new AbortController().signal })), { name: 'AdapterError', code: 'NO_LICENCE' });
+  await t.rejects(Promise.resolve(asr.start({ call: { ...call, callId: 'refuse' }, signal: new AbortController().signal })), {
+    name: 'AdapterError',
+    code: 'NO_LICENCE',
+  });
 
   const ctl = new AbortController();
   const s = await asr.start({ call, signal: ctl.signal });

@@ -40,17 +40,29 @@ t.test('signed webhooks: good signatures accepted (GET answer, POST event, POST 
   // POST: payload_hash = SHA-256 of the raw body, byte for byte (odd spacing kept).
   const body = '{ "status":"answered",  "uuid":"sig-call-1", "conversation_uuid":"CON-sig-1", "timestamp":"2024-01-01T00:00:00.000Z" }';
   const postTok = await vonageJwt({ payloadHash: sha256Hex(body) });
-  const r2 = await fetch(`${g.url}/webhooks/event`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${postTok}` }, body });
+  const r2 = await fetch(`${g.url}/webhooks/event`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${postTok}` },
+    body,
+  });
   t.equal(r2.status, 204, 'signed POST event accepted');
 
   const fb = JSON.stringify({ uuid: 'sig-call-1', reason: 'Connection closed.', original_request: { url: 'https://x/webhooks/answer', type: 'event' } });
   const fbTok = await vonageJwt({ payloadHash: sha256Hex(fb) });
-  const r3 = await fetch(`${g.url}/webhooks/fallback`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${fbTok}` }, body: fb });
+  const r3 = await fetch(`${g.url}/webhooks/fallback`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${fbTok}` },
+    body: fb,
+  });
   t.equal(r3.status, 200, 'signed POST fallback accepted');
 
   const form = 'uuid=sig-call-2&to=447700900001';
   const formTok = await vonageJwt({ payloadHash: sha256Hex(form) });
-  const r4 = await fetch(`${g.url}/webhooks/answer`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${formTok}` }, body: form });
+  const r4 = await fetch(`${g.url}/webhooks/answer`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${formTok}` },
+    body: form,
+  });
   t.equal(r4.status, 200, 'signed form POST accepted (hash of the raw body)');
 
   const m = await g.metrics();
@@ -105,7 +117,10 @@ t.test('signed webhooks: every kind of bad token is refused with 401 and a reaso
 
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_webhook_requests_total{hook="event",code="401"}'), cases.length);
-  t.ok(g.logs.some((l) => l.code === 'WEBHOOK_UNAUTHORIZED' && /webhook refused/.test(l.msg)), 'refusals are logged');
+  t.ok(
+    g.logs.some((l) => l.code === 'WEBHOOK_UNAUTHORIZED' && /webhook refused/.test(l.msg)),
+    'refusals are logged',
+  );
   assertNoTokenLogged(t, g, tokens);
   t.equal((await fetch(`${g.url}/healthz`)).status, 200);
 });
@@ -167,7 +182,13 @@ t.test('WS_AUTH=vonage: a signed upgrade connects and proceeds; missing/forged/s
   t.equal(metricValue(m, 'gateway_legs_accepted_total'), 1, 'only the signed leg became a call');
   t.equal(g.gw.metrics.hot.framesIn, 10, 'no audio from refused legs');
   t.equal(g.logs.filter((l) => /leg refused/.test(l.msg) && l.auth === 'vonage').length, bad.length, 'each refusal logged');
-  assertNoTokenLogged(t, g, [good, ...bad.map(([, h]) => h.authorization).filter((x): x is string => !!x).map((h) => h.replace(/^Bearer /, ''))]);
+  assertNoTokenLogged(t, g, [
+    good,
+    ...bad
+      .map(([, h]) => h.authorization)
+      .filter((x): x is string => !!x)
+      .map((h) => h.replace(/^Bearer /, '')),
+  ]);
   okLeg.ws!.close();
 });
 
@@ -179,10 +200,10 @@ t.test('WS_AUTH=custom: exact token connects; wrong/missing are 401; the compari
   // Spy on the real crypto.timingSafeEqual (live ESM binding of the builtin) to prove the constant-time path is used.
   const real = crypto.timingSafeEqual;
   const calls: Array<[number, number]> = [];
-  crypto.timingSafeEqual = ((a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
+  crypto.timingSafeEqual = (a: NodeJS.ArrayBufferView, b: NodeJS.ArrayBufferView) => {
     calls.push([a.byteLength, b.byteLength]);
     return real(a, b);
-  });
+  };
   syncBuiltinESMExports();
   t.teardown(() => {
     crypto.timingSafeEqual = real;
@@ -207,7 +228,10 @@ t.test('WS_AUTH=custom: exact token connects; wrong/missing are 401; the compari
     t.match(JSON.parse(r.body), { error: 'LEG_UNAUTHORIZED', reason: /Authorization/ });
   }
   t.equal(calls.length, 5, 'every presented token went through timingSafeEqual (missing needs no comparison)');
-  t.ok(calls.every(([a, b]) => a === 32 && b === 32), 'always equal-length digests');
+  t.ok(
+    calls.every(([a, b]) => a === 32 && b === 32),
+    'always equal-length digests',
+  );
   t.equal(metricValue(await g.metrics(), 'gateway_legs_refused_total{reason="unauthorized"}'), 5);
   assertNoTokenLogged(t, g, [token, token + 'x']);
   ok.ws!.close();
@@ -291,8 +315,26 @@ t.test('limits: 16 KiB headers → 431, 64 KiB bodies → 413 (declared or chunk
 t.test('docs/security.md documents the security settings and answers', async (t) => {
   const sec = readFileSync('docs/security.md', 'utf8');
   t.ok(sec.length > 500, 'a Security section');
-  for (const s of ['VONAGE_SIGNATURE_SECRET', 'WEBHOOK_MAX_AGE_S', 'WS_AUTH', 'WS_AUTH_TOKEN', 'UPGRADE_RATE_PER_SOURCE', 'UPGRADE_BURST_PER_SOURCE', 'TRUST_PROXY',
-    'WEBHOOK_UNAUTHORIZED', 'LEG_UNAUTHORIZED', 'RATE_LIMITED', 'HEADERS_TOO_LARGE', 'BAD_UPGRADE', '401', '429', '431', '413', 'payload_hash', 'never logged']) {
+  for (const s of [
+    'VONAGE_SIGNATURE_SECRET',
+    'WEBHOOK_MAX_AGE_S',
+    'WS_AUTH',
+    'WS_AUTH_TOKEN',
+    'UPGRADE_RATE_PER_SOURCE',
+    'UPGRADE_BURST_PER_SOURCE',
+    'TRUST_PROXY',
+    'WEBHOOK_UNAUTHORIZED',
+    'LEG_UNAUTHORIZED',
+    'RATE_LIMITED',
+    'HEADERS_TOO_LARGE',
+    'BAD_UPGRADE',
+    '401',
+    '429',
+    '431',
+    '413',
+    'payload_hash',
+    'never logged',
+  ]) {
     t.ok(sec.includes(s), `Security section mentions ${s}`);
   }
 });

@@ -41,7 +41,10 @@ t.test('sentences: long text without punctuation is cut near maxChars at a comma
   const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
   const out = [...s.push(words), ...s.flush()];
   t.ok(out.length > 1);
-  t.ok(out.every((x) => x.length <= 50), 'every piece within the bound');
+  t.ok(
+    out.every((x) => x.length <= 50),
+    'every piece within the bound',
+  );
   t.equal(out.join(' '), words, 'nothing lost');
 });
 
@@ -93,9 +96,13 @@ t.test('SSE: fields, multi-line data, comments, CR/LF/CRLF, events split anywher
 t.test('SSE: a line or event past the bound throws instead of growing', async (t) => {
   t.throws(() => new SseParser(100).push('data: ' + 'x'.repeat(200)), { name: 'SseError' });
   const p = new SseParser(100);
-  t.throws(() => {
-    for (let i = 0; i < 10; i++) p.push(`data: ${'y'.repeat(20)}\n`);
-  }, { name: 'SseError' }, 'many data lines in one event');
+  t.throws(
+    () => {
+      for (let i = 0; i < 10; i++) p.push(`data: ${'y'.repeat(20)}\n`);
+    },
+    { name: 'SseError' },
+    'many data lines in one event',
+  );
 });
 
 t.test('heard part of an interrupted reply', async (t) => {

@@ -18,7 +18,13 @@ t.test('two replies sent back to back are two replies', async (t) => {
 t.test('a gateway that is down: the error names the URL and the cause', async (t) => {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  await t.rejects(simulateCall({ url, tailMs: 100 }), new RegExp(`answer webhook ${url.replace(/\./g, '\\.')}/webhooks/answer: .*ECONNREFUSED.*is the gateway running`));
-  await t.rejects(simulateCall({ url: 'http://no-such-host.invalid:8080', tailMs: 100 }), /no-such-host\.invalid:8080\/webhooks\/answer: .*(ENOTFOUND|EAI_AGAIN)/);
+  await t.rejects(
+    simulateCall({ url, tailMs: 100 }),
+    new RegExp(`answer webhook ${url.replace(/\./g, '\\.')}/webhooks/answer: .*ECONNREFUSED.*is the gateway running`),
+  );
+  await t.rejects(
+    simulateCall({ url: 'http://no-such-host.invalid:8080', tailMs: 100 }),
+    /no-such-host\.invalid:8080\/webhooks\/answer: .*(ENOTFOUND|EAI_AGAIN)/,
+  );
   t.equal(fetchCause(Object.assign(new Error('fetch failed'), { cause: new DOMException('t', 'TimeoutError') })), 'no answer within 5 s');
 });

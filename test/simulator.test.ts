@@ -74,7 +74,20 @@ t.test('CLI: simulate writes what the caller heard and prints a summary', async 
   const g = await startGateway(t);
   const dir = mkdtempSync(join(tmpdir(), 'vgw-'));
   const out = join(dir, 'heard.wav');
-  const r = await run(['simulate', '--url', g.url, '--wav', '/usr/share/pocketsphinx/test/data/cards/001.wav', '--out', out, '--dtmf', '5@3.3s', '--tail', '3s', '--json']);
+  const r = await run([
+    'simulate',
+    '--url',
+    g.url,
+    '--wav',
+    '/usr/share/pocketsphinx/test/data/cards/001.wav',
+    '--out',
+    out,
+    '--dtmf',
+    '5@3.3s',
+    '--tail',
+    '3s',
+    '--json',
+  ]);
   t.equal(r.code, 0, r.err);
   const summary = JSON.parse(r.out) as { framesReceived: number; replies: unknown[]; wrongSizeFrames: number; heard?: unknown };
   t.equal(summary.wrongSizeFrames, 0);

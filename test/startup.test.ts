@@ -51,20 +51,46 @@ function startMain(env: Record<string, string>): Child {
 
 t.test('an adapter factory that throws or rejects, or a module that is not an adapter: exit 1, one clear error naming it', async (t) => {
   const cases: Array<[env: Record<string, string>, expected: RegExp]> = [
-    [{ BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'throw' }, /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed: licence server refused the key \(test fixture\)\n/],
-    [{ BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'reject' }, /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed: TypeError: cannot read the model file \(test fixture\)\n/],
-    [{ BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-name' }, /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter has no name/],
-    [{ BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-start' }, /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter is missing method start\(\)/],
-    [{ BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'not-object' }, /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the factory returned number, not an adapter object/],
-    [{ ASR_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-name' }, /^gateway failed to start: ASR_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter has no name/],
-    [{ TTS_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-start' }, /^gateway failed to start: TTS_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter is missing method synthesize\(\)/],
-    [{ TTS_ADAPTER: FIXTURE, STARTUP_FAULT: 'throw' }, /^gateway failed to start: TTS_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed: licence server/],
+    [
+      { BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'throw' },
+      /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed: licence server refused the key \(test fixture\)\n/,
+    ],
+    [
+      { BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'reject' },
+      /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed: TypeError: cannot read the model file \(test fixture\)\n/,
+    ],
+    [
+      { BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-name' },
+      /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter has no name/,
+    ],
+    [
+      { BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-start' },
+      /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter is missing method start\(\)/,
+    ],
+    [
+      { BOT_ADAPTER: FIXTURE, STARTUP_FAULT: 'not-object' },
+      /^gateway failed to start: BOT_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the factory returned number, not an adapter object/,
+    ],
+    [
+      { ASR_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-name' },
+      /^gateway failed to start: ASR_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter has no name/,
+    ],
+    [
+      { TTS_ADAPTER: FIXTURE, STARTUP_FAULT: 'no-start' },
+      /^gateway failed to start: TTS_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter is missing method synthesize\(\)/,
+    ],
+    [
+      { TTS_ADAPTER: FIXTURE, STARTUP_FAULT: 'throw' },
+      /^gateway failed to start: TTS_ADAPTER=\.\/dist\/test\/fixtures\/startup-faults\.js: the adapter factory failed: licence server/,
+    ],
   ];
   const runs = cases.map(([env]) => startMain(env));
   for (let i = 0; i < cases.length; i++) {
     const [env, expected] = must(cases[i]);
     const c = must(runs[i]);
-    const what = `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    const what = `${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`;
     t.equal(await c.exited, 1, `${what}: exit 1`);
     t.match(c.err(), expected, `${what}: ${c.err().split('\n')[0]}`);
     t.notMatch(c.out(), /gateway listening/, `${what}: never listened`);
@@ -77,14 +103,26 @@ t.test('WS_AUTH=none with call control or costly adapters: one start-up warning 
   const dir = mkdtempSync(join(tmpdir(), 'vgw-startup-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const keyFile = join(dir, 'private.key');
-  writeFileSync(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey, { mode: 0o600 });
+  writeFileSync(
+    keyFile,
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    }).privateKey,
+    { mode: 0o600 },
+  );
   const vonage = { VONAGE_APPLICATION_ID: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee', VONAGE_PRIVATE_KEY: keyFile };
   const open = startMain(vonage);
   const closed = startMain({ ...vonage, WS_AUTH: 'custom', WS_AUTH_TOKEN: 'a-long-enough-token-1234', VONAGE_SIGNATURE_SECRET: 'x'.repeat(32) });
   const plain = startMain({});
   t.teardown(() => [open, closed, plain].forEach((c) => c.kill()));
   await Promise.all([open.listening, closed.listening, plain.listening]);
-  const warnings = (c: Child) => c.out().split('\n').filter((l) => l.includes('WS_AUTH=none'));
+  const warnings = (c: Child) =>
+    c
+      .out()
+      .split('\n')
+      .filter((l) => l.includes('WS_AUTH=none'));
   t.equal(warnings(open).length, 1, 'one warning');
   const w = JSON.parse(must(warnings(open)[0])) as { level: number; msg: string; exposed: string[] };
   t.equal(w.level, 40, 'a warning');
@@ -96,7 +134,11 @@ t.test('WS_AUTH=none with call control or costly adapters: one start-up warning 
   // Which parts count (the same function the start-up uses).
   const base = { wsAuth: 'none' as const, vonageApplicationId: '', asrAdapter: 'auto', ttsAdapter: 'flite', botAdapter: 'echo' };
   t.same(exposedWithoutLegAuth(base), [], 'offline pipeline: nothing costly');
-  t.same(exposedWithoutLegAuth({ ...base, asrAdapter: 'google,microsoft,local', ttsAdapter: 'microsoft,flite', botAdapter: 'llm' }), ['cloud ASR (ASR_ADAPTER: google, microsoft)', 'cloud TTS (TTS_ADAPTER: microsoft)', 'the LLM bot (BOT_ADAPTER=llm)']);
+  t.same(exposedWithoutLegAuth({ ...base, asrAdapter: 'google,microsoft,local', ttsAdapter: 'microsoft,flite', botAdapter: 'llm' }), [
+    'cloud ASR (ASR_ADAPTER: google, microsoft)',
+    'cloud TTS (TTS_ADAPTER: microsoft)',
+    'the LLM bot (BOT_ADAPTER=llm)',
+  ]);
   t.same(exposedWithoutLegAuth({ ...base, botAdapter: 'remote' }), ['the remote bot (BOT_ADAPTER=remote)']);
   t.same(exposedWithoutLegAuth({ ...base, wsAuth: 'vonage', botAdapter: 'llm', vonageApplicationId: 'x' }), [], 'authenticated legs: nothing exposed');
 });

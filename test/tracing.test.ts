@@ -87,9 +87,12 @@ t.test('tracing off: no tracer, no provider registered', async (t) => {
   const g = await start(t, {});
   t.equal(g.gw.tracing, undefined, 'no call tracer');
   const global = trace.getTracerProvider();
-  t.ok(global instanceof ProxyTracerProvider, 'the global provider is the API\'s proxy');
+  t.ok(global instanceof ProxyTracerProvider, "the global provider is the API's proxy");
   t.equal((global as ProxyTracerProvider).getDelegate().constructor.name, 'NoopTracerProvider', 'with no SDK provider behind it');
-  t.notOk(g.logs.some((l) => l.msg.startsWith('tracing on')), 'no tracing start-up line');
+  t.notOk(
+    g.logs.some((l) => l.msg.startsWith('tracing on')),
+    'no tracing start-up line',
+  );
 });
 
 t.test('a real call through the simulator: span tree, names, parents, attributes; children match the histograms', async (t) => {
@@ -107,14 +110,25 @@ t.test('a real call through the simulator: span tree, names, parents, attributes
   const call = must(calls[0]);
   t.equal(parentOf(call), undefined, 'the call span is a root');
   t.match(call.attributes, {
-    'vgw.call.id': 'trace-call-1', 'vgw.call.conversation_uuid': 'CON-trace-1', 'vgw.leg.sample_rate_hz': 16000,
-    'vgw.adapter.asr': 'scripted', 'vgw.adapter.bot': 'echo', 'vgw.adapter.tts': 'flite', 'vgw.call.close_code': Number,
+    'vgw.call.id': 'trace-call-1',
+    'vgw.call.conversation_uuid': 'CON-trace-1',
+    'vgw.leg.sample_rate_hz': 16000,
+    'vgw.adapter.asr': 'scripted',
+    'vgw.adapter.bot': 'echo',
+    'vgw.adapter.tts': 'flite',
+    'vgw.call.close_code': Number,
   });
   t.type(call.attributes['vgw.call.end_reason'], 'string', 'end reason recorded');
-  t.ok(spans.every((s) => s.spanContext().traceId === call.spanContext().traceId), 'every span in the call\'s trace');
+  t.ok(
+    spans.every((s) => s.spanContext().traceId === call.spanContext().traceId),
+    "every span in the call's trace",
+  );
   const turns = spans.filter((s) => s.name === SPAN_NAMES.turn);
   t.ok(turns.length >= 2, `greeting and caller turns (${turns.length})`);
-  t.ok(turns.every((s) => parentOf(s) === call.spanContext().spanId), 'turns are children of the call');
+  t.ok(
+    turns.every((s) => parentOf(s) === call.spanContext().spanId),
+    'turns are children of the call',
+  );
   t.equal(call.attributes['vgw.call.turns'], turns.length, 'the call counts its turns');
   const turnIds = new Set(turns.map((s) => s.spanContext().spanId));
   const children = spans.filter((s) => s !== call && s.name !== SPAN_NAMES.turn);
@@ -127,7 +141,11 @@ t.test('a real call through the simulator: span tree, names, parents, attributes
   const callerTurn = turns.find((s) => s.attributes['vgw.turn.opened_by'] === 'caller') as ReadableSpan;
   t.ok(greeting && callerTurn, 'a turn opened by the bot (greeting) and one by the caller');
   const namesOf = (turn: ReadableSpan) => new Set(children.filter((c) => parentOf(c) === turn.spanContext().spanId).map((c) => c.name));
-  t.same([...namesOf(callerTurn)].sort(), [SPAN_NAMES['asr-final'], SPAN_NAMES['bot-first-text'], SPAN_NAMES['first-frame'], SPAN_NAMES.playout, SPAN_NAMES['tts-first-audio']].sort(), 'the caller turn has every stage');
+  t.same(
+    [...namesOf(callerTurn)].sort(),
+    [SPAN_NAMES['asr-final'], SPAN_NAMES['bot-first-text'], SPAN_NAMES['first-frame'], SPAN_NAMES.playout, SPAN_NAMES['tts-first-audio']].sort(),
+    'the caller turn has every stage',
+  );
   t.notOk(namesOf(greeting).has(SPAN_NAMES['asr-final']), 'the greeting has no ASR span');
   t.notOk(namesOf(greeting).has(SPAN_NAMES['first-frame']), 'nor a turn latency (no caller speech before it)');
   t.type(callerTurn.attributes['vgw.turn.latency_ms'], 'number', 'the caller turn carries its latency');
@@ -168,7 +186,7 @@ t.test('a barge-in call has a barge-in span under the turn whose reply it cut', 
   await until(() => exporter.getFinishedSpans().some((s) => s.name === SPAN_NAMES.call), 5000, 'the call span');
   const spans = exporter.getFinishedSpans();
   const barges = spans.filter((s) => s.name === SPAN_NAMES.bargeIn);
-  const counted = must((await (g.gw.metrics.bargeIns.get())).values[0]).value;
+  const counted = must((await g.gw.metrics.bargeIns.get()).values[0]).value;
   t.equal(barges.length, counted, `one barge-in span per counted barge-in (${counted})`);
   t.ok(barges.length >= 1, 'the barge-in is traced');
   const b = must(barges[0]);
@@ -211,7 +229,10 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a local OTLP/HTTP receiver as J
     OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=s3cret%21,x-team=voice',
   });
   t.ok(g.gw.tracing, 'the tracer is on');
-  t.ok(g.logs.some((l) => l.msg.startsWith('tracing on') && l.url === `http://127.0.0.1:${port}/v1/traces`), 'start-up line names the traces URL');
+  t.ok(
+    g.logs.some((l) => l.msg.startsWith('tracing on') && l.url === `http://127.0.0.1:${port}/v1/traces`),
+    'start-up line names the traces URL',
+  );
   t.notOk(JSON.stringify(g.logs).includes('s3cret'), 'headers are never logged');
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'trace-otlp-1' });
@@ -228,12 +249,23 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a local OTLP/HTTP receiver as J
   t.equal(post.headers['x-api-key'], 's3cret!', 'OTEL_EXPORTER_OTLP_HEADERS sent (URL-decoded)');
   t.equal(post.headers['x-team'], 'voice');
   type KV = { key: string; value: { stringValue?: string; intValue?: string | number; boolValue?: boolean } };
-  type OtlpSpan = { name: string; traceId: string; spanId: string; parentSpanId?: string; attributes: KV[]; startTimeUnixNano: string; endTimeUnixNano: string };
+  type OtlpSpan = {
+    name: string;
+    traceId: string;
+    spanId: string;
+    parentSpanId?: string;
+    attributes: KV[];
+    startTimeUnixNano: string;
+    endTimeUnixNano: string;
+  };
   type Body = { resourceSpans: Array<{ resource: { attributes: KV[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
   const all = bodies.flatMap((b) => (b.body as Body).resourceSpans);
   const svc = must(all[0]).resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
   t.equal(svc, 'gateway-under-test', 'service.name from OTEL_SERVICE_NAME');
-  t.ok(must(all[0]).resource.attributes.some((a) => a.key === 'process.pid'), 'process.pid tells workers apart');
+  t.ok(
+    must(all[0]).resource.attributes.some((a) => a.key === 'process.pid'),
+    'process.pid tells workers apart',
+  );
   const spans = all.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans));
   const call = spans.find((s) => s.name === SPAN_NAMES.call);
   t.ok(call, 'the call span was exported');
@@ -241,8 +273,14 @@ t.test('OTEL_EXPORTER_OTLP_ENDPOINT: spans reach a local OTLP/HTTP receiver as J
   const turns = spans.filter((s) => s.name === SPAN_NAMES.turn);
   t.ok(turns.length >= 1 && turns.every((s) => s.parentSpanId === call?.spanId && s.traceId === call?.traceId), 'turns under the call, same trace');
   const names = new Set(spans.map((s) => s.name));
-  t.ok(names.has(SPAN_NAMES['bot-first-text']) && names.has(SPAN_NAMES['first-frame']) && names.has(SPAN_NAMES.playout), `turn children exported (${[...names].join(', ')})`);
-  t.ok(spans.every((s) => BigInt(s.endTimeUnixNano) >= BigInt(s.startTimeUnixNano)), 'times well-formed');
+  t.ok(
+    names.has(SPAN_NAMES['bot-first-text']) && names.has(SPAN_NAMES['first-frame']) && names.has(SPAN_NAMES.playout),
+    `turn children exported (${[...names].join(', ')})`,
+  );
+  t.ok(
+    spans.every((s) => BigInt(s.endTimeUnixNano) >= BigInt(s.startTimeUnixNano)),
+    'times well-formed',
+  );
 });
 
 t.test('the tracer alone, on a manual clock: streamed replies, a reply that outlives its turn, faults contained', async (t) => {
@@ -272,10 +310,27 @@ t.test('the tracer alone, on a manual clock: streamed replies, a reply that outl
   t.equal(Math.round(ms(t1 as ReadableSpan)), 3000, 'it covers its reply: 1000 → 4000');
   const kids1 = exporter.getFinishedSpans().filter((s) => parentOf(s) === t1?.spanContext().spanId);
   t.equal(kids1.filter((s) => s.name === SPAN_NAMES['tts-first-audio']).length, 2, 'one TTS span per request of the streamed reply');
-  t.ok(kids1.some((s) => s.name === SPAN_NAMES.playout), 'its playout');
-  t.notOk(kids1.some((s) => s.name === SPAN_NAMES['asr-final'] && Math.round(startMs(s) - startMs(t1 as ReadableSpan)) === 2000), 'the second final is not in turn 1');
+  t.ok(
+    kids1.some((s) => s.name === SPAN_NAMES.playout),
+    'its playout',
+  );
+  t.notOk(
+    kids1.some((s) => s.name === SPAN_NAMES['asr-final'] && Math.round(startMs(s) - startMs(t1 as ReadableSpan)) === 2000),
+    'the second final is not in turn 1',
+  );
   // Telemetry never throws into the call: a broken provider is logged once.
-  const broken = new CallTracer({ getTracer: () => ({ startSpan: () => { throw new Error('exporter exploded'); } }) } as unknown as BasicTracerProvider, clock, { asr: undefined, bot: 'b', tts: undefined }, log);
+  const broken = new CallTracer(
+    {
+      getTracer: () => ({
+        startSpan: () => {
+          throw new Error('exporter exploded');
+        },
+      }),
+    } as unknown as BasicTracerProvider,
+    clock,
+    { asr: undefined, bot: 'b', tts: undefined },
+    log,
+  );
   t.doesNotThrow(() => {
     broken.event(call, { type: 'call-start' });
     broken.event(call, { type: 'timing', what: 'asr-final', startMs: 1, endMs: 2 });
@@ -287,16 +342,24 @@ t.test('the tracer alone, on a manual clock: streamed replies, a reply that outl
   ev({ type: 'timing', what: 'tts-first-audio', startMs: 9000, endMs: 9100 });
   const spans = exporter.getFinishedSpans();
   t.equal(spans.filter((s) => s.name === SPAN_NAMES.call).length, 1, 'one call span, no second one from a late event');
-  t.equal(spans.filter((s) => s.name === SPAN_NAMES.turn).length, 2, 'turn 2 written at the call\'s end');
+  t.equal(spans.filter((s) => s.name === SPAN_NAMES.turn).length, 2, "turn 2 written at the call's end");
   t.equal(tracer.size, 0, 'nothing kept for the ended call');
 });
 
-t.test('the OTEL_* and AMD settings: OpenTelemetry\'s meanings, bad values refused with the variable named', async (t) => {
+t.test("the OTEL_* and AMD settings: OpenTelemetry's meanings, bad values refused with the variable named", async (t) => {
   const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
   t.equal(loadConfig(base).otelTracesUrl, 'http://collector:4318/v1/traces', '/v1/traces appended to the base URL');
-  t.equal(loadConfig({ ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otlp.example.com/custom/path' }).otelTracesUrl, 'https://otlp.example.com/custom/path', 'the traces endpoint used as given, and wins');
+  t.equal(
+    loadConfig({ ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otlp.example.com/custom/path' }).otelTracesUrl,
+    'https://otlp.example.com/custom/path',
+    'the traces endpoint used as given, and wins',
+  );
   t.equal(loadConfig({}).otelTracesUrl, '', 'neither set: off');
-  t.same(loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%2Cb, x-tenant = blue ' }).otelHeaders, { 'api-key': 'a,b', 'x-tenant': 'blue' }, 'headers parsed, values URL-decoded');
+  t.same(
+    loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=a%2Cb, x-tenant = blue ' }).otelHeaders,
+    { 'api-key': 'a,b', 'x-tenant': 'blue' },
+    'headers parsed, values URL-decoded',
+  );
   t.equal(loadConfig({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }).otelSamplerArg, 0.25);
   const refused: Array<[Record<string, string>, RegExp]> = [
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector' }, /OTEL_EXPORTER_OTLP_ENDPOINT="ftp:\/\/collector" is invalid/],

@@ -36,7 +36,15 @@ async function setup(t: Test, fo: FakeCartesiaOptions = {}, env: Record<string, 
   return { fake, tts };
 }
 
-const call = (callId: string, sampleRateHz = 16000, language = 'en-US'): CallInfo => ({ callId, conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz, language, metadata: {} });
+const call = (callId: string, sampleRateHz = 16000, language = 'en-US'): CallInfo => ({
+  callId,
+  conversationUuid: undefined,
+  from: undefined,
+  to: undefined,
+  sampleRateHz,
+  language,
+  metadata: {},
+});
 const pcmOf = (chunks: TtsChunk[]) => Buffer.concat(chunks.map((c) => Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength)));
 
 async function collect(tts: TtsAdapter, text: string, c: CallInfo, voice?: string, signal = new AbortController().signal): Promise<TtsChunk[]> {
@@ -44,7 +52,11 @@ async function collect(tts: TtsAdapter, text: string, c: CallInfo, voice?: strin
   for await (const x of tts.synthesize({ text, call: c, voice, signal })) out.push(x);
   return out;
 }
-const errorOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 t.test('error classification and the join of streamed pieces', async (t) => {
   const cases: Array<[number | undefined, string, boolean]> = [
@@ -83,14 +95,27 @@ t.test('one generation request: model, voice, language, raw pcm_s16le at the leg
   const { fake, tts } = await setup(t, {}, { CARTESIA_MODEL: 'sonic-3.5', CARTESIA_VOICE: VOICE });
   for (const rate of [8000, 16000, 24000]) {
     const chunks = await collect(tts, 'Good morning, caller.', call('req-call', rate, 'de-DE'));
-    t.ok(chunks.every((c) => c.sampleRateHz === rate), `${rate} Hz chunks`);
+    t.ok(
+      chunks.every((c) => c.sampleRateHz === rate),
+      `${rate} Hz chunks`,
+    );
     t.equal(pcmOf(chunks).length, (rate * 2 * 3 * WORD_MS) / 1000, 'three words of audio, whole');
     t.ok(pcmOf(chunks).equals(Buffer.concat([...fake.contexts.values()].at(-1)!.pcm)), 'the PCM the service sent, byte for byte');
   }
   const ctxs = [...fake.contexts.values()];
   t.equal(ctxs.length, 3);
-  t.match(must(ctxs[0]).requests[0], { model_id: 'sonic-3.5', transcript: 'Good morning, caller.', voice: { mode: 'id', id: VOICE }, language: 'de', output_format: { container: 'raw', encoding: 'pcm_s16le', sample_rate: 8000 }, continue: false });
-  t.same(ctxs.map((c) => (must(c.requests[0]).output_format as { sample_rate: number }).sample_rate), [8000, 16000, 24000]);
+  t.match(must(ctxs[0]).requests[0], {
+    model_id: 'sonic-3.5',
+    transcript: 'Good morning, caller.',
+    voice: { mode: 'id', id: VOICE },
+    language: 'de',
+    output_format: { container: 'raw', encoding: 'pcm_s16le', sample_rate: 8000 },
+    continue: false,
+  });
+  t.same(
+    ctxs.map((c) => (must(c.requests[0]).output_format as { sample_rate: number }).sample_rate),
+    [8000, 16000, 24000],
+  );
   t.equal(fake.connections.length, 1, 'one socket for the call, reused by its three requests');
   t.equal(must(fake.connections[0]).headers.authorization, `Bearer ${KEY}`);
   t.ok(must(fake.connections[0]).headers['cartesia-version'], 'Cartesia-Version sent');
@@ -98,9 +123,13 @@ t.test('one generation request: model, voice, language, raw pcm_s16le at the leg
   t.equal(fake.connections.length, 2, 'another call gets its own socket');
   const voiced = await collect(tts, 'Voice.', call('req-call'), '99999999-2222-4333-8444-555555555555');
   t.ok(voiced.length > 0);
-  t.match([...fake.contexts.values()].at(-1)!.requests[0], { voice: { id: '99999999-2222-4333-8444-555555555555' } }, 'a Cartesia voice id from the request wins');
+  t.match(
+    [...fake.contexts.values()].at(-1)!.requests[0],
+    { voice: { id: '99999999-2222-4333-8444-555555555555' } },
+    'a Cartesia voice id from the request wins',
+  );
   await collect(tts, 'Voice.', call('req-call'), 'en-GB-SoniaNeural');
-  t.match([...fake.contexts.values()].at(-1)!.requests[0], { voice: { id: VOICE } }, 'another vendor\'s voice name: CARTESIA_VOICE');
+  t.match([...fake.contexts.values()].at(-1)!.requests[0], { voice: { id: VOICE } }, "another vendor's voice name: CARTESIA_VOICE");
 });
 
 t.test('streaming input: continuations on one context, the first audio before the text is complete', async (t) => {
@@ -121,7 +150,11 @@ t.test('streaming input: continuations on one context, the first audio before th
   for (let r = await it.next(); !r.done; r = await it.next()) rest.push(r.value);
   t.equal(ctx.transcript, 'Hello there. How are you?', 'pieces joined as one transcript (a space after the sentence)');
   t.same(ctx.words, ['Hello', 'there', 'How', 'are', 'you']);
-  t.same(ctx.requests.map((r) => r.continue), [true, true, true, false], 'continue: true on each piece, false to end');
+  t.same(
+    ctx.requests.map((r) => r.continue),
+    [true, true, true, false],
+    'continue: true on each piece, false to end',
+  );
   t.equal(ctx.requests.at(-1)!.transcript, '', 'ended with an empty transcript');
   t.equal(pcmOf(rest).length, (16000 * 2 * 5 * WORD_MS) / 1000, 'five words of audio');
   t.ok(ctx.done, 'the context is done');
@@ -162,12 +195,13 @@ t.test('errors are thrown from the iterator with a code and recoverability', asy
   const got: TtsChunk[] = [];
   const err = await errorOf(
     (async () => {
-      for await (const c of drop.tts.synthesize({ text: 'one two three four five six.', call: call('drop-call'), signal: new AbortController().signal })) got.push(c);
+      for await (const c of drop.tts.synthesize({ text: 'one two three four five six.', call: call('drop-call'), signal: new AbortController().signal }))
+        got.push(c);
     })(),
   );
   t.match(err, { code: 'CARTESIA_CONNECTION_LOST', recoverable: true }, 'a dropped socket: recoverable');
   t.equal(got.length, 2, 'after the audio that came');
-  t.ok((await collect(drop.tts, 'Again.', call('drop-call'))).length > 0, 'the call\'s next request opens a new socket');
+  t.ok((await collect(drop.tts, 'Again.', call('drop-call'))).length > 0, "the call's next request opens a new socket");
   t.equal(drop.fake.connections.length, 2);
 
   const limited = await setup(t, { refuse: [429] });
@@ -203,20 +237,33 @@ t.test('through the gateway: a streamed reply starts playing before the bot has 
   await until(() => bystander.binary.length >= 10, 10000, 'bystander audio before the reply is complete');
   const bctx = [...fake.contexts.values()].find((c) => c.transcript.startsWith('Call bbbb'))!;
   t.notOk(bctx.done, 'its context is still open');
-  t.same(bctx.requests.map((r) => r.continue), [true, true], 'two continuations so far');
+  t.same(
+    bctx.requests.map((r) => r.continue),
+    [true, true],
+    'two continuations so far',
+  );
   // The faulty call's socket dropped after one chunk: a recoverable TTS error on that call only.
-  await untilLog(g, (l) => l.msg === 'tts adapter error' && l.call === FAULTY, 10000, 'the faulty call\'s TTS error');
-  t.match(g.logs.find((l) => l.msg === 'tts adapter error' && l.call === FAULTY), { code: 'CARTESIA_CONNECTION_LOST' });
+  await untilLog(g, (l) => l.msg === 'tts adapter error' && l.call === FAULTY, 10000, "the faulty call's TTS error");
+  t.match(
+    g.logs.find((l) => l.msg === 'tts adapter error' && l.call === FAULTY),
+    { code: 'CARTESIA_CONNECTION_LOST' },
+  );
   press(bystander, '1');
   await untilLog(g, (l) => l.msg === 'reply played' && l.call === BYSTANDER, 10000, 'the bystander reply played');
   t.equal(bctx.transcript, 'Call bbbb. How are you today?');
   t.ok(bctx.done, 'the bystander context ended');
   const words = 6;
   t.ok(Math.abs(bystander.binary.length - (words * WORD_MS) / 20) <= 2, `the whole reply reached the bystander (${bystander.binary.length} frames)`);
-  t.ok(bystander.binary.every((f) => f.length === 640), 'every frame exactly 20 ms');
+  t.ok(
+    bystander.binary.every((f) => f.length === 640),
+    'every frame exactly 20 ms',
+  );
   const pcm = Buffer.concat(bystander.binary);
-  t.ok(goertzel(pcm, 16000, 440) > 10 * goertzel(pcm, 16000, 880), 'the fake\'s 440 Hz voice');
-  t.notOk(g.logs.some((l) => l.msg === 'tts adapter error' && l.call === BYSTANDER), 'no error on the bystander');
+  t.ok(goertzel(pcm, 16000, 440) > 10 * goertzel(pcm, 16000, 880), "the fake's 440 Hz voice");
+  t.notOk(
+    g.logs.some((l) => l.msg === 'tts adapter error' && l.call === BYSTANDER),
+    'no error on the bystander',
+  );
   t.equal(faulty.ws.readyState, faulty.ws.OPEN, 'the faulty call goes on');
   t.equal((await fetch(`${g.url}/healthz`)).status, 200);
 });
@@ -227,7 +274,10 @@ t.test('no unhandled rejection from the SDK in any of the above (refused handsha
 });
 
 t.test('settings: bad values are refused with the variable named; a missing key stops the start-up', async (t) => {
-  t.throws(() => loadConfig({ TTS_ADAPTER: 'cartesia', CARTESIA_URL: 'not a url' }), /CARTESIA_URL="not a url" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/);
+  t.throws(
+    () => loadConfig({ TTS_ADAPTER: 'cartesia', CARTESIA_URL: 'not a url' }),
+    /CARTESIA_URL="not a url" is invalid: expected an absolute ws:\/\/, wss:\/\/, http:\/\/ or https:\/\/ URL/,
+  );
   t.throws(() => loadConfig({ TTS_ADAPTER: 'cartesia', CARTESIA_VOICE: '  ' }), /CARTESIA_VOICE/);
   const c = loadConfig({});
   t.match(c, { cartesiaUrl: 'https://api.cartesia.ai', cartesiaModel: 'sonic-3', cartesiaVoice: 'a0e99841-438c-4a64-b679-ae501e7d6091', cartesiaApiKey: '' });

@@ -83,7 +83,10 @@ t.test('the suite fails adapters that break the contract, naming the check, and 
       throw new Error('not even an iterable');
     },
   };
-  t.match(failed(await runTtsConformance({ adapter: syncThrow, ...fast })).join('\n'), /synthesize\(\) threw: not even an iterable \(throw from the iterator instead\)/);
+  t.match(
+    failed(await runTtsConformance({ adapter: syncThrow, ...fast })).join('\n'),
+    /synthesize\(\) threw: not even an iterable \(throw from the iterator instead\)/,
+  );
 
   const notIterable: TtsAdapter = { name: 'array', synthesize: () => [tone()] as unknown as AsyncIterable<TtsChunk> };
   t.match(failed(await runTtsConformance({ adapter: notIterable, ...fast })).join('\n'), /did not return an async iterable/);
@@ -153,7 +156,11 @@ t.test('vgw tts-conformance runs the suite from the command line (exit code 0 / 
   const ok = spawnSync(process.execPath, ['dist/src/cli.js', 'tts-conformance', '--adapter', './examples/my-tts.mjs'], { encoding: 'utf8' });
   t.equal(ok.status, 0, ok.stderr);
   t.match(ok.stdout, /my-tts: (\d+)\/\1 checks passed/);
-  const bad = spawnSync(process.execPath, ['dist/src/cli.js', 'tts-conformance', '--adapter', './dist/test/fixtures/failing-tts.js', '--first-audio-timeout', '1s'], { encoding: 'utf8' });
+  const bad = spawnSync(
+    process.execPath,
+    ['dist/src/cli.js', 'tts-conformance', '--adapter', './dist/test/fixtures/failing-tts.js', '--first-audio-timeout', '1s'],
+    { encoding: 'utf8' },
+  );
   t.equal(bad.status, 1, bad.stderr);
   t.match(bad.stdout, /FAIL +8000 Hz leg.*the iterator threw: PROVIDER_DOWN: provider unavailable/);
   const usage = spawnSync(process.execPath, ['dist/src/cli.js', 'tts-conformance'], { encoding: 'utf8' });

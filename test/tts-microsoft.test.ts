@@ -19,11 +19,30 @@ async function setup(t: Test, fakeOpts: FakeMicrosoftSpeechOptions, env: Record<
   return { fake, tts };
 }
 
-const call = (sampleRateHz: number, language = 'en-US') => ({ callId: 'tts-test', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz, language, metadata: {} });
+const call = (sampleRateHz: number, language = 'en-US') => ({
+  callId: 'tts-test',
+  conversationUuid: undefined,
+  from: undefined,
+  to: undefined,
+  sampleRateHz,
+  language,
+  metadata: {},
+});
 
-async function collect(tts: TtsAdapter, text: string, sampleRateHz: number, opts: { language?: string; voice?: string; signal?: AbortSignal } = {}): Promise<TtsChunk[]> {
+async function collect(
+  tts: TtsAdapter,
+  text: string,
+  sampleRateHz: number,
+  opts: { language?: string; voice?: string; signal?: AbortSignal } = {},
+): Promise<TtsChunk[]> {
   const out: TtsChunk[] = [];
-  for await (const c of tts.synthesize({ text, call: call(sampleRateHz, opts.language), voice: opts.voice, signal: opts.signal ?? new AbortController().signal })) out.push(c);
+  for await (const c of tts.synthesize({
+    text,
+    call: call(sampleRateHz, opts.language),
+    voice: opts.voice,
+    signal: opts.signal ?? new AbortController().signal,
+  }))
+    out.push(c);
   return out;
 }
 

@@ -16,7 +16,8 @@ import { defineTurnDetector } from '../src/sdk/define-turn-detector.js';
 import { must } from './helpers/must.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
-const botFinals = (g: TestGateway, call: string) => g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
+const botFinals = (g: TestGateway, call: string) =>
+  g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
 
 t.test('a failing detector falls back on its call only; the bystander is unaffected', async (t) => {
   const g = await startGateway(t, {
@@ -29,10 +30,12 @@ t.test('a failing detector falls back on its call only; the bystander is unaffec
   const legs = await Promise.all(calls.map(() => openRawLeg(`ws://127.0.0.1:${g.port}/socket`)));
   calls.forEach((uuid, i) => must(legs[i]).handshake('audio/l16;rate=16000', { uuid }));
   // Speech (1.5 s), then silence: the VAD's end of speech makes the scripted ASR give its final.
-  await Promise.all(legs.map(async (l) => {
-    await streamFrames(l.ws, SPEECH, 640, 75);
-    await streamFrames(l.ws, Buffer.alloc(640), 640, 60);
-  }));
+  await Promise.all(
+    legs.map(async (l) => {
+      await streamFrames(l.ws, SPEECH, 640, 75);
+      await streamFrames(l.ws, Buffer.alloc(640), 640, 60);
+    }),
+  );
   await until(() => calls.every((c) => botFinals(g, c).length === 1), 15000, 'a final at every bot');
   for (const c of calls) t.same(botFinals(g, c), ['go forward ten meters'], `${c}: the bot got its final`);
   const m = await g.metrics();

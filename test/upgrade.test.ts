@@ -9,7 +9,9 @@ import { rawHttp, tryUpgrade } from './helpers/security.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const upgradeReq = (path: string, headers: Record<string, string>, method = 'GET') =>
-  `${method} ${path} HTTP/1.1\r\nHost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  `${method} ${path} HTTP/1.1\r\nHost: x\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
 const ok = { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': KEY };
 
 t.test('Sec-WebSocket-Version other than 13 (8, the draft `ws` also takes; 12; none) → 426 with the version we speak', async (t) => {
@@ -42,12 +44,24 @@ t.test('Sec-WebSocket-Version other than 13 (8, the draft `ws` also takes; 12; n
 });
 
 t.test('every upgrade refusal carries an upper-case code; the metric keeps its reasons', async (t) => {
-  const g = await startGateway(t, { WS_AUTH: 'custom', WS_AUTH_TOKEN: 'tok-abcdefghijklmnop', MAX_CALLS: '1', UPGRADE_RATE_PER_SOURCE: '100', UPGRADE_BURST_PER_SOURCE: '100' });
+  const g = await startGateway(t, {
+    WS_AUTH: 'custom',
+    WS_AUTH_TOKEN: 'tok-abcdefghijklmnop',
+    MAX_CALLS: '1',
+    UPGRADE_RATE_PER_SOURCE: '100',
+    UPGRADE_BURST_PER_SOURCE: '100',
+  });
   const auth = { Authorization: 'tok-abcdefghijklmnop' };
   const cases: Array<[what: string, req: string, status: number, code: string, reason: string]> = [
     ['other path', upgradeReq('/elsewhere', { ...ok, ...auth }), 404, 'NOT_FOUND', 'path'],
     ['POST', upgradeReq('/socket', { ...ok, ...auth }, 'POST'), 405, 'BAD_UPGRADE', 'bad_upgrade'],
-    ['no key', upgradeReq('/socket', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', ...auth }), 400, 'BAD_UPGRADE', 'bad_upgrade'],
+    [
+      'no key',
+      upgradeReq('/socket', { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', ...auth }),
+      400,
+      'BAD_UPGRADE',
+      'bad_upgrade',
+    ],
     ['not websocket', upgradeReq('/socket', { ...ok, Upgrade: 'h2c', ...auth }), 400, 'BAD_UPGRADE', 'bad_upgrade'],
     ['bad version', upgradeReq('/socket', { ...ok, 'Sec-WebSocket-Version': '8', ...auth }), 426, 'BAD_UPGRADE', 'bad_upgrade'],
     ['no token', upgradeReq('/socket', ok), 401, 'LEG_UNAUTHORIZED', 'unauthorized'],

@@ -22,7 +22,11 @@ import { must } from './helpers/must.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const CALL_UUID = '63f61863-4a51-4f6b-86e1-46edebcf9356';
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 const dir = mkdtempSync(join(tmpdir(), 'vgw-vonage-'));
 const keyFile = join(dir, 'private.key');
 writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
@@ -43,7 +47,14 @@ async function fake(t: Test, publicKeyPem = keys.publicKey): Promise<VonageApiFa
 }
 
 function client(apiUrl: string, more: { retries?: number; timeoutMs?: number; privateKey?: string; onRequest?: (e: VonageRequestEvent) => void } = {}) {
-  return VonageClient.create({ applicationId: APP_ID, privateKey: more.privateKey ?? keys.privateKey, apiUrl, timeoutMs: more.timeoutMs ?? 5000, retries: more.retries ?? 2, onRequest: more.onRequest });
+  return VonageClient.create({
+    applicationId: APP_ID,
+    privateKey: more.privateKey ?? keys.privateKey,
+    apiUrl,
+    timeoutMs: more.timeoutMs ?? 5000,
+    retries: more.retries ?? 2,
+    onRequest: more.onRequest,
+  });
 }
 
 t.test('the fake validates against the spec: it refuses what Vonage would', async (t) => {
@@ -58,7 +69,12 @@ t.test('the fake validates against the spec: it refuses what Vonage would', asyn
   t.not(spec.check(update.route, undefined).length, 0, 'body required');
   const create = spec.match('POST', '/v1/calls');
   if ('error' in create) return t.fail(create.error);
-  const ok = { to: [{ type: 'phone', number: '447700900001' }], from: { type: 'phone', number: '447700900000' }, ncco: [{ action: 'talk', text: 'x' }], event_url: ['https://gw.example.com/webhooks/event'] };
+  const ok = {
+    to: [{ type: 'phone', number: '447700900001' }],
+    from: { type: 'phone', number: '447700900000' },
+    ncco: [{ action: 'talk', text: 'x' }],
+    event_url: ['https://gw.example.com/webhooks/event'],
+  };
   t.same(spec.check(create.route, ok), []);
   t.not(spec.check(create.route, { ...ok, to: [{ type: 'phone', number: 'abc' }] }).length, 0, 'bad number refused');
   t.not(spec.check(create.route, { ...ok, to: [{ type: 'fax', number: '447700900001' }] }).length, 0, 'discriminator: unknown endpoint type refused');
@@ -76,21 +92,34 @@ t.test('each operation reaches the fake with a spec-valid body and a valid RS256
   await c.transfer(CALL_UUID, TRANSFER_NCCO);
   await c.sendDtmf(CALL_UUID, '12*#');
   await c.talk(CALL_UUID, 'Hello there', 'en-GB');
-  const created = await c.createCall({ to: '447700900001', from: '447700900000', ncco: [{ action: 'talk', text: 'hi' }], eventUrl: ['https://gw.example.com/webhooks/event'] });
-  t.same(f.requests.map((r) => [r.method, r.path, r.op, r.status]), [
-    ['PUT', `/v1/calls/${CALL_UUID}`, 'updateCall', 204],
-    ['PUT', `/v1/calls/${CALL_UUID}`, 'updateCall', 204],
-    ['PUT', `/v1/calls/${CALL_UUID}/dtmf`, 'startDTMF', 200],
-    ['PUT', `/v1/calls/${CALL_UUID}/talk`, 'startTalk', 200],
-    ['POST', '/v1/calls', 'createCall', 201],
-  ]);
+  const created = await c.createCall({
+    to: '447700900001',
+    from: '447700900000',
+    ncco: [{ action: 'talk', text: 'hi' }],
+    eventUrl: ['https://gw.example.com/webhooks/event'],
+  });
+  t.same(
+    f.requests.map((r) => [r.method, r.path, r.op, r.status]),
+    [
+      ['PUT', `/v1/calls/${CALL_UUID}`, 'updateCall', 204],
+      ['PUT', `/v1/calls/${CALL_UUID}`, 'updateCall', 204],
+      ['PUT', `/v1/calls/${CALL_UUID}/dtmf`, 'startDTMF', 200],
+      ['PUT', `/v1/calls/${CALL_UUID}/talk`, 'startTalk', 200],
+      ['POST', '/v1/calls', 'createCall', 201],
+    ],
+  );
   const req = (i: number) => must(f.requests[i], `request ${i + 1}`);
   const [hangup, transfer, dtmf, talk, post] = [req(0), req(1), req(2), req(3), req(4)];
   t.same(hangup.body, { action: 'hangup' });
   t.same(transfer.body, { action: 'transfer', destination: { type: 'ncco', ncco: TRANSFER_NCCO } });
   t.same(dtmf.body, { digits: '12*#' });
   t.same(talk.body, { text: 'Hello there', language: 'en-GB' });
-  t.same(post.body, { to: [{ type: 'phone', number: '447700900001' }], from: { type: 'phone', number: '447700900000' }, ncco: [{ action: 'talk', text: 'hi' }], event_url: ['https://gw.example.com/webhooks/event'] });
+  t.same(post.body, {
+    to: [{ type: 'phone', number: '447700900001' }],
+    from: { type: 'phone', number: '447700900000' },
+    ncco: [{ action: 'talk', text: 'hi' }],
+    event_url: ['https://gw.example.com/webhooks/event'],
+  });
   t.equal(created.uuid, (post.answer as { uuid: string }).uuid, 'createCall returns the uuid Vonage answered');
   t.match(created.conversationUuid, /^CON-/);
   const now = Date.now() / 1000;
@@ -100,7 +129,16 @@ t.test('each operation reaches the fake with a spec-valid body and a valid RS256
     t.ok(Number(r.claims?.exp) > now, 'exp in the future');
   }
   t.equal(new Set(f.requests.map((r) => r.claims?.jti)).size, 5, 'a fresh jti per request');
-  t.same(events.map((e) => [e.op, e.status, e.attempt]), [['hangup', 204, 0], ['transfer', 204, 0], ['dtmf', 200, 0], ['talk', 200, 0], ['createCall', 201, 0]]);
+  t.same(
+    events.map((e) => [e.op, e.status, e.attempt]),
+    [
+      ['hangup', 204, 0],
+      ['transfer', 204, 0],
+      ['dtmf', 200, 0],
+      ['talk', 200, 0],
+      ['createCall', 201, 0],
+    ],
+  );
 
   // The key may be given as a file path too.
   const c2 = await client(f.url, { privateKey: keyFile });
@@ -110,7 +148,11 @@ t.test('each operation reaches the fake with a spec-valid body and a valid RS256
 
 t.test('the fake refuses bad tokens and bodies, and the client reports VONAGE_API_FAILED', async (t) => {
   const f = await fake(t);
-  const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const other = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   const wrongKey = await client(f.url, { privateKey: other.privateKey });
   const e1 = await wrongKey.hangup(CALL_UUID).catch((e: unknown) => e);
   t.ok(e1 instanceof VonageApiError);
@@ -125,8 +167,28 @@ t.test('the fake refuses bad tokens and bodies, and the client reports VONAGE_AP
   t.match(await c.sendDtmf(CALL_UUID, '12x').catch((e: unknown) => e), { code: 'VONAGE_API_FAILED', status: 0 });
   // Only the uuid format goes into a path: `.` and `..` would become `PUT /v1/calls/` and `PUT /v1/` once the URL is
   // normalised; anything with `/`, `%`, or not a uuid at all is refused before a request (and its JWT) is built.
-  for (const bad of ['.', '..', '../../v1/calls', './', '%2e%2e', '..%2F', 'a/b', `${CALL_UUID}/..`, `${CALL_UUID}/talk`, `${CALL_UUID}.`, `${CALL_UUID}%00`, `${CALL_UUID} `, 'call-1', '', CALL_UUID.replace(/-/g, '')]) {
-    t.match(await c.hangup(bad).catch((e: unknown) => e), { code: 'VONAGE_API_FAILED', status: 0, message: /call uuid must be a UUID/ }, `hangup ${JSON.stringify(bad)} refused`);
+  for (const bad of [
+    '.',
+    '..',
+    '../../v1/calls',
+    './',
+    '%2e%2e',
+    '..%2F',
+    'a/b',
+    `${CALL_UUID}/..`,
+    `${CALL_UUID}/talk`,
+    `${CALL_UUID}.`,
+    `${CALL_UUID}%00`,
+    `${CALL_UUID} `,
+    'call-1',
+    '',
+    CALL_UUID.replace(/-/g, ''),
+  ]) {
+    t.match(
+      await c.hangup(bad).catch((e: unknown) => e),
+      { code: 'VONAGE_API_FAILED', status: 0, message: /call uuid must be a UUID/ },
+      `hangup ${JSON.stringify(bad)} refused`,
+    );
     t.match(await c.transfer(bad, TRANSFER_NCCO).catch((e: unknown) => e), { status: 0 }, `transfer ${JSON.stringify(bad)} refused`);
     t.match(await c.sendDtmf(bad, '1').catch((e: unknown) => e), { status: 0 }, `dtmf ${JSON.stringify(bad)} refused`);
     t.match(await c.talk(bad, 'hi').catch((e: unknown) => e), { status: 0 }, `talk ${JSON.stringify(bad)} refused`);
@@ -141,7 +203,11 @@ t.test('retries 429/503 (bounded, Retry-After honoured), never 500 or 401', asyn
   const c = await client(f.url, { retries: 2 });
   f.cue(429, 2, { retryAfterS: 0 });
   await c.hangup(CALL_UUID);
-  t.same(f.requests.map((r) => r.status), [429, 429, 204], 'two 429s then success');
+  t.same(
+    f.requests.map((r) => r.status),
+    [429, 429, 204],
+    'two 429s then success',
+  );
   f.cue(503, 5, { op: 'startDTMF' });
   t.match(await c.sendDtmf(CALL_UUID, '1').catch((e: unknown) => e), { code: 'VONAGE_API_FAILED', status: 503 });
   t.equal(f.requests.filter((r) => r.op === 'startDTMF').length, 3, 'first attempt + 2 retries, then give up');
@@ -149,7 +215,11 @@ t.test('retries 429/503 (bounded, Retry-After honoured), never 500 or 401', asyn
   t.match(await c.hangup(CALL_UUID).catch((e: unknown) => e), { status: 500 });
   f.cue(401, 1);
   t.match(await c.hangup(CALL_UUID).catch((e: unknown) => e), { status: 401 });
-  t.same(f.requests.slice(-2).map((r) => r.status), [500, 401], 'one attempt each');
+  t.same(
+    f.requests.slice(-2).map((r) => r.status),
+    [500, 401],
+    'one attempt each',
+  );
 });
 
 t.test('timeout: a Vonage that never answers fails the request, bounded', async (t) => {
@@ -163,8 +233,14 @@ t.test('timeout: a Vonage that never answers fails the request, bounded', async 
 
 t.test('a bad key is VONAGE_NOT_CONFIGURED at start, and the message holds no key', async (t) => {
   await t.rejects(client('https://api.nexmo.com', { privateKey: join(dir, 'missing.key') }), { code: 'VONAGE_NOT_CONFIGURED' });
-  await t.rejects(client('https://api.nexmo.com', { privateKey: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' }), { code: 'VONAGE_NOT_CONFIGURED' });
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  await t.rejects(client('https://api.nexmo.com', { privateKey: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' }), {
+    code: 'VONAGE_NOT_CONFIGURED',
+  });
+  const ec = generateKeyPairSync('ec', {
+    namedCurve: 'P-256',
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   const err = await client('https://api.nexmo.com', { privateKey: ec.privateKey }).catch((e: unknown) => e);
   t.match(err, { code: 'VONAGE_NOT_CONFIGURED', message: /RSA key is needed/ });
   t.notMatch(String((err as Error).message), /BEGIN/);
@@ -177,7 +253,18 @@ t.test('region_url: Vonage hosts and the configured host are used; anything else
   t.same(resolveApiUrl(undefined, def), { apiUrl: def });
   t.same(resolveApiUrl('https://api-us-3.vonage.com', def), { apiUrl: 'https://api-us-3.vonage.com' });
   t.same(resolveApiUrl('https://api-eu-1.nexmo.com/', def), { apiUrl: 'https://api-eu-1.nexmo.com' });
-  for (const bad of ['https://evil.example.com', 'http://api-us-3.vonage.com', 'https://vonage.com.evil.io', 'https://evilvonage.com', 'https://user:pw@api.nexmo.com', 'https://api.nexmo.com/v1/x', 'https://api.nexmo.com?x=1', 'not a url', 'https://vonage.com', 42]) {
+  for (const bad of [
+    'https://evil.example.com',
+    'http://api-us-3.vonage.com',
+    'https://vonage.com.evil.io',
+    'https://evilvonage.com',
+    'https://user:pw@api.nexmo.com',
+    'https://api.nexmo.com/v1/x',
+    'https://api.nexmo.com?x=1',
+    'not a url',
+    'https://vonage.com',
+    42,
+  ]) {
     const r = resolveApiUrl(bad, def);
     t.equal(r.apiUrl, def, `${String(bad)} → default`);
     t.ok(r.rejected, `${String(bad)} refused`);
@@ -185,7 +272,13 @@ t.test('region_url: Vonage hosts and the configured host are used; anything else
   t.same(resolveApiUrl('https://api.nexmo.com:443', def), { apiUrl: def }, 'the https port spelt out is the same origin');
   t.same(resolveApiUrl('http://127.0.0.1:8888/', 'http://127.0.0.1:8888'), { apiUrl: 'http://127.0.0.1:8888' }, 'the operator-configured origin is trusted');
   // The origin, not the host: another port of the operator's host, or of a Vonage host, is another service.
-  for (const [bad, base] of [['http://127.0.0.1:9999', 'http://127.0.0.1:8888'], ['https://127.0.0.1:8888', 'http://127.0.0.1:8888'], ['https://api.nexmo.com:8443', def], ['https://api-us-3.vonage.com:8443', def], ['http://api.nexmo.com', def]] as Array<[string, string]>) {
+  for (const [bad, base] of [
+    ['http://127.0.0.1:9999', 'http://127.0.0.1:8888'],
+    ['https://127.0.0.1:8888', 'http://127.0.0.1:8888'],
+    ['https://api.nexmo.com:8443', def],
+    ['https://api-us-3.vonage.com:8443', def],
+    ['http://api.nexmo.com', def],
+  ] as Array<[string, string]>) {
     const r = resolveApiUrl(bad, base);
     t.equal(r.apiUrl, base, `${bad} (default ${base}) → default`);
     t.ok(r.rejected, `${bad} refused: ${r.rejected}`);
@@ -210,7 +303,9 @@ t.test('region_url: Vonage hosts and the configured host are used; anything else
 /** Answer webhook → NCCO → raw leg with the NCCO headers flattened into the handshake, as Vonage does. */
 async function answeredLeg(gatewayUrl: string, uuid: string, regionUrl: string) {
   const q = new URLSearchParams({ uuid, conversation_uuid: `CON-${uuid}`, from: '447700900001', to: '447700900000', region_url: regionUrl });
-  const ncco = (await (await fetch(`${gatewayUrl}/webhooks/answer?${q}`)).json()) as Array<{ endpoint: Array<{ uri: string; headers: Record<string, string> }> }>;
+  const ncco = (await (await fetch(`${gatewayUrl}/webhooks/answer?${q}`)).json()) as Array<{
+    endpoint: Array<{ uri: string; headers: Record<string, string> }>;
+  }>;
   const ep = must(must(ncco[0]).endpoint[0]);
   const leg = await openRawLeg(ep.uri);
   leg.handshake('audio/l16;rate=16000', ep.headers);
@@ -219,7 +314,7 @@ async function answeredLeg(gatewayUrl: string, uuid: string, regionUrl: string) 
 
 const press = (leg: Awaited<ReturnType<typeof openRawLeg>>, digit: string) => leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit, duration: 120 }));
 
-t.test('end to end: bot transfer, dtmf and hangup go over REST to the call region (here VONAGE_API_URL\'s origin)', async (t) => {
+t.test("end to end: bot transfer, dtmf and hangup go over REST to the call region (here VONAGE_API_URL's origin)", async (t) => {
   const home = await fake(t);
   const g = await startGateway(t, {
     VONAGE_APPLICATION_ID: APP_ID,
@@ -252,15 +347,23 @@ t.test('end to end: bot transfer, dtmf and hangup go over REST to the call regio
   const played = g.logs.findIndex((l) => l.msg === 'reply played');
   const hung = g.logs.findIndex((l) => l.msg === 'vonage hangup done');
   t.ok(played >= 0 && hung > played, 'hangup only after the goodbye had played');
-  t.notOk(g.logs.some((l) => l.msg.startsWith('region_url ignored')), 'the configured origin is not warned about');
+  t.notOk(
+    g.logs.some((l) => l.msg.startsWith('region_url ignored')),
+    'the configured origin is not warned about',
+  );
   t.equal(home.requests.filter((r) => r.status >= 300).length, 0, 'every request was valid');
 });
 
-t.test('end to end: a region_url on another port of VONAGE_API_URL\'s host gets nothing (the JWT stays home)', async (t) => {
+t.test("end to end: a region_url on another port of VONAGE_API_URL's host gets nothing (the JWT stays home)", async (t) => {
   const home = await fake(t);
   const other = await fake(t);
   t.equal(new URL(other.url).hostname, new URL(home.url).hostname, 'same host, another port');
-  const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url, BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
+  const g = await startGateway(t, {
+    VONAGE_APPLICATION_ID: APP_ID,
+    VONAGE_PRIVATE_KEY: keyFile,
+    VONAGE_API_URL: home.url,
+    BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js',
+  });
   const { leg } = await answeredLeg(g.url, CALL_UUID, other.url);
   press(leg, '2');
   await until(() => home.accepted('startDTMF').length === 1, 10000, 'dtmf');
@@ -273,12 +376,21 @@ t.test('end to end: a region_url on another port of VONAGE_API_URL\'s host gets 
 
 t.test('end to end: a foreign region_url is ignored with a warning; REST failures are counted, never fatal', async (t) => {
   const home = await fake(t);
-  const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keys.privateKey, VONAGE_API_URL: home.url, VONAGE_API_RETRIES: '0', BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
+  const g = await startGateway(t, {
+    VONAGE_APPLICATION_ID: APP_ID,
+    VONAGE_PRIVATE_KEY: keys.privateKey,
+    VONAGE_API_URL: home.url,
+    VONAGE_API_RETRIES: '0',
+    BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js',
+  });
   const { leg } = await answeredLeg(g.url, CALL_UUID, 'https://evil.example.com');
   home.cue(500, 1, { op: 'startDTMF' });
   press(leg, '2');
   await untilLog(g, (l) => l.msg.startsWith('vonage dtmf failed'), 10000, 'dtmf failure');
-  t.ok(g.logs.some((l) => l.msg.startsWith('region_url ignored') && l.level === 40), 'warned');
+  t.ok(
+    g.logs.some((l) => l.msg.startsWith('region_url ignored') && l.level === 40),
+    'warned',
+  );
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_adapter_errors_total{stage="vonage",code="VONAGE_API_FAILED"}'), 1);
   t.equal(metricValue(m, 'gateway_vonage_requests_total{op="dtmf",status="500"}'), 1, 'each REST attempt is counted by op and status');
@@ -310,7 +422,12 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
 
 t.test('vgw call: a real child process POSTs /v1/calls pointing Vonage at the answer webhook; the call is then served like an inbound one', async (t) => {
   const home = await fake(t);
-  const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url, BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
+  const g = await startGateway(t, {
+    VONAGE_APPLICATION_ID: APP_ID,
+    VONAGE_PRIVATE_KEY: keyFile,
+    VONAGE_API_URL: home.url,
+    BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js',
+  });
   const env = { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url };
   const r = await runCli(['call', '--to', '+447700900001', '--from', '447700900000', '--url', g.url], env);
   t.equal(r.code, 0, r.stderr);
@@ -328,7 +445,10 @@ t.test('vgw call: a real child process POSTs /v1/calls pointing Vonage at the an
 
   // Vonage's side when the callee answers: GET the answer URL with the call's real uuid, connect the returned NCCO.
   const q = new URLSearchParams({ uuid, conversation_uuid: 'CON-out', from: '447700900000', to: '447700900001', region_url: home.url });
-  const ncco = (await (await fetch(`${body.answer_url[0]}?${q}`)).json()) as Array<{ action: string; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }>;
+  const ncco = (await (await fetch(`${body.answer_url[0]}?${q}`)).json()) as Array<{
+    action: string;
+    endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }>;
+  }>;
   t.ok(validateNcco(ncco), `NCCO valid per the NCCO schema ${JSON.stringify(validateNcco.errors)}`);
   const ep = must(must(ncco[0]).endpoint[0]);
   t.equal(ep.uri.split('?')[0], `${g.gw.config.publicWsUrl}/socket`, "the websocket is the gateway's");
@@ -343,13 +463,21 @@ t.test('vgw call: a real child process POSTs /v1/calls pointing Vonage at the an
 
 t.test('vgw call --inline-ncco: the connect NCCO in the request, with a reference for the uuid', async (t) => {
   const home = await fake(t);
-  const g = await startGateway(t, { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url, BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js' });
+  const g = await startGateway(t, {
+    VONAGE_APPLICATION_ID: APP_ID,
+    VONAGE_PRIVATE_KEY: keyFile,
+    VONAGE_API_URL: home.url,
+    BOT_ADAPTER: './dist/test/fixtures/call-actions-bot.js',
+  });
   const env = { VONAGE_APPLICATION_ID: APP_ID, VONAGE_PRIVATE_KEY: keyFile, VONAGE_API_URL: home.url };
   const r = await runCli(['call', '--to', '+447700900001', '--from', '447700900000', '--url', g.url, '--inline-ncco'], env);
   t.equal(r.code, 0, r.stderr);
   const post = home.accepted('createCall');
   t.equal(post.length, 1);
-  const body = must(post[0]).body as { event_url: string[]; ncco: Array<{ action: string; eventUrl: string[]; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }> };
+  const body = must(post[0]).body as {
+    event_url: string[];
+    ncco: Array<{ action: string; eventUrl: string[]; endpoint: Array<{ uri: string; 'content-type': string; headers: Record<string, string> }> }>;
+  };
   t.same(body.event_url, [`${g.url}/webhooks/event`]);
   t.ok(validateNcco(body.ncco), `NCCO valid per the NCCO schema ${JSON.stringify(validateNcco.errors)}`);
   const ep = must(must(body.ncco[0]).endpoint[0]);
@@ -380,5 +508,9 @@ t.test('vgw call: usage and configuration errors', async (t) => {
   const refused = await runCli(['call', '--to', '447700900001'], env);
   t.equal(refused.code, 1);
   t.match(refused.stderr, /HTTP 401/);
-  t.same(must(home.requests[0]).body && (must(home.requests[0]).body as { random_from_number?: boolean }).random_from_number, true, 'no --from: a random application number');
+  t.same(
+    must(home.requests[0]).body && (must(home.requests[0]).body as { random_from_number?: boolean }).random_from_number,
+    true,
+    'no --from: a random application number',
+  );
 });

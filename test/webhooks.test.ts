@@ -13,13 +13,18 @@ const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? A
 const ajv = new (Ajv as unknown as new (o: object) => import('ajv').default)({ allErrors: true, strict: false, validateFormats: false });
 const validateNcco = ajv.compile(schema);
 
-const answerQuery = 'uuid=63f61863-4a51-4f6b-86e1-46edebcf9356&conversation_uuid=CON-f972836a-550f-45fa-956c-12a2ab5b7d22&from=447700900001&to=447700900000&region_url=https%3A%2F%2Fapi-us-3.vonage.com';
+const answerQuery =
+  'uuid=63f61863-4a51-4f6b-86e1-46edebcf9356&conversation_uuid=CON-f972836a-550f-45fa-956c-12a2ab5b7d22&from=447700900001&to=447700900000&region_url=https%3A%2F%2Fapi-us-3.vonage.com';
 
 t.test('answer webhook: GET and POST give a schema-valid connect NCCO for this gateway', async (t) => {
   const g = await startGateway(t, { AUDIO_RATE: '8000' });
   for (const res of [
     await fetch(`${g.url}/webhooks/answer?${answerQuery}`),
-    await fetch(`${g.url}/webhooks/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Object.fromEntries(new URLSearchParams(answerQuery))) }),
+    await fetch(`${g.url}/webhooks/answer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(Object.fromEntries(new URLSearchParams(answerQuery))),
+    }),
   ]) {
     t.equal(res.status, 200);
     t.match(res.headers.get('content-type'), /^application\/json/);
@@ -35,7 +40,13 @@ t.test('answer webhook: GET and POST give a schema-valid connect NCCO for this g
     t.equal(ep.type, 'websocket');
     t.equal(ep['content-type'], 'audio/l16;rate=8000');
     t.match(String(ep.uri), new RegExp(`^ws://localhost:${g.port}/socket\\?uuid=63f61863`));
-    t.same(ep.headers, { uuid: '63f61863-4a51-4f6b-86e1-46edebcf9356', conversation_uuid: 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22', from: '447700900001', to: '447700900000', region_url: 'https://api-us-3.vonage.com' });
+    t.same(ep.headers, {
+      uuid: '63f61863-4a51-4f6b-86e1-46edebcf9356',
+      conversation_uuid: 'CON-f972836a-550f-45fa-956c-12a2ab5b7d22',
+      from: '447700900001',
+      to: '447700900000',
+      region_url: 'https://api-us-3.vonage.com',
+    });
   }
 });
 
@@ -63,7 +74,11 @@ t.test('malformed webhooks get 4xx with a JSON reason, never 500', async (t) => 
     ['/webhooks/answer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[1,2]' }, 400],
     ['/webhooks/answer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"uuid":{"a":1}}' }, 400],
     ['/webhooks/answer', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'uuid=1' }, 415],
-    ['/webhooks/answer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uuid: 'a', pad: 'x'.repeat(100000) }) }, 413],
+    [
+      '/webhooks/answer',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ uuid: 'a', pad: 'x'.repeat(100000) }) },
+      413,
+    ],
     ['/webhooks/answer', { method: 'PUT', body: '{}' }, 405],
     ['/webhooks/answer?uuid=' + encodeURIComponent('<script>'), undefined, 400],
     ['/webhooks/event', { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'null' }, 400],
@@ -91,7 +106,15 @@ t.test('event webhook: every status and event type is understood, counted and an
     const res = await fetch(`${g.url}/webhooks/event`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ status, uuid: 'phone-leg', conversation_uuid: 'CON-9', from: '447700900001', to: '447700900000', direction: 'inbound', timestamp: new Date().toISOString() }),
+      body: JSON.stringify({
+        status,
+        uuid: 'phone-leg',
+        conversation_uuid: 'CON-9',
+        from: '447700900001',
+        to: '447700900000',
+        direction: 'inbound',
+        timestamp: new Date().toISOString(),
+      }),
     });
     t.equal(res.status, 204, `${status} of a phone leg → 204`);
   }
@@ -120,9 +143,13 @@ t.test('event webhook: every status and event type is understood, counted and an
   const get = await fetch(`${g.url}/webhooks/event?status=answered&uuid=phone-leg&conversation_uuid=CON-9`);
   t.equal(get.status, 204, 'GET events work too');
   const m = await g.metrics();
-  for (const s of CALL_STATUSES) t.equal(metricValue(m, `gateway_webhook_events_total{status="${s}"}`), s === 'failed' || s === 'unanswered' ? 2 : s === 'answered' ? 2 : 1, `counted ${s}`);
+  for (const s of CALL_STATUSES)
+    t.equal(metricValue(m, `gateway_webhook_events_total{status="${s}"}`), s === 'failed' || s === 'unanswered' ? 2 : s === 'answered' ? 2 : 1, `counted ${s}`);
   for (const [kind] of nonStatus) t.equal(metricValue(m, `gateway_webhook_events_total{status="${kind}"}`), 1, `counted ${kind}`);
-  t.ok(g.logs.some((l) => l.msg === 'vonage event' && l.status === 'ringing' && l.call === 'phone-leg'), 'logged with the call uuid');
+  t.ok(
+    g.logs.some((l) => l.msg === 'vonage event' && l.status === 'ringing' && l.call === 'phone-leg'),
+    'logged with the call uuid',
+  );
 });
 
 t.test('event webhook correlates with the live leg; completed closes it', async (t) => {
@@ -136,8 +163,15 @@ t.test('event webhook correlates with the live leg; completed closes it', async 
     body: JSON.stringify({ status: 'answered', uuid: 'ws-leg-uuid', conversation_uuid: 'CON-live', headers: { uuid: 'live-1' } }),
   });
   t.equal(res.status, 204);
-  t.ok(g.logs.some((l) => l.msg === 'vonage event' && l.live === true && l.call === 'live-1' && l.leg !== undefined), 'logged on the live call');
-  await fetch(`${g.url}/webhooks/event`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'completed', uuid: 'live-1', conversation_uuid: 'CON-live' }) });
+  t.ok(
+    g.logs.some((l) => l.msg === 'vonage event' && l.live === true && l.call === 'live-1' && l.leg !== undefined),
+    'logged on the live call',
+  );
+  await fetch(`${g.url}/webhooks/event`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ status: 'completed', uuid: 'live-1', conversation_uuid: 'CON-live' }),
+  });
   const closed = await leg.closed;
   t.equal(closed.code, 1000);
   t.match(closed.reason, /completed/);
@@ -167,7 +201,16 @@ t.test('health, readiness, metrics; drain turns readiness off and refuses new ca
   const ready = await fetch(`${g.url}/readyz`);
   t.equal(ready.status, 200);
   const m = await g.metrics();
-  for (const name of ['gateway_active_calls', 'gateway_frames_in_total', 'gateway_frames_out_total', 'gateway_jitter_underruns_total', 'gateway_pacer_late_sends_total', 'gateway_turn_latency_seconds_bucket', 'gateway_bot_first_text_latency_seconds_bucket', 'gateway_tts_first_audio_latency_seconds_bucket']) {
+  for (const name of [
+    'gateway_active_calls',
+    'gateway_frames_in_total',
+    'gateway_frames_out_total',
+    'gateway_jitter_underruns_total',
+    'gateway_pacer_late_sends_total',
+    'gateway_turn_latency_seconds_bucket',
+    'gateway_bot_first_text_latency_seconds_bucket',
+    'gateway_tts_first_audio_latency_seconds_bucket',
+  ]) {
     t.match(m, new RegExp(`^${name}`, 'm'), `exports ${name}`);
   }
   // Labelled by adapter: declared from the start, samples appear with the first observation.

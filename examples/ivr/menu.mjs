@@ -61,7 +61,11 @@ export function menuGrammar(menu = MENU) {
  * @returns {MenuOption | undefined}
  */
 export function chooseOption(text, menu = MENU) {
-  let said = ` ${String(text).toLowerCase().replace(/[^a-z0-9 ]/g, ' ').replace(/\s+/g, ' ').trim()} `;
+  let said = ` ${String(text)
+    .toLowerCase()
+    .replace(/[^a-z0-9 ]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()} `;
   const hits = menu.filter((o) => [...o.words, DIGIT_WORDS[/** @type {keyof typeof DIGIT_WORDS} */ (o.key)], o.key].some((w) => w && said.includes(` ${w} `)));
   if (hits.length !== 1) return undefined;
   // Take away every menu phrase (longest first); anything left is not menu speech.

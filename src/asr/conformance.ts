@@ -176,15 +176,24 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
   let n = 0;
 
   const shapeOk =
-    !!a && typeof a.name === 'string' && a.name.length > 0 && typeof a.start === 'function' && !!a.capabilities &&
-    typeof a.capabilities.interim === 'boolean' && Array.isArray(a.capabilities.sampleRatesHz);
+    !!a &&
+    typeof a.name === 'string' &&
+    a.name.length > 0 &&
+    typeof a.start === 'function' &&
+    !!a.capabilities &&
+    typeof a.capabilities.interim === 'boolean' &&
+    Array.isArray(a.capabilities.sampleRatesHz);
   check('adapter shape: name, capabilities {interim, sampleRatesHz}, start()', shapeOk, shapeOk ? a.name : 'missing or mistyped members');
   if (!shapeOk) return checks;
 
   const declared = a.capabilities.sampleRatesHz.filter((r) => (SUPPORTED_RATES as readonly number[]).includes(r));
   // The gateway hands every adapter frames at the leg rate, whatever it declares natively: test all rates by default.
   const rates = o.ratesHz ?? SUPPORTED_RATES;
-  check('declared sample rates are ones the gateway uses', declared.length === a.capabilities.sampleRatesHz.length, `declared ${a.capabilities.sampleRatesHz.join(', ')}`);
+  check(
+    'declared sample rates are ones the gateway uses',
+    declared.length === a.capabilities.sampleRatesHz.length,
+    `declared ${a.capabilities.sampleRatesHz.join(', ')}`,
+  );
 
   async function open(rateHz: number): Promise<{ stream: AsrStream; ctl: AbortController; log: EventLog } | string> {
     const ctl = new AbortController();
@@ -227,7 +236,8 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
     } catch (err) {
       check(name, false, `endOfSpeech() threw: ${(err as Error).message}`);
     }
-    const final = (await s.log.waitFor((e) => e.type === 'final' && typeof e.text === 'string' && e.text.trim().length > 0, finalTimeoutMs)) as Extract<AsrEvent, { type: 'final' }> | undefined;
+    const final = (await s.log.waitFor((e) => e.type === 'final' && typeof e.text === 'string' && e.text.trim().length > 0, finalTimeoutMs)) as
+      Extract<AsrEvent, { type: 'final' }> | undefined;
     let closeErr: string | undefined;
     try {
       s.stream.close();
@@ -239,7 +249,14 @@ export async function runAsrConformance(o: AsrConformanceOptions): Promise<Confo
     const ended = await s.log.waitEnd(EVENT_END_TIMEOUT_MS);
     s.ctl.abort();
     const textOk = !final || !o.expectText || o.expectText.test(final.text);
-    const problems = [threw, closeErr, ...s.log.problems, final ? undefined : `no final within ${finalTimeoutMs} ms`, textOk ? undefined : `final "${final?.text}" does not match ${o.expectText}`, ended ? undefined : 'events did not end after close()'].filter(Boolean);
+    const problems = [
+      threw,
+      closeErr,
+      ...s.log.problems,
+      final ? undefined : `no final within ${finalTimeoutMs} ms`,
+      textOk ? undefined : `final "${final?.text}" does not match ${o.expectText}`,
+      ended ? undefined : 'events did not end after close()',
+    ].filter(Boolean);
     check(name, problems.length === 0, problems.length ? problems.join('; ') : `final: "${final?.text}"`);
   }
 

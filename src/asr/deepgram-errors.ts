@@ -71,6 +71,7 @@ export function classifyDeepgramClose(code: number, reason: string): DeepgramErr
   if (code === 1000) return { code: 'DEEPGRAM_STREAM_ENDED', message, recoverable: true };
   if ((code === 1008 || code === 1002) && /DATA-/.test(reason)) return { code: 'DEEPGRAM_BAD_AUDIO', message, recoverable: false };
   if (code === 1009) return { code: 'DEEPGRAM_MESSAGE_TOO_BIG', message, recoverable: false };
-  if (code === 1011) return /NET-/.test(reason) ? { code: 'DEEPGRAM_NET_TIMEOUT', message, recoverable: true } : { code: 'DEEPGRAM_SERVER_ERROR', message, recoverable: true };
+  if (code === 1011)
+    return /NET-/.test(reason) ? { code: 'DEEPGRAM_NET_TIMEOUT', message, recoverable: true } : { code: 'DEEPGRAM_SERVER_ERROR', message, recoverable: true };
   return { code: 'DEEPGRAM_CONNECTION_LOST', message, recoverable: true };
 }

@@ -174,7 +174,16 @@ class DeepgramAsrStream implements AsrStream {
   }
 
   private startAttempt(): void {
-    const a: Attempt = { id: ++this.attempts, socket: undefined, open: false, baseByte: this.replay.start, closeCode: undefined, closeReason: '', errorMessage: undefined, settled: false };
+    const a: Attempt = {
+      id: ++this.attempts,
+      socket: undefined,
+      open: false,
+      baseByte: this.replay.start,
+      closeCode: undefined,
+      closeReason: '',
+      errorMessage: undefined,
+      settled: false,
+    };
     this.current = a;
     this.resetUtterance();
     const c = this.config;
@@ -353,7 +362,9 @@ class DeepgramAsrStream implements AsrStream {
 
 let sdkPromise: Promise<Sdk> | undefined;
 function loadDeepgramSdk(): Promise<Sdk> {
-  sdkPromise ??= import('@deepgram/sdk').then((m) => ((m as unknown as { default?: Sdk }).default?.DeepgramClient ? (m as unknown as { default: Sdk }).default : m));
+  sdkPromise ??= import('@deepgram/sdk').then((m) =>
+    (m as unknown as { default?: Sdk }).default?.DeepgramClient ? (m as unknown as { default: Sdk }).default : m,
+  );
   return sdkPromise;
 }
 

@@ -142,7 +142,8 @@ class FallbackStream implements AsrStream {
       const pending = this.ring.pending();
       this.innerBasePos = this.ring.end - pending.length;
       try {
-        for (let off = 0; off < pending.length; off += this.frameBytes) stream.write(pending.subarray(off, Math.min(pending.length, off + this.frameBytes)), performance.now());
+        for (let off = 0; off < pending.length; off += this.frameBytes)
+          stream.write(pending.subarray(off, Math.min(pending.length, off + this.frameBytes)), performance.now());
       } catch (err) {
         // Failed on the replay: this adapter is out as well; the loop moves on to the next.
         this.releaseInner();
@@ -151,7 +152,13 @@ class FallbackStream implements AsrStream {
         continue;
       }
       if (from !== undefined) {
-        this.events.push({ type: 'failover', from, to: adapter.name, reason: last ? `${last.code}: ${last.message}` : 'failed', replayedMs: Math.round(pending.length / this.bytesPerMs) });
+        this.events.push({
+          type: 'failover',
+          from,
+          to: adapter.name,
+          reason: last ? `${last.code}: ${last.message}` : 'failed',
+          replayedMs: Math.round(pending.length / this.bytesPerMs),
+        });
       }
       void this.pump(stream);
       return undefined;
@@ -237,4 +244,3 @@ export function createFallbackAsr(adapters: readonly AsrAdapter[], opts: Fallbac
     },
   };
 }
-

@@ -108,7 +108,11 @@ export function createGoogleAsr(ctx: AdapterContext, overrides: GoogleAsrOverrid
       if (!client) {
         client = createSpeechClient(clientSettings);
         client.then(
-          () => ctx.logger.info({ endpoint: clientSettings.endpoint || 'speech.googleapis.com', model: streamSettings.model || '(default)' }, 'google speech client ready'),
+          () =>
+            ctx.logger.info(
+              { endpoint: clientSettings.endpoint || 'speech.googleapis.com', model: streamSettings.model || '(default)' },
+              'google speech client ready',
+            ),
           () => (client = undefined), // let the next call try again
         );
       }

@@ -144,7 +144,11 @@ class MicrosoftAsrStream implements AsrStream {
     // Replay what no final has covered yet, before any new audio.
     let replayed = 0;
     for (const c of this.replay.pending()) {
-      push.write(c.byteOffset === 0 && c.byteLength === c.buffer.byteLength ? (c.buffer as ArrayBuffer) : (c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength) as ArrayBuffer));
+      push.write(
+        c.byteOffset === 0 && c.byteLength === c.buffer.byteLength
+          ? (c.buffer as ArrayBuffer)
+          : (c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength) as ArrayBuffer),
+      );
       replayed += c.length;
     }
     this.current = a;

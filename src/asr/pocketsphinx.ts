@@ -452,7 +452,11 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
       if (!ticket) {
         s.close(); // never launched: frees its resampler
         refusals.note();
-        throw new AdapterError('ASR_OVER_BUDGET', `local ASR over budget (${budget.maxProcesses} recognisers, LOCAL_ASR_MAX_PROCESSES): this call goes on without ASR`, { recoverable: false });
+        throw new AdapterError(
+          'ASR_OVER_BUDGET',
+          `local ASR over budget (${budget.maxProcesses} recognisers, LOCAL_ASR_MAX_PROCESSES): this call goes on without ASR`,
+          { recoverable: false },
+        );
       }
       s.attach(ticket);
       live.add(s);

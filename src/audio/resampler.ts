@@ -74,7 +74,7 @@ export class StreamResampler {
     const m = this.m;
     const parts: Int16Array[] = [];
     let total = 0;
-    for (let off = 0; off < input.length; ) {
+    for (let off = 0; off < input.length;) {
       const n = Math.min(CHUNK_SAMPLES, input.length - off);
       m.HEAP16.set(input.subarray(off, off + n), this.inPtr >> 1);
       let consumed = 0;

@@ -75,7 +75,9 @@ export function malformedOutput(o: unknown): string | undefined {
     case 'hangup':
       return optBool('immediate') && optStr('reason') ? undefined : 'hangup with a non-boolean immediate or a non-string reason';
     case 'transfer':
-      return Array.isArray(x.ncco) && x.ncco.length > 0 && x.ncco.every((a) => !!a && typeof a === 'object') ? undefined : 'transfer without an NCCO (a non-empty array of actions)';
+      return Array.isArray(x.ncco) && x.ncco.length > 0 && x.ncco.every((a) => !!a && typeof a === 'object')
+        ? undefined
+        : 'transfer without an NCCO (a non-empty array of actions)';
     case 'dtmf':
       return typeof x.digits === 'string' && DTMF_DIGITS.test(x.digits) ? undefined : `dtmf digits ${JSON.stringify(x.digits)} are not 1–64 of 0-9 * # A-D p`;
     default:
@@ -164,8 +166,14 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
   let shapeOk: boolean;
   try {
     shapeOk =
-      !!a && typeof a === 'object' && typeof a.name === 'string' && a.name.length > 0 && typeof a.start === 'function' &&
-      !!a.capabilities && typeof a.capabilities.wantsUtteranceAudio === 'boolean' && (a.close === undefined || typeof a.close === 'function');
+      !!a &&
+      typeof a === 'object' &&
+      typeof a.name === 'string' &&
+      a.name.length > 0 &&
+      typeof a.start === 'function' &&
+      !!a.capabilities &&
+      typeof a.capabilities.wantsUtteranceAudio === 'boolean' &&
+      (a.close === undefined || typeof a.close === 'function');
   } catch {
     shapeOk = false;
   }
@@ -179,7 +187,10 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
     controllers.push(ctl);
     let s: BotSession | typeof TIMED_OUT;
     try {
-      s = await within(Promise.resolve().then(() => a.start({ call: conformanceCall(rateHz, ++n, 'bot'), signal: ctl.signal, hasAsr, hasTts })), startMs);
+      s = await within(
+        Promise.resolve().then(() => a.start({ call: conformanceCall(rateHz, ++n, 'bot'), signal: ctl.signal, hasAsr, hasTts })),
+        startMs,
+      );
     } catch (err) {
       return `start() threw: ${why(err)}`;
     }
@@ -189,7 +200,7 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
       if (!s || typeof s !== 'object') return `start() gave ${s === null ? 'null' : typeof s}, not a session`;
       if (typeof s.input !== 'function') shape.push('input()');
       if (typeof s.close !== 'function') shape.push('close()');
-      if (!s.output || typeof (s.output)[Symbol.asyncIterator] !== 'function') shape.push('output (an async iterable)');
+      if (!s.output || typeof s.output[Symbol.asyncIterator] !== 'function') shape.push('output (an async iterable)');
     } catch (err) {
       return `session members threw: ${why(err)}`;
     }
@@ -226,8 +237,13 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
     await main.log.waitCount(1, replyMs);
     if (main.log.outputs.length && !main.log.ended) await main.log.waitCount(Number.MAX_SAFE_INTEGER, settleMs);
     const outProblems = [...main.log.problems];
-    if (o.expectOutput !== false && main.log.outputs.length === 0 && main.log.threw === undefined) outProblems.push(`no output within ${replyMs} ms of the inputs`);
-    check('output yields well-formed outputs and answers the call', outProblems.length === 0, outProblems.length ? outProblems.join('; ') : describeOutputs(main.log.outputs));
+    if (o.expectOutput !== false && main.log.outputs.length === 0 && main.log.threw === undefined)
+      outProblems.push(`no output within ${replyMs} ms of the inputs`);
+    check(
+      'output yields well-formed outputs and answers the call',
+      outProblems.length === 0,
+      outProblems.length ? outProblems.join('; ') : describeOutputs(main.log.outputs),
+    );
 
     const closeProblems: string[] = [];
     try {
@@ -248,7 +264,10 @@ export async function runBotConformance(o: BotConformanceOptions): Promise<Confo
     const s = await open(8000, false, false);
     if (typeof s === 'string') check(name, false, s);
     else {
-      const problems = feed(s.s, sampleInputs(8000, withAudio).filter((e) => e.type !== 'transcript'));
+      const problems = feed(
+        s.s,
+        sampleInputs(8000, withAudio).filter((e) => e.type !== 'transcript'),
+      );
       await s.log.waitCount(1, Math.min(replyMs, 2000));
       if (s.log.outputs.length && !s.log.ended) await s.log.waitCount(Number.MAX_SAFE_INTEGER, settleMs);
       problems.push(...s.log.problems);

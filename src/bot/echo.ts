@@ -22,7 +22,10 @@ class EchoBotSession implements BotSession {
   private machine = false;
   private beepTimer: NodeJS.Timeout | undefined;
 
-  constructor(o: BotSessionOptions, private readonly voicemailText: string) {
+  constructor(
+    o: BotSessionOptions,
+    private readonly voicemailText: string,
+  ) {
     this.o = o;
     o.signal.addEventListener('abort', () => this.close(), { once: true });
   }

@@ -93,7 +93,10 @@ export async function streamChatCompletion(req: CompletionRequest): Promise<Comp
   const onOuterAbort = () => stop('LLM_ABORTED', 'cancelled');
   if (req.signal.aborted) throw new LlmError('LLM_ABORTED', 'cancelled');
   req.signal.addEventListener('abort', onOuterAbort, { once: true });
-  let firstTimer: NodeJS.Timeout | undefined = setTimeout(() => stop('LLM_TIMEOUT', `no first token within ${req.firstTokenTimeoutMs} ms`), req.firstTokenTimeoutMs);
+  let firstTimer: NodeJS.Timeout | undefined = setTimeout(
+    () => stop('LLM_TIMEOUT', `no first token within ${req.firstTokenTimeoutMs} ms`),
+    req.firstTokenTimeoutMs,
+  );
   const totalTimer = setTimeout(() => stop('LLM_TIMEOUT', `reply not finished within ${req.totalTimeoutMs} ms`), req.totalTimeoutMs);
   const gotToken = () => {
     if (firstTimer) clearTimeout(firstTimer);
@@ -110,7 +113,12 @@ export async function streamChatCompletion(req: CompletionRequest): Promise<Comp
     try {
       const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
       if (req.apiKey) headers.authorization = `Bearer ${req.apiKey}`;
-      res = await fetch(`${req.baseUrl}/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ ...req.body, stream: true }), signal: ctl.signal });
+      res = await fetch(`${req.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ ...req.body, stream: true }),
+        signal: ctl.signal,
+      });
     } catch (err) {
       throw failure(err, 'LLM_NETWORK');
     }
@@ -189,7 +197,10 @@ export async function streamChatCompletion(req: CompletionRequest): Promise<Comp
       reader.cancel().catch(() => {});
     }
     if (!finished && !result.content && !calls.length && result.finishReason === null) {
-      throw new LlmError('LLM_BAD_RESPONSE', result.malformedEvents ? `stream had only malformed events (${result.malformedEvents})` : 'stream ended without any data');
+      throw new LlmError(
+        'LLM_BAD_RESPONSE',
+        result.malformedEvents ? `stream had only malformed events (${result.malformedEvents})` : 'stream ended without any data',
+      );
     }
     finished = true;
   } finally {

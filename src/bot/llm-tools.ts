@@ -35,21 +35,38 @@ export function normalizeNumber(raw: unknown): string | undefined {
 /** The `tools` array of the request body. */
 export function toolSchemas(policy: ToolPolicy): object[] {
   const tools: object[] = [
-    fn('hang_up', 'End the phone call. Say a short goodbye in the same reply before calling this.', {
-      reason: { type: 'string', description: 'Why the call is ending (for the logs)' },
-    }, ['reason']),
-    fn('send_dtmf', 'Send DTMF key presses into the call, e.g. to navigate a phone menu. Digits 0-9, * and #; p is a 500 ms pause.', {
-      digits: { type: 'string', pattern: DTMF_DIGITS.source, description: 'e.g. "1", "1234#"' },
-    }, ['digits']),
+    fn(
+      'hang_up',
+      'End the phone call. Say a short goodbye in the same reply before calling this.',
+      {
+        reason: { type: 'string', description: 'Why the call is ending (for the logs)' },
+      },
+      ['reason'],
+    ),
+    fn(
+      'send_dtmf',
+      'Send DTMF key presses into the call, e.g. to navigate a phone menu. Digits 0-9, * and #; p is a 500 ms pause.',
+      {
+        digits: { type: 'string', pattern: DTMF_DIGITS.source, description: 'e.g. "1", "1234#"' },
+      },
+      ['digits'],
+    ),
   ];
   const allowed = policy.transferNumbers;
   if (allowed.length) {
     const any = allowed.includes('*');
-    tools.push(fn('transfer', 'Transfer the caller to another phone number. Tell the caller before calling this.', {
-      number: any
-        ? { type: 'string', description: 'Phone number in E.164 format, e.g. +14155550100' }
-        : { type: 'string', enum: allowed.map((n) => `+${n}`), description: 'One of the allowed numbers' },
-    }, ['number']));
+    tools.push(
+      fn(
+        'transfer',
+        'Transfer the caller to another phone number. Tell the caller before calling this.',
+        {
+          number: any
+            ? { type: 'string', description: 'Phone number in E.164 format, e.g. +14155550100' }
+            : { type: 'string', enum: allowed.map((n) => `+${n}`), description: 'One of the allowed numbers' },
+        },
+        ['number'],
+      ),
+    );
   }
   return tools;
 }

@@ -215,7 +215,15 @@ class LlmBotSession implements BotSession {
       rest.forEach((sentence, i) => this.say(r, sentence, i === rest.length - 1));
       this.endReply(r);
       this.log.info(
-        { gen: r.gen, firstTokenMs: firstMs, totalMs: Math.round(performance.now() - t0), chars: res.content.length, toolCalls: calls.map((x) => x.function.name), finishReason: res.finishReason, malformed: res.malformedEvents },
+        {
+          gen: r.gen,
+          firstTokenMs: firstMs,
+          totalMs: Math.round(performance.now() - t0),
+          chars: res.content.length,
+          toolCalls: calls.map((x) => x.function.name),
+          finishReason: res.finishReason,
+          malformed: res.malformedEvents,
+        },
         'llm reply',
       );
       if (calls.length) this.runTools(r, calls);
@@ -295,7 +303,12 @@ export function createLlmBot(ctx: AdapterContext): LlmBotAdapter {
   const policy: ToolPolicy = { transferNumbers: c.llmTransferNumbers };
   const tools = toolSchemas(policy);
   const stats: LlmBotStats = {
-    requests: 0, completed: 0, aborted: 0, malformedEvents: 0, toolCalls: {}, lastFirstTokenMs: -1,
+    requests: 0,
+    completed: 0,
+    aborted: 0,
+    malformedEvents: 0,
+    toolCalls: {},
+    lastFirstTokenMs: -1,
     errors: { LLM_HTTP: 0, LLM_TIMEOUT: 0, LLM_NETWORK: 0, LLM_BAD_RESPONSE: 0, LLM_TOO_LARGE: 0 },
   };
   if (!c.llmApiKey && /^https:\/\/api\.openai\.com\b/.test(c.llmBaseUrl)) ctx.logger.warn('LLM_API_KEY is empty: api.openai.com will refuse every request');

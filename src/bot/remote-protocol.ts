@@ -7,8 +7,13 @@ import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import type { CallInfo } from '../call/call-info.js';
 import { CALLER_HUNG_UP, type BotInput } from './types.js';
 import {
-  BOT_MESSAGE_DEFS, SIDECAR_PROTOCOL_FULL_VERSION, SIDECAR_PROTOCOL_VERSION, SIDECAR_SCHEMA,
-  type BotMessageType, type CALL_ENDED_CODES, type ERROR_CODES,
+  BOT_MESSAGE_DEFS,
+  SIDECAR_PROTOCOL_FULL_VERSION,
+  SIDECAR_PROTOCOL_VERSION,
+  SIDECAR_SCHEMA,
+  type BotMessageType,
+  type CALL_ENDED_CODES,
+  type ERROR_CODES,
 } from './remote-schema.js';
 
 /** A bot message larger than this gets a `TOO_BIG` error (and is ignored). 4 MiB: about 98 s of 16 kHz `play` audio. */
@@ -133,7 +138,13 @@ export function gatewayMessageFor(e: BotInput, call: CallInfo, capabilities: Sid
     case 'speech-end':
       return { type: 'speech.ended', durationMs: Math.max(0, Math.round(e.durationMs)) };
     case 'playback':
-      return { type: e.interrupted ? 'playback.interrupted' : 'playback.finished', replyId: e.replyId, heardMs: e.heardMs, totalMs: e.totalMs, ...(e.id === undefined ? {} : { id: e.id }) };
+      return {
+        type: e.interrupted ? 'playback.interrupted' : 'playback.finished',
+        replyId: e.replyId,
+        heardMs: e.heardMs,
+        totalMs: e.totalMs,
+        ...(e.id === undefined ? {} : { id: e.id }),
+      };
     case 'action-result':
       // A 1.0 bot was never told about actions it asked for: it keeps not being told (its schema lacks these codes).
       if (e.ok || !v11) return undefined;
@@ -208,7 +219,8 @@ export function parseBotMessage(data: Buffer | string, isBinary: boolean): Parse
   const type = (value as { type?: unknown }).type;
   if (typeof type !== 'string') return fail('BAD_MESSAGE', 'a message must be a JSON object with a string "type"');
   const validate = botValidators().get(type);
-  if (!validate) return fail('UNKNOWN_TYPE', `unknown message type "${type.slice(0, 64)}" (known: ${Object.keys(BOT_MESSAGE_DEFS).join(', ')})`, type.slice(0, 64));
+  if (!validate)
+    return fail('UNKNOWN_TYPE', `unknown message type "${type.slice(0, 64)}" (known: ${Object.keys(BOT_MESSAGE_DEFS).join(', ')})`, type.slice(0, 64));
   if (!validate(value)) return fail('INVALID_MESSAGE', describe(validate.errors), type);
   const v = value as Record<string, unknown>;
   switch (type as BotMessageType) {

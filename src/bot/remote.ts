@@ -21,8 +21,17 @@ import type { AdapterContext } from '../util/adapter-context.js';
 import { Channel } from '../util/channel.js';
 import { GatewayError } from '../errors.js';
 import {
-  callEndedFor, gatewayMessageFor, HARD_MAX_BOT_MESSAGE_BYTES, MAX_BOT_MESSAGE_BYTES, MAX_SAY_CHARS, parseBotMessage, PLAY_SAMPLE_RATES_HZ, transferNcco,
-  type BotMessage, type GatewayMessage, type SidecarCapabilities,
+  callEndedFor,
+  gatewayMessageFor,
+  HARD_MAX_BOT_MESSAGE_BYTES,
+  MAX_BOT_MESSAGE_BYTES,
+  MAX_SAY_CHARS,
+  parseBotMessage,
+  PLAY_SAMPLE_RATES_HZ,
+  transferNcco,
+  type BotMessage,
+  type GatewayMessage,
+  type SidecarCapabilities,
 } from './remote-protocol.js';
 import { SIDECAR_PROTOCOL_FULL_VERSION, SIDECAR_SUBPROTOCOL } from './remote-schema.js';
 import { SayAssembler } from './say-assembler.js';
@@ -106,8 +115,13 @@ class RemoteBotSession implements BotSession {
     private readonly onClosed: (s: RemoteBotSession) => void,
   ) {
     this.capabilities = {
-      asr: o.hasAsr, tts: o.hasTts, callControl: !!o.hasCallControl, bargeIn: opts.bargeIn,
-      playSampleRatesHz: PLAY_SAMPLE_RATES_HZ, maxMessageBytes: MAX_BOT_MESSAGE_BYTES, maxSayChars: MAX_SAY_CHARS,
+      asr: o.hasAsr,
+      tts: o.hasTts,
+      callControl: !!o.hasCallControl,
+      bargeIn: opts.bargeIn,
+      playSampleRatesHz: PLAY_SAMPLE_RATES_HZ,
+      maxMessageBytes: MAX_BOT_MESSAGE_BYTES,
+      maxSayChars: MAX_SAY_CHARS,
     };
   }
 
@@ -265,7 +279,13 @@ class RemoteBotSession implements BotSession {
     if (this.output.size >= OUTPUT_CAPACITY - APOLOGY_RESERVE || !this.output.push(out)) {
       this.stats.droppedFromBot++;
       const id = out.type === 'say' || out.type === 'play' ? out.id : undefined;
-      this.send({ type: 'error', code: 'OVERLOADED', reason: 'too many messages waiting: this one was dropped', inReplyTo: type, ...(id === undefined ? {} : { id }) });
+      this.send({
+        type: 'error',
+        code: 'OVERLOADED',
+        reason: 'too many messages waiting: this one was dropped',
+        inReplyTo: type,
+        ...(id === undefined ? {} : { id }),
+      });
     }
   }
 
@@ -317,7 +337,8 @@ export function createRemoteBot(ctx: AdapterContext): BotAdapter & { readonly st
   };
   if (!/^wss?:\/\//i.test(opts.url)) throw new GatewayError('ADAPTER_LOAD_FAILED', 'BOT_ADAPTER=remote needs BOT_URL (ws:// or wss://)');
   // Checked here rather than in the config, whose error messages quote the value.
-  if (!/^[\x21-\x7e]*$/.test(opts.authToken)) throw new GatewayError('ADAPTER_LOAD_FAILED', 'BOT_AUTH_TOKEN has characters not allowed in an HTTP header (printable ASCII, no spaces)');
+  if (!/^[\x21-\x7e]*$/.test(opts.authToken))
+    throw new GatewayError('ADAPTER_LOAD_FAILED', 'BOT_AUTH_TOKEN has characters not allowed in an HTTP header (printable ASCII, no spaces)');
   const stats: RemoteBotStats = { connectFailures: 0, disconnects: 0, invalidMessages: 0, droppedToBot: 0, droppedFromBot: 0 };
   const live = new Set<RemoteBotSession>();
   ctx.logger.info({ url: safeUrl(opts.url), auth: !!opts.authToken, connectTimeoutMs: opts.connectTimeoutMs }, 'remote bot adapter ready');

@@ -67,7 +67,8 @@ export class SayAssembler {
     if (!this.started) return undefined;
     for (const k of CHOICES) {
       const v = choices[k];
-      if (v !== undefined && v !== this.choices[k]) return `${k} "${v}" differs from the ${k} of the reply being streamed (${this.choices[k] === undefined ? 'none' : `"${this.choices[k]}"`}): end that reply first`;
+      if (v !== undefined && v !== this.choices[k])
+        return `${k} "${v}" differs from the ${k} of the reply being streamed (${this.choices[k] === undefined ? 'none' : `"${this.choices[k]}"`}): end that reply first`;
     }
     return undefined;
   }

@@ -68,18 +68,18 @@ export class AsrFeed {
     Promise.resolve()
       .then(() => adapter.start({ call, signal }))
       .then((stream) => {
-          if (!stream || typeof stream !== 'object' || typeof stream.write !== 'function' || stream.events == null) {
-            throw new AdapterError('ASR_START_FAILED', 'start() did not return a stream (write, events, close)');
-          }
-          if (this.closed) return this.closeStream(stream);
-          this.stream = stream;
-          if (this.backlogDropped) this.d.log.warn({ adapter: this.name, droppedFrames: this.backlogDropped }, 'asr started late: early audio dropped');
-          const backlog = this.backlog ?? [];
-          this.backlog = undefined;
-          this.d.log.debug({ adapter: this.name, backlogFrames: backlog.length }, 'asr started');
-          for (const f of backlog) this.write(f, this.d.clock.now());
-          if (this.stream) void this.run(stream);
-        })
+        if (!stream || typeof stream !== 'object' || typeof stream.write !== 'function' || stream.events == null) {
+          throw new AdapterError('ASR_START_FAILED', 'start() did not return a stream (write, events, close)');
+        }
+        if (this.closed) return this.closeStream(stream);
+        this.stream = stream;
+        if (this.backlogDropped) this.d.log.warn({ adapter: this.name, droppedFrames: this.backlogDropped }, 'asr started late: early audio dropped');
+        const backlog = this.backlog ?? [];
+        this.backlog = undefined;
+        this.d.log.debug({ adapter: this.name, backlogFrames: backlog.length }, 'asr started');
+        for (const f of backlog) this.write(f, this.d.clock.now());
+        if (this.stream) void this.run(stream);
+      })
       .catch((err) => {
         this.backlog = undefined;
         // A refusal by a resource budget (the offline recognisers' LOCAL_ASR_MAX_PROCESSES) is not a fault of the

@@ -45,7 +45,10 @@ export class BackchannelWords {
 }
 
 function phrasesOf(list: readonly string[]): string[][] {
-  return list.map(words).filter((p) => p.length > 0).sort((a, b) => b.length - a.length);
+  return list
+    .map(words)
+    .filter((p) => p.length > 0)
+    .sort((a, b) => b.length - a.length);
 }
 
 function startsAt(w: readonly string[], i: number, ph: readonly string[]): boolean {
@@ -65,5 +68,8 @@ function onlyPhrases(w: readonly string[], phrases: readonly string[][]): boolea
 
 /** Lower-case words: letters, digits and apostrophes; everything else (hyphens, punctuation) separates. */
 function words(text: string): string[] {
-  return text.toLowerCase().split(/[^\p{L}\p{N}']+/u).filter(Boolean);
+  return text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}']+/u)
+    .filter(Boolean);
 }

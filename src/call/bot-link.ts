@@ -76,23 +76,25 @@ export class BotLink {
     const { adapter, call, signal, hasAsr, hasTts, hasCallControl } = this.d;
     Promise.resolve()
       .then(() => adapter.start({ call, signal, hasAsr, hasTts, hasCallControl: !!hasCallControl }))
-      .then(
-        (bot) => {
-          if (!bot || typeof bot !== 'object') throw new AdapterError('BOT_START_FAILED', `start() returned ${bot === null ? 'null' : typeof bot}, not a bot session { input(event), output, close() }`);
-          const missing = sessionMissing(bot);
-          if (missing.length) throw new AdapterError('BOT_START_FAILED', `start() returned a bot session without ${missing.join(', ')}`);
-          if (this.closed) return this.closeSession(bot);
-          this.session = bot;
-          const backlog = this.backlog ?? [];
-          this.backlog = undefined;
-          if (this.dropped) this.d.log.warn({ droppedInputs: this.dropped }, 'bot started late: early inputs dropped');
-          this.deliver({ type: 'start' }, true);
-          for (const e of backlog) if (!this.closed) this.deliver(e, e.type === 'dtmf' || e.type === 'speech-end' || (e.type === 'transcript' && e.final));
-          if (this.closed) return;
-          this.owner.onBotReady();
-          void this.run(bot);
-        },
-      )
+      .then((bot) => {
+        if (!bot || typeof bot !== 'object')
+          throw new AdapterError(
+            'BOT_START_FAILED',
+            `start() returned ${bot === null ? 'null' : typeof bot}, not a bot session { input(event), output, close() }`,
+          );
+        const missing = sessionMissing(bot);
+        if (missing.length) throw new AdapterError('BOT_START_FAILED', `start() returned a bot session without ${missing.join(', ')}`);
+        if (this.closed) return this.closeSession(bot);
+        this.session = bot;
+        const backlog = this.backlog ?? [];
+        this.backlog = undefined;
+        if (this.dropped) this.d.log.warn({ droppedInputs: this.dropped }, 'bot started late: early inputs dropped');
+        this.deliver({ type: 'start' }, true);
+        for (const e of backlog) if (!this.closed) this.deliver(e, e.type === 'dtmf' || e.type === 'speech-end' || (e.type === 'transcript' && e.final));
+        if (this.closed) return;
+        this.owner.onBotReady();
+        void this.run(bot);
+      })
       .catch((err) => {
         if (this.closed) return;
         this.d.boundary.fault('bot', 'start', err, 'BOT_START_FAILED', false);
@@ -143,7 +145,8 @@ export class BotLink {
   private closeSession(s: BotSession, reason?: string): void {
     try {
       const r = s.close(reason) as unknown;
-      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, (err) => this.d.boundary.fault('bot', 'close', err, 'BOT_CLOSE_FAILED', true));
+      if (r && typeof (r as Promise<void>).then === 'function')
+        (r as Promise<void>).then(undefined, (err) => this.d.boundary.fault('bot', 'close', err, 'BOT_CLOSE_FAILED', true));
     } catch (err) {
       this.d.boundary.fault('bot', 'close', err, 'BOT_CLOSE_FAILED', true);
     }

@@ -104,7 +104,12 @@ export class Hearing implements JitterSink {
       // The turn decides first: a backchannel known now (no ASR) is flagged, so the bot does not answer it as a turn.
       const backchannel = turn.speechEnd(ep.speechMs, receivedAtMs, speaker.playing, speaker.interruptible);
       const sampleRateHz = this.d.vad.sampleRateHz;
-      bot.input(backchannel ? { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz, backchannel } : { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz }, !backchannel);
+      bot.input(
+        backchannel
+          ? { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz, backchannel }
+          : { type: 'speech-end', durationMs: ep.utteranceMs, audio, sampleRateHz },
+        !backchannel,
+      );
     } else if (ep.speaking) {
       if (!turn.bargedThisUtterance) turn.speech(ep.speechMs, speaker.playing, speaker.interruptible);
       const silentMs = ep.trailingSilenceMs;

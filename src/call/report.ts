@@ -39,9 +39,17 @@ export class CallReport {
 
   summary(callId: string, durationMs: number, jb: JitterBuffer, pacer: Pacer, bargeIns: number, code: number, reason: string): CallSummary {
     return {
-      callId, durationMs: Math.round(durationMs), closeCode: code, closeReason: reason,
-      framesIn: jb.stats.framesIn, framesOut: pacer.stats.framesSent, jitter: { ...jb.stats }, pacer: { ...pacer.stats },
-      turnLatenciesMs: [...this.turnLatenciesMs], bargeIns, replies: [...this.replies],
+      callId,
+      durationMs: Math.round(durationMs),
+      closeCode: code,
+      closeReason: reason,
+      framesIn: jb.stats.framesIn,
+      framesOut: pacer.stats.framesSent,
+      jitter: { ...jb.stats },
+      pacer: { ...pacer.stats },
+      turnLatenciesMs: [...this.turnLatenciesMs],
+      bargeIns,
+      replies: [...this.replies],
     };
   }
 

@@ -102,7 +102,8 @@ export class S2sLink {
       .then(() => adapter.start({ call, signal, hasCallControl }))
       .then(
         (s) => {
-          if (!s || typeof s !== 'object' || typeof s.write !== 'function' || s.events == null) throw new AdapterError('S2S_START_FAILED', 'start() did not return a session (write, events, close)');
+          if (!s || typeof s !== 'object' || typeof s.write !== 'function' || s.events == null)
+            throw new AdapterError('S2S_START_FAILED', 'start() did not return a session (write, events, close)');
           if (this.closed) {
             this.closeSession(s);
             return undefined;
@@ -162,7 +163,11 @@ export class S2sLink {
       const i = this.pendingTools.findIndex((p) => p.action === e.action);
       if (i < 0) return;
       const p = this.pendingTools.splice(i, 1)[0]!; // i was just found
-      const out = e.ok ? (e.action === 'transfer' ? 'The call is being transferred.' : 'The keys were sent.') : `Error: not carried out (${e.code ?? 'ACTION_FAILED'}): ${e.reason ?? ''}`;
+      const out = e.ok
+        ? e.action === 'transfer'
+          ? 'The call is being transferred.'
+          : 'The keys were sent.'
+        : `Error: not carried out (${e.code ?? 'ACTION_FAILED'}): ${e.reason ?? ''}`;
       // A transfer that happened ends the model's part: nothing more to say.
       this.call('toolResult', (s) => s.toolResult(p.callId, out, !(e.ok && e.action === 'transfer')));
     } else if (e.type === 'dtmf') {

@@ -90,25 +90,73 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.rec = deps.recordings?.create(this.info, frameBytes, log);
     const pacerOpts = { frameBytes, leadFrames: Math.max(1, Math.round(cfg.pacerLeadMs / 20)), capacityFrames: 3000, watermarkBytes: cfg.pacerWatermarkBytes };
     // The echo guard hears what the pacer sends (what the caller will hear) through a tap on its sink.
-    const echo = cfg.echoGuard ? new EchoGuard({ sampleRateHz: handshake.sampleRateHz, maxDelayMs: cfg.echoGuardMaxDelayMs, marginDb: cfg.echoGuardMarginDb }, metrics.hot) : undefined;
+    const echo = cfg.echoGuard
+      ? new EchoGuard({ sampleRateHz: handshake.sampleRateHz, maxDelayMs: cfg.echoGuardMaxDelayMs, marginDb: cfg.echoGuardMarginDb }, metrics.hot)
+      : undefined;
     let sink: PacerSink = this.rec ? new RecordingPacerSink(leg, this.rec) : leg;
     if (echo) sink = new EchoReferenceSink(sink, echo);
     this.pacer = new Pacer(pacerOpts, sink, deps.ticker, clock, this);
     const call = this.info;
-    const s2s = (this.s2s = deps.s2s ? new S2sLink({ adapter: deps.s2s, call, signal, pacer: this.pacer, hasCallControl: !!deps.callControl, policy: { transferNumbers: cfg.llmTransferNumbers }, log, boundary }, this) : undefined);
+    const s2s = (this.s2s = deps.s2s
+      ? new S2sLink(
+          {
+            adapter: deps.s2s,
+            call,
+            signal,
+            pacer: this.pacer,
+            hasCallControl: !!deps.callControl,
+            policy: { transferNumbers: cfg.llmTransferNumbers },
+            log,
+            boundary,
+          },
+          this,
+        )
+      : undefined);
     const asr = s2s ? s2s.asr : deps.asr;
     this.asr = asr ? new AsrFeed({ adapter: asr, call, signal, clock, metrics, log, boundary }, this) : undefined;
-    this.bot = new BotLink({ adapter: s2s ? s2s.bot : deps.bot, call, signal, hasAsr: !!deps.asr, hasTts: !!deps.tts, hasCallControl: !!deps.callControl, clock, metrics, log, boundary }, this);
-    this.speaker = new Speaker({ tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs }, this);
+    this.bot = new BotLink(
+      {
+        adapter: s2s ? s2s.bot : deps.bot,
+        call,
+        signal,
+        hasAsr: !!deps.asr,
+        hasTts: !!deps.tts,
+        hasCallControl: !!deps.callControl,
+        clock,
+        metrics,
+        log,
+        boundary,
+      },
+      this,
+    );
+    this.speaker = new Speaker(
+      { tts: deps.tts, pacer: this.pacer, call, signal, clock, metrics, log, boundary, ttsFirstAudioTimeoutMs: cfg.ttsFirstAudioTimeoutMs },
+      this,
+    );
     const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
     const backchannelWords = new BackchannelWords(cfg.backchannelWords, { interrupt: cfg.bargeInWords, maxWords: cfg.backchannelMaxWords });
-    const turnCfg = { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, bargeInPauseMs: cfg.bargeInPauseMs, resumeSilenceMs: cfg.bargeInResumeSilenceMs, backchannelMaxMs, backchannelWords };
+    const turnCfg = {
+      bargeIn,
+      bargeInMinSpeechMs,
+      bargeInConfirmMs,
+      bargeInPauseMs: cfg.bargeInPauseMs,
+      resumeSilenceMs: cfg.bargeInResumeSilenceMs,
+      backchannelMaxMs,
+      backchannelWords,
+    };
     // A speech-to-speech model answers when it decides to: no reply clock (hasTts false) for it.
     const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts && !s2s, hasAsr: !!deps.asr }, this));
     // Adaptive endpointing needs transcripts: without ASR the VAD alone ends turns, as with ENDPOINTING=fixed.
     const detector = deps.turnDetector ?? builtinTurnDetector;
     if (deps.asr && cfg.endpointing === 'adaptive') {
-      const g = { minSilenceMs: cfg.endpointMinSilenceMs, maxSilenceMs: cfg.endpointMaxSilenceMs, timeoutMs: cfg.turnDetectorTimeoutMs, callId: call.callId, language: call.language, sampleRateHz: call.sampleRateHz };
+      const g = {
+        minSilenceMs: cfg.endpointMinSilenceMs,
+        maxSilenceMs: cfg.endpointMaxSilenceMs,
+        timeoutMs: cfg.turnDetectorTimeoutMs,
+        callId: call.callId,
+        language: call.language,
+        sampleRateHz: call.sampleRateHz,
+      };
       this.gate = new TurnGate(g, detector, clock, this);
     }
     // With the gate, the VAD ends an utterance after the short silence: the ASR finalises sooner, the gate decides the turn.
@@ -117,25 +165,57 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && !!detector.wantsAudio);
     const { maxUtteranceMs } = cfg;
     const asrFlushMs = this.gate && cfg.endpointAsrFlushMs < vadSilenceMs ? cfg.endpointAsrFlushMs : 0;
-    this.hearing = new Hearing({ vad, captureUtterances, maxUtteranceMs, frameBytes, vadSilenceMs, asrFlushMs, clock, asr: this.asr, rec: this.rec, bot: this.bot, speaker: this.speaker, turn, echo });
-    this.jb = new JitterBuffer({ frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence }, this.hearing);
+    this.hearing = new Hearing({
+      vad,
+      captureUtterances,
+      maxUtteranceMs,
+      frameBytes,
+      vadSilenceMs,
+      asrFlushMs,
+      clock,
+      asr: this.asr,
+      rec: this.rec,
+      bot: this.bot,
+      speaker: this.speaker,
+      turn,
+      echo,
+    });
+    this.jb = new JitterBuffer(
+      { frameBytes, targetFrames: cfg.jitterTargetMs / 20, capacityFrames: Math.floor(cfg.jitterCapacityMs / 20), fillSilence: cfg.jitterFillSilence },
+      this.hearing,
+    );
   }
 
-  get closed(): boolean { return this.closedFlag; }
-  get state(): CallState { return this.turn.state; }
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+  get state(): CallState {
+    return this.turn.state;
+  }
   /** Arrival of the caller's last voiced frame (−1: none yet). */
-  get lastVoicedAtMs(): number { return this.turn.lastVoicedAtMs; }
+  get lastVoicedAtMs(): number {
+    return this.turn.lastVoicedAtMs;
+  }
   /** The call's child logger. */
-  get logger(): Logger { return this.log; }
+  get logger(): Logger {
+    return this.log;
+  }
   /** Live per-call counters (metrics scrapes sum them over live calls). */
-  get jitter(): JitterBuffer['stats'] { return this.jb.stats; }
-  get pacerStats(): Pacer['stats'] { return this.pacer.stats; }
+  get jitter(): JitterBuffer['stats'] {
+    return this.jb.stats;
+  }
+  get pacerStats(): Pacer['stats'] {
+    return this.pacer.stats;
+  }
 
   /** Start the adapters and the 20 ms playout. Failures are logged; the call goes on with what started. */
   start(): void {
     this.d.ticker.add(this);
     this.rec?.start();
-    this.log.info({ from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice }, 'call started');
+    this.log.info(
+      { from: this.info.from, to: this.info.to, rate: this.info.sampleRateHz, language: this.info.language, voice: this.info.voice },
+      'call started',
+    );
     this.observe({ type: 'call-start' });
     this.s2s?.start();
     this.asr?.start();
@@ -178,12 +258,24 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   }
 
   // ── pacer and speaker → turn ─────────────────────────────────────────────────
-  onSegmentStart(id: number, atMs: number): void { this.turn.replyStarted(id, atMs, this.hearing.speaking, this.hearing.speechMs); }
-  onSegmentPlayed(id: number, frames: number): void { this.replyDone(id, frames, frames, false); }
-  onSegmentInterrupted(id: number, heardFrames: number, frames: number): void { this.replyDone(id, heardFrames, frames, true); }
-  onReplyOpened(): void { this.turn.replyOpened(this.hearing.speaking, this.hearing.speechMs); }
-  onReplySilent(id: number): void { this.replyDone(id, 0, 0, false); }
-  onSay(text: string): void { this.observe({ type: 'bot-say', text }); }
+  onSegmentStart(id: number, atMs: number): void {
+    this.turn.replyStarted(id, atMs, this.hearing.speaking, this.hearing.speechMs);
+  }
+  onSegmentPlayed(id: number, frames: number): void {
+    this.replyDone(id, frames, frames, false);
+  }
+  onSegmentInterrupted(id: number, heardFrames: number, frames: number): void {
+    this.replyDone(id, heardFrames, frames, true);
+  }
+  onReplyOpened(): void {
+    this.turn.replyOpened(this.hearing.speaking, this.hearing.speechMs);
+  }
+  onReplySilent(id: number): void {
+    this.replyDone(id, 0, 0, false);
+  }
+  onSay(text: string): void {
+    this.observe({ type: 'bot-say', text });
+  }
   /** A latency measured by the ASR feed, bot link or speaker (already observed in its histogram). */
   onTiming(what: TimingKind, startMs: number, endMs: number): void {
     if (this.d.observer?.active) this.observe({ type: 'timing', what, startMs, endMs });
@@ -192,7 +284,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   private replyDone(id: number, heard: number, frames: number, interrupted: boolean): void {
     this.report.replyDone(id, heard, frames, interrupted);
     this.s2s?.replyDone(id, heard, interrupted);
-    if (this.d.observer?.active) this.observe({ type: 'reply-done', replyId: id, heardMs: heard * 20, totalMs: frames * 20, interrupted, atMs: this.d.clock.now() });
+    if (this.d.observer?.active)
+      this.observe({ type: 'reply-done', replyId: id, heardMs: heard * 20, totalMs: frames * 20, interrupted, atMs: this.d.clock.now() });
     const tag = this.speaker.takeTag(id);
     this.bot.input({ type: 'playback', replyId: id, interrupted, heardMs: heard * 20, totalMs: frames * 20, ...(tag === undefined ? {} : { id: tag }) }, false);
     if (!this.closedFlag) this.turn.replyDone(this.speaker.idle);
@@ -215,12 +308,24 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     if (this.closedFlag) return;
     this.bot.input({ type: 'transcript', text, final }, final);
   }
-  onDetectorFault(err: unknown, code: string): void { this.boundary.fault('turn', 'predict', err, code, true); }
-  get speaking(): boolean { return this.hearing.speaking; }
-  get lastUtteranceAudio(): Int16Array | undefined { return this.hearing.lastUtteranceAudio; }
-  onBotReady(): void { this.turn.botReady(); }
-  onBotFailed(why: string): void { this.turn.botFailed(why); }
-  onBotStartFailed(): void { this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start'); }
+  onDetectorFault(err: unknown, code: string): void {
+    this.boundary.fault('turn', 'predict', err, code, true);
+  }
+  get speaking(): boolean {
+    return this.hearing.speaking;
+  }
+  get lastUtteranceAudio(): Int16Array | undefined {
+    return this.hearing.lastUtteranceAudio;
+  }
+  onBotReady(): void {
+    this.turn.botReady();
+  }
+  onBotFailed(why: string): void {
+    this.turn.botFailed(why);
+  }
+  onBotStartFailed(): void {
+    this.close(CloseCode.ADAPTER_FAILED, 'bot adapter failed to start');
+  }
 
   onBotOutput(out: BotOutput): Promise<void> {
     if (this.closedFlag || this.turn.goingAway) return Promise.resolve();
@@ -245,10 +350,14 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   onS2sTranscript(role: 'caller' | 'bot', text: string): void {
     this.observe(role === 'caller' ? { type: 'transcript', text, final: true } : { type: 'bot-say', text });
   }
-  onS2sLost(why: string): void { this.turn.botLost(why); }
+  onS2sLost(why: string): void {
+    this.turn.botLost(why);
+  }
 
   // ── turn → actions ───────────────────────────────────────────────────────────
-  onState(s: CallState): void { this.observe({ type: 'state', state: s }); }
+  onState(s: CallState): void {
+    this.observe({ type: 'state', state: s });
+  }
   onBargeIn(): void {
     const id = this.speaker.currentReplyId;
     this.d.metrics.bargeIns.inc();
@@ -291,10 +400,15 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   machineDetected(r: MachineDetection): void {
     if (this.closedFlag) return;
     this.log.info({ result: r.result, subState: r.subState }, 'machine detection');
-    this.bot.input(r.subState === undefined ? { type: 'machine-detection', result: r.result } : { type: 'machine-detection', result: r.result, subState: r.subState }, false);
+    this.bot.input(
+      r.subState === undefined ? { type: 'machine-detection', result: r.result } : { type: 'machine-detection', result: r.result, subState: r.subState },
+      false,
+    );
   }
   /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
-  onApologise(why: string, failures: number): void { void this.speaker.apology(why, failures); }
+  onApologise(why: string, failures: number): void {
+    void this.speaker.apology(why, failures);
+  }
   onGoodbye(why: GoodbyeReason): void {
     const drain = why === 'drain';
     this.s2s?.mute();

@@ -263,10 +263,15 @@ export class Speaker {
     if (!r.stream) {
       const st: NonNullable<Reply['stream']> = { text: undefined, ended: false, pump: Promise.resolve() };
       r.stream = st;
-      st.pump = this.speak(text, r, (signal) => {
-        st.text = tts.openStream!({ call: r.ttsCall, voice: r.voice, signal });
-        return st.text.audio;
-      }, () => st.ended);
+      st.pump = this.speak(
+        text,
+        r,
+        (signal) => {
+          st.text = tts.openStream!({ call: r.ttsCall, voice: r.voice, signal });
+          return st.text.audio;
+        },
+        () => st.ended,
+      );
     }
     const st = r.stream;
     if (!st.text || st.ended || !text) return;
@@ -367,7 +372,13 @@ export class Speaker {
         if (res === ABORTED || r.ctl.signal.aborted) break;
         if (res === TIMEOUT) {
           const point = chunks === 0 ? 'first-audio-timeout' : 'stream-timeout';
-          boundary.fault('tts', point, new Error(`no audio from the TTS within ${this.ttsTimeoutMs} ms`), chunks === 0 ? 'TTS_FIRST_AUDIO_TIMEOUT' : 'TTS_STALLED', true);
+          boundary.fault(
+            'tts',
+            point,
+            new Error(`no audio from the TTS within ${this.ttsTimeoutMs} ms`),
+            chunks === 0 ? 'TTS_FIRST_AUDIO_TIMEOUT' : 'TTS_STALLED',
+            true,
+          );
           break;
         }
         if (res.done) {
@@ -418,7 +429,10 @@ export class Speaker {
         if (failed) reject(err);
         else resolve(v);
       }
-      Promise.resolve(p).then((v) => finish(v), (err) => finish(ABORTED, err, true));
+      Promise.resolve(p).then(
+        (v) => finish(v),
+        (err) => finish(ABORTED, err, true),
+      );
     });
   }
 }

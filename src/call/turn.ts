@@ -285,7 +285,6 @@ export class Turn {
     return true;
   }
 
-
   /** The bot produced output: it is answering. */
   botOutput(): void {
     this.botWaitSinceMs = -1;

@@ -192,7 +192,10 @@ export function runPrimary(o: PrimaryOptions): void {
     restartDelayMs = young ? Math.min(RESTART_MAX_MS, restartDelayMs * 2) : RESTART_MIN_MS;
     const delayMs = young ? restartDelayMs : RESTART_MIN_MS;
     restarts.inc();
-    logger.error({ worker: worker.id, workerPid: worker.process.pid, code, signal, lostCalls: lost, restartInMs: delayMs }, 'worker died: replacing it (its calls are lost)');
+    logger.error(
+      { worker: worker.id, workerPid: worker.process.pid, code, signal, lostCalls: lost, restartInMs: delayMs },
+      'worker died: replacing it (its calls are lost)',
+    );
     setTimeout(() => {
       if (!stopping) fork();
     }, delayMs);
@@ -219,11 +222,14 @@ export function runPrimary(o: PrimaryOptions): void {
     for (const s of states.values()) send(s.worker, { gw: 'drain' });
     if (states.size === 0) return finish();
     // Each worker bounds its own drain; this bounds a worker that hangs anyway.
-    const bound = setTimeout(() => {
-      logger.error({ workers: states.size }, 'workers still running past the drain deadline: killing them');
-      exitCode = 1;
-      for (const s of states.values()) s.worker.process.kill('SIGKILL');
-    }, config.drainTimeoutMs + GOODBYE_MAX_MS + 10_000);
+    const bound = setTimeout(
+      () => {
+        logger.error({ workers: states.size }, 'workers still running past the drain deadline: killing them');
+        exitCode = 1;
+        for (const s of states.values()) s.worker.process.kill('SIGKILL');
+      },
+      config.drainTimeoutMs + GOODBYE_MAX_MS + 10_000,
+    );
     bound.unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -22,7 +22,11 @@ function cell(s: string): string {
 type Row = { env: string; def: string; doc: string };
 
 function table(specs: readonly Row[]): string[] {
-  return ['| variable | default | meaning |', '|---|---|---|', ...specs.map((s) => `| \`${s.env}\` | ${s.def === '' ? '(empty)' : `\`${cell(s.def)}\``} | ${cell(s.doc)} |`)];
+  return [
+    '| variable | default | meaning |',
+    '|---|---|---|',
+    ...specs.map((s) => `| \`${s.env}\` | ${s.def === '' ? '(empty)' : `\`${cell(s.def)}\``} | ${cell(s.doc)} |`),
+  ];
 }
 
 /**
@@ -50,7 +54,7 @@ export function renderConfigDoc(specs?: readonly Row[]): string {
     '',
     'The same settings may also be kept in a file: `npm start -- --config gateway.yaml`, `vgw serve --config gateway.yaml`',
     '(or `vgw --config gateway.yaml`), or `CONFIG_FILE=gateway.yaml`; `--config` wins over `CONFIG_FILE`. The file is',
-    'YAML or JSON: one map whose keys are the variables\' names, exactly as below (no sections, no lower case).',
+    "YAML or JSON: one map whose keys are the variables' names, exactly as below (no sections, no lower case).",
     'The structured settings may be written structured: `LANGUAGE_BY_NUMBER` and `OTEL_EXPORTER_OTLP_HEADERS` as maps,',
     '`BACKCHANNEL_WORDS`, `BARGE_IN_WORDS`, `GOOGLE_SPEECH_PHRASES`, `AZURE_SPEECH_PHRASES` and `LLM_TRANSFER_NUMBERS` as lists (items',
     'without commas), prompts as block strings; every other value is a string, number or boolean.',
@@ -68,11 +72,11 @@ export function renderConfigDoc(specs?: readonly Row[]): string {
     '```',
     '',
     '**Precedence**: an environment variable set to a non-empty value wins over the file, and the file wins over the',
-    'default. An empty variable counts as unset (it does not hide the file\'s value). A key that is neither a setting',
+    "default. An empty variable counts as unset (it does not hide the file's value). A key that is neither a setting",
     'below nor one declared by a selected custom adapter stops the start (`config file gateway.yaml: unknown setting',
     'LLM_MODLE (did you mean LLM_MODEL?)`), and so does malformed YAML (with its line and column). Values from the file',
     'are never printed: errors name the file, the key and the line, and secrets are not shown even when invalid. Keep',
-    'the file readable only by the gateway\'s user when it holds keys.',
+    "the file readable only by the gateway's user when it holds keys.",
     '',
     '## Core settings',
     '',
@@ -82,7 +86,7 @@ export function renderConfigDoc(specs?: readonly Row[]): string {
       ? [
           '## Adapter settings',
           '',
-          'Each built-in adapter\'s own settings. They are validated only when their adapter is selected (by',
+          "Each built-in adapter's own settings. They are validated only when their adapter is selected (by",
           '`ASR_ADAPTER`, `BOT_ADAPTER` or `TTS_ADAPTER`, fallback chains included): an invalid value for an adapter that is',
           'not selected is ignored. A custom adapter declares its own settings in its module',
           '(see [adapters.md](adapters.md#settings-of-your-own-adapter)); they are read and validated the same way.',

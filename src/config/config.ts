@@ -217,7 +217,10 @@ export const VOICE_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** `447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR` → digits → language and voice. */
 function languageMap(raw: string): Record<string, CallLanguage> {
   const out: Record<string, CallLanguage> = {};
-  for (const item of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const m = /^\+?([0-9 ]{3,20})=([^/\s]+)(?:\/(\S+))?$/.exec(item);
     if (!m || !LANGUAGE_TAG.test(m[2]!) || (m[3] !== undefined && !VOICE_NAME.test(m[3]))) {
       throw new Error('comma-separated number=language[/voice] entries, e.g. 447700900001=en-GB/en-GB-SoniaNeural,33170000000=fr-FR');
@@ -253,58 +256,270 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     doc: 'Externally reachable base URL; NCCO websocket `uri` (ws/wss) and `eventUrl` are built from it',
     parse: httpUrl,
   },
-  { key: 'wsPath', env: 'WS_PATH', def: '/socket', doc: 'Path Vonage opens the WebSocket on', parse: (r) => {
+  {
+    key: 'wsPath',
+    env: 'WS_PATH',
+    def: '/socket',
+    doc: 'Path Vonage opens the WebSocket on',
+    parse: (r) => {
       if (!/^\/[A-Za-z0-9/_.-]*$/.test(r.trim())) throw new Error('a path starting with / (letters, digits, / _ . -)');
       return r.trim();
-    } },
+    },
+  },
   { key: 'audioRateHz', env: 'AUDIO_RATE', def: '16000', doc: 'Sample rate asked of Vonage in the NCCO (`audio/l16;rate=…`)', parse: oneOf(SUPPORTED_RATES) },
   { key: 'logLevel', env: 'LOG_LEVEL', def: 'info', doc: 'pino log level', parse: oneOf(LOG_LEVELS) },
   { key: 'language', env: 'LANGUAGE', def: 'en-US', doc: 'Default BCP-47 language passed to ASR and TTS adapters', parse: nonEmpty },
-  { key: 'handshakeTimeoutMs', env: 'HANDSHAKE_TIMEOUT_MS', def: '5000', doc: 'Time allowed for `websocket:connected` after the upgrade', parse: int(100, 60000) },
-  { key: 'idleTimeoutMs', env: 'IDLE_TIMEOUT_MS', def: '600000', doc: 'A leg that sends no message at all (no audio, no text) for this long is closed (4004). A caller who only listens is silence, not death: liveness is ping/pong, and gaps in the audio are counted as silence', parse: int(1000, 86400000) },
-  { key: 'pingIntervalMs', env: 'PING_INTERVAL_MS', def: '10000', doc: 'WebSocket ping interval; no pong by the next ping closes the leg (4005)', parse: int(1000, 600000) },
-  { key: 'legMaxMessagesPerS', env: 'LEG_MAX_MESSAGES_PER_S', def: '250', doc: 'Inbound messages (audio, text, pings) one leg may send per second, sustained (token bucket; Vonage sends about 50); past it the leg is closed (4008)', parse: int(60, 100000) },
-  { key: 'legMessageBurst', env: 'LEG_MESSAGE_BURST', def: '500', doc: 'Messages a leg may send at once above that rate (catch-up after a network stall: 500 = 10 s of audio)', parse: int(50, 1000000) },
-  { key: 'legMaxMalformedPerMin', env: 'LEG_MAX_MALFORMED_PER_MIN', def: '20', doc: 'Malformed text messages (not JSON, not an event object) a leg may send in any minute before it is closed (4009); 0 = no limit', parse: int(0, 1000000) },
-  { key: 'maxPayloadBytes', env: 'MAX_PAYLOAD_BYTES', def: '32768', doc: 'Largest WebSocket message accepted; larger closes the leg with 1009', parse: int(4096, 1048576) },
-  { key: 'maxCalls', env: 'MAX_CALLS', def: '1000', doc: 'Concurrent legs; beyond it the answer webhook returns a spoken busy NCCO and upgrades get 503', parse: int(1, 100000) },
-  { key: 'workers', env: 'WORKERS', def: 'auto', doc: 'Gateway processes sharing the port (node:cluster); webhooks and legs are spread over them. `auto` = the cores available (`os.availableParallelism()`, capped by a cgroup v2 CPU quota), `1` = one process, no cluster primary. `MAX_CALLS`, `/readyz`, `/metrics` and the console mean the whole gateway. Kubernetes manifests set 1 (see *Scaling*)', parse: (r) => (r.trim() === 'auto' ? autoWorkers() : int(1, 256)(r)) },
-  { key: 'jitterTargetMs', env: 'JITTER_TARGET_MS', def: '60', doc: 'Jitter buffer depth before playout starts (multiple of 20; 0 = pass-through: lowest latency, no smoothing)', parse: (r) => {
+  {
+    key: 'handshakeTimeoutMs',
+    env: 'HANDSHAKE_TIMEOUT_MS',
+    def: '5000',
+    doc: 'Time allowed for `websocket:connected` after the upgrade',
+    parse: int(100, 60000),
+  },
+  {
+    key: 'idleTimeoutMs',
+    env: 'IDLE_TIMEOUT_MS',
+    def: '600000',
+    doc: 'A leg that sends no message at all (no audio, no text) for this long is closed (4004). A caller who only listens is silence, not death: liveness is ping/pong, and gaps in the audio are counted as silence',
+    parse: int(1000, 86400000),
+  },
+  {
+    key: 'pingIntervalMs',
+    env: 'PING_INTERVAL_MS',
+    def: '10000',
+    doc: 'WebSocket ping interval; no pong by the next ping closes the leg (4005)',
+    parse: int(1000, 600000),
+  },
+  {
+    key: 'legMaxMessagesPerS',
+    env: 'LEG_MAX_MESSAGES_PER_S',
+    def: '250',
+    doc: 'Inbound messages (audio, text, pings) one leg may send per second, sustained (token bucket; Vonage sends about 50); past it the leg is closed (4008)',
+    parse: int(60, 100000),
+  },
+  {
+    key: 'legMessageBurst',
+    env: 'LEG_MESSAGE_BURST',
+    def: '500',
+    doc: 'Messages a leg may send at once above that rate (catch-up after a network stall: 500 = 10 s of audio)',
+    parse: int(50, 1000000),
+  },
+  {
+    key: 'legMaxMalformedPerMin',
+    env: 'LEG_MAX_MALFORMED_PER_MIN',
+    def: '20',
+    doc: 'Malformed text messages (not JSON, not an event object) a leg may send in any minute before it is closed (4009); 0 = no limit',
+    parse: int(0, 1000000),
+  },
+  {
+    key: 'maxPayloadBytes',
+    env: 'MAX_PAYLOAD_BYTES',
+    def: '32768',
+    doc: 'Largest WebSocket message accepted; larger closes the leg with 1009',
+    parse: int(4096, 1048576),
+  },
+  {
+    key: 'maxCalls',
+    env: 'MAX_CALLS',
+    def: '1000',
+    doc: 'Concurrent legs; beyond it the answer webhook returns a spoken busy NCCO and upgrades get 503',
+    parse: int(1, 100000),
+  },
+  {
+    key: 'workers',
+    env: 'WORKERS',
+    def: 'auto',
+    doc: 'Gateway processes sharing the port (node:cluster); webhooks and legs are spread over them. `auto` = the cores available (`os.availableParallelism()`, capped by a cgroup v2 CPU quota), `1` = one process, no cluster primary. `MAX_CALLS`, `/readyz`, `/metrics` and the console mean the whole gateway. Kubernetes manifests set 1 (see *Scaling*)',
+    parse: (r) => (r.trim() === 'auto' ? autoWorkers() : int(1, 256)(r)),
+  },
+  {
+    key: 'jitterTargetMs',
+    env: 'JITTER_TARGET_MS',
+    def: '60',
+    doc: 'Jitter buffer depth before playout starts (multiple of 20; 0 = pass-through: lowest latency, no smoothing)',
+    parse: (r) => {
       const n = int(0, 1000)(r);
       if (n % 20) throw new Error('a multiple of 20 from 0 to 1000');
       return n;
-    } },
-  { key: 'jitterCapacityMs', env: 'JITTER_CAPACITY_MS', def: '1000', doc: 'Jitter buffer capacity; the oldest frame is dropped past it', parse: int(40, 10000) },
+    },
+  },
+  {
+    key: 'jitterCapacityMs',
+    env: 'JITTER_CAPACITY_MS',
+    def: '1000',
+    doc: 'Jitter buffer capacity; the oldest frame is dropped past it',
+    parse: int(40, 10000),
+  },
   { key: 'jitterFillSilence', env: 'JITTER_FILL_SILENCE', def: 'false', doc: 'Hand silence to the ASR on underrun instead of skipping the slot', parse: bool },
   { key: 'pacerLeadMs', env: 'PACER_LEAD_MS', def: '100', doc: 'Audio kept queued at Vonage ahead of playout (bounds barge-in delay)', parse: int(20, 2000) },
-  { key: 'pacerWatermarkBytes', env: 'PACER_WATERMARK_BYTES', def: '65536', doc: 'Socket `bufferedAmount` past which outbound frames are dropped and counted', parse: int(1024, 16777216) },
-  { key: 'drainTimeoutMs', env: 'DRAIN_TIMEOUT_MS', def: '30000', doc: 'On SIGTERM, live calls may run this long before they are closed', parse: int(0, 3600000) },
+  {
+    key: 'pacerWatermarkBytes',
+    env: 'PACER_WATERMARK_BYTES',
+    def: '65536',
+    doc: 'Socket `bufferedAmount` past which outbound frames are dropped and counted',
+    parse: int(1024, 16777216),
+  },
+  {
+    key: 'drainTimeoutMs',
+    env: 'DRAIN_TIMEOUT_MS',
+    def: '30000',
+    doc: 'On SIGTERM, live calls may run this long before they are closed',
+    parse: int(0, 3600000),
+  },
   { key: 'vadMode', env: 'VAD_MODE', def: '2', doc: 'WebRTC VAD aggressiveness 0 (least) to 3 (most)', parse: (r) => oneOf([0, 1, 2, 3] as const)(r) },
   { key: 'vadMinSpeechMs', env: 'VAD_MIN_SPEECH_MS', def: '120', doc: 'Voiced audio needed before speech counts as started', parse: int(20, 5000) },
   { key: 'vadSilenceMs', env: 'VAD_SILENCE_MS', def: '600', doc: 'Silence that ends an utterance (endpointing)', parse: int(60, 10000) },
-  { key: 'endpointing', env: 'ENDPOINTING', def: 'adaptive', doc: 'End of the caller\'s turn: `adaptive` (with ASR, a final transcript that reads complete ends the turn after `ENDPOINT_MIN_SILENCE_MS`, one that reads unfinished is held up to `ENDPOINT_MAX_SILENCE_MS` and joined with what follows; see *How audio flows*) or `fixed` (`VAD_SILENCE_MS` and the ASR\'s own endpointing only). Without ASR both are `fixed`', parse: (r) => oneOf(['adaptive', 'fixed'] as const)(r) },
-  { key: 'endpointMinSilenceMs', env: 'ENDPOINT_MIN_SILENCE_MS', def: '400', doc: 'Adaptive endpointing: the shortest silence that ends a turn; also the VAD silence that ends an utterance (speech-end, the ASR\'s end of speech) when there is ASR', parse: int(60, 10000) },
-  { key: 'endpointAsrFlushMs', env: 'ENDPOINT_ASR_FLUSH_MS', def: '200', doc: 'Adaptive endpointing: silence inside the caller\'s utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn is answered sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (or at least `ENDPOINT_MIN_SILENCE_MS`) = at the end of the utterance', parse: int(0, 10000) },
-  { key: 'endpointMaxSilenceMs', env: 'ENDPOINT_MAX_SILENCE_MS', def: '1500', doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway', parse: int(100, 30000) },
-  { key: 'turnDetector', env: 'TURN_DETECTOR', def: 'builtin', doc: 'End-of-turn detector for adaptive endpointing: `builtin` (word list and rules) or a module path exporting a detector `{ name, predict }` or a factory of one (see *End-of-turn detectors*)', parse: nonEmpty },
-  { key: 'turnDetectorTimeoutMs', env: 'TURN_DETECTOR_TIMEOUT_MS', def: '150', doc: 'A custom detector\'s prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)', parse: int(10, 5000) },
+  {
+    key: 'endpointing',
+    env: 'ENDPOINTING',
+    def: 'adaptive',
+    doc: "End of the caller's turn: `adaptive` (with ASR, a final transcript that reads complete ends the turn after `ENDPOINT_MIN_SILENCE_MS`, one that reads unfinished is held up to `ENDPOINT_MAX_SILENCE_MS` and joined with what follows; see *How audio flows*) or `fixed` (`VAD_SILENCE_MS` and the ASR's own endpointing only). Without ASR both are `fixed`",
+    parse: (r) => oneOf(['adaptive', 'fixed'] as const)(r),
+  },
+  {
+    key: 'endpointMinSilenceMs',
+    env: 'ENDPOINT_MIN_SILENCE_MS',
+    def: '400',
+    doc: "Adaptive endpointing: the shortest silence that ends a turn; also the VAD silence that ends an utterance (speech-end, the ASR's end of speech) when there is ASR",
+    parse: int(60, 10000),
+  },
+  {
+    key: 'endpointAsrFlushMs',
+    env: 'ENDPOINT_ASR_FLUSH_MS',
+    def: '200',
+    doc: "Adaptive endpointing: silence inside the caller's utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn is answered sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (or at least `ENDPOINT_MIN_SILENCE_MS`) = at the end of the utterance",
+    parse: int(0, 10000),
+  },
+  {
+    key: 'endpointMaxSilenceMs',
+    env: 'ENDPOINT_MAX_SILENCE_MS',
+    def: '1500',
+    doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway',
+    parse: int(100, 30000),
+  },
+  {
+    key: 'turnDetector',
+    env: 'TURN_DETECTOR',
+    def: 'builtin',
+    doc: 'End-of-turn detector for adaptive endpointing: `builtin` (word list and rules) or a module path exporting a detector `{ name, predict }` or a factory of one (see *End-of-turn detectors*)',
+    parse: nonEmpty,
+  },
+  {
+    key: 'turnDetectorTimeoutMs',
+    env: 'TURN_DETECTOR_TIMEOUT_MS',
+    def: '150',
+    doc: "A custom detector's prediction not settled in this long falls back to the built-in heuristic (counted, logged once per call)",
+    parse: int(10, 5000),
+  },
   { key: 'bargeIn', env: 'BARGE_IN', def: 'true', doc: 'Caller speech interrupts bot playback', parse: bool },
   { key: 'bargeInMinSpeechMs', env: 'BARGE_IN_MIN_SPEECH_MS', def: '200', doc: 'Speech needed before it interrupts playback', parse: int(20, 5000) },
-  { key: 'echoGuard', env: 'ECHO_GUARD', def: 'on', doc: 'Echo guard: caller audio no louder than the line\'s echo of what the bot just said (delay and loss estimated per call) does not count as speech for barge-in or utterance start, and reaches the ASR as silence while the caller is not speaking (`on`/`off`)', parse: bool },
-  { key: 'echoGuardMaxDelayMs', env: 'ECHO_GUARD_MAX_DELAY_MS', def: '400', doc: 'Longest echo delay the echo guard searches, from a frame played at Vonage to its echo leaving the jitter buffer (PSTN round trips are < 300 ms, plus `JITTER_TARGET_MS`)', parse: int(60, 1000) },
-  { key: 'echoGuardMarginDb', env: 'ECHO_GUARD_MARGIN_DB', def: '6', doc: 'Caller audio up to this much louder than the expected echo still counts as echo (higher: fewer false barge-ins, double talk needs to be louder)', parse: int(0, 30) },
-  { key: 'bargeInPauseMs', env: 'BARGE_IN_PAUSE_MS', def: '120', doc: 'Pause, then decide: new caller speech this long (voiced ms, counted from the VAD\'s speech start) pauses an interruptible reply at once (Vonage drops its lead, so the caller hears silence now; undone on silence). Only with `BARGE_IN_CONFIRM_MS` > 0; without a pause `BARGE_IN_MIN_SPEECH_MS` interrupts', parse: int(20, 5000) },
-  { key: 'bargeInConfirmMs', env: 'BARGE_IN_CONFIRM_MS', def: '900', doc: 'Pause, then decide: at barge-in onset playback pauses; this much voiced speech (or a transcript with words that are not backchannels) confirms the barge-in, else playback resumes where it stopped. Keep it above `BACKCHANNEL_MAX_MS`. `0` = no pause: interrupt at onset', parse: int(0, 10000) },
-  { key: 'bargeInResumeSilenceMs', env: 'BARGE_IN_RESUME_SILENCE_MS', def: '300', doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)', parse: int(20, 10000) },
-  { key: 'backchannelMaxMs', env: 'BACKCHANNEL_MAX_MS', def: '700', doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off', parse: int(0, 10000) },
-  { key: 'backchannelWords', fromFile: listFromFile, env: 'BACKCHANNEL_WORDS', def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright', doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot', parse: phraseList },
-  { key: 'backchannelMaxWords', env: 'BACKCHANNEL_MAX_WORDS', def: '2', doc: 'With ASR: a final of at most this many words, none of them in `BARGE_IN_WORDS`, from an utterance no longer than `BACKCHANNEL_MAX_MS`, is a backchannel even when its words are not in `BACKCHANNEL_WORDS` (the offline recogniser hears a synthetic "okay" as "again"); `0` = only listed words. A short answer said over the bot (a menu choice) then reaches the bot as a backchannel with its text: add such words to `BARGE_IN_WORDS` to make them interrupt', parse: int(0, 20) },
-  { key: 'bargeInWords', fromFile: listFromFile, env: 'BARGE_IN_WORDS', def: 'stop,wait,no,nope,hold on,hang on,sorry,excuse me,pardon,hello,help,cancel,operator,agent', doc: 'Comma-separated words and phrases that always interrupt the bot, however short the utterance (see `BACKCHANNEL_MAX_WORDS`)', parse: phraseList },
-  { key: 'maxUtteranceMs', env: 'MAX_UTTERANCE_MS', def: '15000', doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut', parse: int(1000, 120000) },
-  { key: 'asrAdapter', env: 'ASR_ADAPTER', def: 'auto', doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)', parse: nonEmpty },
-  { key: 'botAdapter', env: 'BOT_ADAPTER', def: 'echo', doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory', parse: nonEmpty },
-  { key: 'ttsAdapter', env: 'TTS_ADAPTER', def: 'flite', doc: 'TTS adapter: `flite` (offline), `microsoft`, `cartesia`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio', parse: nonEmpty },
-  { key: 'ttsVoice', env: 'TTS_VOICE', def: '', doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz', parse: (r) => r.trim() },
+  {
+    key: 'echoGuard',
+    env: 'ECHO_GUARD',
+    def: 'on',
+    doc: "Echo guard: caller audio no louder than the line's echo of what the bot just said (delay and loss estimated per call) does not count as speech for barge-in or utterance start, and reaches the ASR as silence while the caller is not speaking (`on`/`off`)",
+    parse: bool,
+  },
+  {
+    key: 'echoGuardMaxDelayMs',
+    env: 'ECHO_GUARD_MAX_DELAY_MS',
+    def: '400',
+    doc: 'Longest echo delay the echo guard searches, from a frame played at Vonage to its echo leaving the jitter buffer (PSTN round trips are < 300 ms, plus `JITTER_TARGET_MS`)',
+    parse: int(60, 1000),
+  },
+  {
+    key: 'echoGuardMarginDb',
+    env: 'ECHO_GUARD_MARGIN_DB',
+    def: '6',
+    doc: 'Caller audio up to this much louder than the expected echo still counts as echo (higher: fewer false barge-ins, double talk needs to be louder)',
+    parse: int(0, 30),
+  },
+  {
+    key: 'bargeInPauseMs',
+    env: 'BARGE_IN_PAUSE_MS',
+    def: '120',
+    doc: "Pause, then decide: new caller speech this long (voiced ms, counted from the VAD's speech start) pauses an interruptible reply at once (Vonage drops its lead, so the caller hears silence now; undone on silence). Only with `BARGE_IN_CONFIRM_MS` > 0; without a pause `BARGE_IN_MIN_SPEECH_MS` interrupts",
+    parse: int(20, 5000),
+  },
+  {
+    key: 'bargeInConfirmMs',
+    env: 'BARGE_IN_CONFIRM_MS',
+    def: '900',
+    doc: 'Pause, then decide: at barge-in onset playback pauses; this much voiced speech (or a transcript with words that are not backchannels) confirms the barge-in, else playback resumes where it stopped. Keep it above `BACKCHANNEL_MAX_MS`. `0` = no pause: interrupt at onset',
+    parse: int(0, 10000),
+  },
+  {
+    key: 'bargeInResumeSilenceMs',
+    env: 'BARGE_IN_RESUME_SILENCE_MS',
+    def: '300',
+    doc: 'Caller silence that undoes a barge-in pause before it is confirmed (playback resumes; also resumed after 2 × `BARGE_IN_CONFIRM_MS` at most)',
+    parse: int(20, 10000),
+  },
+  {
+    key: 'backchannelMaxMs',
+    env: 'BACKCHANNEL_MAX_MS',
+    def: '700',
+    doc: 'An utterance begun while the bot speaks, not interrupting, with at most this much voiced speech (with ASR: and a transcript of only `BACKCHANNEL_WORDS` or none; or any length of only those words) is a backchannel: told to the bot as a `backchannel` event, never as a transcript. `0` = off',
+    parse: int(0, 10000),
+  },
+  {
+    key: 'backchannelWords',
+    fromFile: listFromFile,
+    env: 'BACKCHANNEL_WORDS',
+    def: 'uh-huh,uh huh,mm-hmm,mhm,hmm,huh,uh,um,mm,ah,oh,okay,ok,yeah,yep,yes,right,sure,i see,got it,alright',
+    doc: 'Comma-separated acknowledgements and fillers (the offline recogniser often hears "uh-huh" as "huh"): a transcript made only of these does not interrupt the bot',
+    parse: phraseList,
+  },
+  {
+    key: 'backchannelMaxWords',
+    env: 'BACKCHANNEL_MAX_WORDS',
+    def: '2',
+    doc: 'With ASR: a final of at most this many words, none of them in `BARGE_IN_WORDS`, from an utterance no longer than `BACKCHANNEL_MAX_MS`, is a backchannel even when its words are not in `BACKCHANNEL_WORDS` (the offline recogniser hears a synthetic "okay" as "again"); `0` = only listed words. A short answer said over the bot (a menu choice) then reaches the bot as a backchannel with its text: add such words to `BARGE_IN_WORDS` to make them interrupt',
+    parse: int(0, 20),
+  },
+  {
+    key: 'bargeInWords',
+    fromFile: listFromFile,
+    env: 'BARGE_IN_WORDS',
+    def: 'stop,wait,no,nope,hold on,hang on,sorry,excuse me,pardon,hello,help,cancel,operator,agent',
+    doc: 'Comma-separated words and phrases that always interrupt the bot, however short the utterance (see `BACKCHANNEL_MAX_WORDS`)',
+    parse: phraseList,
+  },
+  {
+    key: 'maxUtteranceMs',
+    env: 'MAX_UTTERANCE_MS',
+    def: '15000',
+    doc: 'Longest utterance kept for the bot (audio echo); longer ones are cut',
+    parse: int(1000, 120000),
+  },
+  {
+    key: 'asrAdapter',
+    env: 'ASR_ADAPTER',
+    def: 'auto',
+    doc: 'ASR adapter: `auto` (`local` if pocketsphinx is installed, else `none`), `local`, `google`, `microsoft`, `deepgram`, `none`, a module path exporting a factory, or a comma-separated fallback chain (`google,microsoft,local`)',
+    parse: nonEmpty,
+  },
+  {
+    key: 'botAdapter',
+    env: 'BOT_ADAPTER',
+    def: 'echo',
+    doc: 'Bot adapter: `echo`, `llm` (OpenAI-compatible chat completions, see *LLM bot*), `remote` (a bot in another process over the sidecar protocol, see `BOT_URL`), `openai-realtime` (a speech-to-speech model instead of ASR, bot and TTS, see *Speech-to-speech*), or a module path exporting a factory',
+    parse: nonEmpty,
+  },
+  {
+    key: 'ttsAdapter',
+    env: 'TTS_ADAPTER',
+    def: 'flite',
+    doc: 'TTS adapter: `flite` (offline), `microsoft`, `cartesia`, `none`, or a module path exporting a factory; a comma-separated list falls back to the next when one fails before producing audio',
+    parse: nonEmpty,
+  },
+  {
+    key: 'ttsVoice',
+    env: 'TTS_VOICE',
+    def: '',
+    doc: 'TTS voice (flite: slt, kal, kal16, awb, rms); empty = slt for 16/24 kHz legs, kal for 8 kHz',
+    parse: (r) => r.trim(),
+  },
   {
     key: 'languageByNumber',
     env: 'LANGUAGE_BY_NUMBER',
@@ -327,7 +542,11 @@ export const CORE_SPECS: ReadonlyArray<Spec<keyof Config>> = CONFIG_SPECS.filter
  */
 export function selectedAdapters(env: Env): Set<string> {
   const out = new Set<string>();
-  for (const [kind, name] of [['asr', 'ASR_ADAPTER'], ['bot', 'BOT_ADAPTER'], ['tts', 'TTS_ADAPTER']] as const) {
+  for (const [kind, name] of [
+    ['asr', 'ASR_ADAPTER'],
+    ['bot', 'BOT_ADAPTER'],
+    ['tts', 'TTS_ADAPTER'],
+  ] as const) {
     const raw = env[name]?.trim() || (CONFIG_SPECS.find((s) => s.env === name)?.def ?? '');
     for (const one of raw.split(',')) if (one.trim()) out.add(`${kind}:${one.trim()}`);
   }
@@ -367,7 +586,10 @@ export function loadConfig(environment: Env, file?: ConfigFile): Config {
   if (out.publicUrl === undefined) out.publicUrl = `http://localhost:${out.port as number}`;
   out.publicWsUrl = (out.publicUrl as string).replace(/^http/, 'ws');
   if (!out.vonageApplicationId !== !out.vonagePrivateKey) {
-    throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY must be set together (or both left empty)');
+    throw new GatewayError(
+      'CONFIG_INVALID',
+      'Invalid configuration:\n  VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY must be set together (or both left empty)',
+    );
   }
   if ((out.jitterCapacityMs as number) < (out.jitterTargetMs as number) + 40) {
     throw new GatewayError(
@@ -378,7 +600,8 @@ export function loadConfig(environment: Env, file?: ConfigFile): Config {
   if ((out.endpointMaxSilenceMs as number) < (out.endpointMinSilenceMs as number)) {
     throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  ENDPOINT_MAX_SILENCE_MS must be at least ENDPOINT_MIN_SILENCE_MS');
   }
-  if (out.wsAuth === 'vonage' && !out.vonageSignatureSecret) throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=vonage requires VONAGE_SIGNATURE_SECRET');
+  if (out.wsAuth === 'vonage' && !out.vonageSignatureSecret)
+    throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=vonage requires VONAGE_SIGNATURE_SECRET');
   if (out.wsAuth === 'custom' && !out.wsAuthToken) throw new GatewayError('CONFIG_INVALID', 'Invalid configuration:\n  WS_AUTH=custom requires WS_AUTH_TOKEN');
   return Object.freeze(out) as unknown as Config;
 }

@@ -29,7 +29,13 @@ export function parseAdapterSettings(where: string, declared: unknown, env: Env)
       problems.push(`${where}: setting name ${JSON.stringify(name.slice(0, 100))} is not an environment variable name (A-Z, 0-9, _)`);
       continue;
     }
-    if (!s || typeof s !== 'object' || typeof s.doc !== 'string' || (s.default !== undefined && typeof s.default !== 'string') || (s.parse !== undefined && typeof s.parse !== 'function')) {
+    if (
+      !s ||
+      typeof s !== 'object' ||
+      typeof s.doc !== 'string' ||
+      (s.default !== undefined && typeof s.default !== 'string') ||
+      (s.parse !== undefined && typeof s.parse !== 'function')
+    ) {
       problems.push(`${where}: setting ${name} must be { doc: string, default?: string, parse?: (raw) => value, secret?: boolean }`);
       continue;
     }

@@ -66,7 +66,10 @@ export function bool(raw: string): boolean {
   throw new Error('one of true, false (also 1/0, yes/no, on/off)');
 }
 export function phraseList(raw: string): readonly string[] {
-  const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (list.length > 5000 || list.some((p) => p.length > 100)) throw new Error('at most 5000 comma-separated phrases of at most 100 characters');
   return Object.freeze(list);
 }

@@ -205,7 +205,11 @@ export class ConsoleHub implements CallObserver, ConsoleRelayTarget {
       case 'barge-in-resume':
         return this.addLine(v, { atMs: at, kind: 'pause', text: `reply ${e.replyId} resumed` });
       case 'backchannel':
-        return this.addLine(v, { atMs: at, kind: 'backchannel', text: `${e.text === undefined ? '(no words)' : e.text.slice(0, MAX_TEXT)} (${Math.round(e.durationMs)} ms)` });
+        return this.addLine(v, {
+          atMs: at,
+          kind: 'backchannel',
+          text: `${e.text === undefined ? '(no words)' : e.text.slice(0, MAX_TEXT)} (${Math.round(e.durationMs)} ms)`,
+        });
       case 'reply-start': {
         if (e.turnLatencyMs === undefined) return;
         if (v.turnLatenciesMs.length < MAX_TURNS) v.turnLatenciesMs.push(e.turnLatencyMs);

@@ -20,7 +20,8 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
 };
-const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** The page's folder: `<package root>/console`, found from both `src/console` and `dist/src/console`. */
 export function staticDir(): string {
@@ -43,10 +44,17 @@ export interface ConsoleRoutes {
  * Build the console, or return undefined (with a log line saying why) when it is off or refused.
  * `sessions` lists the live calls.
  */
-export function createConsole(config: ConsoleSettings & Pick<ServerSettings, 'host' | 'publicUrl'>, sessions: () => Iterable<ObservedCall>, logger: Logger): ConsoleRoutes | undefined {
+export function createConsole(
+  config: ConsoleSettings & Pick<ServerSettings, 'host' | 'publicUrl'>,
+  sessions: () => Iterable<ObservedCall>,
+  logger: Logger,
+): ConsoleRoutes | undefined {
   if (!config.consoleEnabled) return undefined;
   if (!config.consoleToken && !isLoopbackHost(config.host)) {
-    logger.warn({ host: config.host }, 'console NOT enabled: HOST is not a loopback address and CONSOLE_TOKEN is not set (set CONSOLE_TOKEN, or HOST=127.0.0.1)');
+    logger.warn(
+      { host: config.host },
+      'console NOT enabled: HOST is not a loopback address and CONSOLE_TOKEN is not set (set CONSOLE_TOKEN, or HOST=127.0.0.1)',
+    );
     return undefined;
   }
   const dir = staticDir();

@@ -128,8 +128,18 @@ export class Pacer implements TickListener {
   /** Sending is paused (see the class comment): the lead drains, the queue waits. */
   private pausedFlag = false;
   readonly stats: PacerStats = {
-    framesSent: 0, framesDroppedBackpressure: 0, framesRejectedFull: 0, framesCleared: 0,
-    lateSends: 0, segmentsPlayed: 0, segmentsInterrupted: 0, clears: 0, pauses: 0, resumes: 0, leadTakenBack: 0, notifyTimeouts: 0,
+    framesSent: 0,
+    framesDroppedBackpressure: 0,
+    framesRejectedFull: 0,
+    framesCleared: 0,
+    lateSends: 0,
+    segmentsPlayed: 0,
+    segmentsInterrupted: 0,
+    clears: 0,
+    pauses: 0,
+    resumes: 0,
+    leadTakenBack: 0,
+    notifyTimeouts: 0,
   };
   /** Ticks spent idle while ended segments await Vonage's notify echo. */
   private idleTicks = 0;

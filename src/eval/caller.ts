@@ -48,7 +48,8 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
 
   // Line stages, built once per call.
   const band = imp.bandLimit ? new TelephoneBand(rate) : undefined;
-  const speechPower = turns.map((t, i) => (s.turns[i]!.kind === 'turn' && t.onsetSample >= 0 ? activePower(t.pcm, rate) : 0)).find((p) => p > 0) ?? (32768 * 0.05) ** 2;
+  const speechPower =
+    turns.map((t, i) => (s.turns[i]!.kind === 'turn' && t.onsetSample >= 0 ? activePower(t.pcm, rate) : 0)).find((p) => p > 0) ?? (32768 * 0.05) ** 2;
   const noise = imp.noise ? new LineNoise(LineNoise.rmsForSnr(speechPower, imp.noise.snrDb), imp.noise.seed ?? 1) : undefined;
   const echo = imp.echo ? new EchoLine(rate, imp.echo.delayMs, imp.echo.attenuationDb) : undefined;
   const jitter = imp.jitter ? new JitterLine(imp.jitter) : undefined;
@@ -58,8 +59,21 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
   const t0 = performance.now();
   const clock = () => performance.now() - t0;
   const tl: CallTimeline = {
-    sampleRateHz: rate, playing: new Uint8Array(0), arrivalMs: new Float64Array(0), clearsMs: [], pauseClearsMs: [], notifies: [], events: [], echo: !!imp.echo,
-    heard: new Int16Array(0), durationMs: 0, closeCode: null, closedBy: null, triggerTimeouts: 0, framesSent: 0, framesHeldByJitter: 0,
+    sampleRateHz: rate,
+    playing: new Uint8Array(0),
+    arrivalMs: new Float64Array(0),
+    clearsMs: [],
+    pauseClearsMs: [],
+    notifies: [],
+    events: [],
+    echo: !!imp.echo,
+    heard: new Int16Array(0),
+    durationMs: 0,
+    closeCode: null,
+    closedBy: null,
+    triggerTimeouts: 0,
+    framesSent: 0,
+    framesHeldByJitter: 0,
   };
   const sendText = (text: string) => ws.readyState === ws.OPEN && ws.send(text);
   let tickNow = 0;
@@ -121,7 +135,8 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
       return undefined;
     }
     // afterReplyMs: the reply playing now if that point is still ahead, else the next reply to start.
-    if (replyStartTick >= 0 && lastBotTick >= 0 && nowMs - (lastBotTick + 1) * 20 < QUIET_MS && replyStartTick * 20 + w.ms >= nowMs) return replyStartTick * 20 + w.ms;
+    if (replyStartTick >= 0 && lastBotTick >= 0 && nowMs - (lastBotTick + 1) * 20 < QUIET_MS && replyStartTick * 20 + w.ms >= nowMs)
+      return replyStartTick * 20 + w.ms;
     return undefined;
   };
 
@@ -147,7 +162,12 @@ export async function runEvalCall(o: EvalCallOptions): Promise<CallTimeline> {
       phase = { t: 'speaking', turn: next, startTick: n, pos: 0 };
       const r = turns[next]!;
       if (r.onsetSample >= 0) {
-        const ev: CallerEvent = { index: next, kind: s.turns[next]!.kind, onsetMs: nowMs + (r.onsetSample * 1000) / rate, endMs: nowMs + (r.endSample * 1000) / rate };
+        const ev: CallerEvent = {
+          index: next,
+          kind: s.turns[next]!.kind,
+          onsetMs: nowMs + (r.onsetSample * 1000) / rate,
+          endMs: nowMs + (r.endSample * 1000) / rate,
+        };
         if (r.pause) ev.pause = { startMs: nowMs + (r.pause.startSample * 1000) / rate, endMs: nowMs + (r.pause.endSample * 1000) / rate };
         tl.events.push(ev);
       }

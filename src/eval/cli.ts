@@ -47,7 +47,12 @@ export async function evalCommand(argv: string[], usage: (msg: string) => Error)
   const scenarios = await loadScenarios(values.scenarios?.length ? values.scenarios : [SHIPPED_SCENARIOS]);
   const tty = process.stderr.isTTY;
   const result = await runEval({
-    url: values.url, scenarios, repeat, concurrency, rateHz, words: values.words as 'first' | 'all' | 'none',
+    url: values.url,
+    scenarios,
+    repeat,
+    concurrency,
+    rateHz,
+    words: values.words as 'first' | 'all' | 'none',
     onCall: tty ? (done, total, name) => process.stderr.write(`\rcall ${done}/${total} (${name})        `) : undefined,
   });
   if (tty) process.stderr.write('\n');

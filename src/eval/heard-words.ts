@@ -13,7 +13,9 @@ import { Biquad, Rng } from './impairments.js';
 /** Transcribe 16 kHz PCM; resolves '' when pocketsphinx is missing or fails (the caller reports words as null). */
 export function transcribe16k(pcm: Int16Array): Promise<string | null> {
   return new Promise((resolve) => {
-    const p = spawn('sh', ['-c', 'cat | exec pocketsphinx_continuous -infile /dev/stdin -samprate 16000 -logfn /dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const p = spawn('sh', ['-c', 'cat | exec pocketsphinx_continuous -infile /dev/stdin -samprate 16000 -logfn /dev/null'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', () => resolve(null));

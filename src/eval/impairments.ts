@@ -38,7 +38,13 @@ export class Biquad {
   private x2 = 0;
   private y1 = 0;
   private y2 = 0;
-  private constructor(private readonly b0: number, private readonly b1: number, private readonly b2: number, private readonly a1: number, private readonly a2: number) {}
+  private constructor(
+    private readonly b0: number,
+    private readonly b1: number,
+    private readonly b2: number,
+    private readonly a1: number,
+    private readonly a2: number,
+  ) {}
 
   static lowpass(rateHz: number, cutoffHz: number, q: number): Biquad {
     const w = (2 * Math.PI * cutoffHz) / rateHz;
@@ -80,7 +86,10 @@ const BUTTER8 = [0.5098, 0.6013, 0.9, 2.5629];
 export class TelephoneBand {
   private readonly sections: Biquad[];
   constructor(rateHz: number) {
-    this.sections = [...BUTTER4.map((q) => Biquad.highpass(rateHz, 300, q)), ...(rateHz > 7000 ? BUTTER8.map((q) => Biquad.lowpass(rateHz, Math.min(3400, rateHz * 0.45), q)) : [])];
+    this.sections = [
+      ...BUTTER4.map((q) => Biquad.highpass(rateHz, 300, q)),
+      ...(rateHz > 7000 ? BUTTER8.map((q) => Biquad.lowpass(rateHz, Math.min(3400, rateHz * 0.45), q)) : []),
+    ];
   }
   process(buf: Float32Array): void {
     for (const s of this.sections) s.process(buf);
@@ -108,7 +117,10 @@ export function activePower(pcm: Int16Array, rateHz: number): number {
 /** White Gaussian noise at a fixed RMS, added to each frame. */
 export class LineNoise {
   private readonly rng: Rng;
-  constructor(readonly rms: number, seed = 1) {
+  constructor(
+    readonly rms: number,
+    seed = 1,
+  ) {
     this.rng = new Rng(seed);
   }
   /** The noise RMS for `snrDb` against speech of mean power `speechPower` (int16 units²). */

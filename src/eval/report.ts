@@ -48,7 +48,12 @@ export function evalTable(runs: Array<{ label: string; result: EvalResult }>): s
 export function scenarioTable(runs: Array<{ label: string; result: EvalResult }>): string {
   const names = [...new Set(runs.flatMap((r) => r.result.scenarios.map((s) => s.name)))];
   const cell = (s: Scores | undefined) =>
-    !s ? '—' : `${ms(s.turnLatencyMs.p50)} · ${s.falseBargeIns.chances ? `false ${s.falseBargeIns.count}/${s.falseBargeIns.chances}` : ''}${s.missedBargeIns.chances ? ` missed ${s.missedBargeIns.count}/${s.missedBargeIns.chances}` : ''}${s.prematureCutoffs.count ? ` premature ${s.prematureCutoffs.count}` : ''}`.replace(/ · $/, '');
+    !s
+      ? '—'
+      : `${ms(s.turnLatencyMs.p50)} · ${s.falseBargeIns.chances ? `false ${s.falseBargeIns.count}/${s.falseBargeIns.chances}` : ''}${s.missedBargeIns.chances ? ` missed ${s.missedBargeIns.count}/${s.missedBargeIns.chances}` : ''}${s.prematureCutoffs.count ? ` premature ${s.prematureCutoffs.count}` : ''}`.replace(
+          / · $/,
+          '',
+        );
   const head = `| scenario | ${runs.map((r) => r.label).join(' | ')} |`;
   const sep = `|---|${runs.map(() => '---|').join('')}`;
   const rows = names.map((n) => `| ${n} | ${runs.map((r) => cell(r.result.scenarios.find((s) => s.name === n)?.scores)).join(' | ')} |`);

@@ -100,9 +100,18 @@ export function summarise(calls: ScenarioResult['calls'], failedCalls: number): 
     failedCalls,
     turnLatencyMs: { n: turn.length, p50: percentile(turn, 50), p90: percentile(turn, 90) },
     bargeInStopMs: { n: stop.length, p50: percentile(stop, 50), p95: percentile(stop, 95) },
-    falseBargeIns: ratio(sum((c) => c.falseBargeIns.count), sum((c) => c.falseBargeIns.chances)),
-    missedBargeIns: ratio(sum((c) => c.missedBargeIns.count), sum((c) => c.missedBargeIns.chances)),
-    prematureCutoffs: ratio(sum((c) => c.premature.count), sum((c) => c.premature.chances)),
+    falseBargeIns: ratio(
+      sum((c) => c.falseBargeIns.count),
+      sum((c) => c.falseBargeIns.chances),
+    ),
+    missedBargeIns: ratio(
+      sum((c) => c.missedBargeIns.count),
+      sum((c) => c.missedBargeIns.chances),
+    ),
+    prematureCutoffs: ratio(
+      sum((c) => c.premature.count),
+      sum((c) => c.premature.chances),
+    ),
     unanswered: sum((c) => c.unanswered),
     pauses: sum((c) => c.pauses),
     clears: sum((c) => c.clears),
@@ -177,7 +186,14 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResult> {
       calls.push({ ...sc, replies });
     }
     const errs = errors.get(s) ?? [];
-    results.push({ name: s.name, description: s.description, kinds: [...new Set(s.turns.map((t) => t.kind))], scores: summarise(calls, errs.length), errors: errs, calls });
+    results.push({
+      name: s.name,
+      description: s.description,
+      kinds: [...new Set(s.turns.map((t) => t.kind))],
+      scores: summarise(calls, errs.length),
+      errors: errs,
+      calls,
+    });
   }
   return {
     url: o.url,
@@ -188,6 +204,9 @@ export async function runEval(o: RunEvalOptions): Promise<EvalResult> {
     concurrency,
     skipped,
     scenarios: results,
-    aggregate: summarise(results.flatMap((r) => r.calls), results.reduce((n, r) => n + r.errors.length, 0)),
+    aggregate: summarise(
+      results.flatMap((r) => r.calls),
+      results.reduce((n, r) => n + r.errors.length, 0),
+    ),
   };
 }

@@ -27,9 +27,27 @@ const audio = {
   required: ['type'],
   discriminator: { propertyName: 'type' },
   oneOf: [
-    tagged('file', 'A recording: WAV (any rate) or headerless 16-bit LE mono .raw/.pcm; relative paths are tried against the scenario folder, then /usr/share/pocketsphinx/test/data', { path: { type: 'string', minLength: 1 }, rawRateHz: { type: 'integer', minimum: 8000, maximum: 48000 }, gainDb: { type: 'number', minimum: -60, maximum: 20 } }, ['path']),
-    tagged('text', 'Text spoken by Flite (voice slt, 16 kHz, resampled to the leg rate)', { text: { type: 'string', minLength: 1, maxLength: 1000 }, gainDb: { type: 'number', minimum: -60, maximum: 20 } }, ['text']),
-    tagged('cough', 'A synthesised cough: a band-limited noise burst with a fast attack and a decay', { durationMs: ms('Length (default 350)', 3000), levelDbfs: { type: 'number', minimum: -60, maximum: 0, description: 'Peak level (default -10)' }, seed }),
+    tagged(
+      'file',
+      'A recording: WAV (any rate) or headerless 16-bit LE mono .raw/.pcm; relative paths are tried against the scenario folder, then /usr/share/pocketsphinx/test/data',
+      {
+        path: { type: 'string', minLength: 1 },
+        rawRateHz: { type: 'integer', minimum: 8000, maximum: 48000 },
+        gainDb: { type: 'number', minimum: -60, maximum: 20 },
+      },
+      ['path'],
+    ),
+    tagged(
+      'text',
+      'Text spoken by Flite (voice slt, 16 kHz, resampled to the leg rate)',
+      { text: { type: 'string', minLength: 1, maxLength: 1000 }, gainDb: { type: 'number', minimum: -60, maximum: 20 } },
+      ['text'],
+    ),
+    tagged('cough', 'A synthesised cough: a band-limited noise burst with a fast attack and a decay', {
+      durationMs: ms('Length (default 350)', 3000),
+      levelDbfs: { type: 'number', minimum: -60, maximum: 0, description: 'Peak level (default -10)' },
+      seed,
+    }),
     tagged('silence', 'Nothing (to hold the line open)', { durationMs: ms('Length') }, ['durationMs']),
   ],
 };
@@ -40,8 +58,17 @@ const when = {
   required: ['type'],
   discriminator: { propertyName: 'type' },
   oneOf: [
-    tagged('afterBotStops', 'When the bot has spoken since the previous turn and then been silent for quietMs', { delayMs: ms('Extra wait after that (default 0)'), quietMs: ms('Silence that counts as stopped (default 500)', 10_000), timeoutMs: ms('Speak anyway if the bot has not stopped by then (default 20000)') }),
-    tagged('afterReplyMs', 'ms into the bot reply playing now (if that point is still ahead), else into the next reply', { ms: ms('Offset into the reply', 60_000), timeoutMs: ms('Speak anyway if no reply starts by then (default 20000)') }, ['ms']),
+    tagged('afterBotStops', 'When the bot has spoken since the previous turn and then been silent for quietMs', {
+      delayMs: ms('Extra wait after that (default 0)'),
+      quietMs: ms('Silence that counts as stopped (default 500)', 10_000),
+      timeoutMs: ms('Speak anyway if the bot has not stopped by then (default 20000)'),
+    }),
+    tagged(
+      'afterReplyMs',
+      'ms into the bot reply playing now (if that point is still ahead), else into the next reply',
+      { ms: ms('Offset into the reply', 60_000), timeoutMs: ms('Speak anyway if no reply starts by then (default 20000)') },
+      ['ms'],
+    ),
     tagged('atMs', 'A fixed time from the start of the call', { ms: ms('Time from the call start') }, ['ms']),
   ],
 };
@@ -60,18 +87,36 @@ export const EVAL_SCENARIO_SCHEMA = {
       rateHz: { enum: [8000, 16000, 24000], description: 'Leg rate the scenario is meant for; the gateway NCCO decides the real rate' },
       impairments: closed('The line between the caller and Vonage', {
         bandLimit: { type: 'boolean', description: 'Telephone band-limit (300–3400 Hz) on everything the caller sends' },
-        noise: closed('White noise on the line for the whole call, at an SNR against the caller speech', { snrDb: { type: 'number', minimum: -10, maximum: 60 }, seed }, ['snrDb']),
+        noise: closed(
+          'White noise on the line for the whole call, at an SNR against the caller speech',
+          { snrDb: { type: 'number', minimum: -10, maximum: 60 }, seed },
+          ['snrDb'],
+        ),
         jitter: {
           type: 'object',
           description: 'Network: frames held and released together',
           required: ['type'],
           discriminator: { propertyName: 'type' },
           oneOf: [
-            tagged('bursts', 'Every burstEveryMs, hold the frames for holdMs, then send them all at once', { burstEveryMs: { type: 'integer', minimum: 40, maximum: 60_000 }, holdMs: { type: 'integer', minimum: 20, maximum: 5000 } }, ['burstEveryMs', 'holdMs']),
-            tagged('random', 'Each frame late by a uniform 0..maxMs (order kept: a late frame holds the ones behind it)', { maxMs: { type: 'integer', minimum: 20, maximum: 5000 }, seed }, ['maxMs']),
+            tagged(
+              'bursts',
+              'Every burstEveryMs, hold the frames for holdMs, then send them all at once',
+              { burstEveryMs: { type: 'integer', minimum: 40, maximum: 60_000 }, holdMs: { type: 'integer', minimum: 20, maximum: 5000 } },
+              ['burstEveryMs', 'holdMs'],
+            ),
+            tagged(
+              'random',
+              'Each frame late by a uniform 0..maxMs (order kept: a late frame holds the ones behind it)',
+              { maxMs: { type: 'integer', minimum: 20, maximum: 5000 }, seed },
+              ['maxMs'],
+            ),
           ],
         },
-        echo: closed('Line echo: what the caller hears comes back in what it sends', { delayMs: { type: 'integer', minimum: 0, maximum: 2000 }, attenuationDb: { type: 'number', minimum: 0, maximum: 100 } }, ['delayMs', 'attenuationDb']),
+        echo: closed(
+          'Line echo: what the caller hears comes back in what it sends',
+          { delayMs: { type: 'integer', minimum: 0, maximum: 2000 }, attenuationDb: { type: 'number', minimum: 0, maximum: 100 } },
+          ['delayMs', 'attenuationDb'],
+        ),
       }),
       turns: {
         type: 'array',
@@ -81,9 +126,17 @@ export const EVAL_SCENARIO_SCHEMA = {
           {
             audio,
             when,
-            kind: { enum: ['turn', 'backchannel', 'noise'], description: 'turn: should be answered / should barge in; backchannel and noise: must NOT stop the bot' },
+            kind: {
+              enum: ['turn', 'backchannel', 'noise'],
+              description: 'turn: should be answered / should barge in; backchannel and noise: must NOT stop the bot',
+            },
             pauseMs: { type: 'integer', minimum: 1, maximum: 5000, description: 'A pause inside the utterance (the bot must not answer in it)' },
-            pauseAtMs: { type: 'integer', minimum: 0, maximum: 60_000, description: 'Where the pause goes, ms into the speech (from its onset); default: the middle' },
+            pauseAtMs: {
+              type: 'integer',
+              minimum: 0,
+              maximum: 60_000,
+              description: 'Where the pause goes, ms into the speech (from its onset); default: the middle',
+            },
           },
           ['audio', 'when', 'kind'],
         ),

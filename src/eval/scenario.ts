@@ -68,7 +68,8 @@ function describe(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') return `${at}: unknown field "${String(p.additionalProperty)}"`;
   if (e.keyword === 'required') return `${at}: missing field "${String(p.missingProperty)}"`;
   if (e.keyword === 'enum') return `${at}: must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
-  if (e.keyword === 'discriminator') return `${at}/${String(p.tag)}: ${p.error === 'mapping' ? `unknown type ${JSON.stringify(p.tagValue)}` : 'missing or not a string'}`;
+  if (e.keyword === 'discriminator')
+    return `${at}/${String(p.tag)}: ${p.error === 'mapping' ? `unknown type ${JSON.stringify(p.tagValue)}` : 'missing or not a string'}`;
   return `${at}: ${e.message ?? 'invalid'}`;
 }
 
@@ -87,7 +88,7 @@ async function parseText(text: string, path: string): Promise<unknown> {
   if (/\.ya?ml$/i.test(path)) {
     let yaml: { parse(s: string): unknown };
     try {
-      yaml = (await import('yaml'));
+      yaml = await import('yaml');
     } catch {
       throw new ScenarioError(`${path}: YAML needs the "yaml" package (a dev dependency); write the scenario as JSON`);
     }
@@ -122,14 +123,23 @@ const SCENARIO_EXT = new Set(['.json', '.yaml', '.yml']);
 /** Files and folders (every .json/.yaml/.yml inside, sorted), comma lists allowed; names must be unique. */
 export async function loadScenarios(specs: readonly string[]): Promise<Scenario[]> {
   const files: string[] = [];
-  for (const spec of specs.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)) {
+  for (const spec of specs
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     let isDir: boolean;
     try {
       isDir = statSync(spec).isDirectory();
     } catch {
       throw new ScenarioError(`${spec}: no such file or folder`);
     }
-    if (isDir) files.push(...readdirSync(spec).filter((f) => SCENARIO_EXT.has(extname(f).toLowerCase()) && !f.endsWith('.schema.json')).sort().map((f) => join(spec, f)));
+    if (isDir)
+      files.push(
+        ...readdirSync(spec)
+          .filter((f) => SCENARIO_EXT.has(extname(f).toLowerCase()) && !f.endsWith('.schema.json'))
+          .sort()
+          .map((f) => join(spec, f)),
+      );
     else files.push(spec);
   }
   if (!files.length) throw new ScenarioError(`no scenario files in ${specs.join(', ')}`);

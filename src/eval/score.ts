@@ -89,7 +89,16 @@ export function findReplies(tl: CallTimeline): Reply[] {
     const startMs = r.s * SLOT_MS;
     const endMs = r.e * SLOT_MS;
     const arrivalMs = tl.arrivalMs[r.s];
-    if (!cur) cur = { startMs, startArrivalMs: arrivalMs === undefined || Number.isNaN(arrivalMs) ? startMs : arrivalMs, endMs, end: 'abandoned', pauses: 0, stopsMs: [], heardMs: 0 };
+    if (!cur)
+      cur = {
+        startMs,
+        startArrivalMs: arrivalMs === undefined || Number.isNaN(arrivalMs) ? startMs : arrivalMs,
+        endMs,
+        end: 'abandoned',
+        pauses: 0,
+        stopsMs: [],
+        heardMs: 0,
+      };
     cur.endMs = endMs;
     cur.heardMs += endMs - startMs;
     cur.stopsMs.push(endMs);
@@ -113,13 +122,29 @@ export function findReplies(tl: CallTimeline): Reply[] {
 export function scoreCall(tl: CallTimeline): CallScore {
   const replies = findReplies(tl);
   const out: CallScore = {
-    replies, events: [], turnLatenciesMs: [], stopLatenciesMs: [], falseBargeIns: { count: 0, chances: 0 }, missedBargeIns: { count: 0, chances: 0 },
-    premature: { count: 0, chances: 0 }, unanswered: 0, pauses: replies.reduce((n, r) => n + r.pauses, 0), clears: tl.clearsMs.length,
+    replies,
+    events: [],
+    turnLatenciesMs: [],
+    stopLatenciesMs: [],
+    falseBargeIns: { count: 0, chances: 0 },
+    missedBargeIns: { count: 0, chances: 0 },
+    premature: { count: 0, chances: 0 },
+    unanswered: 0,
+    pauses: replies.reduce((n, r) => n + r.pauses, 0),
+    clears: tl.clearsMs.length,
   };
   const stopped = (r: Reply) => r.end === 'cleared' || r.end === 'abandoned';
   for (const ev of tl.events) {
     const reply = replies.find((r) => r.startMs <= ev.onsetMs && ev.onsetMs < r.endMs);
-    const es: EventScore = { index: ev.index, kind: ev.kind, duringReply: !!reply, stoppedReply: false, stopLatencyMs: null, turnLatencyMs: null, premature: false };
+    const es: EventScore = {
+      index: ev.index,
+      kind: ev.kind,
+      duringReply: !!reply,
+      stoppedReply: false,
+      stopLatencyMs: null,
+      turnLatencyMs: null,
+      premature: false,
+    };
     if (reply) {
       const from = ev.kind === 'turn' ? ev.onsetMs : ev.endMs;
       es.stoppedReply = stopped(reply) && reply.endMs <= from + STOP_WINDOW_MS;

@@ -124,7 +124,15 @@ export class TurnRenderer {
 
   private async speak(text: string): Promise<{ samples: Int16Array; sampleRateHz: number }> {
     this.tts ??= createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
-    const call = { callId: 'eval-caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', headers: {} } as unknown as CallInfo;
+    const call = {
+      callId: 'eval-caller',
+      conversationUuid: undefined,
+      from: undefined,
+      to: undefined,
+      sampleRateHz: 16000,
+      language: 'en-US',
+      headers: {},
+    } as unknown as CallInfo;
     const parts: Int16Array[] = [];
     let rate = 16000;
     for await (const c of this.tts.synthesize({ text, call, voice: 'slt', signal: new AbortController().signal })) {

@@ -68,8 +68,16 @@ export class JitterBuffer {
   private seq = -1;
   private lastTransit = 0;
   readonly stats: JitterStats = {
-    framesIn: 0, framesOut: 0, depth: 0, maxDepth: 0, underruns: 0, gapFrames: 0,
-    overruns: 0, lateFrames: 0, drainedFrames: 0, jitterMs: 0,
+    framesIn: 0,
+    framesOut: 0,
+    depth: 0,
+    maxDepth: 0,
+    underruns: 0,
+    gapFrames: 0,
+    overruns: 0,
+    lateFrames: 0,
+    drainedFrames: 0,
+    jitterMs: 0,
   };
 
   constructor(opts: JitterBufferOptions, sink: JitterSink) {

@@ -177,7 +177,10 @@ export class VonageLeg implements PacerSink, FrameSink {
     ws.on('pong', () => (this.awaitingPong = false));
     ws.on('error', (err) => this.onSocketError(err));
     ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString('utf8')));
-    this.handshakeTimer = setTimeout(() => this.refuse(new GatewayError('HANDSHAKE_TIMEOUT', `no websocket:connected within ${this.opts.handshakeTimeoutMs} ms`)), this.opts.handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(
+      () => this.refuse(new GatewayError('HANDSHAKE_TIMEOUT', `no websocket:connected within ${this.opts.handshakeTimeoutMs} ms`)),
+      this.opts.handshakeTimeoutMs,
+    );
     this.handshakeTimer.unref();
   }
 
@@ -410,7 +413,14 @@ export class VonageLeg implements PacerSink, FrameSink {
     }
     if (len % 2 !== 0 || len > maxFrames * rf.frameBytes) {
       this.hot.framesMalformed++;
-      this.refuseLive(new GatewayError('BAD_FRAME', len % 2 ? `binary message of ${len} bytes is not whole 16-bit samples` : `binary message of ${len} bytes is absurd for 20 ms frames of ${rf.frameBytes}`));
+      this.refuseLive(
+        new GatewayError(
+          'BAD_FRAME',
+          len % 2
+            ? `binary message of ${len} bytes is not whole 16-bit samples`
+            : `binary message of ${len} bytes is absurd for 20 ms frames of ${rf.frameBytes}`,
+        ),
+      );
       return;
     }
     this.hot.framesReassembled++;
@@ -461,4 +471,3 @@ export class VonageLeg implements PacerSink, FrameSink {
     }
   }
 }
-

@@ -46,7 +46,8 @@ export function malformedUpgrade(req: IncomingMessage): { status: number; reason
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return { status: 400, reason: 'Invalid Upgrade header', headers: '' };
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !KEY.test(key)) return { status: 400, reason: 'Missing or invalid Sec-WebSocket-Key header', headers: '' };
-  if (req.headers['sec-websocket-version'] !== WS_VERSION) return { status: 426, reason: `Sec-WebSocket-Version must be ${WS_VERSION}`, headers: `Sec-WebSocket-Version: ${WS_VERSION}\r\n` };
+  if (req.headers['sec-websocket-version'] !== WS_VERSION)
+    return { status: 426, reason: `Sec-WebSocket-Version must be ${WS_VERSION}`, headers: `Sec-WebSocket-Version: ${WS_VERSION}\r\n` };
   return undefined;
 }
 
@@ -102,7 +103,9 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   function refuse(socket: Duplex, status: number, code: ErrorCode, reason: string, metricReason: string, extraHeaders = ''): void {
     metrics.legsRefused.inc({ reason: metricReason });
     const body = JSON.stringify({ error: code, reason });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extraHeaders}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\n${extraHeaders}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   /** Draining or full: refused before (and again after) the asynchronous auth check. */
@@ -121,8 +124,19 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
     const source = sourceAddress(req, config.trustProxy);
     const rate = limiter.take(source);
     if (!rate.allowed) {
-      if (rate.firstRefusal) logger.warn({ source, retryAfterS: rate.retryAfterS }, 'leg refused: upgrade rate limit (further refusals from this source are not logged until one is allowed)');
-      return refuse(socket, 429, 'RATE_LIMITED', `more than ${config.upgradeRatePerSource} upgrades per second from this source`, 'rate', `Retry-After: ${rate.retryAfterS}\r\n`);
+      if (rate.firstRefusal)
+        logger.warn(
+          { source, retryAfterS: rate.retryAfterS },
+          'leg refused: upgrade rate limit (further refusals from this source are not logged until one is allowed)',
+        );
+      return refuse(
+        socket,
+        429,
+        'RATE_LIMITED',
+        `more than ${config.upgradeRatePerSource} upgrades per second from this source`,
+        'rate',
+        `Retry-After: ${rate.retryAfterS}\r\n`,
+      );
     }
     const bad = malformedUpgrade(req);
     if (bad) {

@@ -104,7 +104,11 @@ export class LastResort {
     const n = s.suppressed;
     s.suppressed = 0;
     s.lastLogMs = this.now();
-    this.line('error', { type, suppressed: n, windowMs: this.intervalMs }, `last resort: ${n} more ${type} in ${Math.round(this.intervalMs / 1000)} s (counted, not logged one by one)`);
+    this.line(
+      'error',
+      { type, suppressed: n, windowMs: this.intervalMs },
+      `last resort: ${n} more ${type} in ${Math.round(this.intervalMs / 1000)} s (counted, not logged one by one)`,
+    );
   }
 
   private line(level: 'error', fields: Record<string, unknown>, msg: string): void {

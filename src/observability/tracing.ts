@@ -150,7 +150,12 @@ export class CallTracer implements CallObserver {
         c.openReplies.delete(e.replyId);
         const started = t.replies.get(e.replyId) ?? e.atMs;
         if (e.interrupted) t.interrupted = true;
-        this.add(t, { name: SPAN_NAMES.playout, startMs: started, endMs: e.atMs, attrs: { 'vgw.reply.id': e.replyId, 'vgw.reply.heard_ms': e.heardMs, 'vgw.reply.total_ms': e.totalMs, 'vgw.reply.interrupted': e.interrupted } });
+        this.add(t, {
+          name: SPAN_NAMES.playout,
+          startMs: started,
+          endMs: e.atMs,
+          attrs: { 'vgw.reply.id': e.replyId, 'vgw.reply.heard_ms': e.heardMs, 'vgw.reply.total_ms': e.totalMs, 'vgw.reply.interrupted': e.interrupted },
+        });
         if (c.deferred.has(t) && !this.playing(c, t)) {
           c.deferred.delete(t);
           this.writeTurn(c, t);
@@ -230,7 +235,17 @@ export class CallTracer implements CallObserver {
   }
 
   private newTurn(c: CallTrace, openedBy: 'caller' | 'bot', atMs: number): TurnTrace {
-    const t: TurnTrace = { index: ++c.turns, openedBy, children: [], dropped: 0, startMs: atMs, endMs: atMs, answered: false, replies: new Map(), interrupted: false };
+    const t: TurnTrace = {
+      index: ++c.turns,
+      openedBy,
+      children: [],
+      dropped: 0,
+      startMs: atMs,
+      endMs: atMs,
+      answered: false,
+      replies: new Map(),
+      interrupted: false,
+    };
     c.turn = t;
     return t;
   }

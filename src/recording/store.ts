@@ -151,7 +151,7 @@ export class RecordingStore {
     if (dirname(resolve(path)) !== this.dir) return cb(new Error('recording path escapes its directory'), -1, base);
     fsOpen(path, 'wx', 0o640, (err, fd) => {
       // Random names collide only by a 48-bit accident: a few tries, then the error is real (a full directory).
-      if (err && (err).code === 'EEXIST' && attempt < SEQUENTIAL_PROBES + RANDOM_PROBES) return this.tryOpen(name, n + 1, attempt + 1, cb);
+      if (err && err.code === 'EEXIST' && attempt < SEQUENTIAL_PROBES + RANDOM_PROBES) return this.tryOpen(name, n + 1, attempt + 1, cb);
       if (!err && sequential) this.rememberSuffix(name, n + 1);
       cb(err, fd, base);
     });
@@ -265,7 +265,10 @@ export class CallRecording {
         }
         rename(tmp, path, (e2) => {
           if (e2) this.log.error({ err: { message: e2.message } }, 'recording metadata not renamed');
-          this.log.info({ file: `${this.base}.wav`, durationMs: meta.durationMs, framesDropped: meta.framesDropped, blocksDropped: meta.blocksDropped }, 'recording complete');
+          this.log.info(
+            { file: `${this.base}.wav`, durationMs: meta.durationMs, framesDropped: meta.framesDropped, blocksDropped: meta.blocksDropped },
+            'recording complete',
+          );
           res();
         });
       });

@@ -97,11 +97,25 @@ export function createOpenAiRealtime(ctx: AdapterContext): S2sAdapter & { readon
   // The LLM bot's tools, in the realtime API's flat function shape.
   const tools = toolSchemas(policy).map((t) => ({ type: 'function', ...(t as { function: object }).function }));
   const settings: Settings = {
-    url: url.toString(), apiKey, model: cfg.openaiRealtimeModel, voice: cfg.openaiRealtimeVoice,
-    instructions: cfg.llmSystemPrompt, greeting: cfg.llmGreeting, tools, connectTimeoutMs: cfg.openaiRealtimeConnectTimeoutMs,
+    url: url.toString(),
+    apiKey,
+    model: cfg.openaiRealtimeModel,
+    voice: cfg.openaiRealtimeVoice,
+    instructions: cfg.llmSystemPrompt,
+    greeting: cfg.llmGreeting,
+    tools,
+    connectTimeoutMs: cfg.openaiRealtimeConnectTimeoutMs,
   };
   const log = ctx.logger;
-  const stats: RealtimeStats = { connects: 0, preconnects: 0, preconnectsUsed: 0, preconnectsExpired: 0, framesDropped: 0, eventsDropped: 0, protocolErrors: 0 };
+  const stats: RealtimeStats = {
+    connects: 0,
+    preconnects: 0,
+    preconnectsUsed: 0,
+    preconnectsExpired: 0,
+    framesDropped: 0,
+    eventsDropped: 0,
+    protocolErrors: 0,
+  };
   const pool = new Map<string, { conn: RealtimeConnection; timer: NodeJS.Timeout }>();
   let closed = false;
 
@@ -347,7 +361,12 @@ class RealtimeConnection implements S2sSession {
         const r = m.response as { status?: unknown; status_details?: { error?: { code?: unknown; message?: unknown } } } | undefined;
         if (r?.status === 'failed') {
           const e = r.status_details?.error;
-          this.push({ type: 'error', code: 'S2S_RESPONSE_FAILED', message: `response failed: ${str(e?.code)} ${str(e?.message)}`.slice(0, 300), recoverable: true });
+          this.push({
+            type: 'error',
+            code: 'S2S_RESPONSE_FAILED',
+            message: `response failed: ${str(e?.code)} ${str(e?.message)}`.slice(0, 300),
+            recoverable: true,
+          });
         }
         return;
       }
@@ -363,7 +382,12 @@ class RealtimeConnection implements S2sSession {
         return;
       case 'error': {
         const e = (m.error ?? {}) as { code?: unknown; type?: unknown; message?: unknown };
-        return this.push({ type: 'error', code: 'S2S_SERVICE_ERROR', message: `${str(e.type)} ${str(e.code)}: ${str(e.message)}`.slice(0, 300), recoverable: true });
+        return this.push({
+          type: 'error',
+          code: 'S2S_SERVICE_ERROR',
+          message: `${str(e.type)} ${str(e.code)}: ${str(e.message)}`.slice(0, 300),
+          recoverable: true,
+        });
       }
       default:
         return; // the many informational events (session.*, conversation.item.*, rate_limits.updated, …)

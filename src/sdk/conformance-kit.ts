@@ -87,7 +87,10 @@ export function formatChecks(adapterName: string, checks: readonly ConformanceCh
 export async function closeAndFindLeaks(adapter: { close?(): unknown }, before: Map<string, number>, settleMs: number): Promise<string[]> {
   let closeErr: string | undefined;
   try {
-    const r = await within(Promise.resolve().then(() => adapter.close?.()), 5000);
+    const r = await within(
+      Promise.resolve().then(() => adapter.close?.()),
+      5000,
+    );
     if (r === TIMED_OUT) closeErr = 'close() did not settle within 5000 ms';
   } catch (err) {
     closeErr = `close() threw: ${why(err)}`;

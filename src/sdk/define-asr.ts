@@ -43,7 +43,10 @@ export interface AsrDefinition<C extends AdapterSettings = AdapterSettings> {
    * Open one call's recognition. Throw (an {@link AdapterError} to choose the code, else `ASR_START_FAILED`) when it
    * cannot start: the gateway moves the call to the next ASR of the chain, or goes on without ASR.
    */
-  start(call: CallInfo, io: { emit: AsrEmitter; signal: AbortSignal; ctx: AdapterContext | undefined; settings: AdapterSettingValues<C> }): AsrHandlers | Promise<AsrHandlers>;
+  start(
+    call: CallInfo,
+    io: { emit: AsrEmitter; signal: AbortSignal; ctx: AdapterContext | undefined; settings: AdapterSettingValues<C> },
+  ): AsrHandlers | Promise<AsrHandlers>;
   close?: () => void | Promise<void>;
 }
 
@@ -119,7 +122,9 @@ class Stream implements DefinedAsrStream {
  * call over to the next ASR, or goes on without). A throw from your `write()`/`endOfSpeech()` becomes an unrecoverable
  * error event (code `ASR_WRITE_FAILED` unless it carried its own): it never reaches the gateway's 20 ms loop.
  */
-export function defineAsr<C extends AdapterSettings = AdapterSettings>(def: AsrDefinition<C>): ((ctx?: AdapterContext) => AsrAdapter) & { readonly settings?: C } {
+export function defineAsr<C extends AdapterSettings = AdapterSettings>(
+  def: AsrDefinition<C>,
+): ((ctx?: AdapterContext) => AsrAdapter) & { readonly settings?: C } {
   if (!def || typeof def.name !== 'string' || !def.name || typeof def.start !== 'function') throw new TypeError('defineAsr needs a name and start()');
   const capabilities = { interim: !!def.interim, sampleRatesHz: def.sampleRatesHz ?? [8000, 16000, 24000] };
   const factory = (ctx?: AdapterContext): AsrAdapter => ({

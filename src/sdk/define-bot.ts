@@ -197,7 +197,9 @@ class Session<S> implements DefinedBotSession {
     const onClose = this.def.onClose;
     if (onClose) {
       try {
-        Promise.resolve(onClose.call(this.def, { reason }, this.ctx)).catch((err) => this.ctx.logger.warn({ err: toAdapterError(err, 'BOT_ON_CLOSE_FAILED') }, 'bot onClose failed'));
+        Promise.resolve(onClose.call(this.def, { reason }, this.ctx)).catch((err) =>
+          this.ctx.logger.warn({ err: toAdapterError(err, 'BOT_ON_CLOSE_FAILED') }, 'bot onClose failed'),
+        );
       } catch (err) {
         this.ctx.logger.warn({ err: toAdapterError(err, 'BOT_ON_CLOSE_FAILED') }, 'bot onClose failed');
       }
@@ -300,7 +302,9 @@ class Session<S> implements DefinedBotSession {
     }
     if (isAsyncIterable(r)) return this.stream(r as AsyncIterable<ReplyItem>);
     if (typeof r === 'object' && typeof (r as BotOutput).type === 'string') return this.emit(r as BotOutput);
-    throw new AdapterError('BOT_BAD_REPLY', `a handler returned ${typeof r}: return a string, a BotOutput, an array or an async iterable of them`, { recoverable: true });
+    throw new AdapterError('BOT_BAD_REPLY', `a handler returned ${typeof r}: return a string, a BotOutput, an array or an async iterable of them`, {
+      recoverable: true,
+    });
   }
 
   /** Strings are pieces of one reply; the last piece is held back so it can carry `end: true`. */

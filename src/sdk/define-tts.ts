@@ -22,7 +22,10 @@ export interface TtsDefinition<C extends AdapterSettings = AdapterSettings> {
    * Synthesize `text` for one call. `signal` aborts on barge-in or call end: stop then (the SDK stops reading anyway).
    * Throw an {@link AdapterError} to choose the failure's code; anything else thrown becomes code `TTS_FAILED`.
    */
-  synthesize(text: string, req: { call: CallInfo; voice: string | undefined; signal: AbortSignal; ctx: AdapterContext | undefined; settings: AdapterSettingValues<C> }): TtsResult | Promise<TtsResult>;
+  synthesize(
+    text: string,
+    req: { call: CallInfo; voice: string | undefined; signal: AbortSignal; ctx: AdapterContext | undefined; settings: AdapterSettingValues<C> },
+  ): TtsResult | Promise<TtsResult>;
   close?: () => void | Promise<void>;
 }
 
@@ -49,7 +52,9 @@ function chunkOf(p: unknown, rateHz: number | undefined): TtsChunk {
  * request's iterator as an AdapterError; the gateway then tries the next TTS of the list, or plays the reply without
  * audio. An aborted request ends quietly.
  */
-export function defineTts<C extends AdapterSettings = AdapterSettings>(def: TtsDefinition<C>): ((ctx?: AdapterContext) => TtsAdapter) & { readonly settings?: C } {
+export function defineTts<C extends AdapterSettings = AdapterSettings>(
+  def: TtsDefinition<C>,
+): ((ctx?: AdapterContext) => TtsAdapter) & { readonly settings?: C } {
   if (!def || typeof def.name !== 'string' || !def.name || typeof def.synthesize !== 'function') throw new TypeError('defineTts needs a name and synthesize()');
   const factory = (ctx?: AdapterContext): TtsAdapter => {
     const settings = (ctx?.settings ?? {}) as AdapterSettingValues<C>;
@@ -91,7 +96,10 @@ export function defineTts<C extends AdapterSettings = AdapterSettings>(def: TtsD
         }
       } finally {
         // Stopped early (abort, a bad chunk, the consumer gone): let the source release what it holds.
-        if (it && !finished) void Promise.resolve().then(() => it.return?.()).catch(() => {});
+        if (it && !finished)
+          void Promise.resolve()
+            .then(() => it.return?.())
+            .catch(() => {});
       }
     }
     return { name: def.name, synthesize, ...(def.close ? { close: def.close } : {}) };

@@ -25,7 +25,8 @@ export interface TurnDetectorDefinition {
 
 function toPrediction(a: unknown): TurnPrediction {
   const c = typeof a === 'number' ? a : (a as TurnPrediction | null)?.complete;
-  if (typeof c !== 'number' || !(c >= 0 && c <= 1)) throw new AdapterError('TURN_DETECT_MALFORMED', `predict() answered ${typeof c === 'number' ? c : typeof c}, not a probability 0..1`);
+  if (typeof c !== 'number' || !(c >= 0 && c <= 1))
+    throw new AdapterError('TURN_DETECT_MALFORMED', `predict() answered ${typeof c === 'number' ? c : typeof c}, not a probability 0..1`);
   return { complete: c };
 }
 

@@ -34,4 +34,11 @@ export { AdapterError, toAdapterError, ADAPTER_CODE, type AdapterKind } from '..
 export { defineBot, type BotContext, type BotDefinition, type DefinedBotSession, type Reply, type ReplyItem } from './define-bot.js';
 export { defineTts, type TtsDefinition, type TtsPiece, type TtsResult } from './define-tts.js';
 export { defineAsr, type AsrDefinition, type AsrEmitter, type AsrHandlers, type DefinedAsrStream } from './define-asr.js';
-export { defineTurnDetector, type TurnAnswer, type TurnDetectorDefinition, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './define-turn-detector.js';
+export {
+  defineTurnDetector,
+  type TurnAnswer,
+  type TurnDetectorDefinition,
+  type TurnDetectInput,
+  type TurnDetector,
+  type TurnPrediction,
+} from './define-turn-detector.js';

@@ -42,7 +42,8 @@ export interface VonageJwtOptions {
 /** The token of an `Authorization: Bearer <token>` header. @throws AuthFailure */
 export function bearerToken(header: string | string[] | undefined): string {
   if (header === undefined || header === '') throw new AuthFailure('missing_token', 'missing Authorization: Bearer token');
-  if (Array.isArray(header) || header.length > MAX_AUTHORIZATION_CHARS) throw new AuthFailure('malformed_token', 'Authorization header is not one Bearer token');
+  if (Array.isArray(header) || header.length > MAX_AUTHORIZATION_CHARS)
+    throw new AuthFailure('malformed_token', 'Authorization header is not one Bearer token');
   const m = /^Bearer\s+([A-Za-z0-9_.-]+)\s*$/i.exec(header);
   if (!m) throw new AuthFailure('malformed_token', 'Authorization header is not a Bearer token');
   return m[1]!;
@@ -61,7 +62,8 @@ export async function verifyVonageJwt(token: string, opts: VonageJwtOptions): Pr
       currentDate: opts.nowS === undefined ? undefined : new Date(opts.nowS * 1000),
     }));
   } catch (err) {
-    if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw new AuthFailure('bad_signature', 'token signature does not verify with the signature secret');
+    if (err instanceof joseErrors.JWSSignatureVerificationFailed)
+      throw new AuthFailure('bad_signature', 'token signature does not verify with the signature secret');
     if (err instanceof joseErrors.JWTExpired) throw new AuthFailure('expired', 'token has expired (exp)');
     if (err instanceof joseErrors.JOSEAlgNotAllowed) throw new AuthFailure('malformed_token', 'token algorithm is not HS256');
     if (err instanceof joseErrors.JWTClaimValidationFailed) throw new AuthFailure('expired', `token claim ${err.claim} is not valid now`);

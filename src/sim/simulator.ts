@@ -239,7 +239,12 @@ export async function simulateCall(o: SimOptions): Promise<SimSummary> {
     framesReceived: arrivals.length,
     wrongSizeFrames: wrongSize,
     bytesReceived,
-    pacing: { intervals: intervals.length, p50Ms: round(percentile(intervals, 50)), p99Ms: round(percentile(intervals, 99)), maxMs: round(intervals[intervals.length - 1] ?? 0) },
+    pacing: {
+      intervals: intervals.length,
+      p50Ms: round(percentile(intervals, 50)),
+      p99Ms: round(percentile(intervals, 99)),
+      maxMs: round(intervals[intervals.length - 1] ?? 0),
+    },
     replies: replies.map((r) => ({ ...r, startMs: Math.round(r.startMs), latencyMs: r.latencyMs === null ? null : Math.round(r.latencyMs) })),
     replyLatencyMs: (() => {
       const r = replies.find((x) => x.latencyMs !== null);

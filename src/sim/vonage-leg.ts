@@ -26,18 +26,32 @@ export interface WebsocketEndpoint {
 
 /** Call the answer webhook (GET with query fields, or POST JSON) and return the parsed NCCO. */
 export async function fetchNcco(o: AnswerRequest): Promise<unknown> {
-  const fields: Record<string, string> = { uuid: o.uuid, conversation_uuid: o.conversationUuid, from: o.from ?? '447700900001', to: o.to ?? '447700900000', region_url: 'https://api-us-3.vonage.com' };
+  const fields: Record<string, string> = {
+    uuid: o.uuid,
+    conversation_uuid: o.conversationUuid,
+    from: o.from ?? '447700900001',
+    to: o.to ?? '447700900000',
+    region_url: 'https://api-us-3.vonage.com',
+  };
   const base = o.url.replace(/\/+$/, '');
   const answerUrl = `${base}/webhooks/answer`;
   let res: Response;
   try {
     res =
       o.answerMethod === 'POST'
-        ? await fetch(answerUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(fields), signal: AbortSignal.timeout(5000) })
+        ? await fetch(answerUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(fields),
+            signal: AbortSignal.timeout(5000),
+          })
         : await fetch(`${answerUrl}?${new URLSearchParams(fields).toString()}`, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
     // fetch says only "fetch failed": name the URL and the cause (ECONNREFUSED, ENOTFOUND, a timeout, …).
-    throw new Error(`cannot reach the gateway's answer webhook ${answerUrl}: ${fetchCause(err)}${/ECONNREFUSED/.test(fetchCause(err)) ? ' (is the gateway running? start it with npm start)' : ''}`, { cause: err });
+    throw new Error(
+      `cannot reach the gateway's answer webhook ${answerUrl}: ${fetchCause(err)}${/ECONNREFUSED/.test(fetchCause(err)) ? ' (is the gateway running? start it with npm start)' : ''}`,
+      { cause: err },
+    );
   }
   const body = await res.text();
   if (res.status !== 200) throw new Error(`answer webhook answered ${res.status}: ${body.slice(0, 200)}`);
@@ -55,7 +69,10 @@ export function fetchCause(err: unknown): string {
   for (let depth = 0; e && depth < 4; depth++) {
     const x = e as { name?: string; code?: string; message?: string; cause?: unknown; errors?: unknown[] };
     if (x.name === 'TimeoutError') return 'no answer within 5 s';
-    const msg = x.code && !String(x.message ?? '').includes(x.code) ? `${x.code} ${x.message ?? ''}`.trim() : (x.message ?? (typeof e === 'string' ? e : 'an error without a message'));
+    const msg =
+      x.code && !String(x.message ?? '').includes(x.code)
+        ? `${x.code} ${x.message ?? ''}`.trim()
+        : (x.message ?? (typeof e === 'string' ? e : 'an error without a message'));
     if (msg && msg !== 'fetch failed') parts.push(msg);
     // An AggregateError (IPv4 and IPv6 both refused) carries its reasons in `errors`.
     e = x.cause ?? (Array.isArray(x.errors) ? x.errors[0] : undefined);
@@ -70,7 +87,11 @@ export function websocketEndpoint(ncco: unknown): WebsocketEndpoint {
     if (action?.action !== 'connect' || !Array.isArray(action.endpoint)) continue;
     const ep = (action.endpoint as Array<Record<string, unknown>>)[0];
     if (ep?.type === 'websocket' && typeof ep.uri === 'string') {
-      return { uri: ep.uri, contentType: typeof ep['content-type'] === 'string' ? ep['content-type'] : 'audio/l16;rate=16000', headers: (ep.headers as Record<string, unknown>) ?? {} };
+      return {
+        uri: ep.uri,
+        contentType: typeof ep['content-type'] === 'string' ? ep['content-type'] : 'audio/l16;rate=16000',
+        headers: (ep.headers as Record<string, unknown>) ?? {},
+      };
     }
   }
   throw new Error(`NCCO has no connect to a websocket: ${JSON.stringify(ncco).slice(0, 200)}`);

@@ -100,13 +100,14 @@ class Context {
     const out = new Int16Array(n);
     let i = 0;
     if (this.carry !== undefined) {
-      out[i++] = (this.carry | (bytes[0]! << 8)) << 16 >> 16;
+      out[i++] = ((this.carry | (bytes[0]! << 8)) << 16) >> 16;
       start = 1;
       this.carry = undefined;
     }
-    for (let b = start; b + 1 < bytes.byteLength; b += 2) out[i++] = (bytes[b]! | (bytes[b + 1]! << 8)) << 16 >> 16;
+    for (let b = start; b + 1 < bytes.byteLength; b += 2) out[i++] = ((bytes[b]! | (bytes[b + 1]! << 8)) << 16) >> 16;
     if ((bytes.byteLength - start) & 1) this.carry = bytes[bytes.byteLength - 1];
-    if (n > 0 && !this.chunks.push({ audio: out, sampleRateHz: this.rateHz })) this.finish(new AdapterError('CARTESIA_QUEUE_OVERFLOW', 'synthesized audio not consumed', { recoverable: true }));
+    if (n > 0 && !this.chunks.push({ audio: out, sampleRateHz: this.rateHz }))
+      this.finish(new AdapterError('CARTESIA_QUEUE_OVERFLOW', 'synthesized audio not consumed', { recoverable: true }));
   }
 
   finish(err?: AdapterError): void {
@@ -126,7 +127,13 @@ class CallSocket {
   dead = false;
   idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(sdk: Sdk, client: CartesiaClient, wsOptions: ClientOptions | undefined, private readonly log: Logger, private readonly onDead: (s: CallSocket) => void) {
+  constructor(
+    sdk: Sdk,
+    client: CartesiaClient,
+    wsOptions: ClientOptions | undefined,
+    private readonly log: Logger,
+    private readonly onDead: (s: CallSocket) => void,
+  ) {
     let ws: TTSWS;
     try {
       ws = new sdk.TTSWS(client, wsOptions);
@@ -199,7 +206,10 @@ class CallSocket {
     if (!ws) return;
     if (ws.socket.readyState === 0) {
       // Closing a socket still connecting makes `ws` emit an error: wait for the outcome, then close.
-      this.ready.then(() => ws.close(), () => {});
+      this.ready.then(
+        () => ws.close(),
+        () => {},
+      );
     } else ws.close();
   }
 }
@@ -215,7 +225,11 @@ class CartesiaTts implements TtsAdapter {
   private readonly wsOptions: ClientOptions;
   private closed = false;
 
-  constructor(private readonly sdk: Sdk, private readonly client: CartesiaClient, private readonly s: Settings) {
+  constructor(
+    private readonly sdk: Sdk,
+    private readonly client: CartesiaClient,
+    private readonly s: Settings,
+  ) {
     this.wsOptions = { handshakeTimeout: CONNECT_TIMEOUT_MS };
     const u = new URL(s.config.cartesiaUrl);
     if (u.protocol === 'ws:' || u.protocol === 'http:') {

@@ -97,7 +97,10 @@ async function drive(
     const bound = run.chunks === 0 ? Math.min(firstMs, deadline - Date.now()) : deadline - Date.now();
     let r: IteratorResult<TtsChunk> | typeof TIMED_OUT;
     try {
-      r = await within(Promise.resolve().then(() => it.next()), Math.max(0, bound));
+      r = await within(
+        Promise.resolve().then(() => it.next()),
+        Math.max(0, bound),
+      );
     } catch (err) {
       run.threw = err;
       run.problems.push(`the iterator threw: ${why(err)}`);
@@ -105,7 +108,10 @@ async function drive(
     }
     if (r === TIMED_OUT) {
       run.problems.push(run.chunks === 0 ? `no audio within ${firstMs} ms` : `the request did not end within ${totalMs} ms`);
-      void within(Promise.resolve().then(() => it.return?.()), 1000);
+      void within(
+        Promise.resolve().then(() => it.return?.()),
+        1000,
+      );
       return run;
     }
     if (r.done) {
@@ -115,7 +121,10 @@ async function drive(
     const bad = malformedChunk(r.value);
     if (bad) {
       run.problems.push(bad);
-      void within(Promise.resolve().then(() => it.return?.()), 1000);
+      void within(
+        Promise.resolve().then(() => it.return?.()),
+        1000,
+      );
       return run;
     }
     run.chunks++;
@@ -147,7 +156,13 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
 
   let shapeOk: boolean;
   try {
-    shapeOk = !!a && typeof a === 'object' && typeof a.name === 'string' && a.name.length > 0 && typeof a.synthesize === 'function' && (a.close === undefined || typeof a.close === 'function');
+    shapeOk =
+      !!a &&
+      typeof a === 'object' &&
+      typeof a.name === 'string' &&
+      a.name.length > 0 &&
+      typeof a.synthesize === 'function' &&
+      (a.close === undefined || typeof a.close === 'function');
   } catch {
     shapeOk = false;
   }
@@ -198,7 +213,13 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
     else if (Date.now() - abortedAt > abortMs) problems.push(`ended ${Date.now() - abortedAt} ms after the abort`);
     else if (r.problems.some((p) => p.startsWith('chunk'))) problems.push(...r.problems);
     // Ending by throwing (an AbortError) once aborted is allowed: the gateway ignores a stopped request's error.
-    check(name, problems.length === 0, problems.length ? problems.join('; ') : `${r.chunks} chunk(s) read, then ${r.threw === undefined ? 'ended' : `threw ${why(r.threw)} (allowed after abort)`}`);
+    check(
+      name,
+      problems.length === 0,
+      problems.length
+        ? problems.join('; ')
+        : `${r.chunks} chunk(s) read, then ${r.threw === undefined ? 'ended' : `threw ${why(r.threw)} (allowed after abort)`}`,
+    );
   }
 
   {
@@ -208,7 +229,11 @@ export async function runTtsConformance(o: TtsConformanceOptions): Promise<Confo
     c.abort();
     const r = await p;
     const timedOut = r.problems.some((x) => /within/.test(x));
-    check(name, !timedOut && !r.problems.some((x) => /synthesize\(\)|async iterable|chunk/.test(x)), timedOut ? 'still running after the abort' : r.problems.join('; '));
+    check(
+      name,
+      !timedOut && !r.problems.some((x) => /synthesize\(\)|async iterable|chunk/.test(x)),
+      timedOut ? 'still running after the abort' : r.problems.join('; '),
+    );
   }
 
   if (o.provokeError) {

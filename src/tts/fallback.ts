@@ -115,7 +115,10 @@ export class FallbackTts implements TtsAdapter {
         clearTimeout(timer);
         f();
       };
-      Promise.resolve(p).then((v) => settle(() => resolve(v)), (err) => settle(() => reject(err)));
+      Promise.resolve(p).then(
+        (v) => settle(() => resolve(v)),
+        (err) => settle(() => reject(err)),
+      );
     });
   }
 

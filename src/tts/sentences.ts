@@ -6,7 +6,28 @@
  */
 
 /** Titles and abbreviations that never end a sentence (lower case, without the final dot). */
-const NEVER_ENDS = new Set(['mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'mt', 'vs', 'e.g', 'i.e', 'approx', 'cf', 'ft', 'fig', 'dept', 'ave', 'rd', 'blvd']);
+const NEVER_ENDS = new Set([
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'prof',
+  'sr',
+  'jr',
+  'st',
+  'mt',
+  'vs',
+  'e.g',
+  'i.e',
+  'approx',
+  'cf',
+  'ft',
+  'fig',
+  'dept',
+  'ave',
+  'rd',
+  'blvd',
+]);
 /** Abbreviations that end a sentence only when the next word starts with a capital letter. */
 const ENDS_IF_CAPITAL = new Set(['etc', 'inc', 'ltd', 'co', 'corp', 'jan', 'feb', 'mar', 'apr', 'jun', 'jul', 'aug', 'sep', 'sept', 'oct', 'nov', 'dec']);
 /**

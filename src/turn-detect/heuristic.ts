@@ -23,16 +23,73 @@ const FILLERS: ReadonlySet<string> = new Set(['um', 'uh', 'er', 'erm', 'hmm', 'u
 /** Words a sentence rarely ends on: the caller has more to say. */
 export const UNFINISHED_WORDS: ReadonlySet<string> = new Set([
   // conjunctions (not "so", "then", "that": "I think so", "okay then", "I like that" are complete)
-  'and', 'but', 'or', 'nor', 'because', 'cause', 'if', 'unless', 'until', 'while', 'whereas', 'although', 'though',
-  'than', 'which', 'whose', 'plus',
+  'and',
+  'but',
+  'or',
+  'nor',
+  'because',
+  'cause',
+  'if',
+  'unless',
+  'until',
+  'while',
+  'whereas',
+  'although',
+  'though',
+  'than',
+  'which',
+  'whose',
+  'plus',
   // prepositions (not "on", "in", "over", "before": particles that end "turn it on", "come in")
-  'to', 'for', 'of', 'at', 'with', 'from', 'by', 'about', 'into', 'onto', 'between', 'per', 'via', 'towards',
-  'toward', 'through', 'during', 'like',
+  'to',
+  'for',
+  'of',
+  'at',
+  'with',
+  'from',
+  'by',
+  'about',
+  'into',
+  'onto',
+  'between',
+  'per',
+  'via',
+  'towards',
+  'toward',
+  'through',
+  'during',
+  'like',
   // articles and determiners (not "this", "no": "I want this", "no" are answers)
-  'the', 'a', 'an', 'my', 'your', 'our', 'their', 'his', 'her', 'its', 'some', 'every', 'another',
+  'the',
+  'a',
+  'an',
+  'my',
+  'your',
+  'our',
+  'their',
+  'his',
+  'her',
+  'its',
+  'some',
+  'every',
+  'another',
   // subjects and contractions that need a verb or an object (not "you", "is", "can", "will": "thank you", "yes I can")
-  'i', "i'm", "i'd", "i'll", "i've", "we're", "we'd", "you're", "it's", "there's", "let's",
-  'want', 'wanna', 'need', 'gonna', 'gotta',
+  'i',
+  "i'm",
+  "i'd",
+  "i'll",
+  "i've",
+  "we're",
+  "we'd",
+  "you're",
+  "it's",
+  "there's",
+  "let's",
+  'want',
+  'wanna',
+  'need',
+  'gonna',
+  'gotta',
 ]);
 
 const TENS: ReadonlySet<string> = new Set(['twenty', 'thirty', 'forty', 'fifty', 'sixty', 'seventy', 'eighty', 'ninety']);
@@ -49,7 +106,10 @@ export function lastWord(text: string): string {
   while (end > 0 && !isWordChar(text.charCodeAt(end - 1))) end--;
   let start = end;
   while (start > 0 && isWordChar(text.charCodeAt(start - 1))) start--;
-  return text.slice(start, end).toLowerCase().replace(/\u2019/g, "'");
+  return text
+    .slice(start, end)
+    .toLowerCase()
+    .replace(/\u2019/g, "'");
 }
 
 function halfNumber(w: string): boolean {

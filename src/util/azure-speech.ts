@@ -14,7 +14,7 @@ let sdkPromise: Promise<Sdk> | undefined;
 export function loadAzureSdk(): Promise<Sdk> {
   sdkPromise ??= import('microsoft-cognitiveservices-speech-sdk').then((m) => {
     forceNpmWebSocket();
-    return ((m as unknown as { default?: Sdk }).default ?? m);
+    return (m as unknown as { default?: Sdk }).default ?? m;
   });
   return sdkPromise;
 }
@@ -26,7 +26,9 @@ export function loadAzureSdk(): Promise<Sdk> {
  */
 function forceNpmWebSocket(): void {
   const require = createRequire(import.meta.url);
-  const m = require('microsoft-cognitiveservices-speech-sdk/distrib/lib/src/common.browser/WebsocketMessageAdapter.js') as { WebsocketMessageAdapter?: { forceNpmWebSocket?: boolean } };
+  const m = require('microsoft-cognitiveservices-speech-sdk/distrib/lib/src/common.browser/WebsocketMessageAdapter.js') as {
+    WebsocketMessageAdapter?: { forceNpmWebSocket?: boolean };
+  };
   if (m.WebsocketMessageAdapter) m.WebsocketMessageAdapter.forceNpmWebSocket = true;
 }
 

@@ -28,8 +28,13 @@ export async function resolveFactory<F extends (...args: never[]) => unknown>(
   let url: string;
   if (spec.startsWith('file:')) url = spec;
   else if (looksLikePath(spec)) url = pathToFileURL(resolve(cwd, spec)).href;
-  else if (spec.includes('/') || spec.startsWith('@')) url = spec; // a package
-  else throw new GatewayError('ADAPTER_LOAD_FAILED', `${envName}=${spec}: not a built-in (${Object.keys(builtins).join(', ')}) nor a module path (start it with ./ or /)`);
+  else if (spec.includes('/') || spec.startsWith('@'))
+    url = spec; // a package
+  else
+    throw new GatewayError(
+      'ADAPTER_LOAD_FAILED',
+      `${envName}=${spec}: not a built-in (${Object.keys(builtins).join(', ')}) nor a module path (start it with ./ or /)`,
+    );
   let mod: Record<string, unknown>;
   try {
     mod = (await import(url)) as Record<string, unknown>;

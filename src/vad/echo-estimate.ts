@@ -35,7 +35,14 @@ export interface EchoScratch {
 export function echoScratch(windowBlocks: number, maxLagBlocks: number): EchoScratch {
   const b = windowBlocks + maxLagBlocks;
   const nb2 = (b >> 1) + 1;
-  return { a: new Float64Array(windowBlocks), b: new Float64Array(b), a2: new Float64Array(windowBlocks >> 1), b2: new Float64Array(nb2), p2: new Float64Array(nb2 + 1), q2: new Float64Array(nb2 + 1) };
+  return {
+    a: new Float64Array(windowBlocks),
+    b: new Float64Array(b),
+    a2: new Float64Array(windowBlocks >> 1),
+    b2: new Float64Array(nb2),
+    p2: new Float64Array(nb2 + 1),
+    q2: new Float64Array(nb2 + 1),
+  };
 }
 
 /**
@@ -52,7 +59,11 @@ const FLAT = 1e-9;
 
 /** Pearson correlation of a[0..n) with b[off..off+n). */
 function pearson(a: Float64Array, b: Float64Array, n: number, off: number): number {
-  let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  let sa = 0,
+    sb = 0,
+    saa = 0,
+    sbb = 0,
+    sab = 0;
   for (let i = 0; i < n; i++) {
     const x = a[i]!;
     const y = b[off + i]!;
@@ -76,8 +87,14 @@ function pearson(a: Float64Array, b: Float64Array, n: number, off: number): numb
  * Writes into `out` and returns it.
  */
 export function estimateEcho(
-  ref: ArrayLike<number>, cal: ArrayLike<number>, mask: number, end: number, windowBlocks: number, maxLagBlocks: number,
-  scratch: EchoScratch, out: EchoEstimate,
+  ref: ArrayLike<number>,
+  cal: ArrayLike<number>,
+  mask: number,
+  end: number,
+  windowBlocks: number,
+  maxLagBlocks: number,
+  scratch: EchoScratch,
+  out: EchoEstimate,
 ): EchoEstimate {
   const w = windowBlocks;
   const l = maxLagBlocks;

@@ -257,7 +257,11 @@ export class EchoGuard {
     const f = this.frame++;
     const at = f * BLOCKS;
     // Estimate over the window up to the previous frame, whose verdict (voice or not) is known by now.
-    if ((f * BLOCKS - this.validFromBlock) % ((this.mode === Mode.Locked ? LOCKED_EST_EVERY_FRAMES : EST_EVERY_FRAMES) * BLOCKS) === 0 && f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at);
+    if (
+      (f * BLOCKS - this.validFromBlock) % ((this.mode === Mode.Locked ? LOCKED_EST_EVERY_FRAMES : EST_EVERY_FRAMES) * BLOCKS) === 0 &&
+      f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS
+    )
+      this.maybeEstimate(at);
     const mask = this.mask;
     let refFrame = 0;
     if (this.pendingCount > 0) {

@@ -43,7 +43,10 @@ export class CallVad {
   push(frame: Buffer, unvoiced = false): VadEvent {
     if (!this.resampler) return this.endpointer.push((this.lastVoiced = this.fvad.isSpeech(frame)) && !unvoiced);
     // A frame sliced from a larger socket buffer can start at an odd byte offset: an Int16Array view of it would throw.
-    const aligned = frame.byteOffset % 2 === 0 ? new Int16Array(frame.buffer, frame.byteOffset, frame.length >> 1) : new Int16Array(Uint8Array.prototype.slice.call(frame).buffer);
+    const aligned =
+      frame.byteOffset % 2 === 0
+        ? new Int16Array(frame.buffer, frame.byteOffset, frame.length >> 1)
+        : new Int16Array(Uint8Array.prototype.slice.call(frame).buffer);
     const out = this.resampler.process(aligned);
     const acc = this.acc as Buffer;
     const bytes = Buffer.from(out.buffer, out.byteOffset, out.byteLength);

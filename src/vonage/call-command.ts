@@ -17,8 +17,14 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
     ({ values } = parseArgs({
       args: argv,
       options: {
-        to: { type: 'string' }, from: { type: 'string' }, url: { type: 'string' }, json: { type: 'boolean', default: false }, 'inline-ncco': { type: 'boolean', default: false },
-        amd: { type: 'boolean', default: false }, 'amd-mode': { type: 'string' }, 'amd-beep-timeout': { type: 'string' },
+        to: { type: 'string' },
+        from: { type: 'string' },
+        url: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'inline-ncco': { type: 'boolean', default: false },
+        amd: { type: 'boolean', default: false },
+        'amd-mode': { type: 'string' },
+        'amd-beep-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -27,13 +33,16 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
     throw usageError((err as Error).message);
   }
   if (!values.to) throw usageError('call needs --to <number>');
-  if (!values.amd && (values['amd-mode'] !== undefined || values['amd-beep-timeout'] !== undefined)) throw usageError('--amd-mode and --amd-beep-timeout go with --amd');
+  if (!values.amd && (values['amd-mode'] !== undefined || values['amd-beep-timeout'] !== undefined))
+    throw usageError('--amd-mode and --amd-beep-timeout go with --amd');
   const mode = values['amd-mode'];
   if (mode !== undefined && !(AMD_MODES as readonly string[]).includes(mode)) throw usageError(`--amd-mode must be one of ${AMD_MODES.join(', ')}`);
   const beep = values['amd-beep-timeout'];
   if (beep !== undefined && !/^\d{1,3}s?$/.test(beep)) throw usageError('--amd-beep-timeout must be whole seconds, e.g. 45 or 45s');
   const config = loadConfig(env);
-  const amd = values.amd ? { mode: (mode as AmdMode | undefined) ?? config.amdMode, beepTimeoutS: beep === undefined ? config.amdBeepTimeoutS : parseInt(beep, 10) } : undefined;
+  const amd = values.amd
+    ? { mode: (mode as AmdMode | undefined) ?? config.amdMode, beepTimeoutS: beep === undefined ? config.amdBeepTimeoutS : parseInt(beep, 10) }
+    : undefined;
   const client = await createVonageClient(config);
   if (!client) throw new GatewayError('VONAGE_NOT_CONFIGURED', 'set VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY to place calls');
   let out;
@@ -45,7 +54,16 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
   }
   const { call, ref, answerUrl } = out;
   if (values.json) {
-    process.stdout.write(JSON.stringify({ uuid: call.uuid, status: call.status, direction: call.direction, conversation_uuid: call.conversationUuid, ...(ref ? { ref } : { answer_url: answerUrl }), ...(amd ? { amd: amd.mode } : {}) }) + '\n');
+    process.stdout.write(
+      JSON.stringify({
+        uuid: call.uuid,
+        status: call.status,
+        direction: call.direction,
+        conversation_uuid: call.conversationUuid,
+        ...(ref ? { ref } : { answer_url: answerUrl }),
+        ...(amd ? { amd: amd.mode } : {}),
+      }) + '\n',
+    );
   } else {
     process.stdout.write(`${call.uuid}\n`);
     const how = ref ? `the gateway will see it as ${ref}` : `Vonage fetches its NCCO from ${answerUrl} when the callee answers`;

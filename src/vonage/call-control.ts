@@ -81,7 +81,10 @@ export class CallControl {
       return true;
     } catch (err) {
       const e = err as { code?: string; status?: number; message?: string };
-      log.error({ action: op, apiUrl: t.apiUrl, code: e.code ?? 'VONAGE_API_FAILED', status: e.status }, `vonage ${op} failed: ${String(e.message ?? err).slice(0, 300)}`);
+      log.error(
+        { action: op, apiUrl: t.apiUrl, code: e.code ?? 'VONAGE_API_FAILED', status: e.status },
+        `vonage ${op} failed: ${String(e.message ?? err).slice(0, 300)}`,
+      );
       this.errors.inc({ stage: 'vonage', code: e.code ?? 'VONAGE_API_FAILED' });
       return false;
     }

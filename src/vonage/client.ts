@@ -95,7 +95,8 @@ export class VonageClient {
 
   /** Build a client: reads and checks the key, loads the SDK, signs one token to prove the key works. */
   static async create(opts: VonageClientOptions): Promise<VonageClient> {
-    if (!opts.applicationId || !opts.privateKey) throw new GatewayError('VONAGE_NOT_CONFIGURED', 'VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are required for Vonage call control');
+    if (!opts.applicationId || !opts.privateKey)
+      throw new GatewayError('VONAGE_NOT_CONFIGURED', 'VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY are required for Vonage call control');
     const pem = loadPrivateKeyPem(opts.privateKey);
     const [{ Voice: VoiceClass }, { tokenGenerate }] = await Promise.all([import('@vonage/voice'), import('@vonage/jwt')]);
     try {
@@ -223,7 +224,12 @@ function checkUuid(op: VonageOp, uuid: string): string {
 
 /** Status, a short text (never the request: it holds the JWT), and retry hints of an SDK error. */
 async function describe(err: unknown): Promise<{ status: number; text: string; refused: boolean; retryAfterMs?: number }> {
-  const e = err as { name?: string; code?: string; message?: string; response?: { status?: number; headers?: { get(n: string): string | null }; text?: () => Promise<string> } };
+  const e = err as {
+    name?: string;
+    code?: string;
+    message?: string;
+    response?: { status?: number; headers?: { get(n: string): string | null }; text?: () => Promise<string> };
+  };
   if (e?.response && typeof e.response.status === 'number') {
     const status = e.response.status;
     let body = '';

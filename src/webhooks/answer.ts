@@ -28,8 +28,10 @@ export function handleAnswer(config: Config, fields: Record<string, unknown>, ca
   const f = stringFields(fields, ['uuid', 'conversation_uuid', 'from', 'to', 'region_url', 'from_user', 'endpoint_type']);
   const uuid = f.uuid;
   if (!uuid) throw new GatewayError('WEBHOOK_MALFORMED', 'field uuid is required', { httpStatus: 400 });
-  if (uuid.length > 100 || !UUID_CHARS.test(uuid)) throw new GatewayError('WEBHOOK_MALFORMED', 'field uuid must be 1-100 characters of A-Z a-z 0-9 _ . : -', { httpStatus: 400 });
-  if (f.conversation_uuid && !UUID_CHARS.test(f.conversation_uuid)) throw new GatewayError('WEBHOOK_MALFORMED', 'field conversation_uuid has invalid characters', { httpStatus: 400 });
+  if (uuid.length > 100 || !UUID_CHARS.test(uuid))
+    throw new GatewayError('WEBHOOK_MALFORMED', 'field uuid must be 1-100 characters of A-Z a-z 0-9 _ . : -', { httpStatus: 400 });
+  if (f.conversation_uuid && !UUID_CHARS.test(f.conversation_uuid))
+    throw new GatewayError('WEBHOOK_MALFORMED', 'field conversation_uuid has invalid characters', { httpStatus: 400 });
   const call = { uuid, conversation_uuid: f.conversation_uuid, from: f.from ?? f.from_user, to: f.to, region_url: f.region_url, ...languageFor(config, f.to) };
   if (!canAccept) return { ncco: apologyNcco('Sorry, all our lines are busy. Please call again later. Goodbye.'), call, refused: true };
   return { ncco: connectNcco(config, call), call, refused: false };

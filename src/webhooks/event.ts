@@ -9,8 +9,19 @@ import { stringFields } from './http.js';
 import { apologyNcco, type Ncco } from './ncco.js';
 
 export const CALL_STATUSES = [
-  'started', 'ringing', 'answered', 'busy', 'cancelled', 'unanswered', 'disconnected',
-  'rejected', 'failed', 'timeout', 'human', 'machine', 'completed',
+  'started',
+  'ringing',
+  'answered',
+  'busy',
+  'cancelled',
+  'unanswered',
+  'disconnected',
+  'rejected',
+  'failed',
+  'timeout',
+  'human',
+  'machine',
+  'completed',
 ] as const;
 export type CallStatus = (typeof CALL_STATUSES)[number];
 

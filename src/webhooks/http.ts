@@ -34,7 +34,13 @@ export function readBody(req: IncomingMessage, limitBytes = MAX_BODY_BYTES): Pro
     req.on('error', (e) => {
       if (failed) return;
       failed = true;
-      reject(new GatewayError('WEBHOOK_MALFORMED', `request body incomplete: ${e.message === 'aborted' ? 'the client went away or was too slow' : e.message.slice(0, 100)}`, { httpStatus: 400, cause: e }));
+      reject(
+        new GatewayError(
+          'WEBHOOK_MALFORMED',
+          `request body incomplete: ${e.message === 'aborted' ? 'the client went away or was too slow' : e.message.slice(0, 100)}`,
+          { httpStatus: 400, cause: e },
+        ),
+      );
     });
   });
 }
@@ -45,7 +51,11 @@ export function readBody(req: IncomingMessage, limitBytes = MAX_BODY_BYTES): Pro
  * against, before anything is parsed.
  * @throws GatewayError WEBHOOK_MALFORMED (400), WEBHOOK_UNAUTHORIZED (401), WEBHOOK_UNSUPPORTED_MEDIA (415), WEBHOOK_TOO_LARGE (413)
  */
-export async function readWebhookInput(req: IncomingMessage, url: URL, auth?: WebhookAuth): Promise<{ fields: Record<string, unknown>; raw: Buffer | undefined }> {
+export async function readWebhookInput(
+  req: IncomingMessage,
+  url: URL,
+  auth?: WebhookAuth,
+): Promise<{ fields: Record<string, unknown>; raw: Buffer | undefined }> {
   if (auth && (req.method === 'GET' || req.method === 'HEAD' || req.method === 'POST')) auth.precheck(req);
   if (req.method === 'GET' || req.method === 'HEAD') {
     if (auth) await auth.verify(req, url, undefined);
@@ -56,7 +66,10 @@ export async function readWebhookInput(req: IncomingMessage, url: URL, auth?: We
   if (req.method !== 'POST') throw new GatewayError('WEBHOOK_MALFORMED', `method ${req.method} not allowed (GET or POST)`, { httpStatus: 405 });
   const raw = await readBody(req);
   if (auth) await auth.verify(req, url, raw);
-  const ct = String(req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  const ct = String(req.headers['content-type'] ?? 'application/json')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   if (ct === 'application/x-www-form-urlencoded') {
     const fields = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of new URLSearchParams(raw.toString('utf8'))) fields[k] = v;
@@ -72,7 +85,8 @@ export async function readWebhookInput(req: IncomingMessage, url: URL, auth?: We
   } catch {
     throw new GatewayError('WEBHOOK_MALFORMED', 'body is not valid JSON', { httpStatus: 400 });
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new GatewayError('WEBHOOK_MALFORMED', 'body must be a JSON object', { httpStatus: 400 });
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new GatewayError('WEBHOOK_MALFORMED', 'body must be a JSON object', { httpStatus: 400 });
   return { fields: parsed as Record<string, unknown>, raw };
 }
 
@@ -95,7 +109,12 @@ export function stringFields(fields: Record<string, unknown>, names: readonly st
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 

@@ -81,7 +81,14 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
   async function fallback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { fields } = await readWebhookInput(req, url, auth);
     const orig = fields.original_request;
-    logger.warn({ call: typeof fields.uuid === 'string' ? fields.uuid : undefined, reason: typeof fields.reason === 'string' ? fields.reason.slice(0, 500) : fields.reason, original_request: orig && typeof orig === 'object' ? orig : undefined }, 'fallback webhook');
+    logger.warn(
+      {
+        call: typeof fields.uuid === 'string' ? fields.uuid : undefined,
+        reason: typeof fields.reason === 'string' ? fields.reason.slice(0, 500) : fields.reason,
+        original_request: orig && typeof orig === 'object' ? orig : undefined,
+      },
+      'fallback webhook',
+    );
     metrics.webhookRequests.inc({ hook: 'fallback', code: '200' });
     sendJson(res, 200, apologyNcco());
   }

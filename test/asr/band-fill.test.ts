@@ -42,7 +42,10 @@ t.test('fill on: noise at the documented level, above 4 kHz only, the same every
   const level = rmsDb(out, 1600);
   t.ok(Math.abs(level - FILL_LEVEL_DBFS) < 1.5, `fill level ${level.toFixed(1)} dBFS`);
   const lp = new BiquadChain(butterworthQs(8).map((q) => Biquad.lowPass(16000, 3000, q)));
-  const below = rmsDb(out.map((x) => lp.step(x)), 1600);
+  const below = rmsDb(
+    out.map((x) => lp.step(x)),
+    1600,
+  );
   t.ok(below < level - 20, `little of it below 3 kHz (${below.toFixed(1)} dBFS)`);
   const b = new BandFill('on', 16000);
   const again = chunks(new Int16Array(16000 * 2));
@@ -93,7 +96,10 @@ t.test('auto on a 16 kHz leg: wideband speech is left alone, telephone-band spee
   t.equal(tel.out.length, n, 'nothing lost while held');
   const first = new Int16Array(tel.out.buffer.slice(tel.out.byteOffset, tel.out.byteOffset + 3200));
   const orig = telSamples.subarray(0, 1600);
-  t.ok(first.some((v, i) => v !== orig[i]), 'the held audio (the utterance start) was filled too: one way from the start');
+  t.ok(
+    first.some((v, i) => v !== orig[i]),
+    'the held audio (the utterance start) was filled too: one way from the start',
+  );
 });
 
 t.test('auto holds at most HOLD_CHUNKS before a decision, and flush gives back what it held', async (t) => {

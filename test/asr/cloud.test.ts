@@ -57,13 +57,24 @@ t.test('Microsoft (real Speech SDK → local USP fake) passes the ASR conformanc
 });
 
 t.test('failover Google → Microsoft mid-call: nothing lost, nothing repeated but the unfinalised audio', async (t) => {
-  const gFake = await startFakeGoogleSpeech({ finalEveryMs: 1000, errors: [{ stream: 0, afterBytes: 32000 * 2.5, code: PERMISSION_DENIED, message: 'key revoked' }] });
+  const gFake = await startFakeGoogleSpeech({
+    finalEveryMs: 1000,
+    errors: [{ stream: 0, afterBytes: 32000 * 2.5, code: PERMISSION_DENIED, message: 'key revoked' }],
+  });
   const mFake = await startFakeMicrosoftSpeech({ finalEveryMs: 1000 });
   t.teardown(() => Promise.all([gFake.close(), mFake.close()]));
   const google = createGoogleAsr(ctx({ GOOGLE_SPEECH_ENDPOINT: `127.0.0.1:${gFake.port}`, GOOGLE_SPEECH_INSECURE: 'true' }));
   const microsoft = await createMicrosoftAsr(ctx({ AZURE_SPEECH_HOST: mFake.host, AZURE_SPEECH_KEY: 'any', AZURE_SPEECH_UNTHROTTLED_MS: '600000' }));
   const chain = createFallbackAsr([google, microsoft]);
-  const call: CallInfo = { callId: 'failover-1', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const call: CallInfo = {
+    callId: 'failover-1',
+    conversationUuid: undefined,
+    from: undefined,
+    to: undefined,
+    sampleRateHz: 16000,
+    language: 'en-US',
+    metadata: {},
+  };
   const ctl = new AbortController();
   const stream = await chain.start({ call, signal: ctl.signal });
   const events: AsrEvent[] = [];
@@ -113,5 +124,8 @@ t.test('failover Google → Microsoft mid-call: nothing lost, nothing repeated b
   t.ok(replayed * 32 >= g.audioBytes - ackedBytes - 640, `the replay (${replayed} ms) covers what Google received but never finalised`);
   t.ok(ackedBytes + m.length >= written.length - 3200, 'nothing after the failover is missing (the SDK holds back at most its last 100 ms chunk)');
   const mFinals = events.filter((e): e is Extract<AsrEvent, { type: 'final' }> => e.type === 'final' && e.text.startsWith('phrase'));
-  t.ok(mFinals.length >= 1 && (must(mFinals[0]).startMs as number) >= (must(gFinals[gFinals.length - 1]).endMs as number) - 1, 'Microsoft finals continue the call timeline after Google\'s');
+  t.ok(
+    mFinals.length >= 1 && (must(mFinals[0]).startMs as number) >= (must(gFinals[gFinals.length - 1]).endMs as number) - 1,
+    "Microsoft finals continue the call timeline after Google's",
+  );
 });

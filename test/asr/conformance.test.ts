@@ -26,14 +26,18 @@ t.test('a user-style adapter module passes', async (t) => {
   t.ok(checks.length >= 6);
 });
 
-t.test('the offline pocketsphinx adapter passes, and recognises the recorded words at 16 and 24 kHz', { skip: findPocketsphinx() ? false : 'pocketsphinx not installed' }, async (t) => {
-  const ctx = { config: loadConfig({}), logger: createLogger('silent'), env: process.env };
-  const wide = await runAsrConformance({ adapter: createPocketsphinxAsr(ctx), speech, ratesHz: [16000, 24000], expectText: /go forward/ });
-  t.same(failed(wide), []);
-  // Narrowband: the engine's accuracy on 8 kHz is poor (README), so only the contract is checked there.
-  const narrow = await runAsrConformance({ adapter: createPocketsphinxAsr(ctx), speech, ratesHz: [8000] });
-  t.same(failed(narrow), []);
-});
+t.test(
+  'the offline pocketsphinx adapter passes, and recognises the recorded words at 16 and 24 kHz',
+  { skip: findPocketsphinx() ? false : 'pocketsphinx not installed' },
+  async (t) => {
+    const ctx = { config: loadConfig({}), logger: createLogger('silent'), env: process.env };
+    const wide = await runAsrConformance({ adapter: createPocketsphinxAsr(ctx), speech, ratesHz: [16000, 24000], expectText: /go forward/ });
+    t.same(failed(wide), []);
+    // Narrowband: the engine's accuracy on 8 kHz is poor (README), so only the contract is checked there.
+    const narrow = await runAsrConformance({ adapter: createPocketsphinxAsr(ctx), speech, ratesHz: [8000] });
+    t.same(failed(narrow), []);
+  },
+);
 
 t.test('a fallback chain passes, including a provoked provider failure', async (t) => {
   let failNext = false;
@@ -45,7 +49,10 @@ t.test('a fallback chain passes, including a provoked provider failure', async (
   const chain = createFallbackAsr([flakyOnCue, createCounting()]);
   const checks = await runAsrConformance({ adapter: chain, speech, provokeError: () => void (failNext = true) });
   t.same(failed(checks), []);
-  t.ok(checks.some((c) => /error event/.test(c.name) && c.ok), 'the provoked failure was checked');
+  t.ok(
+    checks.some((c) => /error event/.test(c.name) && c.ok),
+    'the provoked failure was checked',
+  );
 });
 
 t.test('the suite fails adapters that break the contract', async (t) => {
@@ -63,7 +70,13 @@ t.test('the suite fails adapters that break the contract', async (t) => {
     capabilities: { interim: false, sampleRatesHz: [16000] },
     start: () => {
       const ch = new Channel<AsrEvent>(4);
-      return { events: ch, write() { throw new Error('boom'); }, close: () => ch.close() };
+      return {
+        events: ch,
+        write() {
+          throw new Error('boom');
+        },
+        close: () => ch.close(),
+      };
     },
   };
   const b = await runAsrConformance({ adapter: thrower, speech, ratesHz: [16000], finalTimeoutMs: 300 });
@@ -80,7 +93,15 @@ t.test('the suite fails adapters that break the contract', async (t) => {
     capabilities: { interim: false, sampleRatesHz: [16000] },
     start: () => {
       const ch = new Channel<AsrEvent>(8);
-      return { events: ch, write() {}, endOfSpeech: () => { ch.push({ type: 'final' } as unknown as AsrEvent); ch.push({ type: 'final', text: 'ok' }); }, close: () => ch.close() };
+      return {
+        events: ch,
+        write() {},
+        endOfSpeech: () => {
+          ch.push({ type: 'final' } as unknown as AsrEvent);
+          ch.push({ type: 'final', text: 'ok' });
+        },
+        close: () => ch.close(),
+      };
     },
   };
   const d = await runAsrConformance({ adapter: badEvents, speech, ratesHz: [16000] });
@@ -91,7 +112,11 @@ t.test('vgw asr-conformance runs the suite from the command line (exit code 0 / 
   const ok = spawnSync(process.execPath, ['dist/src/cli.js', 'asr-conformance', '--adapter', './dist/test/fixtures/counting-asr.js'], { encoding: 'utf8' });
   t.equal(ok.status, 0, ok.stderr);
   t.match(ok.stdout, /counting: (\d+)\/\1 checks passed/);
-  const bad = spawnSync(process.execPath, ['dist/src/cli.js', 'asr-conformance', '--adapter', './dist/test/fixtures/counting-asr.js', '--expect', 'never said'], { encoding: 'utf8' });
+  const bad = spawnSync(
+    process.execPath,
+    ['dist/src/cli.js', 'asr-conformance', '--adapter', './dist/test/fixtures/counting-asr.js', '--expect', 'never said'],
+    { encoding: 'utf8' },
+  );
   t.equal(bad.status, 1);
   t.match(bad.stdout, /FAIL .*does not match/);
 });

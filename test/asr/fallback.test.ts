@@ -13,7 +13,15 @@ import { must } from '../helpers/must.js';
 
 const RATE = 16000;
 const FB = 640;
-const call: CallInfo = Object.freeze({ callId: 'c1', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: RATE, language: 'en-US', metadata: {} });
+const call: CallInfo = Object.freeze({
+  callId: 'c1',
+  conversationUuid: undefined,
+  from: undefined,
+  to: undefined,
+  sampleRateHz: RATE,
+  language: 'en-US',
+  metadata: {},
+});
 
 /** Frame i: every sample is i (so any loss, duplicate or reordering shows). */
 const frame = (i: number): Buffer => {
@@ -36,35 +44,43 @@ async function collect(s: AsrStream): Promise<AsrEvent[]> {
 const tick = () => new Promise((r) => setImmediate(r));
 
 t.test('PcmRing matches a model: absolute positions, ack, overwrite past capacity', async (t) => {
-  t.doesNotThrow(() => fc.assert(
-    fc.property(
-      fc.integer({ min: 1, max: 64 }).map((n) => n * 2),
-      fc.array(fc.oneof(fc.record({ op: fc.constant('a' as const), n: fc.integer({ min: 0, max: 150 }).map((n) => n * 2) }), fc.record({ op: fc.constant('k' as const), n: fc.integer({ min: 0, max: 400 }) })), { maxLength: 60 }),
-      (cap, ops) => {
-        const ring = new PcmRing(cap);
-        const all: number[] = [];
-        let ack = 0;
-        let v = 0;
-        for (const o of ops) {
-          if (o.op === 'a') {
-            const b = Buffer.alloc(o.n);
-            for (let i = 0; i < o.n; i++) b[i] = (v + i) & 0xff;
-            for (let i = 0; i < o.n; i++) all.push((v + i) & 0xff);
-            v += o.n;
-            ring.append(b);
-          } else {
-            ack = Math.max(ack, Math.min(o.n, all.length));
-            ring.ack(o.n);
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 64 }).map((n) => n * 2),
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('a' as const), n: fc.integer({ min: 0, max: 150 }).map((n) => n * 2) }),
+            fc.record({ op: fc.constant('k' as const), n: fc.integer({ min: 0, max: 400 }) }),
+          ),
+          { maxLength: 60 },
+        ),
+        (cap, ops) => {
+          const ring = new PcmRing(cap);
+          const all: number[] = [];
+          let ack = 0;
+          let v = 0;
+          for (const o of ops) {
+            if (o.op === 'a') {
+              const b = Buffer.alloc(o.n);
+              for (let i = 0; i < o.n; i++) b[i] = (v + i) & 0xff;
+              for (let i = 0; i < o.n; i++) all.push((v + i) & 0xff);
+              v += o.n;
+              ring.append(b);
+            } else {
+              ack = Math.max(ack, Math.min(o.n, all.length));
+              ring.ack(o.n);
+            }
+            const start = Math.max(ack, all.length - cap);
+            if (ring.end !== all.length || ring.start !== start) return false;
+            if (!ring.pending().equals(Buffer.from(all.slice(start)))) return false;
           }
-          const start = Math.max(ack, all.length - cap);
-          if (ring.end !== all.length || ring.start !== start) return false;
-          if (!ring.pending().equals(Buffer.from(all.slice(start)))) return false;
-        }
-        return true;
-      },
+          return true;
+        },
+      ),
+      { numRuns: 500 },
     ),
-    { numRuns: 500 },
-  ));
+  );
 });
 
 t.test('fatal error mid-call: the next adapter gets exactly the unfinalised audio, then everything after', async (t) => {
@@ -88,9 +104,17 @@ t.test('fatal error mid-call: the next adapter gets exactly the unfinalised audi
   const fo = ev.find((e) => e.type === 'failover');
   // Frames 50..59 were never finalised, and frame 60 arrived as `a` failed: 11 frames are replayed.
   t.match(fo, { type: 'failover', from: 'a', to: 'b', replayedMs: 220 });
-  t.match(ev.find((e) => e.type === 'error'), { code: 'SCRIPTED_FATAL', recoverable: true }, 'the failure is reported, recoverable for the call');
+  t.match(
+    ev.find((e) => e.type === 'error'),
+    { code: 'SCRIPTED_FATAL', recoverable: true },
+    'the failure is reported, recoverable for the call',
+  );
   const finals = ev.filter((e): e is Extract<AsrEvent, { type: 'final' }> => e.type === 'final');
-  t.same(finals.map((f) => f.endMs), [500, 1000, 1500, 2000], 'final offsets are absolute in the call and continuous across the failover');
+  t.same(
+    finals.map((f) => f.endMs),
+    [500, 1000, 1500, 2000],
+    'final offsets are absolute in the call and continuous across the failover',
+  );
   t.ok(must(a.streams[0]).closed && must(b.streams[0]).closed, 'both streams closed');
 });
 
@@ -111,7 +135,10 @@ t.test('events simply ending counts as a failure; frames written while the next 
   s.close();
   const ev = await events;
   t.same(framesOf(must(b.streams[0]).bytes), range(0, 40), 'nothing was finalised, so b gets the whole call in order');
-  t.match(ev.find((e) => e.type === 'failover'), { from: 'a', to: 'b', reason: /ASR_STREAM_ENDED/ });
+  t.match(
+    ev.find((e) => e.type === 'failover'),
+    { from: 'a', to: 'b', reason: /ASR_STREAM_ENDED/ },
+  );
 });
 
 t.test('an adapter that cannot start is skipped; when every adapter fails the call gets one unrecoverable error', async (t) => {
@@ -127,7 +154,10 @@ t.test('an adapter that cannot start is skipped; when every adapter fails the ca
   t.match(last, { type: 'error', recoverable: false, message: /every ASR adapter failed/ }, 'the chain ends with a fatal error');
   t.same(framesOf(must(b.streams[0]).bytes), range(0, 5));
   const none = scriptedAsr({ name: 'x', failStart: true });
-  await t.rejects(Promise.resolve(createFallbackAsr([none, scriptedAsr({ name: 'y', failStart: true })]).start({ call, signal: new AbortController().signal })), /no ASR adapter could start/);
+  await t.rejects(
+    Promise.resolve(createFallbackAsr([none, scriptedAsr({ name: 'y', failStart: true })]).start({ call, signal: new AbortController().signal })),
+    /no ASR adapter could start/,
+  );
 });
 
 t.test('aborting the call closes the live inner stream and ends events', async (t) => {
@@ -163,7 +193,10 @@ t.test('end to end: a real call fails over from one adapter module to the next, 
   t.match(direct.text, /^heard \d+ frames/);
   // The first adapter failed after 40 frames with nothing finalised: the second must have been given every frame.
   t.equal(chained.text, direct.text, 'the second adapter heard exactly what a lone adapter hears');
-  t.ok(chained.g.logs.some((l) => l.msg === 'asr failover' && l.from === 'scripted' && l.to === 'counting' && Number(l.replayedMs) >= 800), 'failover logged, replaying at least the 40 unfinalised frames');
+  t.ok(
+    chained.g.logs.some((l) => l.msg === 'asr failover' && l.from === 'scripted' && l.to === 'counting' && Number(l.replayedMs) >= 800),
+    'failover logged, replaying at least the 40 unfinalised frames',
+  );
   const m = await chained.g.metrics();
   t.equal(metricValue(m, 'gateway_asr_failovers_total{from="scripted",to="counting"}'), 1);
   t.equal(metricValue(m, 'gateway_adapter_errors_total{stage="asr",code="SCRIPTED_FATAL"}'), 1);

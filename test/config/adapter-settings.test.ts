@@ -33,21 +33,48 @@ async function rejection(p: Promise<unknown>): Promise<string> {
   throw new Error('did not reject');
 }
 
-t.test('a built-in adapter\'s settings are validated only when it is selected (chains and lists included)', async (t) => {
+t.test("a built-in adapter's settings are validated only when it is selected (chains and lists included)", async (t) => {
   const bad = { GOOGLE_SPEECH_ROTATE_MS: '5', DEEPGRAM_URL: 'ftp://x', LLM_BASE_URL: 'nope', TTS_WORKERS: '0', AZURE_SPEECH_HOST: 'mailto:x' };
   const c = loadConfig({ ...bad, ASR_ADAPTER: 'local', TTS_ADAPTER: 'none' });
   t.equal(c.googleSpeechRotateMs, 290000, 'not selected: the invalid value is ignored, the default stands');
   t.equal(c.deepgramUrl, 'wss://api.deepgram.com');
   t.equal(c.llmBaseUrl, 'https://api.openai.com/v1');
   t.equal(loadConfig({ ASR_ADAPTER: 'none', GOOGLE_SPEECH_ROTATE_MS: '1000' }).googleSpeechRotateMs, 1000, 'a valid value is kept');
-  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'local,google', TTS_ADAPTER: 'none' })), /^Invalid configuration:\n {2}GOOGLE_SPEECH_ROTATE_MS="5" is invalid[^\n]*$/, 'a chain selects google: only its setting is reported');
-  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', BOT_ADAPTER: 'llm', TTS_ADAPTER: 'none' })), /^Invalid configuration:\n {2}LLM_BASE_URL="nope" is invalid[^\n]*$/);
-  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', TTS_ADAPTER: 'microsoft,flite' })), /AZURE_SPEECH_HOST="mailto:x" is invalid[\s\S]*TTS_WORKERS="0" is invalid/);
-  t.match(configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'deepgram', TTS_ADAPTER: 'none' })), /DEEPGRAM_URL="ftp:\/\/x"/);
-  t.match(configError(() => loadConfig({ BOT_ADAPTER: 'remote' })), /BOT_URL="" is invalid: expected a ws:\/\/ or wss:\/\/ URL \(required with BOT_ADAPTER=remote\)/);
-  t.match(configError(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', LLM_GREETING: '', OPENAI_REALTIME_VOICE: 'bad voice!' })), /OPENAI_REALTIME_VOICE/);
-  t.match(configError(() => loadConfig({ ASR_ADAPTER: 'auto', ASR_BAND_FILL: 'sometimes' })), /ASR_BAND_FILL="sometimes"/, '`auto` owns the local ASR settings');
-  t.match(configError(() => loadConfig({ GOOGLE_SPEECH_ROTATE_MS: '5', ASR_ADAPTER: 'none', AUDIO_RATE: '1' })), /^Invalid configuration:\n {2}AUDIO_RATE="1"[^\n]*$/, 'core settings are always checked');
+  t.match(
+    configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'local,google', TTS_ADAPTER: 'none' })),
+    /^Invalid configuration:\n {2}GOOGLE_SPEECH_ROTATE_MS="5" is invalid[^\n]*$/,
+    'a chain selects google: only its setting is reported',
+  );
+  t.match(
+    configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', BOT_ADAPTER: 'llm', TTS_ADAPTER: 'none' })),
+    /^Invalid configuration:\n {2}LLM_BASE_URL="nope" is invalid[^\n]*$/,
+  );
+  t.match(
+    configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'none', TTS_ADAPTER: 'microsoft,flite' })),
+    /AZURE_SPEECH_HOST="mailto:x" is invalid[\s\S]*TTS_WORKERS="0" is invalid/,
+  );
+  t.match(
+    configError(() => loadConfig({ ...bad, ASR_ADAPTER: 'deepgram', TTS_ADAPTER: 'none' })),
+    /DEEPGRAM_URL="ftp:\/\/x"/,
+  );
+  t.match(
+    configError(() => loadConfig({ BOT_ADAPTER: 'remote' })),
+    /BOT_URL="" is invalid: expected a ws:\/\/ or wss:\/\/ URL \(required with BOT_ADAPTER=remote\)/,
+  );
+  t.match(
+    configError(() => loadConfig({ BOT_ADAPTER: 'openai-realtime', LLM_GREETING: '', OPENAI_REALTIME_VOICE: 'bad voice!' })),
+    /OPENAI_REALTIME_VOICE/,
+  );
+  t.match(
+    configError(() => loadConfig({ ASR_ADAPTER: 'auto', ASR_BAND_FILL: 'sometimes' })),
+    /ASR_BAND_FILL="sometimes"/,
+    '`auto` owns the local ASR settings',
+  );
+  t.match(
+    configError(() => loadConfig({ GOOGLE_SPEECH_ROTATE_MS: '5', ASR_ADAPTER: 'none', AUDIO_RATE: '1' })),
+    /^Invalid configuration:\n {2}AUDIO_RATE="1"[^\n]*$/,
+    'core settings are always checked',
+  );
   t.same([...selectedAdapters({ ASR_ADAPTER: ' google , local', TTS_ADAPTER: '' })].sort(), ['asr:google', 'asr:local', 'bot:echo', 'tts:flite']);
 });
 
@@ -125,7 +152,11 @@ t.test('a custom adapter declares its settings: validated at start, parsed into 
   t.notMatch(bad, /short/);
 
   const typo = readConfigFile(join(dir, 'typo.yaml'), CONFIG_SPECS);
-  t.match(await rejection(greeting({ SHOP_NAME: 'Acme' }, typo)), /config file .*typo\.yaml: unknown setting SHOP_OPENS \(did you mean SHOP_NAME\?|config file .*typo\.yaml: unknown setting SHOP_OPENS/, 'a key nobody declares is refused once the module is loaded');
+  t.match(
+    await rejection(greeting({ SHOP_NAME: 'Acme' }, typo)),
+    /config file .*typo\.yaml: unknown setting SHOP_OPENS \(did you mean SHOP_NAME\?|config file .*typo\.yaml: unknown setting SHOP_OPENS/,
+    'a key nobody declares is refused once the module is loaded',
+  );
 });
 
 t.test('defineAsr and defineTts hand the parsed settings to start() and synthesize(), and carry the declaration', async (t) => {
@@ -139,7 +170,10 @@ t.test('defineAsr and defineTts hand the parsed settings to start() and synthesi
   let asrSeen: unknown;
   const asr = defineAsr({ name: 'a', settings: { MODEL_DIR: { doc: 'where' } }, start: (_c, io) => ((asrSeen = io.settings.MODEL_DIR), { write() {} }) });
   t.same(Object.keys(asr.settings ?? {}), ['MODEL_DIR']);
-  const s = await asr({ config: loadConfig({}), logger, env: {}, settings: { MODEL_DIR: '/models' } }).start({ call: CALL, signal: new AbortController().signal });
+  const s = await asr({ config: loadConfig({}), logger, env: {}, settings: { MODEL_DIR: '/models' } }).start({
+    call: CALL,
+    signal: new AbortController().signal,
+  });
   s.close();
   t.equal(asrSeen, '/models');
 });
@@ -152,7 +186,10 @@ t.test('the real process: a bad setting of an adapter not selected does not stop
     });
     const w = watchGateway(p);
     const timer = setTimeout(() => p.kill('SIGKILL'), 30000);
-    const listened = await w.port.then(() => true, () => false);
+    const listened = await w.port.then(
+      () => true,
+      () => false,
+    );
     if (listened) p.kill('SIGTERM');
     const code = await w.exited;
     clearTimeout(timer);

@@ -47,7 +47,11 @@ t.test('structured values become the settings the environment would give', async
     ),
   );
   const c = loadConfig({}, file);
-  t.same(c.languageByNumber, { '447700900001': { language: 'en-GB', voice: 'en-GB-SoniaNeural' }, '33170000000': { language: 'fr-FR' }, '4930000000': { language: 'de-DE', voice: 'de-DE-KatjaNeural' } });
+  t.same(c.languageByNumber, {
+    '447700900001': { language: 'en-GB', voice: 'en-GB-SoniaNeural' },
+    '33170000000': { language: 'fr-FR' },
+    '4930000000': { language: 'de-DE', voice: 'de-DE-KatjaNeural' },
+  });
   t.same(c.backchannelWords, ['uh-huh', 'mm-hmm', 'got it']);
   t.same(c.llmTransferNumbers, ['447700900002', '33170000001']);
   t.equal(c.llmSystemPrompt, 'You are the front desk.\nBe brief.');
@@ -78,8 +82,14 @@ t.test('which file: --config beats CONFIG_FILE; a stray argument is refused', as
   t.equal(configFileArg(['--config=a.yaml'], {}), 'a.yaml');
   t.equal(configFileArg([], { CONFIG_FILE: 'b.yaml' }), 'b.yaml');
   t.equal(configFileArg([], { CONFIG_FILE: '' }), undefined);
-  t.match(configError(() => configFileArg(['--config'], {})), /--config needs a file path/);
-  t.match(configError(() => configFileArg(['--cofnig', 'a.yaml'], {})), /unknown argument "--cofnig"/);
+  t.match(
+    configError(() => configFileArg(['--config'], {})),
+    /--config needs a file path/,
+  );
+  t.match(
+    configError(() => configFileArg(['--cofnig', 'a.yaml'], {})),
+    /unknown argument "--cofnig"/,
+  );
 });
 
 t.test('refused: unknown keys, malformed YAML, wrong shapes, bad values; the file is named, values are not shown', async (t) => {
@@ -94,13 +104,30 @@ t.test('refused: unknown keys, malformed YAML, wrong shapes, bad values; the fil
   const b = configError(() => read(broken));
   t.match(b, /config file .*broken\.yaml: line 2, column 14: malformed YAML\/JSON: Missing closing "quote/);
   t.notMatch(b, /sk-live/, 'the secret on the broken line is not printed');
-  t.match(configError(() => read(write('indent.yaml', 'PORT: 0\n  LOG_LEVEL: warn\n'))), /indent\.yaml: line 1, column \d+: malformed YAML/);
-  t.match(configError(() => read(write('dup.yaml', 'PORT: 1\nPORT: 2\n'))), /dup\.yaml: line 2, column 1: malformed YAML\/JSON: Map keys must be unique/);
-  t.match(configError(() => read(write('badjson.json', '{"PORT": 1,,}'))), /badjson\.json: line 1, column \d+: malformed/);
-  t.match(configError(() => read(write('list.yaml', '- PORT\n'))), /list\.yaml: expected a map of SETTING: value at the top level/);
-  t.match(configError(() => read(join(dir, 'missing.yaml'))), /config file .*missing\.yaml: cannot read it/);
+  t.match(
+    configError(() => read(write('indent.yaml', 'PORT: 0\n  LOG_LEVEL: warn\n'))),
+    /indent\.yaml: line 1, column \d+: malformed YAML/,
+  );
+  t.match(
+    configError(() => read(write('dup.yaml', 'PORT: 1\nPORT: 2\n'))),
+    /dup\.yaml: line 2, column 1: malformed YAML\/JSON: Map keys must be unique/,
+  );
+  t.match(
+    configError(() => read(write('badjson.json', '{"PORT": 1,,}'))),
+    /badjson\.json: line 1, column \d+: malformed/,
+  );
+  t.match(
+    configError(() => read(write('list.yaml', '- PORT\n'))),
+    /list\.yaml: expected a map of SETTING: value at the top level/,
+  );
+  t.match(
+    configError(() => read(join(dir, 'missing.yaml'))),
+    /config file .*missing\.yaml: cannot read it/,
+  );
 
-  const shapes = configError(() => read(write('shapes.yaml', 'PORT: [1, 2]\nBACKCHANNEL_WORDS: ["a,b"]\nLANGUAGE_BY_NUMBER: [x]\nLLM_API_KEY: { k: sk-live-9 }\n')));
+  const shapes = configError(() =>
+    read(write('shapes.yaml', 'PORT: [1, 2]\nBACKCHANNEL_WORDS: ["a,b"]\nLANGUAGE_BY_NUMBER: [x]\nLLM_API_KEY: { k: sk-live-9 }\n')),
+  );
   t.match(shapes, /shapes\.yaml: PORT \(line 1, column 1\): expected a single value, not a list/);
   t.match(shapes, /BACKCHANNEL_WORDS \(line 2, column 1\): expected a list of items without commas/);
   t.match(shapes, /LANGUAGE_BY_NUMBER \(line 3, column 1\): expected a map of number: language/);
@@ -112,7 +139,11 @@ t.test('refused: unknown keys, malformed YAML, wrong shapes, bad values; the fil
   t.match(v, /AUDIO_RATE="44100" \(from .*bad\.yaml\) is invalid: expected one of 8000, 16000, 24000/);
   t.match(v, /VONAGE_SIGNATURE_SECRET=\(secret, not shown\) \(from .*bad\.yaml\) is invalid/);
   t.notMatch(v, /short/);
-  t.match(configError(() => loadConfig({ AUDIO_RATE: '11025' }, bad)), /AUDIO_RATE="11025" is invalid/, 'a bad value from the environment is not blamed on the file');
+  t.match(
+    configError(() => loadConfig({ AUDIO_RATE: '11025' }, bad)),
+    /AUDIO_RATE="11025" is invalid/,
+    'a bad value from the environment is not blamed on the file',
+  );
 });
 
 t.test('the example in docs/configuration.md is a valid config file', async (t) => {
@@ -160,7 +191,7 @@ t.test('the real process: --config, CONFIG_FILE and vgw read the file; the envir
   const typo = await run(['dist/src/main.js', '--config', write('typo.yaml', 'WS_PAHT: /x\n')]);
   t.equal(typo.code, 1);
   t.match(typo.out, /config file .*typo\.yaml: unknown setting WS_PAHT \(did you mean WS_PATH\?\)/);
-  const broken = await run(['dist/src/main.js', '--config', write('broken2.yaml', 'WS_PATH: /x\nCONSOLE_TOKEN: \'0123456789abcdef-secret\nPORT: 0\n')]);
+  const broken = await run(['dist/src/main.js', '--config', write('broken2.yaml', "WS_PATH: /x\nCONSOLE_TOKEN: '0123456789abcdef-secret\nPORT: 0\n")]);
   t.equal(broken.code, 1);
   t.match(broken.out, /broken2\.yaml: line 2, column 16: malformed YAML\/JSON/);
   t.notMatch(broken.out, /0123456789abcdef/);

@@ -32,7 +32,10 @@ function setup(adapter: BotAdapter) {
     onBotFailed: (why) => void seen.failed.push(why),
     onBotStartFailed: () => void seen.startFailed++,
   };
-  const link = new BotLink({ adapter, call, signal: new AbortController().signal, hasAsr: true, hasTts: true, clock: new ManualClock(), metrics, log, boundary }, owner);
+  const link = new BotLink(
+    { adapter, call, signal: new AbortController().signal, hasAsr: true, hasTts: true, clock: new ManualClock(), metrics, log, boundary },
+    owner,
+  );
   return { link, seen, lines, boundary };
 }
 
@@ -60,7 +63,11 @@ t.test('inputs while the bot starts: bounded backlog, in order after start, drop
   resolve(session);
   await settle();
   t.equal(must(session.inputs[0]).type, 'start', 'start first');
-  t.same(session.inputs.slice(1).map((e) => (e as { durationMs: number }).durationMs), [...Array(MAX_BACKLOG).keys()], 'then the backlog, in order');
+  t.same(
+    session.inputs.slice(1).map((e) => (e as { durationMs: number }).durationMs),
+    [...Array(MAX_BACKLOG).keys()],
+    'then the backlog, in order',
+  );
   t.equal(seen.ready, 1);
   t.equal(lines.filter((l) => l.msg === 'bot started late: early inputs dropped').length, 1);
   link.close();
@@ -71,7 +78,10 @@ t.test('a start that resolves to no session fails the start (the call closes wit
   link.start();
   await settle();
   t.equal(seen.startFailed, 1);
-  t.match(lines.find((l) => l.msg === 'bot adapter error'), { point: 'start', code: 'BOT_START_FAILED' });
+  t.match(
+    lines.find((l) => l.msg === 'bot adapter error'),
+    { point: 'start', code: 'BOT_START_FAILED' },
+  );
 });
 
 t.test('a throwing input(): a failure (apology) for answerable inputs, only counted for notifications', async (t) => {

@@ -59,7 +59,14 @@ for (const rate of RATES) {
       const echo = echoOf(bot, rate, { delayMs: 120, lossDb, band: true });
       const other = toRate(speech16k('002'), rate);
       const atFrame = 125;
-      const caller = mix(bot.length + rate, [{ at: 0, s: echo }, { at: (atFrame * rate) / 50, s: other }], -80);
+      const caller = mix(
+        bot.length + rate,
+        [
+          { at: 0, s: echo },
+          { at: (atFrame * rate) / 50, s: other },
+        ],
+        -80,
+      );
       const r = runGuard(rate, bot, caller);
       const words = echoShare(r, atFrame, atFrame + Math.floor(other.length / (rate / 50)));
       t.ok(r.bargeInFrame >= atFrame, `no barge-in before the caller speaks (at frame ${r.bargeInFrame})`);
@@ -75,11 +82,21 @@ for (const rate of RATES) {
       const other = toRate(speech16k('002'), rate);
       const echo = line === 'no echo, digital silence' ? new Float64Array(0) : echoOf(said, rate, { delayMs: 120, lossDb: -20, band: true });
       const atFrame = 15;
-      const caller = mix(said.length + rate, [{ at: 0, s: echo }, { at: (atFrame * rate) / 50, s: other }], line === 'no echo, digital silence' ? -200 : -80);
+      const caller = mix(
+        said.length + rate,
+        [
+          { at: 0, s: echo },
+          { at: (atFrame * rate) / 50, s: other },
+        ],
+        line === 'no echo, digital silence' ? -200 : -80,
+      );
       const r = runGuard(rate, said, caller);
       // Energy alone cannot tell a caller at the bot's level from a loud echo before the delay is known: the
       // conservative rule costs up to ~300 ms here (measured 160–300 ms), once per call.
-      t.ok(r.bargeInFrame >= atFrame && r.bargeInFrame - atFrame <= 30, `barge-in ${(r.bargeInFrame - atFrame) * 20} ms after the caller starts (raw VAD: ${(r.rawBargeInFrame - atFrame) * 20} ms)`);
+      t.ok(
+        r.bargeInFrame >= atFrame && r.bargeInFrame - atFrame <= 30,
+        `barge-in ${(r.bargeInFrame - atFrame) * 20} ms after the caller starts (raw VAD: ${(r.rawBargeInFrame - atFrame) * 20} ms)`,
+      );
     });
   }
 
@@ -148,7 +165,7 @@ t.test('a clear drops what Vonage held: frames sent but never played are never e
   t.equal(sent.length, 10, 'frames forwarded to the leg');
   t.same(texts, [CLEAR_MESSAGE], 'texts forwarded to the leg');
   const g = new EchoGuard({ sampleRateHz: rate, maxDelayMs: 400, marginDb: 6 });
-  t.equal(new EchoReferenceSink(leg, g).bufferedAmount, 7, 'buffered amount is the leg\'s');
+  t.equal(new EchoReferenceSink(leg, g).bufferedAmount, 7, "buffered amount is the leg's");
 });
 
 t.test('the VAD counts a frame the guard calls echo as silence, and still reports its own decision', async (t) => {

@@ -51,14 +51,22 @@ t.test('no first audio in time: the request is aborted and the next adapter spea
 
 t.test('every adapter hangs: the last timeout is thrown (never a wait forever)', async (t) => {
   const tts = new FallbackTts([hung([]), hung([])], log, { firstAudioTimeoutMs: 30 });
-  const err = await collect(tts).then(() => undefined, (e: unknown) => e);
+  const err = await collect(tts).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof TtsFirstAudioTimeout, 'a TtsFirstAudioTimeout');
   t.match(err, { code: 'TTS_FIRST_AUDIO_TIMEOUT' });
   t.equal(tts.stats.exhausted, 1);
 });
 
 t.test('a synthesize() that throws synchronously falls back too', async (t) => {
-  const bad: TtsAdapter = { name: 'bad', synthesize: () => { throw new Error('nope'); } };
+  const bad: TtsAdapter = {
+    name: 'bad',
+    synthesize: () => {
+      throw new Error('nope');
+    },
+  };
   const tts = new FallbackTts([bad, good], log, { firstAudioTimeoutMs: 50 });
   t.same(await collect(tts), [1, 2]);
 });

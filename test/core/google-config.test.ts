@@ -38,7 +38,10 @@ t.test('values', async (t) => {
 });
 
 t.test('refused', async (t) => {
-  t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_INSECURE: 'true' }), /GOOGLE_SPEECH_INSECURE="true" is invalid: expected true only together with GOOGLE_SPEECH_ENDPOINT/);
+  t.throws(
+    () => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_INSECURE: 'true' }),
+    /GOOGLE_SPEECH_INSECURE="true" is invalid: expected true only together with GOOGLE_SPEECH_ENDPOINT/,
+  );
   t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_ENDPOINT: 'http://x:1' }), /GOOGLE_SPEECH_ENDPOINT/);
   t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_ROTATE_MS: '305000' }), /GOOGLE_SPEECH_ROTATE_MS/, 'not past the cap');
   t.throws(() => loadConfig({ ASR_ADAPTER: 'google', GOOGLE_SPEECH_PHRASES: 'x'.repeat(101) }), /GOOGLE_SPEECH_PHRASES/);
@@ -54,7 +57,16 @@ t.test('endpoint parsing', async (t) => {
 });
 
 t.test('backoff doubles to a cap, with jitter inside ±20 %', async (t) => {
-  t.same([1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(n, () => 0.5)), [100, 200, 400, 800, 1600, 2000, 2000]);
-  t.equal(backoffMs(1, () => 0), 80);
-  t.equal(backoffMs(1, () => 1), 120);
+  t.same(
+    [1, 2, 3, 4, 5, 6, 10].map((n) => backoffMs(n, () => 0.5)),
+    [100, 200, 400, 800, 1600, 2000, 2000],
+  );
+  t.equal(
+    backoffMs(1, () => 0),
+    80,
+  );
+  t.equal(
+    backoffMs(1, () => 1),
+    120,
+  );
 });

@@ -6,7 +6,10 @@ import { CloseCode, GatewayError } from '../../src/errors.js';
 
 t.test('accepts the three rates and keeps the flattened headers as metadata', async (t) => {
   for (const rate of [8000, 16000, 24000]) {
-    const h = parseHandshake(JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${rate}`, uuid: 'u', from: '447700900001', custom: 1 }), false);
+    const h = parseHandshake(
+      JSON.stringify({ event: 'websocket:connected', 'content-type': `audio/l16;rate=${rate}`, uuid: 'u', from: '447700900001', custom: 1 }),
+      false,
+    );
     t.equal(h.sampleRateHz, rate);
     t.same({ ...h.metadata }, { uuid: 'u', from: '447700900001', custom: 1 });
   }
@@ -51,7 +54,15 @@ t.test('post-handshake events', async (t) => {
 
 t.test('property: arbitrary input never throws from parseLegEvent, only GatewayError from parseHandshake', async (t) => {
   const json = fc.jsonValue().map((v) => JSON.stringify(v));
-  const mutatedHandshake = fc.record({ event: fc.oneof(fc.constant('websocket:connected'), fc.string()), 'content-type': fc.oneof(fc.string(), fc.integer(), fc.constant('audio/l16;rate=16000')) }, { requiredKeys: [] }).map((o) => JSON.stringify(o));
+  const mutatedHandshake = fc
+    .record(
+      {
+        event: fc.oneof(fc.constant('websocket:connected'), fc.string()),
+        'content-type': fc.oneof(fc.string(), fc.integer(), fc.constant('audio/l16;rate=16000')),
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o));
   fc.assert(
     fc.property(fc.oneof(fc.string(), json, mutatedHandshake), fc.boolean(), (s, bin) => {
       parseLegEvent(s);

@@ -21,7 +21,13 @@ function setup(opts: Partial<{ lead: number; cap: number; watermark: number }> =
     onSegmentPlayed: (id, n) => ev.push(`played ${id} ${n}`),
     onSegmentInterrupted: (id, heard, n) => ev.push(`interrupted ${id} ${heard}/${n}`),
   };
-  const pacer = new Pacer({ frameBytes: 2, leadFrames: opts.lead ?? 5, capacityFrames: opts.cap ?? 100, watermarkBytes: opts.watermark ?? 1000 }, sink, ticker, clock, events);
+  const pacer = new Pacer(
+    { frameBytes: 2, leadFrames: opts.lead ?? 5, capacityFrames: opts.cap ?? 100, watermarkBytes: opts.watermark ?? 1000 },
+    sink,
+    ticker,
+    clock,
+    events,
+  );
   const f = (n: number) => {
     const b = Buffer.alloc(2);
     b.writeUInt16LE(n);
@@ -167,7 +173,11 @@ t.test('queued audio is copied in; a frame the socket still holds is never overw
     sendText() {},
   };
   const none = () => {};
-  const pacer = new Pacer({ frameBytes: 2, leadFrames: 5, capacityFrames: 40, watermarkBytes: 20 }, sink, ticker, clock, { onSegmentStart: none, onSegmentPlayed: none, onSegmentInterrupted: none });
+  const pacer = new Pacer({ frameBytes: 2, leadFrames: 5, capacityFrames: 40, watermarkBytes: 20 }, sink, ticker, clock, {
+    onSegmentStart: none,
+    onSegmentPlayed: none,
+    onSegmentInterrupted: none,
+  });
   pacer.beginSegment(1);
   let next = 0;
   const input = Buffer.alloc(2);
@@ -203,7 +213,11 @@ t.test('pause: Vonage drops the lead at once, nothing new is sent; resume sends 
   t.equal(sent.length, before, 'nothing sent while paused');
   t.ok(pacer.active, 'still active: frames wait for resume');
   pacer.resume();
-  t.same(sent.slice(before).map((s) => s.frame), [5, 6, 7, 8, 9], 'resume re-sends from the first frame the caller did not hear, refilling the lead');
+  t.same(
+    sent.slice(before).map((s) => s.frame),
+    [5, 6, 7, 8, 9],
+    'resume re-sends from the first frame the caller did not hear, refilling the lead',
+  );
   clock.advance(20 * 30);
   t.same(vonageHeard(sent), [...Array(30).keys()], 'the caller hears every frame once, in order');
   t.ok(pacer.onNotify({ gw: 'seg', id: 1 }));
@@ -221,7 +235,11 @@ t.test('pause after a short reply was marked: the marker dropped with the lead i
   pacer.pause();
   pacer.resume();
   const tail = sent.slice(-3);
-  t.same(tail.map((s) => s.frame ?? s.text), [1, 2, '{"action":"notify","payload":{"gw":"seg","id":1}}'], 'frames 1-2 again, then the marker');
+  t.same(
+    tail.map((s) => s.frame ?? s.text),
+    [1, 2, '{"action":"notify","payload":{"gw":"seg","id":1}}'],
+    'frames 1-2 again, then the marker',
+  );
   t.ok(pacer.onNotify({ gw: 'seg', id: 1 }));
   t.ok(pacer.onNotify({ gw: 'seg', id: 1 }), 'a second echo (the first marker was not dropped after all) is ignored');
   t.same(ev, ['start 1@0', 'played 1 3']);
@@ -233,7 +251,10 @@ t.test('a lead longer than the ring keeps behind its head: the pause is soft (th
   for (let i = 0; i < 20; i++) pacer.enqueue(f(i));
   clock.advance(40);
   pacer.pause();
-  t.notOk(sent.some((s) => s.text === '{"action":"clear"}'), 'no clear');
+  t.notOk(
+    sent.some((s) => s.text === '{"action":"clear"}'),
+    'no clear',
+  );
   t.equal(pacer.leadFrames, 5, 'the lead plays out');
   clock.advance(100);
   t.equal(pacer.leadFrames, 0);
@@ -269,7 +290,10 @@ t.test('a reply queued while paused waits; frames enqueued while paused do not r
   t.equal(ticker.size, 0, 'idle while paused: no tick cost');
   pacer.resume();
   clock.advance(20);
-  t.same(sent.filter((s) => s.frame !== undefined).map((s) => s.frame), [0, 1, 2]);
+  t.same(
+    sent.filter((s) => s.frame !== undefined).map((s) => s.frame),
+    [0, 1, 2],
+  );
   t.equal(must(sent[sent.length - 1]).text, '{"action":"notify","payload":{"gw":"seg","id":1}}');
 });
 
@@ -340,10 +364,11 @@ t.test('property: any sequence of enqueue/tick/pause/resume/clear sends frames i
       }
       // Heard ≤ sent, per segment: the playout model never credits the caller with a frame that never left.
       const sentOf = new Map<number, Set<number>>();
-      for (const s of sent) if (s.frame !== undefined) {
-        const id = segOf.get(s.frame)!;
-        sentOf.set(id, (sentOf.get(id) ?? new Set()).add(s.frame));
-      }
+      for (const s of sent)
+        if (s.frame !== undefined) {
+          const id = segOf.get(s.frame)!;
+          sentOf.set(id, (sentOf.get(id) ?? new Set()).add(s.frame));
+        }
       for (const [id, h] of heard) if (h.heard < 0 || h.heard > h.frames || h.heard > (sentOf.get(id)?.size ?? 0)) return false;
       return pacer.stats.framesSent <= accepted.length + pacer.stats.leadTakenBack;
     }),

@@ -78,9 +78,19 @@ t.test('both sides on the shared slots; silence where a side has nothing; bursts
   await rec.end();
   const s = slots(disk.file);
   t.equal(s.length, 14, 'the recording lasts as long as the clock ran');
-  t.same(s.slice(0, 6), [[1, 0], [2, 0], [3, 0], [0, 10], [0, 11], [0, 12]]);
+  t.same(s.slice(0, 6), [
+    [1, 0],
+    [2, 0],
+    [3, 0],
+    [0, 10],
+    [0, 11],
+    [0, 12],
+  ]);
   t.same(s[13], [4, 0], 'after a long silence the caller rejoins the current slot');
-  t.ok(s.slice(6, 13).every(([l, r]) => l === 0 && r === 0), 'silence in between');
+  t.ok(
+    s.slice(6, 13).every(([l, r]) => l === 0 && r === 0),
+    'silence in between',
+  );
   const w = readWav(disk.file);
   t.equal(w.channels, 2);
   t.equal(disk.file.readUInt32LE(40), disk.file.length - 44, 'final header matches');
@@ -161,6 +171,11 @@ t.test('a side ahead of the clock that pauses is never written back over (regres
   rec.pushOut(frame(6)); // still ahead of the clock (slot 5 > now 4): continues, does not overwrite slot 4
   rec.tick(10);
   await rec.end();
-  t.same(slots(disk.file).slice(0, 7).map(([, r]) => r), [1, 2, 3, 4, 5, 6, 0]);
+  t.same(
+    slots(disk.file)
+      .slice(0, 7)
+      .map(([, r]) => r),
+    [1, 2, 3, 4, 5, 6, 0],
+  );
   t.equal(rec.stats.framesOut, 6);
 });

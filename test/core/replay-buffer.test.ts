@@ -64,7 +64,11 @@ t.test('matches a flat-array model under any sequence of appends and acks', asyn
 });
 
 t.test('positions and conversions at each leg rate', async (t) => {
-  for (const [rate, perMs] of [[8000, 16], [16000, 32], [24000, 48]] as const) {
+  for (const [rate, perMs] of [
+    [8000, 16],
+    [16000, 32],
+    [24000, 48],
+  ] as const) {
     const rb = new ReplayBuffer(rate, 1000);
     t.equal(rb.bytesPerMs, perMs);
     t.equal(rb.maxBytes, 1000 * perMs);

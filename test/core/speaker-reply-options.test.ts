@@ -19,7 +19,16 @@ import { loadResampler } from '../../src/audio/resampler.js';
 await loadResampler();
 
 const RATE = 16000;
-const call: CallInfo = { callId: 'c1', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: RATE, language: 'en-US', voice: 'call-voice', metadata: {} };
+const call: CallInfo = {
+  callId: 'c1',
+  conversationUuid: undefined,
+  from: undefined,
+  to: undefined,
+  sampleRateHz: RATE,
+  language: 'en-US',
+  voice: 'call-voice',
+  metadata: {},
+};
 
 /** A TTS that records each request and, for texts starting "slow", waits for `release()` before its audio. */
 function recordingTts() {
@@ -83,11 +92,22 @@ t.test('a play keeps its id; a reply cut before any audio is reported as interru
   t.equal(speaker.takeTag(1), 'beep');
   const pending = speaker.say('slow reply.', true, true, { id: 'slow' });
   await new Promise((res) => setImmediate(res));
-  t.ok(r.requests.some((q) => q.text === 'slow reply.'), 'synthesis under way');
+  t.ok(
+    r.requests.some((q) => q.text === 'slow reply.'),
+    'synthesis under way',
+  );
   speaker.clear(); // barge-in while the TTS has produced nothing yet
   r.release();
   await pending;
-  t.same(ended.filter(([id]) => id === 2), [[2, 'interrupted']], 'reply 2 ended exactly once, as interrupted');
-  t.same(ended.filter(([id]) => id === 1), [[1, 'interrupted']], 'the play (queued, not yet played) was reported by the pacer');
+  t.same(
+    ended.filter(([id]) => id === 2),
+    [[2, 'interrupted']],
+    'reply 2 ended exactly once, as interrupted',
+  );
+  t.same(
+    ended.filter(([id]) => id === 1),
+    [[1, 'interrupted']],
+    'the play (queued, not yet played) was reported by the pacer',
+  );
   t.equal(speaker.takeTag(2), 'slow', 'its id is there for its playback event');
 });

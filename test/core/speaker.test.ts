@@ -137,7 +137,10 @@ t.test('clear() cuts the reply being built and drops the rest of it up to its en
 });
 
 t.test('a TTS that never yields is given up at the first-audio bound: counted once, reply silent, queue free', async (t) => {
-  const hung: TtsAdapter = { name: 'hung', synthesize: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<TtsChunk>>(() => {}) }) }) };
+  const hung: TtsAdapter = {
+    name: 'hung',
+    synthesize: () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<TtsChunk>>(() => {}) }) }),
+  };
   const { clock, speaker, owner, boundary, metrics, lines } = setup(hung, 500);
   const first = speaker.say('hello there', true, true);
   await turnOfEvents();

@@ -44,7 +44,12 @@ t.test('a listener that throws now and then is counted, reported once, and does 
   ticker.onListenerError = (e) => errors.push(e);
   ticker.onListenerRemoved = (l) => removed.push(l);
   // Throws on two ticks in a row, then works, then throws twice again: never 3 in a row, so it stays.
-  const flaky = { onTick: () => { n++; if (n % 3 !== 0) throw new Error(`boom ${n}`); } };
+  const flaky = {
+    onTick: () => {
+      n++;
+      if (n % 3 !== 0) throw new Error(`boom ${n}`);
+    },
+  };
   ticker.add(flaky);
   ticker.add({ onTick: () => ok++ });
   clock.advance(20 * 9);
@@ -67,7 +72,12 @@ t.test('a listener that keeps throwing is removed after 3 ticks, reported once, 
   const removed: Array<[unknown, unknown]> = [];
   ticker.onListenerError = (e) => errors.push(e);
   ticker.onListenerRemoved = (l, e) => removed.push([l, e]);
-  const bad = { onTick: () => { calls++; throw new Error(`boom ${calls}`); } };
+  const bad = {
+    onTick: () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    },
+  };
   const good = { onTick: () => ok++ };
   ticker.add(bad);
   ticker.add(good);
@@ -90,7 +100,11 @@ t.test('the removal handler may close the listener and throw: the ticker goes on
   const clock = new ManualClock();
   const ticker = new Ticker(clock, 20, 2);
   let ok = 0;
-  const bad = { onTick: () => { throw new Error('boom'); } };
+  const bad = {
+    onTick: () => {
+      throw new Error('boom');
+    },
+  };
   ticker.onListenerRemoved = (l) => {
     ticker.delete(l);
     throw new Error('handler failed too');
@@ -108,7 +122,11 @@ t.test('a listener deleted in the middle of a run of errors is reported once', a
   const ticker = new Ticker(clock, 20);
   const errors: unknown[] = [];
   ticker.onListenerError = (e) => errors.push(e);
-  const bad = { onTick: () => { throw new Error('boom'); } };
+  const bad = {
+    onTick: () => {
+      throw new Error('boom');
+    },
+  };
   ticker.add(bad);
   clock.advance(20);
   t.equal(errors.length, 0, 'not yet: it may recover or be removed');

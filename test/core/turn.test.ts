@@ -35,8 +35,16 @@ const WORDS = new BackchannelWords('uh-huh,uh huh,mm-hmm,mhm,hmm,okay,ok,yeah,ye
 /** With the defaults' rules: a final of ≤ 2 words with none of BARGE_IN_WORDS is `short` (a misheard acknowledgement). */
 const RULES = new BackchannelWords('uh-huh,okay,yeah'.split(','), { interrupt: ['stop', 'wait', 'no', 'hold on'], maxWords: 2 });
 const BASE: TurnConfig = {
-  bargeIn: true, bargeInMinSpeechMs: 200, botReplyTimeoutMs: 1000, botMaxFailures: 3, hasTts: true,
-  hasAsr: false, bargeInConfirmMs: 0, resumeSilenceMs: 300, backchannelMaxMs: 0, backchannelWords: WORDS,
+  bargeIn: true,
+  bargeInMinSpeechMs: 200,
+  botReplyTimeoutMs: 1000,
+  botMaxFailures: 3,
+  hasTts: true,
+  hasAsr: false,
+  bargeInConfirmMs: 0,
+  resumeSilenceMs: 300,
+  backchannelMaxMs: 0,
+  backchannelWords: WORDS,
 };
 /** The defaults: pause at onset, confirm at 900 ms voiced, backchannels up to 700 ms. */
 const PAUSE: Partial<TurnConfig> = { bargeInConfirmMs: 900, backchannelMaxMs: 700 };
@@ -58,23 +66,57 @@ function run(events: Ev[], cfg: Partial<TurnConfig> = {}): { actions: string[]; 
   const turn = new Turn({ ...BASE, ...cfg }, act);
   for (const e of events) {
     switch (e[0]) {
-      case 'ready': turn.botReady(); break;
-      case 'voiced': turn.voiced(e[1]); break;
-      case 'speech-start': turn.speechStart(e[1], e[2] ?? false, e[3] ?? true); break;
-      case 'speech': turn.speech(e[1], e[2] ?? false, e[3] ?? true); break;
-      case 'speech-end': if (turn.speechEnd(e[1], e[2], e[3] ?? false, e[4] ?? true)) actions.push('speech-end backchannel'); break;
-      case 'transcript': if (!turn.transcript(e[3] ?? true, e[2], e[1], e[4] ?? false, e[5] ?? true)) actions.push('held'); break;
-      case 'bot-output': turn.botOutput(); break;
-      case 'tick': turn.tick(e[1]); break;
-      case 'bot-failed': turn.botFailed(e[1]); break;
-      case 'reply-opened': turn.replyOpened(e[1] ?? false, e[2] ?? 0); break;
-      case 'reply-started': turn.replyStarted(e[1], e[2], e[3] ?? false, e[4] ?? 0); break;
-      case 'reply-done': turn.replyDone(e[1]); break;
-      case 'cleared': turn.cleared(); break;
-      case 'bot-hangup': turn.botHangup(e[1], e[2]); break;
-      case 'drain': turn.drain(); break;
-      case 'goodbye-written': turn.goodbyeWritten(e[1]); break;
-      case 'closed': turn.closed(); break;
+      case 'ready':
+        turn.botReady();
+        break;
+      case 'voiced':
+        turn.voiced(e[1]);
+        break;
+      case 'speech-start':
+        turn.speechStart(e[1], e[2] ?? false, e[3] ?? true);
+        break;
+      case 'speech':
+        turn.speech(e[1], e[2] ?? false, e[3] ?? true);
+        break;
+      case 'speech-end':
+        if (turn.speechEnd(e[1], e[2], e[3] ?? false, e[4] ?? true)) actions.push('speech-end backchannel');
+        break;
+      case 'transcript':
+        if (!turn.transcript(e[3] ?? true, e[2], e[1], e[4] ?? false, e[5] ?? true)) actions.push('held');
+        break;
+      case 'bot-output':
+        turn.botOutput();
+        break;
+      case 'tick':
+        turn.tick(e[1]);
+        break;
+      case 'bot-failed':
+        turn.botFailed(e[1]);
+        break;
+      case 'reply-opened':
+        turn.replyOpened(e[1] ?? false, e[2] ?? 0);
+        break;
+      case 'reply-started':
+        turn.replyStarted(e[1], e[2], e[3] ?? false, e[4] ?? 0);
+        break;
+      case 'reply-done':
+        turn.replyDone(e[1]);
+        break;
+      case 'cleared':
+        turn.cleared();
+        break;
+      case 'bot-hangup':
+        turn.botHangup(e[1], e[2]);
+        break;
+      case 'drain':
+        turn.drain();
+        break;
+      case 'goodbye-written':
+        turn.goodbyeWritten(e[1]);
+        break;
+      case 'closed':
+        turn.closed();
+        break;
     }
   }
   return { actions, turn };
@@ -88,7 +130,16 @@ const rows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actio
   },
   {
     name: 'a turn: speech, end, reply: latency from the last voiced frame to the first frame sent',
-    events: [['ready'], ['speech-start', 100], ['voiced', 1000], ['voiced', 1200], ['speech-end'], ['reply-opened'], ['reply-started', 1, 1900], ['reply-done', true]],
+    events: [
+      ['ready'],
+      ['speech-start', 100],
+      ['voiced', 1000],
+      ['voiced', 1200],
+      ['speech-end'],
+      ['reply-opened'],
+      ['reply-started', 1, 1900],
+      ['reply-done', true],
+    ],
     actions: ['state listening', 'state thinking', 'reply-started 1 latency 700', 'state speaking', 'state listening'],
   },
   {
@@ -98,7 +149,14 @@ const rows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actio
   },
   {
     name: 'barge-in: new speech past the minimum during an interruptible reply',
-    events: [['ready'], ['reply-started', 1, 0], ['speech-start', 100, true, true], ['speech', 180, true, true], ['speech', 220, true, true], ['speech', 240, true, true]],
+    events: [
+      ['ready'],
+      ['reply-started', 1, 0],
+      ['speech-start', 100, true, true],
+      ['speech', 180, true, true],
+      ['speech', 220, true, true],
+      ['speech', 240, true, true],
+    ],
     actions: ['state listening', 'reply-started 1', 'state speaking', 'barge-in', 'state listening'],
   },
   {
@@ -156,14 +214,29 @@ const rows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actio
   },
   {
     name: 'BOT_MAX_FAILURES: each failure an apology, the last a goodbye; later failures are ignored',
-    events: [['ready'], ['bot-failed', 'the bot failed on input dtmf'], ['transcript', 1000, 'hi'], ['tick', 2000], ['bot-failed', 'the bot failed'], ['bot-failed', 'again']],
+    events: [
+      ['ready'],
+      ['bot-failed', 'the bot failed on input dtmf'],
+      ['transcript', 1000, 'hi'],
+      ['tick', 2000],
+      ['bot-failed', 'the bot failed'],
+      ['bot-failed', 'again'],
+    ],
     actions: ['state listening', 'apologise 1: the bot failed on input dtmf', 'apologise 2: the bot did not answer in time', 'goodbye bot-failures'],
   },
   {
     name: 'after the bot-failure goodbye is written and played: hang up with 1011',
     cfg: { botMaxFailures: 1 },
     events: [['ready'], ['bot-failed', 'x'], ['reply-opened'], ['goodbye-written', false], ['reply-started', 1, 0], ['reply-done', true]],
-    actions: ['state listening', 'goodbye bot-failures', 'state thinking', 'reply-started 1', 'state speaking', 'state listening', 'hang-up 1011 bot failed 1 times'],
+    actions: [
+      'state listening',
+      'goodbye bot-failures',
+      'state thinking',
+      'reply-started 1',
+      'state speaking',
+      'state listening',
+      'hang-up 1011 bot failed 1 times',
+    ],
   },
   {
     name: 'a goodbye that produced no audio hangs up at once',
@@ -173,7 +246,16 @@ const rows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actio
   },
   {
     name: 'drain: goodbye, then 1001 once played; no barge-in and no apology meanwhile',
-    events: [['ready'], ['drain'], ['transcript', 0, 'hi'], ['tick', 99999], ['bot-failed', 'x'], ['speech-start', 900, true, true], ['goodbye-written', false], ['reply-done', true]],
+    events: [
+      ['ready'],
+      ['drain'],
+      ['transcript', 0, 'hi'],
+      ['tick', 99999],
+      ['bot-failed', 'x'],
+      ['speech-start', 900, true, true],
+      ['goodbye-written', false],
+      ['reply-done', true],
+    ],
     actions: ['state listening', 'goodbye drain', 'hang-up 1001 gateway shutting down'],
   },
   {
@@ -215,22 +297,68 @@ const SPEAKING: Ev[] = [['ready'], ['reply-started', 1, 0], ['voiced', 1000]];
 const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actions: string[] }> = [
   {
     name: 'onset pauses; voiced speech reaching BARGE_IN_CONFIRM_MS confirms: barge-in',
-    events: [...SPEAKING, ['speech-start', 140, true, true], ['voiced', 1060], ['speech', 200, true, true], ['speech', 500, true, true], ['speech', 880, true, true], ['speech', 900, true, true], ['speech', 1200, true, true]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 140, true, true],
+      ['voiced', 1060],
+      ['speech', 200, true, true],
+      ['speech', 500, true, true],
+      ['speech', 880, true, true],
+      ['speech', 900, true, true],
+      ['speech', 1200, true, true],
+    ],
     actions: [...L, 'pause', 'barge-in', 'state listening'],
   },
   {
     name: 'short speech, then silence: resume; at its end a backchannel (no ASR: by duration), and it closes no turn',
-    events: [...SPEAKING, ['speech-start', 140, true, true], ['voiced', 1100], ['speech', 240, true, true], ['speech', 260, true, true], ['tick', 1200], ['tick', 1399], ['tick', 1400], ['speech-end', 260, 1700], ['tick', 1720], ['tick', 1740], ['reply-started', 2, 3000]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 140, true, true],
+      ['voiced', 1100],
+      ['speech', 240, true, true],
+      ['speech', 260, true, true],
+      ['tick', 1200],
+      ['tick', 1399],
+      ['tick', 1400],
+      ['speech-end', 260, 1700],
+      ['tick', 1720],
+      ['tick', 1740],
+      ['reply-started', 2, 3000],
+    ],
     actions: [...L, 'pause', 'resume silence', 'speech-end backchannel', 'backchannel 260', 'reply-started 2'],
   },
   {
     name: 'the bound (2 × BARGE_IN_CONFIRM_MS): resume, no second pause for that utterance, but it may still confirm',
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['voiced', 2100], ['tick', 2100], ['speech', 300, true, true], ['voiced', 2400], ['tick', 2400], ['voiced', 2700], ['tick', 2700], ['tick', 2799], ['tick', 2800], ['speech', 500, true, true], ['speech', 899, true, true], ['speech', 900, true, true]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['voiced', 2100],
+      ['tick', 2100],
+      ['speech', 300, true, true],
+      ['voiced', 2400],
+      ['tick', 2400],
+      ['voiced', 2700],
+      ['tick', 2700],
+      ['tick', 2799],
+      ['tick', 2800],
+      ['speech', 500, true, true],
+      ['speech', 899, true, true],
+      ['speech', 900, true, true],
+    ],
     actions: [...L, 'pause', 'resume bound', 'barge-in', 'state listening'],
   },
   {
     name: 'speech that goes on after a resume pauses again after BARGE_IN_MIN_SPEECH_MS more, and confirms on its total',
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['voiced', 1400], ['speech', 300, true, true], ['voiced', 1500], ['speech', 400, true, true], ['speech', 900, true, true]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['voiced', 1400],
+      ['speech', 300, true, true],
+      ['voiced', 1500],
+      ['speech', 400, true, true],
+      ['speech', 900, true, true],
+    ],
     actions: [...L, 'pause', 'resume silence', 'pause', 'barge-in', 'state listening'],
   },
   {
@@ -253,26 +381,65 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
   {
     name: 'with ASR: the final of a short paused utterance decides; listed words → backchannel with its text, not a transcript',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1700], ['transcript', 1900, 'Okay.', true, true, true], ['tick', 5000]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['tick', 1700],
+      ['transcript', 1900, 'Okay.', true, true, true],
+      ['tick', 5000],
+    ],
     actions: [...L, 'pause', 'resume silence', 'backchannel 400 Okay.', 'held'],
   },
   {
     name: 'with ASR: a short utterance with a word that is not an acknowledgement is a turn (a "two" said over a menu): a late barge-in',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'two', true, true, true], ['tick', 2900]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['transcript', 1900, 'two', true, true, true],
+      ['tick', 2900],
+    ],
     actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
     name: 'with ASR: longer than a backchannel, unconfirmed, with other words in its final: a late barge-in, and a turn for the bot',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 800, 1600], ['transcript', 1900, 'no stop it', true, true, true], ['tick', 2900]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 800, 1600],
+      ['transcript', 1900, 'no stop it', true, true, true],
+      ['tick', 2900],
+    ],
     actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
     name: 'with ASR: the same when its final comes before the VAD end: held, then given to the bot at the end',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['transcript', 1500, 'no stop it', true, true, true], ['speech-end', 800, 1600, true, true], ['tick', 2600]],
-    actions: [...L, 'pause', 'resume silence', 'held', 'barge-in', 'state listening', 'transcript no stop it', 'state thinking', 'apologise 1: the bot did not answer in time'],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['transcript', 1500, 'no stop it', true, true, true],
+      ['speech-end', 800, 1600, true, true],
+      ['tick', 2600],
+    ],
+    actions: [
+      ...L,
+      'pause',
+      'resume silence',
+      'held',
+      'barge-in',
+      'state listening',
+      'transcript no stop it',
+      'state thinking',
+      'apologise 1: the bot did not answer in time',
+    ],
   },
   {
     name: 'with ASR: no final within BACKCHANNEL_TEXT_WAIT_MS (8 s): the backchannel is told without text',
@@ -283,49 +450,115 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
   {
     name: "with ASR: no final before the caller's next utterance ends: told then, without text; the next final is that utterance's",
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['reply-done', true], ['speech-start', 300, false, true], ['speech-end', 1200, 4000], ['transcript', 4300, 'what time is it', true], ['tick', 5300]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['reply-done', true],
+      ['speech-start', 300, false, true],
+      ['speech-end', 1200, 4000],
+      ['transcript', 4300, 'what time is it', true],
+      ['tick', 5300],
+    ],
     actions: [...L, 'pause', 'resume silence', 'state listening', 'backchannel 400', 'state thinking', 'apologise 1: the bot did not answer in time'],
   },
   {
     name: 'with ASR: a late final while the next utterance is under way belongs to the older one (finals come in order)',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['voiced', 2000], ['speech-start', 140, true, true], ['transcript', 2100, 'okay', true, true, true], ['speech-end', 160, 2300], ['transcript', 2600, 'mhm', true, true, true]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['voiced', 2000],
+      ['speech-start', 140, true, true],
+      ['transcript', 2100, 'okay', true, true, true],
+      ['speech-end', 160, 2300],
+      ['transcript', 2600, 'mhm', true, true, true],
+    ],
     actions: [...L, 'pause', 'resume silence', 'backchannel 400 okay', 'held', 'backchannel 160 mhm', 'held'],
   },
   {
     name: 'listed words while paused hold off confirmation by duration ("yeah yeah right" is long but only acknowledges)',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'yeah yeah', false, true, true], ['voiced', 1500], ['speech', 1000, true, true], ['speech-end', 1000, 1600], ['transcript', 1900, 'yeah yeah right', true, true, true]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['transcript', 1100, 'yeah yeah', false, true, true],
+      ['voiced', 1500],
+      ['speech', 1000, true, true],
+      ['speech-end', 1000, 1600],
+      ['transcript', 1900, 'yeah yeah right', true, true, true],
+    ],
     actions: [...L, 'pause', 'resume speech-end', 'backchannel 1000 yeah yeah right', 'held'],
   },
   {
     name: 'streaming ASR: a listed final before the VAD end is held, and the backchannel is decided at the end',
     cfg: { hasAsr: true },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'uh-huh', true, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1620]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['transcript', 1100, 'uh-huh', true, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['tick', 1620],
+    ],
     actions: [...L, 'pause', 'held', 'resume silence', 'speech-end backchannel', 'backchannel 400 uh-huh'],
   },
   {
     name: 'BACKCHANNEL_MAX_WORDS: a short paused utterance whose final is a word not listed ("okay" heard as "again") is a backchannel, not a late barge-in',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1700], ['transcript', 1900, 'again', true, true, true], ['tick', 5000]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['tick', 1700],
+      ['transcript', 1900, 'again', true, true, true],
+      ['tick', 5000],
+    ],
     actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
   },
   {
     name: 'BACKCHANNEL_MAX_WORDS: the same word as a partial while paused does not confirm the barge-in',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'again', false, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'again', true, true, true]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['transcript', 1100, 'again', false, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['transcript', 1900, 'again', true, true, true],
+    ],
     actions: [...L, 'pause', 'resume silence', 'backchannel 400 again', 'held'],
   },
   {
     name: 'BACKCHANNEL_MAX_WORDS: a short final before the VAD end is decided at the end: a backchannel with its text',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['transcript', 1100, 'a house', true, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['tick', 1620]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['transcript', 1100, 'a house', true, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['tick', 1620],
+    ],
     actions: [...L, 'pause', 'held', 'resume silence', 'speech-end backchannel', 'backchannel 400 a house'],
   },
   {
     name: 'BACKCHANNEL_MAX_WORDS: speech that starts with the reply (the caller going on after a pause) is no short acknowledgement: its final interrupts',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [['ready'], ['reply-started', 1, 0], ['voiced', 300], ['speech-start', 200, true, true], ['tick', 600], ['speech-end', 600, 900], ['transcript', 1200, 'ten meters', true, true, true], ['tick', 2200]],
+    events: [
+      ['ready'],
+      ['reply-started', 1, 0],
+      ['voiced', 300],
+      ['speech-start', 200, true, true],
+      ['tick', 600],
+      ['speech-end', 600, 900],
+      ['transcript', 1200, 'ten meters', true, true, true],
+      ['tick', 2200],
+    ],
     actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
@@ -337,7 +570,14 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
   {
     name: 'BARGE_IN_WORDS: a short utterance saying "stop" still interrupts (late, at its final)',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 400, 1600], ['transcript', 1900, 'stop', true, true, true], ['tick', 2900]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 400, 1600],
+      ['transcript', 1900, 'stop', true, true, true],
+      ['tick', 2900],
+    ],
     actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
@@ -349,13 +589,26 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
   {
     name: 'BACKCHANNEL_MAX_WORDS: a few unlisted words from an utterance longer than BACKCHANNEL_MAX_MS are a turn (late barge-in)',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 800, 1600], ['transcript', 1900, 'go forward', true, true, true], ['tick', 2900]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 800, 1600],
+      ['transcript', 1900, 'go forward', true, true, true],
+      ['tick', 2900],
+    ],
     actions: [...L, 'pause', 'resume silence', 'barge-in', 'state listening', 'apologise 1: the bot did not answer in time'],
   },
   {
     name: 'a final of more words than BACKCHANNEL_MAX_WORDS before the VAD end, even from an utterance too short to pause, is a turn at the end',
     cfg: { hasAsr: true, backchannelWords: RULES },
-    events: [...SPEAKING, ['speech-start', 140, true, true], ['transcript', 1100, 'go forward ten', true, true, true], ['speech-end', 160, 1400, true, true], ['tick', 1420]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 140, true, true],
+      ['transcript', 1100, 'go forward ten', true, true, true],
+      ['speech-end', 160, 1400, true, true],
+      ['tick', 1420],
+    ],
     actions: [...L, 'held', 'transcript go forward ten'],
   },
   {
@@ -366,7 +619,14 @@ const pauseRows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; 
   {
     name: 'BACKCHANNEL_MAX_MS=0: the pause still resumes, but no backchannel: the final goes to the bot as a transcript',
     cfg: { hasAsr: true, backchannelMaxMs: 0 },
-    events: [...SPEAKING, ['speech-start', 200, true, true], ['tick', 1300], ['speech-end', 300, 1600], ['transcript', 1900, 'okay', true, true, true], ['tick', 5000]],
+    events: [
+      ...SPEAKING,
+      ['speech-start', 200, true, true],
+      ['tick', 1300],
+      ['speech-end', 300, 1600],
+      ['transcript', 1900, 'okay', true, true, true],
+      ['tick', 5000],
+    ],
     actions: [...L, 'pause', 'resume silence', 'apologise 1: the bot did not answer in time'],
   },
   {

@@ -147,7 +147,9 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
       // Complete words: followed by whitespace or punctuation; all of it once the input is over.
       const m = l.final ? [l.pending, l.pending, ''] : /^(.*[\s.,!?;:])(\S*)$/s.exec(l.pending);
       if (!m) return;
-      const words = must(m[1]).split(/[^\p{L}\p{N}']+/u).filter(Boolean);
+      const words = must(m[1])
+        .split(/[^\p{L}\p{N}']+/u)
+        .filter(Boolean);
       l.pending = m[2] ?? '';
       if (l.final) l.pending = '';
       c.words.push(...words);
@@ -174,7 +176,18 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
       }
       let c = contexts.get(ctxId);
       if (!c) {
-        c = { id: ctxId, connection: conn.index, requests: [], transcript: '', cancelled: false, done: false, chunksSent: 0, words: [], pcm: [], chunksBeforeLastInput: 0 };
+        c = {
+          id: ctxId,
+          connection: conn.index,
+          requests: [],
+          transcript: '',
+          cancelled: false,
+          done: false,
+          chunksSent: 0,
+          words: [],
+          pcm: [],
+          chunksBeforeLastInput: 0,
+        };
         contexts.set(ctxId, c);
         const fmt = m.output_format as { container?: string; encoding?: string; sample_rate?: number } | undefined;
         const first = typeof m.transcript === 'string' ? m.transcript : '';
@@ -182,14 +195,16 @@ export async function startFakeCartesia(o: FakeCartesiaOptions = {}): Promise<Fa
         const fault = fi >= 0 ? faults.splice(fi, 1)[0] : undefined;
         live.set(ctxId, { pending: '', final: false, queue: [], sending: false, rate: fmt?.sample_rate ?? 44100, fault });
         c.requests.push(m);
-        if (fmt?.container !== 'raw' || fmt.encoding !== 'pcm_s16le' || ![8000, 16000, 22050, 24000, 44100, 48000].includes(fmt.sample_rate ?? 0)) return fail(ctxId, 400, 'Invalid output format', 'raw pcm_s16le at a supported rate only');
+        if (fmt?.container !== 'raw' || fmt.encoding !== 'pcm_s16le' || ![8000, 16000, 22050, 24000, 44100, 48000].includes(fmt.sample_rate ?? 0))
+          return fail(ctxId, 400, 'Invalid output format', 'raw pcm_s16le at a supported rate only');
         const voice = m.voice as { mode?: string; id?: string } | undefined;
         if (voice?.mode !== 'id' || (o.voices && !o.voices.includes(voice.id ?? ''))) return fail(ctxId, 404, 'Voice not found', `no voice ${voice?.id}`);
         if (fault?.action === 'error') return fail(ctxId, fault.status, fault.title ?? 'Injected', `failed on cue with ${fault.status}`);
       } else {
         c.requests.push(m);
         const first = must(c.requests[0]);
-        if (SAME_FIELDS.some((f) => JSON.stringify(first[f]) !== JSON.stringify(m[f]))) return fail(ctxId, 400, 'Invalid continuation', 'inputs on a context must keep every field but transcript and continue');
+        if (SAME_FIELDS.some((f) => JSON.stringify(first[f]) !== JSON.stringify(m[f])))
+          return fail(ctxId, 400, 'Invalid continuation', 'inputs on a context must keep every field but transcript and continue');
       }
       const l = live.get(ctxId);
       if (!l || c.done || c.cancelled) return;

@@ -145,7 +145,10 @@ export async function startFakeDeepgram(o: FakeDeepgramOptions = {}): Promise<Fa
     let netTimer: NodeJS.Timeout | undefined;
     const armNet = () => {
       if (netTimer) clearTimeout(netTimer);
-      netTimer = setTimeout(() => ws.close(1011, 'NET-0001: Deepgram did not receive audio data or a text message within the timeout window.'), o.netTimeoutMs ?? 10000);
+      netTimer = setTimeout(
+        () => ws.close(1011, 'NET-0001: Deepgram did not receive audio data or a text message within the timeout window.'),
+        o.netTimeoutMs ?? 10000,
+      );
     };
     armNet();
     const frame = (f: Buffer) => {
@@ -196,7 +199,15 @@ export async function startFakeDeepgram(o: FakeDeepgramOptions = {}): Promise<Fa
         } else if (m.type === 'CloseStream') {
           conn.closeStream = true;
           if (inSpeech) endUtterance(false);
-          send({ type: 'Metadata', transaction_key: 'deprecated', request_id: 'fake-request', sha256: '', created: new Date().toISOString(), duration: frames * 0.02, channels: 1 });
+          send({
+            type: 'Metadata',
+            transaction_key: 'deprecated',
+            request_id: 'fake-request',
+            sha256: '',
+            created: new Date().toISOString(),
+            duration: frames * 0.02,
+            channels: 1,
+          });
           ws.close(1000);
         }
         return;

@@ -196,7 +196,9 @@ export async function startFakeGoogleSpeech(opts: FakeGoogleSpeechOptions = {}):
       const t = text(finalsDone);
       s.finals.push({ text: t, endMs });
       finalisedMs = endMs;
-      s.send({ results: [{ alternatives: [{ transcript: t, confidence: options.confidence ?? 0.9 }], isFinal: true, stability: 0, resultEndTime: duration(endMs) }] });
+      s.send({
+        results: [{ alternatives: [{ transcript: t, confidence: options.confidence ?? 0.9 }], isFinal: true, stability: 0, resultEndTime: duration(endMs) }],
+      });
     };
     const script = (): void => {
       const every = options.finalEveryMs ?? 0;

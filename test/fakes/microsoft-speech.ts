@@ -152,12 +152,19 @@ function timestamp(): string {
 
 function textFrame(path: string, requestId: string, body: unknown, extra: Record<string, string> = {}): string {
   const h = { 'X-RequestId': requestId, 'Content-Type': 'application/json; charset=utf-8', Path: path, 'X-Timestamp': timestamp(), ...extra };
-  return `${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${typeof body === 'string' ? body : JSON.stringify(body)}`;
+  return `${Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}\r\n\r\n${typeof body === 'string' ? body : JSON.stringify(body)}`;
 }
 
 function binaryFrame(path: string, requestId: string, body: Buffer, extra: Record<string, string> = {}): Buffer {
   const h = { 'X-RequestId': requestId, Path: path, 'X-Timestamp': timestamp(), 'Content-Type': 'audio/x-wav', ...extra };
-  const head = Buffer.from(`${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n`, 'ascii');
+  const head = Buffer.from(
+    `${Object.entries(h)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n')}\r\n`,
+    'ascii',
+  );
   const len = Buffer.alloc(2);
   len.writeUInt16BE(head.length);
   return Buffer.concat([len, head, body]);

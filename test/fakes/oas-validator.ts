@@ -57,10 +57,13 @@ export function oasToJsonSchema(node: unknown): unknown {
     delete out.oneOf;
     delete out.anyOf;
     out.required = [...new Set([...((out.required as string[]) ?? []), prop])];
-    out.properties = { ...((out.properties) ?? {}), [prop]: { ...(((out.properties as Record<string, object>) ?? {})[prop] ?? {}), enum: keys } };
+    out.properties = { ...(out.properties ?? {}), [prop]: { ...(((out.properties as Record<string, object>) ?? {})[prop] ?? {}), enum: keys } };
     out.allOf = [
       ...((out.allOf as unknown[]) ?? []),
-      ...keys.map((k) => ({ if: { properties: { [prop]: { const: k } } }, then: { $ref: must((d.mapping as Record<string, string>)[k]).replace('#/components/schemas/', '#/definitions/') } })),
+      ...keys.map((k) => ({
+        if: { properties: { [prop]: { const: k } } },
+        then: { $ref: must((d.mapping as Record<string, string>)[k]).replace('#/components/schemas/', '#/definitions/') },
+      })),
     ];
   }
   return out;
@@ -87,10 +90,13 @@ export class OasValidator {
           | undefined;
         if (!op) continue;
         const params: string[] = [];
-        const pattern = template.replace(/\/+$/, '').replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_m, p: string) => {
-          params.push(p);
-          return '([^/]+)';
-        });
+        const pattern = template
+          .replace(/\/+$/, '')
+          .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+          .replace(/\{([^}]+)\}/g, (_m, p: string) => {
+            params.push(p);
+            return '([^/]+)';
+          });
         const schema = op.requestBody?.content?.['application/json']?.schema;
         const validate = schema ? ajv.compile({ ...(oasToJsonSchema(schema) as object), definitions }) : undefined;
         this.routes.push({

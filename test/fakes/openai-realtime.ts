@@ -120,10 +120,12 @@ export class FakeRealtimeConn {
     if (m.type !== 'input_audio_buffer.append') this.events.push(m);
     switch (m.type) {
       case 'session.update': {
-        const s = m.session as { type?: string; audio?: { input?: { format?: { type?: string; rate?: number } }; output?: { format?: { rate?: number } } } } | undefined;
+        const s = m.session as
+          { type?: string; audio?: { input?: { format?: { type?: string; rate?: number } }; output?: { format?: { rate?: number } } } } | undefined;
         if (s?.type !== 'realtime') return this.error('invalid_request_error', 'session.type must be realtime', 'missing_required_parameter');
         const inF = s.audio?.input?.format;
-        if (inF && (inF.type !== 'audio/pcm' || inF.rate !== FAKE_RATE_HZ)) return this.error('invalid_request_error', 'audio/pcm input must be 24000 Hz', 'invalid_value');
+        if (inF && (inF.type !== 'audio/pcm' || inF.rate !== FAKE_RATE_HZ))
+          return this.error('invalid_request_error', 'audio/pcm input must be 24000 Hz', 'invalid_value');
         this.session = s;
         return this.send({ type: 'session.updated', session: s });
       }
@@ -142,14 +144,16 @@ export class FakeRealtimeConn {
         const end = m.audio_end_ms;
         if (sent === undefined) return this.error('invalid_request_error', `item ${itemId} not found`, 'item_not_found');
         const sentMs = (sent * 1000) / FAKE_RATE_HZ;
-        if (typeof end !== 'number' || end < 0 || end > sentMs || m.content_index !== 0) return this.error('invalid_request_error', 'audio_end_ms is longer than the audio', 'invalid_value');
+        if (typeof end !== 'number' || end < 0 || end > sentMs || m.content_index !== 0)
+          return this.error('invalid_request_error', 'audio_end_ms is longer than the audio', 'invalid_value');
         this.truncates.push({ item_id: itemId, content_index: m.content_index, audio_end_ms: end, sentMs, at: performance.now() });
         return this.send({ type: 'conversation.item.truncated', item_id: itemId, content_index: 0, audio_end_ms: end });
       }
       case 'conversation.item.create': {
         const item = m.item as { type?: string; call_id?: string; output?: string } | undefined;
         if (item?.type === 'function_call_output') {
-          if (typeof item.call_id !== 'string' || typeof item.output !== 'string') return this.error('invalid_request_error', 'call_id and output are required', 'missing_required_parameter');
+          if (typeof item.call_id !== 'string' || typeof item.output !== 'string')
+            return this.error('invalid_request_error', 'call_id and output are required', 'missing_required_parameter');
           this.toolOutputs.push({ call_id: item.call_id, output: item.output });
         } else if (item?.type !== 'message') return this.error('invalid_request_error', 'unsupported item type', 'invalid_value');
         return this.send({ type: 'conversation.item.created', item: { id: this.id('item'), ...item } });
@@ -184,7 +188,11 @@ export class FakeRealtimeConn {
       if (!this.speaking && this.voicedRun >= 3) {
         this.speaking = true;
         this.speechStarts.push(performance.now());
-        this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.round(((this.receivedSamples - all.length + off) * 1000) / FAKE_RATE_HZ), item_id: this.id('item') });
+        this.send({
+          type: 'input_audio_buffer.speech_started',
+          audio_start_ms: Math.round(((this.receivedSamples - all.length + off) * 1000) / FAKE_RATE_HZ),
+          item_id: this.id('item'),
+        });
         if (this.response) this.cancel();
       } else if (this.speaking && this.silentRun * 20 >= (this.fake.opts.silenceMs ?? 300)) {
         this.speaking = false;
@@ -211,12 +219,32 @@ export class FakeRealtimeConn {
     const finish = () => {
       if (total > 0) {
         this.send({ type: 'response.output_audio.done', response_id: id, item_id: itemId, output_index: 0, content_index: 0 });
-        this.send({ type: 'response.output_audio_transcript.done', response_id: id, item_id: itemId, output_index: 0, content_index: 0, transcript: reply.text ?? 'A reply.' });
+        this.send({
+          type: 'response.output_audio_transcript.done',
+          response_id: id,
+          item_id: itemId,
+          output_index: 0,
+          content_index: 0,
+          transcript: reply.text ?? 'A reply.',
+        });
       }
       if (reply.tool) {
         const callId = this.id('call');
-        this.send({ type: 'response.output_item.added', response_id: id, output_index: 1, item: { id: this.id('item'), type: 'function_call', call_id: callId, name: reply.tool.name } });
-        this.send({ type: 'response.function_call_arguments.done', response_id: id, item_id: this.id('item'), output_index: 1, call_id: callId, name: reply.tool.name, arguments: reply.tool.arguments });
+        this.send({
+          type: 'response.output_item.added',
+          response_id: id,
+          output_index: 1,
+          item: { id: this.id('item'), type: 'function_call', call_id: callId, name: reply.tool.name },
+        });
+        this.send({
+          type: 'response.function_call_arguments.done',
+          response_id: id,
+          item_id: this.id('item'),
+          output_index: 1,
+          call_id: callId,
+          name: reply.tool.name,
+          arguments: reply.tool.arguments,
+        });
       }
       this.response = undefined;
       this.send({ type: 'response.done', response: { id, status: 'completed' } });
@@ -231,7 +259,14 @@ export class FakeRealtimeConn {
       for (let i = 0; i < n; i++) pcm[i] = replySample(freq, sent + i);
       sent += n;
       this.items.set(itemId, sent);
-      this.send({ type: 'response.output_audio.delta', response_id: id, item_id: itemId, output_index: 0, content_index: 0, delta: Buffer.from(pcm.buffer).toString('base64') });
+      this.send({
+        type: 'response.output_audio.delta',
+        response_id: id,
+        item_id: itemId,
+        output_index: 0,
+        content_index: 0,
+        delta: Buffer.from(pcm.buffer).toString('base64'),
+      });
       if (sent >= total) return finish();
       // Faster than real time, as the service is: a chunk every 10 ms.
       r.timer = setTimeout(step, 10);

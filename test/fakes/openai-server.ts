@@ -119,14 +119,20 @@ export class FakeOpenAi {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
     const model = String(body.model);
     const send = (delta: object, finish: string | null = null) =>
-      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1700000000, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`,
+      );
     send({ role: 'assistant', content: '' });
     for (const c of reply.chunks ?? []) {
       if (res.destroyed) return;
       if (typeof c === 'string') send({ content: c });
       else if ('tool' in c) {
         const t = c.tool;
-        send({ tool_calls: [{ index: t.index, ...(t.id ? { id: t.id, type: 'function' } : {}), function: { ...(t.name ? { name: t.name } : {}), arguments: t.args ?? '' } }] });
+        send({
+          tool_calls: [
+            { index: t.index, ...(t.id ? { id: t.id, type: 'function' } : {}), function: { ...(t.name ? { name: t.name } : {}), arguments: t.args ?? '' } },
+          ],
+        });
       } else if ('raw' in c) res.write(c.raw);
       else if ('finish' in c) send({}, c.finish);
       else if ('hold' in c) await this.waitFor(c.hold);
@@ -162,7 +168,8 @@ export class FakeOpenAi {
       if (m.role === 'assistant') {
         if (typeof m.content !== 'string' && !(m.content === null && Array.isArray(m.tool_calls))) return `messages[${i}].content must be a string`;
         for (const tc of (m.tool_calls as Array<{ id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } }>) ?? []) {
-          if (typeof tc.id !== 'string' || tc.type !== 'function' || typeof tc.function?.name !== 'string' || typeof tc.function?.arguments !== 'string') return `messages[${i}].tool_calls is malformed`;
+          if (typeof tc.id !== 'string' || tc.type !== 'function' || typeof tc.function?.name !== 'string' || typeof tc.function?.arguments !== 'string')
+            return `messages[${i}].tool_calls is malformed`;
           callIds.add(tc.id);
         }
       } else if (m.role === 'tool') {
@@ -175,7 +182,8 @@ export class FakeOpenAi {
     for (const id of callIds) if (!answered.has(id)) return `tool call ${id} has no tool message`;
     for (const [i, t] of (body.tools ?? []).entries()) {
       const f = t.function as { name?: unknown; parameters?: { type?: unknown } } | undefined;
-      if (t.type !== 'function' || typeof f?.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(f.name) || f.parameters?.type !== 'object') return `tools[${i}] is malformed`;
+      if (t.type !== 'function' || typeof f?.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(f.name) || f.parameters?.type !== 'object')
+        return `tools[${i}] is malformed`;
     }
     return undefined;
   }

@@ -60,7 +60,17 @@ export interface VonageApiFakeOptions {
   maxTokenAgeS?: number;
 }
 
-const ERROR_TITLES: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 415: 'Unsupported Media Type', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const ERROR_TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 export class VonageApiFake {
   readonly requests: FakeRequest[] = [];
@@ -111,7 +121,13 @@ export class VonageApiFake {
     const fail = (status: number, error: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
       rec.status = status;
       rec.error = error;
-      const body = JSON.stringify({ type: `https://developer.nexmo.com/api-errors#${status}`, title: ERROR_TITLES[status] ?? 'Error', detail: error, instance: randomUUID(), ...extra });
+      const body = JSON.stringify({
+        type: `https://developer.nexmo.com/api-errors#${status}`,
+        title: ERROR_TITLES[status] ?? 'Error',
+        detail: error,
+        instance: randomUUID(),
+        ...extra,
+      });
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(body);
     };
@@ -129,7 +145,9 @@ export class VonageApiFake {
     if (why) return fail(401, why);
 
     if (raw.length) {
-      const ct = must(String(req.headers['content-type'] ?? '').split(';')[0]).trim().toLowerCase();
+      const ct = must(String(req.headers['content-type'] ?? '').split(';')[0])
+        .trim()
+        .toLowerCase();
       if (ct !== 'application/json') return fail(415, `content-type ${ct || '(none)'}; application/json expected`);
       try {
         rec.body = JSON.parse(raw);

@@ -27,7 +27,10 @@ export interface VendorServer {
  * @param check an upgrade request → a refusal, or undefined to accept it.
  * @param serve an accepted socket, with its request and parsed URL.
  */
-export async function startVendorServer(check: (req: IncomingMessage, url: URL) => Refusal | undefined, serve: (ws: WebSocket, req: IncomingMessage, url: URL) => void): Promise<VendorServer> {
+export async function startVendorServer(
+  check: (req: IncomingMessage, url: URL) => Refusal | undefined,
+  serve: (ws: WebSocket, req: IncomingMessage, url: URL) => void,
+): Promise<VendorServer> {
   const sockets = new Set<Socket>();
   let refused = 0;
   const http = createServer((_req, res) => {
@@ -48,8 +51,12 @@ export async function startVendorServer(check: (req: IncomingMessage, url: URL) 
     }
     refused++;
     const body = no.body ?? JSON.stringify({ error: no.message });
-    const extra = Object.entries(no.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    socket.end(`HTTP/1.1 ${no.status} Refused\r\n${extra}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    const extra = Object.entries(no.headers ?? {})
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${no.status} Refused\r\n${extra}content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const port = (http.address() as { port: number }).port;

@@ -22,8 +22,9 @@ export function watchGateway(p: ChildProcess): Watched {
       out += d.toString();
       const m = /"msg":"gateway listening"/.test(out) && /"port":(\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
-      for (const w of waiters.splice(0)) if (w.re.test(out)) w.resolve();
-      else waiters.push(w);
+      for (const w of waiters.splice(0))
+        if (w.re.test(out)) w.resolve();
+        else waiters.push(w);
     };
     p.stdout?.on('data', on);
     p.stderr?.on('data', on);

@@ -14,7 +14,6 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { must } from './must.js';
 
- 
 /** A Kubernetes object as parsed from YAML (shape checked by {@link validateK8s}). */
 export interface K8sObject {
   apiVersion: string;
@@ -144,7 +143,7 @@ export function execForm(ins: Instruction): string[] | undefined {
   if (!text.startsWith('[')) return undefined;
   try {
     const v: unknown = JSON.parse(text);
-    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v) : undefined;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
   } catch {
     return undefined;
   }

@@ -33,10 +33,16 @@ function biquad(x: Float64Array, rateHz: number, fc: number, kind: 'hp' | 'lp'):
   const a0 = 1 + alpha;
   const a1 = -2 * c;
   const a2 = 1 - alpha;
-  let x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+  let x1 = 0,
+    x2 = 0,
+    y1 = 0,
+    y2 = 0;
   for (let i = 0; i < x.length; i++) {
     const y = (b0 * must(x[i]) + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2) / a0;
-    x2 = x1; x1 = must(x[i]); y2 = y1; y1 = y;
+    x2 = x1;
+    x1 = must(x[i]);
+    y2 = y1;
+    y1 = y;
     x[i] = y;
   }
 }

@@ -53,7 +53,7 @@ export class EchoLineCaller {
         // Vonage drops the audio it holds, but still owes the notify markers among it.
         const marks = this.playQueue.filter((p) => 'notify' in p);
         this.playQueue.length = 0;
-        for (const p of marks) this.sendNotify((p).notify);
+        for (const p of marks) this.sendNotify(p.notify);
         ws.send(JSON.stringify({ event: 'websocket:cleared' }));
       }
     });

@@ -42,7 +42,10 @@ export async function bystanderUnharmed(t: Test, g: TestGateway, bystander: Live
   const n0 = bystander.leg.binary.length;
   await until(() => bystander.leg.binary.length >= n0 + 25, 5000, 'more bystander frames');
   t.ok(bystander.leg.binary.length >= n0 + 25, `the bystander's audio keeps flowing (${n0} → ${bystander.leg.binary.length} frames)`);
-  t.ok(bystander.leg.binary.every((f) => f.length === FRAME_BYTES), 'every bystander frame is exactly 20 ms');
+  t.ok(
+    bystander.leg.binary.every((f) => f.length === FRAME_BYTES),
+    'every bystander frame is exactly 20 ms',
+  );
   t.equal(bystander.leg.ws.readyState, bystander.leg.ws.OPEN, 'the bystander call is up');
   t.equal((await fetch(`${g.url}/healthz`)).status, 200, 'the process serves /healthz');
 }

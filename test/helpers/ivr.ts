@@ -11,7 +11,15 @@ import type { CallInfo } from '../../src/call/call-info.js';
  */
 export async function answer(text: string, leadMs: number, againMs?: number): Promise<{ samples: Int16Array; sampleRateHz: number }> {
   const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
-  const call: CallInfo = { callId: 'caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const call: CallInfo = {
+    callId: 'caller',
+    conversationUuid: undefined,
+    from: undefined,
+    to: undefined,
+    sampleRateHz: 16000,
+    language: 'en-US',
+    metadata: {},
+  };
   const parts: number[] = [];
   for await (const c of tts.synthesize({ text, call, voice: 'slt', signal: new AbortController().signal })) for (const x of c.audio) parts.push(x);
   await tts.close?.();
@@ -19,4 +27,3 @@ export async function answer(text: string, leadMs: number, againMs?: number): Pr
   const again = againMs ? [...new Array<number>(Math.max(0, 16 * againMs - parts.length)).fill(0), ...parts] : [];
   return { samples: bandLimitToTelephone(Int16Array.from([...lead, ...parts, ...again]), 16000), sampleRateHz: 16000 };
 }
-

@@ -44,7 +44,12 @@ export async function openRawLeg(wsUrl: string, echoNotify = true): Promise<RawL
     ws.once('error', reject);
   });
   return {
-    ws, binary, binaryAt, texts, textsAfter, closed,
+    ws,
+    binary,
+    binaryAt,
+    texts,
+    textsAfter,
+    closed,
     handshake(contentType = 'audio/l16;rate=16000', extra = {}) {
       ws.send(JSON.stringify({ event: 'websocket:connected', 'content-type': contentType, ...extra }));
     },
@@ -85,7 +90,7 @@ export async function streamFrames(ws: WebSocket, pcm: Buffer, frameBytes: numbe
 /** Goertzel power of `freqHz` in 16-bit PCM bytes. */
 export function goertzel(pcm: Buffer, rateHz: number, freqHz: number): number {
   const n = pcm.length >> 1;
-  const k = (2 * Math.cos((2 * Math.PI * freqHz) / rateHz));
+  const k = 2 * Math.cos((2 * Math.PI * freqHz) / rateHz);
   let s1 = 0;
   let s2 = 0;
   for (let i = 0; i < n; i++) {
@@ -174,7 +179,9 @@ export async function openRawSocketLeg(port: number, path = '/socket'): Promise<
     socket.once('error', reject);
   });
   const key = randomBytes(16).toString('base64');
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   const received: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
     let head = Buffer.alloc(0);
@@ -192,7 +199,9 @@ export async function openRawSocketLeg(port: number, path = '/socket'): Promise<
     socket.on('data', onData);
   });
   return {
-    socket, received, closed,
+    socket,
+    received,
+    closed,
     closeCode() {
       // Server frames are unmasked: walk them to the first close (opcode 8).
       const all = Buffer.concat(received);

@@ -91,9 +91,9 @@ export function commandsOfLine(line: string): SimpleCommand[] {
 export function commandsOfMarkdown(md: string): SimpleCommand[] {
   const out: SimpleCommand[] = [];
   const blocks = /```(sh|bash|shell)\n([\s\S]*?)```/g;
-  for (let m; (m = blocks.exec(md)); ) for (const l of must(m[2]).split('\n')) out.push(...commandsOfLine(l));
+  for (let m; (m = blocks.exec(md));) for (const l of must(m[2]).split('\n')) out.push(...commandsOfLine(l));
   const prose = md.replace(/```[\s\S]*?```/g, '');
   const spans = /`([^`\n]+)`/g;
-  for (let m; (m = spans.exec(prose)); ) if (PROGRAMS.test(must(m[1]))) out.push(...commandsOfLine(must(m[1])));
+  for (let m; (m = spans.exec(prose));) if (PROGRAMS.test(must(m[1]))) out.push(...commandsOfLine(must(m[1])));
   return out;
 }

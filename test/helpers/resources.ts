@@ -81,7 +81,7 @@ export function descendants(root = process.pid): ProcInfo[] {
   const inTree = new Set([root]);
   const out: ProcInfo[] = [];
   // Parents may be listed after their children: repeat until nothing is added.
-  for (let added = true; added; ) {
+  for (let added = true; added;) {
     added = false;
     for (const p of all) {
       if (!inTree.has(p.pid) && inTree.has(p.ppid)) {

@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process';
 
 export function transcribe16k(pcm: Buffer): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn('sh', ['-c', 'cat | exec pocketsphinx_continuous -infile /dev/stdin -samprate 16000 -logfn /dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const p = spawn('sh', ['-c', 'cat | exec pocketsphinx_continuous -infile /dev/stdin -samprate 16000 -logfn /dev/null'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', reject);

@@ -33,7 +33,12 @@ class Owner implements TurnGateOwner {
 function setup(detector: TurnDetector = builtinTurnDetector) {
   const clock = new ManualClock(1000);
   const owner = new Owner();
-  const gate = new TurnGate({ minSilenceMs: MIN, maxSilenceMs: MAX, timeoutMs: TIMEOUT, callId: 'c1', language: 'en-US', sampleRateHz: 16000 }, detector, clock, owner);
+  const gate = new TurnGate(
+    { minSilenceMs: MIN, maxSilenceMs: MAX, timeoutMs: TIMEOUT, callId: 'c1', language: 'en-US', sampleRateHz: 16000 },
+    detector,
+    clock,
+    owner,
+  );
   /** The caller spoke until now, then fell silent. */
   const speakUntilNow = () => {
     owner.lastVoicedAtMs = clock.now();
@@ -105,18 +110,21 @@ t.test('an unfinished final is released after the long silence when nothing foll
   t.notOk(gate.holding);
 });
 
-t.test("a complete final that comes in the utterance's trailing silence (the ASR flushed early) is released at the VAD's end, not after the long silence", async (t) => {
-  const { owner, gate, clock, run } = setup();
-  owner.lastVoicedAtMs = clock.now();
-  owner.speaking = true; // the VAD's utterance is still open: its silence has not reached the minimum yet
-  run(100);
-  gate.transcript('go forward ten meters', true);
-  run(100);
-  t.same(owner.finals, [], 'held while the utterance is open');
-  owner.speaking = false; // the VAD ends the utterance; no voice came after the final
-  run(MIN);
-  t.same(owner.finals, ['go forward ten meters'], 'released after the short silence');
-});
+t.test(
+  "a complete final that comes in the utterance's trailing silence (the ASR flushed early) is released at the VAD's end, not after the long silence",
+  async (t) => {
+    const { owner, gate, clock, run } = setup();
+    owner.lastVoicedAtMs = clock.now();
+    owner.speaking = true; // the VAD's utterance is still open: its silence has not reached the minimum yet
+    run(100);
+    gate.transcript('go forward ten meters', true);
+    run(100);
+    t.same(owner.finals, [], 'held while the utterance is open');
+    owner.speaking = false; // the VAD ends the utterance; no voice came after the final
+    run(MIN);
+    t.same(owner.finals, ['go forward ten meters'], 'released after the short silence');
+  },
+);
 
 t.test('a complete final while the caller speaks again is held and joined', async (t) => {
   const { owner, gate, speakUntilNow, run } = setup();
@@ -186,7 +194,10 @@ t.test('the detector is asked about the whole turn, with the silence and the cal
   speakUntilNow();
   run(MIN);
   gate.transcript('for two', true);
-  t.same(seen.map((s) => s.text), ['book a table', 'book a table for two']);
+  t.same(
+    seen.map((s) => s.text),
+    ['book a table', 'book a table for two'],
+  );
   t.equal(must(seen[0]).silenceMs, 0, 'speaking: no silence');
   t.equal(must(seen[1]).silenceMs, MIN);
   t.equal(must(seen[1]).callId, 'c1');
@@ -218,14 +229,34 @@ t.test('a custom detector overrides the heuristic both ways', async (t) => {
 
 t.test('a throwing, rejecting or malformed detector falls back to the heuristic', async (t) => {
   const cases: Array<[string, TurnDetector, string]> = [
-    ['throws', { name: 'x', predict: () => { throw new Error('boom'); } }, 'TURN_DETECT_FAILED'],
+    [
+      'throws',
+      {
+        name: 'x',
+        predict: () => {
+          throw new Error('boom');
+        },
+      },
+      'TURN_DETECT_FAILED',
+    ],
     ['rejects', { name: 'x', predict: () => Promise.reject(new Error('boom')) }, 'TURN_DETECT_FAILED'],
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the case under test: a rejection without an Error
     ['rejects with nothing', { name: 'x', predict: () => Promise.reject(undefined) }, 'TURN_DETECT_FAILED'],
     ['NaN', { name: 'x', predict: () => ({ complete: NaN }) }, 'TURN_DETECT_MALFORMED'],
     ['out of range', { name: 'x', predict: async () => ({ complete: 7 }) }, 'TURN_DETECT_MALFORMED'],
     ['a string', { name: 'x', predict: () => 'yes' as never }, 'TURN_DETECT_MALFORMED'],
-    ['a throwing getter', { name: 'x', predict: () => ({ get complete(): number { throw new Error('getter'); } }) }, 'TURN_DETECT_MALFORMED'],
+    [
+      'a throwing getter',
+      {
+        name: 'x',
+        predict: () => ({
+          get complete(): number {
+            throw new Error('getter');
+          },
+        }),
+      },
+      'TURN_DETECT_MALFORMED',
+    ],
   ];
   for (const [what, det, code] of cases) {
     const { owner, gate, speakUntilNow, run } = setup(det);

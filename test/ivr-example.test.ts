@@ -20,6 +20,8 @@ const IVR_ENV = {
   ASR_GRAMMAR: GRAMMAR,
   IVR_NO_INPUT_MS: '1500',
   ASR_BAND_FILL: 'auto',
+  // As examples/ivr/README.md runs it: a one-word answer over the prompt is an answer, not an acknowledgement.
+  BACKCHANNEL_MAX_WORDS: '0',
 };
 
 /** One call; resolves with the simulator's summary once the gateway hung up (or after `maxMs`). */

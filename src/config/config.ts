@@ -387,7 +387,7 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     key: 'endpointAsrFlushMs',
     env: 'ENDPOINT_ASR_FLUSH_MS',
     def: '0',
-    doc: "Adaptive endpointing: silence inside the caller's utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn can be answered up to that difference sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (the default) or at least `ENDPOINT_MIN_SILENCE_MS` = at the end of the utterance. Off by default: with the local recogniser each early end writes its flush audio into the stream, and a short answer then often gets a second, false final (IVR menu, `bench/results/asr.md`: 24 of 32 answers right with 200, 27 with 0)",
+    doc: "Adaptive endpointing: silence inside the caller's utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn can be answered up to that difference sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (the default) or at least `ENDPOINT_MIN_SILENCE_MS` = at the end of the utterance. Off by default: with the local recogniser each early end writes its flush audio into the stream, and a short answer then often gets a second, false final (the IVR menu set of `npm run bench:asr`, telephone band in an 8 kHz leg, one run each on 2026-12-02: 24 of 32 answers right with 200, 27 with 0)",
     parse: int(0, 10000),
   },
   {

@@ -41,7 +41,7 @@ async function speak(text: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-t.test('synthetic caller sentences are transcribed with WER ≤ 10 % and answered', async (t) => {
+t.test('synthetic caller sentences are transcribed with WER ≤ 20 % and answered', async (t) => {
   const g = await startGateway(t, { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'loopback-1' });
@@ -68,7 +68,10 @@ t.test('synthetic caller sentences are transcribed with WER ≤ 10 % and answere
       `reply length plausible for ${expectedWords} words: ${reply?.totalMs} ms`,
     );
   }
-  t.ok(errors / words <= 0.1, `overall WER ${((errors / words) * 100).toFixed(1)} % ≤ 10 %`);
+  // 33 words: one or two words either way move the figure 3–6 points, and the offline recogniser's segmentation depends
+  // on real-time arrival: the same build gave 3.0, 6.1, 12.1 and 15.2 % in four runs (2026-12-02). A broken pipeline
+  // gives ~100 %; accuracy itself is measured by `npm run bench:asr`, not here.
+  t.ok(errors / words <= 0.2, `overall WER ${((errors / words) * 100).toFixed(1)} % ≤ 20 %`);
   caller.stop();
   leg.ws.close();
 });

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Vonage voice-bot media gateway. Validated by test/deploy.test.ts (parsed, not built: no Docker engine in CI).
+# Vonage voice-bot media gateway. Validated by test/deploy/deploy.test.ts (parsed, not built: no Docker engine in CI).
 # Both stages use the same pinned base image, so the native bits built against it match at run time.
 
 # ---- build stage: compile TypeScript with the dev dependencies ------------------------------------------------------

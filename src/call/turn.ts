@@ -2,7 +2,7 @@
  * One call's turn-taking, as a pure state machine: the session tells it what happened (speech start/end, voiced
  * frames, transcripts, replies opened/started/done, bot output, bot failures, ticks, the drain) with the times on the
  * injected clock, and it answers through {@link TurnActions} (state change, pause, resume, interrupt, backchannel, turn
- * latency measured, apologise, goodbye, hang up). No I/O, no timers, no adapters: `test/core/turn.test.ts` drives it
+ * latency measured, apologise, goodbye, hang up). No I/O, no timers, no adapters: `test/call/turn.test.ts` drives it
  * as a table of event sequences.
  *
  * **Barge-in: pause, then decide.** "New" speech is voiced ms of the caller's utterance newer than the playing reply.

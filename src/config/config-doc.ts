@@ -1,6 +1,6 @@
 /**
  * docs/configuration.md, generated from the settings specs (`npm run docs:config`): the one place a setting is
- * described is its spec, so the page cannot drift from the code. test/readme.test.ts fails when the file is stale.
+ * described is its spec, so the page cannot drift from the code. test/docs/readme.test.ts fails when the file is stale.
  *
  *   node dist/src/config/config-doc.js           write docs/configuration.md
  *   node dist/src/config/config-doc.js --check   exit 1 when it differs from what would be written

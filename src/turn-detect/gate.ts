@@ -19,7 +19,7 @@
  * (checked by {@link TurnGate.tick}, the session's 20 ms tick), its answer checked (a number 0..1). A throw, rejection,
  * malformed answer or timeout falls back to the built-in heuristic for that prediction and is reported to the owner
  * (which counts it at the adapter boundary and logs it once per call). A late answer to a superseded question is
- * ignored. No timers of its own and no I/O: `test/core/turn-gate.test.ts` drives it on a manual clock.
+ * ignored. No timers of its own and no I/O: `test/turn-detect/gate.test.ts` drives it on a manual clock.
  */
 import type { Clock } from '../util/clock.js';
 import { completeness } from './heuristic.js';

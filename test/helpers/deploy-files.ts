@@ -1,5 +1,5 @@
 /**
- * Reading the deployment files for test/deploy.test.ts: YAML documents, Kubernetes objects validated with
+ * Reading the deployment files for test/deploy/deploy.test.ts: YAML documents, Kubernetes objects validated with
  * kubernetes-models (the ServiceMonitor with the Prometheus Operator's CRD model), the Dockerfile parsed with
  * dockerfile-ast and cut into stages, and small parsers for quantities, durations and PromQL metric names.
  */

@@ -1,0 +1,42 @@
+/** `bench/burst.js --quick` runs every target of both parts and writes results of the documented shape (no timing asserts). */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { must } from '../helpers/must.js';
+
+// Five targets started one after the other: about 1 minute on a quiet 2-core machine, more on a shared one.
+t.setTimeout(300000);
+
+t.test('burst bench, quick: per core and whole machine, gateway and baselines, every leg measured', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'burst-'));
+  const r = spawnSync(process.execPath, ['dist/bench/burst.js', '--quick', `--out=${dir}`], { encoding: 'utf8', timeout: 280000 });
+  t.equal(r.status, 0, `exit 0 ${r.stderr.slice(-500)}`);
+  const res = JSON.parse(readFileSync(join(dir, 'burst.json'), 'utf8')) as {
+    runs: Array<{
+      perCore: Array<{ label: string; levels: Array<Record<string, unknown>> }>;
+      machine: Array<{ label: string; levels: Array<Record<string, unknown>> }>;
+    }>;
+  };
+  const run = must(res.runs[0]);
+  t.same(
+    run.perCore.map((s) => s.label),
+    ['baseline', 'gateway WORKERS=1'],
+  );
+  t.same(
+    run.machine.map((s) => s.label),
+    ['2 baselines', 'gateway WORKERS=1', 'gateway WORKERS=2'],
+  );
+  for (const s of [...run.perCore, ...run.machine]) {
+    const l = s.levels[0] as { legs: number; openLegs: number; pacingMs: { p99: number; p999: number }; maxGapMs: number; cpuPct: number };
+    t.equal(l.openLegs, l.legs, `${s.label}: every leg stayed open`);
+    t.ok(l.pacingMs.p999 >= l.pacingMs.p99, `${s.label}: p99.9 ≥ p99 (${l.pacingMs.p999} ≥ ${l.pacingMs.p99})`);
+    t.ok(l.cpuPct > 0, `${s.label}: CPU of the target's process tree measured`);
+    // The echo servers answer every frame at once; a gateway's frames depend on its greeting (Flite) and the echo,
+    // which a starved machine can delay past the short window, so only the baselines must have frames here.
+    if (s.label.includes('baseline'))
+      t.ok(l.pacingMs.p99 > 0 && l.maxGapMs >= 20, `${s.label}: pacing and the largest gap measured (p99 ${l.pacingMs.p99}, gap ${l.maxGapMs} ms)`);
+  }
+  t.match(readFileSync(join(dir, 'burst.md'), 'utf8'), /Legs held per machine: 2 baselines \d+, gateway WORKERS=1 \d+, gateway WORKERS=2 \d+/);
+});

@@ -246,7 +246,16 @@ export const ADAPTER_SETTINGS: readonly AdapterSettingsGroup[] = [
   group(
     'Offline TTS (`TTS_ADAPTER=flite`)',
     ['tts:flite'],
-    [{ key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) }],
+    [
+      { key: 'ttsWorkers', env: 'TTS_WORKERS', def: '2', doc: 'Worker threads for offline synthesis', parse: int(1, 64) },
+      {
+        key: 'ttsWorkerNice',
+        env: 'TTS_WORKER_NICE',
+        def: '10',
+        doc: 'Scheduling niceness of the synthesis threads (Linux: per thread; 0 = as the event loop, up to 19): on a busy core the event loop that paces every call runs first, so a burst of synthesis does not delay frames',
+        parse: int(0, 19),
+      },
+    ],
   ),
   group(
     'Cartesia (`TTS_ADAPTER=cartesia`)',

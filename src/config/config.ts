@@ -87,6 +87,8 @@ export interface Config extends TracingConfig {
   /** TTS voice; empty = the adapter's default for the leg rate and language. */
   readonly ttsVoice: string;
   readonly ttsWorkers: number;
+  /** Niceness of the synthesis worker threads (0–19; Linux applies it per thread). */
+  readonly ttsWorkerNice: number;
   /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
   readonly asrGrammar: string;
   readonly asrKeyphrases: string;

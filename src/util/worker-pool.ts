@@ -3,7 +3,8 @@
  * audio. FIFO queue with a capacity (overflow rejects the new job), abortable while queued, a crashed worker's job
  * rejects and the worker is replaced. Workers start on the first job or on `warm()`, never in the constructor.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, isMainThread, workerData } from 'node:worker_threads';
+import { getPriority, platform, setPriority } from 'node:os';
 
 interface Pending<I, O> {
   id: number;
@@ -18,6 +19,28 @@ interface Pending<I, O> {
 interface Slot<I, O> {
   worker: Worker;
   busy: Pending<I, O> | undefined;
+}
+
+/** What every pool worker receives as `workerData`. */
+export interface PoolWorkerData {
+  nice: number;
+}
+
+/**
+ * Called by a pool worker at start: lowers this thread's scheduling priority to `workerData.nice`. On Linux the nice
+ * value is per thread, so the event loop (which paces every call's audio) keeps its own; elsewhere `setPriority(0, …)`
+ * may apply to the process, so it is only done on Linux. Returns the niceness now in effect for the thread (0 when
+ * unchanged or refused).
+ */
+export function applyWorkerNice(): number {
+  const want = (workerData as Partial<PoolWorkerData> | undefined)?.nice ?? 0;
+  if (isMainThread || want <= 0 || platform() !== 'linux') return 0;
+  try {
+    setPriority(0, want);
+    return getPriority(0);
+  } catch {
+    return 0;
+  }
 }
 
 export class PoolError extends Error {
@@ -43,10 +66,14 @@ export class WorkerPool<I extends object, O> {
   /** Workers that crashed and were replaced. */
   respawns = 0;
 
-  constructor(file: URL, size: number, capacity: number) {
+  private readonly nice: number;
+
+  /** `nice`: the workers lower their own thread's priority to it ({@link applyWorkerNice}), 0 = unchanged. */
+  constructor(file: URL, size: number, capacity: number, opts: { nice?: number } = {}) {
     this.file = file;
     this.size = Math.max(1, size);
     this.capacity = capacity;
+    this.nice = opts.nice ?? 0;
   }
 
   get queued(): number {
@@ -106,7 +133,7 @@ export class WorkerPool<I extends object, O> {
   }
 
   private spawn(): void {
-    const worker = new Worker(this.file);
+    const worker = new Worker(this.file, { workerData: { nice: this.nice } satisfies PoolWorkerData });
     worker.unref();
     const slot: Slot<I, O> = { worker, busy: undefined };
     worker.on('message', (msg: { id: number; error?: string } & O) => {

@@ -19,11 +19,16 @@
  * split between them; the generator shares the machine). Per machine, a level counts as held when client pacing p99
  * ≤ 25 ms, no wrong-size frame and every leg open (the criterion of `npm run bench`). Writes `results/burst.json`
  * and `burst.md` (`--quick`: `results/quick/`).
+ *
+ * Options: `--runs=N`, `--levels=100,200` (per core), `--machine-levels=200,400`, `--per-core-only`, `--ab=JSON` (a
+ * second per-core gateway series with these settings, interleaved in each run: a same-run A/B, e.g.
+ * `--ab='{"TTS_WORKER_NICE":"0"}'`), `--out=DIR`; `BENCH_GATEWAY_ENV=JSON` sets every gateway's settings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { settingsFromJson } from './settings-env.js';
 import { HAS_TASKSET, request } from './child.js';
 import { Hist } from './hist.js';
 import { benchOutDir } from './out-dir.js';
@@ -35,6 +40,11 @@ const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Numbe
 const CORE_LEVELS = list(arg('levels'), QUICK ? [10] : [100, 200]);
 const MACHINE_LEVELS = list(arg('machine-levels'), QUICK ? [10] : [200, 400]);
 const RUNS = Number(arg('runs') ?? (QUICK ? 1 : 3));
+/** Settings for every gateway of the run (as `npm run bench`); `--ab=JSON`: a second per-core gateway series with them. */
+const GATEWAY_ENV = settingsFromJson(process.env.BENCH_GATEWAY_ENV, 'BENCH_GATEWAY_ENV');
+const AB_ENV = arg('ab') === undefined ? undefined : settingsFromJson(arg('ab'), '--ab');
+/** `--per-core-only`: skip the whole-machine part (on a 2-core machine its generator shares the cores and starves). */
+const PER_CORE_ONLY = argv.includes('--per-core-only');
 const MEASURE_MS = QUICK ? 6000 : 12000;
 const PACING_LIMIT_MS = 25;
 const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
@@ -96,7 +106,7 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function startGateway(workers: number, core: number | undefined): Promise<Target> {
+async function startGateway(workers: number, core: number | undefined, extra: Record<string, string> = {}): Promise<Target> {
   const p = node(
     MAIN,
     core,
@@ -113,6 +123,8 @@ async function startGateway(workers: number, core: number | undefined): Promise<
       JITTER_TARGET_MS: '0',
       MAX_CALLS: '5000',
       UPGRADE_RATE_PER_SOURCE: '0',
+      ...GATEWAY_ENV,
+      ...extra,
     },
     false,
   );
@@ -128,7 +140,9 @@ async function startGateway(workers: number, core: number | undefined): Promise<
   });
   out = '';
   return {
-    label: `gateway WORKERS=${workers}`,
+    label: `gateway WORKERS=${workers}${Object.entries(extra)
+      .map(([k, v]) => `, ${k}=${v}`)
+      .join('')}`,
     urls: `ws://127.0.0.1:${port}/socket`,
     pids: [p.pid!],
     stop: () => new Promise<void>((r) => (p.once('exit', () => r()), treeKill(p.pid!), p.kill('SIGKILL'))),
@@ -239,11 +253,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     process.stderr.write(`run ${i + 1}/${RUNS}\n`);
     const perCore = [await series(() => startBaselines(1, 0), CORE_LEVELS, 1), await series(() => startGateway(1, 0), CORE_LEVELS, 1)];
-    const machine = [
-      await series(() => startBaselines(2, undefined), MACHINE_LEVELS, undefined),
-      await series(() => startGateway(1, undefined), MACHINE_LEVELS, undefined),
-      await series(() => startGateway(2, undefined), MACHINE_LEVELS, undefined),
-    ];
+    if (AB_ENV) perCore.push(await series(() => startGateway(1, 0, AB_ENV), CORE_LEVELS, 1));
+    const machine = PER_CORE_ONLY
+      ? []
+      : [
+          await series(() => startBaselines(2, undefined), MACHINE_LEVELS, undefined),
+          await series(() => startGateway(1, undefined), MACHINE_LEVELS, undefined),
+          await series(() => startGateway(2, undefined), MACHINE_LEVELS, undefined),
+        ];
     runs.push({ perCore, machine });
   }
   const head =
@@ -257,6 +274,7 @@ async function main(): Promise<void> {
     md += `**${invalid} level(s) marked ⚠ are not measurements of the target**: the load generator's timer was more than ${GENERATOR_OK_MS} ms late (p99), so it could neither send nor read in time (a busy machine). Re-run on a quiet one.\n\n`;
   runs.forEach((r, i) => {
     md += `## Run ${i + 1}\n\nPer core (targets on core 0, generator on core 1):\n\n${head}\n${r.perCore.map(fmt).join('\n')}\n\n`;
+    if (!r.machine.length) return;
     md += `Whole machine (nothing pinned; the generator shares the machine):\n\n${head}\n${r.machine.map(fmt).join('\n')}\n\n`;
     md += `Legs held per machine: ${r.machine.map((s) => `${s.label} ${held(s)}`).join(', ')}\n\n`;
   });

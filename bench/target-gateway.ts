@@ -15,6 +15,7 @@ import type { AsrAdapter, AsrEvent, AsrStream } from '../src/asr/types.js';
 import type { TtsAdapter } from '../src/tts/types.js';
 import { Hist } from './hist.js';
 import { AllocProfiler } from './alloc-profile.js';
+import { settingsFromJson } from './settings-env.js';
 
 export const REPLY_FRAMES = 50;
 
@@ -58,13 +59,7 @@ const tts: TtsAdapter = {
 };
 
 /** `BENCH_GATEWAY_ENV` (a JSON object of settings, e.g. `{"ECHO_GUARD":"off"}`) for same-run A/B of a feature. */
-function extraSettings(): Record<string, string> {
-  const raw = process.env.BENCH_GATEWAY_ENV;
-  if (!raw) return {};
-  const parsed: unknown = JSON.parse(raw);
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('BENCH_GATEWAY_ENV must be a JSON object of settings');
-  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
-}
+const extraSettings = (): Record<string, string> => settingsFromJson(process.env.BENCH_GATEWAY_ENV, 'BENCH_GATEWAY_ENV');
 
 async function main(): Promise<void> {
   const config = loadConfig({

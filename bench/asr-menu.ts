@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createLogger } from '../src/observability/logger.js';
 import type { CallInfo } from '../src/call/call-info.js';
 import type { Utterance } from './asr-corpus.js';
+import { adapterContext } from '../src/adapters.js';
 
 const IVR_DIR = new URL('../../examples/ivr/', import.meta.url);
 /** The grammar the IVR example is run with (written by examples/ivr/make-grammar.mjs). */
@@ -37,7 +38,7 @@ interface MenuModule {
 
 export async function loadMenuSet(quick: boolean): Promise<MenuUtterance[]> {
   const menu = (await import(new URL('menu.mjs', IVR_DIR).href)) as MenuModule;
-  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
   const call: CallInfo = { callId: 'bench', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
   const out: MenuUtterance[] = [];
   try {

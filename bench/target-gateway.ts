@@ -16,6 +16,7 @@ import type { TtsAdapter } from '../src/tts/types.js';
 import { Hist } from './hist.js';
 import { AllocProfiler } from './alloc-profile.js';
 import { settingsFromJson } from './settings-env.js';
+import { adapterContext } from '../src/adapters.js';
 
 export const REPLY_FRAMES = 50;
 
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     ...extraSettings(),
   });
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
-  const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot({ config, logger, env: {} }), tts } });
+  const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot(adapterContext(config, logger)), tts } });
   const port = await gw.listen();
   // The gateway's own view of its 20 ms clock: the interval between consecutive ticks (what the pacer can do at best).
   const tickIntervals = new Hist(500, 0.1);

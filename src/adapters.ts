@@ -6,6 +6,7 @@ import { CONFIG_SPECS, type Config } from './config/config.js';
 import { fileKeyProblems, invalidConfig, type ConfigFile } from './config/config-file.js';
 import { parseAdapterSettings } from './config/custom-settings.js';
 import type { Env } from './config/parsers.js';
+import { sectionsOf } from './config/sections.js';
 import type { Logger } from './observability/logger.js';
 import type { AsrAdapter } from './asr/types.js';
 import type { BotAdapter, BotAdapterFactory } from './bot/types.js';
@@ -180,7 +181,15 @@ async function buildAsr(planned: ReadonlyArray<Planned<Maybe<AsrAdapter>>>, ctx:
 type CtxOf = (name: string, settings?: Readonly<Record<string, unknown>>) => AdapterContext;
 
 function contextFor(config: Config, logger: Logger, env: Env): CtxOf {
-  return (name, settings) => ({ config, env, logger: logger.child({ adapter: name }), ...(settings ? { settings } : {}) });
+  return (name, settings) => adapterContext(config, logger.child({ adapter: name }), env, settings);
+}
+
+/**
+ * What an adapter factory is called with: the settings by owner (`sections`), the deprecated flat `config`, the
+ * logger, the environment and the adapter's own declared settings. Also for tests and tools that build an adapter.
+ */
+export function adapterContext(config: Config, logger: Logger, env: Env = {}, settings?: Readonly<Record<string, unknown>>): AdapterContext {
+  return { config, sections: sectionsOf(config), env, logger, ...(settings ? { settings } : {}) };
 }
 
 /** Only the ASR adapter (or chain) from config: for `vgw asr-conformance`. */

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { withBoundPort, type Config } from './config/config.js';
 import type { ConfigFile } from './config/config-file.js';
-import { sectionsOf } from './config/sections.js';
+import { callSettingsOf, sectionsOf, type UpgradeSettings, type WebhookSettings } from './config/sections.js';
 import { CloseCode } from './errors.js';
 import { countLogDrops, createLogger, type Logger } from './observability/logger.js';
 import { Metrics, type StatSources } from './observability/metrics.js';
@@ -16,7 +16,7 @@ import { systemClock, type Clock } from './util/clock.js';
 import { Ticker } from './util/ticker.js';
 import { loadResampler } from './audio/resampler.js';
 import { loadVad } from './vad/fvad.js';
-import { closeAdapters, loadAdapters, type Adapters } from './adapters.js';
+import { adapterContext, closeAdapters, loadAdapters, type Adapters } from './adapters.js';
 import { loadTurnDetector } from './turn-detect/load.js';
 import type { TurnDetector } from './turn-detect/types.js';
 import { CallTracker } from './call/tracker.js';
@@ -89,8 +89,11 @@ export interface Gateway {
 
 export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   let config = opts.config;
-  // Each part gets its section of the settings (config/sections.ts), not the whole config.
-  const sections = sectionsOf(config);
+  // Each part gets its section(s) of the settings (config/sections.ts), not the whole config. Rebuilt when the config
+  // changes (once, when the port is bound: the public URLs may follow it).
+  let sections = sectionsOf(config);
+  const webhookSettings = (): WebhookSettings => ({ server: sections.server, security: sections.security });
+  const upgradeSettings = (): UpgradeSettings => ({ server: sections.server, leg: sections.leg, security: sections.security });
   const logger = opts.logger ?? createLogger(config.logLevel);
   const clock = opts.clock ?? systemClock;
   await Promise.all([loadResampler(), loadVad()]);
@@ -103,7 +106,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   // The end-of-turn detector first: a bad TURN_DETECTOR fails the start before any adapter runs.
   const turnDetector =
-    opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, { config, env: opts.env ?? {}, logger: logger.child({ adapter: 'turn-detector' }) }));
+    opts.turnDetector ?? (await loadTurnDetector(config.turnDetector, adapterContext(config, logger.child({ adapter: 'turn-detector' }), opts.env)));
   const adapters =
     opts.adapters ??
     (await loadAdapters(config, logger, opts.env ?? {}, { configFile: opts.configFile }).catch(async (err: unknown) => {
@@ -179,12 +182,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   }
   if (config.wsAuth === 'custom' && !webhookAuth)
     logger.warn('WS_AUTH=custom without VONAGE_SIGNATURE_SECRET: anyone who can call the answer webhook can read the leg token');
-  const exposed = exposureWarning(config);
-  if (exposed) logger.warn({ exposed: exposedWithoutLegAuth(config) }, exposed);
+  const exposed = exposureWarning(sections);
+  if (exposed) logger.warn({ exposed: exposedWithoutLegAuth(sections) }, exposed);
 
   // ── WebSocket legs (leg/upgrade.ts): upgrade checks, leg, call session ─────────
   const upgrades = createUpgradePipeline({
-    config: () => config,
+    settings: upgradeSettings,
     metrics,
     logger,
     tracker,
@@ -192,7 +195,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
     draining: () => draining,
     slots: link && { full: () => link.liveCalls() >= config.maxCalls, reserve: link.reserve, release: link.release },
     session: () => ({
-      config,
+      settings: callSettingsOf(config),
       clock,
       ticker,
       metrics,
@@ -228,7 +231,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       }
     : undefined;
   const webhooks = createWebhookRouter({
-    config: () => config,
+    settings: webhookSettings,
     logger,
     metrics,
     tracker,
@@ -321,6 +324,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
           const a = server.address();
           const port = typeof a === 'object' && a ? a.port : config.port;
           config = withBoundPort(config, port);
+          sections = sectionsOf(config);
           resolve(port);
         });
       }),

@@ -11,6 +11,7 @@
 import cluster from 'node:cluster';
 import { CONFIG_SPECS, loadConfig, type Config } from './config/config.js';
 import { checkFileKeys, configFileArg, layerEnv, readConfigFile, type ConfigFile } from './config/config-file.js';
+import { sectionsOf } from './config/sections.js';
 import { selectsCustomAdapter } from './adapters.js';
 import { GatewayError } from './errors.js';
 import { buildGateway } from './app.js';
@@ -57,7 +58,7 @@ try {
 }
 
 if (config.workers > 1 && cluster.isPrimary) {
-  runPrimary({ config, workers: config.workers, logger: createLogger(config.logLevel, undefined, { role: 'primary', pid: process.pid }) });
+  runPrimary({ server: sectionsOf(config).server, workers: config.workers, logger: createLogger(config.logLevel, undefined, { role: 'primary', pid: process.pid }) });
 } else {
   await startGateway(config);
 }

@@ -17,7 +17,7 @@
  *   a local or self-hosted server.
  */
 import type { DeepgramClient } from '@deepgram/sdk';
-import { sectionsOf, type AsrSettings } from '../config/sections.js';
+import type { AsrSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
@@ -370,7 +370,7 @@ function loadDeepgramSdk(): Promise<Sdk> {
 
 /** The `deepgram` ASR adapter. Throws at start-up without `DEEPGRAM_API_KEY`. */
 export async function createDeepgramAsr(ctx: AdapterContext): Promise<AsrAdapter> {
-  const c = sectionsOf(ctx.config).asr;
+  const c = ctx.sections.asr;
   if (!c.deepgramApiKey) throw new Error('ASR adapter deepgram needs DEEPGRAM_API_KEY');
   const sdk = await loadDeepgramSdk();
   // One client per process: it holds no connection; each call opens its own socket.

@@ -12,7 +12,6 @@ import { createRequire } from 'node:module';
 import type { AdapterContext } from '../util/adapter-context.js';
 import type { AsrAdapter, AsrStreamOptions } from './types.js';
 import { GoogleAsrStream, type GoogleStreamSettings, type StreamingSpeechClient } from './google-stream.js';
-import { sectionsOf } from '../config/sections.js';
 
 export const GOOGLE_SAMPLE_RATES_HZ = [8000, 16000, 24000] as const;
 
@@ -77,7 +76,7 @@ export interface GoogleAsrOverrides {
 
 /** The `google` ASR adapter factory. */
 export function createGoogleAsr(ctx: AdapterContext, overrides: GoogleAsrOverrides = {}): AsrAdapter {
-  const c = sectionsOf(ctx.config).asr;
+  const c = ctx.sections.asr;
   const clientSettings: GoogleClientSettings = {
     endpoint: c.googleSpeechEndpoint,
     insecure: c.googleSpeechInsecure,

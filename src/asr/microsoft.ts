@@ -18,7 +18,7 @@
  */
 import type * as SpeechSdk from 'microsoft-cognitiveservices-speech-sdk';
 import { StreamResampler, loadResampler } from '../audio/resampler.js';
-import { sectionsOf, type AzureSettings } from '../config/sections.js';
+import type { AzureSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { Channel } from '../util/channel.js';
 import type { AdapterContext } from '../util/adapter-context.js';
@@ -278,10 +278,10 @@ class MicrosoftAsrStream implements AsrStream {
 
 /** The `microsoft` ASR adapter. Throws at start-up if no key+region, endpoint or host is configured. */
 export async function createMicrosoftAsr(ctx: AdapterContext): Promise<AsrAdapter> {
-  checkAzureConfig(sectionsOf(ctx.config).azure, 'ASR');
+  checkAzureConfig(ctx.sections.azure, 'ASR');
   const sdk = await loadAzureSdk();
   await loadResampler();
-  const settings: MicrosoftAsrSettings = { config: sectionsOf(ctx.config).azure, logger: ctx.logger };
+  const settings: MicrosoftAsrSettings = { config: ctx.sections.azure, logger: ctx.logger };
   return {
     name: 'microsoft',
     capabilities: { interim: true, sampleRatesHz: [8000, 16000] },

@@ -434,11 +434,11 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   const bin = findPocketsphinx(pathEnv);
   if (!bin) throw new Error(`${POCKETSPHINX_BIN} or its model (${POCKETSPHINX_MODEL_DIR}) not found: apt-get install pocketsphinx pocketsphinx-en-us`);
   const extra: string[] = [];
-  if (ctx.config.asrGrammar) extra.push('-jsgf', ctx.config.asrGrammar);
-  else if (ctx.config.asrKeyphrases) extra.push('-kws', ctx.config.asrKeyphrases);
+  if (ctx.sections.asr.asrGrammar) extra.push('-jsgf', ctx.sections.asr.asrGrammar);
+  else if (ctx.sections.asr.asrKeyphrases) extra.push('-kws', ctx.sections.asr.asrKeyphrases);
   const spec = launchCommand(bin, opts.noBash ? undefined : findOnPath('bash', pathEnv), extra);
-  const bandFill = opts.bandFill ?? ctx.config.asrBandFill;
-  const budget = new ProcessBudget(opts.maxProcesses ?? ctx.config.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);
+  const bandFill = opts.bandFill ?? ctx.sections.asr.asrBandFill;
+  const budget = new ProcessBudget(opts.maxProcesses ?? ctx.sections.asr.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);
   const refusals = new RefusalLog(ctx.logger, budget, opts.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS);
   const live = new Set<PocketsphinxStream>();
   return {
@@ -447,7 +447,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
     stats: budget.stats,
     async start(o) {
       if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
-      const s = new PocketsphinxStream(spec, o, bandFill, ctx.config.endpointing === 'adaptive');
+      const s = new PocketsphinxStream(spec, o, bandFill, ctx.sections.turn.endpointing === 'adaptive');
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
         s.close(); // never launched: frees its resampler

@@ -107,5 +107,5 @@ class EchoBotSession implements BotSession {
 export const createEchoBot: BotAdapterFactory = (ctx): BotAdapter => ({
   name: 'echo',
   capabilities: { wantsUtteranceAudio: true },
-  start: (o) => new EchoBotSession(o, ctx?.config?.voicemailText || 'Sorry we missed you. Goodbye.'),
+  start: (o) => new EchoBotSession(o, ctx?.sections?.vonage.voicemailText || 'Sorry we missed you. Goodbye.'),
 });

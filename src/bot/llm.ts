@@ -19,7 +19,7 @@
  */
 import { Channel } from '../util/channel.js';
 import { SentenceSplitter } from '../tts/sentences.js';
-import { sectionsOf, type BotSettings } from '../config/sections.js';
+import type { BotSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 import type { BotAdapter, BotInput, BotOutput, BotSession, BotSessionOptions } from './types.js';
@@ -299,7 +299,7 @@ class LlmBotSession implements BotSession {
 }
 
 export function createLlmBot(ctx: AdapterContext): LlmBotAdapter {
-  const c = sectionsOf(ctx.config).bot;
+  const c = ctx.sections.bot;
   const policy: ToolPolicy = { transferNumbers: c.llmTransferNumbers };
   const tools = toolSchemas(policy);
   const stats: LlmBotStats = {

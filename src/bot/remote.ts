@@ -326,14 +326,14 @@ class RemoteBotSession implements BotSession {
 
 /** The adapter: one {@link RemoteBotSession} (one bot socket) per call. */
 export function createRemoteBot(ctx: AdapterContext): BotAdapter & { readonly stats: RemoteBotStats } {
-  const c = ctx.config;
+  const { bot, leg, turn } = ctx.sections;
   const opts: RemoteBotOptions = {
-    url: c.botUrl,
-    authToken: c.botAuthToken,
-    connectTimeoutMs: c.botConnectTimeoutMs,
-    apologyText: c.botApologyText,
-    pingIntervalMs: c.pingIntervalMs,
-    bargeIn: c.bargeIn,
+    url: bot.botUrl,
+    authToken: bot.botAuthToken,
+    connectTimeoutMs: bot.botConnectTimeoutMs,
+    apologyText: bot.botApologyText,
+    pingIntervalMs: leg.pingIntervalMs,
+    bargeIn: turn.bargeIn,
   };
   if (!/^wss?:\/\//i.test(opts.url)) throw new GatewayError('ADAPTER_LOAD_FAILED', 'BOT_ADAPTER=remote needs BOT_URL (ws:// or wss://)');
   // Checked here rather than in the config, whose error messages quote the value.

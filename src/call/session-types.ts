@@ -1,5 +1,5 @@
 /** What one call session is built from, and what it reports when it ends. */
-import type { Config } from '../config/config.js';
+import type { CallSettings } from '../config/sections.js';
 import type { JitterBuffer } from '../ingress/jitter-buffer.js';
 import type { Pacer } from '../egress/pacer.js';
 import type { Logger } from '../observability/logger.js';
@@ -17,7 +17,8 @@ import type { EchoGuardStats } from '../vad/echo-guard.js';
 import type { S2sAdapter } from '../s2s/types.js';
 
 export interface SessionDeps {
-  config: Config;
+  /** The settings one call reads (config/sections.ts `CallSettings`: jitter, pacer, VAD, turn-taking, bot and TTS bounds). */
+  settings: CallSettings;
   clock: Clock;
   ticker: Ticker;
   metrics: Metrics;

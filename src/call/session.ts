@@ -78,8 +78,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.d = deps;
     this.leg = leg;
     this.startedAtMs = deps.clock.now();
-    this.info = callInfoFrom(handshake, leg.id, deps.config);
-    const cfg = deps.config;
+    this.info = callInfoFrom(handshake, leg.id, deps.settings);
+    const cfg = deps.settings;
     const log = (this.log = deps.logger.child({ call: this.info.callId, conv: this.info.conversationUuid, leg: leg.id }));
     leg.setLogger(log);
     const frameBytes = frameBytesFor(handshake.sampleRateHz);

@@ -16,7 +16,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
-import type { Config } from '../config/config.js';
+import type { ServerSettings } from '../config/sections.js';
 import { printBanner, type BannerInfo } from '../observability/banner.js';
 import type { Logger } from '../observability/logger.js';
 import { GOODBYE_MAX_MS } from '../call/apology.js';
@@ -40,17 +40,18 @@ interface WorkerState {
 }
 
 export interface PrimaryOptions {
-  config: Config;
+  /** The server section: MAX_CALLS (the gateway-wide slots), the host for the banner, the drain deadline. */
+  server: ServerSettings;
   logger: Logger;
   workers: number;
 }
 
 export function runPrimary(o: PrimaryOptions): void {
-  const { config, logger } = o;
+  const { server, logger } = o;
   cluster.schedulingPolicy = cluster.SCHED_RR;
   registerAggregators();
   const states = new Map<number, WorkerState>();
-  const slots = new CallSlots(config.maxCalls);
+  const slots = new CallSlots(server.maxCalls);
   let started = false;
   let stopping = false;
   let exitCode = 0;
@@ -96,7 +97,7 @@ export function runPrimary(o: PrimaryOptions): void {
         if (!started && readyCount() === o.workers) {
           started = true;
           logger.info({ ...m.info, port: m.port, workers: o.workers, pids: [...states.values()].map((s) => s.worker.process.pid) }, 'gateway listening');
-          printBanner({ ...(m.info as Omit<BannerInfo, 'port' | 'host'>), port: m.port, host: config.host, workers: o.workers });
+          printBanner({ ...(m.info as Omit<BannerInfo, 'port' | 'host'>), port: m.port, host: server.host, workers: o.workers });
         }
         return;
       }
@@ -228,7 +229,7 @@ export function runPrimary(o: PrimaryOptions): void {
         exitCode = 1;
         for (const s of states.values()) s.worker.process.kill('SIGKILL');
       },
-      config.drainTimeoutMs + GOODBYE_MAX_MS + 10_000,
+      server.drainTimeoutMs + GOODBYE_MAX_MS + 10_000,
     );
     bound.unref();
   };

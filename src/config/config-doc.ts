@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { CONFIG_SPECS, CORE_SPECS } from './config.js';
 import { ADAPTER_SETTINGS } from './adapter-specs.js';
+import { SECTION_KEYS } from './sections.js';
 
 /** The page's path, relative to the package root. */
 export const CONFIG_DOC = 'docs/configuration.md';
@@ -94,7 +95,27 @@ export function renderConfigDoc(specs?: readonly Row[]): string {
         ]
       : []),
     ...groups.flatMap((g) => [`### ${g.title}`, '', ...table(g.specs), '']),
+    ...(specs ? [] : sectionsList()),
   ].join('\n');
+}
+
+/** Which section each setting belongs to, by the name code reads it with (adapters: `ctx.sections.<section>.<key>`). */
+function sectionsList(): string[] {
+  const envOf = new Map<string, string>(CONFIG_SPECS.map((s) => [s.key, s.env]));
+  return [
+    '## Settings by section (for code)',
+    '',
+    'Inside the gateway the settings are grouped by the part that owns them (src/config/sections.ts), each in exactly one',
+    "section. An adapter reads the ones it needs from its context: `ctx.sections.tts.ttsVoice` is `TTS_VOICE` (the flat",
+    '`ctx.config` still works but is deprecated).',
+    '',
+    '| section | settings (key: variable) |',
+    '|---|---|',
+    ...Object.entries(SECTION_KEYS).map(
+      ([name, keys]) => `| \`${name}\` | ${keys.map((k: string) => `\`${k}\`: ${envOf.get(k) ?? '(derived)'}`).join(', ')} |`,
+    ),
+    '',
+  ];
 }
 
 function packageRoot(): string {

@@ -137,7 +137,20 @@ export type ConsoleSettings = ConfigSections['console'];
 export type VonageSettings = ConfigSections['vonage'];
 export type TracingSettings = ConfigSections['tracing'];
 
+/**
+ * What one call session reads (call/session.ts), flat: the leg's media path (jitter, pacer, VAD, turn-taking) and the
+ * per-call bounds of the bot and the TTS, plus the server's default language. One object, so the session reads
+ * `settings.jitterTargetMs` as before; built once per config by {@link callSettingsOf}.
+ */
+export const CALL_SECTIONS = ['server', 'jitter', 'pacer', 'vad', 'turn', 'bot', 'tts'] as const satisfies ReadonlyArray<SectionName>;
+export type CallSettings = ServerSettings & JitterSettings & PacerSettings & VadSettings & TurnSettings & BotSettings & TtsSettings;
+/** What the webhooks (answer NCCO, event correlation) and outbound calls read: where the gateway is reached, how legs authenticate. */
+export type WebhookSettings = Pick<ConfigSections, 'server' | 'security'>;
+/** What the WebSocket upgrade pipeline (leg/upgrade.ts) reads: the path and MAX_CALLS, the leg's limits, the upgrade checks. */
+export type UpgradeSettings = Pick<ConfigSections, 'server' | 'leg' | 'security'>;
+
 const cache = new WeakMap<Config, ConfigSections>();
+const callCache = new WeakMap<Config, CallSettings>();
 
 /** The sections of `config`, built once per config object (a handful of small frozen objects), then shared. */
 export function sectionsOf(config: Config): ConfigSections {
@@ -153,4 +166,15 @@ export function sectionsOf(config: Config): ConfigSections {
     cache.set(config, s);
   }
   return s;
+}
+
+/** The {@link CallSettings} of `config`: the {@link CALL_SECTIONS} merged into one frozen object, built once per config object. */
+export function callSettingsOf(config: Config): CallSettings {
+  let c = callCache.get(config);
+  if (!c) {
+    const s = sectionsOf(config);
+    c = Object.freeze(Object.assign({}, ...CALL_SECTIONS.map((name) => s[name])) as CallSettings);
+    callCache.set(config, c);
+  }
+  return c;
 }

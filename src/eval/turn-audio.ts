@@ -15,6 +15,7 @@ import type { TtsAdapter } from '../tts/types.js';
 import type { CallInfo } from '../call/call-info.js';
 import { coughSound } from './impairments.js';
 import { ScenarioError, type Scenario, type ScenarioTurn } from './scenario.js';
+import { adapterContext } from '../adapters.js';
 
 /** Where relative recording paths are looked up after the scenario's own folder (Debian pocketsphinx-testdata). */
 export const TESTDATA_DIR = '/usr/share/pocketsphinx/test/data';
@@ -123,7 +124,7 @@ export class TurnRenderer {
   }
 
   private async speak(text: string): Promise<{ samples: Int16Array; sampleRateHz: number }> {
-    this.tts ??= createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+    this.tts ??= createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
     const call = {
       callId: 'eval-caller',
       conversationUuid: undefined,

@@ -20,8 +20,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import type { Config } from '../config/config.js';
-import { sectionsOf } from '../config/sections.js';
+import type { UpgradeSettings } from '../config/sections.js';
 import { GatewayError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -52,8 +51,8 @@ export function malformedUpgrade(req: IncomingMessage): { status: number; reason
 }
 
 export interface UpgradeDeps {
-  /** The current config (it changes once, when the port is bound). */
-  config: () => Config;
+  /** The current server, leg and security settings (the server's change once, when the port is bound). */
+  settings: () => UpgradeSettings;
   metrics: Metrics;
   logger: Logger;
   tracker: CallTracker;
@@ -92,13 +91,13 @@ export interface UpgradePipeline {
 
 export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   const { metrics, logger, tracker, legAuth } = d;
-  const cfg0 = d.config();
+  const s0 = d.settings();
   // autoPong off: each leg answers pings itself, after its message bucket (a ping flood ends in 4008, not a bare terminate).
-  const wss = new WebSocketServer({ noServer: true, maxPayload: cfg0.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: s0.leg.maxPayloadBytes, perMessageDeflate: false, clientTracking: false, autoPong: false });
   const legs = new Set<VonageLeg>();
-  const limiter = new SourceRateLimiter(cfg0.upgradeRatePerSource, cfg0.upgradeBurstPerSource);
+  const limiter = new SourceRateLimiter(s0.security.upgradeRatePerSource, s0.security.upgradeBurstPerSource);
   const slots = d.slots;
-  const atCapacity = () => legs.size >= d.config().maxCalls || (slots !== undefined && slots.full());
+  const atCapacity = () => legs.size >= d.settings().server.maxCalls || (slots !== undefined && slots.full());
 
   function refuse(socket: Duplex, status: number, code: ErrorCode, reason: string, metricReason: string, extraHeaders = ''): void {
     metrics.legsRefused.inc({ reason: metricReason });
@@ -118,10 +117,10 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
-    const config = d.config();
+    const { server, security } = d.settings();
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
-    if (url.pathname !== config.wsPath) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`, 'path');
-    const source = sourceAddress(req, config.trustProxy);
+    if (url.pathname !== server.wsPath) return refuse(socket, 404, 'NOT_FOUND', `no WebSocket endpoint at ${url.pathname.slice(0, 100)}`, 'path');
+    const source = sourceAddress(req, security.trustProxy);
     const rate = limiter.take(source);
     if (!rate.allowed) {
       if (rate.firstRefusal)
@@ -133,7 +132,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
         socket,
         429,
         'RATE_LIMITED',
-        `more than ${config.upgradeRatePerSource} upgrades per second from this source`,
+        `more than ${security.upgradeRatePerSource} upgrades per second from this source`,
         'rate',
         `Retry-After: ${rate.retryAfterS}\r\n`,
       );
@@ -148,7 +147,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
       // Before the WebSocket exists: a leg that does not belong never gets to send a byte of audio. Tokens are never logged.
       const denied = await legAuth(req);
       if (denied) {
-        logger.warn({ source, auth: config.wsAuth, failure: denied.slug }, `leg refused: ${denied.message}`);
+        logger.warn({ source, auth: security.wsAuth, failure: denied.slug }, `leg refused: ${denied.message}`);
         return refuse(socket, 401, 'LEG_UNAUTHORIZED', denied.message, 'unauthorized');
       }
       if (socket.destroyed) return;
@@ -163,8 +162,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       const id = randomUUID();
-      const cfg = d.config();
-      const leg = new VonageLeg(id, ws, legOptionsFrom(sectionsOf(cfg).leg, metrics), metrics.hot, logger.child({ leg: id }));
+      const leg = new VonageLeg(id, ws, legOptionsFrom(d.settings().leg, metrics), metrics.hot, logger.child({ leg: id }));
       legs.add(leg);
       leg.onFinalClose = (code) => {
         legs.delete(leg);

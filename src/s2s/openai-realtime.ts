@@ -22,7 +22,7 @@ import type { Logger } from '../observability/logger.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 import { Channel } from '../util/channel.js';
 import type { S2sAdapter, S2sEvent, S2sSession, S2sSessionOptions } from './types.js';
-import { sectionsOf, type BotSettings } from '../config/sections.js';
+import type { BotSettings } from '../config/sections.js';
 
 /** The model's native audio: 16-bit mono PCM at 24 kHz, both ways. */
 export const MODEL_RATE_HZ = 24000;
@@ -86,7 +86,7 @@ export function sessionUpdate(s: Settings): object {
 
 /** Build the adapter from config. @throws GatewayError CONFIG_INVALID when the service needs a key and none is set. */
 export function createOpenAiRealtime(ctx: AdapterContext): S2sAdapter & { readonly stats: RealtimeStats } {
-  const cfg: BotSettings = sectionsOf(ctx.config).bot;
+  const cfg: BotSettings = ctx.sections.bot;
   const apiKey = cfg.openaiApiKey || cfg.llmApiKey;
   const url = new URL(cfg.openaiRealtimeUrl);
   if (!apiKey && url.hostname === 'api.openai.com') {

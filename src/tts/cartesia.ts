@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import type { ClientOptions } from 'ws';
-import { sectionsOf, type TtsSettings } from '../config/sections.js';
+import type { TtsSettings } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 import { AdapterError } from '../errors.js';
 import { Channel } from '../util/channel.js';
@@ -392,7 +392,7 @@ function loadCartesiaSdk(): Sdk {
 
 /** The `cartesia` TTS adapter. Throws at start-up without `CARTESIA_API_KEY`. */
 export async function createCartesiaTts(ctx: AdapterContext): Promise<TtsAdapter> {
-  const c = sectionsOf(ctx.config).tts;
+  const c = ctx.sections.tts;
   if (!c.cartesiaApiKey) throw new Error('TTS adapter cartesia needs CARTESIA_API_KEY');
   const sdk = loadCartesiaSdk();
   const client = new sdk.Cartesia({ apiKey: c.cartesiaApiKey, baseURL: c.cartesiaUrl });

@@ -8,7 +8,6 @@ import type { TtsAdapter, TtsChunk, TtsRequest } from './types.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 import { WorkerPool, PoolError } from '../util/worker-pool.js';
 import { splitSentences } from './sentences.js';
-import { sectionsOf } from '../config/sections.js';
 
 interface FliteJob {
   text: string;
@@ -22,7 +21,7 @@ interface FliteResult {
 export const FLITE_VOICES = ['slt', 'kal', 'kal16', 'awb', 'rms'] as const;
 
 export function createFliteTts(ctx: AdapterContext): TtsAdapter {
-  const { ttsWorkers: size, ttsVoice, ttsWorkerNice: nice } = sectionsOf(ctx.config).tts;
+  const { ttsWorkers: size, ttsVoice, ttsWorkerNice: nice } = ctx.sections.tts;
   const pool = new WorkerPool<FliteJob, FliteResult>(new URL('./flite-worker.js', import.meta.url), size, 256, { nice });
   pool.warm();
   const configured = ttsVoice || undefined;

@@ -149,10 +149,11 @@ async function* synthesizeWith(sdk: Sdk, config: AzureSettings & Pick<TtsSetting
 
 /** The `microsoft` TTS adapter. Throws at start-up if no key+region, endpoint or host is configured. */
 export async function createMicrosoftTts(ctx: AdapterContext): Promise<TtsAdapter> {
-  checkAzureConfig(ctx.config, 'TTS');
+  checkAzureConfig(ctx.sections.azure, 'TTS');
   const sdk = await loadAzureSdk();
+  const voiceSettings = { ...ctx.sections.azure, ttsVoice: ctx.sections.tts.ttsVoice };
   return {
     name: 'microsoft',
-    synthesize: (req) => synthesizeWith(sdk, ctx.config, ctx.logger, req),
+    synthesize: (req) => synthesizeWith(sdk, voiceSettings, ctx.logger, req),
   };
 }

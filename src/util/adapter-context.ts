@@ -1,4 +1,5 @@
 import type { Config } from '../config/config.js';
+import type { ConfigSections } from '../config/sections.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
@@ -28,7 +29,17 @@ export type AdapterSettingValues<S extends AdapterSettings> = {
 
 /** What an adapter factory gets, once per process. */
 export interface AdapterContext {
+  /**
+   * Every gateway setting in one flat object, as the SDK first offered it.
+   * @deprecated Read the gateway's settings by owner from {@link AdapterContext.sections} (e.g. `ctx.sections.tts.ttsVoice`)
+   * and your adapter's own from {@link AdapterContext.settings}. Still filled in for adapters written against it.
+   */
   readonly config: Config;
+  /**
+   * The gateway's settings grouped by owner (`server`, `leg`, `asr`, `bot`, `tts`, `azure`, …; see
+   * docs/configuration.md), frozen: read the sections your adapter needs.
+   */
+  readonly sections: ConfigSections;
   /** A child logger for the adapter. */
   readonly logger: Logger;
   /**

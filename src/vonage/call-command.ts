@@ -1,6 +1,7 @@
 /** `vgw call`: place one outbound call connected to the gateway, print its Vonage uuid. */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
+import { sectionsOf } from '../config/sections.js';
 import { GatewayError } from '../errors.js';
 import { createVonageClient } from './client.js';
 import { placeOutboundCall } from './outbound.js';
@@ -39,15 +40,16 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
   if (mode !== undefined && !(AMD_MODES as readonly string[]).includes(mode)) throw usageError(`--amd-mode must be one of ${AMD_MODES.join(', ')}`);
   const beep = values['amd-beep-timeout'];
   if (beep !== undefined && !/^\d{1,3}s?$/.test(beep)) throw usageError('--amd-beep-timeout must be whole seconds, e.g. 45 or 45s');
-  const config = loadConfig(env);
+  // This command is its own composition root: it reads the settings and hands each part its sections.
+  const { server, security, vonage } = sectionsOf(loadConfig(env));
   const amd = values.amd
-    ? { mode: (mode as AmdMode | undefined) ?? config.amdMode, beepTimeoutS: beep === undefined ? config.amdBeepTimeoutS : parseInt(beep, 10) }
+    ? { mode: (mode as AmdMode | undefined) ?? vonage.amdMode, beepTimeoutS: beep === undefined ? vonage.amdBeepTimeoutS : parseInt(beep, 10) }
     : undefined;
-  const client = await createVonageClient(config);
+  const client = await createVonageClient(vonage);
   if (!client) throw new GatewayError('VONAGE_NOT_CONFIGURED', 'set VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY to place calls');
   let out;
   try {
-    out = await placeOutboundCall(config, client, { to: values.to, from: values.from, gatewayUrl: values.url, inlineNcco: values['inline-ncco'], amd });
+    out = await placeOutboundCall({ server, security }, client, { to: values.to, from: values.from, gatewayUrl: values.url, inlineNcco: values['inline-ncco'], amd });
   } catch (err) {
     if (err instanceof GatewayError && err.code === 'CONFIG_INVALID') throw usageError(err.message);
     throw err;

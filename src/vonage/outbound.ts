@@ -8,7 +8,7 @@
  * not exist yet then, so its `headers.uuid` is a reference (`outbound-…`) and bot call actions are not sent over REST.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/config.js';
+import type { ServerSettings, WebhookSettings } from '../config/sections.js';
 import type { AmdMode } from '../config/tracing-specs.js';
 import { GatewayError } from '../errors.js';
 import { connectNcco, type Ncco } from '../webhooks/ncco.js';
@@ -48,9 +48,9 @@ export function phoneNumber(raw: string, what: string): string {
   return n;
 }
 
-/** The config as seen from another base URL (the NCCO's websocket `uri` and `eventUrl` follow it). */
-export function configForUrl(config: Config, gatewayUrl: string | undefined): Config {
-  if (!gatewayUrl) return config;
+/** The server settings as seen from another base URL (the NCCO's websocket `uri` and `eventUrl` follow it). */
+export function serverForUrl(server: ServerSettings, gatewayUrl: string | undefined): ServerSettings {
+  if (!gatewayUrl) return server;
   let u: URL;
   try {
     u = new URL(gatewayUrl);
@@ -59,27 +59,27 @@ export function configForUrl(config: Config, gatewayUrl: string | undefined): Co
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new GatewayError('CONFIG_INVALID', '--url must be an absolute http:// or https:// URL');
   const publicUrl = u.toString().replace(/\/+$/, '');
-  return Object.freeze({ ...config, publicUrl, publicWsUrl: publicUrl.replace(/^http/, 'ws'), publicUrlFromPort: false });
+  return Object.freeze({ ...server, publicUrl, publicWsUrl: publicUrl.replace(/^http/, 'ws'), publicUrlFromPort: false });
 }
 
 /** Place a call whose answered leg is connected to the gateway's WebSocket. */
-export async function placeOutboundCall(config: Config, client: VonageClient, opts: OutboundCallOptions): Promise<OutboundCall> {
+export async function placeOutboundCall(settings: WebhookSettings, client: VonageClient, opts: OutboundCallOptions): Promise<OutboundCall> {
   const to = phoneNumber(opts.to, '--to');
   const from = opts.from === undefined ? undefined : phoneNumber(opts.from, '--from');
-  const cfg = configForUrl(config, opts.gatewayUrl);
-  const eventUrl = [`${cfg.publicUrl}/webhooks/event`];
+  const server = serverForUrl(settings.server, opts.gatewayUrl);
+  const eventUrl = [`${server.publicUrl}/webhooks/event`];
   const a = opts.amd;
   if (a && a.beepTimeoutS !== 0 && !(Number.isInteger(a.beepTimeoutS) && a.beepTimeoutS >= 30 && a.beepTimeoutS <= 120)) {
     throw new GatewayError('CONFIG_INVALID', '--amd-beep-timeout must be from 30 to 120 seconds');
   }
   const amd = a && { advancedMachineDetection: { behavior: 'continue' as const, mode: a.mode, ...(a.beepTimeoutS ? { beepTimeout: a.beepTimeoutS } : {}) } };
   if (!opts.inlineNcco) {
-    const answerUrl = `${cfg.publicUrl}/webhooks/answer`;
+    const answerUrl = `${server.publicUrl}/webhooks/answer`;
     const call = await client.createCall({ to, from, answerUrl: [answerUrl], eventUrl, ...amd });
     return { call, answerUrl };
   }
   const ref = `${OUTBOUND_REF_PREFIX}${randomUUID()}`;
-  const ncco = connectNcco(cfg, { uuid: ref, from, to });
+  const ncco = connectNcco({ server, security: settings.security }, { uuid: ref, from, to });
   const call = await client.createCall({ to, from, ncco, eventUrl, ...amd });
   return { call, ref, ncco };
 }

@@ -4,7 +4,7 @@
  * of our own synchronous websocket connect, which get an NCCO with a spoken apology.
  */
 import { GatewayError } from '../errors.js';
-import type { Config } from '../config/config.js';
+import type { ServerSettings } from '../config/sections.js';
 import { stringFields } from './http.js';
 import { apologyNcco, type Ncco } from './ncco.js';
 
@@ -43,7 +43,7 @@ export interface ClassifiedEvent {
 }
 
 /** @throws GatewayError WEBHOOK_MALFORMED (400) for wrong types; unknown statuses are accepted as `other`. */
-export function classifyEvent(config: Config, fields: Record<string, unknown>): ClassifiedEvent {
+export function classifyEvent(server: Pick<ServerSettings, 'publicWsUrl' | 'wsPath'>, fields: Record<string, unknown>): ClassifiedEvent {
   const f = stringFields(fields, ['status', 'uuid', 'conversation_uuid', 'to', 'from', 'detail', 'type', 'recording_url', 'direction', 'timestamp'], 2048);
   let headers = fields.headers;
   if (typeof headers === 'string') {
@@ -66,7 +66,7 @@ export function classifyEvent(config: Config, fields: Record<string, unknown>): 
   else if (fields.transcription_url !== undefined || f.type === 'transcription') kind = 'transcribed';
   else kind = 'other';
   const to = f.to ?? '';
-  const ourWebsocketLeg = to.startsWith(config.publicWsUrl) || (to.startsWith('ws') && to.includes(config.wsPath)) || headerUuid !== undefined;
+  const ourWebsocketLeg = to.startsWith(server.publicWsUrl) || (to.startsWith('ws') && to.includes(server.wsPath)) || headerUuid !== undefined;
   return {
     kind,
     status: f.status,

@@ -1,7 +1,7 @@
 /**
  * NCCO builders. Written as plain JSON (not through @vonage/voice types, which spell `content-type` as `contentType`).
  */
-import type { Config } from '../config/config.js';
+import type { WebhookSettings } from '../config/sections.js';
 
 export type Ncco = Array<Record<string, unknown>>;
 
@@ -43,21 +43,21 @@ export function callHeaders(call: CallFields): Record<string, string> {
 }
 
 /** The answer NCCO: one `connect` to our WebSocket, synchronous events to our event webhook, nothing after it. */
-export function connectNcco(config: Config, call: CallFields): Ncco {
-  const uri = `${config.publicWsUrl}${config.wsPath}?uuid=${encodeURIComponent(call.uuid)}`;
+export function connectNcco({ server, security }: WebhookSettings, call: CallFields): Ncco {
+  const uri = `${server.publicWsUrl}${server.wsPath}?uuid=${encodeURIComponent(call.uuid)}`;
   const endpoint: Record<string, unknown> = {
     type: 'websocket',
     uri,
-    'content-type': `audio/l16;rate=${config.audioRateHz}`,
+    'content-type': `audio/l16;rate=${server.audioRateHz}`,
     headers: callHeaders(call),
   };
   // Authenticated legs (WS_AUTH): Vonage then sends its JWT, or our token, as the upgrade's Authorization header.
-  if (config.wsAuth === 'vonage') endpoint.authorization = { type: 'vonage' };
-  else if (config.wsAuth === 'custom') endpoint.authorization = { type: 'custom', value: config.wsAuthToken };
+  if (security.wsAuth === 'vonage') endpoint.authorization = { type: 'vonage' };
+  else if (security.wsAuth === 'custom') endpoint.authorization = { type: 'custom', value: security.wsAuthToken };
   const connect: Record<string, unknown> = {
     action: 'connect',
     eventType: 'synchronous',
-    eventUrl: [`${config.publicUrl}/webhooks/event`],
+    eventUrl: [`${server.publicUrl}/webhooks/event`],
     endpoint: [endpoint],
   };
   return [connect];

@@ -5,7 +5,7 @@
  * refused with a JSON `{error, reason}` and a stable code.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Config } from '../config/config.js';
+import type { WebhookSettings } from '../config/sections.js';
 import { CloseCode, GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -18,8 +18,8 @@ import { apologyNcco } from './ncco.js';
 import { parseMachineDetection, type MachineDetection, type MachineDetectionInbox } from './amd.js';
 
 export interface WebhookDeps {
-  /** The current config (the answer's socket URL carries the bound port). */
-  config: () => Config;
+  /** The current server and security settings (the answer's socket URL carries the bound port, known once listening). */
+  settings: () => WebhookSettings;
   logger: Logger;
   metrics: Metrics;
   tracker: CallTracker;
@@ -45,7 +45,7 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
 
   async function answer(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { fields } = await readWebhookInput(req, url, auth);
-    const r = handleAnswer(d.config(), fields, d.canAccept());
+    const r = handleAnswer(d.settings(), fields, d.canAccept());
     logger.info({ call: r.call.uuid, conv: r.call.conversation_uuid, from: r.call.from, to: r.call.to, refused: r.refused }, 'answer webhook');
     if (r.refused) metrics.legsRefused.inc({ reason: d.draining() ? 'draining' : 'capacity' });
     else d.answered?.(r.call.uuid);
@@ -55,7 +55,7 @@ export function createWebhookRouter(d: WebhookDeps): WebhookRouter {
 
   async function event(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { fields } = await readWebhookInput(req, url, auth);
-    const e = classifyEvent(d.config(), fields);
+    const e = classifyEvent(d.settings().server, fields);
     // Answering-machine detection names its call in `call_uuid`; checked before anything is counted or acted on.
     const amd = e.kind === 'human' || e.kind === 'machine' ? parseMachineDetection(e.kind, fields) : undefined;
     metrics.webhookEvents.inc({ status: e.kind });

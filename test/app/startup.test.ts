@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { metricValue, until } from '../helpers/gateway.js';
 import { tryUpgrade } from '../helpers/security.js';
 import { exposedWithoutLegAuth } from '../../src/security/exposure.js';
+import { loadConfig } from '../../src/config/config.js';
+import { sectionsOf } from '../../src/config/sections.js';
 import { LastResort } from '../../src/observability/last-resort.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { must } from '../helpers/must.js';
@@ -132,15 +134,23 @@ t.test('WS_AUTH=none with call control or costly adapters: one start-up warning 
   t.equal(warnings(plain).length, 0, 'no warning for the echo bot with nothing costly');
 
   // Which parts count (the same function the start-up uses).
-  const base = { wsAuth: 'none' as const, vonageApplicationId: '', asrAdapter: 'auto', ttsAdapter: 'flite', botAdapter: 'echo' };
-  t.same(exposedWithoutLegAuth(base), [], 'offline pipeline: nothing costly');
-  t.same(exposedWithoutLegAuth({ ...base, asrAdapter: 'google,microsoft,local', ttsAdapter: 'microsoft,flite', botAdapter: 'llm' }), [
+  const d = sectionsOf(loadConfig({}));
+  const exposed = (o: { wsAuth?: 'none' | 'vonage'; vonageApplicationId?: string; asrAdapter?: string; ttsAdapter?: string; botAdapter?: string }) =>
+    exposedWithoutLegAuth({
+      security: { ...d.security, wsAuth: o.wsAuth ?? 'none' },
+      vonage: { ...d.vonage, vonageApplicationId: o.vonageApplicationId ?? '' },
+      asr: { ...d.asr, asrAdapter: o.asrAdapter ?? 'auto' },
+      tts: { ...d.tts, ttsAdapter: o.ttsAdapter ?? 'flite' },
+      bot: { ...d.bot, botAdapter: o.botAdapter ?? 'echo' },
+    });
+  t.same(exposed({}), [], 'offline pipeline: nothing costly');
+  t.same(exposed({ asrAdapter: 'google,microsoft,local', ttsAdapter: 'microsoft,flite', botAdapter: 'llm' }), [
     'cloud ASR (ASR_ADAPTER: google, microsoft)',
     'cloud TTS (TTS_ADAPTER: microsoft)',
     'the LLM bot (BOT_ADAPTER=llm)',
   ]);
-  t.same(exposedWithoutLegAuth({ ...base, botAdapter: 'remote' }), ['the remote bot (BOT_ADAPTER=remote)']);
-  t.same(exposedWithoutLegAuth({ ...base, wsAuth: 'vonage', botAdapter: 'llm', vonageApplicationId: 'x' }), [], 'authenticated legs: nothing exposed');
+  t.same(exposed({ botAdapter: 'remote' }), ['the remote bot (BOT_ADAPTER=remote)']);
+  t.same(exposed({ wsAuth: 'vonage', botAdapter: 'llm', vonageApplicationId: 'x' }), [], 'authenticated legs: nothing exposed');
 });
 
 t.test('last resort: a throw outside any guard is logged once and counted; the process keeps serving', async (t) => {

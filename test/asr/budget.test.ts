@@ -21,6 +21,7 @@ import { ContinuousCaller, openRawLeg, type RawLeg } from '../helpers/raw-leg.js
 import { descendants, descendantsNamed } from '../helpers/resources.js';
 import { wer } from '../helpers/transcribe.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const GOFORWARD = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw'); // 16 kHz: "go forward ten meters"
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
@@ -107,7 +108,7 @@ function say(s: AsrStream): void {
 t.test('adapter: past LOCAL_ASR_MAX_PROCESSES start() rejects with ASR_OVER_BUDGET; the slot comes back when the process exits', { skip }, async (t) => {
   const logs: LogLine[] = [];
   const logger = createLogger('info', { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
-  const asr = createPocketsphinxAsr({ config: loadConfig({ LOCAL_ASR_MAX_PROCESSES: '2' }), logger, env: process.env });
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ LOCAL_ASR_MAX_PROCESSES: '2' }), logger, process.env));
   t.teardown(() => asr.close());
   const ctl = new AbortController();
   const a = await asr.start({ call: callInfo('a'), signal: ctl.signal });
@@ -185,7 +186,7 @@ t.test(
       Object.assign(process.env, before);
       rmSync(home, { recursive: true, force: true });
     });
-    const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { maxProcesses: 1 });
+    const asr = createPocketsphinxAsr(adapterContext(loadConfig({}), createLogger('silent'), process.env), { maxProcesses: 1 });
     t.teardown(() => asr.close());
     const s = await asr.start({ call: callInfo('rc'), signal: new AbortController().signal });
     say(s);
@@ -196,7 +197,7 @@ t.test(
 );
 
 t.test('adapter: without bash, the sh + cat pipe works the same way', { skip }, async (t) => {
-  const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { noBash: true, maxProcesses: 1 });
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({}), createLogger('silent'), process.env), { noBash: true, maxProcesses: 1 });
   const ctl = new AbortController();
   const s = await asr.start({ call: callInfo('sh'), signal: ctl.signal });
   say(s);
@@ -216,7 +217,7 @@ t.test('adapter: without bash, the sh + cat pipe works the same way', { skip }, 
 });
 
 t.test('a queued start keeps its audio: the recogniser hears words spoken before it could start', { skip }, async (t) => {
-  const asr = createPocketsphinxAsr({ config: loadConfig({}), logger: createLogger('silent'), env: process.env }, { maxProcesses: 3, maxStarting: 1 });
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({}), createLogger('silent'), process.env), { maxProcesses: 3, maxStarting: 1 });
   t.teardown(() => asr.close());
   const ctl = new AbortController();
   const streams = await Promise.all([1, 2, 3].map(async (i) => asr.start({ call: callInfo(`q${i}`), signal: ctl.signal })));

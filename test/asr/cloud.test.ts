@@ -15,6 +15,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { startFakeGoogleSpeech, type FakeErrorCue } from '../fakes/google-speech.js';
 import { startFakeMicrosoftSpeech, type FakeFailure } from '../fakes/microsoft-speech.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
@@ -22,7 +23,7 @@ const logger = createLogger('silent');
 const PERMISSION_DENIED = 7;
 
 function ctx(env: Record<string, string>) {
-  return { config: loadConfig(env), logger, env };
+  return adapterContext(loadConfig(env), logger, env);
 }
 const failed = (c: Array<{ ok: boolean; name: string; detail: string }>) => c.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
 

@@ -20,6 +20,7 @@ import { scriptedAsr } from '../fixtures/scripted-asr.js';
 import { startGateway, until, untilLog } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
@@ -33,7 +34,7 @@ async function setup(t: Test, fo: FakeDeepgramOptions = {}, env: Record<string, 
   const fake = await startFakeDeepgram({ key: KEY, ...fo });
   t.teardown(() => fake.close());
   const full = { DEEPGRAM_API_KEY: KEY, DEEPGRAM_URL: fake.url, ...env };
-  const adapter = await createDeepgramAsr({ config: loadConfig(full), logger: createLogger('silent'), env: full });
+  const adapter = await createDeepgramAsr(adapterContext(loadConfig(full), createLogger('silent'), full));
   return { fake, adapter };
 }
 
@@ -338,7 +339,7 @@ t.test('settings: bad values are refused with the variable named; a missing key 
   t.throws(() => loadConfig({ ASR_ADAPTER: 'deepgram', DEEPGRAM_MODEL: ' ' }), /DEEPGRAM_MODEL/);
   const c = loadConfig({});
   t.match(c, { deepgramUrl: 'wss://api.deepgram.com', deepgramModel: 'nova-3', deepgramEndpointingMs: 300, deepgramApiKey: '' });
-  await t.rejects(createDeepgramAsr({ config: c, logger: createLogger('silent'), env: {} }), /needs DEEPGRAM_API_KEY/);
+  await t.rejects(createDeepgramAsr(adapterContext(c, createLogger('silent'))), /needs DEEPGRAM_API_KEY/);
   const { loadAdapters } = await import('../../src/adapters.js');
   const env = { ASR_ADAPTER: 'deepgram', TTS_ADAPTER: 'none' };
   await t.rejects(loadAdapters(loadConfig(env), createLogger('silent'), env), /ASR_ADAPTER=deepgram: .*DEEPGRAM_API_KEY/);

@@ -18,6 +18,7 @@ import type { CallInfo } from '../../src/call/call-info.js';
 import { GOOGLE_DURATION_CAP, startFakeGoogleSpeech, type FakeGoogleSpeech, type FakeGoogleSpeechOptions } from '../fakes/google-speech.js';
 import { until } from '../helpers/gateway.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const SPEECH_16K = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -71,7 +72,7 @@ async function harness(
 ): Promise<Harness> {
   const fake = await startFakeGoogleSpeech(fakeOpts);
   const full = { ASR_ADAPTER: 'google', GOOGLE_SPEECH_ENDPOINT: `127.0.0.1:${fake.port}`, GOOGLE_SPEECH_INSECURE: 'true', ...env };
-  const adapter = createGoogleAsr({ config: loadConfig(full), env: full, logger: createLogger('silent') }, overrides);
+  const adapter = createGoogleAsr(adapterContext(loadConfig(full), createLogger('silent'), full), overrides);
   const ac = new AbortController();
   const stream = await adapter.start({ call: callInfo(rateHz, language), signal: ac.signal });
   const events: AsrEvent[] = [];
@@ -441,7 +442,7 @@ t.test('nothing listening: real UNAVAILABLE from the channel, retried, then fata
   const port = gone.port;
   await gone.close();
   const full = { GOOGLE_SPEECH_ENDPOINT: `127.0.0.1:${port}`, GOOGLE_SPEECH_INSECURE: 'true' };
-  const adapter = createGoogleAsr({ config: loadConfig(full), env: full, logger: createLogger('silent') }, { stream: { maxConsecutiveFailures: 1 } });
+  const adapter = createGoogleAsr(adapterContext(loadConfig(full), createLogger('silent'), full), { stream: { maxConsecutiveFailures: 1 } });
   t.teardown(() => adapter.close?.());
   const ac = new AbortController();
   const stream = await adapter.start({ call: callInfo(16000), signal: ac.signal });

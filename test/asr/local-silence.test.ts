@@ -13,6 +13,7 @@ import type { AsrStream } from '../../src/asr/types.js';
 import type { CallInfo } from '../../src/call/call-info.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
 await loadResampler();
@@ -39,7 +40,7 @@ async function finalWithoutHangup(s: AsrStream, boundMs: number): Promise<string
 for (const rate of [16000, 8000] as const) {
   t.test(`${rate / 1000} kHz leg: cards/004 then digital silence is heard before hang-up`, { skip }, async (t) => {
     const asr = createPocketsphinxAsr(
-      { config: loadConfig({ ENDPOINTING: 'adaptive' }), logger: createLogger('silent'), env: process.env },
+      adapterContext(loadConfig({ ENDPOINTING: 'adaptive' }), createLogger('silent'), process.env),
       { maxProcesses: 1 },
     );
     t.teardown(() => asr.close());

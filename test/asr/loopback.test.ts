@@ -10,6 +10,7 @@ import { createFliteTts } from '../../src/tts/flite.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { CallInfo } from '../../src/call/call-info.js';
+import { adapterContext } from '../../src/adapters.js';
 
 // pocketsphinx's accuracy depends on the sentence and on what came before it in the stream (its first utterance is
 // its weakest): the score is over all sentences, including the first.
@@ -24,7 +25,7 @@ const SENTENCES = [
 const CALLER_VOICE = 'slt';
 
 async function speak(text: string): Promise<Buffer> {
-  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
   const call: CallInfo = {
     callId: 'caller',
     conversationUuid: undefined,

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { StreamResampler, loadResampler } from '../../src/audio/resampler.js';
 import { until } from '../helpers/gateway.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const RAW16 = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 
@@ -44,7 +45,7 @@ interface Run {
 async function startAsr(t: Test, env: Record<string, string>, rateHz: number, language = 'en-GB'): Promise<Run> {
   const config = loadConfig({ AZURE_SPEECH_UNTHROTTLED_MS: '600000', ...env });
   const logger = createLogger('silent');
-  const asr = await createMicrosoftAsr({ config, logger, env });
+  const asr = await createMicrosoftAsr(adapterContext(config, logger, env));
   const ac = new AbortController();
   t.teardown(() => ac.abort());
   const stream = await asr.start({
@@ -307,10 +308,10 @@ t.test('24 kHz leg: resampled to 16 kHz for the service, the same samples as a r
 });
 
 t.test('configuration: refused without a way to reach the service; URLs are checked', async (t) => {
-  await t.rejects(createMicrosoftAsr({ config: loadConfig({}), logger: createLogger('silent'), env: {} }), /AZURE_SPEECH_KEY and AZURE_SPEECH_REGION/);
+  await t.rejects(createMicrosoftAsr(adapterContext(loadConfig({}), createLogger('silent'))), /AZURE_SPEECH_KEY and AZURE_SPEECH_REGION/);
   t.throws(() => loadConfig({ ASR_ADAPTER: 'microsoft', AZURE_SPEECH_HOST: 'ftp://x' }), { code: 'CONFIG_INVALID', message: /AZURE_SPEECH_HOST/ });
   const c = loadConfig({ AZURE_SPEECH_KEY: 'k', AZURE_SPEECH_REGION: 'westeurope', AZURE_SPEECH_PHRASES: ' Vonage, ,Azure Speech ' });
   t.same(c.azureSpeechPhrases, ['Vonage', 'Azure Speech']);
-  const asr = await createMicrosoftAsr({ config: c, logger: createLogger('silent'), env: {} });
+  const asr = await createMicrosoftAsr(adapterContext(c, createLogger('silent')));
   t.same(asr.capabilities, { interim: true, sampleRatesHz: [8000, 16000] });
 });

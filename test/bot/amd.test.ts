@@ -26,6 +26,7 @@ import { startGateway, until, untilLog, type LogLine, type TestGateway } from '.
 import { openRawLeg, type RawLeg } from '../helpers/raw-leg.js';
 import { freshGet, startCluster } from '../helpers/cluster-child.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const APP_ID = 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee';
 const keys = generateKeyPairSync('rsa', {
@@ -94,7 +95,7 @@ async function recordingGateway(t: Test): Promise<{ url: string; port: number; i
           ]
         : undefined;
     },
-  })({ config, logger, env });
+  })(adapterContext(config, logger, env));
   const gw = await buildGateway({ config, logger, env, adapters });
   const port = await gw.listen();
   t.teardown(() => gw.close());

@@ -11,6 +11,7 @@ import type { BotOutput, BotSession } from '../../src/bot/types.js';
 import { FakeOpenAi, type Reply } from '../fakes/openai-server.js';
 import { until } from '../helpers/gateway.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const KEY = 'sk-test-secret-123';
 
@@ -21,7 +22,7 @@ async function setup(t: Test, env: Record<string, string> = {}, fakeUrl?: string
   const config = loadConfig({ LLM_BASE_URL: fakeUrl ?? url, LLM_API_KEY: KEY, LLM_MODEL: 'test-model', ...env });
   const logs: Array<Record<string, unknown>> = [];
   const logger = createLogger('debug', { write: (s: string) => void logs.push(JSON.parse(s)) });
-  const bot = createLlmBot({ config, logger, env: {} });
+  const bot = createLlmBot(adapterContext(config, logger));
   const ac = new AbortController();
   t.teardown(() => ac.abort());
   const session: BotSession = await bot.start({

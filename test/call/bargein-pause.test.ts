@@ -21,6 +21,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createFliteTts } from '../../src/tts/flite.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
 const FRAME = 640;
@@ -158,7 +159,7 @@ t.test('(c) BARGE_IN_CONFIRM_MS=0: the same short burst clears at once, as befor
 
 /** `text` spoken by Flite (voice slt, 16 kHz: what pocketsphinx recognises best). */
 async function speak(text: string): Promise<Buffer> {
-  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
   const c: CallInfo = { callId: 'caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
   const parts: Buffer[] = [];
   for await (const x of tts.synthesize({ text, call: c, voice: 'slt', signal: new AbortController().signal }))

@@ -11,13 +11,14 @@ import { createLogger } from '../../src/observability/logger.js';
 import type { CallInfo } from '../../src/call/call-info.js';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const PART1 = 'i would like to book a table for tonight and';
 const PART2 = 'we would also like a window seat';
 const PAUSE_MS = 800;
 
 async function speak(text: string): Promise<Buffer> {
-  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
   const call: CallInfo = {
     callId: 'caller',
     conversationUuid: undefined,

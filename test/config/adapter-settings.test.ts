@@ -19,6 +19,7 @@ import type { BotOutput } from '../../src/bot/types.js';
 import type { CallInfo } from '../../src/call/call-info.js';
 import { watchGateway } from '../helpers/child-gateway.js';
 import { configError } from '../helpers/config-error.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vgw-adapter-settings-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -164,13 +165,13 @@ t.test('defineAsr and defineTts hand the parsed settings to start() and synthesi
   let seen: unknown;
   const tts = defineTts({ name: 't', settings, sampleRateHz: 16000, synthesize: (_text, req) => ((seen = req.settings.VOICE_SPEED), new Int16Array(320)) });
   t.equal(tts.settings, settings, 'the factory carries the declaration for the gateway');
-  const adapter = tts({ config: loadConfig({}), logger, env: {}, settings: { VOICE_SPEED: 1.5 } });
+  const adapter = tts(adapterContext(loadConfig({}), logger, {}, { VOICE_SPEED: 1.5 }));
   for await (const _ of adapter.synthesize({ text: 'hi', call: CALL, voice: undefined, signal: new AbortController().signal })) void _;
   t.equal(seen, 1.5);
   let asrSeen: unknown;
   const asr = defineAsr({ name: 'a', settings: { MODEL_DIR: { doc: 'where' } }, start: (_c, io) => ((asrSeen = io.settings.MODEL_DIR), { write() {} }) });
   t.same(Object.keys(asr.settings ?? {}), ['MODEL_DIR']);
-  const s = await asr({ config: loadConfig({}), logger, env: {}, settings: { MODEL_DIR: '/models' } }).start({
+  const s = await asr(adapterContext(loadConfig({}), logger, {}, { MODEL_DIR: '/models' })).start({
     call: CALL,
     signal: new AbortController().signal,
   });

@@ -4,13 +4,14 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { bandLimitToTelephone } from '../../src/audio/band.js';
 import type { CallInfo } from '../../src/call/call-info.js';
+import { adapterContext } from '../../src/adapters.js';
 
 /**
  * A caller's answer as a phone line carries it: Flite slt, band-passed to 300–3400 Hz, after `leadMs` of silence, and
  * said again `againMs` later if given (a caller asked again repeats; the IVR ignores speech once it has decided).
  */
 export async function answer(text: string, leadMs: number, againMs?: number): Promise<{ samples: Int16Array; sampleRateHz: number }> {
-  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '1' }), logger: createLogger('silent'), env: {} });
+  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
   const call: CallInfo = {
     callId: 'caller',
     conversationUuid: undefined,

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { startGateway, metricValue, until, type TestGateway } from '../helpers/gateway.js';
 import { SECRET, noneJwt, rawHttp, sha256Hex, tryUpgrade, vonageJwt } from '../helpers/security.js';
 import { loadConfig } from '../../src/config/config.js';
+import { sectionsOf } from '../../src/config/sections.js';
 import { connectNcco } from '../../src/webhooks/ncco.js';
 import { SourceRateLimiter } from '../../src/security/rate-limit.js';
 import { queryJson } from '../../src/security/webhook-auth.js';
@@ -145,7 +146,7 @@ t.test('config: auth settings validated; secrets never echoed', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
 
   const call = { uuid: 'u1' };
-  const endpoint = (env: Record<string, string>) => (must(connectNcco(loadConfig(env), call)[0]).endpoint as Array<Record<string, unknown>>)[0] ?? {};
+  const endpoint = (env: Record<string, string>) => (must(connectNcco(sectionsOf(loadConfig(env)), call)[0]).endpoint as Array<Record<string, unknown>>)[0] ?? {};
   t.equal(endpoint({}).authorization, undefined, 'no authorization by default');
   t.same(endpoint({ WS_AUTH: 'vonage', VONAGE_SIGNATURE_SECRET: SECRET }).authorization, { type: 'vonage' });
   t.same(endpoint({ WS_AUTH: 'custom', WS_AUTH_TOKEN: 'Token abc 123' }).authorization, { type: 'custom', value: 'Token abc 123' });

@@ -19,6 +19,7 @@ import { startGateway, until, untilLog } from '../helpers/gateway.js';
 import { openRawLeg, goertzel } from '../helpers/raw-leg.js';
 import { BYSTANDER, FAULTY, press } from '../helpers/isolation.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const KEY = 'cartesia-test-key';
 let unhandled = 0;
@@ -31,7 +32,7 @@ async function setup(t: Test, fo: FakeCartesiaOptions = {}, env: Record<string, 
   const fake = await startFakeCartesia({ key: KEY, ...fo });
   t.teardown(() => fake.close());
   const full = { CARTESIA_API_KEY: KEY, CARTESIA_URL: fake.url, ...env };
-  const tts = await createCartesiaTts({ config: loadConfig(full), logger: createLogger('silent'), env: full });
+  const tts = await createCartesiaTts(adapterContext(loadConfig(full), createLogger('silent'), full));
   t.teardown(() => tts.close?.());
   return { fake, tts };
 }
@@ -281,7 +282,7 @@ t.test('settings: bad values are refused with the variable named; a missing key 
   t.throws(() => loadConfig({ TTS_ADAPTER: 'cartesia', CARTESIA_VOICE: '  ' }), /CARTESIA_VOICE/);
   const c = loadConfig({});
   t.match(c, { cartesiaUrl: 'https://api.cartesia.ai', cartesiaModel: 'sonic-3', cartesiaVoice: 'a0e99841-438c-4a64-b679-ae501e7d6091', cartesiaApiKey: '' });
-  await t.rejects(createCartesiaTts({ config: c, logger: createLogger('silent'), env: {} }), /needs CARTESIA_API_KEY/);
+  await t.rejects(createCartesiaTts(adapterContext(c, createLogger('silent'))), /needs CARTESIA_API_KEY/);
   const { loadAdapters } = await import('../../src/adapters.js');
   const env = { ASR_ADAPTER: 'none', TTS_ADAPTER: 'cartesia' };
   await t.rejects(loadAdapters(loadConfig(env), createLogger('silent'), env), /TTS_ADAPTER=cartesia: .*CARTESIA_API_KEY/);

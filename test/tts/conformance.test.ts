@@ -14,6 +14,7 @@ import { AdapterError } from '../../src/errors.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import createSine from '../fixtures/sine-tts.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const failed = (c: ConformanceCheck[]) => c.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
 const failedNames = (c: ConformanceCheck[]) => c.filter((x) => !x.ok).map((x) => x.name);
@@ -27,7 +28,7 @@ t.teardown(() => void process.off('unhandledRejection', onUnhandled));
 const tone = (n = 1600, rateHz = 16000): TtsChunk => ({ audio: new Int16Array(n).fill(1000), sampleRateHz: rateHz });
 
 t.test('the built-in Flite TTS passes', async (t) => {
-  const ctx = { config: loadConfig({}), logger: createLogger('silent'), env: {} };
+  const ctx = adapterContext(loadConfig({}), createLogger('silent'));
   const checks = await runTtsConformance({ adapter: createFliteTts(ctx) });
   t.same(failed(checks), []);
   t.ok(checks.length >= 7, `${checks.length} checks`);

@@ -10,12 +10,13 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { until } from '../helpers/gateway.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 async function setup(t: Test, fakeOpts: FakeMicrosoftSpeechOptions, env: Record<string, string> = {}) {
   const fake = await startFakeMicrosoftSpeech({ key: 'k', ...fakeOpts });
   t.teardown(() => fake.close());
   const full = { AZURE_SPEECH_HOST: fake.host, AZURE_SPEECH_KEY: 'k', ...env };
-  const tts = await createMicrosoftTts({ config: loadConfig(full), logger: createLogger('silent'), env: full });
+  const tts = await createMicrosoftTts(adapterContext(loadConfig(full), createLogger('silent'), full));
   return { fake, tts };
 }
 

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { buildGateway } from '../../src/app.js';
 import { defineTurnDetector } from '../../src/sdk/define-turn-detector.js';
 import { must } from '../helpers/must.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const SPEECH = readFileSync('/usr/share/pocketsphinx/test/data/cards/001.wav').subarray(44);
 const botFinals = (g: TestGateway, call: string) =>
@@ -49,7 +50,7 @@ t.test('a failing detector falls back on its call only; the bystander is unaffec
 });
 
 t.test('a bad TURN_DETECTOR is refused at start-up, naming the setting', async (t) => {
-  const ctx = { config: loadConfig({}), env: {}, logger: createLogger('silent') };
+  const ctx = adapterContext(loadConfig({}), createLogger('silent'));
   const cases: Array<[string, RegExp]> = [
     ['./dist/test/fixtures/nope.js', /TURN_DETECTOR=\.\/dist\/test\/fixtures\/nope\.js: cannot import module/],
     ['no-such-detector', /TURN_DETECTOR=no-such-detector: not `builtin` nor a module path/],

@@ -30,6 +30,8 @@ export type CallObserverEvent =
   | { type: 'reply-done'; replyId: number; heardMs: number; totalMs: number; interrupted: boolean; atMs: number }
   /** A latency measured between the same two points (session clock ms) as its Prometheus histogram (see {@link TimingKind}). */
   | { type: 'timing'; what: TimingKind; startMs: number; endMs: number }
+  /** The bot failed or did not answer, and the caller is told so (spoken with TTS, else a tone); `failures` in a row so far. */
+  | { type: 'apology'; why: string; failures: number }
   | { type: 'call-end'; summary: CallSummary };
 
 /**

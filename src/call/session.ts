@@ -407,6 +407,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
   }
   /** The bot failed or did not answer: tell the caller (spoken with TTS, else a tone). The call goes on. */
   onApologise(why: string, failures: number): void {
+    this.observe({ type: 'apology', why, failures });
     void this.speaker.apology(why, failures);
   }
   onGoodbye(why: GoodbyeReason): void {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, metricValue, until } from '../helpers/gateway.js';
+import { eventsOf, startGateway, metricValue, untilEvent } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { resolveFactory } from '../../src/util/load-adapter.js';
 import { GatewayError } from '../../src/errors.js';
@@ -20,26 +20,24 @@ t.test('adapters from module paths carry a call end to end', async (t) => {
   leg.handshake('audio/l16;rate=16000', { uuid: 'adapters-1' });
   // Greeting: "Hi! Say something, and I will repeat it." = 8 words = 0.8 s.
   await streamFrames(leg.ws, Buffer.alloc(640), 640, 90);
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 3000, 'greeting played');
-  const greeting = g.logs.find((l) => l.msg === 'reply played' && l.replyId === 1);
-  t.ok(Math.abs((greeting?.totalMs as number) - 800) <= 40, `greeting ≈ 800 ms of audio (${greeting?.totalMs})`);
+  const greeting = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 1, 3000, 'greeting played');
+  t.ok(Math.abs(greeting.totalMs - 800) <= 40, `greeting ≈ 800 ms of audio (${greeting.totalMs})`);
   const framesBefore = leg.binary.length;
   await streamFrames(leg.ws, Buffer.concat([SPEECH, Buffer.alloc(32000)]), 640, Math.ceil(SPEECH.length / 640) + 50);
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 4000, 'reply played');
-  const transcript = g.logs.find((l) => l.msg === 'transcript');
+  const reply = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 2, 4000, 'reply played');
+  const transcript = eventsOf(g, 'transcript').find((e) => e.final);
   const m = /^heard (\d+) frames (\d+) bytes$/.exec(String(transcript?.text));
   t.ok(m, `final transcript from the custom ASR: ${transcript?.text}`);
   t.equal(Number(m?.[2]), Number(m?.[1]) * 640, 'every frame the ASR got was exactly 640 bytes');
   t.ok(Number(m?.[1]) >= 90 + Math.floor(SPEECH.length / 640), 'the ASR got every frame up to the end of speech');
   // "You said: heard N frames M bytes" = 7 words = 700 ms at 22.05 kHz → 16 kHz, padded to whole frames.
-  const reply = g.logs.find((l) => l.msg === 'reply played' && l.replyId === 2);
-  t.ok(Math.abs((reply?.totalMs as number) - 700) <= 40, `reply ≈ 700 ms (${reply?.totalMs})`);
+  t.ok(Math.abs(reply.totalMs - 700) <= 40, `reply ≈ 700 ms (${reply.totalMs})`);
   const replyFrames = leg.binary.slice(framesBefore);
   t.ok(replyFrames.length >= 35 && replyFrames.every((f) => f.length === 640), `exact frames (${replyFrames.length})`);
-  const started = g.logs.find((l) => l.msg === 'reply started' && l.replyId === 2);
+  const started = eventsOf(g, 'reply-start').find((e) => e.replyId === 2);
   t.type(started?.turnLatencyMs, 'number', 'turn latency measured');
   // The counting ASR finalises on the gateway's end of speech: with adaptive endpointing (default) that is ENDPOINT_MIN_SILENCE_MS.
-  t.ok((started?.turnLatencyMs as number) >= 250, 'turn latency includes the endpointing silence the caller heard');
+  t.ok((started?.turnLatencyMs ?? 0) >= 250, 'turn latency includes the endpointing silence the caller heard');
   const text = await g.metrics();
   t.equal(metricValue(text, 'gateway_asr_final_latency_seconds_count{adapter="counting"}'), 1);
   t.equal(metricValue(text, 'gateway_turn_latency_seconds_count'), 1);

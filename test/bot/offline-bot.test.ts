@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, metricValue, until, untilLog } from '../helpers/gateway.js';
+import { eventsOf, startGateway, metricValue, until, untilEvent } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { transcribe16k, wer } from '../helpers/transcribe.js';
 
@@ -17,7 +17,7 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'offline-1' });
   await streamFrames(leg.ws, Buffer.alloc(640), 640, 25);
-  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 20000, 'greeting played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 1, 20000, 'greeting played');
   const greeting = Buffer.concat(leg.binary);
   const heardGreeting = await transcribe16k(greeting);
   t.ok(wer('say something and i will repeat it', heardGreeting.replace(/^.*?(say)/, '$1')) <= 0.34, `greeting is speech: "${heardGreeting}"`);
@@ -25,11 +25,11 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   const before = leg.binary.length;
   const audio = Buffer.concat([GOFORWARD, Buffer.alloc(32000)]);
   await streamFrames(leg.ws, audio, 640, Math.floor(audio.length / 640));
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 10000, 'reply played').catch((e) => {
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 2, 10000, 'reply played').catch((e) => {
     for (const l of g.logs) if (l.call === 'offline-1') console.error(l.msg, JSON.stringify(l).slice(0, 300));
     throw e;
   });
-  const transcript = g.logs.find((l) => l.msg === 'transcript');
+  const transcript = eventsOf(g, 'transcript').find((e) => e.final);
   t.equal(transcript?.text, 'go forward ten meters', 'the gateway heard the caller');
   const reply = Buffer.concat(leg.binary.slice(before));
   t.ok(reply.length / 32000 > 1.2, `reply has length (${(reply.length / 32000).toFixed(2)} s)`);
@@ -38,7 +38,7 @@ t.test('recorded speech in, spoken echo out', async (t) => {
   const m = await g.metrics();
   t.equal(metricValue(m, 'gateway_turn_latency_seconds_count'), 1);
   t.equal(metricValue(m, 'gateway_asr_final_latency_seconds_count{adapter="pocketsphinx"}'), 1);
-  const turn = g.logs.find((l) => l.msg === 'reply started' && l.replyId === 2)?.turnLatencyMs;
+  const turn = eventsOf(g, 'reply-start').find((e) => e.replyId === 2)?.turnLatencyMs;
   t.type(turn, 'number');
   t.comment(`offline turn latency (end of speech → first reply frame): ${turn} ms`);
   leg.ws.close();
@@ -48,10 +48,10 @@ t.test('DTMF read-back and goodbye on # with the offline voice', async (t) => {
   const g = await startGateway(t, { ASR_ADAPTER: 'none', TTS_ADAPTER: 'flite' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'offline-dtmf' });
-  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 20000, 'greeting played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 1, 20000, 'greeting played');
   const before = leg.binary.length;
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '7', duration: 200 }));
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 2), 8000, 'read-back played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 2, 8000, 'read-back played');
   const readBack = await transcribe16k(Buffer.concat(leg.binary.slice(before)));
   t.match(readBack, /seven/, `read back: "${readBack}"`);
   const beforeBye = leg.binary.length;
@@ -70,9 +70,9 @@ t.test('event loop stays responsive while several calls synthesise (figure repor
   h.enable();
   const legs = await Promise.all(Array.from({ length: 4 }, () => openRawLeg(`ws://127.0.0.1:${g.port}/socket`)));
   legs.forEach((l, i) => l.handshake('audio/l16;rate=16000', { uuid: `loop-${i}` }));
-  await until(() => g.logs.filter((l) => l.msg === 'reply played' && l.replyId === 1).length === 4, 15000, 'four greetings played');
+  await until(() => eventsOf(g, 'reply-done').filter((e) => !e.interrupted && e.replyId === 1).length === 4, 15000, 'four greetings played');
   for (let i = 0; i < 3; i++) legs.forEach((l) => l.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: String(i + 1), duration: 100 })));
-  await until(() => g.logs.filter((l) => l.msg === 'reply played').length >= 16, 20000, 'all read-backs played');
+  await until(() => eventsOf(g, 'reply-done').filter((e) => !e.interrupted).length >= 16, 20000, 'all read-backs played');
   h.disable();
   const p99 = h.percentile(99) / 1e6;
   const max = h.max / 1e6;
@@ -96,8 +96,9 @@ t.test('ASR_GRAMMAR: a JSGF grammar makes the recorded card names come out right
     const pcm = Buffer.concat([readFileSync(`/usr/share/pocketsphinx/test/data/cards/${n}.wav`).subarray(44), Buffer.alloc(40000)]);
     await streamFrames(leg.ws, pcm, 640, Math.floor(pcm.length / 640));
   }
-  await until(() => g.logs.filter((l) => l.msg === 'transcript').length >= 3, 8000, 'three transcripts');
-  const got = g.logs.filter((l) => l.msg === 'transcript').map((l) => String(l.text));
+  const finals = () => eventsOf(g, 'transcript').filter((e) => e.final);
+  await until(() => finals().length >= 3, 8000, 'three transcripts');
+  const got = finals().map((e) => e.text);
   // Without the grammar the engine hears "i've been up close" for 001; with it, only card words can come out.
   const vocabulary = new Set('ace two three four five six seven eight nine ten jack queen king lady of clubs hearts diamonds spades'.split(' '));
   t.ok(

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import WebSocket, { WebSocketServer } from 'ws';
-import { startGateway, until, untilLog, type TestGateway } from '../helpers/gateway.js';
+import { metricValue, startGateway, until, untilLog, untilMetrics, type TestGateway } from '../helpers/gateway.js';
 import { ContinuousCaller, openRawLeg, type RawLeg } from '../helpers/raw-leg.js';
 import { SIDECAR_SCHEMA } from '../../src/bot/remote-schema.js';
 import { VonageApiFake } from '../fakes/vonage-api.js';
@@ -191,7 +191,7 @@ t.test('1.0 bot (answers no subprotocol): spoken to as before, actions it cannot
   b.send({ type: 'transfer', ncco: [{ action: 'talk', text: 'hi' }] });
   b.send({ type: 'say', text: 'one two' });
   await b.waitFor((m) => m.type === 'playback.finished', 'the say played');
-  await untilLog(g, (l) => /needs Vonage call control/.test(l.msg), 3000, 'the transfer was logged');
+  await untilMetrics(g, (m) => metricValue(m, 'gateway_adapter_errors_total{stage="bot",code="ACTION_UNSUPPORTED"}') === 1, 3000, 'the transfer was refused (counted)');
   t.notOk(
     b.got.some((m) => m.type === 'error'),
     'no error with a code 1.0 did not have',

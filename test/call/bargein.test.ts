@@ -2,7 +2,7 @@
  * session records how much of the reply the caller heard. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, metricValue, until } from '../helpers/gateway.js';
+import { eventsOf, startGateway, metricValue, until, untilEvent } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 
 const DATA = '/usr/share/pocketsphinx/test/data';
@@ -28,10 +28,10 @@ t.test('caller speech during the echo interrupts it', async (t) => {
   await new Promise((r) => setTimeout(r, 300));
   t.ok(leg.binary.length - atClear <= 1, `playback stopped at once (${leg.binary.length - atClear} frames after clear)`);
   await streaming;
-  const interrupted = g.logs.find((l) => l.msg === 'reply interrupted' && l.replyId === 1);
+  const interrupted = eventsOf(g, 'reply-done').find((e) => e.interrupted && e.replyId === 1);
   t.ok(interrupted, 'reply 1 recorded as interrupted');
-  const heard = interrupted?.heardMs as number;
-  const total = interrupted?.totalMs as number;
+  const heard = interrupted?.heardMs ?? 0;
+  const total = interrupted?.totalMs ?? 0;
   t.ok(heard > 0 && heard < total, `caller heard part of it: ${heard} of ${total} ms`);
   t.ok(Math.abs(heard - leg.binary.slice(0, atClear).length * 20) <= 200, 'heard estimate within the pacer lead of what was sent');
   t.equal(metricValue(await g.metrics(), 'gateway_barge_ins_total'), 1);
@@ -46,7 +46,7 @@ t.test('BARGE_IN=false lets the reply play out', async (t) => {
   await streamFrames(leg.ws, first, 640, first.length / 640);
   await until(() => leg.binary.length >= 15, 3000, 'echo playing');
   await streamFrames(leg.ws, SECOND, 640, Math.floor(SECOND.length / 640));
-  await until(() => g.logs.some((l) => l.msg === 'reply played' && l.replyId === 1), 3000, 'reply 1 played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 1, 3000, 'reply 1 played');
   t.notOk(
     leg.texts.some((m) => (m as { action?: string }).action === 'clear'),
     'never cleared',

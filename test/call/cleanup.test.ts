@@ -1,7 +1,7 @@
 /** Calls that end any way at all leave nothing behind: no session, no tick listener, no timer, no socket. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, until } from '../helpers/gateway.js';
+import { eventsOf, startGateway, until } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { resources } from '../helpers/resources.js';
 
@@ -32,12 +32,11 @@ t.test('socket dropped mid-reply, normal close and refused legs all clean up', a
 
   await until(() => g.gw.tracker.size === 0, 3000, 'all sessions gone');
   await until(() => g.gw.ticker.size === 0, 3000, 'no tick listeners');
-  const ended = g.logs.filter((l) => l.msg === 'call ended');
+  const ended = eventsOf(g, 'call-end');
   t.equal(ended.length, 2);
-  const drop = ended.find((l) => l.call === 'drop-1') as { summary: { closeCode: number; replies: number } } | undefined;
-  t.equal(drop?.summary.closeCode, 1006, 'abnormal closure recorded');
+  t.equal(ended.find((e) => e.call === 'drop-1')?.summary.closeCode, 1006, 'abnormal closure recorded');
   t.ok(
-    g.logs.some((l) => l.msg === 'reply interrupted' && l.call === 'drop-1'),
+    eventsOf(g, 'reply-done', 'drop-1').some((e) => e.interrupted),
     'the cut reply is reported as interrupted',
   );
   await g.gw.close();

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { metricValue, startGateway, until, untilLog } from '../helpers/gateway.js';
+import { eventsOf, metricSum, metricValue, startGateway, until, untilEvent } from '../helpers/gateway.js';
 import { ContinuousCaller, goertzel, openRawLeg } from '../helpers/raw-leg.js';
 import { childPids, openFilesUnder, resources, threadCount } from '../helpers/resources.js';
 import { readRecording } from '../helpers/recording.js';
@@ -33,18 +33,14 @@ t.test('a TTS that fails before producing audio falls back to the next; the call
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'tts-fallback-1' });
   // The echo bot greets: the failing TTS throws, the sine TTS speaks.
-  await untilLog(g, (l) => l.msg === 'reply played', 10000, 'the greeting played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted, 10000, 'the greeting played');
   t.ok(leg.binary.length >= 30, `greeting frames heard: ${leg.binary.length}`);
   const p = tonePower(leg.binary, 440);
   t.ok(p.at > 10 * p.off, 'it is the fallback (440 Hz sine) speaking');
-  const fb = g.logs.find((l) => l.msg === 'tts fallback') as { failed?: string; next?: string; call?: string } | undefined;
-  t.match(fb, { failed: 'failing', next: 'sine', call: 'tts-fallback-1' }, 'the fallback is logged with both adapters');
-  t.equal((tts as FallbackTts).stats.fallbacks, 1, 'and counted');
-  t.equal(metricValue(await g.metrics(), 'gateway_tts_fallbacks_total{adapter="failing"}'), 1, 'and exported');
-  t.notOk(
-    g.logs.some((l) => l.msg === 'tts adapter error'),
-    'no error reached the session',
-  );
+  t.equal((tts as FallbackTts).stats.fallbacks, 1, 'the fallback is counted');
+  const m = await g.metrics();
+  t.equal(metricValue(m, 'gateway_tts_fallbacks_total{adapter="failing"}'), 1, 'and exported, naming the adapter that failed');
+  t.equal(metricSum(m, 'gateway_adapter_errors_total{stage="tts"'), 0, 'no error reached the session');
   leg.ws.close(1000);
 });
 
@@ -52,12 +48,12 @@ t.test('when every TTS fails, the reply is reported as producing no audio and th
   const g = await startGateway(t, { TTS_ADAPTER: `${FAILING},${FAILING}` });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'tts-exhausted-1' });
-  await untilLog(g, (l) => l.msg === 'reply produced no audio', 10000, 'the greeting failed');
-  t.ok(
-    g.logs.some((l) => l.msg === 'tts adapter error' && l.code === 'PROVIDER_DOWN'),
-    "the last failure reaches the session with the provider's code",
+  await untilEvent(g, 'reply-done', (e) => e.totalMs === 0, 10000, 'the greeting produced no audio');
+  t.equal(
+    metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="tts",code="PROVIDER_DOWN"}'),
+    1,
+    "the last failure reaches the session with the provider's code, counted by that code",
   );
-  t.equal(metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="tts",code="PROVIDER_DOWN"}'), 1, 'counted by that code');
   t.equal((g.gw.adapters.tts as FallbackTts).stats.exhausted, 1);
   t.equal(leg.ws.readyState, leg.ws.OPEN, 'the call is still up');
   t.equal(g.gw.tracker.size, 1);
@@ -68,15 +64,9 @@ t.test('a bot whose output throws: the caller hears a spoken apology and the cal
   const g = await startGateway(t, { BOT_ADAPTER: FAULTY_BOT, FAULTY_BOT: 'throw', TTS_ADAPTER: SINE });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'bot-throws-1' });
-  await untilLog(g, (l) => l.msg === 'reply played', 10000, 'the apology played');
-  t.ok(
-    g.logs.some((l) => l.msg === 'bot adapter error' && l.code === 'BOT_FAILED'),
-    'the failure is logged',
-  );
-  t.match(
-    g.logs.find((l) => l.msg === 'apologising to the caller'),
-    { why: 'the bot failed' },
-  );
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted, 10000, 'the apology played');
+  t.equal(metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="bot",code="BOT_FAILED"}'), 1, 'the failure is counted');
+  t.match(eventsOf(g, 'apology'), [{ why: 'the bot failed', call: 'bot-throws-1' }], 'one apology, saying why');
   // The bot never said anything: every frame heard is the apology, as long as its words (sine TTS: 100 ms a word).
   const words = APOLOGY_TEXT.split(/\s+/).length;
   t.ok(Math.abs(leg.binary.length - words * 5) <= 2, `apology length: ${leg.binary.length} frames for ${words} words`);
@@ -91,7 +81,7 @@ t.test('a bot whose output throws, without TTS: the caller hears the apology ton
   const g = await startGateway(t, { BOT_ADAPTER: FAULTY_BOT, FAULTY_BOT: 'throw' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'bot-throws-2' });
-  await untilLog(g, (l) => l.msg === 'reply played', 10000, 'the apology tone played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted, 10000, 'the apology tone played');
   t.equal(leg.binary.length, 35, 'two 300 ms beeps and a 100 ms gap: 35 frames');
   const p = tonePower(leg.binary, 480);
   t.ok(p.at > 10 * p.off, '480 Hz beeps');
@@ -113,15 +103,15 @@ t.test('a bot that stalls (a final transcript goes unanswered): apology after BO
   caller.start();
   t.teardown(() => caller.stop());
   await caller.say(SPEECH);
-  const final = await untilLog(g, (l) => l.msg === 'transcript', 10000, 'a final transcript');
+  const final = await untilEvent(g, 'transcript', (e) => e.final, 10000, 'a final transcript');
   t.equal(leg.binary.length, 0, 'the bot has said nothing');
-  const apology = await untilLog(g, (l) => l.msg === 'apologising to the caller', 10000, 'the stall is noticed');
+  const apology = await untilEvent(g, 'apology', () => true, 10000, 'the stall is noticed');
   t.equal(apology.why, 'the bot did not answer in time');
-  t.ok((apology.time as number) - (final.time as number) >= 1000, 'not before the timeout');
-  await untilLog(g, (l) => l.msg === 'reply played', 10000, 'the apology played');
+  t.ok(apology.at - final.at >= 1000, 'not before the timeout');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted, 10000, 'the apology played');
   t.ok(leg.binary.length >= 50, `apology heard: ${leg.binary.length} frames`);
   t.equal(g.gw.tracker.size, 1, 'the call goes on');
-  t.equal(g.logs.filter((l) => l.msg === 'apologising to the caller').length, 1, 'one apology per unanswered transcript');
+  t.equal(eventsOf(g, 'apology').length, 1, 'one apology per unanswered transcript');
   caller.stop();
   leg.ws.close(1000);
 });
@@ -164,11 +154,10 @@ t.test('Vonage socket destroyed mid-reply while Flite synthesises, pocketsphinx 
   const r = readRecording(join(dir, 'drop-mid-reply.wav'));
   t.equal(r.dataSize, r.bytes.length - 44, 'the WAV is complete');
   t.ok(
-    g.logs.some((l) => l.msg === 'reply interrupted' && l.call === 'drop-mid-reply'),
+    eventsOf(g, 'reply-done', 'drop-mid-reply').some((e) => e.interrupted),
     'the cut reply is reported',
   );
-  const ended = g.logs.find((l) => l.msg === 'call ended' && l.call === 'drop-mid-reply') as { summary: { closeCode: number } } | undefined;
-  t.equal(ended?.summary.closeCode, 1006);
+  t.equal(eventsOf(g, 'call-end', 'drop-mid-reply')[0]?.summary.closeCode, 1006);
 
   await g.gw.close();
   await until(() => threadCount() <= threadsBefore, 5000, `worker threads gone (${threadCount()} > ${threadsBefore})`).catch(() => {});

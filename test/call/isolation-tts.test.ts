@@ -5,7 +5,7 @@
  * before audio (a timeout included) hands the text to the next one.
  */
 import t, { type Test } from 'tap';
-import { startGateway, until, untilLog, type TestGateway } from '../helpers/gateway.js';
+import { eventsOf, metricSum, metricValue, startGateway, until, untilEvent, type TestGateway } from '../helpers/gateway.js';
 import { goertzel } from '../helpers/raw-leg.js';
 import { FAULTY, bystanderUnharmed, press, sample, twoCalls } from '../helpers/isolation.js';
 import { FallbackTts } from '../../src/tts/fallback.js';
@@ -32,12 +32,12 @@ async function countedOnce(t: Test, g: TestGateway, point: string, code: string,
 t.test('TTS iterator throws mid-stream: the reply ends with what was heard, the call goes on', async (t) => {
   const g = await startGateway(t, env('throw-mid'));
   const { bystander, faulty } = await twoCalls(t, g);
-  const played = await untilLog(g, (l) => l.msg === 'reply played' && l.call === FAULTY, 10000, 'the cut reply played');
+  const played = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.totalMs > 0 && e.call === FAULTY, 10000, 'the cut reply played');
   t.equal(played.totalMs, 300, 'three words were synthesised before the throw, and they were played');
   t.equal(faulty.leg.binary.length, 15);
   await countedOnce(t, g, 'stream', 'FIXTURE_TTS_BROKE');
   press(faulty.leg, '1'); // the bot says the text again: fails the same way, counted, not logged again
-  await until(() => g.logs.filter((l) => l.msg === 'reply played' && l.call === FAULTY).length === 2, 10000, 'a second reply');
+  await until(() => eventsOf(g, 'reply-done', FAULTY).filter((e) => !e.interrupted && e.totalMs > 0).length === 2, 10000, 'a second reply');
   await countedOnce(t, g, 'stream', 'FIXTURE_TTS_BROKE', 2);
   t.equal(faulty.leg.ws.readyState, faulty.leg.ws.OPEN, 'the faulty call goes on');
   await bystanderUnharmed(t, g, bystander);
@@ -46,7 +46,7 @@ t.test('TTS iterator throws mid-stream: the reply ends with what was heard, the 
 t.test('TTS synthesize() throws: the reply produced no audio, the call goes on', async (t) => {
   const g = await startGateway(t, env('sync-throw'));
   const { bystander, faulty } = await twoCalls(t, g);
-  await untilLog(g, (l) => l.msg === 'reply produced no audio' && l.call === FAULTY, 10000, 'the failed reply');
+  await untilEvent(g, 'reply-done', (e) => e.totalMs === 0 && e.call === FAULTY, 10000, 'the failed reply (no audio)');
   await countedOnce(t, g, 'synthesize', 'TTS_FAILED');
   t.equal(faulty.leg.binary.length, 0);
   t.equal(faulty.leg.ws.readyState, faulty.leg.ws.OPEN, 'the faulty call goes on');
@@ -56,10 +56,10 @@ t.test('TTS synthesize() throws: the reply produced no audio, the call goes on',
 t.test('a TTS that never yields: after TTS_FIRST_AUDIO_TIMEOUT_MS the reply produced no audio; the call goes on', async (t) => {
   const g = await startGateway(t, env('never', { TTS_FIRST_AUDIO_TIMEOUT_MS: '300' }));
   const { bystander, faulty } = await twoCalls(t, g);
-  await untilLog(g, (l) => l.msg === 'reply produced no audio' && l.call === FAULTY, 10000, 'the timed-out reply');
+  await untilEvent(g, 'reply-done', (e) => e.totalMs === 0 && e.call === FAULTY, 10000, 'the timed-out reply (no audio)');
   await countedOnce(t, g, 'first-audio-timeout', 'TTS_FIRST_AUDIO_TIMEOUT');
   press(faulty.leg, '1'); // the call is not stuck behind the hung request: the next reply is tried (and times out too)
-  await until(() => g.logs.filter((l) => l.msg === 'reply produced no audio' && l.call === FAULTY).length === 2, 10000, 'a second reply');
+  await until(() => eventsOf(g, 'reply-done', FAULTY).filter((e) => e.totalMs === 0).length === 2, 10000, 'a second reply');
   await countedOnce(t, g, 'first-audio-timeout', 'TTS_FIRST_AUDIO_TIMEOUT', 2);
   t.equal(faulty.leg.ws.readyState, faulty.leg.ws.OPEN, 'the faulty call goes on');
   await bystanderUnharmed(t, g, bystander);
@@ -68,32 +68,23 @@ t.test('a TTS that never yields: after TTS_FIRST_AUDIO_TIMEOUT_MS the reply prod
 t.test('in a TTS list, one that never yields times out and the next one speaks', async (t) => {
   const g = await startGateway(t, env('never', { TTS_ADAPTER: `${TTS},${SINE}`, TTS_FIRST_AUDIO_TIMEOUT_MS: '300' }));
   const { bystander, faulty } = await twoCalls(t, g);
-  await untilLog(g, (l) => l.msg === 'reply played' && l.call === FAULTY, 10000, 'the reply played');
-  t.match(
-    g.logs.find((l) => l.msg === 'tts fallback'),
-    { call: FAULTY, failed: 'faulty-tts', next: 'sine' },
-    'the timeout is a failure before audio: next adapter',
-  );
-  t.equal((g.gw.adapters.tts as FallbackTts).stats.fallbacks, 1);
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.totalMs > 0 && e.call === FAULTY, 10000, 'the reply played');
+  t.equal((g.gw.adapters.tts as FallbackTts).stats.fallbacks, 1, 'the timeout is a failure before audio: next adapter');
+  t.equal(metricValue(await g.metrics(), 'gateway_tts_fallbacks_total{adapter="faulty-tts"}'), 1, 'counted for the adapter that timed out');
   t.ok(Math.abs(faulty.leg.binary.length - 50) <= 2, `the whole text, spoken by the next TTS (${faulty.leg.binary.length} frames)`);
   const pcm = Buffer.concat(faulty.leg.binary);
   t.ok(goertzel(pcm, 16000, 440) > 10 * goertzel(pcm, 16000, 880), 'in its voice (440 Hz sine)');
-  t.notOk(
-    g.logs.some((l) => l.msg === 'tts adapter error'),
-    'nothing failed at the call',
-  );
+  t.equal(metricSum(await g.metrics(), 'gateway_adapter_errors_total{stage="tts"'), 0, 'nothing failed at the call');
   await bystanderUnharmed(t, g, bystander);
 });
 
 t.test('in a TTS list, one that throws after audio is not retried: the reply ends with what was heard', async (t) => {
   const g = await startGateway(t, env('throw-mid', { TTS_ADAPTER: `${TTS},${SINE}` }));
   const { bystander } = await twoCalls(t, g);
-  const played = await untilLog(g, (l) => l.msg === 'reply played' && l.call === FAULTY, 10000, 'the cut reply played');
+  const played = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.totalMs > 0 && e.call === FAULTY, 10000, 'the cut reply played');
   t.equal(played.totalMs, 300);
-  t.notOk(
-    g.logs.some((l) => l.msg === 'tts fallback'),
-    'no switch of voice mid-sentence',
-  );
+  t.equal((g.gw.adapters.tts as FallbackTts).stats.fallbacks, 0, 'no switch of voice mid-sentence');
+  t.equal(metricSum(await g.metrics(), 'gateway_tts_fallbacks_total'), 0, 'none counted');
   await countedOnce(t, g, 'stream', 'FIXTURE_TTS_BROKE');
   await bystanderUnharmed(t, g, bystander);
 });
@@ -101,7 +92,7 @@ t.test('in a TTS list, one that throws after audio is not retried: the reply end
 t.test('in a TTS list where every adapter hangs, the call still never waits forever', async (t) => {
   const g = await startGateway(t, env('never', { TTS_ADAPTER: `${TTS},${TTS}`, TTS_FIRST_AUDIO_TIMEOUT_MS: '300' }));
   const { bystander, faulty } = await twoCalls(t, g);
-  await untilLog(g, (l) => l.msg === 'reply produced no audio' && l.call === FAULTY, 10000, 'the timed-out reply');
+  await untilEvent(g, 'reply-done', (e) => e.totalMs === 0 && e.call === FAULTY, 10000, 'the timed-out reply (no audio)');
   await countedOnce(t, g, 'first-audio-timeout', 'TTS_FIRST_AUDIO_TIMEOUT');
   t.equal((g.gw.adapters.tts as FallbackTts).stats.exhausted, 1);
   t.equal(faulty.leg.ws.readyState, faulty.leg.ws.OPEN);

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { startGateway, until } from '../helpers/gateway.js';
+import { eventsOf, startGateway, until, untilEvent } from '../helpers/gateway.js';
 import { writeWavFile } from '../../src/audio/wav.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -98,7 +98,7 @@ t.test('softphone call through the console in Chromium', { timeout: 110000 }, as
     t.pass('the bot answers the key');
 
     // The softphone echoed notify like Vonage: replies complete by playout, not by the pacer's notify timeout.
-    await until(() => g.logs.some((l) => l.call === uuid && l.msg === 'reply played'), 10000, 'a reply played');
+    await untilEvent(g, 'reply-done', (e) => e.call === uuid && !e.interrupted, 10000, 'a reply played');
     mkdirSync('test-artifacts', { recursive: true });
     await page.screenshot({ path: 'test-artifacts/console.png', fullPage: true, timeout: 10000 });
 
@@ -106,9 +106,8 @@ t.test('softphone call through the console in Chromium', { timeout: 110000 }, as
     await page.waitForSelector(`${card}.ended .state.closed`);
     t.match(await page.textContent(`${card} .end`), /ended .*1000/, 'the call ends (1000 from the caller)');
     await until(() => g.gw.tracker.size === 0, 10000, 'gateway call closed');
-    const ended = g.logs.find((l) => l.call === uuid && l.msg === 'call ended') as
-      { summary: { pacer: { notifyTimeouts: number; segmentsPlayed: number } } } | undefined;
-    t.ok(ended, 'the gateway logged the end');
+    const ended = eventsOf(g, 'call-end', uuid)[0];
+    t.ok(ended, 'the gateway reported the end');
     t.equal(ended!.summary.pacer.notifyTimeouts, 0, 'every notify was echoed by the softphone');
     t.ok(ended!.summary.pacer.segmentsPlayed >= 1, `replies completed by playout (notify echoed after playing): ${ended!.summary.pacer.segmentsPlayed}`);
     t.same(consoleErrors, [], 'no errors in the page');

@@ -1,7 +1,7 @@
 /** WebSocket legs against a real gateway: handshake rules, close codes, frame sizes, oversize messages, DTMF. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, metricValue, until } from '../helpers/gateway.js';
+import { eventsOf, startGateway, metricValue, until } from '../helpers/gateway.js';
 import { openRawLeg, upgradeStatus, streamFrames, goertzel } from '../helpers/raw-leg.js';
 import { must } from '../helpers/must.js';
 
@@ -175,7 +175,7 @@ t.test('DTMF reaches the bot: the echo bot (no TTS) answers with the key tone', 
   t.equal(metricValue(m, 'gateway_leg_events_total{event="dtmf"}'), 1);
   t.equal(metricValue(m, 'gateway_leg_events_total{event="unknown"}'), 1);
   t.equal(metricValue(m, 'gateway_leg_events_total{event="malformed"}'), 1);
-  t.ok(g.logs.some((l) => l.msg === 'dtmf' && l.digit === '5' && l.call === 'dtmf-1'));
+  t.match(eventsOf(g, 'dtmf', 'dtmf-1'), [{ digit: '5' }], 'the digit reached the call');
   leg.ws.close();
 });
 
@@ -190,7 +190,7 @@ t.test('# makes the echo bot hang up after its goodbye tone has played (1000)', 
   t.equal(c.reason, 'bot hung up');
   t.equal(leg.binary.length, 15, 'the whole 300 ms goodbye tone was sent before the hangup');
   t.ok(
-    g.logs.some((l) => l.msg === 'reply played' && l.interrupted === false),
+    eventsOf(g, 'reply-done', 'hangup-1').some((e) => !e.interrupted && e.totalMs === 300),
     'reply confirmed by notify before closing',
   );
   t.equal(g.gw.tracker.size, 0);
@@ -204,8 +204,8 @@ t.test('a notify that never comes back does not leave the reply pending forever'
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '#', duration: 100 }));
   const c = await leg.closed;
   t.equal(c.code, 1000, 'hung up anyway, once the playout model says the tone has played');
-  const ended = g.logs.find((l) => l.msg === 'call ended') as { summary: { pacer: { notifyTimeouts: number } } } | undefined;
-  t.equal(ended?.summary.pacer.notifyTimeouts, 1);
+  await until(() => eventsOf(g, 'call-end').length === 1, 3000, 'the call ended');
+  t.equal(eventsOf(g, 'call-end')[0]?.summary.pacer.notifyTimeouts, 1);
 });
 
 t.test('a leg that never answers pings is closed with 4005', async (t) => {

@@ -10,7 +10,7 @@ import { RecordingStore } from '../../src/recording/store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { metricValue, startGateway, until, untilLog } from '../helpers/gateway.js';
+import { metricValue, startGateway, until, untilEvent } from '../helpers/gateway.js';
 import { goertzel, openRawLeg } from '../helpers/raw-leg.js';
 import { firstMismatch, frames, readRecording, voiced } from '../helpers/recording.js';
 import { openFilesUnder } from '../helpers/resources.js';
@@ -79,7 +79,7 @@ t.test('left channel = caller audio, right channel = reply frames as sent; heade
   });
   t.ok(midCall && midCall.dataSize > 0, `mid-call header read: ${JSON.stringify(midCall)}`);
   // The greeting and the played-back utterance both play out (the leg echoes notify like Vonage).
-  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 2, 15000, 'the echo of the utterance played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 2, 15000, 'the echo of the utterance played');
   leg.ws.close(1000);
   await until(() => existsSync(join(dir, 'rec-call-1.json')), 5000, 'metadata written');
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startGateway, untilLog } from '../helpers/gateway.js';
+import { startGateway, untilEvent } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { must } from '../helpers/must.js';
 
@@ -159,17 +159,17 @@ t.test('the example bot and TTS carry a real call: greeting, a key read back, "b
   leg.handshake('audio/l16;rate=16000', { uuid: 'sdk-example-1', from: '447700900123' });
   await streamFrames(leg.ws, Buffer.alloc(640), 640, 10);
   // "Hello caller 447700900123. Say something, or press a key." = 9 words × 200 ms of tones.
-  const greeting = await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 5000, 'greeting played');
+  const greeting = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 1, 5000, 'greeting played');
   t.equal(greeting.totalMs, 1800, 'the greeting is 9 words of tones');
   const framesBefore = leg.binary.length;
   leg.ws.send(JSON.stringify({ event: 'websocket:dtmf', digit: '5', duration: 120 }));
-  const key = await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 2, 5000, 'key read back');
+  const key = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 2, 5000, 'key read back');
   t.equal(key.totalMs, 600, '"You pressed 5." is 3 words');
   const frames = leg.binary.slice(framesBefore);
   t.ok(frames.length >= 30 && frames.every((f) => f.length === 640), `exact frames (${frames.length})`);
   // The caller speaks; the scripted ASR hears "ok bye now": the bot says "Goodbye!" (1 word) and hangs up.
   await streamFrames(leg.ws, Buffer.concat([SPEECH, Buffer.alloc(32000)]), 640, Math.ceil(SPEECH.length / 640) + 50);
-  const bye = await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 3, 5000, 'goodbye played');
+  const bye = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 3, 5000, 'goodbye played');
   t.equal(bye.totalMs, 200, '"Goodbye!" is 1 word');
   const closed = await leg.closed;
   t.equal(closed.code, 1000, 'the bot hung up');
@@ -182,12 +182,12 @@ t.test('the three examples together carry a call: speech heard by my-asr, answer
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'sdk-example-2' });
   await streamFrames(leg.ws, Buffer.alloc(640), 640, 10);
-  await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 1, 5000, 'greeting played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 1, 5000, 'greeting played');
   await streamFrames(leg.ws, Buffer.concat([SPEECH, Buffer.alloc(32000)]), 640, Math.ceil(SPEECH.length / 640) + 50);
-  const heard = await untilLog(g, (l) => l.msg === 'transcript', 5000, 'a transcript from my-asr');
+  const heard = await untilEvent(g, 'transcript', (e) => e.final, 5000, 'a transcript from my-asr');
   t.match(heard.text, /^\(speech, \d+\.\d s\)$/);
   // "I heard (speech, 1.2 s)" = 5 words × 200 ms.
-  const reply = await untilLog(g, (l) => l.msg === 'reply played' && l.replyId === 2, 5000, 'the answer played');
+  const reply = await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId === 2, 5000, 'the answer played');
   t.equal(reply.totalMs, 1000);
   leg.ws.close();
 });

@@ -7,10 +7,10 @@
  * with these bytes: unlike latency, the figure does not depend on how loaded the machine is, so a change's effect on
  * it can be judged on a shared machine. Writes alloc.json and alloc.md (to results/quick/ with --quick, or --out=DIR).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request, spawnPinned, type Msg } from './child.js';
+import { TARGET_FLAGS, request, spawnPinned, type Msg } from './child.js';
 import { benchOutDir } from './out-dir.js';
 import type { AllocSite } from './alloc-profile.js';
 
@@ -27,14 +27,6 @@ const SECONDS = opt('seconds', QUICK ? 3 : 8);
 const RUNS = opt('runs', QUICK ? 1 : 3);
 const RATE = Number(process.env.BENCH_RATE ?? 16000);
 const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
-const START_FLAGS = (
-  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
-).scripts.start
-  .split(' ')
-  .filter((a) => a.startsWith('--'));
-/** Node flags of the targets: those of `npm start`, then `BENCH_TARGET_FLAGS` (e.g. `--trace-deopt`), as in `npm run bench`. */
-const TARGET_FLAGS = [...START_FLAGS, ...(process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean)];
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface AllocRun {

@@ -29,7 +29,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { settingsFromJson } from './settings-env.js';
-import { HAS_TASKSET, request } from './child.js';
+import { HAS_TASKSET, START_FLAGS, request } from './child.js';
 import { Hist } from './hist.js';
 import { benchOutDir } from './out-dir.js';
 
@@ -51,11 +51,6 @@ const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('./target-baseline.js', import.meta.url));
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
-const START_FLAGS = (
-  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
-).scripts.start
-  .split(' ')
-  .filter((a) => a.startsWith('--'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `node <flags> <file>`, pinned to `core` when given and taskset exists. */

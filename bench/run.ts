@@ -5,8 +5,8 @@
  * 5 ms of 20 ms and no loss. Writes bench/results/latest.json, latest.md and latest.svg.
  */
 import type { ChildProcess } from 'node:child_process';
-import { HAS_TASKSET, request, spawnPinned, type Msg } from './child.js';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { HAS_TASKSET, TARGET_FLAGS, request, spawnPinned, type Msg } from './child.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Hist } from './hist.js';
@@ -22,16 +22,6 @@ const MEASURE_MS = QUICK ? 3000 : 8000;
 // One generator process on core 1: more processes on the same core only add contention to the client-side timing.
 const LOADGENS = 1;
 const PACING_LIMIT_MS = 25;
-/**
- * Node flags of both targets: those `npm start` and the Docker image run the gateway with (a fair baseline gets the
- * same), then `BENCH_TARGET_FLAGS` (e.g. `--cpu-prof`, `--trace-gc`), space-separated.
- */
-const START_FLAGS = (
-  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: { start: string } }
-).scripts.start
-  .split(' ')
-  .filter((a) => a.startsWith('--'));
-const TARGET_FLAGS = [...START_FLAGS, ...(process.env.BENCH_TARGET_FLAGS ?? '').split(' ').filter(Boolean)];
 /** Leg sample rate (8000, 16000 or 24000); results at a rate other than 16 kHz go to `latest-<rate>.*`. */
 const RATE = Number(process.env.BENCH_RATE ?? 16000);
 if (![8000, 16000, 24000].includes(RATE)) throw new Error('BENCH_RATE must be 8000, 16000 or 24000');

@@ -58,7 +58,11 @@ try {
 }
 
 if (config.workers > 1 && cluster.isPrimary) {
-  runPrimary({ server: sectionsOf(config).server, workers: config.workers, logger: createLogger(config.logLevel, undefined, { role: 'primary', pid: process.pid }) });
+  runPrimary({
+    server: sectionsOf(config).server,
+    workers: config.workers,
+    logger: createLogger(config.logLevel, undefined, { role: 'primary', pid: process.pid }),
+  });
 } else {
   await startGateway(config);
 }

@@ -106,7 +106,7 @@ function sectionsList(): string[] {
     '## Settings by section (for code)',
     '',
     'Inside the gateway the settings are grouped by the part that owns them (src/config/sections.ts), each in exactly one',
-    "section. An adapter reads the ones it needs from its context: `ctx.sections.tts.ttsVoice` is `TTS_VOICE` (the flat",
+    'section. An adapter reads the ones it needs from its context: `ctx.sections.tts.ttsVoice` is `TTS_VOICE` (the flat',
     '`ctx.config` still works but is deprecated).',
     '',
     '| section | settings (key: variable) |',

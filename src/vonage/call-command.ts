@@ -49,7 +49,13 @@ export async function callCommand(argv: string[], env: Readonly<Record<string, s
   if (!client) throw new GatewayError('VONAGE_NOT_CONFIGURED', 'set VONAGE_APPLICATION_ID and VONAGE_PRIVATE_KEY to place calls');
   let out;
   try {
-    out = await placeOutboundCall({ server, security }, client, { to: values.to, from: values.from, gatewayUrl: values.url, inlineNcco: values['inline-ncco'], amd });
+    out = await placeOutboundCall({ server, security }, client, {
+      to: values.to,
+      from: values.from,
+      gatewayUrl: values.url,
+      inlineNcco: values['inline-ncco'],
+      amd,
+    });
   } catch (err) {
     if (err instanceof GatewayError && err.code === 'CONFIG_INVALID') throw usageError(err.message);
     throw err;

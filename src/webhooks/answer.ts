@@ -32,7 +32,14 @@ export function handleAnswer(settings: WebhookSettings, fields: Record<string, u
     throw new GatewayError('WEBHOOK_MALFORMED', 'field uuid must be 1-100 characters of A-Z a-z 0-9 _ . : -', { httpStatus: 400 });
   if (f.conversation_uuid && !UUID_CHARS.test(f.conversation_uuid))
     throw new GatewayError('WEBHOOK_MALFORMED', 'field conversation_uuid has invalid characters', { httpStatus: 400 });
-  const call = { uuid, conversation_uuid: f.conversation_uuid, from: f.from ?? f.from_user, to: f.to, region_url: f.region_url, ...languageFor(settings.server, f.to) };
+  const call = {
+    uuid,
+    conversation_uuid: f.conversation_uuid,
+    from: f.from ?? f.from_user,
+    to: f.to,
+    region_url: f.region_url,
+    ...languageFor(settings.server, f.to),
+  };
   if (!canAccept) return { ncco: apologyNcco('Sorry, all our lines are busy. Please call again later. Goodbye.'), call, refused: true };
   return { ncco: connectNcco(settings, call), call, refused: false };
 }

@@ -20,33 +20,23 @@ import { scriptedAsr } from '../fixtures/scripted-asr.js';
 import { startGateway, until, untilLog } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { must } from '../helpers/must.js';
+import { countUnhandledRejections, failedChecks, testCall, vendorAdapter } from '../helpers/vendor.js';
 import { adapterContext } from '../../src/adapters.js';
 
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
 const KEY = 'dg-test-key';
-let unhandled = 0;
-const onUnhandled = () => void unhandled++;
-process.on('unhandledRejection', onUnhandled);
-const failed = (c: Array<{ ok: boolean; name: string; detail: string }>) => c.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
+const unhandled = countUnhandledRejections();
 
 async function setup(t: Test, fo: FakeDeepgramOptions = {}, env: Record<string, string> = {}) {
   const fake = await startFakeDeepgram({ key: KEY, ...fo });
   t.teardown(() => fake.close());
   const full = { DEEPGRAM_API_KEY: KEY, DEEPGRAM_URL: fake.url, ...env };
-  const adapter = await createDeepgramAsr(adapterContext(loadConfig(full), createLogger('silent'), full));
+  const adapter = await vendorAdapter(createDeepgramAsr, full);
   return { fake, adapter };
 }
 
-const call = (callId: string, sampleRateHz = 16000, language = 'en-US'): CallInfo => ({
-  callId,
-  conversationUuid: undefined,
-  from: undefined,
-  to: undefined,
-  sampleRateHz,
-  language,
-  metadata: {},
-});
+const call = testCall;
 
 /** Open a stream and collect its events. */
 async function open(adapter: AsrAdapter, c: CallInfo) {
@@ -101,7 +91,7 @@ t.test('the real SDK against the fake passes the ASR conformance suite', async (
     // A 401 on the next handshake: an unrecoverable error event, never a throw.
     provokeError: () => void refuse.push(401),
   });
-  t.same(failed(checks), []);
+  t.same(failedChecks(checks), []);
   t.ok(fake.connections.length >= 4, `the fake served ${fake.connections.length} connections`);
   t.ok(fake.refused >= 1, 'the provoked 401 was served');
 });
@@ -323,8 +313,8 @@ t.test('a call through the gateway: leg audio → Deepgram fake → transcript �
 });
 
 t.test('no unhandled rejection from the SDK in any of the above (refusals, drops, close codes)', async (t) => {
-  t.equal(unhandled, 0);
-  process.off('unhandledRejection', onUnhandled);
+  t.equal(unhandled.count, 0);
+  unhandled.stop();
 });
 
 t.test('settings: bad values are refused with the variable named; a missing key stops the start-up', async (t) => {

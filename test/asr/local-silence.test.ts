@@ -39,10 +39,7 @@ async function finalWithoutHangup(s: AsrStream, boundMs: number): Promise<string
 
 for (const rate of [16000, 8000] as const) {
   t.test(`${rate / 1000} kHz leg: cards/004 then digital silence is heard before hang-up`, { skip }, async (t) => {
-    const asr = createPocketsphinxAsr(
-      adapterContext(loadConfig({ ENDPOINTING: 'adaptive' }), createLogger('silent'), process.env),
-      { maxProcesses: 1 },
-    );
+    const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ENDPOINTING: 'adaptive' }), createLogger('silent'), process.env), { maxProcesses: 1 });
     t.teardown(() => asr.close());
     const s = await asr.start({ call: callInfo(`silence-${rate}`, rate), signal: new AbortController().signal });
     let words = readWavFile('/usr/share/pocketsphinx/test/data/cards/004.wav').samples; // 16 kHz, "five five"

@@ -191,7 +191,12 @@ t.test('1.0 bot (answers no subprotocol): spoken to as before, actions it cannot
   b.send({ type: 'transfer', ncco: [{ action: 'talk', text: 'hi' }] });
   b.send({ type: 'say', text: 'one two' });
   await b.waitFor((m) => m.type === 'playback.finished', 'the say played');
-  await untilMetrics(g, (m) => metricValue(m, 'gateway_adapter_errors_total{stage="bot",code="ACTION_UNSUPPORTED"}') === 1, 3000, 'the transfer was refused (counted)');
+  await untilMetrics(
+    g,
+    (m) => metricValue(m, 'gateway_adapter_errors_total{stage="bot",code="ACTION_UNSUPPORTED"}') === 1,
+    3000,
+    'the transfer was refused (counted)',
+  );
   t.notOk(
     b.got.some((m) => m.type === 'error'),
     'no error with a code 1.0 did not have',

@@ -37,7 +37,7 @@ const MAY_HOLD_CONFIG: Readonly<Record<string, string>> = {
   'src/main.ts': 'the process entry: reads the settings once',
   'src/app.ts': 'builds the gateway and hands each part its sections',
   'src/adapters.ts': "builds the adapters' contexts (their deprecated `ctx.config` is the whole config)",
-  'src/util/adapter-context.ts': "declares the deprecated `ctx.config` of the adapter SDK (kept for adapters written against it)",
+  'src/util/adapter-context.ts': 'declares the deprecated `ctx.config` of the adapter SDK (kept for adapters written against it)',
 };
 /** Commands that are their own process's composition root: they read the settings and hand out sections. */
 const MAY_SPLIT_CONFIG: ReadonlySet<string> = new Set(['src/main.ts', 'src/app.ts', 'src/adapters.ts', 'src/vonage/call-command.ts']);
@@ -57,7 +57,13 @@ function importsConfigType(source: string): boolean {
   for (const m of source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"][^'"]*config\/config(?:\.js)?['"]/g)) {
     const names = must(m[1], 'import list')
       .split(',')
-      .map((n) => n.trim().replace(/^type\s+/, '').split(/\s+as\s+/)[0]);
+      .map(
+        (n) =>
+          n
+            .trim()
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)[0],
+      );
     if (names.includes('Config')) return true;
   }
   return /import\(\s*['"][^'"]*config\/config(?:\.js)?['"]\s*\)\.Config\b/.test(source);
@@ -67,10 +73,18 @@ t.test('only the composition roots and src/config/ hold the whole Config; every 
   const files = sourceFiles('src').filter((f) => !f.startsWith('src/config/'));
   t.ok(files.length > 100, `the source files are read (${files.length})`);
   const holders = files.filter((f) => importsConfigType(readFileSync(f, 'utf8')));
-  t.same(holders.filter((f) => !(f in MAY_HOLD_CONFIG)), [], 'no other module imports the Config type');
+  t.same(
+    holders.filter((f) => !(f in MAY_HOLD_CONFIG)),
+    [],
+    'no other module imports the Config type',
+  );
   for (const f of Object.keys(MAY_HOLD_CONFIG)) t.ok(existsSync(f), `${f} (allowed to hold Config) exists`);
   const splitters = files.filter((f) => /\b(?:sectionsOf|callSettingsOf)\(/.test(readFileSync(f, 'utf8')));
-  t.same(splitters.filter((f) => !MAY_SPLIT_CONFIG.has(f)), [], 'no other module turns a whole config into sections');
+  t.same(
+    splitters.filter((f) => !MAY_SPLIT_CONFIG.has(f)),
+    [],
+    'no other module turns a whole config into sections',
+  );
   // The check itself sees the forms an import takes.
   t.ok(importsConfigType("import type { Config } from '../config/config.js';"));
   t.ok(importsConfigType("import { loadConfig, type Config as C } from './config/config.js';"));

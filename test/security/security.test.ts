@@ -146,7 +146,8 @@ t.test('config: auth settings validated; secrets never echoed', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
 
   const call = { uuid: 'u1' };
-  const endpoint = (env: Record<string, string>) => (must(connectNcco(sectionsOf(loadConfig(env)), call)[0]).endpoint as Array<Record<string, unknown>>)[0] ?? {};
+  const endpoint = (env: Record<string, string>) =>
+    (must(connectNcco(sectionsOf(loadConfig(env)), call)[0]).endpoint as Array<Record<string, unknown>>)[0] ?? {};
   t.equal(endpoint({}).authorization, undefined, 'no authorization by default');
   t.same(endpoint({ WS_AUTH: 'vonage', VONAGE_SIGNATURE_SECRET: SECRET }).authorization, { type: 'vonage' });
   t.same(endpoint({ WS_AUTH: 'custom', WS_AUTH_TOKEN: 'Token abc 123' }).authorization, { type: 'custom', value: 'Token abc 123' });

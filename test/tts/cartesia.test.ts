@@ -19,33 +19,23 @@ import { startGateway, until, untilLog } from '../helpers/gateway.js';
 import { openRawLeg, goertzel } from '../helpers/raw-leg.js';
 import { BYSTANDER, FAULTY, press } from '../helpers/isolation.js';
 import { must } from '../helpers/must.js';
+import { countUnhandledRejections, failedChecks, testCall, vendorAdapter } from '../helpers/vendor.js';
 import { adapterContext } from '../../src/adapters.js';
 
 const KEY = 'cartesia-test-key';
-let unhandled = 0;
-const onUnhandled = () => void unhandled++;
-process.on('unhandledRejection', onUnhandled);
+const unhandled = countUnhandledRejections();
 const VOICE = '11111111-2222-4333-8444-555555555555';
-const failed = (c: Array<{ ok: boolean; name: string; detail: string }>) => c.filter((x) => !x.ok).map((x) => `${x.name}: ${x.detail}`);
 
 async function setup(t: Test, fo: FakeCartesiaOptions = {}, env: Record<string, string> = {}) {
   const fake = await startFakeCartesia({ key: KEY, ...fo });
   t.teardown(() => fake.close());
   const full = { CARTESIA_API_KEY: KEY, CARTESIA_URL: fake.url, ...env };
-  const tts = await createCartesiaTts(adapterContext(loadConfig(full), createLogger('silent'), full));
+  const tts = await vendorAdapter(createCartesiaTts, full);
   t.teardown(() => tts.close?.());
   return { fake, tts };
 }
 
-const call = (callId: string, sampleRateHz = 16000, language = 'en-US'): CallInfo => ({
-  callId,
-  conversationUuid: undefined,
-  from: undefined,
-  to: undefined,
-  sampleRateHz,
-  language,
-  metadata: {},
-});
+const call = testCall;
 const pcmOf = (chunks: TtsChunk[]) => Buffer.concat(chunks.map((c) => Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength)));
 
 async function collect(tts: TtsAdapter, text: string, c: CallInfo, voice?: string, signal = new AbortController().signal): Promise<TtsChunk[]> {
@@ -88,7 +78,7 @@ t.test('the real SDK against the fake passes the TTS conformance suite at every 
     ratesHz: [8000, 16000, 24000],
     provokeError: () => void faults.push({ action: 'error', status: 503, title: 'Service Unavailable' }),
   });
-  t.same(failed(checks), []);
+  t.same(failedChecks(checks), []);
   t.ok(fake.contexts.size >= 6, `${fake.contexts.size} contexts served`);
 });
 
@@ -270,8 +260,8 @@ t.test('through the gateway: a streamed reply starts playing before the bot has 
 });
 
 t.test('no unhandled rejection from the SDK in any of the above (refused handshakes, drops, cancels)', async (t) => {
-  t.equal(unhandled, 0);
-  process.off('unhandledRejection', onUnhandled);
+  t.equal(unhandled.count, 0);
+  unhandled.stop();
 });
 
 t.test('settings: bad values are refused with the variable named; a missing key stops the start-up', async (t) => {

@@ -6,29 +6,19 @@ import t, { type Test } from 'tap';
 import { startFakeMicrosoftSpeech, type FakeMicrosoftSpeechOptions } from '../fakes/microsoft-speech.js';
 import { createMicrosoftTts, defaultAzureVoice } from '../../src/tts/microsoft.js';
 import type { TtsAdapter, TtsChunk } from '../../src/tts/types.js';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { until } from '../helpers/gateway.js';
 import { must } from '../helpers/must.js';
-import { adapterContext } from '../../src/adapters.js';
+import { testCall, vendorAdapter } from '../helpers/vendor.js';
 
 async function setup(t: Test, fakeOpts: FakeMicrosoftSpeechOptions, env: Record<string, string> = {}) {
   const fake = await startFakeMicrosoftSpeech({ key: 'k', ...fakeOpts });
   t.teardown(() => fake.close());
   const full = { AZURE_SPEECH_HOST: fake.host, AZURE_SPEECH_KEY: 'k', ...env };
-  const tts = await createMicrosoftTts(adapterContext(loadConfig(full), createLogger('silent'), full));
+  const tts = await vendorAdapter(createMicrosoftTts, full);
   return { fake, tts };
 }
 
-const call = (sampleRateHz: number, language = 'en-US') => ({
-  callId: 'tts-test',
-  conversationUuid: undefined,
-  from: undefined,
-  to: undefined,
-  sampleRateHz,
-  language,
-  metadata: {},
-});
+const call = (sampleRateHz: number, language = 'en-US') => testCall('tts-test', sampleRateHz, language);
 
 async function collect(
   tts: TtsAdapter,

@@ -22,7 +22,7 @@ import { SIDECAR_SCHEMA } from '../../src/bot/remote-schema.js';
 import type { BotInput } from '../../src/bot/types.js';
 import { BEEP_WAIT_MS } from '../../src/bot/echo.js';
 import { VonageApiFake, voiceApiValidator } from '../fakes/vonage-api.js';
-import { startGateway, until, untilLog, type LogLine, type TestGateway } from '../helpers/gateway.js';
+import { eventsOf, startGateway, until, untilEvent, untilLog, type LogLine, type TestGateway } from '../helpers/gateway.js';
 import { openRawLeg, type RawLeg } from '../helpers/raw-leg.js';
 import { freshGet, startCluster } from '../helpers/cluster-child.js';
 import { must } from '../helpers/must.js';
@@ -239,9 +239,8 @@ t.test('the echo bot: silent after machine, its voicemail after the beep, then i
   const closed = await l.closed;
   t.equal(closed.code, 1000, 'the call ends normally');
   t.ok(l.binary.length - atMachine > 50, `the voicemail was spoken (${l.binary.length - atMachine} frames after the beep)`);
-  const replies = g.logs.filter((x) => x.msg === 'reply played' || x.msg === 'reply interrupted');
   t.ok(
-    replies.some((x) => x.msg === 'reply played' && (x.totalMs as number) > 1000),
+    eventsOf(g, 'reply-done', 'amd-echo').some((e) => !e.interrupted && e.totalMs > 1000),
     'the voicemail reply played to its end',
   );
 });
@@ -313,7 +312,7 @@ t.test('WORKERS=2: a result reaches its call whichever worker the webhook lands 
 t.test("the echo bot after machine with no beep (Vonage's detect mode): the voicemail anyway, once the wait is over", async (t) => {
   const g: TestGateway = await startGateway(t, { TTS_ADAPTER: 'flite', TTS_FIRST_AUDIO_TIMEOUT_MS: '30000', VOICEMAIL_TEXT: 'No beep came.' });
   const l = await leg(g, 'amd-echo-nobeep');
-  await untilLog(g, (x) => x.msg === 'call started', 5000, 'call started');
+  await untilEvent(g, 'call-start', (e) => e.call === 'amd-echo-nobeep', 5000, 'call started');
   t.equal((await postEvent(g.url, amdEvent('amd-echo-nobeep', 'machine'))).status, 204);
   await untilLog(g, (x) => x.msg === 'machine detection', 5000, 'told to the bot');
   t.notOk(

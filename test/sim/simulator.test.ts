@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, metricValue } from '../helpers/gateway.js';
+import { eventsOf, startGateway, metricValue } from '../helpers/gateway.js';
 import { simulateCall } from '../../src/sim/simulator.js';
 import { readWav, readWavFile } from '../../src/audio/wav.js';
 import { parseDtmfSpec, parseDuration } from '../../src/cli.js';
@@ -48,7 +48,8 @@ t.test('POST answer webhook, DTMF and a caller hangup', async (t) => {
   t.ok((must(s.replies[0]).latencyMs as number) >= 0 && (must(s.replies[0]).latencyMs as number) < 1000, 'latency measured from the key press');
   t.equal(s.closedBy, 'simulator');
   t.ok(s.framesSent <= 61, 'hung up at 1.2 s');
-  t.ok(g.logs.some((l) => l.msg === 'answer webhook' && l.call === s.uuid));
+  t.equal(metricValue(await g.metrics(), 'gateway_webhook_requests_total{hook="answer",code="200"}'), 1, 'the answer webhook was called');
+  t.equal(eventsOf(g, 'call-start', s.uuid).length, 1, 'and the call carries its uuid');
 });
 
 t.test('a refused handshake is reported, not thrown', async (t) => {

@@ -6,7 +6,7 @@ import { PcmRing } from '../../src/audio/pcm-ring.js';
 import type { AsrEvent, AsrStream } from '../../src/asr/types.js';
 import type { CallInfo } from '../../src/call/call-info.js';
 import { scriptedAsr } from '../fixtures/scripted-asr.js';
-import { startGateway, metricValue, untilLog } from '../helpers/gateway.js';
+import { startGateway, metricValue, untilEvent, untilLog } from '../helpers/gateway.js';
 import { openRawLeg } from '../helpers/raw-leg.js';
 import { readFileSync } from 'node:fs';
 import { must } from '../helpers/must.js';
@@ -182,9 +182,9 @@ async function callWith(t: Test, asr: string) {
   const speech = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
   const pcm = Buffer.concat([speech, Buffer.alloc(FB * 60)]);
   for (let off = 0; off + FB <= pcm.length; off += FB) leg.ws.send(pcm.subarray(off, off + FB));
-  const line = await untilLog(g, (l) => l.msg === 'transcript', 15000, 'final transcript');
+  const heard = await untilEvent(g, 'transcript', (e) => e.final, 15000, 'final transcript');
   leg.ws.close();
-  return { g, text: String(line.text) };
+  return { g, text: heard.text };
 }
 
 t.test('end to end: a real call fails over from one adapter module to the next, losing no audio; metrics record it', async (t) => {

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, untilLog } from '../helpers/gateway.js';
+import { startGateway, untilEvent } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { startFakeGoogleSpeech } from '../fakes/google-speech.js';
 import { must } from '../helpers/must.js';
@@ -26,11 +26,11 @@ t.test('a call through the gateway: leg audio → Google fake → transcript →
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);
   leg.handshake('audio/l16;rate=16000', { uuid: 'google-e2e-1' });
   await streamFrames(leg.ws, SPEECH, 640, Math.ceil(SPEECH.length / 640));
-  const line = await untilLog(g, (l) => l.msg === 'transcript' && l.text === 'go forward ten meters', 10000, 'transcript from the fake');
-  t.equal(line.call, 'google-e2e-1', 'logged on the call');
+  const heard = await untilEvent(g, 'transcript', (e) => e.final && e.text === 'go forward ten meters', 10000, 'transcript from the fake');
+  t.equal(heard.call, 'google-e2e-1', 'on the call');
   // The echo bot answers the final ("You said: go forward ten meters"): reply 2, after the greeting.
-  await untilLog(g, (l) => l.msg === 'reply started' && l.replyId === 2, 10000, 'the bot answered the transcript');
-  t.ok(g.logs.findIndex((l) => l === line) < g.logs.findIndex((l) => l.msg === 'reply started' && l.replyId === 2), 'transcript, then the answer');
+  const answer = await untilEvent(g, 'reply-start', (e) => e.replyId === 2, 10000, 'the bot answered the transcript');
+  t.ok(g.events.indexOf(heard) < g.events.indexOf(answer), 'transcript, then the answer');
   const cfg = must(fake.streams[0]).config!;
   t.equal(cfg.config.sampleRateHertz, 16000, 'leg rate');
   t.equal(cfg.config.languageCode, 'en-AU', 'LANGUAGE');
@@ -38,7 +38,7 @@ t.test('a call through the gateway: leg audio → Google fake → transcript →
   t.ok(must(fake.streams[0]).audioBytes >= 1000 * 32, 'the fake heard the leg audio');
   leg.ws.close();
   await leg.closed;
-  await untilLog(g, (l) => l.msg === 'call ended', 5000, 'call ended');
+  await untilEvent(g, 'call-end', () => true, 5000, 'call ended');
   await t.resolveMatch(
     (async () => {
       const end = Date.now() + 5000;

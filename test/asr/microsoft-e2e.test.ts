@@ -6,7 +6,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { startFakeMicrosoftSpeech } from '../fakes/microsoft-speech.js';
-import { startGateway, untilLog, metricValue } from '../helpers/gateway.js';
+import { startGateway, untilEvent, metricValue } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames, goertzel } from '../helpers/raw-leg.js';
 import { must } from '../helpers/must.js';
 
@@ -29,10 +29,10 @@ t.test('ASR and TTS microsoft: transcript to the echo bot, reply audio back on t
   // 2.2 s of real speech, then silence, at the real 20 ms pace: one final at 2 s of audio.
   const audio = Buffer.concat([SPEECH, Buffer.alloc(64000)]).subarray(0, 640 * 160);
   await streamFrames(leg.ws, audio, 640, 110);
-  await untilLog(g, (l) => l.msg === 'transcript' && l.text === 'go forward ten meters', 8000, 'transcript from the fake');
+  await untilEvent(g, 'transcript', (e) => e.final && e.text === 'go forward ten meters', 8000, 'transcript from the fake');
   const framesBefore = leg.binary.length;
   const streaming = streamFrames(leg.ws, Buffer.alloc(640), 640, 100);
-  await untilLog(g, (l) => l.msg === 'reply played' && typeof l.replyId === 'number' && l.replyId >= 2, 8000, 'reply played');
+  await untilEvent(g, 'reply-done', (e) => !e.interrupted && e.replyId >= 2, 8000, 'reply played');
   await streaming;
   const reco = must(fake.recognitions()[0]);
   t.equal(reco.language, 'en-GB', 'the call language reached the recogniser');

@@ -300,7 +300,11 @@ t.test('a call through the gateway: leg audio → Deepgram fake → transcript �
   );
   t.ok(line, 'the bystander got its transcript');
   await untilEvent(g, 'reply-start', (e) => e.call === 'dg-bystander' && e.turnLatencyMs !== undefined, 10000, 'the bot answered the bystander');
-  t.equal(metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="asr",code="DEEPGRAM_BAD_AUDIO"}'), 1, 'the faulty call counted its DEEPGRAM_BAD_AUDIO');
+  t.equal(
+    metricValue(await g.metrics(), 'gateway_adapter_errors_total{stage="asr",code="DEEPGRAM_BAD_AUDIO"}'),
+    1,
+    'the faulty call counted its DEEPGRAM_BAD_AUDIO',
+  );
   t.equal(eventsOf(g, 'transcript', 'dg-faulty').length, 0, 'the faulty call went on without ASR');
   t.equal(faulty.ws.readyState, faulty.ws.OPEN, 'the faulty call is still up');
   t.equal(bystander.ws.readyState, bystander.ws.OPEN, 'the bystander is up');

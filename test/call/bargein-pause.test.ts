@@ -12,7 +12,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startGateway, metricValue, until, untilLog, type TestGateway } from '../helpers/gateway.js';
+import { eventsOf, startGateway, metricValue, until, untilEvent, type TestGateway } from '../helpers/gateway.js';
 import { openRawLeg, ContinuousCaller, type RawLeg } from '../helpers/raw-leg.js';
 import { INPUTS, REPLY_MS, pitchFor, replyAudio } from '../fixtures/long-reply-bot.js';
 import type { BotInput } from '../../src/bot/types.js';
@@ -59,7 +59,7 @@ t.test(
     const b = await call(g, 'pause-b');
     await until(() => a.leg.binary.length >= 25 && b.leg.binary.length >= 25, 5000, 'both replies playing');
     await a.caller.say(BURST);
-    await untilLog(g, (l) => l.msg === 'barge-in pause' && l.call === 'pause-a', 3000, 'call A paused');
+    const paused = (await untilEvent(g, 'barge-in-pause', (e) => e.call === 'pause-a', 3000, 'call A paused')).at;
     await until(() => playback(a.inputs()) !== undefined && playback(b.inputs()) !== undefined, REPLY_MS + 8000, 'both replies done');
 
     // The pause silences the caller at once: Vonage is told to drop the lead it holds (≤ 5 frames), and on resume the
@@ -82,8 +82,8 @@ t.test(
       'the bot is told its reply played whole',
     );
 
-    const resumed = g.logs.find((l) => l.msg === 'barge-in resumed' && l.call === 'pause-a');
-    t.ok(resumed, `resumed (${String(resumed?.why)})`);
+    const resumed = eventsOf(g, 'barge-in-resume', 'pause-a')[0];
+    t.ok(resumed, 'resumed');
     await until(() => a.inputs().some((e) => e.type === 'backchannel'), 3000, 'backchannel told to the bot');
     const bc = a.inputs().find((e) => e.type === 'backchannel') as Extract<BotInput, { type: 'backchannel' }>;
     t.ok(bc.durationMs > 0 && bc.durationMs <= 700, `backchannel of ${bc.durationMs} ms voiced`);
@@ -92,14 +92,10 @@ t.test(
     t.ok(a.inputs().indexOf(end) < a.inputs().indexOf(bc), 'speech-end comes before the backchannel');
 
     // The bystander: never paused, all its audio, exact, and it kept arriving while A was paused.
-    t.notOk(
-      g.logs.some((l) => l.msg === 'barge-in pause' && l.call === 'pause-b'),
-      'call B was never paused',
-    );
+    t.equal(eventsOf(g, 'barge-in-pause', 'pause-b').length, 0, 'call B was never paused');
     t.equal(b.leg.binary.length, REPLY_FRAMES);
     t.ok(Buffer.concat(b.leg.binary).equals(expectedReply('pause-b')), "call B's audio is exact");
-    const paused = g.logs.find((l) => l.msg === 'barge-in pause' && l.call === 'pause-a')!.time as number;
-    const resumedAt = resumed!.time as number;
+    const resumedAt = resumed?.at ?? 0;
     const bDuring = b.leg.binaryAt.filter((x) => performance.timeOrigin + x > paused && performance.timeOrigin + x < resumedAt).length;
     const aDuring = a.leg.binaryAt.filter((x) => performance.timeOrigin + x > paused + 40 && performance.timeOrigin + x < resumedAt).length;
     t.ok(bDuring > aDuring, `while A was paused, B received ${bDuring} frames (A: ${aDuring}, at most its lead)`);
@@ -135,7 +131,8 @@ t.test('(b) a 1.5 s interruption is confirmed: clear, and the bot is told its re
   const pauses = metricValue(m, 'gateway_barge_in_pauses_total');
   t.ok(pauses >= 1, `paused at onset first (${pauses} pauses)`);
   t.equal(metricValue(m, 'gateway_barge_ins_total'), 1);
-  t.ok(g.logs.findIndex((l) => l.msg === 'barge-in pause') < g.logs.findIndex((l) => l.msg === 'barge-in'), 'pause, then barge-in');
+  const at = (type: 'barge-in-pause' | 'barge-in') => g.events.findIndex((e) => e.type === type);
+  t.ok(at('barge-in-pause') >= 0 && at('barge-in-pause') < at('barge-in'), 'pause, then barge-in');
   a.leg.ws.close();
 });
 

@@ -9,6 +9,7 @@ import { createFliteTts } from '../../src/tts/flite.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { CallInfo } from '../../src/call/call-info.js';
+import { adapterContext } from '../../src/adapters.js';
 
 const call: CallInfo = { callId: 'nice', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
 
@@ -23,7 +24,7 @@ function threads(): { tid: number; nice: number }[] {
 
 /** The niceness of every thread but the main one that is not at the main thread's (Node 20 names no thread, 24 names them). */
 async function niceOfSynthesis(env: Record<string, string>): Promise<{ workers: number[]; main: number; samples: number }> {
-  const tts = createFliteTts({ config: loadConfig({ TTS_WORKERS: '2', ...env }), logger: createLogger('silent'), env: {} });
+  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '2', ...env }), createLogger('silent')));
   let samples = 0;
   for await (const c of tts.synthesize({ text: 'Hello there. How are you?', call, signal: new AbortController().signal })) samples += c.audio.length;
   const all = threads();

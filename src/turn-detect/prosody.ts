@@ -73,15 +73,9 @@ export interface ProsodyCue {
   readonly endSt: number;
   /** Pitch slope over the last voiced {@link TAIL_MS}, semitones per second (NaN: no verdict). */
   readonly slopeStPerS: number;
-  /** Voiced ms of the analysed stretch's last voiced run (the last syllable or word, as long as voicing lasts). */
-  readonly lastRunMs: number;
-  /** Pitch at the end above the stretch's 10th percentile, semitones (how near the floor of the speaker's range). */
-  readonly endAboveFloorSt: number;
-  /** Loudness fall over the last 100 ms of voice: the 100 ms before minus the last 100 ms, dB. */
-  readonly decayDb: number;
 }
 
-const NO_VERDICT: ProsodyCue = Object.freeze({ unfinished: false, voicedFrames: 0, dropDb: NaN, endSt: NaN, slopeStPerS: NaN, lastRunMs: NaN, endAboveFloorSt: NaN, decayDb: NaN });
+const NO_VERDICT: ProsodyCue = Object.freeze({ unfinished: false, voicedFrames: 0, dropDb: NaN, endSt: NaN, slopeStPerS: NaN });
 
 /** `pcm` (16-bit mono at `sampleRateHz`) decimated by an integer factor to about 8 kHz (box filter), as floats. */
 function decimate(pcm: Int16Array, sampleRateHz: number): { x: Float32Array; rateHz: number } {
@@ -224,16 +218,5 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
   const slopeStPerS = n > 2 && den > 0 ? (n * sxy - sx * sy) / den : 0;
   const endSt = 12 * Math.log2(median(f0.slice(-3)) / median(f0));
   const unfinished = judge(dropDb, endSt, th);
-  let run = 1;
-  while (run < voiced.length && voiced[voiced.length - 1 - run] === lastVoiced - run) run++;
-  const sorted = f0.slice().sort((a, b) => a - b);
-  const p10 = sorted[Math.floor(sorted.length / 10)]!;
-  const endAboveFloorSt = 12 * Math.log2(median(f0.slice(-3)) / p10);
-  const mean = (a: number, b: number) => {
-    let s = 0;
-    for (let f = a; f <= b; f++) s += db[Math.max(0, f)]!;
-    return s / (b - a + 1);
-  };
-  const decayDb = mean(lastVoiced - 9, lastVoiced - 5) - mean(lastVoiced - 4, lastVoiced);
-  return { unfinished, voicedFrames: voiced.length, dropDb, endSt, slopeStPerS, lastRunMs: run * FRAME_MS, endAboveFloorSt, decayDb };
+  return { unfinished, voicedFrames: voiced.length, dropDb, endSt, slopeStPerS };
 }

@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       if (process.argv.includes('--json')) console.log(JSON.stringify({ line, rateHz, file: c.file, atMs: c.atMs, mid: c.mid, lenMs: (c.pcm.length * 1000) / rateHz, ...q }));
       else if (verbose) {
         const right = q.unfinished === c.mid ? '  ' : 'x ';
-        const fig = `drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st, slope ${q.slopeStPerS.toFixed(0)} st/s, voiced ${q.voicedFrames}, len ${Math.round((c.pcm.length * 1000) / rateHz)}`;
+        const fig = `drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st, slope ${q.slopeStPerS.toFixed(0)} st/s, voiced ${q.voicedFrames}, snr ${q.snrDb.toFixed(0)} dB, len ${Math.round((c.pcm.length * 1000) / rateHz)}`;
         console.log(`${right}${line} ${rateHz} ${c.file} @${c.atMs} ms ${c.mid ? 'mid' : 'END'} -> ${q.unfinished ? 'unfinished' : 'finished'} (${fig})`);
       }
     }

@@ -18,7 +18,8 @@
  * - `endSt`: the pitch of the last three voiced frames against the median pitch of the analysed stretch, semitones;
  * - `slopeStPerS`: the pitch slope over the last {@link TAIL_MS} of voiced frames.
  *
- * Verdict ({@link ProsodyCue.unfinished}, {@link judge}): never when fewer than {@link MIN_VOICED_FRAMES} voiced frames
+ * Verdict ({@link ProsodyCue.unfinished}, {@link judge}): never when the line is too noisy to hear how loud the end is
+ * (the loudest part less than {@link MIN_SNR_DB} above the noise) or fewer than {@link MIN_VOICED_FRAMES} voiced frames
  * were found (no evidence: the turn is not delayed); otherwise unfinished when the end is still loud (`dropDb` below
  * `loudEndDb`) and the pitch ends level: neither fallen (`endSt` above `lowEndSt`) nor risen high (below `highEndSt`:
  * a high rise is a question, which yields the turn).
@@ -56,6 +57,8 @@ const FRAME_MS = 20;
 const WINDOW_MS = 40;
 const F0_MIN_HZ = 60;
 const F0_MAX_HZ = 400;
+/** The loudest 60 ms at least this far above the line's noise, dB, or no verdict. */
+export const MIN_SNR_DB = 25;
 /** A pitch more than this ratio from the median is an octave error, not intonation (about 11 semitones). */
 const OCTAVE_GUARD = 1.9;
 /** YIN's aperiodicity threshold: a frame below it is voiced. */
@@ -73,9 +76,11 @@ export interface ProsodyCue {
   readonly endSt: number;
   /** Pitch slope over the last voiced {@link TAIL_MS}, semitones per second (NaN: no verdict). */
   readonly slopeStPerS: number;
+  /** The utterance's loudest 60 ms above the line's noise (its quietest tenth of frames), dB. */
+  readonly snrDb: number;
 }
 
-const NO_VERDICT: ProsodyCue = Object.freeze({ unfinished: false, voicedFrames: 0, dropDb: NaN, endSt: NaN, slopeStPerS: NaN });
+const NO_VERDICT: ProsodyCue = Object.freeze({ unfinished: false, voicedFrames: 0, dropDb: NaN, endSt: NaN, slopeStPerS: NaN, snrDb: NaN });
 
 /** `pcm` (16-bit mono at `sampleRateHz`) decimated by an integer factor to about 8 kHz (box filter), as floats. */
 function decimate(pcm: Int16Array, sampleRateHz: number): { x: Float32Array; rateHz: number } {
@@ -160,6 +165,10 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
   let peakDb = -Infinity;
   for (let f = 1; f < frames - 1; f++) peakDb = Math.max(peakDb, (db[f - 1]! + db[f]! + db[f + 1]!) / 3);
   if (!Number.isFinite(peakDb)) peakDb = db[0]!;
+  // On a noisy line the quiet end of a finished sentence drowns, and what is left of the voice is its loud part: the
+  // loudness cue would hear every end as loud. Below MIN_SNR_DB the cue gives no verdict.
+  const snrDb = peakDb - 10 * Math.log10(noise + 1);
+  if (snrDb < MIN_SNR_DB) return { ...NO_VERDICT, snrDb };
   const floorDb = peakDb - SPEECH_FLOOR_DB;
   let endFrame = frames - 1;
   while (endFrame > 0 && db[endFrame]! < floorDb) endFrame--;
@@ -189,7 +198,7 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
   }
   voiced.length = kept;
   f0.length = kept;
-  if (voiced.length < MIN_VOICED_FRAMES) return { ...NO_VERDICT, voicedFrames: voiced.length };
+  if (voiced.length < MIN_VOICED_FRAMES) return { ...NO_VERDICT, voicedFrames: voiced.length, snrDb };
   const lastVoiced = voiced[voiced.length - 1]!;
   const tailFrom = lastVoiced - Math.round(TAIL_MS / FRAME_MS) + 1;
   let tailDb = 0;
@@ -218,5 +227,5 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
   const slopeStPerS = n > 2 && den > 0 ? (n * sxy - sx * sy) / den : 0;
   const endSt = 12 * Math.log2(median(f0.slice(-3)) / median(f0));
   const unfinished = judge(dropDb, endSt, th);
-  return { unfinished, voicedFrames: voiced.length, dropDb, endSt, slopeStPerS };
+  return { unfinished, voicedFrames: voiced.length, dropDb, endSt, slopeStPerS, snrDb };
 }

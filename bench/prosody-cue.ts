@@ -43,6 +43,8 @@ const MIN_SIDE_MS = 300;
 const FLOOR_DB = 25;
 /** What the capture keeps after the last voiced frame (VAD silence minus the trim): ENDPOINT_MIN_SILENCE_MS − 300. */
 const KEEP_AFTER_MS = 100;
+/** What it keeps before the onset: its 200 ms pre-roll before the VAD's start, which comes after 120 ms of voice. */
+const KEEP_BEFORE_MS = 80;
 
 export interface Cut {
   file: string;
@@ -50,7 +52,9 @@ export interface Cut {
   atMs: number;
   /** True: the speaker went on after this point (a pause inside the speech). */
   mid: boolean;
-  pcm: Int16Array;
+  /** The utterance as the capture would keep it: samples [from, to) of the recording. */
+  from: number;
+  to: number;
 }
 
 /** The recording cut at each pause inside its speech and at its end, at `rateHz`. */
@@ -68,6 +72,7 @@ export function cutsOf(file: string, pcm: Int16Array, rateHz: number): Cut[] {
   const first = loud.indexOf(true);
   const last = loud.lastIndexOf(true);
   const keep = KEEP_AFTER_MS / 20;
+  const from = Math.max(0, first - KEEP_BEFORE_MS / 20) * n;
   const cuts: Cut[] = [];
   for (let f = first; f <= last; f++) {
     if (loud[f]) continue;
@@ -76,10 +81,10 @@ export function cutsOf(file: string, pcm: Int16Array, rateHz: number): Cut[] {
     const before = loud.slice(first, f).filter(Boolean).length * 20;
     const after = loud.slice(g, last + 1).filter(Boolean).length * 20;
     // Real speech on both sides (not a click before the speech or a breath after it).
-    if ((g - f) * 20 >= MIN_PAUSE_MS && before >= MIN_SIDE_MS && after >= MIN_SIDE_MS) cuts.push({ file, atMs: f * 20, mid: true, pcm: pcm.subarray(0, (f + keep) * n) });
+    if ((g - f) * 20 >= MIN_PAUSE_MS && before >= MIN_SIDE_MS && after >= MIN_SIDE_MS) cuts.push({ file, atMs: f * 20, mid: true, from, to: (f + keep) * n });
     f = g;
   }
-  cuts.push({ file, atMs: (last + 1) * 20, mid: false, pcm: pcm.subarray(0, Math.min(pcm.length, (last + 1 + keep) * n)) });
+  cuts.push({ file, atMs: (last + 1) * 20, mid: false, from, to: Math.min(pcm.length, (last + 1 + keep) * n) });
   return cuts;
 }
 
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
     let mids = 0;
     let endsHeld = 0;
     let ends = 0;
-    const cuts: Cut[] = [];
+    const cuts: Array<Cut & { pcm: Int16Array }> = [];
     for (const file of RECORDINGS) {
       const path = join(TESTDATA_DIR, file);
       if (!existsSync(path)) continue;
@@ -119,12 +124,14 @@ async function main(): Promise<void> {
       const clean = resamplePcm(wav.samples, wav.sampleRateHz, rateHz);
       const pcm = impair(clean, rateHz, line);
       // Where the speaker paused is found on the clean recording; the cue hears the line's version.
-      for (const c of cutsOf(file, clean, rateHz)) cuts.push({ ...c, pcm: pcm.subarray(0, c.pcm.length) });
+      for (const c of cutsOf(file, clean, rateHz)) cuts.push({ ...c, pcm: pcm.subarray(c.from, c.to) });
       if (file === 'goforward.raw') {
         // The eval's mid-sentence-pause cut (src/eval/turn-audio.ts), exactly.
         const p = withPause(clean, rateHz, 800);
         const at = p.pause?.startSample ?? 0;
-        cuts.push({ file: `${file} (eval cut)`, atMs: (at * 1000) / rateHz, mid: true, pcm: pcm.subarray(0, at + (KEEP_AFTER_MS * rateHz) / 1000) });
+        const from = Math.max(0, p.onsetSample - (KEEP_BEFORE_MS * rateHz) / 1000);
+        const to = at + (KEEP_AFTER_MS * rateHz) / 1000;
+        cuts.push({ file: `${file} (eval cut)`, atMs: (at * 1000) / rateHz, mid: true, from, to, pcm: pcm.subarray(from, to) });
       }
     }
     const judged: Array<[Cut, ReturnType<typeof prosodyCue>]> = [];

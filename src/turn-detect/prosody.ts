@@ -10,7 +10,7 @@
  * dialogue*: lower intensity and lower, falling pitch before a yield; higher intensity and level pitch before a hold).
  *
  * What is measured (all on the audio downsampled to ~8 kHz, 20 ms frames):
- * - the loudness of every frame, less the line's noise (the quietest tenth of the frames); `peakDb` = the loudest
+ * - the loudness of every frame, less the line's noise (the quietest frame's); `peakDb` = the loudest
  *   60 ms of the utterance;
  * - the pitch (f0, 60–400 Hz, YIN) of the frames in the last {@link ANALYSIS_MS} before the sound ends (octave errors,
  *   frames nearly an octave off the median, dropped);
@@ -76,7 +76,7 @@ export interface ProsodyCue {
   readonly endSt: number;
   /** Pitch slope over the last voiced {@link TAIL_MS}, semitones per second (NaN: no verdict). */
   readonly slopeStPerS: number;
-  /** The utterance's loudest 60 ms above the line's noise (its quietest tenth of frames), dB. */
+  /** The utterance's loudest 60 ms above the line's noise (its quietest frame), dB. */
   readonly snrDb: number;
 }
 
@@ -157,9 +157,10 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
     for (let i = f * frame; i < (f + 1) * frame; i++) acc += x[i]! * x[i]!;
     db[f] = acc / frame;
   }
-  // The line's noise (the quietest tenth of the frames: the pre-roll, gaps) is taken out of every frame's power, so
-  // noise that fills the quiet end of a finished sentence does not make it sound still loud.
-  const noise = db.slice().sort()[Math.floor(frames / 10)]!;
+  // The line's noise (the quietest frame: the capture keeps a little silence before and after the speech) is taken
+  // out of every frame's power, so noise that fills the quiet end of a finished sentence does not make it sound loud.
+  let noise = Infinity;
+  for (let f = 0; f < frames; f++) if (db[f]! < noise) noise = db[f]!;
   for (let f = 0; f < frames; f++) db[f] = 10 * Math.log10(Math.max(db[f]! - noise, 0) + 1);
   // The loudest 60 ms (a single click cannot set the reference).
   let peakDb = -Infinity;

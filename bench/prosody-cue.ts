@@ -111,55 +111,60 @@ async function main(): Promise<void> {
   const verbose = process.argv.includes('--verbose');
   await loadResampler();
   for (const line of LINES)
-  for (const rateHz of [8000, 16000]) {
-    let midCaught = 0;
-    let mids = 0;
-    let endsHeld = 0;
-    let ends = 0;
-    const cuts: Array<Cut & { pcm: Int16Array }> = [];
-    for (const file of RECORDINGS) {
-      const path = join(TESTDATA_DIR, file);
-      if (!existsSync(path)) continue;
-      const wav = readAudioFile(path, 16000);
-      const clean = resamplePcm(wav.samples, wav.sampleRateHz, rateHz);
-      const pcm = impair(clean, rateHz, line);
-      // Where the speaker paused is found on the clean recording; the cue hears the line's version.
-      for (const c of cutsOf(file, clean, rateHz)) cuts.push({ ...c, pcm: pcm.subarray(c.from, c.to) });
-      if (file === 'goforward.raw') {
-        // The eval's mid-sentence-pause cut (src/eval/turn-audio.ts), exactly.
-        const p = withPause(clean, rateHz, 800);
-        const at = p.pause?.startSample ?? 0;
-        const from = Math.max(0, p.onsetSample - (KEEP_BEFORE_MS * rateHz) / 1000);
-        const to = at + (KEEP_AFTER_MS * rateHz) / 1000;
-        cuts.push({ file: `${file} (eval cut)`, atMs: (at * 1000) / rateHz, mid: true, from, to, pcm: pcm.subarray(from, to) });
+    for (const rateHz of [8000, 16000]) {
+      let midCaught = 0;
+      let mids = 0;
+      let endsHeld = 0;
+      let ends = 0;
+      const cuts: Array<Cut & { pcm: Int16Array }> = [];
+      for (const file of RECORDINGS) {
+        const path = join(TESTDATA_DIR, file);
+        if (!existsSync(path)) continue;
+        const wav = readAudioFile(path, 16000);
+        const clean = resamplePcm(wav.samples, wav.sampleRateHz, rateHz);
+        const pcm = impair(clean, rateHz, line);
+        // Where the speaker paused is found on the clean recording; the cue hears the line's version.
+        for (const c of cutsOf(file, clean, rateHz)) cuts.push({ ...c, pcm: pcm.subarray(c.from, c.to) });
+        if (file === 'goforward.raw') {
+          // The eval's mid-sentence-pause cut (src/eval/turn-audio.ts), exactly.
+          const p = withPause(clean, rateHz, 800);
+          const at = p.pause?.startSample ?? 0;
+          const from = Math.max(0, p.onsetSample - (KEEP_BEFORE_MS * rateHz) / 1000);
+          const to = at + (KEEP_AFTER_MS * rateHz) / 1000;
+          cuts.push({ file: `${file} (eval cut)`, atMs: (at * 1000) / rateHz, mid: true, from, to, pcm: pcm.subarray(from, to) });
+        }
       }
-    }
-    const judged: Array<[Cut, ReturnType<typeof prosodyCue>]> = [];
-    for (const c of cuts) {
-      const q = prosodyCue(c.pcm, rateHz);
-      judged.push([c, q]);
-      if (c.mid) {
-        mids++;
-        if (q.unfinished) midCaught++;
-      } else {
-        ends++;
-        if (q.unfinished) endsHeld++;
+      const judged: Array<[Cut, ReturnType<typeof prosodyCue>]> = [];
+      for (const c of cuts) {
+        const q = prosodyCue(c.pcm, rateHz);
+        judged.push([c, q]);
+        if (c.mid) {
+          mids++;
+          if (q.unfinished) midCaught++;
+        } else {
+          ends++;
+          if (q.unfinished) endsHeld++;
+        }
+        if (process.argv.includes('--json'))
+          console.log(JSON.stringify({ line, rateHz, file: c.file, atMs: c.atMs, mid: c.mid, lenMs: (c.pcm.length * 1000) / rateHz, ...q }));
+        else if (verbose) {
+          const right = q.unfinished === c.mid ? '  ' : 'x ';
+          const fig = `drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st, slope ${q.slopeStPerS.toFixed(0)} st/s, voiced ${q.voicedFrames}, snr ${q.snrDb.toFixed(0)} dB, len ${Math.round((c.pcm.length * 1000) / rateHz)}`;
+          console.log(`${right}${line} ${rateHz} ${c.file} @${c.atMs} ms ${c.mid ? 'mid' : 'END'} -> ${q.unfinished ? 'unfinished' : 'finished'} (${fig})`);
+        }
       }
-      if (process.argv.includes('--json')) console.log(JSON.stringify({ line, rateHz, file: c.file, atMs: c.atMs, mid: c.mid, lenMs: (c.pcm.length * 1000) / rateHz, ...q }));
-      else if (verbose) {
-        const right = q.unfinished === c.mid ? '  ' : 'x ';
-        const fig = `drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st, slope ${q.slopeStPerS.toFixed(0)} st/s, voiced ${q.voicedFrames}, snr ${q.snrDb.toFixed(0)} dB, len ${Math.round((c.pcm.length * 1000) / rateHz)}`;
-        console.log(`${right}${line} ${rateHz} ${c.file} @${c.atMs} ms ${c.mid ? 'mid' : 'END'} -> ${q.unfinished ? 'unfinished' : 'finished'} (${fig})`);
+      for (const [name, th] of RULES) {
+        let m = 0;
+        let e = 0;
+        for (const [c, q] of judged) {
+          if (!judge(q.dropDb, q.endSt, th)) continue;
+          if (c.mid) m++;
+          else e++;
+        }
+        console.log(`${line} ${rateHz} Hz ${name}: pauses judged unfinished ${m}/${mids}; complete utterances held ${e}/${ends}`);
       }
+      console.log(`${line} ${rateHz} Hz: pauses inside speech judged unfinished ${midCaught}/${mids}; complete utterances held (false) ${endsHeld}/${ends}`);
     }
-    for (const [name, th] of RULES) {
-      let m = 0;
-      let e = 0;
-      for (const [c, q] of judged) if (judge(q.dropDb, q.endSt, th)) c.mid ? m++ : e++;
-      console.log(`${line} ${rateHz} Hz ${name}: pauses judged unfinished ${m}/${mids}; complete utterances held ${e}/${ends}`);
-    }
-    console.log(`${line} ${rateHz} Hz: pauses inside speech judged unfinished ${midCaught}/${mids}; complete utterances held (false) ${endsHeld}/${ends}`);
-  }
 }
 
 if (process.argv[1] && /prosody-cue\.js$/.test(process.argv[1])) await main();

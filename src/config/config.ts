@@ -402,8 +402,8 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   {
     key: 'endpointProsodyHoldMs',
     env: 'ENDPOINT_PROSODY_HOLD_MS',
-    def: '1000',
-    doc: "Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller's utterance still loud and its pitch not fallen, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (see *Call evals* in docs/evals.md for what it catches and what it costs). `0`, or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides)",
+    def: '0',
+    doc: "Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller's utterance still loud and its pitch level, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (docs/evals.md, *The prosodic end-of-turn cue*, says what it catches and what it costs). `0` (the default), or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides). Off by default: with `1000` the eval's mid-sentence pause is no longer answered inside the pause (3 of 3 → 0 of 3 at 8 and 16 kHz), but the cue also hears a third of the finished short utterances of pocketsphinx-testdata, and every Flite-spoken answer, as unfinished: each of those waits 600 ms more",
     parse: int(0, 30000),
   },
   {

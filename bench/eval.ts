@@ -68,8 +68,13 @@ function traceObserver(): CallObserver {
         return `reply-start #${e.replyId}${e.turnLatencyMs === undefined ? '' : ` turn latency ${e.turnLatencyMs} ms`}`;
       case 'reply-done':
         return `reply-done #${e.replyId} heard ${e.heardMs}/${e.totalMs} ms${e.interrupted ? ' interrupted' : ''}`;
-      case 'call-end':
-        return `call-end`;
+      case 'call-end': {
+        // The echo guard's view of the line (delay, loss, frames kept from the VAD and from the ASR), when it is on.
+        const g = e.summary.echo;
+        return g
+          ? `call-end echo guard: delay ${g.delayMs} ms, loss ${g.erlDb} dB, rho ${g.rho}, echo frames ${g.framesEcho}, muted ${g.framesMuted}`
+          : 'call-end';
+      }
       default:
         return e.type;
     }

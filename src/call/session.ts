@@ -156,13 +156,16 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         callId: call.callId,
         language: call.language,
         sampleRateHz: call.sampleRateHz,
+        prosodyHoldMs: cfg.endpointProsodyHoldMs,
+        maxUtteranceMs: cfg.maxUtteranceMs,
       };
       this.gate = new TurnGate(g, detector, clock, this);
     }
     // With the gate, the VAD ends an utterance after the short silence: the ASR finalises sooner, the gate decides the turn.
     const vadSilenceMs = this.gate ? cfg.endpointMinSilenceMs : cfg.vadSilenceMs;
     const vad = { sampleRateHz: handshake.sampleRateHz, mode: cfg.vadMode, minSpeechMs: cfg.vadMinSpeechMs, silenceMs: vadSilenceMs };
-    const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && !!detector.wantsAudio);
+    // The utterance audio is kept for a bot or detector that wants it, and for the gate's prosodic cue.
+    const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && (!!detector.wantsAudio || this.gate.listens));
     const { maxUtteranceMs } = cfg;
     const asrFlushMs = this.gate && cfg.endpointAsrFlushMs < vadSilenceMs ? cfg.endpointAsrFlushMs : 0;
     this.hearing = new Hearing({

@@ -61,6 +61,8 @@ export interface Config extends TracingConfig {
   readonly endpointAsrFlushMs: number;
   /** Adaptive: silence after which a final that reads unfinished is given to the bot anyway. */
   readonly endpointMaxSilenceMs: number;
+  /** Adaptive: silence a turn that reads complete but sounds unfinished (prosodic cue) waits; 0 = off. */
+  readonly endpointProsodyHoldMs: number;
   /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
   readonly turnDetector: string;
   /** A detector prediction not settled in this long falls back to the built-in heuristic. */
@@ -398,6 +400,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     def: '1500',
     doc: 'Adaptive endpointing: silence after which a final transcript that reads unfinished (trailing "and", "to", a half-said number) goes to the bot anyway',
     parse: int(100, 30000),
+  },
+  {
+    key: 'endpointProsodyHoldMs',
+    env: 'ENDPOINT_PROSODY_HOLD_MS',
+    def: '0',
+    doc: "Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller's utterance still loud and its pitch level, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (docs/evals.md, *The prosodic end-of-turn cue*, says what it catches and what it costs). `0` (the default), or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides). Off by default: with `1000` the eval's mid-sentence pause is no longer answered inside the pause (3 of 3 → 0 of 3 at 8 and 16 kHz), but the cue also hears a third of the finished short utterances of pocketsphinx-testdata, and every Flite-spoken answer, as unfinished: each of those waits 600 ms more",
+    parse: int(0, 30000),
   },
   {
     key: 'turnDetector',

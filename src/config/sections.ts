@@ -34,6 +34,7 @@ export const SECTION_KEYS = {
     'endpointing',
     'endpointMinSilenceMs',
     'endpointMaxSilenceMs',
+    'endpointProsodyHoldMs',
     'turnDetector',
     'turnDetectorTimeoutMs',
     'bargeIn',

@@ -8,6 +8,9 @@
  *   and has been silent (since their last voiced frame) for at least `minSilenceMs` if the verdict is complete
  *   (≥ {@link COMPLETE_THRESHOLD}), else `maxSilenceMs`. A final that reads complete therefore goes at once (it comes
  *   after the VAD's short silence), one that reads unfinished waits up to the long silence.
+ * - With the prosodic cue on (`prosodyHoldMs`), a turn that reads complete is also listened to: if the caller's latest
+ *   utterance *sounds* unfinished (its end still loud, the pitch not fallen: `prosody.ts`), it waits `prosodyHoldMs`
+ *   of silence instead of `minSilenceMs`. Judged once per utterance, only when the short silence has passed.
  * - A final that arrives while text is held is JOINED to it (a space between) and the detector asked again about the
  *   whole; the bot never sees the parts. If the caller spoke again after the latest final (the VAD said speaking),
  *   its verdict is stale: the gate waits for that speech's final (or, if none comes, the long silence). Interim transcripts pass through at once, prefixed with the held text.
@@ -23,6 +26,7 @@
  */
 import type { Clock } from '../util/clock.js';
 import { completeness } from './heuristic.js';
+import { prosodyCue } from './prosody.js';
 import { COMPLETE_THRESHOLD, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './types.js';
 
 /**
@@ -41,6 +45,14 @@ export interface TurnGateConfig {
   callId: string;
   language: string;
   sampleRateHz: number;
+  /**
+   * The prosodic cue (`ENDPOINT_PROSODY_HOLD_MS`, see `prosody.ts`): a turn that reads complete but whose last
+   * utterance sounds unfinished ends after this much silence instead of `minSilenceMs`. 0 (or not above
+   * `minSilenceMs`) = off. Needs the owner's {@link TurnGateOwner.lastUtteranceAudio}.
+   */
+  prosodyHoldMs?: number;
+  /** The capture's limit: an utterance this long or longer was cut, its end is not in the audio (no cue). */
+  maxUtteranceMs?: number;
 }
 
 export interface TurnGateOwner {
@@ -102,6 +114,12 @@ export class TurnGate {
   released = 0;
   /** Predictions answered by the heuristic because the detector failed. */
   fallbacks = 0;
+  /** Utterances whose audio sounded unfinished when their turn read complete (the prosodic cue held them). */
+  prosodyHolds = 0;
+  /** The utterance the prosodic cue last judged, and its verdict (computed once per utterance, when first needed). */
+  private cueAudio: Int16Array | undefined;
+  private cueUnfinished = false;
+  private readonly prosodyHoldMs: number;
 
   constructor(cfg: TurnGateConfig, detector: TurnDetector, clock: Clock, owner: TurnGateOwner) {
     this.cfg = cfg;
@@ -109,6 +127,13 @@ export class TurnGate {
     this.clock = clock;
     this.owner = owner;
     this.maxHoldMs = Math.max(MAX_HOLD_MS, 2 * cfg.maxSilenceMs);
+    const hold = Math.min(cfg.prosodyHoldMs ?? 0, cfg.maxSilenceMs);
+    this.prosodyHoldMs = hold > cfg.minSilenceMs ? hold : 0;
+  }
+
+  /** The prosodic cue is on: the gate reads the owner's {@link TurnGateOwner.lastUtteranceAudio}. */
+  get listens(): boolean {
+    return this.prosodyHoldMs > 0;
   }
 
   /** Text is held (the caller's turn has not ended yet). */
@@ -157,6 +182,7 @@ export class TurnGate {
   close(): void {
     this.closed = true;
     this.held = '';
+    this.cueAudio = undefined;
     this.abortPending();
   }
 
@@ -230,8 +256,28 @@ export class TurnGate {
     if (speaking) return;
     const voiced = this.owner.lastVoicedAtMs;
     const silenceMs = voiced < 0 ? Infinity : now - voiced;
-    const needMs = this.verdict >= COMPLETE_THRESHOLD && !this.spokeSinceFinal ? this.cfg.minSilenceMs : this.cfg.maxSilenceMs;
+    const complete = this.verdict >= COMPLETE_THRESHOLD && !this.spokeSinceFinal;
+    let needMs = complete ? this.cfg.minSilenceMs : this.cfg.maxSilenceMs;
+    // Reads complete: does it also sound finished? Asked only once the short silence has passed (the utterance has
+    // ended, its audio is the latest), once per utterance.
+    if (complete && silenceMs >= needMs && this.prosodyHoldMs > 0 && this.soundsUnfinished()) needMs = this.prosodyHoldMs;
     if (silenceMs >= needMs) this.release();
+  }
+
+  /** The prosodic cue for the caller's latest utterance (false without its audio or when it was cut). */
+  private soundsUnfinished(): boolean {
+    const audio = this.owner.lastUtteranceAudio;
+    if (!audio || !audio.length) return false;
+    if (audio !== this.cueAudio) {
+      this.cueAudio = audio;
+      const maxMs = this.cfg.maxUtteranceMs ?? Infinity;
+      // A capture that hit its limit kept the utterance's start, not its end (the capture drops most of the VAD's
+      // trailing silence, which is minSilenceMs with the gate): nothing to judge.
+      const cut = (audio.length * 1000) / this.cfg.sampleRateHz >= maxMs - this.cfg.minSilenceMs;
+      this.cueUnfinished = !cut && prosodyCue(audio, this.cfg.sampleRateHz).unfinished;
+      if (this.cueUnfinished) this.prosodyHolds++;
+    }
+    return this.cueUnfinished;
   }
 
   private release(): void {

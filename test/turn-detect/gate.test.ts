@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { ManualClock } from '../../src/util/clock.js';
-import { MAX_HOLD_MS, TurnGate, type TurnGateOwner } from '../../src/turn-detect/gate.js';
+import { MAX_HOLD_MS, TurnGate, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
 import { builtinTurnDetector } from '../../src/turn-detect/heuristic.js';
 import type { TurnDetectInput, TurnDetector } from '../../src/turn-detect/types.js';
 import { must } from '../helpers/must.js';
@@ -19,6 +19,7 @@ class Owner implements TurnGateOwner {
   faults: string[] = [];
   lastVoicedAtMs = -1;
   speaking = false;
+  lastUtteranceAudio: Int16Array | undefined;
   onGateTranscript(text: string, final: boolean): void {
     this.out.push([text, final]);
   }
@@ -30,11 +31,11 @@ class Owner implements TurnGateOwner {
   }
 }
 
-function setup(detector: TurnDetector = builtinTurnDetector) {
+function setup(detector: TurnDetector = builtinTurnDetector, more: Partial<TurnGateConfig> = {}) {
   const clock = new ManualClock(1000);
   const owner = new Owner();
   const gate = new TurnGate(
-    { minSilenceMs: MIN, maxSilenceMs: MAX, timeoutMs: TIMEOUT, callId: 'c1', language: 'en-US', sampleRateHz: 16000 },
+    { minSilenceMs: MIN, maxSilenceMs: MAX, timeoutMs: TIMEOUT, callId: 'c1', language: 'en-US', sampleRateHz: 16000, ...more },
     detector,
     clock,
     owner,
@@ -300,4 +301,84 @@ t.test('a hanging detector times out on the tick and the late answer is ignored'
   await flush();
   t.equal(owner.finals.length, 1, 'the late answer changes nothing');
   t.equal(gate.fallbacks, 1);
+});
+
+/** A voiced tone at 16 kHz: `ms` at `f0From` Hz gliding to `f0To` over the last 400 ms, steady loudness. */
+function voiced(ms: number, f0From: number, f0To: number): Int16Array {
+  const rate = 16000;
+  const n = (ms * rate) / 1000;
+  const out = new Int16Array(n + rate / 10);
+  let phase = 0;
+  for (let i = 0; i < n; i++) {
+    const k = Math.max(0, (i - (n - 0.4 * rate)) / (0.4 * rate));
+    phase += (2 * Math.PI * (f0From + (f0To - f0From) * k)) / rate;
+    out[i] = Math.round(6000 * (Math.sin(phase) + Math.sin(2 * phase) / 2 + Math.sin(3 * phase) / 3));
+  }
+  return out;
+}
+const HOLD = 1000;
+
+t.test('prosodic cue: a complete final whose audio sounds unfinished waits the hold, once per utterance', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { prosodyHoldMs: HOLD });
+  t.ok(gate.listens, 'the gate reads the utterance audio');
+  owner.lastUtteranceAudio = voiced(1000, 140, 140); // level pitch, loud to the end
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('go forward', true);
+  t.same(owner.finals, [], 'reads complete, sounds unfinished: held past the short silence');
+  t.equal(gate.prosodyHolds, 1);
+  run(HOLD - MIN - 20);
+  t.same(owner.finals, [], 'still held just before the hold');
+  run(20);
+  t.same(owner.finals, ['go forward'], 'released after the hold');
+  t.equal(gate.prosodyHolds, 1, 'judged once');
+});
+
+t.test('prosodic cue: the caller goes on inside the hold, the turn is joined and ends when it sounds finished', async (t) => {
+  const { owner, gate, speakUntilNow, run, clock } = setup(builtinTurnDetector, { prosodyHoldMs: HOLD });
+  owner.lastUtteranceAudio = voiced(1000, 140, 140);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('go forward', true);
+  run(400);
+  owner.speaking = true; // the caller goes on after 640 ms of pause
+  owner.lastVoicedAtMs = clock.now();
+  run(600);
+  speakUntilNow();
+  owner.lastUtteranceAudio = voiced(800, 150, 90); // the second half falls
+  run(MIN);
+  gate.transcript('ten meters', true);
+  t.same(owner.finals, ['go forward ten meters'], 'one turn, released at the short silence: it sounds finished');
+  t.equal(gate.prosodyHolds, 1, 'only the first utterance was held');
+});
+
+t.test('prosodic cue: a falling end, no audio, a cut capture or the setting off end the turn at the short silence', async (t) => {
+  const cases: Array<[string, Partial<TurnGateConfig>, Int16Array | undefined]> = [
+    ['a fall', { prosodyHoldMs: HOLD }, voiced(1000, 160, 90)],
+    ['no audio kept', { prosodyHoldMs: HOLD }, undefined],
+    ['the capture hit its limit', { prosodyHoldMs: HOLD, maxUtteranceMs: 1000 }, voiced(1000, 140, 140)],
+    ['ENDPOINT_PROSODY_HOLD_MS=0', { prosodyHoldMs: 0 }, voiced(1000, 140, 140)],
+    ['a hold not above the short silence', { prosodyHoldMs: MIN }, voiced(1000, 140, 140)],
+  ];
+  for (const [what, cfg, audio] of cases) {
+    const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, cfg);
+    owner.lastUtteranceAudio = audio;
+    speakUntilNow();
+    run(MIN);
+    gate.transcript('go forward', true);
+    t.same(owner.finals, ['go forward'], `${what}: released at once`);
+    t.equal(gate.prosodyHolds, 0, what);
+  }
+});
+
+t.test('prosodic cue: a final that reads unfinished still waits the long silence', async (t) => {
+  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { prosodyHoldMs: HOLD });
+  owner.lastUtteranceAudio = voiced(1000, 160, 90); // sounds finished
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('I want to', true);
+  run(HOLD);
+  t.same(owner.finals, [], 'the text decides: held past the prosodic hold');
+  run(MAX - HOLD - MIN);
+  t.same(owner.finals, ['I want to'], 'released after the long silence');
 });

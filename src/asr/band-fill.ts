@@ -100,11 +100,14 @@ export class BandFill {
     this.measuring = mode === 'auto' && legRateHz > 8000;
     this.active = mode === 'on' || (mode === 'auto' && legRateHz <= 8000);
     if (this.measuring) this.held = new Array<Buffer>(HOLD_CHUNKS);
-    this.noiseFilter = new BiquadChain(butterworthQs(4).map((q) => Biquad.highPass(BAND_FILL_RATE_HZ, FILL_HIGH_PASS_HZ, q)));
+    // XEXP
+    const hp = Number(process.env.XFILL_HP ?? FILL_HIGH_PASS_HZ);
+    const lvl = Number(process.env.XFILL_DB ?? FILL_LEVEL_DBFS);
+    this.noiseFilter = new BiquadChain(butterworthQs(4).map((q) => Biquad.highPass(BAND_FILL_RATE_HZ, hp, q)));
     this.detectFilter = new BiquadChain(butterworthQs(8).map((q) => Biquad.highPass(BAND_FILL_RATE_HZ, DETECT_SPLIT_HZ, q)));
     // Uniform white noise in [-1, 1) has RMS 1/√3; a 4 kHz high-pass at 16 kHz keeps half its power (the top half of
     // the spectrum), so the gain that makes the filtered noise's RMS the target is target·√3·√2.
-    this.noiseGain = 32768 * 10 ** (FILL_LEVEL_DBFS / 20) * Math.sqrt(3) * Math.SQRT2;
+    this.noiseGain = 32768 * 10 ** (lvl / 20) * Math.sqrt(3) * Math.sqrt(8000 / (8000 - hp));
     this.seed = seed >>> 0 || 1;
   }
 

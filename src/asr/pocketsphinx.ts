@@ -254,7 +254,10 @@ class PocketsphinxStream implements AsrStream {
     // Audio the band fill still holds (no decision yet) must reach the engine before the pad that ends the utterance.
     const held = this.bandFill?.flush();
     if (held) this.send(held, undefined);
-    const pad = flushPadBuffer();
+    let pad = flushPadBuffer();
+    // XEXP: pad conditioned like the stream
+    if (process.env.XPAD === 'fill' && this.bandFill?.active) pad = this.bandFill.condition(Buffer.from(pad)) ?? pad;
+    if (process.env.XPAD === 'none') return;
     const child = this.child;
     if (!child) {
       if (this.pending && this.pendingBytes + pad.length <= MAX_PENDING_BYTES) {
@@ -426,6 +429,8 @@ export interface PocketsphinxOptions {
   bandFill?: BandFillMode;
   /** Use the `sh` + `cat` pipeline even when bash is there (tests). */
   noBash?: boolean;
+  /** More `pocketsphinx_continuous` arguments, after the adapter's own (the bench's tuning replay, `bench/asr-replay.ts`). */
+  engineArgs?: readonly string[];
 }
 
 /** The `local` ASR adapter. Throws if pocketsphinx is not installed. */
@@ -436,6 +441,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   const extra: string[] = [];
   if (ctx.config.asrGrammar) extra.push('-jsgf', ctx.config.asrGrammar);
   else if (ctx.config.asrKeyphrases) extra.push('-kws', ctx.config.asrKeyphrases);
+  if (opts.engineArgs) extra.push(...opts.engineArgs);
   const spec = launchCommand(bin, opts.noBash ? undefined : findOnPath('bash', pathEnv), extra);
   const bandFill = opts.bandFill ?? ctx.config.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.config.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);

@@ -9,20 +9,10 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { startGateway, untilLog, type TestGateway } from '../helpers/gateway.js';
 import { simulateCall, type SimSummary } from '../../src/sim/simulator.js';
-import { answer } from '../helpers/ivr.js';
+import { answer, IVR_ENV, mine } from '../helpers/ivr.js';
 import { must } from '../helpers/must.js';
 
-const GRAMMAR = 'examples/ivr/menu.gram';
-const IVR_ENV = {
-  ASR_ADAPTER: 'local',
-  TTS_ADAPTER: 'flite',
-  BOT_ADAPTER: './examples/ivr/ivr-bot.mjs',
-  ASR_GRAMMAR: GRAMMAR,
-  IVR_NO_INPUT_MS: '1500',
-  ASR_BAND_FILL: 'auto',
-  // As examples/ivr/README.md runs it: a one-word answer over the prompt is an answer, not an acknowledgement.
-  BACKCHANNEL_MAX_WORDS: '0',
-};
+const GRAMMAR = IVR_ENV.ASR_GRAMMAR;
 
 /** One call; resolves with the simulator's summary once the gateway hung up (or after `maxMs`). */
 function call(
@@ -33,7 +23,6 @@ function call(
   return simulateCall({ url: g.url, uuid, audio: o.audio, dtmf: o.dtmf, tailMs: o.maxMs });
 }
 
-const mine = (uuid: string, key: string) => (l: Record<string, unknown>) => l.callId === uuid && l[key] !== undefined;
 
 t.test('the grammar shipped is the one the menu makes (they cannot drift apart)', async (t) => {
   const menu = (await import(pathToFileURL('examples/ivr/menu.mjs').href)) as { menuGrammar(): string; chooseOption(s: string): { name: string } | undefined };

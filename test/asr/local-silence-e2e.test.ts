@@ -1,0 +1,40 @@
+/**
+ * Issue 15, end to end: a real gateway leg with the local ASR, whose caller says something and then sends digital
+ * silence (all-zero frames: the simulator's tail, a muted line, what an 8 kHz leg's empty upper band resamples to),
+ * gets its final transcript while the call is still up. Without the engine's dither (`DITHER_ARGS` in
+ * src/asr/pocketsphinx.ts) zeros after the gateway's end-of-speech flush kept pocketsphinx's VAD in speech, so the
+ * final came only when the caller hung up. Ordering, not timing: the caller stays on the line for {@link TAIL_MS}
+ * after speaking, far longer than a final takes even on a loaded machine, and the transcript must come before that.
+ */
+import t from 'tap';
+import { readWavFile } from '../../src/audio/wav.js';
+import { bandLimitToTelephone } from '../../src/audio/band.js';
+import { findPocketsphinx } from '../../src/asr/pocketsphinx.js';
+import { simulateCall } from '../../src/sim/simulator.js';
+import { startGateway, untilLog } from '../helpers/gateway.js';
+
+const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
+/** How long the caller stays on the line (sending zeros) after the words. */
+const TAIL_MS = 20000;
+
+for (const rate of [16000, 8000] as const) {
+  t.test(`${rate / 1000} kHz leg: speech then digital silence, the final comes before hang-up`, { skip }, async (t) => {
+    const g = await startGateway(t, { ASR_ADAPTER: 'local', AUDIO_RATE: String(rate), LOCAL_ASR_MAX_PROCESSES: '2' });
+    const words = readWavFile('/usr/share/pocketsphinx/test/data/cards/004.wav'); // 16 kHz, "five five"
+    const samples = rate === 8000 ? bandLimitToTelephone(words.samples, words.sampleRateHz) : words.samples;
+    const uuid = `silence-e2e-${rate}`;
+    const hangup = new AbortController();
+    let hungUp = false;
+    const call = simulateCall({ url: g.url, uuid, audio: { samples, sampleRateHz: words.sampleRateHz }, tailMs: TAIL_MS, signal: hangup.signal }).finally(
+      () => (hungUp = true),
+    );
+    try {
+      const final = await untilLog(g, (l) => l.msg === 'transcript' && l.call === uuid, TAIL_MS + 5000, 'a final transcript');
+      t.notOk(hungUp, `the final ("${String(final.text)}") came while the caller was still on the line`);
+      if (rate === 16000) t.equal(final.text, 'five five');
+    } finally {
+      hangup.abort();
+      await call;
+    }
+  });
+}

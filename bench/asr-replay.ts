@@ -30,6 +30,8 @@ const TAIL_MS = 3000;
 /** Leg audio written per tick, and the tick: 8× real time (the engine decodes faster; the adapter's bounds hold). */
 const CHUNK_FRAMES = 8;
 const TICK_MS = 20;
+const SETTLE_MS = 1500;
+const MAX_WAIT_MS = 15000;
 
 function arg(name: string, def: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -115,6 +117,18 @@ async function replay(jobs: readonly Job[], grammar: string | undefined): Promis
         if (i % CHUNK_FRAMES === CHUNK_FRAMES - 1) await new Promise((r) => setTimeout(r, TICK_MS));
       }
       vad.close();
+      // The engine decodes at its own pace (slower with the full language model): the call stays up, like a caller on
+      // the line, until a final came and SETTLE_MS passed without another, or MAX_WAIT_MS.
+      const endAt = performance.now() + MAX_WAIT_MS;
+      let seen = -1;
+      let since = performance.now();
+      while (performance.now() < endAt) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (finals.length !== seen) {
+          seen = finals.length;
+          since = performance.now();
+        } else if (seen > 0 && performance.now() - since >= SETTLE_MS) break;
+      }
       const dropped = (s as unknown as { dropped?: number }).dropped ?? 0;
       if (dropped) finals.push(`<${dropped} frames dropped>`);
       s.close();

@@ -17,11 +17,31 @@ const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
 /** How long the caller stays on the line (sending zeros) after the words. */
 const TAIL_MS = 20000;
 
+/**
+ * The words, then what a line sends when the caller goes quiet and then mutes: 0.8 s of faint hiss (about −66 dBFS,
+ * a fixed sequence), then zeros (the simulator's tail). The faint sound before the zeros is what kept the engine's VAD
+ * in speech without dither.
+ */
+function wordsThenHissThenZeros(words: Int16Array, rateHz: number): Int16Array {
+  const hiss = Math.round(rateHz * 0.8);
+  const gap = Math.round(rateHz * 0.5);
+  const out = new Int16Array(words.length + gap + hiss);
+  out.set(words);
+  let x = 0x2545f491;
+  for (let i = 0; i < hiss; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[words.length + gap + i] = ((x >>> 0) % 33) - 16;
+  }
+  return out;
+}
+
 for (const rate of [16000, 8000] as const) {
   t.test(`${rate / 1000} kHz leg: speech then digital silence, the final comes before hang-up`, { skip }, async (t) => {
     const g = await startGateway(t, { ASR_ADAPTER: 'local', AUDIO_RATE: String(rate), LOCAL_ASR_MAX_PROCESSES: '2' });
     const words = readWavFile('/usr/share/pocketsphinx/test/data/cards/004.wav'); // 16 kHz, "five five"
-    const samples = rate === 8000 ? bandLimitToTelephone(words.samples, words.sampleRateHz) : words.samples;
+    const samples = wordsThenHissThenZeros(rate === 8000 ? bandLimitToTelephone(words.samples, words.sampleRateHz) : words.samples, words.sampleRateHz);
     const uuid = `silence-e2e-${rate}`;
     const hangup = new AbortController();
     let hungUp = false;

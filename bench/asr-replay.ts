@@ -170,10 +170,15 @@ async function main(): Promise<void> {
       const ok = m?.chosen(finals);
       if (ok) right++;
       if (m?.clean(finals)) clean++;
-      if (verbose) console.log(`${way} ${j.u.set}/${j.u.id}: ${finals.map((f) => JSON.stringify(f)).join(' | ') || '(nothing)'}  ${e.errors}/${e.words}${ok === undefined ? '' : ok ? ' right' : ' WRONG'}`);
+      if (verbose)
+        console.log(
+          `${way} ${j.u.set}/${j.u.id}: ${finals.map((f) => JSON.stringify(f)).join(' | ') || '(nothing)'}  ${e.errors}/${e.words}${ok === undefined ? '' : ok ? ' right' : ' WRONG'}`,
+        );
     }
     const menu = set === 'menu' ? `, menu right ${right}/${n} (${Math.round((1000 * right) / n) / 10} %), all finals right ${clean}/${n}` : '';
-    console.log(`${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} grammar=${g} args=${engineArgs.join(' ')}`);
+    console.log(
+      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} grammar=${g} args=${engineArgs.join(' ')}`,
+    );
   }
 }
 

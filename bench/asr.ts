@@ -198,13 +198,12 @@ function markdown(
     '',
     '## IVR menu (examples/ivr), telephone band in an 8 kHz leg, menu grammar',
     '',
-    "*right*: the option the example chooses (from the first final after the caller spoke, as `ivr-bot.mjs` does) is the one meant; *all finals right*: every final of the call joined still chooses it (no false extra final).",
+    '*right*: the option the example chooses (from the first final after the caller spoke, as `ivr-bot.mjs` does) is the one meant; *all finals right*: every final of the call joined still chooses it (no false extra final).',
     '',
     '| setup | answers | right | right % | all finals right | all finals right % |',
     '|---|---|---|---|---|---|',
   );
-  for (const m of menu)
-    L.push(`| ${m.setup} | ${m.answers} | ${m.right} | ${String(m.rightPct ?? '–')} | ${m.clean} | ${String(m.cleanPct ?? '–')} |`);
+  for (const m of menu) L.push(`| ${m.setup} | ${m.answers} | ${m.right} | ${String(m.rightPct ?? '–')} | ${m.clean} | ${String(m.cleanPct ?? '–')} |`);
   L.push('', '## Cost of the band fill per 20 ms chunk (16 kHz, same run)', '');
   L.push(
     `fill on: ${cost.fillUsPerChunk} µs; auto measuring a wideband call: ${cost.measureUsPerChunk} µs; baseline, the adapter's 8→16 kHz resampling of the same chunk: ${cost.resampleUsPerChunk} µs (fill/resample = ${cost.fillToResampleRatio}).`,
@@ -224,7 +223,8 @@ function markdown(
     '| setup | way | id | heard | errors/words |',
     '|---|---|---|---|---|',
   );
-  for (const r of [...rows, ...menuRows]) L.push(`| ${r.setup} | ${r.way} | ${r.set}/${r.id} | ${r.finals.join(' / ') || '(nothing)'} | ${r.errors}/${r.words} |`);
+  for (const r of [...rows, ...menuRows])
+    L.push(`| ${r.setup} | ${r.way} | ${r.set}/${r.id} | ${r.finals.join(' / ') || '(nothing)'} | ${r.errors}/${r.words} |`);
   return L.join('\n') + '\n';
 }
 

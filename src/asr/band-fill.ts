@@ -3,12 +3,15 @@
  * up to 6.8 kHz; a phone caller's audio (300–3400 Hz) has none above 4 kHz, and on it the model hears "hm". Filling the
  * empty band with low-level high-passed white noise (−56 dBFS) gives the model's upper filter-bank channels the
  * noise floor they were trained with, and the speech below 4 kHz is recognised again. The level matters more than
- * anything else (see {@link FILL_LEVEL_DBFS}): too loud and the noise is heard as fricatives.
+ * anything else (see {@link FILL_LEVEL_DBFS}): too loud and the noise is heard as fricatives. On top of the noise, the
+ * speech itself mirrored about 4 kHz ({@link FOLD_GAIN_DB}) gives those channels something that moves with the words.
+ * The engine is also started with a telephone-band cepstral mean when the fill is on at its launch (`CMN_START` in
+ * pocketsphinx.ts).
  *
  * Modes (`ASR_BAND_FILL`):
  * - `on`: always fill;
  * - `off`: never;
- * - `auto` (default): an 8 kHz leg is telephone band by construction (nothing above 4 kHz can exist after upsampling),
+ * - `auto`: an 8 kHz leg is telephone band by construction (nothing above 4 kHz can exist after upsampling),
  *   so it is filled from the first frame. A 16 or 24 kHz leg may carry either, so it is measured: over loud frames
  *   only (speech, not the line's silence), the share of energy above {@link DETECT_SPLIT_HZ}. The first decision comes
  *   after {@link FIRST_DECISION_FRAMES} loud frames, then again every {@link DECISION_FRAMES}, with a hysteresis (fill
@@ -18,8 +21,8 @@
  *   faster than real time, so the hold costs the first answer no more than the 0.3 s it takes to decide.
  *
  * Hot path: `condition` runs once per 20 ms chunk and allocates nothing after the first decision (filter state and a
- * xorshift32 generator). Measured on a loaded 2-core machine: ≈ 1.7× the adapter's own 8→16 kHz resampling of a chunk
- * (`npm run bench:asr` reports it; per-sample readInt16LE/writeInt16LE, room to optimise). The fill is not meant to sound
+ * xorshift32 generator). `npm run bench:asr` reports its cost per chunk against the adapter's own 8→16 kHz resampling
+ * of the same chunk (per-sample readInt16LE/writeInt16LE and two filter chains, room to optimise). The fill is not meant to sound
  * like anything: wideband calls are left alone, and only the recogniser hears it.
  */
 import { Biquad, BiquadChain, butterworthQs } from '../audio/band.js';
@@ -35,6 +38,9 @@ export const BAND_FILL_RATE_HZ = 16000;
  * WER without dither) and costs wideband speech 10 points (37.5 → 48 %); at −56 telephone band is 98 → 68 % (16 kHz)
  * and 100 → 66 % (8 kHz), and wideband speech filled by mistake is unharmed (37.5 → 36.5 %), so a wrong `auto`
  * decision costs nothing. Lower (−60 … −74) helps less again; a level relative to the speech's did no better.
+ * Rechecked with the telephone cepstral-mean start (`node dist/bench/asr-replay.js`, corpus in an 8 kHz leg, before the
+ * fold): −50 / −56 / −62 dBFS → 61.5 / 58.3 / 64.6 % WER. (With the fold a wideband call filled by mistake also gets
+ * its own 1.2–3.4 kHz mirrored onto its real upper band: `auto` fills only what measures band-limited.)
  */
 export const FILL_LEVEL_DBFS = -56;
 /** The noise is high-passed here: it must not mask speech, only fill what a phone line left empty. */

@@ -1,10 +1,11 @@
 /**
- * Issue 15, end to end: a real gateway leg with the local ASR, whose caller says something and then sends digital
- * silence (all-zero frames: the simulator's tail, a muted line, what an 8 kHz leg's empty upper band resamples to),
- * gets its final transcript while the call is still up. Without the engine's dither (`DITHER_ARGS` in
- * src/asr/pocketsphinx.ts) zeros after the gateway's end-of-speech flush kept pocketsphinx's VAD in speech, so the
- * final came only when the caller hung up. Ordering, not timing: the caller stays on the line for {@link TAIL_MS}
- * after speaking, far longer than a final takes even on a loaded machine, and the transcript must come before that.
+ * Issue 15, end to end: a real gateway leg with the local ASR, whose caller says something, goes quiet (faint hiss),
+ * then sends digital silence (all-zero frames: the simulator's tail, a muted line, what an 8 kHz leg's empty upper band
+ * resamples to), gets its final transcript while the call is still up. Before the engine's dither (`DITHER_ARGS` in
+ * src/asr/pocketsphinx.ts) zeros after a faint sound kept pocketsphinx's VAD in speech, so the final came only at
+ * hang-up. (Since the end-of-speech pad became the line's own silence, this stream no longer needs the dither to pass:
+ * the test guards the behaviour, the order of final and hang-up, whatever provides it.) Ordering, not timing: the
+ * caller stays on the line for {@link TAIL_MS} after speaking, far longer than a final takes even on a loaded machine.
  */
 import t from 'tap';
 import { readWavFile } from '../../src/audio/wav.js';

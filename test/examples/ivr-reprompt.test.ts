@@ -4,7 +4,6 @@ import { startGateway, untilLog } from '../helpers/gateway.js';
 import { simulateCall } from '../../src/sim/simulator.js';
 import { answer, IVR_ENV, mine } from '../helpers/ivr.js';
 
-
 t.test('8000 Hz leg: silence and off-menu speech are re-prompted, then the bot gives up', async (t) => {
   const g = await startGateway(t, { ...IVR_ENV, AUDIO_RATE: '8000', IVR_MAX_PROMPTS: '2' });
   const garbage = await answer('the weather is nice today', 2000);

@@ -23,7 +23,6 @@ function call(
   return simulateCall({ url: g.url, uuid, audio: o.audio, dtmf: o.dtmf, tailMs: o.maxMs });
 }
 
-
 t.test('the grammar shipped is the one the menu makes (they cannot drift apart)', async (t) => {
   const menu = (await import(pathToFileURL('examples/ivr/menu.mjs').href)) as { menuGrammar(): string; chooseOption(s: string): { name: string } | undefined };
   t.equal(readFileSync(GRAMMAR, 'utf8'), menu.menuGrammar(), 'run node examples/ivr/make-grammar.mjs after changing the menu');

@@ -7,7 +7,15 @@ import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { CallInfo } from '../../src/call/call-info.js';
 
-const CALLER: CallInfo = { callId: 'caller', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+const CALLER: CallInfo = {
+  callId: 'caller',
+  conversationUuid: undefined,
+  from: undefined,
+  to: undefined,
+  sampleRateHz: 16000,
+  language: 'en-US',
+  metadata: {},
+};
 
 /** `text` spoken by Flite `voice` (default slt, the voice pocketsphinx recognises best), as 16 kHz little-endian PCM. */
 export async function speak(text: string, voice = 'slt'): Promise<Buffer> {

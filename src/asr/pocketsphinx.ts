@@ -184,10 +184,12 @@ class PocketsphinxStream implements AsrStream {
     bandFill: BandFillMode,
     /** Flush the engine on the gateway's end of speech (adaptive endpointing); off = its own 500 ms endpointing only. */
     private readonly flushOnEndOfSpeech = false,
+    /** The band fill adds the folded speech (not under a grammar: see `FOLD_GAIN_DB`). */
+    fold = true,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
     if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
-    if (bandFill !== 'off') this.bandFill = new BandFill(bandFill, o.call.sampleRateHz);
+    if (bandFill !== 'off') this.bandFill = new BandFill(bandFill, o.call.sampleRateHz, undefined, fold);
   }
 
   /** Called by the budget when this stream's turn to start comes (possibly before `start` returned). */
@@ -492,7 +494,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
     stats: budget.stats,
     async start(o) {
       if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
-      const s = new PocketsphinxStream(launches, o, bandFill, ctx.config.endpointing === 'adaptive');
+      const s = new PocketsphinxStream(launches, o, bandFill, ctx.config.endpointing === 'adaptive', !ctx.config.asrGrammar && !ctx.config.asrKeyphrases);
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
         s.close(); // never launched: frees its resampler

@@ -34,14 +34,14 @@ const MAX_TAIL_MS = Number(process.env.MAX_TAIL_MS ?? 9000);
 
 /**
  * One gateway with `env` (AUDIO_RATE, ASR_BAND_FILL, ASR_GRAMMAR, …); `jobs` played as calls, at most `concurrency`
- * at once. Returns call id → the final transcripts in order, joined by a space.
+ * at once. Returns call id → the final transcripts in order.
  */
 export async function transcribeThroughGateway(
   env: Record<string, string>,
   jobs: readonly CallJob[],
   concurrency: number,
   onDone?: () => void,
-): Promise<Map<string, string>> {
+): Promise<Map<string, string[]>> {
   const full = {
     HOST: '127.0.0.1',
     PORT: '0',
@@ -93,5 +93,5 @@ export async function transcribeThroughGateway(
   } finally {
     await gw.close();
   }
-  return new Map([...heard].map(([k, v]) => [k, v.join(' ')]));
+  return heard;
 }

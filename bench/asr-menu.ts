@@ -1,7 +1,8 @@
 /**
  * The IVR example's answers as a caller speaks them: Flite (in-process, four voices) says each answer; `chosen` tells
- * whether a transcript picks the option the answer meant, with the example's own `chooseOption`, so the bench scores
- * the bot's decision, not the words.
+ * whether the finals of the call pick the option the answer meant the way the example decides (its first final after
+ * the caller spoke, through its own `chooseOption`), so the bench scores the bot's decision, not the words; `clean`,
+ * whether every final together still names that option and nothing else (no false extra final at all).
  */
 import { fileURLToPath } from 'node:url';
 import { createFliteTts } from '../src/tts/flite.js';
@@ -29,7 +30,10 @@ const ANSWERS: ReadonlyArray<[string, string]> = [
 const VOICES = ['slt', 'kal16', 'awb', 'rms'];
 
 export interface MenuUtterance extends Utterance {
-  chosen(hyp: string): boolean;
+  /** The example's decision on these finals is the right option. */
+  chosen(finals: readonly string[]): boolean;
+  /** All the finals together choose the right option (none was false). */
+  clean(finals: readonly string[]): boolean;
 }
 
 interface MenuModule {
@@ -62,7 +66,8 @@ export async function loadMenuSet(quick: boolean): Promise<MenuUtterance[]> {
           ref: text,
           samples,
           sampleRateHz: rate,
-          chosen: (hyp) => menu.chooseOption(hyp)?.name === option,
+          chosen: (finals) => menu.chooseOption(finals[0] ?? '')?.name === option,
+          clean: (finals) => menu.chooseOption(finals.join(' '))?.name === option,
         });
       }
     }

@@ -17,8 +17,8 @@
  * the child leads its own process group, which is what a hard kill signals.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { StreamResampler } from '../audio/resampler.js';
 import { AdapterError } from '../errors.js';
@@ -53,21 +53,7 @@ const CLOSE_GRACE_MS = 500;
  * reads faster than real time and drops silence frames before decoding, so the extra audio costs little CPU.
  */
 export const FLUSH_PAD_MS = 800;
-let flushPad: Buffer | undefined;
-/** The pad: faint white noise (about −66 dBFS, a fixed sequence) rather than digital zeros, which its noise estimate dislikes. */
-function flushPadBuffer(): Buffer {
-  if (flushPad) return flushPad;
-  const n = (16000 * FLUSH_PAD_MS) / 1000;
-  const b = Buffer.alloc(n * 2);
-  let x = 0x2545f491;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b.writeInt16LE(((x >>> 0) % 33) - 16, i * 2);
-  }
-  return (flushPad = b);
-}
+const FLUSH_PAD_BYTES = (16000 * FLUSH_PAD_MS * 2) / 1000;
 
 /**
  * The engine's own ½-bit dither, with a fixed seed (the same audio always gives the same transcript). Digital silence
@@ -80,6 +66,49 @@ function flushPadBuffer(): Buffer {
  * gateway nothing (the engine adds it).
  */
 export const DITHER_ARGS: readonly string[] = ['-dither', 'yes', '-seed', '1'];
+
+/**
+ * Where the engine's live cepstral mean normalisation starts, per kind of input. It keeps a running mean of the
+ * cepstra and subtracts it; the model's `feat.params` starts it at `41.00,-5.29,…`, and over a short answer (an IVR
+ * choice is one or two words, a whole call for one process) it has hardly moved from there, so the start *is* the
+ * normalisation. Telephone band with the fill has a very different mean (the upper filter-bank channels hold the
+ * fill, not speech: c1 alone is 4 to 6 lower), and the recordings a gateway gets are louder than the model's start
+ * (c0). Each start is the mean the engine itself reaches (its `cmn_live` "Update to" after the whole file) on held-out
+ * recordings, pocketsphinx-testdata's `numbers.raw` and `something.raw` (neither is in `npm run bench:asr`), conditioned
+ * as a leg delivers them (0.5 s of silence before, 3 s after): wideband as recorded; telephone band in an 8 kHz and
+ * in a 16 kHz leg, filled (the two averaged). Measured with `node dist/bench/asr-replay.js` (telephone band in an 8 kHz
+ * leg, fill on): IVR menu answers 27 → 31 of 32 right; word error rate on the bench corpus, wideband 40.6 → 31.3 %,
+ * telephone band (8 kHz leg) 66.7 → 58.3 %.
+ */
+export const CMN_START = {
+  wideband: '51.00,-2.61,-4.51,8.07,5.40,-1.54,-4.13,-3.60,-5.84,2.75,-5.56,-0.83,0.71',
+  telephone: '48.15,-8.96,-5.55,3.35,2.69,-10.93,-5.52,-10.83,-9.44,-2.66,-9.30,-4.67,-2.61',
+} as const;
+
+/**
+ * The model's `feat.params` with `-cmninit` set to each of {@link CMN_START}, written to a private temporary directory
+ * (a command-line `-cmninit` is overridden by the model's file; `-featparams` names another). Undefined when the model
+ * has no `feat.params` or the files cannot be written: the engine then runs with the model's own.
+ */
+function writeFeatParams(modelDir: string): { dir: string; wideband: string; telephone: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(modelDir, 'feat.params'), 'latin1');
+  } catch {
+    return undefined;
+  }
+  if (!/^-cmninit\s/m.test(text)) text += '\n-cmninit 0\n';
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'vgw-pocketsphinx-'));
+    const out = { dir, wideband: join(dir, 'wideband.feat.params'), telephone: join(dir, 'telephone.feat.params') };
+    for (const kind of ['wideband', 'telephone'] as const) writeFileSync(out[kind], text.replace(/^-cmninit\s.*$/m, `-cmninit ${CMN_START[kind]}`));
+    return out;
+  } catch {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+}
 
 /** Refusals past the budget are summarised in one log line at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10000;
@@ -149,15 +178,18 @@ class PocketsphinxStream implements AsrStream {
   dropped = 0;
 
   constructor(
-    private readonly launchSpec: Launch,
+    /** How to start the engine for wideband input, and for telephone band (the fill on at launch). */
+    private readonly launches: { wideband: Launch; telephone: Launch },
     o: AsrStreamOptions,
     bandFill: BandFillMode,
     /** Flush the engine on the gateway's end of speech (adaptive endpointing); off = its own 500 ms endpointing only. */
     private readonly flushOnEndOfSpeech = false,
+    /** The band fill adds the folded speech (not under a grammar: see `FOLD_GAIN_DB`). */
+    fold = true,
   ) {
     this.gone = new Promise((r) => (this.markGone = r));
     if (o.call.sampleRateHz !== 16000) this.resampler = new StreamResampler(o.call.sampleRateHz, 16000);
-    if (bandFill !== 'off') this.bandFill = new BandFill(bandFill, o.call.sampleRateHz);
+    if (bandFill !== 'off') this.bandFill = new BandFill(bandFill, o.call.sampleRateHz, undefined, fold);
   }
 
   /** Called by the budget when this stream's turn to start comes (possibly before `start` returned). */
@@ -166,7 +198,10 @@ class PocketsphinxStream implements AsrStream {
     if (this.closed) return this.released();
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn(this.launchSpec.file, this.launchSpec.args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      // The band as known now: an 8 kHz leg (or `on`) is filled from the start; a 16/24 kHz leg in `auto` is decided
+      // later, after the engine started: wideband until then (its running mean then adapts over the call).
+      const spec = this.bandFill?.active ? this.launches.telephone : this.launches.wideband;
+      child = spawn(spec.file, spec.args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     } catch (err) {
       this.fail('ASR_SPAWN_FAILED', (err as Error).message);
       return this.released();
@@ -254,7 +289,11 @@ class PocketsphinxStream implements AsrStream {
     // Audio the band fill still holds (no decision yet) must reach the engine before the pad that ends the utterance.
     const held = this.bandFill?.flush();
     if (held) this.send(held, undefined);
-    const pad = flushPadBuffer();
+    // The pad is the line's silence as the engine hears it (zeros, with the fill when it is on): a pad that sounded
+    // different (faint full-band noise over a filled 8 kHz leg) gave the engine a sound to end on, and a short menu
+    // answer a second, false one-word final (`node dist/bench/asr-replay.js`: 18 of 32 IVR answers had one; none since).
+    const silence = Buffer.alloc(FLUSH_PAD_BYTES);
+    const pad = this.bandFill?.active ? (this.bandFill.condition(silence) ?? silence) : silence;
     const child = this.child;
     if (!child) {
       if (this.pending && this.pendingBytes + pad.length <= MAX_PENDING_BYTES) {
@@ -426,6 +465,8 @@ export interface PocketsphinxOptions {
   bandFill?: BandFillMode;
   /** Use the `sh` + `cat` pipeline even when bash is there (tests). */
   noBash?: boolean;
+  /** More `pocketsphinx_continuous` arguments, after the adapter's own (the bench's tuning replay, `bench/asr-replay.ts`). */
+  engineArgs?: readonly string[];
 }
 
 /** The `local` ASR adapter. Throws if pocketsphinx is not installed. */
@@ -436,7 +477,13 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   const extra: string[] = [];
   if (ctx.sections.asr.asrGrammar) extra.push('-jsgf', ctx.sections.asr.asrGrammar);
   else if (ctx.sections.asr.asrKeyphrases) extra.push('-kws', ctx.sections.asr.asrKeyphrases);
-  const spec = launchCommand(bin, opts.noBash ? undefined : findOnPath('bash', pathEnv), extra);
+  if (opts.engineArgs) extra.push(...opts.engineArgs);
+  const bash = opts.noBash ? undefined : findOnPath('bash', pathEnv);
+  const featParams = writeFeatParams(POCKETSPHINX_MODEL_DIR);
+  const launches = {
+    wideband: launchCommand(bin, bash, [...(featParams ? ['-featparams', featParams.wideband] : []), ...extra]),
+    telephone: launchCommand(bin, bash, [...(featParams ? ['-featparams', featParams.telephone] : []), ...extra]),
+  };
   const bandFill = opts.bandFill ?? ctx.sections.asr.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.sections.asr.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);
   const refusals = new RefusalLog(ctx.logger, budget, opts.refusalLogIntervalMs ?? REFUSAL_LOG_INTERVAL_MS);
@@ -447,7 +494,13 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
     stats: budget.stats,
     async start(o) {
       if (o.signal.aborted) throw new AdapterError('ASR_ABORTED', 'the call ended before its ASR started');
-      const s = new PocketsphinxStream(spec, o, bandFill, ctx.sections.turn.endpointing === 'adaptive');
+      const s = new PocketsphinxStream(
+        launches,
+        o,
+        bandFill,
+        ctx.sections.turn.endpointing === 'adaptive',
+        !ctx.sections.asr.asrGrammar && !ctx.sections.asr.asrKeyphrases,
+      );
       const ticket = budget.reserve((t) => s.launch(t));
       if (!ticket) {
         s.close(); // never launched: frees its resampler
@@ -471,6 +524,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
         return s.gone;
       });
       await Promise.all(waits);
+      if (featParams) rmSync(featParams.dir, { recursive: true, force: true });
     },
   };
 }

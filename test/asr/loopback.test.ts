@@ -6,11 +6,7 @@ import t from 'tap';
 import { startGateway, until, untilLog } from '../helpers/gateway.js';
 import { openRawLeg, ContinuousCaller } from '../helpers/raw-leg.js';
 import { wer } from '../helpers/transcribe.js';
-import { createFliteTts } from '../../src/tts/flite.js';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import type { CallInfo } from '../../src/call/call-info.js';
-import { adapterContext } from '../../src/adapters.js';
+import { speak } from '../helpers/flite-caller.js';
 
 // pocketsphinx's accuracy depends on the sentence and on what came before it in the stream (its first utterance is
 // its weakest): the score is over all sentences, including the first.
@@ -21,27 +17,6 @@ const SENTENCES = [
   'can you tell me the opening hours',
   'i want to pay my bill',
 ];
-/** The caller's voice (Flite slt, the voice pocketsphinx recognises best; GUIDE §3 measured WER ≈ 2 % for it). */
-const CALLER_VOICE = 'slt';
-
-async function speak(text: string): Promise<Buffer> {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
-  const call: CallInfo = {
-    callId: 'caller',
-    conversationUuid: undefined,
-    from: undefined,
-    to: undefined,
-    sampleRateHz: 16000,
-    language: 'en-US',
-    metadata: {},
-  };
-  const parts: Buffer[] = [];
-  for await (const c of tts.synthesize({ text, call, voice: CALLER_VOICE, signal: new AbortController().signal }))
-    parts.push(Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength));
-  await tts.close?.();
-  return Buffer.concat(parts);
-}
-
 t.test('synthetic caller sentences are transcribed with WER ≤ 20 % and answered', async (t) => {
   const g = await startGateway(t, { ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite' });
   const leg = await openRawLeg(`ws://127.0.0.1:${g.port}/socket`);

@@ -5,35 +5,13 @@
  * Counts, not timings: the waits are generous because the machine may be loaded.
  */
 import t, { type Test } from 'tap';
-import { createFliteTts } from '../../src/tts/flite.js';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import type { CallInfo } from '../../src/call/call-info.js';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
-import { adapterContext } from '../../src/adapters.js';
+import { speak } from '../helpers/flite-caller.js';
 
 const PART1 = 'i would like to book a table for tonight and';
 const PART2 = 'we would also like a window seat';
 const PAUSE_MS = 800;
-
-async function speak(text: string): Promise<Buffer> {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
-  const call: CallInfo = {
-    callId: 'caller',
-    conversationUuid: undefined,
-    from: undefined,
-    to: undefined,
-    sampleRateHz: 16000,
-    language: 'en-US',
-    metadata: {},
-  };
-  const parts: Buffer[] = [];
-  for await (const c of tts.synthesize({ text, call, voice: 'slt', signal: new AbortController().signal }))
-    parts.push(Buffer.from(c.audio.buffer, c.audio.byteOffset, c.audio.byteLength));
-  await tts.close?.();
-  return Buffer.concat(parts);
-}
 
 /** Whole 20 ms frames (zero-padded). */
 function frames(pcm: Buffer): Buffer {

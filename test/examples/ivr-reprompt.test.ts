@@ -2,19 +2,7 @@
 import t from 'tap';
 import { startGateway, untilLog } from '../helpers/gateway.js';
 import { simulateCall } from '../../src/sim/simulator.js';
-import { answer } from '../helpers/ivr.js';
-
-const IVR_ENV = {
-  ASR_ADAPTER: 'local',
-  TTS_ADAPTER: 'flite',
-  BOT_ADAPTER: './examples/ivr/ivr-bot.mjs',
-  ASR_GRAMMAR: 'examples/ivr/menu.gram',
-  IVR_NO_INPUT_MS: '1500',
-  ASR_BAND_FILL: 'auto',
-  // As examples/ivr/README.md runs it: a one-word answer over the prompt is an answer, not an acknowledgement.
-  BACKCHANNEL_MAX_WORDS: '0',
-};
-const mine = (uuid: string, key: string) => (l: Record<string, unknown>) => l.callId === uuid && l[key] !== undefined;
+import { answer, IVR_ENV, mine } from '../helpers/ivr.js';
 
 t.test('8000 Hz leg: silence and off-menu speech are re-prompted, then the bot gives up', async (t) => {
   const g = await startGateway(t, { ...IVR_ENV, AUDIO_RATE: '8000', IVR_MAX_PROMPTS: '2' });

@@ -1,11 +1,14 @@
 /**
  * The default, offline TTS: Flite (WASI build) in a pool of worker threads. Voice `slt` (16 kHz) for 16/24 kHz legs,
  * `kal` (8 kHz) for 8 kHz legs, or `TTS_VOICE`. Text is split into sentences; the next sentence is synthesised while
- * the current one plays (at most two jobs per call in the pool, so one long reply cannot starve other calls).
+ * the current one plays (at most two jobs per call in the pool, so one long reply cannot starve other calls); a first
+ * sentence is due at once, a next one when the sentence before it will have played (the pool runs jobs earliest due
+ * first, so a burst of calls neither delays greetings behind next sentences nor leaves a gap in a reply).
  * English only: other languages are spoken with the English voice, and the log says so once.
  */
 import type { TtsAdapter, TtsChunk, TtsRequest } from './types.js';
 import type { AdapterContext } from '../util/adapter-context.js';
+import { performance } from 'node:perf_hooks';
 import { WorkerPool, PoolError } from '../util/worker-pool.js';
 import { splitSentences } from './sentences.js';
 
@@ -37,7 +40,7 @@ export function createFliteTts(ctx: AdapterContext): TtsAdapter {
     }
     const sentences = splitSentences(req.text);
     if (!sentences.length) return;
-    const run = (text: string) => pool.run({ text, voice }, req.signal);
+    const run = (text: string, dueMs?: number) => pool.run({ text, voice }, req.signal, [], dueMs);
     let next: Promise<FliteResult> | undefined = run(sentences[0]!);
     for (let i = 0; i < sentences.length && next; i++) {
       let r: FliteResult;
@@ -47,7 +50,9 @@ export function createFliteTts(ctx: AdapterContext): TtsAdapter {
         if (err instanceof PoolError && err.code === 'ABORTED') return;
         throw err;
       }
-      next = i + 1 < sentences.length && !req.signal.aborted ? run(sentences[i + 1]!) : undefined;
+      // Sentence i starts playing about now (it is handed over below): the next one is needed when it has played.
+      const playsMs = (r.pcm.byteLength / 2 / r.sampleRateHz) * 1000;
+      next = i + 1 < sentences.length && !req.signal.aborted ? run(sentences[i + 1]!, performance.now() + playsMs) : undefined;
       // A sentence whose job was refused or failed still lets the next ones play; the rejection is observed here.
       next?.catch(() => {});
       if (req.signal.aborted) return;

@@ -4,31 +4,20 @@
  * and TTS_CACHE_MB=0 turns it off.
  */
 import t from 'tap';
-import { createFliteTts } from '../../src/tts/flite.js';
+import { createFliteTts, type FliteTts } from '../../src/tts/flite.js';
 import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { adapterContext } from '../../src/adapters.js';
-import type { CallInfo } from '../../src/call/call-info.js';
+import { testCall as call, vendorAdapter } from '../helpers/vendor.js';
 
-const call = (callId: string): CallInfo => ({
-  callId,
-  conversationUuid: undefined,
-  from: undefined,
-  to: undefined,
-  sampleRateHz: 16000,
-  language: 'en-US',
-  metadata: {},
-});
 const GREETING = 'Thanks for calling. How can I help you today?';
 
-async function speak(tts: ReturnType<typeof createFliteTts>, who: string, signal = new AbortController().signal): Promise<Int16Array[]> {
+async function speak(tts: FliteTts, who: string, signal = new AbortController().signal): Promise<Int16Array[]> {
   const out: Int16Array[] = [];
   for await (const c of tts.synthesize({ text: GREETING, call: call(who), signal })) out.push(c.audio);
   return out;
 }
 
 t.test('twenty calls greeted at once: each sentence synthesised once, every call gets all of it', async (t) => {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
+  const tts = await vendorAdapter(createFliteTts, { TTS_WORKERS: '1' });
   t.teardown(() => tts.close?.());
   const all = await Promise.all(Array.from({ length: 20 }, (_, i) => speak(tts, `call-${i}`)));
   const first = all[0]!;
@@ -49,7 +38,7 @@ t.test('twenty calls greeted at once: each sentence synthesised once, every call
 });
 
 t.test("one caller's barge-in leaves the others' audio alone", async (t) => {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
+  const tts = await vendorAdapter(createFliteTts, { TTS_WORKERS: '1' });
   t.teardown(() => tts.close?.());
   // The only thread is busy: the greeting's synthesis waits in the queue, where an abort would remove it.
   const busy = (async () => {
@@ -70,7 +59,7 @@ t.test("one caller's barge-in leaves the others' audio alone", async (t) => {
 });
 
 t.test('TTS_CACHE_MB=0: no cache', async (t) => {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1', TTS_CACHE_MB: '0' }), createLogger('silent')));
+  const tts = await vendorAdapter(createFliteTts, { TTS_WORKERS: '1', TTS_CACHE_MB: '0' });
   t.teardown(() => tts.close?.());
   t.equal((await speak(tts, 'a')).length, 2);
   t.equal(tts.cacheStats(), undefined);

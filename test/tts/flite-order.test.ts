@@ -6,24 +6,11 @@
  */
 import t from 'tap';
 import { createFliteTts } from '../../src/tts/flite.js';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { adapterContext } from '../../src/adapters.js';
-import type { CallInfo } from '../../src/call/call-info.js';
+import { testCall as call, vendorAdapter } from '../helpers/vendor.js';
 import type { TtsAdapter } from '../../src/tts/types.js';
 
-const call = (callId: string): CallInfo => ({
-  callId,
-  conversationUuid: undefined,
-  from: undefined,
-  to: undefined,
-  sampleRateHz: 16000,
-  language: 'en-US',
-  metadata: {},
-});
-
 t.test('a reply not yet started goes before the next sentence of a reply already playing', async (t) => {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1', TTS_WORKER_NICE: '0' }), createLogger('silent')));
+  const tts = await vendorAdapter(createFliteTts, { TTS_WORKERS: '1', TTS_WORKER_NICE: '0' });
   t.teardown(() => tts.close?.());
   const events: string[] = [];
   const speak = async (who: string, text: string, tts: TtsAdapter) => {

@@ -255,6 +255,13 @@ export const ADAPTER_SETTINGS: readonly AdapterSettingsGroup[] = [
         doc: 'Scheduling niceness of the synthesis threads (Linux: per thread; 0 = as the event loop, up to 19): on a busy core the event loop that paces every call runs first, so a burst of synthesis does not delay frames',
         parse: int(0, 19),
       },
+      {
+        key: 'ttsCacheMb',
+        env: 'TTS_CACHE_MB',
+        def: '16',
+        doc: 'Memory for synthesised sentences shared by every call (least recently used out; 0 = no cache): a greeting or menu said to a hundred calls is synthesised once, and a sentence asked for while it is being synthesised joins that job',
+        parse: int(0, 1024),
+      },
     ],
   ),
   group(

@@ -91,6 +91,7 @@ export interface Config extends TracingConfig {
   readonly ttsWorkers: number;
   /** Niceness of the synthesis worker threads (0–19; Linux applies it per thread). */
   readonly ttsWorkerNice: number;
+  readonly ttsCacheMb: number;
   /** ASR grammar (JSGF file) or keyphrase list file for the local ASR; empty = the full language model. */
   readonly asrGrammar: string;
   readonly asrKeyphrases: string;

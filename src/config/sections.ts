@@ -108,7 +108,18 @@ export const SECTION_KEYS = {
     'botApologyText',
   ],
   /** TTS selection, the gateway's bound on any TTS, and the built-in TTS adapters' own settings. */
-  tts: ['ttsAdapter', 'ttsVoice', 'ttsWorkers', 'ttsWorkerNice', 'ttsFirstAudioTimeoutMs', 'cartesiaApiKey', 'cartesiaUrl', 'cartesiaModel', 'cartesiaVoice'],
+  tts: [
+    'ttsAdapter',
+    'ttsVoice',
+    'ttsWorkers',
+    'ttsWorkerNice',
+    'ttsCacheMb',
+    'ttsFirstAudioTimeoutMs',
+    'cartesiaApiKey',
+    'cartesiaUrl',
+    'cartesiaModel',
+    'cartesiaVoice',
+  ],
   /** Signed webhooks, authenticated legs, upgrade rate limits. */
   security: ['vonageSignatureSecret', 'webhookMaxAgeS', 'wsAuth', 'wsAuthToken', 'upgradeRatePerSource', 'upgradeBurstPerSource', 'trustProxy'],
   recording: ['recordingDir'],

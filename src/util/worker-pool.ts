@@ -1,13 +1,21 @@
 /**
  * A small pool of worker threads for CPU-bound jobs (speech synthesis), so they never block the event loop that paces
- * audio. FIFO queue with a capacity (overflow rejects the new job), abortable while queued, a crashed worker's job
- * rejects and the worker is replaced. Workers start on the first job or on `warm()`, never in the constructor.
+ * audio. The queue has a capacity (overflow rejects the new job) and is ordered **earliest due first**: a job says when
+ * its result is needed (`dueMs`, on `performance.now()`; default: now), so under a burst of calls every reply's first
+ * sentence (needed now) goes before the next sentences of replies already playing (needed when the current sentence
+ * ends), and those in the order their audio runs out. Plain FIFO made a call whose first sentence was done early wait
+ * behind every other call's first sentence for its second: a gap of up to a second in the middle of its reply. Jobs
+ * due at the same time keep their order. Abortable while queued; a crashed worker's job rejects and the worker is
+ * replaced. Workers start on the first job or on `warm()`, never in the constructor.
  */
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { getPriority, platform, setPriority } from 'node:os';
+import { performance } from 'node:perf_hooks';
 
 interface Pending<I, O> {
   id: number;
+  /** When the result is needed (performance.now() ms): the queue is kept in this order. */
+  dueMs: number;
   input: I;
   transfer: ArrayBuffer[];
   resolve: (o: O) => void;
@@ -89,8 +97,11 @@ export class WorkerPool<I extends object, O> {
     while (!this.closedFlag && this.slots.length < this.size) this.spawn();
   }
 
-  /** Run one job. The worker answers `{ id, ...output }` or `{ id, error }`. */
-  run(input: I, signal?: AbortSignal, transfer: ArrayBuffer[] = []): Promise<O> {
+  /**
+   * Run one job. The worker answers `{ id, ...output }` or `{ id, error }`. `dueMs` (performance.now() ms, default now):
+   * when the result is needed; queued jobs start earliest due first.
+   */
+  run(input: I, signal?: AbortSignal, transfer: ArrayBuffer[] = [], dueMs = performance.now()): Promise<O> {
     if (this.closedFlag) return Promise.reject(new PoolError('POOL_CLOSED', 'worker pool closed'));
     if (signal?.aborted) return Promise.reject(new PoolError('ABORTED', 'aborted'));
     if (this.queue.length >= this.capacity) {
@@ -99,7 +110,7 @@ export class WorkerPool<I extends object, O> {
     }
     this.warm();
     return new Promise<O>((resolve, reject) => {
-      const job: Pending<I, O> = { id: this.nextId++, input, transfer, resolve, reject, signal, onAbort: undefined };
+      const job: Pending<I, O> = { id: this.nextId++, dueMs, input, transfer, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         job.onAbort = () => {
           const i = this.queue.indexOf(job);
@@ -111,7 +122,7 @@ export class WorkerPool<I extends object, O> {
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      this.queue.push(job);
+      this.enqueue(job);
       this.dispatch();
     });
   }
@@ -158,6 +169,14 @@ export class WorkerPool<I extends object, O> {
     worker.on('error', (err) => onDeath(`worker error: ${err.message}`));
     worker.on('exit', (code) => onDeath(`worker exited with ${code}`));
     this.slots.push(slot);
+  }
+
+  /** Insert after every job due no later (stable for equal due times); the queue is bounded, so the scan is too. */
+  private enqueue(job: Pending<I, O>): void {
+    const q = this.queue;
+    let i = q.length;
+    while (i > 0 && q[i - 1]!.dueMs > job.dueMs) i--;
+    q.splice(i, 0, job);
   }
 
   private dispatch(): void {

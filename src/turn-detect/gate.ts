@@ -11,6 +11,11 @@
  * - With the prosodic cue on (`prosodyHoldMs`), a turn that reads complete is also listened to: if the caller's latest
  *   utterance *sounds* unfinished (its end still loud, the pitch not fallen: `prosody.ts`), it waits `prosodyHoldMs`
  *   of silence instead of `minSilenceMs`. Judged once per utterance, only when the short silence has passed.
+ * - A recogniser known to append a conjunction the caller did not say (`inventsConjunctions`: the local one on an 8 kHz
+ *   leg hears "but i'm sure in years and") makes a trailing "and"/"but" doubtful rather than unfinished: a turn whose
+ *   text reads unfinished only by that word waits the middle of the two silences ({@link doubtfulSilenceMs}), not
+ *   `maxSilenceMs`. Longer than a caller's pause inside a sentence (the eval's is 800 ms), so one who really goes on
+ *   after an "and" is still joined.
  * - A final that arrives while text is held is JOINED to it (a space between) and the detector asked again about the
  *   whole; the bot never sees the parts. If the caller spoke again after the latest final (the VAD said speaking),
  *   its verdict is stale: the gate waits for that speech's final (or, if none comes, the long silence). Interim transcripts pass through at once, prefixed with the held text.
@@ -25,9 +30,12 @@
  * ignored. No timers of its own and no I/O: `test/turn-detect/gate.test.ts` drives it on a manual clock.
  */
 import type { Clock } from '../util/clock.js';
-import { completeness } from './heuristic.js';
+import { completeness, lastWord } from './heuristic.js';
 import { prosodyCue } from './prosody.js';
 import { COMPLETE_THRESHOLD, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './types.js';
+
+/** Trailing words the local recogniser adds at telephone band (from the flush pad's quiet or the line's noise). */
+const INVENTED_TRAILING: ReadonlySet<string> = new Set(['and', 'but']);
 
 /**
  * The longest a final is held, whatever the VAD says (a caller who never stops, a VAD stuck on noise): this, or twice
@@ -53,6 +61,16 @@ export interface TurnGateConfig {
   prosodyHoldMs?: number;
   /** The capture's limit: an utterance this long or longer was cut, its end is not in the audio (no cue). */
   maxUtteranceMs?: number;
+  /**
+   * The recogniser appends conjunctions nobody said (the local one on an 8 kHz leg): a turn that reads unfinished only
+   * because it ends in "and"/"but" waits {@link doubtfulSilenceMs} instead of `maxSilenceMs`.
+   */
+  inventsConjunctions?: boolean;
+}
+
+/** The silence a doubtful turn waits: halfway between the short and the long silence (950 ms with the defaults). */
+export function doubtfulSilenceMs(cfg: Pick<TurnGateConfig, 'minSilenceMs' | 'maxSilenceMs'>): number {
+  return Math.round((cfg.minSilenceMs + cfg.maxSilenceMs) / 2);
 }
 
 export interface TurnGateOwner {
@@ -116,6 +134,8 @@ export class TurnGate {
   fallbacks = 0;
   /** Utterances whose audio sounded unfinished when their turn read complete (the prosodic cue held them). */
   prosodyHolds = 0;
+  /** Turns released after the doubtful silence (a trailing conjunction the recogniser may have made up). */
+  doubtfulReleases = 0;
   /** The utterance the prosodic cue last judged, and its verdict (computed once per utterance, when first needed). */
   private cueAudio: Int16Array | undefined;
   private cueUnfinished = false;
@@ -257,11 +277,14 @@ export class TurnGate {
     const voiced = this.owner.lastVoicedAtMs;
     const silenceMs = voiced < 0 ? Infinity : now - voiced;
     const complete = this.verdict >= COMPLETE_THRESHOLD && !this.spokeSinceFinal;
-    let needMs = complete ? this.cfg.minSilenceMs : this.cfg.maxSilenceMs;
+    const doubtful = !complete && !this.spokeSinceFinal && this.cfg.inventsConjunctions === true && INVENTED_TRAILING.has(lastWord(this.held));
+    let needMs = complete ? this.cfg.minSilenceMs : doubtful ? doubtfulSilenceMs(this.cfg) : this.cfg.maxSilenceMs;
     // Reads complete: does it also sound finished? Asked only once the short silence has passed (the utterance has
     // ended, its audio is the latest), once per utterance.
     if (complete && silenceMs >= needMs && this.prosodyHoldMs > 0 && this.soundsUnfinished()) needMs = this.prosodyHoldMs;
-    if (silenceMs >= needMs) this.release();
+    if (silenceMs < needMs) return;
+    if (doubtful) this.doubtfulReleases++;
+    this.release();
   }
 
   /** The prosodic cue for the caller's latest utterance (false without its audio or when it was cut). */

@@ -29,6 +29,14 @@
  *   no coherent echo found: expected = that bound on the gain × the loudest reference frame within `maxDelayMs`.
  *   Caller speech at a normal level over the bot is ≥ 20 dB above an echo that comes back ≥ 20 dB down, so it still
  *   barges in.
+ * - **Transcripts of echo** (before the lock the echo reaches the ASR as it is, and a recogniser may transcribe it:
+ *   "five", "but"). The guard follows what the ASR has been fed since its last final: nothing it suspects, caller
+ *   voice (a voiced frame it let through: the caller's, whatever follows), or frames it suspected of echo while it had
+ *   no echo path (sent as they are). When a path locks, those suspects still in its rings are judged again with the
+ *   fitted delay and gain (the per-frame rule, margin included): if no voiced one is louder than the echo, what the ASR
+ *   heard was echo only, and {@link heardOnlyEcho} says so for the transcripts that come before any caller voice; the
+ *   turn state drops them (counted in `transcriptsDropped`). One voiced frame above the echo, suspects older than the
+ *   rings, or no lock before the final: the transcript is kept (a caller's words are never dropped on a guess).
  * - **Cost**: nothing at all while the bot has been silent for longer than `maxDelayMs` (the guard sleeps; it wakes on
  *   the next frame sent). Awake: one pass over the caller frame (energies) plus ~30 ring reads; an estimation is
  *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine, one multiply-add per pair), every 25th frame
@@ -60,11 +68,23 @@ export interface EchoGuardStats {
   estimates: number;
   /** Reference frames dropped because the caller's stream stalled while the bot kept sending (bounded queue). */
   referenceDropped: number;
+  /** Final transcripts of audio that was only the bot's echo (before the lock), kept from the bot. */
+  transcriptsDropped: number;
 }
 
 /** Where {@link EchoGuard} counts suppressed frames for the process metrics (the metrics' hot counters). */
 export interface EchoCounters {
   echoFrames: number;
+  echoTranscriptsDropped: number;
+}
+
+/** What tells the turn state that a transcript came from the bot's own echo (implemented by {@link EchoGuard}). */
+export interface EchoTranscripts {
+  /**
+   * A transcript came from the ASR (`final`: a final, which closes what the ASR heard so far). True when all it can
+   * have heard since its previous final is the bot's echo, confirmed by a locked echo path.
+   */
+  heardOnlyEcho(final: boolean): boolean;
 }
 
 const BLOCKS = 4;
@@ -109,6 +129,18 @@ const enum Mode {
   Initial = 0,
   Locked = 1,
   Unlocked = 2,
+}
+
+/** What the ASR has been fed since its last final, as far as the guard can tell. */
+const enum Heard {
+  /** Nothing the guard suspected or let through as voice. */
+  Nothing = 0,
+  /** Frames suspected of echo sent as they are (no echo path yet): judged again when one locks. */
+  Suspect = 1,
+  /** Only echo: suspects confirmed by a locked path, or frames judged with one. */
+  Echo = 2,
+  /** Caller voice, or suspects that could not be confirmed: the next final is the caller's. */
+  Caller = 3,
 }
 
 function pow2AtLeast(n: number): number {
@@ -169,8 +201,8 @@ class HighPass {
   }
 }
 
-export class EchoGuard {
-  readonly stats: EchoGuardStats = { framesEcho: 0, framesMuted: 0, delayMs: -1, erlDb: -1, rho: 0, estimates: 0, referenceDropped: 0 };
+export class EchoGuard implements EchoTranscripts {
+  readonly stats: EchoGuardStats = { framesEcho: 0, framesMuted: 0, delayMs: -1, erlDb: -1, rho: 0, estimates: 0, referenceDropped: 0, transcriptsDropped: 0 };
   private readonly counters: EchoCounters | undefined;
   private readonly maxLagBlocks: number;
   private readonly maxDelayFrames: number;
@@ -180,6 +212,11 @@ export class EchoGuard {
   private readonly calE: Float32Array;
   private readonly frameMask: number;
   private readonly refFrameE: Float32Array;
+  /** Per frame (same ring as refFrameE): 1 when the raw VAD called it voiced and it was taken for echo. */
+  private readonly voicedEcho: Uint8Array;
+  private heard = Heard.Nothing;
+  /** First frame of the suspects (while {@link heard} is Suspect). */
+  private suspectFrom = 0;
   private readonly pending = new Float32Array(PENDING_FRAMES * BLOCKS);
   private pendingHead = 0;
   private pendingCount = 0;
@@ -210,6 +247,7 @@ export class EchoGuard {
     const frames = pow2AtLeast(WINDOW_BLOCKS / BLOCKS + this.maxDelayFrames + 2);
     this.frameMask = frames - 1;
     this.refFrameE = new Float32Array(frames);
+    this.voicedEcho = new Uint8Array(frames);
     this.hpRef = new HighPass(o.sampleRateHz);
     this.hpCal = new HighPass(o.sampleRateHz);
     this.scratch = sharedScratch(this.maxLagBlocks);
@@ -287,6 +325,9 @@ export class EchoGuard {
     // is really talking over the bot, and the rest of that utterance counts as is (the conservative rule would cut
     // speech at the bot's own level to pieces, and no estimate can run while the caller talks).
     const echo = !(callerSpeaking && this.mode === Mode.Initial) && calFrame <= this.expectedEcho(at);
+    this.voicedEcho[f & this.frameMask] = 0;
+    // What the ASR gets (the session mutes an echo frame only with a locked path while the caller is not speaking).
+    if (echo && (callerSpeaking || this.mode !== Mode.Locked)) this.suspect(f);
     if (f >= this.activeUntilFrame && this.pendingCount === 0) this.awake = false;
     return echo;
   }
@@ -297,12 +338,65 @@ export class EchoGuard {
    */
   callerVoice(): void {
     this.lastVoiceFrame = this.frame - 1;
+    this.heard = Heard.Caller;
   }
 
   /** The raw VAD called an echo-only frame voiced: it was kept from counting as speech. */
   countEchoFrame(): void {
     this.stats.framesEcho++;
     if (this.counters) this.counters.echoFrames++;
+    this.voicedEcho[(this.frame - 1) & this.frameMask] = 1;
+  }
+
+  heardOnlyEcho(final: boolean): boolean {
+    const echo = this.heard === Heard.Echo;
+    if (!final) return echo;
+    this.heard = Heard.Nothing;
+    if (echo) {
+      this.stats.transcriptsDropped++;
+      if (this.counters) this.counters.echoTranscriptsDropped++;
+    }
+    return echo;
+  }
+
+  /** Frame `f`, taken for echo, reaches the ASR as it is. */
+  private suspect(f: number): void {
+    if (this.heard === Heard.Caller) return;
+    // With a locked path the frame was judged with the fitted delay and gain: echo. Without one it is a suspect.
+    if (this.mode === Mode.Locked) {
+      if (this.heard === Heard.Nothing) this.heard = Heard.Echo;
+    } else if (this.heard !== Heard.Suspect) {
+      this.heard = Heard.Suspect;
+      this.suspectFrom = f;
+    }
+  }
+
+  /**
+   * A path just locked (this frame, `f`, not yet recorded): judge the suspects again with it. Echo when none the VAD
+   * called voiced is louder than the fitted echo (margin included); the caller's when one is, or when the first
+   * suspects are older than the rings or than this awake spell (not kept: cannot be confirmed).
+   */
+  private rejudge(f: number): void {
+    if (this.heard !== Heard.Suspect) return;
+    const from = this.suspectFrom;
+    const oldest = f - Math.min(this.frameMask + 1, (this.mask + 1 - this.lagBlocks - LOCK_HI_BLOCKS) / BLOCKS) + 1;
+    if (from < oldest || from * BLOCKS < this.validFromBlock) {
+      this.heard = Heard.Caller;
+      return;
+    }
+    const cal = this.calE;
+    const mask = this.mask;
+    for (let g = from; g < f; g++) {
+      if (!this.voicedEcho[g & this.frameMask]) continue;
+      const at = g * BLOCKS;
+      let e = 0;
+      for (let k = 0; k < BLOCKS; k++) e += cal[(at + k) & mask]!;
+      if (e > this.expectedEcho(at)) {
+        this.heard = Heard.Caller;
+        return;
+      }
+    }
+    this.heard = Heard.Echo;
   }
 
   /** An echo-only frame went to the ASR as silence. */
@@ -357,6 +451,7 @@ export class EchoGuard {
       this.stats.delayMs = e.lagBlocks * BLOCK_MS;
       this.stats.erlDb = Math.round(-10 * Math.log10(this.gain) * 10) / 10;
       this.stats.rho = Math.round(e.rho * 100) / 100;
+      this.rejudge(end / BLOCKS);
     } else if (this.mode !== Mode.Locked && e.gainUpper <= INITIAL_GAIN) {
       this.mode = Mode.Unlocked;
       this.gain = e.gainUpper;

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { ManualClock } from '../../src/util/clock.js';
-import { MAX_HOLD_MS, TurnGate, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
+import { MAX_HOLD_MS, TurnGate, doubtfulSilenceMs, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
 import { builtinTurnDetector } from '../../src/turn-detect/heuristic.js';
 import type { TurnDetectInput, TurnDetector } from '../../src/turn-detect/types.js';
 import { must } from '../helpers/must.js';
@@ -109,6 +109,51 @@ t.test('an unfinished final is released after the long silence when nothing foll
   run(60);
   t.same(owner.finals, ['it costs twenty'], 'released after the long silence');
   t.notOk(gate.holding);
+});
+
+t.test('a recogniser that invents conjunctions: a trailing "and"/"but" waits the middle silence, not the long one', async (t) => {
+  const mid = doubtfulSilenceMs({ minSilenceMs: MIN, maxSilenceMs: MAX });
+  t.ok(mid > MIN && mid < MAX, `${mid} ms, between the two`);
+  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { inventsConjunctions: true });
+  speakUntilNow();
+  run(MIN);
+  gate.transcript("but i'm sure in years and", true);
+  run(mid - MIN - 40);
+  t.same(owner.finals, [], 'held just before the middle silence');
+  run(60);
+  t.same(owner.finals, ["but i'm sure in years and"], 'released after the middle silence');
+  t.equal(gate.doubtfulReleases, 1);
+  // Other unfinished endings still wait the long silence; without the flag "and" does too.
+  for (const [text, more] of [
+    ['it costs twenty', { inventsConjunctions: true }],
+    ['i want to', { inventsConjunctions: true }],
+    ['go forward and', {}],
+  ] as const) {
+    const g = setup(builtinTurnDetector, more);
+    g.speakUntilNow();
+    g.run(MIN);
+    g.gate.transcript(text, true);
+    g.run(MAX - MIN - 40);
+    t.same(g.owner.finals, [], `"${text}" held past the middle silence`);
+    g.run(60);
+    t.same(g.owner.finals, [text], `"${text}" released after the long silence`);
+  }
+});
+
+t.test('a recogniser that invents conjunctions: a caller who goes on after the "and" within the middle silence is joined', async (t) => {
+  const { owner, gate, clock, speakUntilNow, run } = setup(builtinTurnDetector, { inventsConjunctions: true });
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('go forward and', true);
+  run(800 - MIN); // an 800 ms pause after the last voiced frame, then the caller goes on
+  t.same(owner.finals, [], 'held through the pause');
+  owner.speaking = true;
+  owner.lastVoicedAtMs = clock.now();
+  run(600);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('ten meters', true);
+  t.same(owner.finals, ['go forward and ten meters'], 'one turn');
 });
 
 t.test(

@@ -159,7 +159,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         sampleRateHz: call.sampleRateHz,
         prosodyHoldMs: cfg.endpointProsodyHoldMs,
         maxUtteranceMs: cfg.maxUtteranceMs,
-        inventsConjunctions: deps.asr.name.split('>')[0] === 'pocketsphinx' && handshake.sampleRateHz === 8000,
+        // The local recogniser at telephone band appends "and"/"but" to finished turns (docs/evals.md).
+        conjunctionHoldMs: deps.asr.name.split('>')[0] === 'pocketsphinx' && handshake.sampleRateHz === 8000 ? cfg.endpointConjunctionHoldMs : 0,
       };
       this.gate = new TurnGate(g, detector, clock, this);
     }

@@ -11,11 +11,11 @@
  * - With the prosodic cue on (`prosodyHoldMs`), a turn that reads complete is also listened to: if the caller's latest
  *   utterance *sounds* unfinished (its end still loud, the pitch not fallen: `prosody.ts`), it waits `prosodyHoldMs`
  *   of silence instead of `minSilenceMs`. Judged once per utterance, only when the short silence has passed.
- * - A recogniser known to append a conjunction the caller did not say (`inventsConjunctions`: the local one on an 8 kHz
- *   leg hears "but i'm sure in years and") makes a trailing "and"/"but" doubtful rather than unfinished: a turn whose
- *   text reads unfinished only by that word waits the middle of the two silences ({@link doubtfulSilenceMs}), not
- *   `maxSilenceMs`. Longer than a caller's pause inside a sentence (the eval's is 800 ms), so one who really goes on
- *   after an "and" is still joined.
+ * - A recogniser known to append a conjunction the caller did not say (the local one on an 8 kHz leg hears "but i'm
+ *   sure in years and") makes a trailing "and"/"but" doubtful rather than unfinished: a turn that reads unfinished and
+ *   ends in that word waits `conjunctionHoldMs` (`ENDPOINT_CONJUNCTION_HOLD_MS`, set by the session for that
+ *   recogniser and rate only), not `maxSilenceMs`. Longer than a caller's pause inside a sentence (the eval's is
+ *   800 ms), so one who really goes on after an "and" is still joined.
  * - A final that arrives while text is held is JOINED to it (a space between) and the detector asked again about the
  *   whole; the bot never sees the parts. If the caller spoke again after the latest final (the VAD said speaking),
  *   its verdict is stale: the gate waits for that speech's final (or, if none comes, the long silence). Interim transcripts pass through at once, prefixed with the held text.
@@ -62,15 +62,10 @@ export interface TurnGateConfig {
   /** The capture's limit: an utterance this long or longer was cut, its end is not in the audio (no cue). */
   maxUtteranceMs?: number;
   /**
-   * The recogniser appends conjunctions nobody said (the local one on an 8 kHz leg): a turn that reads unfinished only
-   * because it ends in "and"/"but" waits {@link doubtfulSilenceMs} instead of `maxSilenceMs`.
+   * The recogniser appends conjunctions nobody said (the local one on an 8 kHz leg): a turn that reads unfinished and
+   * ends in "and"/"but" waits this much silence instead of `maxSilenceMs`. 0 (or not between the two) = off.
    */
-  inventsConjunctions?: boolean;
-}
-
-/** The silence a doubtful turn waits: halfway between the short and the long silence (950 ms with the defaults). */
-export function doubtfulSilenceMs(cfg: Pick<TurnGateConfig, 'minSilenceMs' | 'maxSilenceMs'>): number {
-  return Math.round((cfg.minSilenceMs + cfg.maxSilenceMs) / 2);
+  conjunctionHoldMs?: number;
 }
 
 export interface TurnGateOwner {
@@ -134,12 +129,13 @@ export class TurnGate {
   fallbacks = 0;
   /** Utterances whose audio sounded unfinished when their turn read complete (the prosodic cue held them). */
   prosodyHolds = 0;
-  /** Turns released after the doubtful silence (a trailing conjunction the recogniser may have made up). */
+  /** Turns released after `conjunctionHoldMs` (a trailing conjunction the recogniser may have made up). */
   doubtfulReleases = 0;
   /** The utterance the prosodic cue last judged, and its verdict (computed once per utterance, when first needed). */
   private cueAudio: Int16Array | undefined;
   private cueUnfinished = false;
   private readonly prosodyHoldMs: number;
+  private readonly conjunctionHoldMs: number;
 
   constructor(cfg: TurnGateConfig, detector: TurnDetector, clock: Clock, owner: TurnGateOwner) {
     this.cfg = cfg;
@@ -149,6 +145,8 @@ export class TurnGate {
     this.maxHoldMs = Math.max(MAX_HOLD_MS, 2 * cfg.maxSilenceMs);
     const hold = Math.min(cfg.prosodyHoldMs ?? 0, cfg.maxSilenceMs);
     this.prosodyHoldMs = hold > cfg.minSilenceMs ? hold : 0;
+    const and = cfg.conjunctionHoldMs ?? 0;
+    this.conjunctionHoldMs = and > cfg.minSilenceMs && and < cfg.maxSilenceMs ? and : 0;
   }
 
   /** The prosodic cue is on: the gate reads the owner's {@link TurnGateOwner.lastUtteranceAudio}. */
@@ -277,8 +275,8 @@ export class TurnGate {
     const voiced = this.owner.lastVoicedAtMs;
     const silenceMs = voiced < 0 ? Infinity : now - voiced;
     const complete = this.verdict >= COMPLETE_THRESHOLD && !this.spokeSinceFinal;
-    const doubtful = !complete && !this.spokeSinceFinal && this.cfg.inventsConjunctions === true && INVENTED_TRAILING.has(lastWord(this.held));
-    let needMs = complete ? this.cfg.minSilenceMs : doubtful ? doubtfulSilenceMs(this.cfg) : this.cfg.maxSilenceMs;
+    const doubtful = !complete && !this.spokeSinceFinal && this.conjunctionHoldMs > 0 && INVENTED_TRAILING.has(lastWord(this.held));
+    let needMs = complete ? this.cfg.minSilenceMs : doubtful ? this.conjunctionHoldMs : this.cfg.maxSilenceMs;
     // Reads complete: does it also sound finished? Asked only once the short silence has passed (the utterance has
     // ended, its audio is the latest), once per utterance.
     if (complete && silenceMs >= needMs && this.prosodyHoldMs > 0 && this.soundsUnfinished()) needMs = this.prosodyHoldMs;

@@ -30,13 +30,15 @@
  *   Caller speech at a normal level over the bot is ≥ 20 dB above an echo that comes back ≥ 20 dB down, so it still
  *   barges in.
  * - **Transcripts of echo** (before the lock the echo reaches the ASR as it is, and a recogniser may transcribe it:
- *   "five", "but"). The guard follows what the ASR has been fed since its last final: nothing it suspects, caller
- *   voice (a voiced frame it let through: the caller's, whatever follows), or frames it suspected of echo while it had
- *   no echo path (sent as they are). When a path locks, those suspects still in its rings are judged again with the
- *   fitted delay and gain (the per-frame rule, margin included): if no voiced one is louder than the echo, what the ASR
- *   heard was echo only, and {@link heardOnlyEcho} says so for the transcripts that come before any caller voice; the
- *   turn state drops them (counted in `transcriptsDropped`). One voiced frame above the echo, suspects older than the
- *   rings, or no lock before the final: the transcript is kept (a caller's words are never dropped on a guess).
+ *   "five", "but"). The guard follows what the ASR has been fed since its last final: nothing it suspects, an
+ *   utterance of the caller's (the VAD started one: the next final is theirs, whatever came before), or frames it
+ *   suspected of echo while it had no echo path (sent as they are). When a path locks, those suspects still in its
+ *   rings are judged again with the fitted delay and gain (the per-frame rule, margin included): if (almost) no voiced
+ *   one is louder than the echo, what the ASR heard was echo only, and {@link heardOnlyEcho} says so for the
+ *   transcripts that come before the caller's next utterance; the turn state drops them (counted in
+ *   `transcriptsDropped`). Voiced frames above the echo ({@link REJUDGE_VOICE_FRAMES}), an utterance of the caller's,
+ *   suspects older than the rings, or no lock before the final: the transcript is kept (a caller's words are never
+ *   dropped on a guess).
  * - **Cost**: nothing at all while the bot has been silent for longer than `maxDelayMs` (the guard sleeps; it wakes on
  *   the next frame sent). Awake: one pass over the caller frame (energies) plus ~30 ring reads; an estimation is
  *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine, one multiply-add per pair), every 25th frame
@@ -109,6 +111,12 @@ const INITIAL_SUSPECT_GAIN = 10 ** (-10 / 10);
 const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
 /** Frames sent but not yet played: bounded, drop oldest (the pacer's lead is 5 by default). */
 const PENDING_FRAMES = 64;
+/**
+ * Voiced suspects louder than the fitted echo that make what the ASR heard before the lock the caller's. More than one:
+ * a locked path still lets the odd voiced frame of pure echo through (≤ 5 % of them, test/vad/echo-guard.test.ts), and
+ * a caller's word is several frames (the VAD's own onset needs 120 ms).
+ */
+const REJUDGE_VOICE_FRAMES = 3;
 const LOCK_LO_BLOCKS = 2;
 const LOCK_HI_BLOCKS = 4;
 
@@ -139,7 +147,7 @@ const enum Heard {
   Suspect = 1,
   /** Only echo: suspects confirmed by a locked path, or frames judged with one. */
   Echo = 2,
-  /** Caller voice, or suspects that could not be confirmed: the next final is the caller's. */
+  /** A caller's utterance, or suspects that could not be confirmed: the next final is the caller's. */
   Caller = 3,
 }
 
@@ -291,6 +299,8 @@ export class EchoGuard implements EchoTranscripts {
    * the caller's voice. `callerSpeaking`: the caller is in an utterance (see the class comment on the first ½ s).
    */
   onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
+    // The caller is in an utterance (the VAD heard enough voice that was not echo): the next final is theirs.
+    if (callerSpeaking) this.heard = Heard.Caller;
     if (!this.awake) return false;
     const f = this.frame++;
     const at = f * BLOCKS;
@@ -338,7 +348,6 @@ export class EchoGuard implements EchoTranscripts {
    */
   callerVoice(): void {
     this.lastVoiceFrame = this.frame - 1;
-    this.heard = Heard.Caller;
   }
 
   /** The raw VAD called an echo-only frame voiced: it was kept from counting as speech. */
@@ -386,17 +395,15 @@ export class EchoGuard implements EchoTranscripts {
     }
     const cal = this.calE;
     const mask = this.mask;
+    let louder = 0;
     for (let g = from; g < f; g++) {
       if (!this.voicedEcho[g & this.frameMask]) continue;
       const at = g * BLOCKS;
       let e = 0;
       for (let k = 0; k < BLOCKS; k++) e += cal[(at + k) & mask]!;
-      if (e > this.expectedEcho(at)) {
-        this.heard = Heard.Caller;
-        return;
-      }
+      if (e > this.expectedEcho(at)) louder++;
     }
-    this.heard = Heard.Echo;
+    this.heard = louder >= REJUDGE_VOICE_FRAMES ? Heard.Caller : Heard.Echo;
   }
 
   /** An echo-only frame went to the ASR as silence. */

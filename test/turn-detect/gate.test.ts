@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { ManualClock } from '../../src/util/clock.js';
-import { MAX_HOLD_MS, TurnGate, doubtfulSilenceMs, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
+import { MAX_HOLD_MS, TurnGate, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
 import { builtinTurnDetector } from '../../src/turn-detect/heuristic.js';
 import type { TurnDetectInput, TurnDetector } from '../../src/turn-detect/types.js';
 import { must } from '../helpers/must.js';
@@ -111,37 +111,37 @@ t.test('an unfinished final is released after the long silence when nothing foll
   t.notOk(gate.holding);
 });
 
-t.test('a recogniser that invents conjunctions: a trailing "and"/"but" waits the middle silence, not the long one', async (t) => {
-  const mid = doubtfulSilenceMs({ minSilenceMs: MIN, maxSilenceMs: MAX });
-  t.ok(mid > MIN && mid < MAX, `${mid} ms, between the two`);
-  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { inventsConjunctions: true });
+t.test('a recogniser that invents conjunctions: a trailing "and"/"but" waits conjunctionHoldMs, not the long silence', async (t) => {
+  const mid = 900;
+  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { conjunctionHoldMs: mid });
   speakUntilNow();
   run(MIN);
   gate.transcript("but i'm sure in years and", true);
   run(mid - MIN - 40);
-  t.same(owner.finals, [], 'held just before the middle silence');
+  t.same(owner.finals, [], 'held just before the hold');
   run(60);
-  t.same(owner.finals, ["but i'm sure in years and"], 'released after the middle silence');
+  t.same(owner.finals, ["but i'm sure in years and"], 'released after the hold');
   t.equal(gate.doubtfulReleases, 1);
-  // Other unfinished endings still wait the long silence; without the flag "and" does too.
+  // Other unfinished endings still wait the long silence; so does "and" without the hold, or with one not below it.
   for (const [text, more] of [
-    ['it costs twenty', { inventsConjunctions: true }],
-    ['i want to', { inventsConjunctions: true }],
+    ['it costs twenty', { conjunctionHoldMs: mid }],
+    ['i want to', { conjunctionHoldMs: mid }],
     ['go forward and', {}],
+    ['go forward and', { conjunctionHoldMs: MAX + 100 }],
   ] as const) {
     const g = setup(builtinTurnDetector, more);
     g.speakUntilNow();
     g.run(MIN);
     g.gate.transcript(text, true);
     g.run(MAX - MIN - 40);
-    t.same(g.owner.finals, [], `"${text}" held past the middle silence`);
+    t.same(g.owner.finals, [], `"${text}" held past ${mid} ms`);
     g.run(60);
     t.same(g.owner.finals, [text], `"${text}" released after the long silence`);
   }
 });
 
 t.test('a recogniser that invents conjunctions: a caller who goes on after the "and" within the middle silence is joined', async (t) => {
-  const { owner, gate, clock, speakUntilNow, run } = setup(builtinTurnDetector, { inventsConjunctions: true });
+  const { owner, gate, clock, speakUntilNow, run } = setup(builtinTurnDetector, { conjunctionHoldMs: 900 });
   speakUntilNow();
   run(MIN);
   gate.transcript('go forward and', true);

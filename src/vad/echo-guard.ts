@@ -32,9 +32,9 @@
  * - **Transcripts of echo** (before the lock the echo reaches the ASR as it is, and a recogniser may transcribe it:
  *   "five", "but"). The guard follows what the ASR has been fed since its last final: nothing it suspects, an
  *   utterance of the caller's (the VAD started one: the next final is theirs, whatever came before), or frames it
- *   suspected of echo while it had no echo path (sent as they are). When a path locks, those suspects still in its
- *   rings are judged again with the fitted delay and gain (the per-frame rule, margin included): if (almost) no voiced
- *   one is louder than the echo, what the ASR heard was echo only, and {@link heardOnlyEcho} says so for the
+ *   suspected of echo or voiced while it had no echo path (sent as they are). When a path locks, those suspects
+ *   still in its rings are judged again with the fitted delay and gain (the per-frame rule, margin included): if
+ *   (almost) no voiced one is louder than the echo, what the ASR heard was echo only, and {@link heardOnlyEcho} says so for the
  *   transcripts that come before the caller's next utterance; the turn state drops them (counted in
  *   `transcriptsDropped`). Voiced frames above the echo ({@link REJUDGE_VOICE_FRAMES}), an utterance of the caller's,
  *   suspects older than the rings, or no lock before the final: the transcript is kept (a caller's words are never
@@ -143,9 +143,9 @@ const enum Mode {
 const enum Heard {
   /** Nothing the guard suspected or let through as voice. */
   Nothing = 0,
-  /** Frames suspected of echo sent as they are (no echo path yet): judged again when one locks. */
+  /** Frames the ASR got as they are before any lock (suspected of echo, or voiced): judged again when one locks. */
   Suspect = 1,
-  /** Only echo: suspects confirmed by a locked path, or frames judged with one. */
+  /** Only echo: suspects confirmed by a locked path. */
   Echo = 2,
   /** A caller's utterance, or suspects that could not be confirmed: the next final is the caller's. */
   Caller = 3,
@@ -220,11 +220,15 @@ export class EchoGuard implements EchoTranscripts {
   private readonly calE: Float32Array;
   private readonly frameMask: number;
   private readonly refFrameE: Float32Array;
-  /** Per frame (same ring as refFrameE): 1 when the raw VAD called it voiced and it was taken for echo. */
-  private readonly voicedEcho: Uint8Array;
+  /** Per frame (same ring as refFrameE): 1 when the raw VAD called it voiced. */
+  private readonly voiced: Uint8Array;
   private heard = Heard.Nothing;
   /** First frame of the suspects (while {@link heard} is Suspect). */
   private suspectFrom = 0;
+  /** Voiced frames louder than a locked path's echo since the ASR's last final (see {@link REJUDGE_VOICE_FRAMES}). */
+  private louder = 0;
+  /** The last caller frame was judged (the guard was awake). */
+  private judged = false;
   private readonly pending = new Float32Array(PENDING_FRAMES * BLOCKS);
   private pendingHead = 0;
   private pendingCount = 0;
@@ -255,7 +259,7 @@ export class EchoGuard implements EchoTranscripts {
     const frames = pow2AtLeast(WINDOW_BLOCKS / BLOCKS + this.maxDelayFrames + 2);
     this.frameMask = frames - 1;
     this.refFrameE = new Float32Array(frames);
-    this.voicedEcho = new Uint8Array(frames);
+    this.voiced = new Uint8Array(frames);
     this.hpRef = new HighPass(o.sampleRateHz);
     this.hpCal = new HighPass(o.sampleRateHz);
     this.scratch = sharedScratch(this.maxLagBlocks);
@@ -301,6 +305,7 @@ export class EchoGuard implements EchoTranscripts {
   onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
     // The caller is in an utterance (the VAD heard enough voice that was not echo): the next final is theirs.
     if (callerSpeaking) this.heard = Heard.Caller;
+    this.judged = this.awake;
     if (!this.awake) return false;
     const f = this.frame++;
     const at = f * BLOCKS;
@@ -335,9 +340,9 @@ export class EchoGuard implements EchoTranscripts {
     // is really talking over the bot, and the rest of that utterance counts as is (the conservative rule would cut
     // speech at the bot's own level to pieces, and no estimate can run while the caller talks).
     const echo = !(callerSpeaking && this.mode === Mode.Initial) && calFrame <= this.expectedEcho(at);
-    this.voicedEcho[f & this.frameMask] = 0;
-    // What the ASR gets (the session mutes an echo frame only with a locked path while the caller is not speaking).
-    if (echo && (callerSpeaking || this.mode !== Mode.Locked)) this.suspect(f);
+    this.voiced[f & this.frameMask] = 0;
+    // Without a locked path the session sends an echo frame to the ASR as it is.
+    if (echo && this.mode !== Mode.Locked) this.suspect(f);
     if (f >= this.activeUntilFrame && this.pendingCount === 0) this.awake = false;
     return echo;
   }
@@ -347,20 +352,27 @@ export class EchoGuard implements EchoTranscripts {
    * kept out of the estimation, where the caller's voice would pass for echo.
    */
   callerVoice(): void {
-    this.lastVoiceFrame = this.frame - 1;
+    const f = (this.lastVoiceFrame = this.frame - 1);
+    if (!this.judged) return; // asleep (the bot silent): nothing to tell apart
+    this.voiced[f & this.frameMask] = 1;
+    // With a locked path it is louder than the echo; without one it is judged again at the lock.
+    if (this.mode === Mode.Locked) {
+      if (++this.louder >= REJUDGE_VOICE_FRAMES) this.heard = Heard.Caller;
+    } else this.suspect(f);
   }
 
   /** The raw VAD called an echo-only frame voiced: it was kept from counting as speech. */
   countEchoFrame(): void {
     this.stats.framesEcho++;
     if (this.counters) this.counters.echoFrames++;
-    this.voicedEcho[(this.frame - 1) & this.frameMask] = 1;
+    this.voiced[(this.frame - 1) & this.frameMask] = 1;
   }
 
   heardOnlyEcho(final: boolean): boolean {
     const echo = this.heard === Heard.Echo;
     if (!final) return echo;
     this.heard = Heard.Nothing;
+    this.louder = 0;
     if (echo) {
       this.stats.transcriptsDropped++;
       if (this.counters) this.counters.echoTranscriptsDropped++;
@@ -368,22 +380,17 @@ export class EchoGuard implements EchoTranscripts {
     return echo;
   }
 
-  /** Frame `f`, taken for echo, reaches the ASR as it is. */
+  /** Frame `f` reached the ASR as it is before any lock (echo or voice: the lock will tell). */
   private suspect(f: number): void {
-    if (this.heard === Heard.Caller) return;
-    // With a locked path the frame was judged with the fitted delay and gain: echo. Without one it is a suspect.
-    if (this.mode === Mode.Locked) {
-      if (this.heard === Heard.Nothing) this.heard = Heard.Echo;
-    } else if (this.heard !== Heard.Suspect) {
-      this.heard = Heard.Suspect;
-      this.suspectFrom = f;
-    }
+    if (this.heard === Heard.Caller || this.heard === Heard.Suspect) return;
+    this.heard = Heard.Suspect;
+    this.suspectFrom = f;
   }
 
   /**
-   * A path just locked (this frame, `f`, not yet recorded): judge the suspects again with it. Echo when none the VAD
-   * called voiced is louder than the fitted echo (margin included); the caller's when one is, or when the first
-   * suspects are older than the rings or than this awake spell (not kept: cannot be confirmed).
+   * A path just locked (this frame, `f`, not yet recorded): judge the suspects again with it. Echo when (almost) none
+   * the VAD called voiced is louder than the fitted echo (margin included); the caller's when some are, or when the
+   * first suspects are older than the rings or than this awake spell (not kept: cannot be confirmed).
    */
   private rejudge(f: number): void {
     if (this.heard !== Heard.Suspect) return;
@@ -395,15 +402,14 @@ export class EchoGuard implements EchoTranscripts {
     }
     const cal = this.calE;
     const mask = this.mask;
-    let louder = 0;
     for (let g = from; g < f; g++) {
-      if (!this.voicedEcho[g & this.frameMask]) continue;
+      if (!this.voiced[g & this.frameMask]) continue;
       const at = g * BLOCKS;
       let e = 0;
       for (let k = 0; k < BLOCKS; k++) e += cal[(at + k) & mask]!;
-      if (e > this.expectedEcho(at)) louder++;
+      if (e > this.expectedEcho(at)) this.louder++;
     }
-    this.heard = louder >= REJUDGE_VOICE_FRAMES ? Heard.Caller : Heard.Echo;
+    this.heard = this.louder >= REJUDGE_VOICE_FRAMES ? Heard.Caller : Heard.Echo;
   }
 
   /** An echo-only frame went to the ASR as silence. */

@@ -1,8 +1,9 @@
 /**
  * The echo guard on a real call: offline TTS and ASR, the echo bot, a caller whose line echoes the bot's audio back
  * (120 ms, −40 dB) over a real WebSocket. With the guard the greeting plays to the end and the bot does not answer its
- * own echo; with ECHO_GUARD=off the same line cuts the greeting off (today's failure); a caller who really speaks over
- * the echo still barges in.
+ * own echo (what pocketsphinx made of the echo before the guard locked is dropped, not answered); with ECHO_GUARD=off
+ * the same line cuts the greeting off (today's failure); a caller who really speaks over the echo still barges in, and
+ * one who talks from the greeting's first frame gets their words answered.
  */
 import t, { type Test } from 'tap';
 import { eventsOf, startGateway, metricValue, until, untilEvent, type TestGateway } from '../helpers/gateway.js';

@@ -60,6 +60,8 @@ function traceObserver(): CallObserver {
         return `state ${e.state}`;
       case 'transcript':
         return `transcript ${e.final ? 'final' : 'interim'} ${JSON.stringify(e.text)}`;
+      case 'echo-transcript':
+        return `echo transcript dropped ${JSON.stringify(e.text)}`;
       case 'bot-say':
         return `bot-say ${JSON.stringify(e.text.slice(0, 40))}`;
       case 'timing':
@@ -72,7 +74,7 @@ function traceObserver(): CallObserver {
         // The echo guard's view of the line (delay, loss, frames kept from the VAD and from the ASR), when it is on.
         const g = e.summary.echo;
         return g
-          ? `call-end echo guard: delay ${g.delayMs} ms, loss ${g.erlDb} dB, rho ${g.rho}, echo frames ${g.framesEcho}, muted ${g.framesMuted}`
+          ? `call-end echo guard: delay ${g.delayMs} ms, loss ${g.erlDb} dB, rho ${g.rho}, echo frames ${g.framesEcho}, muted ${g.framesMuted}, transcripts dropped ${g.transcriptsDropped}`
           : 'call-end';
       }
       default:

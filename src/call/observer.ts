@@ -24,6 +24,8 @@ export type CallObserverEvent =
   | { type: 'barge-in-resume'; replyId: number; atMs: number }
   /** The caller acknowledged the bot without interrupting it (`text` when the ASR heard words). */
   | { type: 'backchannel'; text?: string; durationMs: number }
+  /** A final transcript of the bot's own echo, dropped by the echo guard (never a turn, never given to the bot). */
+  | { type: 'echo-transcript'; text: string }
   /** The first frame of a reply was sent (`atMs`, session clock); `turnLatencyMs` when it closed a caller's turn. */
   | { type: 'reply-start'; replyId: number; turnLatencyMs?: number; atMs?: number }
   /** A reply played out or was cut (`atMs`, session clock). */

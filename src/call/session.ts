@@ -143,6 +143,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
       resumeSilenceMs: cfg.bargeInResumeSilenceMs,
       backchannelMaxMs,
       backchannelWords,
+      echo,
     };
     // A speech-to-speech model answers when it decides to: no reply clock (hasTts false) for it.
     const turn = (this.turn = new Turn({ ...turnCfg, botReplyTimeoutMs, botMaxFailures, hasTts: !!deps.tts && !s2s, hasAsr: !!deps.asr }, this));
@@ -158,6 +159,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         sampleRateHz: call.sampleRateHz,
         prosodyHoldMs: cfg.endpointProsodyHoldMs,
         maxUtteranceMs: cfg.maxUtteranceMs,
+        // The local recogniser at telephone band appends "and"/"but" to finished turns (docs/evals.md).
+        conjunctionHoldMs: deps.asr.name.split('>')[0] === 'pocketsphinx' && handshake.sampleRateHz === 8000 ? cfg.endpointConjunctionHoldMs : 0,
       };
       this.gate = new TurnGate(g, detector, clock, this);
     }
@@ -388,6 +391,11 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     this.log.info({ durationMs, text }, 'backchannel');
     if (this.d.observer?.active) this.observe(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs });
     this.bot.input(text === undefined ? { type: 'backchannel', durationMs } : { type: 'backchannel', text, durationMs }, false);
+  }
+  /** The ASR transcribed the bot's own echo (before the echo guard had the line's echo path): dropped, not a turn. */
+  onEchoTranscript(text: string): void {
+    this.log.info({ text }, 'echo transcript dropped');
+    this.observe({ type: 'echo-transcript', text });
   }
   onHeldTranscript(text: string): void {
     if (this.gate) this.gate.transcript(text, true);

@@ -34,9 +34,14 @@
  *    and the duration rule only applies to shorter ones.
  * Non-interruptible replies are never paused.
  *
+ * **Echo** (`echo`, the echo guard): a transcript of audio that was only the bot's own echo coming back down the line
+ * (heard by the ASR before the guard had the line's echo path, confirmed once it had) is dropped: never a turn, never
+ * a backchannel, never given to the bot; each dropped final is told as `onEchoTranscript` and counted.
+ *
  * Per-frame entry points (`voiced`, `speech`) allocate nothing.
  */
 import { CloseCode } from '../errors.js';
+import type { EchoTranscripts } from '../vad/echo-guard.js';
 import type { TranscriptKind } from './backchannel.js';
 
 /**
@@ -81,6 +86,8 @@ export interface TurnConfig {
   backchannelMaxMs: number;
   /** Classifies transcripts (`BACKCHANNEL_WORDS`). */
   backchannelWords: { kind(text: string): TranscriptKind };
+  /** The echo guard (`ECHO_GUARD`): asked about every transcript whether it came from the bot's own echo. */
+  echo?: EchoTranscripts | undefined;
 }
 
 /** Why the call is being ended after a goodbye. */
@@ -99,6 +106,8 @@ export interface TurnActions {
   onBackchannel(durationMs: number, text: string | undefined): void;
   /** A final transcript held while its utterance was under way turned out to be a turn: give it to the bot now. */
   onHeldTranscript(text: string): void;
+  /** A final transcript was of the bot's own echo: dropped (not a turn, not given to the bot). */
+  onEchoTranscript(text: string): void;
   /** The first frame of reply `replyId` was sent at `atMs`; `turnLatencyMs` when it closed a caller's turn (else undefined). */
   onReplyStarted(replyId: number, turnLatencyMs: number | undefined, atMs: number): void;
   /** The bot failed or did not answer (`failures` so far in this call): tell the caller, the call goes on. */
@@ -133,6 +142,8 @@ export class Turn {
   pauses = 0;
   resumes = 0;
   backchannels = 0;
+  /** Final transcripts dropped as the bot's own echo. */
+  echoTranscripts = 0;
   /** Playback is paused at a barge-in onset, awaiting the decision. */
   paused = false;
   /** When the pause began (arrival of the voiced frame that made it). */
@@ -253,9 +264,18 @@ export class Turn {
   /**
    * A transcript from the ASR (`playing`/`interruptible` describe the speaker now). Returns true when it goes to the
    * bot as a transcript now, false when it is held (a final of an utterance under way that began while the bot spoke:
-   * its end decides) or taken as a backchannel's text. A non-empty final delivered starts the reply clock.
+   * its end decides), taken as a backchannel's text, or dropped as the bot's echo. A non-empty final delivered starts
+   * the reply clock.
    */
   transcript(final: boolean, text: string, nowMs: number, playing = false, interruptible = true): boolean {
+    if (this.cfg.echo?.heardOnlyEcho(final)) {
+      // Nobody spoke: nothing here changes (a backchannel waiting for its final still waits: finals come in order).
+      if (final) {
+        this.echoTranscripts++;
+        this.act.onEchoTranscript(text);
+      }
+      return false;
+    }
     const kind: TranscriptKind = this.cfg.backchannelMaxMs > 0 ? this.cfg.backchannelWords.kind(text) : text.trim() ? 'words' : 'empty';
     if (final && this.bcDurMs >= 0) {
       // Finals come in utterance order: the oldest finished candidate's comes first, and decides it: a backchannel when

@@ -63,6 +63,8 @@ export interface Config extends TracingConfig {
   readonly endpointMaxSilenceMs: number;
   /** Adaptive: silence a turn that reads complete but sounds unfinished (prosodic cue) waits; 0 = off. */
   readonly endpointProsodyHoldMs: number;
+  /** Adaptive, local recogniser on an 8 kHz leg: silence a turn ending in "and"/"but" waits; 0 = the long silence. */
+  readonly endpointConjunctionHoldMs: number;
   /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
   readonly turnDetector: string;
   /** A detector prediction not settled in this long falls back to the built-in heuristic. */
@@ -407,6 +409,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     env: 'ENDPOINT_PROSODY_HOLD_MS',
     def: '0',
     doc: "Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller's utterance still loud and its pitch level, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (docs/evals.md, *The prosodic end-of-turn cue*, says what it catches and what it costs). `0` (the default), or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides). Off by default: with `1000` the eval's mid-sentence pause is no longer answered inside the pause (3 of 3 → 0 of 3 at 8 and 16 kHz), but the cue also hears a third of the finished short utterances of pocketsphinx-testdata, and every Flite-spoken answer, as unfinished: each of those waits 600 ms more",
+    parse: int(0, 30000),
+  },
+  {
+    key: 'endpointConjunctionHoldMs',
+    env: 'ENDPOINT_CONJUNCTION_HOLD_MS',
+    def: '950',
+    doc: 'Adaptive endpointing with the local recogniser on an 8 kHz leg: a final that reads unfinished only because its last word is "and" or "but" ends the turn after this much silence instead of `ENDPOINT_MAX_SILENCE_MS`. At telephone band pocketsphinx appends such a word to finals the caller had finished ("but i\'m sure in years and"); longer than a pause inside a sentence, so a caller who goes on after a real "and" is still joined. Used only between `ENDPOINT_MIN_SILENCE_MS` and `ENDPOINT_MAX_SILENCE_MS`; `0` = off (the long silence, as for any unfinished final)',
     parse: int(0, 30000),
   },
   {

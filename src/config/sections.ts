@@ -35,6 +35,7 @@ export const SECTION_KEYS = {
     'endpointMinSilenceMs',
     'endpointMaxSilenceMs',
     'endpointProsodyHoldMs',
+    'endpointConjunctionHoldMs',
     'turnDetector',
     'turnDetectorTimeoutMs',
     'bargeIn',

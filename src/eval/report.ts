@@ -17,6 +17,8 @@ export const SCORE_ROWS: Array<{ label: string; goal: string; value: (s: Scores)
   { label: 'missed barge-ins', goal: '≤ 2 %', value: (s) => pct(s.missedBargeIns) },
   { label: 'premature cut-offs', goal: '≤ 5 %', value: (s) => pct(s.prematureCutoffs) },
   { label: 'unanswered turns', goal: '', value: (s) => String(s.unanswered) },
+  // Absent from results written before it was scored.
+  { label: 'echo answered', goal: '0', value: (s) => (s.echoAnswered ? pct(s.echoAnswered) : 'n/a') },
   { label: 'words heard per reply', goal: '', value: (s) => (s.wordsHeardPerReply === null ? 'n/a' : String(s.wordsHeardPerReply)) },
   { label: 'pauses (stop + resume)', goal: '', value: (s) => String(s.pauses) },
   { label: 'calls (failed)', goal: '', value: (s) => `${s.calls} (${s.failedCalls})` },
@@ -25,7 +27,7 @@ export const SCORE_ROWS: Array<{ label: string; goal: string; value: (s: Scores)
 /** One line per scenario and the aggregate, for a terminal. */
 export function formatEval(r: EvalResult): string {
   const line = (name: string, s: Scores) =>
-    `${name.padEnd(22)} turn p50 ${ms(s.turnLatencyMs.p50).padStart(7)}  stop p95 ${ms(s.bargeInStopMs.p95).padStart(7)}  false ${pct(s.falseBargeIns).padEnd(12)} missed ${pct(s.missedBargeIns).padEnd(12)} premature ${pct(s.prematureCutoffs).padEnd(12)} words/reply ${s.wordsHeardPerReply ?? 'n/a'}  pauses ${s.pauses}`;
+    `${name.padEnd(22)} turn p50 ${ms(s.turnLatencyMs.p50).padStart(7)}  stop p95 ${ms(s.bargeInStopMs.p95).padStart(7)}  false ${pct(s.falseBargeIns).padEnd(12)} missed ${pct(s.missedBargeIns).padEnd(12)} premature ${pct(s.prematureCutoffs).padEnd(12)} words/reply ${s.wordsHeardPerReply ?? 'n/a'}  pauses ${s.pauses}${s.echoAnswered?.chances ? `  echo answered ${s.echoAnswered.count}/${s.echoAnswered.chances}` : ''}`;
   const out = [`eval against ${r.url} at ${r.legRateHz} Hz: ${r.scenarios.length} scenarios × ${r.repeat}, ${r.concurrency} at once, ${r.durationS} s`];
   for (const s of r.scenarios) {
     out.push(line(s.name, s.scores));
@@ -50,7 +52,7 @@ export function scenarioTable(runs: Array<{ label: string; result: EvalResult }>
   const cell = (s: Scores | undefined) =>
     !s
       ? '—'
-      : `${ms(s.turnLatencyMs.p50)} · ${s.falseBargeIns.chances ? `false ${s.falseBargeIns.count}/${s.falseBargeIns.chances}` : ''}${s.missedBargeIns.chances ? ` missed ${s.missedBargeIns.count}/${s.missedBargeIns.chances}` : ''}${s.prematureCutoffs.count ? ` premature ${s.prematureCutoffs.count}` : ''}`.replace(
+      : `${ms(s.turnLatencyMs.p50)} · ${s.falseBargeIns.chances ? `false ${s.falseBargeIns.count}/${s.falseBargeIns.chances}` : ''}${s.missedBargeIns.chances ? ` missed ${s.missedBargeIns.count}/${s.missedBargeIns.chances}` : ''}${s.prematureCutoffs.count ? ` premature ${s.prematureCutoffs.count}` : ''}${s.echoAnswered?.count ? ` echo answered ${s.echoAnswered.count}` : ''}`.replace(
           / · $/,
           '',
         );

@@ -46,6 +46,8 @@ export interface Scores {
   missedBargeIns: Ratio;
   prematureCutoffs: Ratio;
   unanswered: number;
+  /** On lines with echo: replies after the greeting that answered no caller speech (the bot's own echo, transcribed). */
+  echoAnswered: Ratio;
   /** Bot output stopped and resumed without a clear (a paused reply): information, not a fault. */
   pauses: number;
   clears: number;
@@ -113,6 +115,10 @@ export function summarise(calls: ScenarioResult['calls'], failedCalls: number): 
       sum((c) => c.premature.chances),
     ),
     unanswered: sum((c) => c.unanswered),
+    echoAnswered: ratio(
+      sum((c) => c.echoAnswered.count),
+      sum((c) => c.echoAnswered.chances),
+    ),
     pauses: sum((c) => c.pauses),
     clears: sum((c) => c.clears),
     replies: replies.length,

@@ -13,6 +13,10 @@
  *   reply with no caller event in it is a chance to be cut off by its own echo: stopped = false barge-in.
  * - **premature cut-off**: a reply that starts between a `turn`'s onset and its end (inside its pause, or before it
  *   finished). Counted over the turns spoken while the bot was silent.
+ * - **echo answered**: on a line with echo, a reply after the first (the greeting) with no caller speech between the
+ *   previous reply's start and its own: the bot answered something nobody said (its own echo, transcribed). Replies
+ *   played back to back (less than {@link GAP_MS} apart) are told apart by the notify marker of the first (the
+ *   gateway sends one after each reply's last frame), so an answer queued behind the greeting is a reply of its own.
  */
 import type { CallTimeline, CallerEvent } from './timeline.js';
 
@@ -68,19 +72,39 @@ export interface CallScore {
   premature: { count: number; chances: number };
   /** `turn`s spoken while the bot was silent that got no answer within 10 s. */
   unanswered: number;
+  /** On a line with echo: replies after the greeting that answered no caller speech, over those replies. */
+  echoAnswered: { count: number; chances: number };
   pauses: number;
   clears: number;
+}
+
+/**
+ * Slots where one reply ended and the next had begun within the same stretch of audio: a notify marker (played right
+ * after a reply's last frame, in the slot it ends) with audio on both sides. A clear cancels the markers it drops, so
+ * a pause never leaves one behind.
+ */
+function replyBoundaries(tl: CallTimeline): Set<number> {
+  const out = new Set<number>();
+  for (const n of tl.notifies) {
+    const k = Math.round(n.atMs / SLOT_MS);
+    if (k > 0 && k < tl.playing.length && tl.playing.subarray(0, k).includes(1) && tl.playing.subarray(k).includes(1)) out.add(k);
+  }
+  return out;
 }
 
 /** Cut the heard slots into replies. */
 export function findReplies(tl: CallTimeline): Reply[] {
   const runs: Array<{ s: number; e: number }> = [];
   const p = tl.playing;
+  const bounds = replyBoundaries(tl);
+  let boundary = false;
   for (let i = 0; i < p.length; i++) {
+    if (bounds.has(i)) boundary = true;
     if (!p[i]) continue;
     const last = runs[runs.length - 1];
-    if (last && (i - last.e) * SLOT_MS < GAP_MS && !tl.clearsMs.some((c) => c >= last.e * SLOT_MS - SLOT_MS && c < i * SLOT_MS)) last.e = i + 1;
+    if (last && !boundary && (i - last.e) * SLOT_MS < GAP_MS && !tl.clearsMs.some((c) => c >= last.e * SLOT_MS - SLOT_MS && c < i * SLOT_MS)) last.e = i + 1;
     else runs.push({ s: i, e: i + 1 });
+    boundary = false;
   }
   const replies: Reply[] = [];
   let cur: Reply | undefined;
@@ -130,6 +154,7 @@ export function scoreCall(tl: CallTimeline): CallScore {
     missedBargeIns: { count: 0, chances: 0 },
     premature: { count: 0, chances: 0 },
     unanswered: 0,
+    echoAnswered: { count: 0, chances: 0 },
     pauses: replies.reduce((n, r) => n + r.pauses, 0),
     clears: tl.clearsMs.length,
   };
@@ -180,6 +205,12 @@ export function scoreCall(tl: CallTimeline): CallScore {
       if (tl.events.some((e) => e.onsetMs >= r.startMs - STOP_WINDOW_MS && e.onsetMs < r.endMs)) continue;
       out.falseBargeIns.chances++;
       if (stopped(r)) out.falseBargeIns.count++;
+    }
+    for (let i = 1; i < replies.length; i++) {
+      const from = replies[i - 1]!.startMs;
+      const r = replies[i]!;
+      out.echoAnswered.chances++;
+      if (!tl.events.some((e) => e.endMs >= from && e.onsetMs < r.startMs)) out.echoAnswered.count++;
     }
   }
   return out;

@@ -48,6 +48,8 @@ export class HotCounters {
   legSilences = 0;
   /** Caller frames the VAD called voiced that the echo guard judged to be the bot's own echo (not speech). */
   echoFrames = 0;
+  /** Final transcripts of the bot's own echo (heard before the echo guard had the path) dropped, not answered. */
+  echoTranscriptsDropped = 0;
 }
 
 /** Per-call counters a live call exposes for scrapes. */
@@ -155,6 +157,11 @@ export class Metrics {
       'gateway_echo_frames_total',
       "Caller frames the VAD called speech that the echo guard judged to be the bot's own audio echoed back by the line (kept from barge-in and utterance start)",
       () => hot.echoFrames,
+    );
+    fromHot(
+      'gateway_echo_transcripts_dropped_total',
+      "Final transcripts of the bot's own audio echoed back by the line (heard before the echo guard had the line's echo path) dropped instead of answered",
+      () => hot.echoTranscriptsDropped,
     );
     fromHot('gateway_ticker_late_ticks_total', 'Shared 20 ms clock ticks that fired more than 10 ms late', () => this.tickerLateTicks());
 

@@ -11,6 +11,11 @@
  * - With the prosodic cue on (`prosodyHoldMs`), a turn that reads complete is also listened to: if the caller's latest
  *   utterance *sounds* unfinished (its end still loud, the pitch not fallen: `prosody.ts`), it waits `prosodyHoldMs`
  *   of silence instead of `minSilenceMs`. Judged once per utterance, only when the short silence has passed.
+ * - A recogniser known to append a conjunction the caller did not say (the local one on an 8 kHz leg hears "but i'm
+ *   sure in years and") makes a trailing "and"/"but" doubtful rather than unfinished: a turn that reads unfinished and
+ *   ends in that word waits `conjunctionHoldMs` (`ENDPOINT_CONJUNCTION_HOLD_MS`, set by the session for that
+ *   recogniser and rate only), not `maxSilenceMs`. Longer than a caller's pause inside a sentence (the eval's is
+ *   800 ms), so one who really goes on after an "and" is still joined.
  * - A final that arrives while text is held is JOINED to it (a space between) and the detector asked again about the
  *   whole; the bot never sees the parts. If the caller spoke again after the latest final (the VAD said speaking),
  *   its verdict is stale: the gate waits for that speech's final (or, if none comes, the long silence). Interim transcripts pass through at once, prefixed with the held text.
@@ -25,9 +30,12 @@
  * ignored. No timers of its own and no I/O: `test/turn-detect/gate.test.ts` drives it on a manual clock.
  */
 import type { Clock } from '../util/clock.js';
-import { completeness } from './heuristic.js';
+import { completeness, lastWord } from './heuristic.js';
 import { prosodyCue } from './prosody.js';
 import { COMPLETE_THRESHOLD, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './types.js';
+
+/** Trailing words the local recogniser adds at telephone band (from the flush pad's quiet or the line's noise). */
+const INVENTED_TRAILING: ReadonlySet<string> = new Set(['and', 'but']);
 
 /**
  * The longest a final is held, whatever the VAD says (a caller who never stops, a VAD stuck on noise): this, or twice
@@ -53,6 +61,11 @@ export interface TurnGateConfig {
   prosodyHoldMs?: number;
   /** The capture's limit: an utterance this long or longer was cut, its end is not in the audio (no cue). */
   maxUtteranceMs?: number;
+  /**
+   * The recogniser appends conjunctions nobody said (the local one on an 8 kHz leg): a turn that reads unfinished and
+   * ends in "and"/"but" waits this much silence instead of `maxSilenceMs`. 0 (or not between the two) = off.
+   */
+  conjunctionHoldMs?: number;
 }
 
 export interface TurnGateOwner {
@@ -116,10 +129,13 @@ export class TurnGate {
   fallbacks = 0;
   /** Utterances whose audio sounded unfinished when their turn read complete (the prosodic cue held them). */
   prosodyHolds = 0;
+  /** Turns released after `conjunctionHoldMs` (a trailing conjunction the recogniser may have made up). */
+  doubtfulReleases = 0;
   /** The utterance the prosodic cue last judged, and its verdict (computed once per utterance, when first needed). */
   private cueAudio: Int16Array | undefined;
   private cueUnfinished = false;
   private readonly prosodyHoldMs: number;
+  private readonly conjunctionHoldMs: number;
 
   constructor(cfg: TurnGateConfig, detector: TurnDetector, clock: Clock, owner: TurnGateOwner) {
     this.cfg = cfg;
@@ -129,6 +145,8 @@ export class TurnGate {
     this.maxHoldMs = Math.max(MAX_HOLD_MS, 2 * cfg.maxSilenceMs);
     const hold = Math.min(cfg.prosodyHoldMs ?? 0, cfg.maxSilenceMs);
     this.prosodyHoldMs = hold > cfg.minSilenceMs ? hold : 0;
+    const and = cfg.conjunctionHoldMs ?? 0;
+    this.conjunctionHoldMs = and > cfg.minSilenceMs && and < cfg.maxSilenceMs ? and : 0;
   }
 
   /** The prosodic cue is on: the gate reads the owner's {@link TurnGateOwner.lastUtteranceAudio}. */
@@ -257,11 +275,14 @@ export class TurnGate {
     const voiced = this.owner.lastVoicedAtMs;
     const silenceMs = voiced < 0 ? Infinity : now - voiced;
     const complete = this.verdict >= COMPLETE_THRESHOLD && !this.spokeSinceFinal;
-    let needMs = complete ? this.cfg.minSilenceMs : this.cfg.maxSilenceMs;
+    const doubtful = !complete && !this.spokeSinceFinal && this.conjunctionHoldMs > 0 && INVENTED_TRAILING.has(lastWord(this.held));
+    let needMs = complete ? this.cfg.minSilenceMs : doubtful ? this.conjunctionHoldMs : this.cfg.maxSilenceMs;
     // Reads complete: does it also sound finished? Asked only once the short silence has passed (the utterance has
     // ended, its audio is the latest), once per utterance.
     if (complete && silenceMs >= needMs && this.prosodyHoldMs > 0 && this.soundsUnfinished()) needMs = this.prosodyHoldMs;
-    if (silenceMs >= needMs) this.release();
+    if (silenceMs < needMs) return;
+    if (doubtful) this.doubtfulReleases++;
+    this.release();
   }
 
   /** The prosodic cue for the caller's latest utterance (false without its audio or when it was cut). */

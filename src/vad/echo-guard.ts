@@ -29,6 +29,16 @@
  *   no coherent echo found: expected = that bound on the gain × the loudest reference frame within `maxDelayMs`.
  *   Caller speech at a normal level over the bot is ≥ 20 dB above an echo that comes back ≥ 20 dB down, so it still
  *   barges in.
+ * - **Transcripts of echo** (before the lock the echo reaches the ASR as it is, and a recogniser may transcribe it:
+ *   "five", "but"). The guard follows what the ASR has been fed since its last final: nothing it suspects, an
+ *   utterance of the caller's (the VAD started one: the next final is theirs, whatever came before), or frames it
+ *   suspected of echo or voiced while it had no echo path (sent as they are). When a path locks, those suspects
+ *   still in its rings are judged again with the fitted delay and gain (the per-frame rule, margin included): if
+ *   (almost) no voiced one is louder than the echo, what the ASR heard was echo only, and {@link heardOnlyEcho} says so for the
+ *   transcripts that come before the caller's next utterance; the turn state drops them (counted in
+ *   `transcriptsDropped`). Voiced frames above the echo ({@link REJUDGE_VOICE_FRAMES}), an utterance of the caller's,
+ *   suspects older than the rings, or no lock before the final: the transcript is kept (a caller's words are never
+ *   dropped on a guess).
  * - **Cost**: nothing at all while the bot has been silent for longer than `maxDelayMs` (the guard sleeps; it wakes on
  *   the next frame sent). Awake: one pass over the caller frame (energies) plus ~30 ring reads; an estimation is
  *   O(window × lags / 4) ≈ 7 k multiply-adds at 400 ms (coarse to fine, one multiply-add per pair), every 25th frame
@@ -60,11 +70,23 @@ export interface EchoGuardStats {
   estimates: number;
   /** Reference frames dropped because the caller's stream stalled while the bot kept sending (bounded queue). */
   referenceDropped: number;
+  /** Final transcripts of audio that was only the bot's echo (before the lock), kept from the bot. */
+  transcriptsDropped: number;
 }
 
 /** Where {@link EchoGuard} counts suppressed frames for the process metrics (the metrics' hot counters). */
 export interface EchoCounters {
   echoFrames: number;
+  echoTranscriptsDropped: number;
+}
+
+/** What tells the turn state that a transcript came from the bot's own echo (implemented by {@link EchoGuard}). */
+export interface EchoTranscripts {
+  /**
+   * A transcript came from the ASR (`final`: a final, which closes what the ASR heard so far). True when all it can
+   * have heard since its previous final is the bot's echo, confirmed by a locked echo path.
+   */
+  heardOnlyEcho(final: boolean): boolean;
 }
 
 const BLOCKS = 4;
@@ -89,6 +111,12 @@ const INITIAL_SUSPECT_GAIN = 10 ** (-10 / 10);
 const ACTIVE_FLOOR = 32768 * 32768 * 1e-6;
 /** Frames sent but not yet played: bounded, drop oldest (the pacer's lead is 5 by default). */
 const PENDING_FRAMES = 64;
+/**
+ * Voiced suspects louder than the fitted echo that make what the ASR heard before the lock the caller's. More than one:
+ * a locked path still lets the odd voiced frame of pure echo through (≤ 5 % of them, test/vad/echo-guard.test.ts), and
+ * a caller's word is several frames (the VAD's own onset needs 120 ms).
+ */
+const REJUDGE_VOICE_FRAMES = 3;
 const LOCK_LO_BLOCKS = 2;
 const LOCK_HI_BLOCKS = 4;
 
@@ -109,6 +137,18 @@ const enum Mode {
   Initial = 0,
   Locked = 1,
   Unlocked = 2,
+}
+
+/** What the ASR has been fed since its last final, as far as the guard can tell. */
+const enum Heard {
+  /** Nothing the guard suspected or let through as voice. */
+  Nothing = 0,
+  /** Frames the ASR got as they are before any lock (suspected of echo, or voiced): judged again when one locks. */
+  Suspect = 1,
+  /** Only echo: suspects confirmed by a locked path. */
+  Echo = 2,
+  /** A caller's utterance, or suspects that could not be confirmed: the next final is the caller's. */
+  Caller = 3,
 }
 
 function pow2AtLeast(n: number): number {
@@ -169,8 +209,8 @@ class HighPass {
   }
 }
 
-export class EchoGuard {
-  readonly stats: EchoGuardStats = { framesEcho: 0, framesMuted: 0, delayMs: -1, erlDb: -1, rho: 0, estimates: 0, referenceDropped: 0 };
+export class EchoGuard implements EchoTranscripts {
+  readonly stats: EchoGuardStats = { framesEcho: 0, framesMuted: 0, delayMs: -1, erlDb: -1, rho: 0, estimates: 0, referenceDropped: 0, transcriptsDropped: 0 };
   private readonly counters: EchoCounters | undefined;
   private readonly maxLagBlocks: number;
   private readonly maxDelayFrames: number;
@@ -180,6 +220,15 @@ export class EchoGuard {
   private readonly calE: Float32Array;
   private readonly frameMask: number;
   private readonly refFrameE: Float32Array;
+  /** Per frame (same ring as refFrameE): 1 when the raw VAD called it voiced. */
+  private readonly voiced: Uint8Array;
+  private heard = Heard.Nothing;
+  /** First frame of the suspects (while {@link heard} is Suspect). */
+  private suspectFrom = 0;
+  /** Voiced frames louder than a locked path's echo since the ASR's last final (see {@link REJUDGE_VOICE_FRAMES}). */
+  private louder = 0;
+  /** The last caller frame was judged (the guard was awake). */
+  private judged = false;
   private readonly pending = new Float32Array(PENDING_FRAMES * BLOCKS);
   private pendingHead = 0;
   private pendingCount = 0;
@@ -210,6 +259,7 @@ export class EchoGuard {
     const frames = pow2AtLeast(WINDOW_BLOCKS / BLOCKS + this.maxDelayFrames + 2);
     this.frameMask = frames - 1;
     this.refFrameE = new Float32Array(frames);
+    this.voiced = new Uint8Array(frames);
     this.hpRef = new HighPass(o.sampleRateHz);
     this.hpCal = new HighPass(o.sampleRateHz);
     this.scratch = sharedScratch(this.maxLagBlocks);
@@ -253,6 +303,9 @@ export class EchoGuard {
    * the caller's voice. `callerSpeaking`: the caller is in an utterance (see the class comment on the first ½ s).
    */
   onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
+    // The caller is in an utterance (the VAD heard enough voice that was not echo): the next final is theirs.
+    if (callerSpeaking) this.heard = Heard.Caller;
+    this.judged = this.awake;
     if (!this.awake) return false;
     const f = this.frame++;
     const at = f * BLOCKS;
@@ -287,6 +340,9 @@ export class EchoGuard {
     // is really talking over the bot, and the rest of that utterance counts as is (the conservative rule would cut
     // speech at the bot's own level to pieces, and no estimate can run while the caller talks).
     const echo = !(callerSpeaking && this.mode === Mode.Initial) && calFrame <= this.expectedEcho(at);
+    this.voiced[f & this.frameMask] = 0;
+    // Without a locked path the session sends an echo frame to the ASR as it is.
+    if (echo && this.mode !== Mode.Locked) this.suspect(f);
     if (f >= this.activeUntilFrame && this.pendingCount === 0) this.awake = false;
     return echo;
   }
@@ -296,13 +352,64 @@ export class EchoGuard {
    * kept out of the estimation, where the caller's voice would pass for echo.
    */
   callerVoice(): void {
-    this.lastVoiceFrame = this.frame - 1;
+    const f = (this.lastVoiceFrame = this.frame - 1);
+    if (!this.judged) return; // asleep (the bot silent): nothing to tell apart
+    this.voiced[f & this.frameMask] = 1;
+    // With a locked path it is louder than the echo; without one it is judged again at the lock.
+    if (this.mode === Mode.Locked) {
+      if (++this.louder >= REJUDGE_VOICE_FRAMES) this.heard = Heard.Caller;
+    } else this.suspect(f);
   }
 
   /** The raw VAD called an echo-only frame voiced: it was kept from counting as speech. */
   countEchoFrame(): void {
     this.stats.framesEcho++;
     if (this.counters) this.counters.echoFrames++;
+    this.voiced[(this.frame - 1) & this.frameMask] = 1;
+  }
+
+  heardOnlyEcho(final: boolean): boolean {
+    const echo = this.heard === Heard.Echo;
+    if (!final) return echo;
+    this.heard = Heard.Nothing;
+    this.louder = 0;
+    if (echo) {
+      this.stats.transcriptsDropped++;
+      if (this.counters) this.counters.echoTranscriptsDropped++;
+    }
+    return echo;
+  }
+
+  /** Frame `f` reached the ASR as it is before any lock (echo or voice: the lock will tell). */
+  private suspect(f: number): void {
+    if (this.heard === Heard.Caller || this.heard === Heard.Suspect) return;
+    this.heard = Heard.Suspect;
+    this.suspectFrom = f;
+  }
+
+  /**
+   * A path just locked (this frame, `f`, not yet recorded): judge the suspects again with it. Echo when (almost) none
+   * the VAD called voiced is louder than the fitted echo (margin included); the caller's when some are, or when the
+   * first suspects are older than the rings or than this awake spell (not kept: cannot be confirmed).
+   */
+  private rejudge(f: number): void {
+    if (this.heard !== Heard.Suspect) return;
+    const from = this.suspectFrom;
+    const oldest = f - Math.min(this.frameMask + 1, (this.mask + 1 - this.lagBlocks - LOCK_HI_BLOCKS) / BLOCKS) + 1;
+    if (from < oldest || from * BLOCKS < this.validFromBlock) {
+      this.heard = Heard.Caller;
+      return;
+    }
+    const cal = this.calE;
+    const mask = this.mask;
+    for (let g = from; g < f; g++) {
+      if (!this.voiced[g & this.frameMask]) continue;
+      const at = g * BLOCKS;
+      let e = 0;
+      for (let k = 0; k < BLOCKS; k++) e += cal[(at + k) & mask]!;
+      if (e > this.expectedEcho(at)) this.louder++;
+    }
+    this.heard = this.louder >= REJUDGE_VOICE_FRAMES ? Heard.Caller : Heard.Echo;
   }
 
   /** An echo-only frame went to the ASR as silence. */
@@ -357,6 +464,7 @@ export class EchoGuard {
       this.stats.delayMs = e.lagBlocks * BLOCK_MS;
       this.stats.erlDb = Math.round(-10 * Math.log10(this.gain) * 10) / 10;
       this.stats.rho = Math.round(e.rho * 100) / 100;
+      this.rejudge(end / BLOCKS);
     } else if (this.mode !== Mode.Locked && e.gainUpper <= INITIAL_GAIN) {
       this.mode = Mode.Unlocked;
       this.gain = e.gainUpper;

@@ -29,6 +29,8 @@ type Ev =
   | ['bot-hangup', boolean, boolean]
   | ['drain']
   | ['goodbye-written', boolean]
+  /** The echo guard has found that all the ASR heard since its last final was the bot's echo. */
+  | ['echo-only']
   | ['closed'];
 
 const WORDS = new BackchannelWords('uh-huh,uh huh,mm-hmm,mhm,hmm,okay,ok,yeah,yes,right,sure,i see,got it,alright'.split(','));
@@ -57,15 +59,28 @@ function run(events: Ev[], cfg: Partial<TurnConfig> = {}): { actions: string[]; 
     onPause: () => actions.push('pause'),
     onResume: (why) => actions.push(`resume ${why}`),
     onHeldTranscript: (text) => actions.push(`transcript ${text}`),
+    onEchoTranscript: (text) => actions.push(`echo ${text}`),
     onBackchannel: (ms, text) => actions.push(text === undefined ? `backchannel ${ms}` : `backchannel ${ms} ${text}`),
     onReplyStarted: (id, ms) => actions.push(ms === undefined ? `reply-started ${id}` : `reply-started ${id} latency ${ms}`),
     onApologise: (why, n) => actions.push(`apologise ${n}: ${why}`),
     onGoodbye: (why: GoodbyeReason) => actions.push(`goodbye ${why}`),
     onHangUp: (code, reason) => actions.push(`hang-up ${code} ${reason}`),
   };
-  const turn = new Turn({ ...BASE, ...cfg }, act);
+  // The echo guard's answer as the guard gives it: echo until the next final (which closes what the ASR heard).
+  const echo = {
+    only: false,
+    heardOnlyEcho(final: boolean): boolean {
+      const was = this.only;
+      if (final) this.only = false;
+      return was;
+    },
+  };
+  const turn = new Turn({ ...BASE, echo, ...cfg }, act);
   for (const e of events) {
     switch (e[0]) {
+      case 'echo-only':
+        echo.only = true;
+        break;
       case 'ready':
         turn.botReady();
         break;
@@ -283,6 +298,52 @@ const rows: Array<{ name: string; cfg?: Partial<TurnConfig>; events: Ev[]; actio
     name: 'speech end while listening: thinking; a reply opened while speaking keeps speaking',
     events: [['ready'], ['speech-start', 100], ['speech-end'], ['reply-started', 1, 0], ['reply-opened']],
     actions: ['state listening', 'state thinking', 'reply-started 1', 'state speaking'],
+  },
+  {
+    name: "a final of the bot's echo alone (nobody spoke): dropped and told, not a turn, no reply clock, no latency",
+    events: [
+      ['ready'],
+      ['reply-started', 1, 0],
+      ['echo-only'],
+      ['transcript', 900, 'fi', false, true],
+      ['transcript', 1500, 'five', true, true],
+      ['tick', 9000],
+      ['reply-done', true],
+      ['reply-started', 2, 9500],
+    ],
+    actions: ['state listening', 'reply-started 1', 'state speaking', 'held', 'echo five', 'held', 'state listening', 'reply-started 2', 'state speaking'],
+  },
+  {
+    name: "after a dropped echo final the caller's next final is a turn again",
+    events: [
+      ['ready'],
+      ['reply-started', 1, 0],
+      ['echo-only'],
+      ['transcript', 1500, 'but', true, true],
+      ['reply-done', true],
+      ['speech-start', 200],
+      ['voiced', 3000],
+      ['speech-end', 800, 3400],
+      ['transcript', 3600, 'go forward ten meters'],
+      ['reply-started', 2, 4000],
+      ['tick', 4100],
+    ],
+    actions: [
+      'state listening',
+      'reply-started 1',
+      'state speaking',
+      'echo but',
+      'held',
+      'state listening',
+      'state thinking',
+      'reply-started 2 latency 1000',
+      'state speaking',
+    ],
+  },
+  {
+    name: 'a final with no echo verdict goes to the bot (the caller spoke, or no echo path was ever locked)',
+    events: [['ready'], ['reply-started', 1, 0], ['transcript', 1500, 'five', true, true], ['tick', 3000]],
+    actions: ['state listening', 'reply-started 1', 'state speaking', 'apologise 1: the bot did not answer in time'],
   },
   {
     name: 'after close: no state change, no apology, no hang-up',
@@ -688,6 +749,11 @@ for (const row of rows) {
     t.same(run(row.events, row.cfg).actions, row.actions);
   });
 }
+
+t.test('counters: echo transcripts dropped (finals only)', async (t) => {
+  const { turn } = run([['ready'], ['echo-only'], ['transcript', 100, 'fi', false], ['transcript', 200, 'five'], ['echo-only'], ['transcript', 300, 'but']]);
+  t.equal(turn.echoTranscripts, 2);
+});
 
 t.test('counters: barge-ins and failures', async (t) => {
   const { turn } = run([['ready'], ['reply-started', 1, 0], ['speech-start', 300, true, true], ['bot-failed', 'x']]);

@@ -161,3 +161,32 @@ t.test('a turn nobody answers is counted as unanswered', async (t) => {
   t.equal(s.unanswered, 1);
   t.same(s.turnLatenciesMs, []);
 });
+
+t.test('on a line with echo, a reply that answered no caller speech is counted as echo answered', async (t) => {
+  // The greeting, then (back to back, 100 ms apart) an answer to its own echo, then the caller's turn and its answer.
+  const s = scoreCall(
+    timeline(
+      20_000,
+      [
+        [0, 3000],
+        [3100, 6000],
+        [9000, 12_000],
+      ],
+      { echo: true, events: [ev(0, 'turn', 6500, 8000)], notifies: [done(3000), { atMs: 6000, payload: { gw: 'seg', id: 2 } }, done(12_000)] },
+    ),
+  );
+  t.equal(s.replies.length, 3, 'the answer queued behind the greeting is a reply of its own (told apart by the notify)');
+  t.same(s.echoAnswered, { count: 1, chances: 2 });
+  t.same(s.turnLatenciesMs, [995]);
+});
+
+t.test('echo answered: replies that answer the caller (after it, or interrupted by it) are not; no echo, no chances', async (t) => {
+  const audio: Array<[number, number]> = [
+    [0, 3000],
+    [5000, 7000],
+    [9000, 12_000],
+  ];
+  const extra = { events: [ev(0, 'turn', 3500, 4500), ev(1, 'turn', 6000, 7500)], clearsMs: [7010], notifies: [done(3000), done(12_000)] };
+  t.same(scoreCall(timeline(20_000, audio, { echo: true, ...extra })).echoAnswered, { count: 0, chances: 2 });
+  t.same(scoreCall(timeline(20_000, audio, extra)).echoAnswered, { count: 0, chances: 0 });
+});

@@ -25,8 +25,19 @@ export interface GuardRun {
   rawBargeInFrame: number;
 }
 
-export function runGuard(rateHz: 8000 | 16000, ref: Int16Array, caller: Int16Array, o: Partial<EchoGuardOptions> = {}, bargeInMs = 200): GuardRun {
-  const guard = new EchoGuard({ sampleRateHz: rateHz, maxDelayMs: 400, marginDb: 6, ...o }, { echoFrames: 0 });
+/**
+ * `afterFrame(k, guard)` runs after caller frame `k` has been judged (where the session would hand a transcript that
+ * arrived then to the turn state).
+ */
+export function runGuard(
+  rateHz: 8000 | 16000,
+  ref: Int16Array,
+  caller: Int16Array,
+  o: Partial<EchoGuardOptions> = {},
+  bargeInMs = 200,
+  afterFrame?: (k: number, guard: EchoGuard) => void,
+): GuardRun {
+  const guard = new EchoGuard({ sampleRateHz: rateHz, maxDelayMs: 400, marginDb: 6, ...o }, { echoFrames: 0, echoTranscriptsDropped: 0 });
   const vad = new Fvad(rateHz, 2);
   const guarded = new Endpointer({ frameMs: 20, minSpeechMs: 120, silenceMs: 600 });
   const raw = new Endpointer({ frameMs: 20, minSpeechMs: 120, silenceMs: 600 });
@@ -43,11 +54,13 @@ export function runGuard(rateHz: 8000 | 16000, ref: Int16Array, caller: Int16Arr
     const echo = guard.onCallerFrame(cf, guarded.speaking);
     const voiced = vad.isSpeech(cf);
     if (voiced && !echo) guard.callerVoice();
+    if (voiced && echo) guard.countEchoFrame();
     if (guarded.push(voiced && !echo) === VadEvent.SpeechStart) guardedStarts.push(k);
     if (raw.push(voiced) === VadEvent.SpeechStart) rawStarts.push(k);
     if (bargeInFrame < 0 && guarded.speaking && guarded.speechMs >= bargeInMs) bargeInFrame = k;
     if (rawBargeInFrame < 0 && raw.speaking && raw.speechMs >= bargeInMs) rawBargeInFrame = k;
     frames.push({ voiced, echo });
+    afterFrame?.(k, guard);
   }
   vad.close();
   return { frames, guard, guardedStarts, rawStarts, bargeInFrame, rawBargeInFrame };

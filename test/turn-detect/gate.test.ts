@@ -111,6 +111,51 @@ t.test('an unfinished final is released after the long silence when nothing foll
   t.notOk(gate.holding);
 });
 
+t.test('a recogniser that invents conjunctions: a trailing "and"/"but" waits conjunctionHoldMs, not the long silence', async (t) => {
+  const mid = 900;
+  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { conjunctionHoldMs: mid });
+  speakUntilNow();
+  run(MIN);
+  gate.transcript("but i'm sure in years and", true);
+  run(mid - MIN - 40);
+  t.same(owner.finals, [], 'held just before the hold');
+  run(60);
+  t.same(owner.finals, ["but i'm sure in years and"], 'released after the hold');
+  t.equal(gate.doubtfulReleases, 1);
+  // Other unfinished endings still wait the long silence; so does "and" without the hold, or with one not below it.
+  for (const [text, more] of [
+    ['it costs twenty', { conjunctionHoldMs: mid }],
+    ['i want to', { conjunctionHoldMs: mid }],
+    ['go forward and', {}],
+    ['go forward and', { conjunctionHoldMs: MAX + 100 }],
+  ] as const) {
+    const g = setup(builtinTurnDetector, more);
+    g.speakUntilNow();
+    g.run(MIN);
+    g.gate.transcript(text, true);
+    g.run(MAX - MIN - 40);
+    t.same(g.owner.finals, [], `"${text}" held past ${mid} ms`);
+    g.run(60);
+    t.same(g.owner.finals, [text], `"${text}" released after the long silence`);
+  }
+});
+
+t.test('a recogniser that invents conjunctions: a caller who goes on after the "and" within the middle silence is joined', async (t) => {
+  const { owner, gate, clock, speakUntilNow, run } = setup(builtinTurnDetector, { conjunctionHoldMs: 900 });
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('go forward and', true);
+  run(800 - MIN); // an 800 ms pause after the last voiced frame, then the caller goes on
+  t.same(owner.finals, [], 'held through the pause');
+  owner.speaking = true;
+  owner.lastVoicedAtMs = clock.now();
+  run(600);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('ten meters', true);
+  t.same(owner.finals, ['go forward and ten meters'], 'one turn');
+});
+
 t.test(
   "a complete final that comes in the utterance's trailing silence (the ASR flushed early) is released at the VAD's end, not after the long silence",
   async (t) => {

@@ -24,15 +24,15 @@
  * second per-core gateway series with these settings, interleaved in each run: a same-run A/B, e.g.
  * `--ab='{"TTS_WORKER_NICE":"0"}'`), `--ab-root=DIR` (a second per-core gateway series run from another build:
  * `DIR/dist/src/main.js`, e.g. a worktree of main as the "before"; with `--ab` too, that series gets those settings),
- * `--profile=DIR` (every gateway writes a V8 CPU profile of its main thread and of each worker thread into
- * `DIR/<series>/`; summarise with `node dist/bench/cpuprofile.js DIR/<series>`), `--out=DIR`; `BENCH_GATEWAY_ENV=JSON`
+ * `--profile=DIR` (every gateway, and the per-core baseline, writes a V8 CPU profile of its main thread and of each
+ * worker thread into `DIR/<series>/`; summarise with `node dist/bench/cpuprofile.js DIR/<series>`), `--out=DIR`; `BENCH_GATEWAY_ENV=JSON`
  * sets every gateway's settings (`{"ASR_ADAPTER":"local"}`: the default offline pipeline with pocketsphinx).
  *
  * CPU is reported for the target's whole process tree (`cpuPct`), and of it the processes that are not Node
  * (`otherCpuPct`: the offline recognisers with their `cat` and shell, when `ASR_ADAPTER=local`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,15 @@ function node(file: string, core: number | undefined, env: NodeJS.ProcessEnv, ip
   });
 }
 
+/** The process runs this Node binary (its name is no help: Node 24 names its main thread `MainThread`). */
+function isNode(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === process.execPath;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * CPU seconds (user + system) of `pid`'s tree, from /proc: `node` = the Node processes (`pid` and, with `WORKERS` > 1,
  * its cluster workers; every thread of each: Flite's workers too), `other` = every other descendant (the offline
@@ -90,7 +99,7 @@ function treeCpuS(pid: number): { node: number; other: number } {
       const f = stat.slice(close + 2).split(' ');
       procs.set(Number(d), {
         ppid: Number(f[1]),
-        node: stat.slice(stat.indexOf('(') + 1, close) === 'node',
+        node: isNode(Number(d)),
         ticks: Number(f[11]) + Number(f[12]),
         reaped: Number(f[13]) + Number(f[14]),
       });
@@ -224,8 +233,10 @@ function treeKill(pid: number): void {
   }
 }
 
-async function startBaselines(n: number, core: number | undefined): Promise<Target> {
-  const procs = Array.from({ length: n }, () => node(BASELINE, core, process.env, true));
+async function startBaselines(n: number, core: number | undefined, profileDir?: string): Promise<Target> {
+  const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const procs = Array.from({ length: n }, () => node(BASELINE, core, process.env, true, flags));
   const ready = await Promise.all(procs.map((p) => request(p, undefined, 'ready')));
   return {
     label: n === 1 ? 'baseline' : `${n} baselines`,
@@ -341,13 +352,13 @@ async function main(): Promise<void> {
   const runs: Array<{ perCore: Series[]; machine: Series[] }> = [];
   for (let i = 0; i < RUNS; i++) {
     process.stderr.write(`run ${i + 1}/${RUNS}\n`);
-    const profileDir = (o: GatewayOptions) => (PROFILE_DIR ? { profileDir: join(PROFILE_DIR, `${slug(gatewayLabel(1, o))}-run${i + 1}`) } : {});
-    const gateways = [() => startGateway(1, 0, profileDir({}))];
+    const profileDir = (label: string) => (PROFILE_DIR ? join(PROFILE_DIR, `${slug(label)}-run${i + 1}`) : undefined);
+    const gateways = [() => startGateway(1, 0, { profileDir: profileDir(gatewayLabel(1, {})) })];
     if (AB_ENV || AB_ROOT) {
       const ab: GatewayOptions = { extra: AB_ENV, root: AB_ROOT };
-      gateways.push(() => startGateway(1, 0, { ...ab, ...profileDir(ab) }));
+      gateways.push(() => startGateway(1, 0, { ...ab, profileDir: profileDir(gatewayLabel(1, ab)) }));
     }
-    const perCore = [await series(() => startBaselines(1, 0), CORE_LEVELS, 1)];
+    const perCore = [await series(() => startBaselines(1, 0, profileDir('baseline')), CORE_LEVELS, 1)];
     // The A/B pair alternates its order from run to run, so neither side always runs first (the machine drifts).
     const order = i % 2 ? [...gateways.keys()].reverse() : [...gateways.keys()];
     const done: Series[] = [];

@@ -9,6 +9,9 @@
  * - **total time by our file**: the samples with a function of that file anywhere on the stack (a file's cost with
  *   everything it calls: e.g. `src/vad/fvad.ts` includes the WebRTC VAD's WebAssembly).
  * Profiles of several processes or runs add up. Times are ms of samples; shares are of the busy time of that thread kind.
+ * `--after-s=S`: only samples from S seconds after the profile started (leave out the process's start-up).
+ * `--callers=NAME`: the stacks (innermost first, 8 frames) under which functions whose name contains NAME spent their
+ * self time, e.g. `--callers=writev` for who writes to sockets.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -43,6 +46,8 @@ export interface CpuSummary {
   byFile: Map<string, number>;
   /** ms of samples with a function of our file (`src/…`, `bench/…`) anywhere on the stack. */
   totalByOwnFile: Map<string, number>;
+  /** With `callersOf`: self ms of the matching functions by stack (innermost first). */
+  callers: Map<string, number>;
 }
 
 const SPECIAL = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
@@ -72,11 +77,21 @@ function add(m: Map<string, number>, k: string, v: number): void {
 }
 
 export function emptySummary(): CpuSummary {
-  return { totalMs: 0, idleMs: 0, busyMs: 0, byFunction: new Map(), byFile: new Map(), totalByOwnFile: new Map() };
+  return { totalMs: 0, idleMs: 0, busyMs: 0, byFunction: new Map(), byFile: new Map(), totalByOwnFile: new Map(), callers: new Map() };
+}
+
+const frameName = (f: CallFrame) => (SPECIAL.has(f.functionName) ? f.functionName : `${f.functionName || '(anonymous)'} (${fileOf(f)}:${f.lineNumber + 1})`);
+
+export interface SummarizeOptions {
+  /** See {@link CpuSummary.callers}. */
+  callersOf?: string;
+  /** Leave out the samples of the first this many ms of the profile. */
+  afterMs?: number;
 }
 
 /** Add one profile's samples to `into` (a fresh summary when not given). */
-export function summarize(p: CpuProfile, into: CpuSummary = emptySummary()): CpuSummary {
+export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: SummarizeOptions = {}): CpuSummary {
+  const { callersOf, afterMs = 0 } = o;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of p.nodes) {
@@ -96,9 +111,11 @@ export function summarize(p: CpuProfile, into: CpuSummary = emptySummary()): Cpu
     return s;
   };
   // V8 records the time since the previous sample with each sample: sample i lasted until sample i + 1.
+  let atMs = 0;
   for (let i = 0; i < p.samples.length; i++) {
+    atMs += (p.timeDeltas[i] ?? 0) / 1000;
     const ms = (p.timeDeltas[i + 1] ?? 0) / 1000;
-    if (ms <= 0) continue;
+    if (ms <= 0 || atMs < afterMs) continue;
     const node = byId.get(p.samples[i]!);
     if (!node) continue;
     const f = node.callFrame;
@@ -110,8 +127,13 @@ export function summarize(p: CpuProfile, into: CpuSummary = emptySummary()): Cpu
     into.busyMs += ms;
     const file = fileOf(f);
     add(into.byFile, file, ms);
-    add(into.byFunction, SPECIAL.has(f.functionName) ? f.functionName : `${f.functionName || '(anonymous)'} (${file}:${f.lineNumber + 1})`, ms);
+    add(into.byFunction, frameName(f), ms);
     for (const own of stackFiles(node.id)) add(into.totalByOwnFile, own, ms);
+    if (callersOf !== undefined && f.functionName.includes(callersOf)) {
+      const stack: string[] = [];
+      for (let id: number | undefined = node.id; id !== undefined && stack.length < 8; id = parent.get(id)) stack.push(frameName(byId.get(id)!.callFrame));
+      add(into.callers, stack.join(' ← '), ms);
+    }
   }
   return into;
 }
@@ -145,22 +167,25 @@ export function report(kind: string, files: number, s: CpuSummary, top: number):
   md += `Sampled ${(s.totalMs / 1000).toFixed(1)} s, busy ${(s.busyMs / 1000).toFixed(2)} s (${((s.busyMs / Math.max(1, s.totalMs)) * 100).toFixed(1)} %).\n\n`;
   md += `${table('self time by file', s.byFile, s.busyMs, top)}\n${table('total time by our file', s.totalByOwnFile, s.busyMs, top)}\n`;
   md += `${table('self time by function', s.byFunction, s.busyMs, top)}\n`;
+  if (s.callers.size) md += `${table('stacks of the matching functions', s.callers, s.busyMs, top)}\n`;
   return md;
 }
 
 function main(): void {
   const argv = process.argv.slice(2);
   const top = Number(argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 25);
+  const callersOf = argv.find((a) => a.startsWith('--callers='))?.slice(10);
+  const afterMs = Number(argv.find((a) => a.startsWith('--after-s='))?.slice(10) ?? 0) * 1000;
   const files = profileFiles(argv.filter((a) => !a.startsWith('--')));
   if (!files.length) {
-    process.stderr.write('usage: node dist/bench/cpuprofile.js DIR|FILE… [--top=25] [--json]\n');
+    process.stderr.write('usage: node dist/bench/cpuprofile.js DIR|FILE… [--top=25] [--after-s=S] [--callers=NAME] [--json]\n');
     process.exit(2);
   }
   const kinds = new Map<string, { files: number; s: CpuSummary }>();
   for (const f of files) {
     const kind = threadKind(f);
     const k = kinds.get(kind) ?? { files: 0, s: emptySummary() };
-    summarize(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile, k.s);
+    summarize(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile, k.s, { callersOf, afterMs });
     k.files++;
     kinds.set(kind, k);
   }

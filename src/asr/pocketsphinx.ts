@@ -120,6 +120,23 @@ function writeFeatParams(modelDir: string): { dir: string; wideband: string; tel
   }
 }
 
+/**
+ * A recogniser is started detached, so it leads a session of its own, and with the kernel's autogroup scheduling
+ * (`CONFIG_SCHED_AUTOGROUP`, on by default in Debian's and Ubuntu's kernels: `/proc/sys/kernel/sched_autogroup_enabled`)
+ * every session is a scheduling group that gets the same share of a core as the gateway's whole session, whatever the
+ * nice value of the processes in it (that only ranks a recogniser against its own `cat`). Ten recognisers on the
+ * gateway's core left its event loop a tenth of the core whenever they all decoded: pacing p99 130–160 ms at 100
+ * in-phase legs (bench/README.md, per-core section). So the group gets the niceness as well (`/proc/PID/autogroup`;
+ * lowering one's own priority needs no privilege). Without autogroups (the file is absent) the process nice applies.
+ */
+function niceSessionGroup(pid: number, nice: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    /* no autogroup scheduling here, or the process is gone */
+  }
+}
+
 /** Refusals past the budget are summarised in one log line at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10000;
 
@@ -231,6 +248,7 @@ class PocketsphinxStream implements AsrStream {
       } catch {
         /* exited already: reported through 'exit' */
       }
+      niceSessionGroup(child.pid, RECOGNISER_NICE);
     }
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => this.onStdout(d));

@@ -25,14 +25,16 @@
  * `--ab='{"TTS_WORKER_NICE":"0"}'`), `--ab-root=DIR` (a second per-core gateway series run from another build:
  * `DIR/dist/src/main.js`, e.g. a worktree of main as the "before"; with `--ab` too, that series gets those settings),
  * `--profile=DIR` (every gateway, and the per-core baseline, writes a V8 CPU profile of its main thread and of each
- * worker thread into `DIR/<series>/`; summarise with `node dist/bench/cpuprofile.js DIR/<series>`), `--out=DIR`; `BENCH_GATEWAY_ENV=JSON`
- * sets every gateway's settings (`{"ASR_ADAPTER":"local"}`: the default offline pipeline with pocketsphinx).
+ * worker thread into `DIR/<series>/`; summarise with `node dist/bench/cpuprofile.js DIR/<series>`), `--log=DIR`
+ * (every gateway's log, one file per series and run: e.g. count its `transcript` lines), `--out=DIR`;
+ * `BENCH_GATEWAY_ENV=JSON` sets every gateway's settings (`{"ASR_ADAPTER":"local"}`: the default offline pipeline
+ * with pocketsphinx).
  *
  * CPU is reported for the target's whole process tree (`cpuPct`), and of it the processes that are not Node
  * (`otherCpuPct`: the offline recognisers with their `cat` and shell, when `ASR_ADAPTER=local`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +63,8 @@ const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 const AB_ROOT = arg('ab-root');
 /** `--profile=DIR`: CPU profiles of every gateway, one subdirectory per series. */
 const PROFILE_DIR = arg('profile');
+/** `--log=DIR`: every gateway's log (JSON lines on its stdout), one file per series and run. */
+const LOG_DIR = arg('log');
 const BASELINE = fileURLToPath(new URL('./target-baseline.js', import.meta.url));
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -153,6 +157,8 @@ interface GatewayOptions {
   root?: string;
   /** Write CPU profiles here (`--profile`); the gateway is then stopped with SIGTERM so it can write them. */
   profileDir?: string;
+  /** Keep the gateway's log (its stdout) in this file (`--log`). */
+  logFile?: string;
 }
 
 async function startGateway(workers: number, core: number | undefined, o: GatewayOptions = {}): Promise<Target> {
@@ -182,8 +188,10 @@ async function startGateway(workers: number, core: number | undefined, o: Gatewa
     flags,
   );
   let out = '';
+  const log = o.logFile ? createWriteStream(o.logFile) : undefined;
   const port = await new Promise<number>((resolve, reject) => {
     p.stdout!.on('data', (d: Buffer) => {
+      log?.write(d);
       // Keep only what is needed to find the start-up line; the rest of the log is read and dropped.
       if (out.length < 1e6) out += d.toString();
       const m = /"msg":"gateway listening"/.test(out) && /"port":(\d+)/.exec(out);
@@ -192,7 +200,7 @@ async function startGateway(workers: number, core: number | undefined, o: Gatewa
     p.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${out.slice(-500)}`)));
   });
   out = '';
-  const exited = new Promise<void>((r) => p.once('exit', () => r()));
+  const exited = new Promise<void>((r) => p.once('exit', () => (log?.end(), r())));
   return {
     label: gatewayLabel(workers, o),
     urls: `ws://127.0.0.1:${port}/socket`,
@@ -353,11 +361,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < RUNS; i++) {
     process.stderr.write(`run ${i + 1}/${RUNS}\n`);
     const profileDir = (label: string) => (PROFILE_DIR ? join(PROFILE_DIR, `${slug(label)}-run${i + 1}`) : undefined);
-    const gateways = [() => startGateway(1, 0, { profileDir: profileDir(gatewayLabel(1, {})) })];
-    if (AB_ENV || AB_ROOT) {
-      const ab: GatewayOptions = { extra: AB_ENV, root: AB_ROOT };
-      gateways.push(() => startGateway(1, 0, { ...ab, profileDir: profileDir(gatewayLabel(1, ab)) }));
-    }
+    if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
+    const files = (o: GatewayOptions): GatewayOptions => ({
+      ...o,
+      profileDir: profileDir(gatewayLabel(1, o)),
+      logFile: LOG_DIR ? join(LOG_DIR, `${slug(gatewayLabel(1, o))}-run${i + 1}.log`) : undefined,
+    });
+    const gateways = [() => startGateway(1, 0, files({}))];
+    if (AB_ENV || AB_ROOT) gateways.push(() => startGateway(1, 0, files({ extra: AB_ENV, root: AB_ROOT })));
     const perCore = [await series(() => startBaselines(1, 0, profileDir('baseline')), CORE_LEVELS, 1)];
     // The A/B pair alternates its order from run to run, so neither side always runs first (the machine drifts).
     const order = i % 2 ? [...gateways.keys()].reverse() : [...gateways.keys()];

@@ -22,11 +22,21 @@
  *
  * Options: `--runs=N`, `--levels=100,200` (per core), `--machine-levels=200,400`, `--per-core-only`, `--ab=JSON` (a
  * second per-core gateway series with these settings, interleaved in each run: a same-run A/B, e.g.
- * `--ab='{"TTS_WORKER_NICE":"0"}'`), `--out=DIR`; `BENCH_GATEWAY_ENV=JSON` sets every gateway's settings.
+ * `--ab='{"TTS_WORKER_NICE":"0"}'`), `--ab-root=DIR` (a second per-core gateway series run from another build:
+ * `DIR/dist/src/main.js`, e.g. a worktree of main as the "before"; with `--ab` too, that series gets those settings),
+ * `--profile=DIR` (every gateway, and the per-core baseline, writes a V8 CPU profile of its main thread and of each
+ * worker thread into `DIR/<series>/`; summarise with `node dist/bench/cpuprofile.js DIR/<series>`), `--log=DIR`
+ * (every gateway's log, one file per series and run: e.g. count its `transcript` lines), `--out=DIR`;
+ * `BENCH_GATEWAY_ENV=JSON` sets every gateway's settings (`{"ASR_ADAPTER":"local"}`: the default offline pipeline
+ * with pocketsphinx).
+ *
+ * CPU is reported for the target's whole process tree (`cpuPct`), and of it the processes that are not Node
+ * (`otherCpuPct`: the offline recognisers with their `cat` and shell, when `ASR_ADAPTER=local`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settingsFromJson } from './settings-env.js';
 import { HAS_TASKSET, START_FLAGS, request } from './child.js';
@@ -49,13 +59,19 @@ const MEASURE_MS = QUICK ? 6000 : 12000;
 const PACING_LIMIT_MS = 25;
 const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', import.meta.url)));
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
+/** `--ab-root=DIR`: the "before" build of a same-run A/B (its `dist/` must be built). */
+const AB_ROOT = arg('ab-root');
+/** `--profile=DIR`: CPU profiles of every gateway, one subdirectory per series. */
+const PROFILE_DIR = arg('profile');
+/** `--log=DIR`: every gateway's log (JSON lines on its stdout), one file per series and run. */
+const LOG_DIR = arg('log');
 const BASELINE = fileURLToPath(new URL('./target-baseline.js', import.meta.url));
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `node <flags> <file>`, pinned to `core` when given and taskset exists. */
-function node(file: string, core: number | undefined, env: NodeJS.ProcessEnv, ipc: boolean): ChildProcess {
-  const args = [...START_FLAGS, file];
+function node(file: string, core: number | undefined, env: NodeJS.ProcessEnv, ipc: boolean, flags: readonly string[] = []): ChildProcess {
+  const args = [...START_FLAGS, ...flags, file];
   const pin = core !== undefined && HAS_TASKSET;
   return spawn(pin ? 'taskset' : process.execPath, pin ? ['-c', String(core), process.execPath, ...args] : args, {
     env,
@@ -63,35 +79,68 @@ function node(file: string, core: number | undefined, env: NodeJS.ProcessEnv, ip
   });
 }
 
-/** CPU seconds (user + system) of `pid` and every descendant, from /proc. */
-function treeCpuS(pid: number): number {
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
+/** The process runs this Node binary (its name is no help: Node 24 names its main thread `MainThread`). */
+function isNode(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`) === process.execPath;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * CPU seconds (user + system) of `pid`'s tree, from /proc: `node` = the Node processes (`pid` and, with `WORKERS` > 1,
+ * its cluster workers; every thread of each: Flite's workers too), `other` = every other descendant (the offline
+ * recognisers, their `cat` and shell), with what already exited and was reaped by `pid` (its `cutime`/`cstime`).
+ */
+function treeCpuS(pid: number): { node: number; other: number } {
+  const procs = new Map<number, { ppid: number; node: boolean; ticks: number; reaped: number }>();
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(d), Number(f[1]));
-      ticks.set(Number(d), Number(f[11]) + Number(f[12]));
+      const close = stat.lastIndexOf(')');
+      const f = stat.slice(close + 2).split(' ');
+      procs.set(Number(d), {
+        ppid: Number(f[1]),
+        node: isNode(Number(d)),
+        ticks: Number(f[11]) + Number(f[12]),
+        reaped: Number(f[13]) + Number(f[14]),
+      });
     } catch {
       // gone meanwhile
     }
   }
-  let total = 0;
   const want = new Set([pid]);
   let grew = true;
   while (grew) {
     grew = false;
-    for (const [p, pp] of parent) {
-      if (want.has(pp) && !want.has(p)) {
+    for (const [p, x] of procs) {
+      if (want.has(x.ppid) && !want.has(p)) {
         want.add(p);
         grew = true;
       }
     }
   }
-  for (const p of want) total += ticks.get(p) ?? 0;
-  return total / 100; // USER_HZ
+  let node = 0;
+  let other = procs.get(pid)?.reaped ?? 0;
+  for (const p of want) {
+    const x = procs.get(p);
+    if (x?.node) node += x.ticks;
+    else other += x?.ticks ?? 0;
+  }
+  return { node: node / 100, other: other / 100 }; // USER_HZ
+}
+
+/** {@link treeCpuS} over every process of a target. */
+function targetCpuS(t: Target): { node: number; other: number } {
+  const sum = { node: 0, other: 0 };
+  for (const p of t.pids) {
+    const c = treeCpuS(p);
+    sum.node += c.node;
+    sum.other += c.other;
+  }
+  return sum;
 }
 
 interface Target {
@@ -101,9 +150,23 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function startGateway(workers: number, core: number | undefined, extra: Record<string, string> = {}): Promise<Target> {
+interface GatewayOptions {
+  /** Settings over the run's. */
+  extra?: Record<string, string>;
+  /** Another build's root (`--ab-root`): runs `ROOT/dist/src/main.js`. */
+  root?: string;
+  /** Write CPU profiles here (`--profile`); the gateway is then stopped with SIGTERM so it can write them. */
+  profileDir?: string;
+  /** Keep the gateway's log (its stdout) in this file (`--log`). */
+  logFile?: string;
+}
+
+async function startGateway(workers: number, core: number | undefined, o: GatewayOptions = {}): Promise<Target> {
+  const extra = o.extra ?? {};
+  const flags = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [];
+  if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
   const p = node(
-    MAIN,
+    o.root ? join(resolve(o.root), 'dist/src/main.js') : MAIN,
     core,
     {
       PATH: process.env.PATH,
@@ -122,10 +185,13 @@ async function startGateway(workers: number, core: number | undefined, extra: Re
       ...extra,
     },
     false,
+    flags,
   );
   let out = '';
+  const log = o.logFile ? createWriteStream(o.logFile) : undefined;
   const port = await new Promise<number>((resolve, reject) => {
     p.stdout!.on('data', (d: Buffer) => {
+      log?.write(d);
       // Keep only what is needed to find the start-up line; the rest of the log is read and dropped.
       if (out.length < 1e6) out += d.toString();
       const m = /"msg":"gateway listening"/.test(out) && /"port":(\d+)/.exec(out);
@@ -134,14 +200,34 @@ async function startGateway(workers: number, core: number | undefined, extra: Re
     p.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${out.slice(-500)}`)));
   });
   out = '';
+  const exited = new Promise<void>((r) => p.once('exit', () => (log?.end(), r())));
   return {
-    label: `gateway WORKERS=${workers}${Object.entries(extra)
-      .map(([k, v]) => `, ${k}=${v}`)
-      .join('')}`,
+    label: gatewayLabel(workers, o),
     urls: `ws://127.0.0.1:${port}/socket`,
     pids: [p.pid!],
-    stop: () => new Promise<void>((r) => (p.once('exit', () => r()), treeKill(p.pid!), p.kill('SIGKILL'))),
+    stop: async () => {
+      if (o.profileDir) {
+        // A profile is written at exit: drain (the legs are gone already), a second signal exits at once, then kill.
+        p.kill('SIGTERM');
+        const t = setTimeout(() => p.kill('SIGTERM'), 10000);
+        const k = setTimeout(() => (treeKill(p.pid!), p.kill('SIGKILL')), 20000);
+        await exited;
+        clearTimeout(t);
+        clearTimeout(k);
+        return;
+      }
+      treeKill(p.pid!);
+      p.kill('SIGKILL');
+      await exited;
+    },
   };
+}
+
+function gatewayLabel(workers: number, o: GatewayOptions): string {
+  const settings = Object.entries(o.extra ?? {})
+    .map(([k, v]) => `, ${k}=${v}`)
+    .join('');
+  return `gateway${o.root ? ` (${basename(resolve(o.root))})` : ''} WORKERS=${workers}${settings}`;
 }
 
 /** SIGKILL the primary's workers too (a SIGKILLed primary cannot tell them; they would exit on disconnect anyway). */
@@ -155,8 +241,10 @@ function treeKill(pid: number): void {
   }
 }
 
-async function startBaselines(n: number, core: number | undefined): Promise<Target> {
-  const procs = Array.from({ length: n }, () => node(BASELINE, core, process.env, true));
+async function startBaselines(n: number, core: number | undefined, profileDir?: string): Promise<Target> {
+  const flags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const procs = Array.from({ length: n }, () => node(BASELINE, core, process.env, true, flags));
   const ready = await Promise.all(procs.map((p) => request(p, undefined, 'ready')));
   return {
     label: n === 1 ? 'baseline' : `${n} baselines`,
@@ -173,7 +261,10 @@ export interface BurstLevel {
   maxGapMs: number;
   lateFrames: number;
   wrongSize: number;
+  /** Core-% of the target's whole process tree over the window. */
   cpuPct: number;
+  /** Of {@link cpuPct}, the processes that are not Node (the offline recognisers, their `cat` and shell). */
+  otherCpuPct: number;
   generatorLatenessP99Ms: number;
   framesReceived: number;
   /** The generator kept its 20 ms clock (timer lateness p99 ≤ {@link GENERATOR_OK_MS}): otherwise the figures measure it. */
@@ -189,11 +280,14 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
   await request(gen, undefined, 'ready');
   await request(gen, { cmd: 'open', url: t.urls, count: legs, rate: 16000, inPhase: true, gapWindowMs: 1000 }, 'opened', 120000);
   await request(gen, { cmd: 'stats' }, 'stats'); // reset: the window starts as the burst of calls is answered
-  const cpu0 = t.pids.reduce((a, p) => a + treeCpuS(p), 0);
+  const cpu0 = targetCpuS(t);
   const t0 = performance.now();
   await sleep(MEASURE_MS);
   const g = await request(gen, { cmd: 'stats' }, 'stats');
-  const cpuPct = ((t.pids.reduce((a, p) => a + treeCpuS(p), 0) - cpu0) / ((performance.now() - t0) / 1000)) * 100;
+  const cpu1 = targetCpuS(t);
+  const wallS = (performance.now() - t0) / 1000;
+  const nodePct = ((cpu1.node - cpu0.node) / wallS) * 100;
+  const otherPct = ((cpu1.other - cpu0.other) / wallS) * 100;
   await new Promise((r) => (gen.once('exit', r), gen.send({ cmd: 'exit' })));
   await sleep(1000); // let the target close the legs
   const iv = new Hist(500, 0.1);
@@ -209,7 +303,8 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
     maxGapMs: Math.round((g.maxGapMs as number) * 10) / 10,
     lateFrames: g.late as number,
     wrongSize: g.wrongSize as number,
-    cpuPct: Math.round(cpuPct),
+    cpuPct: Math.round(nodePct + otherPct),
+    otherCpuPct: Math.round(otherPct),
     generatorLatenessP99Ms: lat.percentile(99),
     framesReceived: g.framesReceived as number,
     valid: false,
@@ -238,17 +333,48 @@ const fmt = (s: Series) =>
   s.levels
     .map(
       (l) =>
-        `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.generatorLatenessP99Ms}${l.valid ? '' : ' ⚠'} | ${l.held ? 'yes' : 'no'} |`,
+        `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.otherCpuPct} | ${l.generatorLatenessP99Ms}${l.valid ? '' : ' ⚠'} | ${l.held ? 'yes' : 'no'} |`,
     )
     .join('\n');
+/** A label as a directory name. */
+const slug = (label: string) => label.replace(/[^A-Za-z0-9=._-]+/g, '_');
 const held = (s: Series) => s.levels.filter((l) => l.held).reduce((a, l) => Math.max(a, l.legs), 0);
+
+/** Per-core figures of every run side by side (run 1 / run 2 / …), per target and level: the spread of a same-run A/B. */
+function spreads(runs: Array<{ perCore: Series[] }>): string {
+  const rows = new Map<string, BurstLevel[]>();
+  for (const r of runs)
+    for (const s of r.perCore)
+      for (const l of s.levels) {
+        const key = `${s.label} | ${l.legs}`;
+        rows.set(key, [...(rows.get(key) ?? []), l]);
+      }
+  const col = (ls: BurstLevel[], f: (l: BurstLevel) => number) => ls.map(f).join(' / ');
+  let md = '| target | legs | CPU % | of it, not Node % | pacing p99 ms | p99.9 ms | largest gap ms |\n|---|---:|---|---|---|---|---|\n';
+  for (const [key, ls] of rows)
+    md += `| ${key} | ${col(ls, (l) => l.cpuPct)} | ${col(ls, (l) => l.otherCpuPct)} | ${col(ls, (l) => l.pacingMs.p99)} | ${col(ls, (l) => l.pacingMs.p999)} | ${col(ls, (l) => l.maxGapMs)} |\n`;
+  return md;
+}
 
 async function main(): Promise<void> {
   const runs: Array<{ perCore: Series[]; machine: Series[] }> = [];
   for (let i = 0; i < RUNS; i++) {
     process.stderr.write(`run ${i + 1}/${RUNS}\n`);
-    const perCore = [await series(() => startBaselines(1, 0), CORE_LEVELS, 1), await series(() => startGateway(1, 0), CORE_LEVELS, 1)];
-    if (AB_ENV) perCore.push(await series(() => startGateway(1, 0, AB_ENV), CORE_LEVELS, 1));
+    const profileDir = (label: string) => (PROFILE_DIR ? join(PROFILE_DIR, `${slug(label)}-run${i + 1}`) : undefined);
+    if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
+    const files = (o: GatewayOptions): GatewayOptions => ({
+      ...o,
+      profileDir: profileDir(gatewayLabel(1, o)),
+      logFile: LOG_DIR ? join(LOG_DIR, `${slug(gatewayLabel(1, o))}-run${i + 1}.log`) : undefined,
+    });
+    const gateways = [() => startGateway(1, 0, files({}))];
+    if (AB_ENV || AB_ROOT) gateways.push(() => startGateway(1, 0, files({ extra: AB_ENV, root: AB_ROOT })));
+    const perCore = [await series(() => startBaselines(1, 0, profileDir('baseline')), CORE_LEVELS, 1)];
+    // The A/B pair alternates its order from run to run, so neither side always runs first (the machine drifts).
+    const order = i % 2 ? [...gateways.keys()].reverse() : [...gateways.keys()];
+    const done: Series[] = [];
+    for (const k of order) done[k] = await series(gateways[k]!, CORE_LEVELS, 1);
+    perCore.push(...done);
     const machine = PER_CORE_ONLY
       ? []
       : [
@@ -259,7 +385,7 @@ async function main(): Promise<void> {
     runs.push({ perCore, machine });
   }
   const head =
-    '| target | legs | open | pacing p50 ms | p99 ms | p99.9 ms | largest gap ms | late frames | CPU % | generator lateness p99 ms | held |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
+    '| target | legs | open | pacing p50 ms | p99 ms | p99.9 ms | largest gap ms | late frames | CPU % | of it, not Node % | generator lateness p99 ms | held |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
   let md = `# Burst, in-phase bench (${new Date().toISOString()}, ${cpus().length} × ${cpus()[0]?.model}, Node ${process.version}, pinned: ${HAS_TASKSET})\n\n`;
   const invalid = runs
     .flatMap((r) => [...r.perCore, ...r.machine])
@@ -273,6 +399,7 @@ async function main(): Promise<void> {
     md += `Whole machine (nothing pinned; the generator shares the machine):\n\n${head}\n${r.machine.map(fmt).join('\n')}\n\n`;
     md += `Legs held per machine: ${r.machine.map((s) => `${s.label} ${held(s)}`).join(', ')}\n\n`;
   });
+  if (runs.length > 1) md += `## Per core, every run\n\n${spreads(runs)}\n`;
   const result = {
     quick: QUICK,
     measureMs: MEASURE_MS,

@@ -38,6 +38,16 @@ export const RECOGNISER_NICE = 10;
 /** Unwritten audio allowed (in the pipe, or queued before the process starts) before frames are dropped: 10 s at 16 kHz. */
 const MAX_PENDING_BYTES = 320000;
 /**
+ * `pocketsphinx_continuous` reads its input in blocks of 2048 samples (`continuous.c`: `fread(adbuf, 2, 2048, …)`, 128
+ * ms) and decodes nothing before a block is complete. So audio is written in pieces that complete the engine's next
+ * block instead of one write per 20 ms frame: the engine gets the same bytes at the same moment (the frame that
+ * completes a block is written with it), with ~8 writes a second instead of 50, and so ~8 wake-ups of the `cat` and
+ * of the engine (each had one per frame). See bench/README.md, per-core section.
+ */
+export const ENGINE_READ_BYTES = 4096;
+/** The batch a call's audio is gathered in before it completes a block (a frame that does not fit is written alone). */
+const BATCH_BYTES = 2 * ENGINE_READ_BYTES;
+/**
  * What `pocketsphinx_continuous` logs once its model is loaded (`continuous.c`, right after `ps_init`), i.e. the end
  * of the costly start-up.
  */
@@ -110,6 +120,23 @@ function writeFeatParams(modelDir: string): { dir: string; wideband: string; tel
   }
 }
 
+/**
+ * A recogniser is started detached, so it leads a session of its own, and with the kernel's autogroup scheduling
+ * (`CONFIG_SCHED_AUTOGROUP`, on by default in Debian's and Ubuntu's kernels: `/proc/sys/kernel/sched_autogroup_enabled`)
+ * every session is a scheduling group that gets the same share of a core as the gateway's whole session, whatever the
+ * nice value of the processes in it (that only ranks a recogniser against its own `cat`). Ten recognisers on the
+ * gateway's core left its event loop a tenth of the core whenever they all decoded: pacing p99 130–160 ms at 100
+ * in-phase legs (bench/README.md, per-core section). So the group gets the niceness as well (`/proc/PID/autogroup`;
+ * lowering one's own priority needs no privilege). Without autogroups (the file is absent) the process nice applies.
+ */
+function niceSessionGroup(pid: number, nice: number): void {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    /* no autogroup scheduling here, or the process is gone */
+  }
+}
+
 /** Refusals past the budget are summarised in one log line at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 10000;
 
@@ -176,6 +203,13 @@ class PocketsphinxStream implements AsrStream {
   private markGone!: () => void;
   /** Frames dropped because the engine fell behind (or had not started for 10 s of audio). */
   dropped = 0;
+  /** Audio gathered until it completes the engine's next read block (see {@link ENGINE_READ_BYTES}). */
+  private batch: Buffer | undefined;
+  private batchLen = 0;
+  /** Bytes written to the engine so far (where its read blocks end). */
+  private writtenBytes = 0;
+  /** Writes to the engine's pipe. */
+  writes = 0;
 
   constructor(
     /** How to start the engine for wideband input, and for telephone band (the fill on at launch). */
@@ -214,6 +248,7 @@ class PocketsphinxStream implements AsrStream {
       } catch {
         /* exited already: reported through 'exit' */
       }
+      niceSessionGroup(child.pid, RECOGNISER_NICE);
     }
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => this.onStdout(d));
@@ -237,7 +272,7 @@ class PocketsphinxStream implements AsrStream {
     const pending = this.pending ?? [];
     this.pending = undefined;
     this.pendingBytes = 0;
-    for (const b of pending) child.stdin.write(b);
+    for (const b of pending) this.toEngine(child, b);
   }
 
   /** The budget took this stream (it may have launched already). */
@@ -275,12 +310,40 @@ class PocketsphinxStream implements AsrStream {
       this.pendingBytes += buf.length;
       return;
     }
-    const stdin = child.stdin;
-    if (stdin.writableLength > MAX_PENDING_BYTES) {
+    if (child.stdin.writableLength > MAX_PENDING_BYTES) {
       this.dropped++;
       return;
     }
-    stdin.write(buf);
+    this.toEngine(child, buf);
+  }
+
+  /** Gather `buf` into the batch; write the batch once it completes the engine's next read block. */
+  private toEngine(child: ChildProcessWithoutNullStreams, buf: Buffer): void {
+    if (this.batchLen + buf.length > BATCH_BYTES) {
+      this.flushBatch(child);
+      this.writeToEngine(child, buf);
+      return;
+    }
+    // One batch per write: the stream keeps the buffer until the pipe takes it, so a written batch is never reused.
+    const batch = (this.batch ??= Buffer.allocUnsafe(BATCH_BYTES));
+    buf.copy(batch, this.batchLen);
+    this.batchLen += buf.length;
+    if ((this.writtenBytes % ENGINE_READ_BYTES) + this.batchLen >= ENGINE_READ_BYTES) this.flushBatch(child);
+  }
+
+  /** Write what is gathered now (end of speech, close). */
+  private flushBatch(child: ChildProcessWithoutNullStreams): void {
+    if (this.batchLen === 0) return;
+    const batch = (this.batch as Buffer).subarray(0, this.batchLen);
+    this.batch = undefined;
+    this.batchLen = 0;
+    this.writeToEngine(child, batch);
+  }
+
+  private writeToEngine(child: ChildProcessWithoutNullStreams, buf: Buffer): void {
+    this.writtenBytes += buf.length;
+    this.writes++;
+    child.stdin.write(buf);
   }
 
   /** The gateway's VAD heard the caller stop: with adaptive endpointing, make the engine print its final now. */
@@ -303,7 +366,8 @@ class PocketsphinxStream implements AsrStream {
       return;
     }
     if (child.stdin.writableLength > MAX_PENDING_BYTES) return; // the engine is far behind: padding would not help
-    child.stdin.write(pad);
+    this.toEngine(child, pad);
+    this.flushBatch(child);
   }
 
   close(): void {
@@ -320,6 +384,7 @@ class PocketsphinxStream implements AsrStream {
       this.events.close();
       return;
     }
+    this.flushBatch(child);
     child.stdin.end();
     // Give the engine a moment to print its last final (the 'exit' handler ends `events`), then make sure it is gone.
     this.killTimer = setTimeout(() => this.kill(), CLOSE_GRACE_MS);

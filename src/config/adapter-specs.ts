@@ -68,7 +68,7 @@ export const ADAPTER_SETTINGS: readonly AdapterSettingsGroup[] = [
       {
         key: 'asrBandFill',
         env: 'ASR_BAND_FILL',
-        def: 'off',
+        def: 'auto',
         doc: 'Telephone-band conditioning for the local ASR, so pocketsphinx understands phone-line audio (300–3400 Hz): low-level noise above 4 kHz plus the speech mirrored about 4 kHz, and the engine started with a telephone-band cepstral mean. `auto` conditions 8 kHz legs and 16/24 kHz legs measured as band-limited (first 0.3 s of speech), `on` always, `off` never (the default for now: recorded wideband speech is measured as such, but Flite-spoken 16 kHz speech is taken for band-limited, and conditioned it is garbled: the first sentence of the loopback test became "thought"). `npm run bench:asr` (2026-12-02): wideband word error rate 33.3 % with `auto`, 35.4 % with `off`; telephone band in an 8 kHz leg 46.9 % vs 96.9 %',
         parse: oneOf(BAND_FILL_MODES),
       },

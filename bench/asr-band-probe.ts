@@ -41,7 +41,9 @@ function recordings(): Source[] {
   for (const f of ['goforward.raw', 'numbers.raw', 'something.raw', 'tidigits/dhd.2934z.raw'])
     out.push({ name: f.replace(/^.*\//, '').replace('.raw', ''), kind: 'recorded', samples: raw16(`${TESTDATA}/${f}`) });
   for (const dir of ['cards', 'librivox'])
-    for (const f of readdirSync(`${TESTDATA}/${dir}`).filter((x) => x.endsWith('.wav')).sort()) {
+    for (const f of readdirSync(`${TESTDATA}/${dir}`)
+      .filter((x) => x.endsWith('.wav'))
+      .sort()) {
       const w = readWavFile(`${TESTDATA}/${dir}/${f}`);
       if (w.sampleRateHz !== 16000) throw new Error(`${f}: ${w.sampleRateHz} Hz`);
       out.push({ name: `${dir}/${f.replace('.wav', '').replace('sense_and_sensibility_01_austen_64kb-', '')}`, kind: 'recorded', samples: w.samples });
@@ -170,21 +172,38 @@ async function main(): Promise<void> {
     { name: 'white −45 dBFS', kind: 'noise' as const, samples: noise(-45, 2) },
   ];
   const n = Number(process.argv.find((a) => a.startsWith('--first='))?.slice(8) ?? FIRST);
-  console.log(`features over the first ${n} loud frames: max and median of the share above 5 / 6 kHz, max of the high band against the mean loud-frame energy so far (5 / 6 kHz)`);
+  console.log(
+    `features over the first ${n} loud frames: max and median of the share above 5 / 6 kHz, max of the high band against the mean loud-frame energy so far (5 / 6 kHz)`,
+  );
   console.log('way       kind      source                                     loud  mx5    mx6    md5    md6    rl5    rl6   old15  decision');
   const worst = new Map<string, number[]>();
   for (const way of ['wide', 'tel16', 'tel8'] as const)
     for (const s of sources) {
-      const x = way === 'wide' ? s.samples : way === 'tel16' ? bandLimitToTelephone(s.samples, 16000) : resamplePcm(resamplePcm(bandLimitToTelephone(s.samples, 16000), 16000, 8000), 8000, 16000);
+      const x =
+        way === 'wide'
+          ? s.samples
+          : way === 'tel16'
+            ? bandLimitToTelephone(s.samples, 16000)
+            : resamplePcm(resamplePcm(bandLimitToTelephone(s.samples, 16000), 16000, 8000), 8000, 16000);
       const copy = Int16Array.from(x); // the fill works in place
       const fr = frameShares(x);
       const cut = (a: number[]) => a.slice(0, n);
-      const feats = [Math.max(...cut(fr.s5)), Math.max(...cut(fr.s6)), pct(cut(fr.s5), 0.5), pct(cut(fr.s6), 0.5), Math.max(...cut(fr.r5)), Math.max(...cut(fr.r6))];
+      const feats = [
+        Math.max(...cut(fr.s5)),
+        Math.max(...cut(fr.s6)),
+        pct(cut(fr.s5), 0.5),
+        pct(cut(fr.s6), 0.5),
+        Math.max(...cut(fr.r5)),
+        Math.max(...cut(fr.r6)),
+      ];
       const d = decide(copy);
       if (fr.s5.length >= 5) {
         const key = `${way} ${s.kind}`;
         const w = worst.get(key) ?? feats.map(() => (way === 'wide' ? Infinity : -Infinity));
-        worst.set(key, w.map((v, i) => (way === 'wide' ? Math.min(v, feats[i]!) : Math.max(v, feats[i]!))));
+        worst.set(
+          key,
+          w.map((v, i) => (way === 'wide' ? Math.min(v, feats[i]!) : Math.max(v, feats[i]!))),
+        );
       }
       console.log(
         `${way.padEnd(9)} ${s.kind.padEnd(9)} ${s.name.slice(0, 42).padEnd(42)} ${String(fr.s5.length).padStart(4)} ${feats.map(f1).join(' ')} ${f1(fr.oldFirstDb)}  ${d.first}/${d.last} (${d.decisions})`,
@@ -195,10 +214,17 @@ async function main(): Promise<void> {
     console.log(`\nframes with a share above 6 kHz over ${ev} dB: loud frames, index of the 1st and 2nd (loud frames before it), how many`);
     for (const way of ['wide', 'tel16', 'tel8'] as const)
       for (const s of sources) {
-        const x = way === 'wide' ? s.samples : way === 'tel16' ? bandLimitToTelephone(s.samples, 16000) : resamplePcm(resamplePcm(bandLimitToTelephone(s.samples, 16000), 16000, 8000), 8000, 16000);
+        const x =
+          way === 'wide'
+            ? s.samples
+            : way === 'tel16'
+              ? bandLimitToTelephone(s.samples, 16000)
+              : resamplePcm(resamplePcm(bandLimitToTelephone(s.samples, 16000), 16000, 8000), 8000, 16000);
         const fr = frameShares(x);
         const idx = fr.s6.flatMap((v, i) => (v > ev ? [i] : []));
-        console.log(`${way.padEnd(6)} ${s.kind.padEnd(9)} ${s.name.slice(0, 42).padEnd(42)} ${String(fr.s6.length).padStart(4)} ${String(idx[0] ?? '-').padStart(4)} ${String(idx[1] ?? '-').padStart(4)} ${String(idx.length).padStart(4)}`);
+        console.log(
+          `${way.padEnd(6)} ${s.kind.padEnd(9)} ${s.name.slice(0, 42).padEnd(42)} ${String(fr.s6.length).padStart(4)} ${String(idx[0] ?? '-').padStart(4)} ${String(idx[1] ?? '-').padStart(4)} ${String(idx.length).padStart(4)}`,
+        );
       }
   }
   console.log('\nworst case per group (wide: lowest; tel: highest), same columns');

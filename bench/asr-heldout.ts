@@ -35,7 +35,15 @@ export async function loadHeldout(): Promise<Utterance[]> {
     out.push({ set: 'heldout', id, ref, samples: new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), sampleRateHz: 16000 });
   }
   const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
-  const call: CallInfo = { callId: 'heldout', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
+  const call: CallInfo = {
+    callId: 'heldout',
+    conversationUuid: undefined,
+    from: undefined,
+    to: undefined,
+    sampleRateHz: 16000,
+    language: 'en-US',
+    metadata: {},
+  };
   try {
     for (const voice of VOICES)
       for (const [i, text] of SENTENCES.entries()) {

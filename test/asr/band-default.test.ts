@@ -30,7 +30,13 @@ for (const rate of [8000, 16000] as const) {
     const words = new Int16Array(GOFORWARD.buffer.slice(GOFORWARD.byteOffset, GOFORWARD.byteOffset + GOFORWARD.length));
     const uuid = `band-default-${rate}`;
     const hangup = new AbortController();
-    const call = simulateCall({ url: g.url, uuid, audio: { samples: bandLimitToTelephone(words, 16000), sampleRateHz: 16000 }, tailMs: 15000, signal: hangup.signal });
+    const call = simulateCall({
+      url: g.url,
+      uuid,
+      audio: { samples: bandLimitToTelephone(words, 16000), sampleRateHz: 16000 },
+      tailMs: 15000,
+      signal: hangup.signal,
+    });
     try {
       const final = await untilEvent(g, 'transcript', (e) => e.call === uuid && e.final, 20000, 'a final transcript');
       // One word either way is the engine's day-to-day variation (the conformance CLI has heard "so forward ten

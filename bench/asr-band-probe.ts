@@ -1,29 +1,27 @@
 /**
  * `node dist/bench/asr-band-probe.js`: what the band-fill detector (`src/asr/band-fill.ts`) sees on every kind of
- * input a 16 kHz leg can carry, and what `auto` decides. Sources: every recording in pocketsphinx-testdata (wideband),
- * Flite's four voices saying the loopback test's sentences and the IVR answers (16 kHz synthetic speech: the input
- * `auto` used to misjudge), white noise; each as recorded, band-passed to 300–3400 Hz at 16 kHz, and band-passed then
- * carried through an 8 kHz leg (16 → 8 → 16 kHz, the adapter's path). Per row: loud frames, the share of energy above
- * 5 kHz per loud frame (max, 90th percentile, median), the old energy-weighted measure over the first decision's frames,
- * and the decision `BandFill('auto')` takes (first and last). Deterministic; no recogniser runs.
+ * input a 16 kHz leg can carry, and what `auto` decides. Sources: every 16 kHz recording in pocketsphinx-testdata
+ * (wideband), Flite's four 16 kHz voices on the loopback test's sentences and IVR answers (the synthetic speech the
+ * old measure took for band-limited), white noise; each as is, band-passed to 300–3400 Hz at 16 kHz, and band-passed
+ * then carried through an 8 kHz line (16 → 8 → 16 kHz). Per row, over the first decision's loud frames: the highest and
+ * the median share of a frame's energy above 5 and 6 kHz, the highest high band against the mean loud-frame energy;
+ * the old energy-weighted measure (above 5 kHz, first 15 loud frames: `old15`); the decision `BandFill('auto')` takes
+ * (first/last). Then the worst case per group. Deterministic; no recogniser runs.
  *
- *   node dist/bench/asr-band-probe.js [--frames]   (--frames: every loud frame's share, for the first rows)
+ *   node dist/bench/asr-band-probe.js [--first=N loud frames] [--evidence=DB: when frames pass a 6 kHz share of DB]
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { adapterContext } from '../src/adapters.js';
 import { bandLimitToTelephone, Biquad, BiquadChain, butterworthQs } from '../src/audio/band.js';
 import { loadResampler } from '../src/audio/resampler.js';
 import { readWavFile } from '../src/audio/wav.js';
-import { BandFill } from '../src/asr/band-fill.js';
-import type { CallInfo } from '../src/call/call-info.js';
-import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/observability/logger.js';
+import { BandFill, FIRST_DECISION_FRAMES } from '../src/asr/band-fill.js';
 import { resamplePcm } from '../src/sim/simulator.js';
-import { createFliteTts } from '../src/tts/flite.js';
 import { TESTDATA } from './asr-corpus.js';
+import { withFlite } from './asr-flite.js';
 
 const LOUD_RMS = 328;
-const FIRST = 15;
+/** The old measure's first decision (15 loud frames, energy-weighted share above 5 kHz). */
+const OLD_FIRST = 15;
 
 interface Source {
   name: string;
@@ -64,29 +62,14 @@ const SENTENCES = [
 ];
 
 async function flite(): Promise<Source[]> {
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
-  const call: CallInfo = { callId: 'probe', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
   const out: Source[] = [];
-  try {
+  await withFlite(async (say) => {
     for (const voice of ['slt', 'kal16', 'awb', 'rms'])
       for (const text of SENTENCES) {
-        const parts: Int16Array[] = [];
-        let rate = 16000;
-        for await (const c of tts.synthesize({ text, call, voice, signal: new AbortController().signal })) {
-          parts.push(c.audio);
-          rate = c.sampleRateHz;
-        }
-        const all = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
-        let off = 0;
-        for (const p of parts) {
-          all.set(p, off);
-          off += p.length;
-        }
-        out.push({ name: `${voice}: ${text}`, kind: 'flite', samples: resamplePcm(all, rate, 16000) });
+        const { samples, sampleRateHz } = await say(text, voice);
+        out.push({ name: `${voice}: ${text}`, kind: 'flite', samples: resamplePcm(samples, sampleRateHz, 16000) });
       }
-  } finally {
-    await tts.close?.();
-  }
+  });
   return out;
 }
 
@@ -136,7 +119,7 @@ function frameShares(x: Int16Array): Frames {
     out.s6.push(db(h6 / t));
     out.r5.push(db(h5 / (sum / n)));
     out.r6.push(db(h6 / (sum / n)));
-    if (n <= FIRST) {
+    if (n <= OLD_FIRST) {
       hi += h5;
       tot += t;
     }
@@ -156,6 +139,13 @@ function decide(x: Int16Array): { first: string; last: string; decisions: number
   return { first: first || '-', last: fill.decisions ? (fill.active ? 'FILL' : 'wide') : '-', decisions: fill.decisions };
 }
 
+/** A 16 kHz source as a 16 kHz leg carries it: as is, band-passed, or band-passed through an 8 kHz line. */
+function asWay(x: Int16Array, way: 'wide' | 'tel16' | 'tel8'): Int16Array {
+  if (way === 'wide') return x;
+  const band = bandLimitToTelephone(x, 16000);
+  return way === 'tel16' ? band : resamplePcm(resamplePcm(band, 16000, 8000), 8000, 16000);
+}
+
 const pct = (a: number[], p: number) => {
   if (!a.length) return Number.NaN;
   const s = [...a].sort((x, y) => x - y);
@@ -171,7 +161,7 @@ async function main(): Promise<void> {
     { name: 'white −30 dBFS', kind: 'noise' as const, samples: noise(-30, 2) },
     { name: 'white −45 dBFS', kind: 'noise' as const, samples: noise(-45, 2) },
   ];
-  const n = Number(process.argv.find((a) => a.startsWith('--first='))?.slice(8) ?? FIRST);
+  const n = Number(process.argv.find((a) => a.startsWith('--first='))?.slice(8) ?? FIRST_DECISION_FRAMES);
   console.log(
     `features over the first ${n} loud frames: max and median of the share above 5 / 6 kHz, max of the high band against the mean loud-frame energy so far (5 / 6 kHz)`,
   );
@@ -179,12 +169,7 @@ async function main(): Promise<void> {
   const worst = new Map<string, number[]>();
   for (const way of ['wide', 'tel16', 'tel8'] as const)
     for (const s of sources) {
-      const x =
-        way === 'wide'
-          ? s.samples
-          : way === 'tel16'
-            ? bandLimitToTelephone(s.samples, 16000)
-            : resamplePcm(resamplePcm(bandLimitToTelephone(s.samples, 16000), 16000, 8000), 8000, 16000);
+      const x = asWay(s.samples, way);
       const copy = Int16Array.from(x); // the fill works in place
       const fr = frameShares(x);
       const cut = (a: number[]) => a.slice(0, n);
@@ -214,12 +199,7 @@ async function main(): Promise<void> {
     console.log(`\nframes with a share above 6 kHz over ${ev} dB: loud frames, index of the 1st and 2nd (loud frames before it), how many`);
     for (const way of ['wide', 'tel16', 'tel8'] as const)
       for (const s of sources) {
-        const x =
-          way === 'wide'
-            ? s.samples
-            : way === 'tel16'
-              ? bandLimitToTelephone(s.samples, 16000)
-              : resamplePcm(resamplePcm(bandLimitToTelephone(s.samples, 16000), 16000, 8000), 8000, 16000);
+        const x = asWay(s.samples, way);
         const fr = frameShares(x);
         const idx = fr.s6.flatMap((v, i) => (v > ev ? [i] : []));
         console.log(

@@ -7,12 +7,8 @@
  * Synthetic: Flite's four 16 kHz voices saying five sentences not in the bench.
  */
 import { readFileSync } from 'node:fs';
-import { adapterContext } from '../src/adapters.js';
-import type { CallInfo } from '../src/call/call-info.js';
-import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/observability/logger.js';
-import { createFliteTts } from '../src/tts/flite.js';
 import { TESTDATA, type Utterance } from './asr-corpus.js';
+import { withFlite } from './asr-flite.js';
 
 const RECORDED: ReadonlyArray<[string, string]> = [
   ['tidigits/dhd.2934z.raw', 'two nine three four zero'],
@@ -34,35 +30,9 @@ export async function loadHeldout(): Promise<Utterance[]> {
     const id = f.replace(/^.*\//, '').replace('.raw', '');
     out.push({ set: 'heldout', id, ref, samples: new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)), sampleRateHz: 16000 });
   }
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
-  const call: CallInfo = {
-    callId: 'heldout',
-    conversationUuid: undefined,
-    from: undefined,
-    to: undefined,
-    sampleRateHz: 16000,
-    language: 'en-US',
-    metadata: {},
-  };
-  try {
+  await withFlite(async (say) => {
     for (const voice of VOICES)
-      for (const [i, text] of SENTENCES.entries()) {
-        const parts: Int16Array[] = [];
-        let rate = 16000;
-        for await (const c of tts.synthesize({ text, call, voice, signal: new AbortController().signal })) {
-          parts.push(c.audio);
-          rate = c.sampleRateHz;
-        }
-        const samples = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
-        let off = 0;
-        for (const p of parts) {
-          samples.set(p, off);
-          off += p.length;
-        }
-        out.push({ set: 'heldout', id: `${voice}-${i + 1}`, ref: text, samples, sampleRateHz: rate });
-      }
-  } finally {
-    await tts.close?.();
-  }
+      for (const [i, text] of SENTENCES.entries()) out.push({ set: 'heldout', id: `${voice}-${i + 1}`, ref: text, ...(await say(text, voice)) });
+  });
   return out;
 }

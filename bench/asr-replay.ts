@@ -154,7 +154,11 @@ async function main(): Promise<void> {
   const g = arg('grammar', set === 'menu' ? 'menu' : set === 'cards' ? 'cards' : 'none');
   const grammar = g === 'menu' ? MENU_GRAMMAR : g === 'cards' ? CARDS_GRAMMAR : undefined;
   const utts: Utterance[] =
-    set === 'menu' ? await loadMenuSet(false) : set === 'heldout' ? await loadHeldout() : loadCorpus(false).filter((u) => set === 'all' || set === 'corpus' || u.set === set);
+    set === 'menu'
+      ? await loadMenuSet(false)
+      : set === 'heldout'
+        ? await loadHeldout()
+        : loadCorpus(false).filter((u) => set === 'all' || set === 'corpus' || u.set === set);
   const jobs: Job[] = ways.flatMap((way) => utts.map((u) => ({ u, way })));
   const heard = await replay(jobs, grammar);
   for (const way of ways) {

@@ -12,7 +12,7 @@ export const TESTDATA = '/usr/share/pocketsphinx/test/data';
 export const CARDS_GRAMMAR = `${TESTDATA}/cards/cards.gram`;
 
 export interface Utterance {
-  set: 'an4' | 'cards' | 'librivox' | 'menu';
+  set: 'an4' | 'cards' | 'librivox' | 'menu' | 'heldout';
   id: string;
   ref: string;
   samples: Int16Array;

@@ -33,7 +33,7 @@ export async function measureFillCost(): Promise<{
     src.copy(work, 0, (i % chunks) * CHUNK_SAMPLES * 2, ((i % chunks) + 1) * CHUNK_SAMPLES * 2);
     on.condition(work);
   });
-  // A wideband call measured in auto mode: after its first decision it goes on measuring (and not filling).
+  // A wideband call in auto mode after its first decision: no longer measured nor filled (its steady cost, about nothing).
   const auto = new BandFill('auto', 16000);
   for (let i = 0; i < chunks && auto.holding; i++) auto.condition(Buffer.from(src.subarray(i * CHUNK_SAMPLES * 2, (i + 1) * CHUNK_SAMPLES * 2)));
   const measureUs = usPer((i) => {

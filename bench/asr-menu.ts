@@ -5,12 +5,8 @@
  * whether every final together still names that option and nothing else (no false extra final at all).
  */
 import { fileURLToPath } from 'node:url';
-import { createFliteTts } from '../src/tts/flite.js';
-import { loadConfig } from '../src/config/config.js';
-import { createLogger } from '../src/observability/logger.js';
-import type { CallInfo } from '../src/call/call-info.js';
 import type { Utterance } from './asr-corpus.js';
-import { adapterContext } from '../src/adapters.js';
+import { withFlite } from './asr-flite.js';
 
 const IVR_DIR = new URL('../../examples/ivr/', import.meta.url);
 /** The grammar the IVR example is run with (written by examples/ivr/make-grammar.mjs). */
@@ -42,37 +38,22 @@ interface MenuModule {
 
 export async function loadMenuSet(quick: boolean): Promise<MenuUtterance[]> {
   const menu = (await import(new URL('menu.mjs', IVR_DIR).href)) as MenuModule;
-  const tts = createFliteTts(adapterContext(loadConfig({ TTS_WORKERS: '1' }), createLogger('silent')));
-  const call: CallInfo = { callId: 'bench', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} };
   const out: MenuUtterance[] = [];
-  try {
+  await withFlite(async (say) => {
     for (const voice of quick ? ['slt'] : VOICES) {
       for (const [text, option] of quick ? ANSWERS.slice(0, 4) : ANSWERS) {
-        const parts: Int16Array[] = [];
-        let rate = 16000;
-        for await (const c of tts.synthesize({ text, call, voice, signal: new AbortController().signal })) {
-          parts.push(c.audio);
-          rate = c.sampleRateHz;
-        }
-        const samples = new Int16Array(parts.reduce((a, p) => a + p.length, 0));
-        let off = 0;
-        for (const p of parts) {
-          samples.set(p, off);
-          off += p.length;
-        }
+        const { samples, sampleRateHz } = await say(text, voice);
         out.push({
           set: 'menu',
           id: `${voice}-${text.replace(/\s+/g, '-')}`,
           ref: text,
           samples,
-          sampleRateHz: rate,
+          sampleRateHz,
           chosen: (finals) => menu.chooseOption(finals[0] ?? '')?.name === option,
           clean: (finals) => menu.chooseOption(finals.join(' '))?.name === option,
         });
       }
     }
-  } finally {
-    await tts.close?.();
-  }
+  });
   return out;
 }

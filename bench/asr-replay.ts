@@ -6,8 +6,8 @@
  * is seeded), so a change of engine argument or conditioning shows as itself, not as timing noise: for tuning, then
  * confirmed by `npm run bench:asr` through real legs.
  *
- *   node dist/bench/asr-replay.js [--set=menu|corpus|cards|all] [--way=telephone-8k,…] [--fill=auto] [--grammar=menu|cards|none]
- *     [--verbose] [-- <more pocketsphinx arguments>]
+ *   node dist/bench/asr-replay.js [--set=menu|corpus|cards|all|heldout] [--way=telephone-8k,…] [--fill=auto] [--grammar=menu|cards|none]
+ *     [--narrow=on|off] [--verbose] [-- <more pocketsphinx arguments>]
  *   --dump=DIR: also write each conditioned 16 kHz stream as DIR/<way>-<set>-<id>.raw (to run the CLI on by hand).
  */
 import { adapterContext } from '../src/adapters.js';
@@ -24,6 +24,7 @@ import { loadVad } from '../src/vad/fvad.js';
 import { CallVad, VadEvent } from '../src/vad/vad.js';
 import { audioFor, CARDS_GRAMMAR, legRateOf, loadCorpus, WAYS, type Utterance, type Way } from './asr-corpus.js';
 import { loadMenuSet, MENU_GRAMMAR, type MenuUtterance } from './asr-menu.js';
+import { loadHeldout } from './asr-heldout.js';
 import { wordErrors } from './wer.js';
 
 const LEAD_MS = 500;
@@ -46,6 +47,7 @@ const verbose = argv.includes('--verbose');
 const set = arg('set', 'menu');
 const fill = arg('fill', 'auto') as BandFillMode;
 const dump = arg('dump', '');
+const narrow = arg('narrow', 'on') === 'on';
 
 function callInfo(id: string, sampleRateHz: number): CallInfo {
   return { callId: id, conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz, language: 'en-US', metadata: {} };
@@ -93,7 +95,7 @@ interface Job {
 
 async function replay(jobs: readonly Job[], grammar: string | undefined): Promise<Map<Job, string[]>> {
   const config = loadConfig({ ASR_BAND_FILL: fill, ENDPOINTING: 'adaptive', ...(grammar ? { ASR_GRAMMAR: grammar } : {}) });
-  const asr = createPocketsphinxAsr(adapterContext(config, createLogger('silent'), process.env), { maxProcesses: 2, engineArgs });
+  const asr = createPocketsphinxAsr(adapterContext(config, createLogger('silent'), process.env), { maxProcesses: 2, engineArgs, narrow });
   const heard = new Map<Job, string[]>();
   const queue = [...jobs];
   const worker = async (): Promise<void> => {
@@ -151,7 +153,12 @@ async function main(): Promise<void> {
   const ways = arg('way', set === 'menu' ? 'telephone-8k' : WAYS.join(',')).split(',') as Way[];
   const g = arg('grammar', set === 'menu' ? 'menu' : set === 'cards' ? 'cards' : 'none');
   const grammar = g === 'menu' ? MENU_GRAMMAR : g === 'cards' ? CARDS_GRAMMAR : undefined;
-  const utts: Utterance[] = set === 'menu' ? await loadMenuSet(false) : loadCorpus(false).filter((u) => set === 'all' || set === 'corpus' || u.set === set);
+  const utts: Utterance[] =
+    set === 'menu'
+      ? await loadMenuSet(false)
+      : set === 'heldout'
+        ? await loadHeldout()
+        : loadCorpus(false).filter((u) => set === 'all' || set === 'corpus' || u.set === set);
   const jobs: Job[] = ways.flatMap((way) => utts.map((u) => ({ u, way })));
   const heard = await replay(jobs, grammar);
   for (const way of ways) {
@@ -178,7 +185,7 @@ async function main(): Promise<void> {
     }
     const menu = set === 'menu' ? `, menu right ${right}/${n} (${Math.round((1000 * right) / n) / 10} %), all finals right ${clean}/${n}` : '';
     console.log(
-      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} grammar=${g} args=${engineArgs.join(' ')}`,
+      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} narrow=${narrow ? 'on' : 'off'} grammar=${g} args=${engineArgs.join(' ')}`,
     );
   }
 }

@@ -11,17 +11,20 @@
  * Modes (`ASR_BAND_FILL`):
  * - `on`: always fill;
  * - `off`: never;
- * - `auto`: an 8 kHz leg is telephone band by construction (nothing above 4 kHz can exist after upsampling),
- *   so it is filled from the first frame. A 16 or 24 kHz leg may carry either, so it is measured: over loud frames
- *   only (speech, not the line's silence), the share of energy above {@link DETECT_SPLIT_HZ}. The first decision comes
- *   after {@link FIRST_DECISION_FRAMES} loud frames, then again every {@link DECISION_FRAMES}, with a hysteresis (fill
- *   when below {@link FILL_BELOW_DB}, stop when above {@link STOP_ABOVE_DB}) so a call never flaps. The measure is
- *   taken on the input, before any fill, so the fill cannot fool it. Until the first decision the audio is held
- *   (bounded, {@link HOLD_CHUNKS}) so the first utterance is conditioned one way from its start; pocketsphinx decodes
- *   faster than real time, so the hold costs the first answer no more than the 0.3 s it takes to decide.
+ * - `auto` (the default): an 8 kHz leg is telephone band by construction (nothing above 4 kHz can exist after
+ *   upsampling), so it is filled from the first frame. A 16 or 24 kHz leg may carry either, so it is measured, on loud
+ *   frames only (speech, not the line's silence), frame by frame: a frame with a real share of its energy above
+ *   {@link DETECT_SPLIT_HZ} ({@link WIDE_FRAME_DB}: a fricative) is evidence of wideband audio, which no phone line
+ *   carries. One such frame makes the call wideband at once, for good; {@link FIRST_DECISION_FRAMES} loud frames
+ *   without one, or a shorter utterance's end, make it band-limited (until {@link SWITCH_BACK_FRAMES} evidence frames
+ *   come). The measure is taken on the input, before any fill, so the fill cannot fool it. Until the first decision
+ *   the audio is held (bounded, {@link HOLD_CHUNKS}) so the first utterance is conditioned one way from its start;
+ *   pocketsphinx decodes faster than real time, so the hold delays the first answer little. Audio judged
+ *   band-limited in a 16/24 kHz leg is passed through the 8 kHz leg's path by the adapter first (`narrow`, `NARROW`
+ *   in pocketsphinx.ts), so both legs hand the engine the same thing.
  *
  * Hot path: `condition` runs once per 20 ms chunk and allocates nothing after the first decision (filter state and a
- * xorshift32 generator). `npm run bench:asr` reports its cost per chunk against the adapter's own 8→16 kHz resampling
+ * xorshift32 generator; a band-limited 16/24 kHz leg's `narrow` allocates as the adapter's own resampling does). `npm run bench:asr` reports its cost per chunk against the adapter's own 8→16 kHz resampling
  * of the same chunk (per-sample readInt16LE/writeInt16LE and two filter chains, room to optimise). The fill is not meant to sound
  * like anything: wideband calls are left alone, and only the recogniser hears it.
  */
@@ -62,32 +65,62 @@ export const FOLD_GAIN_DB = -3;
 /** The fold's image is kept above this (8th order): clear of the 3.4 kHz band edge's own mirror at 4.6 kHz. */
 export const FOLD_HIGH_PASS_HZ = 4400;
 /**
- * The measure's split: energy above 5 kHz (8th-order high-pass), well clear of the telephone band's 3.4 kHz edge, so
- * the edge's roll-off does not leak into it.
+ * The measure's split: energy above 6 kHz (8th-order high-pass). A phone line leaves nothing there: an 8 kHz leg
+ * nothing above 4 kHz at all, and a telephone band-pass's own leakage (an 8th-order Butterworth at 3.4 kHz: −45 dB at
+ * 5 kHz) is below −70 dB by 6 kHz, where a split at 5 kHz still caught the leakage of a loud band-passed "s"
+ * (`node dist/bench/asr-band-probe.js`: a frame's share above 5 kHz up to −21 dB on band-passed recordings, as high
+ * as Flite's wideband frames).
  */
-export const DETECT_SPLIT_HZ = 5000;
+export const DETECT_SPLIT_HZ = 6000;
 /** A frame counts as speech for the measure above this RMS (−40 dBFS). */
 const LOUD_RMS = 328;
-/** Loud 20 ms frames before the first decision (0.3 s of speech). */
-export const FIRST_DECISION_FRAMES = 15;
-/** Loud frames per later decision (1 s of speech). */
-export const DECISION_FRAMES = 50;
 /**
- * High-band share (dB) below which a call is band-limited. Measured on pocketsphinx-testdata: wideband recordings
- * −4 to −45 dB (most above −30; librivox's MP3-sourced reading dips to −48 for a second), the same band-passed to
- * 300–3400 Hz −36 to −72 dB (cards/004, loud, −36), through an 8 kHz leg −44 to −79. Set where every band-passed
- * recording is filled: at {@link FILL_LEVEL_DBFS} a wideband call filled by mistake loses nothing, a telephone call
- * left unfilled loses most of its words.
+ * A loud frame with more than this share of its energy above {@link DETECT_SPLIT_HZ} (dB) is evidence of wideband
+ * audio: a fricative or a burst (s, sh, f, z, t) of a wideband talker, recorded or synthetic. Per frame, not averaged
+ * over the call: the old energy-weighted share over all loud frames was dominated by vowels, and Flite's vowels carry
+ * little up there, so its 16 kHz speech measured "band-limited" and was filled (the loopback test's first sentence
+ * became "thought"). Measured with `node dist/bench/asr-band-probe.js` (every pocketsphinx-testdata recording, Flite's
+ * four 16 kHz voices on nine sentences, white noise; each as is, band-passed to 300–3400 Hz, and through an 8 kHz
+ * line): the highest frame of every wideband source is −27 dB or more (Flite awb "i want to pay my bill"), of every
+ * band-limited one −36 dB or less (band-passed at 16 kHz; through an 8 kHz line −44 dB or less). Set between.
  */
-export const FILL_BELOW_DB = -34;
-/** High-band share (dB) above which a filled call is treated as wideband again (hysteresis: never flaps). */
-export const STOP_ABOVE_DB = -24;
+export const WIDE_FRAME_DB = -32;
+const WIDE_FRAME_SHARE = 10 ** (WIDE_FRAME_DB / 10);
+/**
+ * Loud frames without wideband evidence before the first decision says "band-limited" (0.8 s of speech). One
+ * evidence frame decides "wideband" at once. Most wideband sources show one within their first 25 loud frames, the
+ * slowest Flite sentence in its 40th (awb, "the weather is nice today"); a read recording with little above 6 kHz
+ * (librivox 0920 and 0930, MP3-sourced) only after 100–165, and is decided band-limited until then: see
+ * {@link SWITCH_BACK_FRAMES}. An utterance that ends sooner (a one-word answer) is decided at its end, when the
+ * gateway's VAD hears it end ({@link BandFill.flush}).
+ */
+export const FIRST_DECISION_FRAMES = 40;
+/** A shorter first utterance is decided at its end only with at least this many loud frames (0.1 s of speech). */
+export const MIN_DECISION_FRAMES = 5;
+/**
+ * Evidence frames after a "band-limited" decision that make the call wideband (for good: a leg's band does not change
+ * during a call, so a call switches at most once and never flaps).
+ */
+export const SWITCH_BACK_FRAMES = 2;
 /**
  * Chunks held (auto mode, 16/24 kHz legs) until the first decision, so a whole first utterance is conditioned one
  * way: a switch in the middle of a word costs the recogniser that word. Past this the oldest goes on unconditioned
- * (it is the line's silence before the caller spoke). 75 chunks ≈ 1.5 s.
+ * (it is the line's silence before the caller spoke). 150 chunks = 3 s, 96 KB.
  */
-export const HOLD_CHUNKS = 75;
+export const HOLD_CHUNKS = 150;
+
+/** Options of a {@link BandFill}. */
+export interface BandFillOptions {
+  /** PRNG seed (fixed by default: the same audio always gets the same fill, so results repeat). */
+  seed?: number;
+  /** Add the folded speech ({@link FOLD_GAIN_DB}); off under a grammar (see there). Default on. */
+  fold?: boolean;
+  /**
+   * Applied to audio judged band-limited before it is filled (16/24 kHz legs): the adapter passes it through the
+   * 8 kHz leg's path (see `NARROW` in pocketsphinx.ts). Returns the audio to fill (a new buffer, or the same one).
+   */
+  narrow?: (pcm: Buffer) => Buffer;
+}
 
 /**
  * Per-call state of the fill: one per recogniser stream. Feed it 16 kHz PCM with {@link BandFill.condition}; pass on
@@ -98,9 +131,9 @@ export class BandFill {
   active: boolean;
   /** Decisions taken so far (auto mode), for tests and the bench. */
   decisions = 0;
-  /** The last measured high-band share, dB (NaN before the first decision). */
+  /** The highest per-frame high-band share (dB) heard up to the last decision (NaN before the first). */
   lastHighBandDb = Number.NaN;
-  private readonly measuring: boolean;
+  private measuring: boolean;
   private readonly noiseFilter: BiquadChain;
   private readonly detectFilter: BiquadChain;
   private readonly noiseGain: number;
@@ -110,20 +143,24 @@ export class BandFill {
   private foldSign = -1;
   private seed: number;
   private loudFrames = 0;
-  private highEnergy = 0;
-  private totalEnergy = 0;
+  /** Loud frames with wideband evidence since the last decision. */
+  private wideFrames = 0;
+  /** The highest per-frame high-band share (ratio) so far. */
+  private maxHigh = 0;
   /** Held chunks before the first decision (a ring); undefined once decided or when not measuring. */
   private held: Buffer[] | undefined;
   private heldStart = 0;
   private heldCount = 0;
 
+  private readonly narrow: ((pcm: Buffer) => Buffer) | undefined;
+
   /**
    * @param mode `ASR_BAND_FILL`.
    * @param legRateHz the call's rate as Vonage sends it (8000 ⇒ telephone band by construction).
-   * @param seed PRNG seed (fixed by default: the same audio always gets the same fill, so results repeat).
-   * @param fold add the folded speech ({@link FOLD_GAIN_DB}); off under a grammar (see there).
    */
-  constructor(mode: BandFillMode, legRateHz: number, seed = 0x9e3779b9, fold = true) {
+  constructor(mode: BandFillMode, legRateHz: number, opts: BandFillOptions = {}) {
+    const { seed = 0x9e3779b9, fold = true } = opts;
+    this.narrow = opts.narrow;
     this.measuring = mode === 'auto' && legRateHz > 8000;
     this.active = mode === 'on' || (mode === 'auto' && legRateHz <= 8000);
     if (this.measuring) this.held = new Array<Buffer>(HOLD_CHUNKS);
@@ -144,16 +181,13 @@ export class BandFill {
 
   /**
    * Condition one chunk of 16 kHz 16-bit little-endian PCM, owned by the caller and changed in place. Returns what
-   * to pass on now: usually the chunk itself; `undefined` while it is held for the first decision (or the oldest held
+   * to pass on now: usually the chunk itself (a new buffer when `narrow` ran); `undefined` while it is held for the first decision (or the oldest held
    * chunk, unconditioned, when the hold is full); at the first decision, everything held in one new buffer.
    */
   condition(chunk: Buffer): Buffer | undefined {
     if (this.measuring) this.measure(chunk);
     const held = this.held;
-    if (!held) {
-      if (this.active) this.fill(chunk);
-      return chunk;
-    }
+    if (!held) return this.active ? this.filled(chunk) : chunk;
     if (this.decisions > 0) return this.release(chunk);
     const slot = (this.heldStart + this.heldCount) % HOLD_CHUNKS;
     if (this.heldCount < HOLD_CHUNKS) {
@@ -167,8 +201,13 @@ export class BandFill {
     return oldest;
   }
 
-  /** Audio still held (the call ended before a decision): conditioned as things stand, or undefined. */
+  /**
+   * The utterance ended (the gateway's VAD) or the call did, before a decision: decide on what was heard (no
+   * wideband evidence in at least {@link MIN_DECISION_FRAMES} loud frames: band-limited), and hand on what is held,
+   * conditioned that way; undefined when nothing is held. Later audio is then conditioned as decided, at once.
+   */
   flush(): Buffer | undefined {
+    if (this.held && this.decisions === 0 && this.loudFrames >= MIN_DECISION_FRAMES) this.decide(false);
     if (!this.held || this.heldCount === 0) {
       this.held = undefined;
       return undefined;
@@ -185,8 +224,14 @@ export class BandFill {
     if (last) parts.push(last);
     this.heldCount = 0;
     const all = Buffer.concat(parts);
-    if (this.active) this.fill(all);
-    return all;
+    return this.active ? this.filled(all) : all;
+  }
+
+  /** Band-limited audio as the recogniser gets it: narrowed (when the adapter asks) and filled. */
+  private filled(pcm: Buffer): Buffer {
+    const out = this.narrow ? this.narrow(pcm) : pcm;
+    this.fill(out);
+    return out;
   }
 
   /** Add the high-band noise in place. */
@@ -215,7 +260,10 @@ export class BandFill {
     this.foldSign = sign;
   }
 
-  /** Band-limited or not, from loud chunks only; taken on the input, before any fill. */
+  /**
+   * Band-limited or not, from loud chunks only; taken on the input, before any fill. Asymmetric, because the evidence
+   * is: wideband audio shows itself (a fricative frame), band-limited audio only by its absence.
+   */
   private measure(pcm: Buffer): void {
     const n = pcm.length >> 1;
     let total = 0;
@@ -228,17 +276,21 @@ export class BandFill {
       high += h * h;
     }
     if (n === 0 || total < LOUD_RMS * LOUD_RMS * n) return;
-    this.totalEnergy += total;
-    this.highEnergy += high;
     this.loudFrames++;
-    if (this.loudFrames < (this.decisions === 0 ? FIRST_DECISION_FRAMES : DECISION_FRAMES)) return;
-    const db = 10 * Math.log10(Math.max(this.highEnergy, 1e-9) / this.totalEnergy);
-    this.lastHighBandDb = db;
+    if (high > this.maxHigh * total) this.maxHigh = high / total;
+    if (high > total * WIDE_FRAME_SHARE) this.wideFrames++;
+    if (this.decisions === 0) {
+      if (this.wideFrames > 0) this.decide(true);
+      else if (this.loudFrames >= FIRST_DECISION_FRAMES) this.decide(false);
+    } else if (this.active && this.wideFrames >= SWITCH_BACK_FRAMES) this.decide(true);
+  }
+
+  private decide(wideband: boolean): void {
+    this.active = !wideband;
     this.decisions++;
-    if (!this.active && db < FILL_BELOW_DB) this.active = true;
-    else if (this.active && db > STOP_ABOVE_DB) this.active = false;
-    this.loudFrames = 0;
-    this.highEnergy = 0;
-    this.totalEnergy = 0;
+    this.lastHighBandDb = 10 * Math.log10(Math.max(this.maxHigh, 1e-12));
+    this.wideFrames = 0;
+    // Once wideband, for good: nothing left to measure (and the per-chunk cost of measuring goes away).
+    if (wideband) this.measuring = false;
   }
 }

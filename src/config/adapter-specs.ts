@@ -68,8 +68,8 @@ export const ADAPTER_SETTINGS: readonly AdapterSettingsGroup[] = [
       {
         key: 'asrBandFill',
         env: 'ASR_BAND_FILL',
-        def: 'off',
-        doc: 'Telephone-band conditioning for the local ASR, so pocketsphinx understands phone-line audio (300–3400 Hz): low-level noise above 4 kHz plus the speech mirrored about 4 kHz, and the engine started with a telephone-band cepstral mean. `auto` conditions 8 kHz legs and 16/24 kHz legs measured as band-limited (first 0.3 s of speech), `on` always, `off` never (the default for now: recorded wideband speech is measured as such, but Flite-spoken 16 kHz speech is taken for band-limited, and conditioned it is garbled: the first sentence of the loopback test became "thought"). `npm run bench:asr` (2026-12-02): wideband word error rate 33.3 % with `auto`, 35.4 % with `off`; telephone band in an 8 kHz leg 46.9 % vs 96.9 %',
+        def: 'auto',
+        doc: "Telephone-band conditioning for the local ASR, so pocketsphinx understands phone-line audio (300–3400 Hz): low-level noise above 4 kHz plus the speech mirrored about 4 kHz, and the engine started for telephone band (its cepstral mean, no noise removal). `auto` (the default) conditions every 8 kHz leg, and a 16/24 kHz leg judged band-limited: one frame of speech with energy above 6 kHz (a fricative) makes a call wideband, 0.8 s of speech (or a shorter first utterance) without one band-limited; a band-limited 16/24 kHz call is then handled as an 8 kHz leg (its engine restarted once). Recorded wideband speech and Flite's 16 kHz voices measure wideband. `on` always (as band-limited), `off` never. `npm run bench:asr` (2026-12-03), word error rate `auto` vs `off`: telephone band 42.7 % vs 96.9 % in an 8 kHz leg, 42.7 % vs 76 % in a 16 kHz leg; wideband 31.3 % vs 35.4 %",
         parse: oneOf(BAND_FILL_MODES),
       },
     ],

@@ -119,6 +119,18 @@ const PENDING_FRAMES = 64;
 const REJUDGE_VOICE_FRAMES = 3;
 const LOCK_LO_BLOCKS = 2;
 const LOCK_HI_BLOCKS = 4;
+/**
+ * The line's noise floor: the quietest caller frame of the last {@link FLOOR_CHUNKS} × {@link FLOOR_CHUNK_FRAMES} awake
+ * frames (3 s, kept as the minimum of each ½ s). A frame within {@link FLOOR_MARGIN} of it is the line, never the
+ * caller's voice: the WebRTC VAD goes on calling frames voiced for a while after a word ends (its hangover), and after
+ * a word of the bot's echo those frames are the line's noise, louder than the faded echo the path predicts (a −40 dB
+ * echo over −80 dBFS line noise: 3 to 5 such frames per greeting became "the caller's voice", and the ASR's
+ * transcript of the echo was answered; test/vad/echo-guard-call.test.ts).
+ */
+const FLOOR_CHUNK_FRAMES = 25;
+const FLOOR_CHUNKS = 6;
+/** +3 dB: a stationary line's frame energies spread by about ±1 dB. */
+const FLOOR_MARGIN = 2;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -246,6 +258,12 @@ export class EchoGuard implements EchoTranscripts {
   private mode = Mode.Initial;
   private lagBlocks = 0;
   private gain = INITIAL_GAIN;
+  /** Quietest frame energy of each of the last chunks (see {@link FLOOR_CHUNK_FRAMES}); +∞ = not seen yet. */
+  private readonly floorChunks = new Float64Array(FLOOR_CHUNKS).fill(Infinity);
+  private floorChunk = 0;
+  private floorChunkFrames = 0;
+  /** The line's noise floor (frame energy), from completed chunks only; 0 until one completes. */
+  private floorE = 0;
 
   constructor(o: EchoGuardOptions, counters?: EchoCounters) {
     this.counters = counters;
@@ -299,7 +317,7 @@ export class EchoGuard implements EchoTranscripts {
 
   /**
    * One caller frame from the jitter buffer (16-bit LE at the leg rate), in order. Returns true when it is echo-only:
-   * no louder than the bot's own audio coming back. Call {@link callerVoice} after it when the frame turns out to be
+   * no louder than the bot's own audio coming back (or than the line's noise floor). Call {@link callerVoice} after it when the frame turns out to be
    * the caller's voice. `callerSpeaking`: the caller is in an utterance (see the class comment on the first ½ s).
    */
   onCallerFrame(frame: Uint8Array, callerSpeaking: boolean): boolean {
@@ -330,6 +348,7 @@ export class EchoGuard implements EchoTranscripts {
     this.refFrameE[f & this.frameMask] = refFrame;
     if (refFrame > ACTIVE_FLOOR) this.activeUntilFrame = f + this.maxDelayFrames + 2;
     const calFrame = this.hpCal.blocks(frame, this.calE, at, mask);
+    this.trackFloor(calFrame);
     // No estimate after 1 s awake means the caller has been talking over the bot (an echo-only line gives one at ½ s):
     // trust the VAD until a quiet stretch allows an estimate.
     if (this.mode === Mode.Initial && f * BLOCKS - this.validFromBlock >= INITIAL_MAX_FRAMES * BLOCKS) {
@@ -339,7 +358,7 @@ export class EchoGuard implements EchoTranscripts {
     // Before the first estimate an utterance can only have started on frames louder than any echo could be: the caller
     // is really talking over the bot, and the rest of that utterance counts as is (the conservative rule would cut
     // speech at the bot's own level to pieces, and no estimate can run while the caller talks).
-    const echo = !(callerSpeaking && this.mode === Mode.Initial) && calFrame <= this.expectedEcho(at);
+    const echo = !(callerSpeaking && this.mode === Mode.Initial) && this.notCaller(calFrame, at);
     this.voiced[f & this.frameMask] = 0;
     // Without a locked path the session sends an echo frame to the ASR as it is.
     if (echo && this.mode !== Mode.Locked) this.suspect(f);
@@ -407,7 +426,7 @@ export class EchoGuard implements EchoTranscripts {
       const at = g * BLOCKS;
       let e = 0;
       for (let k = 0; k < BLOCKS; k++) e += cal[(at + k) & mask]!;
-      if (e > this.expectedEcho(at)) this.louder++;
+      if (!this.notCaller(e, at)) this.louder++;
     }
     this.heard = this.louder >= REJUDGE_VOICE_FRAMES ? Heard.Caller : Heard.Echo;
   }
@@ -415,6 +434,24 @@ export class EchoGuard implements EchoTranscripts {
   /** An echo-only frame went to the ASR as silence. */
   countMuted(): void {
     this.stats.framesMuted++;
+  }
+
+  /** A caller frame of energy `e` at block `at` is no louder than the echo expected there, or than the line's noise. */
+  private notCaller(e: number, at: number): boolean {
+    return e <= this.floorE * FLOOR_MARGIN || e <= this.expectedEcho(at);
+  }
+
+  /** Keep the line's noise floor ({@link FLOOR_CHUNK_FRAMES}): O(1) per frame, O(chunks) per ½ s. */
+  private trackFloor(e: number): void {
+    const c = this.floorChunk;
+    if (e < this.floorChunks[c]!) this.floorChunks[c] = e;
+    if (++this.floorChunkFrames < FLOOR_CHUNK_FRAMES) return;
+    let min = Infinity;
+    for (let k = 0; k < FLOOR_CHUNKS; k++) if (this.floorChunks[k]! < min) min = this.floorChunks[k]!;
+    this.floorE = min;
+    this.floorChunkFrames = 0;
+    this.floorChunk = (c + 1) % FLOOR_CHUNKS;
+    this.floorChunks[this.floorChunk] = Infinity;
   }
 
   /** The largest caller frame energy that still counts as echo at block `at`. */

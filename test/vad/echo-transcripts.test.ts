@@ -16,6 +16,26 @@ await Promise.all([loadVad(), loadResampler()]);
 /** The greeting: about 6 s of recorded speech from the first frame (the guard wakes with it: no estimate yet). */
 const greeting = (rate: number) => toRate(new Int16Array([...speech16k('goforward'), ...speech16k('001'), ...speech16k('003')]), rate);
 
+/**
+ * The greeting as a synthetic voice sounds: peaks at −3 dBFS, and each of its quiet stretches (below −45 dBFS over
+ * 20 ms) digital silence.
+ */
+function ttsLike(s: Int16Array, rate: number): Int16Array {
+  let peak = 1;
+  for (const v of s) peak = Math.max(peak, Math.abs(v));
+  const out = new Int16Array(s.length);
+  const g = (32767 * 10 ** (-3 / 20)) / peak;
+  const n = rate / 50;
+  for (let i = 0; i < s.length; i += n) {
+    let e = 0;
+    const stop = Math.min(s.length, i + n);
+    for (let j = i; j < stop; j++) e += (s[j]! * g) ** 2;
+    if (e / (stop - i) < 32768 ** 2 * 10 ** (-45 / 10)) continue;
+    for (let j = i; j < stop; j++) out[j] = Math.round(s[j]! * g);
+  }
+  return out;
+}
+
 /** Ask the guard about a final at each of `atFrames` (as the turn state does when one arrives). */
 function finals(rate: 8000 | 16000, bot: Int16Array, caller: Int16Array, atFrames: number[]): { echo: boolean[]; guard: EchoGuard } {
   const echo: boolean[] = [];
@@ -37,6 +57,15 @@ for (const rate of [8000, 16000] as const) {
       t.equal(guard.stats.transcriptsDropped, 1);
       t.same(finals(rate, bot, line, [75, 76]).echo, [true, false], 'a final closes what the ASR heard: the next is asked afresh');
       t.same(finals(rate, bot, line, [10]).echo, [false], 'a final before the lock is kept (nothing is confirmed yet)');
+      // A synthetic voice is loud and falls to digital silence between words: after each echoed word the VAD's
+      // hangover calls a few frames voiced that are only the line's noise, louder than the faded echo the path
+      // predicts. The guard knows the line's floor: a final at the end of the greeting is still the echo's.
+      const tts = ttsLike(bot, rate);
+      const ttsLine = mix(tts.length + rate, [{ at: 0, s: echoOf(tts, rate, { delayMs: 120, lossDb, band: true }) }], -80);
+      const end = Math.ceil(tts.length / (rate / 50)) + 30;
+      const late = finals(rate, tts, ttsLine, [end]);
+      t.ok(late.guard.stats.delayMs > 0, `locked on the synthetic greeting: ${late.guard.stats.delayMs} ms`);
+      t.same(late.echo, [true], `a final after the whole synthetic greeting (${end} frames) is the echo's`);
     });
 
     t.test(`${rate} Hz, echo at ${lossDb} dB: a caller talking over the greeting from its first frame keeps the final`, async (t) => {

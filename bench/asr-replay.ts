@@ -9,6 +9,8 @@
  *   node dist/bench/asr-replay.js [--set=menu|corpus|cards|all|heldout] [--way=telephone-8k,…] [--fill=auto] [--grammar=menu|cards|none]
  *     [--narrow=on|off] [--verbose] [-- <more pocketsphinx arguments>]
  *   --dump=DIR: also write each conditioned 16 kHz stream as DIR/<way>-<set>-<id>.raw (to run the CLI on by hand).
+ *   --lead-ms=N: the line's digital silence before each utterance (default 500; 7000 = a caller who first hears a
+ *     greeting, see QUIET_KEEP_FRAMES in src/asr/pocketsphinx.ts).
  */
 import { adapterContext } from '../src/adapters.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,7 @@ import { loadMenuSet, MENU_GRAMMAR, type MenuUtterance } from './asr-menu.js';
 import { loadHeldout } from './asr-heldout.js';
 import { wordErrors } from './wer.js';
 
-const LEAD_MS = 500;
+const LEAD_MS = Number(process.argv.find((a) => a.startsWith('--lead-ms='))?.slice(10) ?? 500);
 const TAIL_MS = 3000;
 /** Leg audio written per tick, and the tick: 8× real time (the engine decodes faster; the adapter's bounds hold). */
 const CHUNK_FRAMES = 8;

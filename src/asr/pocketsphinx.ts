@@ -78,6 +78,23 @@ const FLUSH_PAD_BYTES = (16000 * FLUSH_PAD_MS * 2) / 1000;
 export const DITHER_ARGS: readonly string[] = ['-dither', 'yes', '-seed', '1'];
 
 /**
+ * A long quiet stretch before speech spoils the engine's first words even with the dither: its noise estimate adapts
+ * to the quiet, and the speech that follows is decoded against it. `goforward.raw` after 0.5 or 1 s of digital
+ * silence is "go forward ten meters"; after 2–7 s "roar years" (the CLI on the file, and the gateway's 16 kHz leg in
+ * the call eval, where the caller speaks after a 6.5 s greeting, as callers do). So the adapter hands the engine at
+ * most {@link QUIET_KEEP_FRAMES} of a quiet stretch as it comes, then keeps only the last {@link QUIET_PREROLL_FRAMES}
+ * (written before the next sound, so a soft onset is not lost): the engine sees at most 0.8 s of quiet between two
+ * sounds (1.0 s of lead still gives the right words, 1.2 s does not). Quiet = a frame below {@link QUIET_DBFS} (digital silence, a quiet line; line noise above it is passed on as
+ * today). `node dist/bench/asr-replay.js --lead-ms=7000` measures it over the bench corpus.
+ */
+export const QUIET_DBFS = -60;
+/** Quiet frames passed on as they come: more than the engine's own endpointer needs (`-vad_postspeech`, 500 ms). */
+export const QUIET_KEEP_FRAMES = 30;
+/** The last quiet frames kept, and written just before the next sound. */
+export const QUIET_PREROLL_FRAMES = 10;
+const QUIET_RMS = 32768 * 10 ** (QUIET_DBFS / 20);
+
+/**
  * Where the engine's live cepstral mean normalisation starts, per kind of input. It keeps a running mean of the
  * cepstra and subtracts it; the model's `feat.params` starts it at `41.00,-5.29,…`, and over a short answer (an IVR
  * choice is one or two words, a whole call for one process) it has hardly moved from there, so the start *is* the
@@ -208,6 +225,17 @@ function launchCommand(bin: string, bash: string | undefined, extraArgs: readonl
   return { file: 'sh', args: ['-c', `cat | exec ${shellQuote(bin)} ${args.map(shellQuote).join(' ')}`] };
 }
 
+/** A 16-bit LE frame whose RMS is below {@link QUIET_DBFS}. */
+function isQuiet(frame: Buffer): boolean {
+  const n = frame.length >> 1;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const x = frame.readInt16LE(i * 2);
+    sum += x * x;
+  }
+  return sum < QUIET_RMS * QUIET_RMS * n;
+}
+
 class PocketsphinxStream implements AsrStream {
   readonly events = new Channel<AsrEvent>(256);
   private child: ChildProcessWithoutNullStreams | undefined;
@@ -240,6 +268,14 @@ class PocketsphinxStream implements AsrStream {
   private launchedTelephone = false;
   /** Engines restarted for a band-limited 16/24 kHz call (0 or 1), for tests. */
   relaunches = 0;
+  /** Consecutive quiet leg frames so far (see {@link QUIET_KEEP_FRAMES}). */
+  private quietRun = 0;
+  /** The last quiet frames of a long quiet stretch (copies, a ring), written before the next sound. */
+  private preroll: Buffer[] | undefined;
+  private prerollStart = 0;
+  private prerollCount = 0;
+  /** Quiet frames never handed to the engine (a long quiet stretch's middle), for tests and the bench. */
+  quietSkipped = 0;
 
   constructor(
     /** How to start the engine for wideband input, and for telephone band (the fill on at launch). */
@@ -378,6 +414,48 @@ class PocketsphinxStream implements AsrStream {
 
   write(frame: Buffer): void {
     if (this.closed) return;
+    if (isQuiet(frame)) {
+      if (++this.quietRun > QUIET_KEEP_FRAMES) {
+        // The engine gets the whole kept stretch now (its endpointer needs 500 ms of it), not when a block completes.
+        if (this.quietRun === QUIET_KEEP_FRAMES + 1 && this.child) this.flushBatch(this.child);
+        return this.holdQuiet(frame);
+      }
+    } else {
+      this.quietRun = 0;
+      if (this.prerollCount > 0) this.writePreroll();
+    }
+    this.condition(frame);
+  }
+
+  /** A quiet frame past {@link QUIET_KEEP_FRAMES}: kept in the pre-roll ring (the oldest one there is skipped). */
+  private holdQuiet(frame: Buffer): void {
+    const ring = (this.preroll ??= []);
+    if (this.prerollCount < QUIET_PREROLL_FRAMES) {
+      ring[(this.prerollStart + this.prerollCount++) % QUIET_PREROLL_FRAMES] = Buffer.from(frame);
+      return;
+    }
+    const slot = this.prerollStart;
+    this.prerollStart = (slot + 1) % QUIET_PREROLL_FRAMES;
+    this.quietSkipped++;
+    const old = ring[slot]!;
+    if (old.length === frame.length) frame.copy(old);
+    else ring[slot] = Buffer.from(frame);
+  }
+
+  /** A sound after a long quiet stretch: the stretch's last frames go first (a soft onset starts in them). */
+  private writePreroll(): void {
+    const ring = this.preroll!;
+    const n = this.prerollCount;
+    const start = this.prerollStart;
+    this.prerollCount = 0;
+    // Handed on (a pipe may hold them until it drains): the next quiet stretch gets new buffers.
+    this.preroll = undefined;
+    this.prerollStart = 0;
+    for (let i = 0; i < n; i++) this.condition(ring[(start + i) % QUIET_PREROLL_FRAMES]!);
+  }
+
+  /** Resample, condition and send one leg frame (the frame itself is never changed). */
+  private condition(frame: Buffer): void {
     let buf = frame;
     if (this.resampler) {
       const samples = new Int16Array(frame.length >> 1);

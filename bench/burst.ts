@@ -10,9 +10,10 @@
  *   jitter buffer and pacer, info logs to a pipe. No ASR (`ASR_ADAPTER=none`): the offline recogniser is a process
  *   per call (~0.14 core) bounded by `LOCAL_ASR_MAX_PROCESSES`, so with it the run would measure that budget.
  * - **Measured at the caller** over the first `MEASURE_MS` after the burst (greetings included): the interval between
- *   consecutive frames (p50, p99, p99.9; gaps over 200 ms are between replies), the largest gap any caller saw within a
- *   reply (gaps up to 1 s; replies are ≥ 1.5 s apart), late frames (> 40 ms), legs still open; CPU of the target's
- *   whole process tree (core-% over the window).
+ *   consecutive frames of a reply (p50, p99, p99.9), the largest gap any caller saw inside a reply (a reply ends
+ *   where the gateway's `notify` follows its last frame: bench/reply-gaps.ts; the silence between two replies is kept
+ *   apart as `maxGapBetweenRepliesMs`), late frames (> 40 ms), legs still open; CPU of the target's whole process tree
+ *   (core-% over the window).
  *
  * Two parts: **per core** (the gateway with `WORKERS=1` and one baseline, each pinned to core 0, the load generator to
  * core 1) and **whole machine** (nothing pinned: `WORKERS=1`, `WORKERS=2`, and two baseline processes with the legs
@@ -258,7 +259,12 @@ export interface BurstLevel {
   legs: number;
   openLegs: number;
   pacingMs: { p50: number; p99: number; p999: number };
+  /** Largest interval between consecutive frames of one reply, any leg (the bare server's stream is one "reply"). */
   maxGapMs: number;
+  /** Largest interval from a reply's last frame to the next reply's first, any leg: turn-taking, not a stutter. */
+  maxGapBetweenRepliesMs: number;
+  /** Replies that ended (notify or clear received) in the window, all legs. */
+  replyEnds: number;
   lateFrames: number;
   wrongSize: number;
   /** Core-% of the target's whole process tree over the window. */
@@ -278,7 +284,7 @@ const GENERATOR_OK_MS = 5;
 async function level(t: Target, legs: number, genCore: number | undefined): Promise<BurstLevel> {
   const gen = node(LOADGEN, genCore, process.env, true);
   await request(gen, undefined, 'ready');
-  await request(gen, { cmd: 'open', url: t.urls, count: legs, rate: 16000, inPhase: true, gapWindowMs: 1000 }, 'opened', 120000);
+  await request(gen, { cmd: 'open', url: t.urls, count: legs, rate: 16000, inPhase: true, gapWindowMs: MEASURE_MS }, 'opened', 120000);
   await request(gen, { cmd: 'stats' }, 'stats'); // reset: the window starts as the burst of calls is answered
   const cpu0 = targetCpuS(t);
   const t0 = performance.now();
@@ -301,6 +307,8 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
     openLegs: g.openLegs as number,
     pacingMs: { p50: iv.percentile(50), p99: iv.percentile(99), p999: iv.percentile(99.9) },
     maxGapMs: Math.round((g.maxGapMs as number) * 10) / 10,
+    maxGapBetweenRepliesMs: Math.round((g.maxGapBetweenRepliesMs as number) * 10) / 10,
+    replyEnds: g.replyEnds as number,
     lateFrames: g.late as number,
     wrongSize: g.wrongSize as number,
     cpuPct: Math.round(nodePct + otherPct),

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Hist } from './hist.js';
+import { ReplyGaps, isReplyBoundary } from './reply-gaps.js';
 
 interface Leg {
   ws: WebSocket;
@@ -14,14 +15,14 @@ interface Leg {
   /** Which 2 ms sub-slot of the 20 ms period this leg sends in: real calls start at random times, so their frames
    * are spread over the period, not sent in one burst. */
   phase: number;
-  lastRx: number;
-  /** Largest gap between consecutive received frames this leg saw, within `gapWindowMs` (longer: between replies). */
-  maxGap: number;
+  /** Intervals between received frames, split at the target's reply boundaries (its `notify` and `clear` messages). */
+  gaps: ReplyGaps;
 }
 
 /** Options of an `open` (bench/burst.ts): every leg in the same sub-slot and speech offset, and the max-gap window. */
 interface OpenOptions {
   inPhase?: boolean;
+  /** Longest interval inside a reply taken as a gap (default 200 ms). */
   gapWindowMs?: number;
 }
 
@@ -50,12 +51,10 @@ function loadSpeech(rate: number): Buffer[] {
   return frames;
 }
 
-let gapWindowMs = 200;
-
 /** `url` may be several (comma-separated): leg i goes to url i mod n (several baseline processes). */
 function open(url: string, count: number, rate: number, o: OpenOptions = {}): Promise<void> {
   const urls = url.split(',');
-  gapWindowMs = o.gapWindowMs ?? 200;
+  const gapWindowMs = o.gapWindowMs ?? 200;
   frameBytes = rate / 25;
   speech = loadSpeech(rate);
   const silence = Buffer.alloc(frameBytes);
@@ -68,8 +67,7 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
       open: false,
       offset: o.inPhase ? 0 : Math.floor(Math.random() * CYCLE_FRAMES),
       phase: o.inPhase ? 0 : i % SUBSLOTS,
-      lastRx: 0,
-      maxGap: 0,
+      gaps: new ReplyGaps(gapWindowMs),
     };
     legs.push(leg);
     opened.push(
@@ -89,6 +87,8 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
         const m = JSON.parse((data as Buffer).toString()) as { action?: string; payload?: unknown };
+        // A notify follows the last frame of a reply (and a clear cuts one): the next frame starts a new reply.
+        if (isReplyBoundary(m.action)) leg.gaps.boundary();
         if (m.action === 'notify') ws.send(JSON.stringify({ event: 'websocket:notify', payload: m.payload }));
         return;
       }
@@ -96,13 +96,12 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
       const len = (data as Buffer).length;
       if (len !== frameBytes) wrongSize++;
       framesReceived++;
-      const d = now - leg.lastRx;
-      if (leg.lastRx && d <= 200) {
+      // Pacing: intervals between consecutive frames of one reply (up to 200 ms; the first frame of a reply has none).
+      const d = leg.gaps.frame(now);
+      if (d >= 0 && d <= 200) {
         intervals.record(d);
         if (d > 40) late++;
       }
-      if (leg.lastRx && d <= gapWindowMs && d > leg.maxGap) leg.maxGap = d;
-      leg.lastRx = now;
     });
   }
   // The clock starts once every leg is open: started before, the first ticks would "catch up" the time the opening
@@ -143,9 +142,11 @@ process.on('message', (m: { cmd: string; url?: string; count?: number; rate?: nu
       framesSent,
       framesReceived,
       openLegs: legs.filter((l) => l.open).length,
-      maxGapMs: legs.reduce((a, l) => Math.max(a, l.maxGap), 0),
+      maxGapMs: legs.reduce((a, l) => Math.max(a, l.gaps.maxGapMs), 0),
+      maxGapBetweenRepliesMs: legs.reduce((a, l) => Math.max(a, l.gaps.maxBetweenMs), 0),
+      replyEnds: legs.reduce((a, l) => a + l.gaps.boundaries, 0),
     });
-    for (const l of legs) l.maxGap = 0;
+    for (const l of legs) l.gaps.reset();
     intervals.reset();
     tickLateness.reset();
     wrongSize = late = framesSent = framesReceived = 0;

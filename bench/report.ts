@@ -1,5 +1,6 @@
 /** Renders benchmark results as a Markdown table and an SVG chart (latency and pacing against concurrency). */
 import type { LevelResult } from './run.js';
+import { LATE_TICK_MS } from './tail-diag.js';
 
 export interface BenchResult {
   sampleRateHz: number;
@@ -17,6 +18,8 @@ export interface BenchResult {
     at: number;
   };
   baseline: { capacityLegs: number; levels: LevelResult[]; cpuPerLegPct: number };
+  /** A second gateway series of the same run (`--ab-flags`, `--ab-root`): a same-run A/B. */
+  ab?: { label: string; capacityLegs: number; levels: LevelResult[] };
   ratio: { capacity: number; cpuPerLeg: number };
   ceiling: number;
 }
@@ -25,15 +28,17 @@ export function renderMarkdown(r: BenchResult): string {
   const lines = [
     `Benchmark ${r.quick ? '(quick) ' : ''}${r.started} — ${r.machine.cpus} × ${r.machine.model ?? 'cpu'}, Node ${r.machine.node}${r.machine.nodeFlags?.length ? ` (${r.machine.nodeFlags.join(' ')})` : ''}, ${r.sampleRateHz / 1000} kHz legs, target ${r.machine.pinned ? 'pinned to core 0' : 'not pinned'}`,
     '',
-    `Capacity (${r.criterion}): gateway **${r.gateway.capacityLegs}** legs, baseline ${r.baseline.capacityLegs} legs (ceiling of the ramp: ${r.ceiling}); ratio **${r.ratio.capacity}**. CPU per leg ratio gateway ÷ baseline: **${r.ratio.cpuPerLeg}**.`,
+    `Capacity (${r.criterion}): gateway **${r.gateway.capacityLegs}** legs, baseline ${r.baseline.capacityLegs} legs (ceiling of the ramp: ${r.ceiling}); ratio **${r.ratio.capacity}**. CPU per leg ratio gateway ÷ baseline: **${r.ratio.cpuPerLeg}**.${r.ab ? ` Same run, ${r.ab.label}: **${r.ab.capacityLegs}** legs.` : ''}`,
     '',
     '| target | legs | pacing p50 / p99 / max (ms) | ingress p50 / p99 / p99.9 (ms) | CPU % (per leg) | RSS MiB (per leg KiB) | loop delay p99 (ms) | lost in/out | late | pass |',
     '|---|---:|---|---|---|---|---:|---|---:|---|',
   ];
-  for (const [name, levels] of [
+  const series: Array<readonly [string, LevelResult[]]> = [
     ['baseline', r.baseline.levels],
     ['gateway', r.gateway.levels],
-  ] as const) {
+  ];
+  if (r.ab) series.push([r.ab.label, r.ab.levels]);
+  for (const [name, levels] of series) {
     for (const l of levels) {
       const ing = l.ingressLatencyMs ? `${l.ingressLatencyMs.p50} / ${l.ingressLatencyMs.p99} / ${l.ingressLatencyMs.p999}` : '—';
       lines.push(
@@ -41,7 +46,40 @@ export function renderMarkdown(r: BenchResult): string {
       );
     }
   }
-  return lines.join('\n') + '\n';
+  return lines.join('\n') + '\n' + renderTail(series);
+}
+
+/** Where the gateway's late ticks' time went (bench/tail-diag.ts), per level: empty if no level has the figures. */
+function renderTail(series: Array<readonly [string, LevelResult[]]>): string {
+  const rows: string[] = [];
+  for (const [name, levels] of series)
+    for (const l of levels) {
+      const d = l.targetTail;
+      if (!d) continue;
+      const gc = Object.entries(d.gc)
+        .map(([k, g]) => `${k} ${g.count} × ≤ ${g.maxMs}`)
+        .join(', ');
+      const main = d.threads.main;
+      const others = Object.entries(d.threads)
+        .filter(([k]) => k !== 'main')
+        .map(([k, x]) => `${k} ${x.cpuMs}/${x.waitMs}`)
+        .join(', ');
+      const t = (x: typeof d.all) => `${x.wallMs} / ${x.runMs} / ${x.waitMs} / ${x.gcMs}`;
+      rows.push(
+        `| ${name} | ${l.legs} | ${l.targetTickIntervalMs?.p99 ?? '—'} | ${d.late.ticks} of ${d.all.ticks} | ${t(d.all)} | ${t(d.late)} | ${d.lateWithGc} / ${d.lateWithWait} | ${gc || '—'} | ${main ? `${main.cpuMs}/${main.waitMs}` : '—'} | ${others || '—'} |`,
+      );
+    }
+  if (!rows.length) return '';
+  return (
+    [
+      '',
+      `Where the gateway's late ticks went (interval > ${LATE_TICK_MS} ms; per interval, mean ms: wall / main thread on the CPU / waiting on the run queue / in a GC pause; GC pauses: count × longest ms; threads: CPU/run-queue wait ms over the window):`,
+      '',
+      '| target | legs | tick interval p99 ms | late ticks | all: wall / CPU / wait / GC | late: wall / CPU / wait / GC | late with GC / with wait | GC pauses | main thread | other threads |',
+      '|---|---:|---:|---|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n') + '\n'
+  );
 }
 
 export function renderSvg(r: BenchResult): string {

@@ -3,17 +3,39 @@
  * under the same load on the same machine. The target process is pinned to core 0 (taskset), the load generators to
  * core 1. A ramp of concurrent 16 kHz legs finds the capacity: the most legs held with client-side pacing p99 within
  * 5 ms of 20 ms and no loss. Writes bench/results/latest.json, latest.md and latest.svg.
+ *
+ * Same-run A/B: `--ab-flags="--flag …"` (Node flags added to the second series' target), `--ab-env=JSON` (gateway
+ * settings of the second series) and/or `--ab-root=DIR` (the second series runs `DIR/dist/bench/target-gateway.js`,
+ * another build) add a second gateway series after the first
+ * (`--ab-first`: before it), reported as `ab` in the JSON and as rows of their own.
  */
 import type { ChildProcess } from 'node:child_process';
 import { HAS_TASKSET, TARGET_FLAGS, request, spawnPinned, type Msg } from './child.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hist } from './hist.js';
+import type { TailReport } from './tail-diag.js';
 import { renderSvg, renderMarkdown } from './report.js';
 import { benchOutDir } from './out-dir.js';
+import { settingsFromJson } from './settings-env.js';
 
 const args = new Set(process.argv.slice(2));
+const arg = (name: string) =>
+  process.argv
+    .slice(2)
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3);
+/** A second gateway series (same-run A/B): extra Node flags and/or another build's root. */
+const AB_FLAGS = (arg('ab-flags') ?? '').split(' ').filter(Boolean);
+const AB_ROOT = arg('ab-root');
+/** Gateway settings of the second series, over `BENCH_GATEWAY_ENV` (e.g. `{"GC_THREAD_NICE":"0"}`). */
+const AB_ENV = arg('ab-env') === undefined ? undefined : settingsFromJson(arg('ab-env'), '--ab-env');
+const AB = AB_FLAGS.length > 0 || AB_ROOT !== undefined || AB_ENV !== undefined;
+const AB_LABEL = `gateway${AB_ROOT ? ` (${basename(resolve(AB_ROOT))})` : ''}${AB_FLAGS.length ? ` ${AB_FLAGS.join(' ')}` : ''}${Object.entries(AB_ENV ?? {})
+  .map(([k, v]) => ` ${k}=${v}`)
+  .join('')}`;
 const QUICK = args.has('--quick');
 const OUT_DIR = benchOutDir(process.argv.slice(2), fileURLToPath(new URL('../../bench/results/', import.meta.url)));
 const LEVELS = process.env.BENCH_LEVELS ? process.env.BENCH_LEVELS.split(',').map(Number) : QUICK ? [10, 40] : [50, 100, 200, 300, 400, 500, 600, 800, 1000];
@@ -47,13 +69,15 @@ export interface LevelResult {
   generatorLatenessP99Ms: number;
   /** The gateway's own tick-to-tick interval (its 20 ms clock), to tell target from network/client jitter. */
   targetTickIntervalMs?: { p99: number; max: number };
+  /** Where the gateway's late ticks went (bench/tail-diag.ts); absent for the baseline and older builds. */
+  targetTail?: TailReport;
   pass: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let progressDone = 0;
-const progressTotal = LEVELS.length * 2;
+const progressTotal = LEVELS.length * (AB ? 3 : 2);
 function progress(label: string): void {
   const width = 28;
   const done = Math.round((progressDone / progressTotal) * width);
@@ -140,6 +164,7 @@ async function runLevel(
     ...(ts.tickIntervalP99Ms !== undefined
       ? { targetTickIntervalMs: { p99: ts.tickIntervalP99Ms as number, max: Math.round((ts.tickIntervalMaxMs as number) * 10) / 10 } }
       : {}),
+    ...(ts.tail ? { targetTail: ts.tail as TailReport } : {}),
     pass: false,
   };
   // Loss: frames the generator sent that never reached the target (allow the in-flight frames at the window edges).
@@ -162,15 +187,21 @@ function withDeltas(target: ChildProcess): ChildProcess {
   return target;
 }
 
-async function runTarget(name: 'gateway' | 'baseline', rate: number): Promise<LevelResult[]> {
-  const target = withDeltas(spawnPinned(name === 'gateway' ? './target-gateway.js' : './target-baseline.js', 0, TARGET_FLAGS));
+async function runTarget(name: 'gateway' | 'baseline' | 'ab', rate: number): Promise<LevelResult[]> {
+  const script =
+    name === 'baseline' ? './target-baseline.js' : name === 'ab' && AB_ROOT ? join(resolve(AB_ROOT), 'dist/bench/target-gateway.js') : './target-gateway.js';
+  const env =
+    name === 'ab' && AB_ENV
+      ? { ...process.env, BENCH_GATEWAY_ENV: JSON.stringify({ ...settingsFromJson(process.env.BENCH_GATEWAY_ENV, 'BENCH_GATEWAY_ENV'), ...AB_ENV }) }
+      : process.env;
+  const target = withDeltas(spawnPinned(script, 0, name === 'ab' ? [...TARGET_FLAGS, ...AB_FLAGS] : TARGET_FLAGS, env));
   const ready = await request(target, undefined, 'ready');
   await sleep(300);
   const idle = await request(target, { cmd: 'stats' }, 'stats');
   const results: LevelResult[] = [];
   for (const legs of LEVELS) {
     progress(`${name}: ${legs} legs`);
-    const r = await runLevel(target, ready.port as number, ready.wsPath as string, legs, rate, idle.rss as number, name === 'gateway');
+    const r = await runLevel(target, ready.port as number, ready.wsPath as string, legs, rate, idle.rss as number, name !== 'baseline');
     results.push(r);
     progressDone++;
     // Stop after two failing levels in a row (one can be noise on a shared machine).
@@ -200,7 +231,9 @@ function at(levels: LevelResult[], legs: number): LevelResult {
 async function main(): Promise<void> {
   const started = new Date().toISOString();
   const baseline = await runTarget('baseline', RATE);
+  const abFirst = AB && args.has('--ab-first') ? await runTarget('ab', RATE) : undefined;
   const gateway = await runTarget('gateway', RATE);
+  const abLevels = abFirst ?? (AB ? await runTarget('ab', RATE) : undefined);
   process.stderr.write('\n');
   const g200 = at(gateway, 200);
   const gCap = capacity(gateway);
@@ -231,6 +264,7 @@ async function main(): Promise<void> {
       rssPerLegKiB: at(baseline, 200).rssPerLegKiB,
       levels: baseline,
     },
+    ...(abLevels ? { ab: { label: AB_LABEL, capacityLegs: capacity(abLevels), levels: abLevels } } : {}),
     ratio: {
       capacity: bCap ? Math.round((gCap / bCap) * 100) / 100 : 0,
       cpuPerLeg: bCpu ? Math.round((gCpu / bCpu) * 100) / 100 : 0,

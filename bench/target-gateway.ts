@@ -16,7 +16,9 @@ import type { TtsAdapter } from '../src/tts/types.js';
 import { Hist } from './hist.js';
 import { AllocProfiler } from './alloc-profile.js';
 import { settingsFromJson } from './settings-env.js';
+import { TailDiag } from './tail-diag.js';
 import { adapterContext } from '../src/adapters.js';
+import { niceV8Workers } from '../src/util/thread-nice.js';
 
 export const REPLY_FRAMES = 50;
 
@@ -74,16 +76,20 @@ async function main(): Promise<void> {
     UPGRADE_RATE_PER_SOURCE: '0',
     ...extraSettings(),
   });
+  niceV8Workers(config.gcThreadNice); // as src/main.ts does
   const logger = createLogger('info', pino.destination({ dest: '/dev/null', sync: true }));
   const gw = await buildGateway({ config, logger, adapters: { asr, bot: await createEchoBot(adapterContext(config, logger)), tts } });
   const port = await gw.listen();
   // The gateway's own view of its 20 ms clock: the interval between consecutive ticks (what the pacer can do at best).
   const tickIntervals = new Hist(500, 0.1);
+  // And where a late tick's time went: the main thread on the CPU, waiting for it, or in a GC pause (bench/tail-diag.ts).
+  const tail = new TailDiag();
   let prevTick = 0;
   gw.ticker.add({
     onTick: (now) => {
       if (prevTick) tickIntervals.record(now - prevTick);
       prevTick = now;
+      tail.onTick(now);
     },
   });
   const eld = monitorEventLoopDelay({ resolution: 1 });
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
         lateTicks: gw.ticker.stats.lateTicks,
         tickIntervalP99Ms: tickIntervals.percentile(99),
         tickIntervalMaxMs: tickIntervals.max,
+        tail: tail.report(),
       });
       tickIntervals.reset();
       ingress.reset();
@@ -144,6 +151,7 @@ async function main(): Promise<void> {
         recordingsOpen: gw.recordings?.open ?? 0,
       });
     } else if (m.cmd === 'exit') {
+      tail.close();
       void gw.close().then(() => process.exit(0));
     }
   });

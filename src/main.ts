@@ -20,6 +20,7 @@ import { createLogger } from './observability/logger.js';
 import { printBanner } from './observability/banner.js';
 import { runPrimary } from './cluster/primary.js';
 import { createWorkerLink } from './cluster/worker.js';
+import { niceV8Workers } from './util/thread-nice.js';
 
 const lastResort = new LastResort().install();
 
@@ -74,6 +75,8 @@ async function startGateway(cfg: Config): Promise<void> {
     // `auto` sizes the offline recognisers for the machine: each worker gets its share.
     cfg = Object.freeze({ ...cfg, localAsrMaxProcesses: Math.max(1, Math.floor(cfg.localAsrMaxProcesses / cfg.workers)) });
   }
+  // V8's GC and compiler threads yield the core to the event loop that paces every call (src/util/thread-nice.ts).
+  niceV8Workers(cfg.gcThreadNice);
   try {
     const logger = link ? createLogger(cfg.logLevel, undefined, { worker: link.workerId, pid: process.pid }) : undefined;
     const gw = await buildGateway({ config: cfg, env, configFile, logger, cluster: link });

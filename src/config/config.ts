@@ -45,6 +45,8 @@ export interface Config extends TracingConfig {
   readonly maxCalls: number;
   /** Gateway processes sharing the port (node:cluster); 1 = one process, no cluster primary. */
   readonly workers: number;
+  /** Niceness of V8's helper threads (garbage collection, compilation) below the event loop's; 0 = unchanged. */
+  readonly gcThreadNice: number;
   readonly jitterTargetMs: number;
   readonly jitterCapacityMs: number;
   readonly jitterFillSilence: boolean;
@@ -338,6 +340,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     def: 'auto',
     doc: 'Gateway processes sharing the port (node:cluster); webhooks and legs are spread over them. `auto` = the cores available (`os.availableParallelism()`, capped by a cgroup v2 CPU quota), `1` = one process, no cluster primary. `MAX_CALLS`, `/readyz`, `/metrics` and the console mean the whole gateway. Kubernetes manifests set 1 (see *Scaling*)',
     parse: (r) => (r.trim() === 'auto' ? autoWorkers() : int(1, 256)(r)),
+  },
+  {
+    key: 'gcThreadNice',
+    env: 'GC_THREAD_NICE',
+    def: '10',
+    doc: "Scheduling niceness of V8's helper threads (concurrent garbage collection, background compilation; Linux: per thread; 0 = as the event loop, up to 19): on a core they share with the event loop (one CPU, or every core busy), they run in its idle time instead of taking the core while every call's 20 ms tick waits",
+    parse: int(0, 19),
   },
   {
     key: 'jitterTargetMs',

@@ -21,6 +21,7 @@ export const SECTION_KEYS = {
     'languageByNumber',
     'maxCalls',
     'workers',
+    'gcThreadNice',
     'drainTimeoutMs',
   ],
   /** One Vonage WebSocket leg: handshake, liveness, inbound limits. */

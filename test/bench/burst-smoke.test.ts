@@ -29,8 +29,19 @@ t.test('burst bench, quick: per core and whole machine, gateway and baselines, e
     ['2 baselines', 'gateway WORKERS=1', 'gateway WORKERS=2'],
   );
   for (const s of [...run.perCore, ...run.machine]) {
-    const l = s.levels[0] as { legs: number; openLegs: number; pacingMs: { p99: number; p999: number }; maxGapMs: number; cpuPct: number };
+    const l = s.levels[0] as {
+      legs: number;
+      openLegs: number;
+      pacingMs: { p99: number; p999: number };
+      maxGapMs: number;
+      maxGapBetweenRepliesMs: number;
+      replyEnds: number;
+      cpuPct: number;
+    };
     t.equal(l.openLegs, l.legs, `${s.label}: every leg stayed open`);
+    t.ok(l.maxGapBetweenRepliesMs >= 0 && l.replyEnds >= 0, `${s.label}: gaps between replies kept apart from gaps inside one`);
+    // The bare servers echo one continuous stream: no reply boundaries (notify) at all.
+    if (s.label.includes('baseline')) t.equal(l.replyEnds, 0, `${s.label}: no reply boundaries`);
     t.ok(l.pacingMs.p999 >= l.pacingMs.p99, `${s.label}: p99.9 ≥ p99 (${l.pacingMs.p999} ≥ ${l.pacingMs.p99})`);
     t.ok(l.cpuPct > 0, `${s.label}: CPU of the target's process tree measured`);
     // The echo servers answer every frame at once; a gateway's frames depend on its greeting (Flite) and the echo,

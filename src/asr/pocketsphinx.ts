@@ -78,14 +78,16 @@ const FLUSH_PAD_BYTES = (16000 * FLUSH_PAD_MS * 2) / 1000;
 export const DITHER_ARGS: readonly string[] = ['-dither', 'yes', '-seed', '1'];
 
 /**
- * A long quiet stretch before speech spoils the engine's first words even with the dither: its noise estimate adapts
- * to the quiet, and the speech that follows is decoded against it. `goforward.raw` after 0.5 or 1 s of digital
- * silence is "go forward ten meters"; after 2–7 s "roar years" (the CLI on the file, and the gateway's 16 kHz leg in
- * the call eval, where the caller speaks after a 6.5 s greeting, as callers do). So the adapter hands the engine at
- * most {@link QUIET_KEEP_FRAMES} of a quiet stretch as it comes, then keeps only the last {@link QUIET_PREROLL_FRAMES}
- * (written before the next sound, so a soft onset is not lost): the engine sees at most 0.8 s of quiet between two
- * sounds (1.0 s of lead still gives the right words, 1.2 s does not). Quiet = a frame below {@link QUIET_DBFS} (digital silence, a quiet line; line noise above it is passed on as
- * today). `node dist/bench/asr-replay.js --lead-ms=7000` measures it over the bench corpus.
+ * A long quiet stretch before the first speech spoils the engine's first words even with the dither: its noise
+ * estimate starts from the quiet, and the speech that follows is decoded against it. `goforward.raw` after 0.5 or 1.0 s
+ * of digital silence is "go forward ten meters"; after 1.2–7 s "roar years" (the CLI on the file, and the gateway's
+ * 16 kHz leg in the call eval, where the caller speaks after a 6.5 s greeting, as callers do). Between two utterances
+ * the same gap does no harm (cards/004, then 2–7 s of silence, then goforward: both right). So the adapter hands the
+ * engine at most {@link QUIET_KEEP_FRAMES} of any quiet stretch as it comes, then keeps only the last
+ * {@link QUIET_PREROLL_FRAMES} (written before the next sound, so a soft onset is not lost): the engine sees at most
+ * 0.8 s of quiet before a sound, and does not decode the rest of a greeting's silence either. Quiet = a frame below
+ * {@link QUIET_DBFS} (digital silence, a quiet line; line noise above it is passed on as before).
+ * `node dist/bench/asr-replay.js --lead-ms=7000` replays the bench corpus after a greeting-length lead.
  */
 export const QUIET_DBFS = -60;
 /** Quiet frames passed on as they come: more than the engine's own endpointer needs (`-vad_postspeech`, 500 ms). */

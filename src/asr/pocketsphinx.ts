@@ -639,6 +639,8 @@ export interface PocketsphinxOptions {
   narrow?: boolean;
   /** More `pocketsphinx_continuous` arguments, after the adapter's own (the bench's tuning replay, `bench/asr-replay.ts`). */
   engineArgs?: readonly string[];
+  /** More arguments for the telephone-band engine only, after {@link TELEPHONE_ARGS} (the replay's `--args-to=telephone`). */
+  telephoneArgs?: readonly string[];
 }
 
 /** The `local` ASR adapter. Throws if pocketsphinx is not installed. */
@@ -654,7 +656,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   const featParams = writeFeatParams(POCKETSPHINX_MODEL_DIR);
   const launches = {
     wideband: launchCommand(bin, bash, [...(featParams ? ['-featparams', featParams.wideband] : []), ...extra]),
-    telephone: launchCommand(bin, bash, [...(featParams ? ['-featparams', featParams.telephone] : []), ...TELEPHONE_ARGS, ...extra]),
+    telephone: launchCommand(bin, bash, [...(featParams ? ['-featparams', featParams.telephone] : []), ...TELEPHONE_ARGS, ...(opts.telephoneArgs ?? []), ...extra]),
   };
   const bandFill = opts.bandFill ?? ctx.sections.asr.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.sections.asr.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);

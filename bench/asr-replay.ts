@@ -7,7 +7,9 @@
  * confirmed by `npm run bench:asr` through real legs.
  *
  *   node dist/bench/asr-replay.js [--set=menu|corpus|cards|all|heldout] [--way=telephone-8k,…] [--fill=auto] [--grammar=menu|cards|none]
- *     [--narrow=on|off] [--verbose] [-- <more pocketsphinx arguments>]
+ *     [--narrow=on|off] [--args-to=both|telephone] [--verbose] [-- <more pocketsphinx arguments>]
+ *   --args-to=telephone: the arguments after `--` go to the telephone-band engine only (tuning it without changing
+ *     the wideband engine, e.g. on `--way=wideband-16k`, where `auto` restarts a call judged band-limited as telephone).
  *   --dump=DIR: also write each conditioned 16 kHz stream as DIR/<way>-<set>-<id>.raw (to run the CLI on by hand).
  *   --lead-ms=N: the line's digital silence before each utterance (default 500; 7000 = a caller who first hears a
  *     greeting, see QUIET_KEEP_FRAMES in src/asr/pocketsphinx.ts).
@@ -34,8 +36,9 @@ const TAIL_MS = 3000;
 /** Leg audio written per tick, and the tick: 8× real time (the engine decodes faster; the adapter's bounds hold). */
 const CHUNK_FRAMES = 8;
 const TICK_MS = 20;
-const SETTLE_MS = 1500;
-const MAX_WAIT_MS = 15000;
+// A loaded machine decodes slower: REPLAY_SETTLE_MS / REPLAY_MAX_WAIT_MS give the engine longer (a final missed is an error counted).
+const SETTLE_MS = Number(process.env.REPLAY_SETTLE_MS ?? 1500);
+const MAX_WAIT_MS = Number(process.env.REPLAY_MAX_WAIT_MS ?? 15000);
 
 function arg(name: string, def: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -50,6 +53,7 @@ const set = arg('set', 'menu');
 const fill = arg('fill', 'auto') as BandFillMode;
 const dump = arg('dump', '');
 const narrow = arg('narrow', 'on') === 'on';
+const telephoneOnly = arg('args-to', 'both') === 'telephone';
 
 function callInfo(id: string, sampleRateHz: number): CallInfo {
   return { callId: id, conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz, language: 'en-US', metadata: {} };
@@ -97,7 +101,11 @@ interface Job {
 
 async function replay(jobs: readonly Job[], grammar: string | undefined): Promise<Map<Job, string[]>> {
   const config = loadConfig({ ASR_BAND_FILL: fill, ENDPOINTING: 'adaptive', ...(grammar ? { ASR_GRAMMAR: grammar } : {}) });
-  const asr = createPocketsphinxAsr(adapterContext(config, createLogger('silent'), process.env), { maxProcesses: 2, engineArgs, narrow });
+  const asr = createPocketsphinxAsr(adapterContext(config, createLogger('silent'), process.env), {
+    maxProcesses: 2,
+    narrow,
+    ...(telephoneOnly ? { telephoneArgs: engineArgs } : { engineArgs }),
+  });
   const heard = new Map<Job, string[]>();
   const queue = [...jobs];
   const worker = async (): Promise<void> => {
@@ -187,7 +195,7 @@ async function main(): Promise<void> {
     }
     const menu = set === 'menu' ? `, menu right ${right}/${n} (${Math.round((1000 * right) / n) / 10} %), all finals right ${clean}/${n}` : '';
     console.log(
-      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} narrow=${narrow ? 'on' : 'off'} grammar=${g} args=${engineArgs.join(' ')}`,
+      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} narrow=${narrow ? 'on' : 'off'} grammar=${g} args${telephoneOnly ? '(telephone)' : ''}=${engineArgs.join(' ')}`,
     );
   }
 }

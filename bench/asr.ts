@@ -206,7 +206,7 @@ function markdown(
   for (const m of menu) L.push(`| ${m.setup} | ${m.answers} | ${m.right} | ${String(m.rightPct ?? '–')} | ${m.clean} | ${String(m.cleanPct ?? '–')} |`);
   L.push('', '## Cost of the band fill per 20 ms chunk (16 kHz, same run)', '');
   L.push(
-    `fill on: ${cost.fillUsPerChunk} µs; auto measuring a wideband call: ${cost.measureUsPerChunk} µs; baseline, the adapter's 8→16 kHz resampling of the same chunk: ${cost.resampleUsPerChunk} µs (fill/resample = ${cost.fillToResampleRatio}).`,
+    `fill on: ${cost.fillUsPerChunk} µs; auto, a wideband call once decided (no longer measured): ${cost.measureUsPerChunk} µs; baseline, the adapter's 8→16 kHz resampling of the same chunk: ${cost.resampleUsPerChunk} µs (fill/resample = ${cost.fillToResampleRatio}).`,
     '',
   );
   L.push(

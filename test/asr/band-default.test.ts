@@ -83,3 +83,41 @@ t.test('a 16 kHz call judged band-limited gets the telephone engine start (resta
   t.equal(wide.relaunches, 0, `wideband: never restarted ("${wide.text}")`);
   t.ok(wer('go forward ten meters', wide.text) <= 0.25, 'and understood');
 });
+
+t.test("telephoneArgs (the replay's --args-to=telephone) reach the telephone-band engine only", { skip }, async (t) => {
+  await loadResampler();
+  // An argument the engine refuses: whichever engine gets it exits at once, before its model loads.
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ASR_ADAPTER: 'local' }), createLogger('silent')), {
+    telephoneArgs: ['-no_such_argument', '1'],
+  });
+  t.teardown(() => asr.close());
+  const open = async (rateHz: number) => {
+    const call = {
+      callId: `args-${rateHz}`,
+      conversationUuid: undefined,
+      from: undefined,
+      to: undefined,
+      sampleRateHz: rateHz,
+      language: 'en-US',
+      metadata: {},
+    };
+    const s = await asr.start({ call, signal: new AbortController().signal });
+    const errors: string[] = [];
+    const read = (async () => {
+      for await (const e of s.events) if (e.type === 'error') errors.push(e.code);
+    })();
+    return { s, errors, read };
+  };
+  // A 16 kHz call starts as wideband (auto decides later): its engine loads its model and runs.
+  const wide = await open(16000);
+  await until(() => asr.stats.running === 1 && asr.stats.starting === 0, 15000, 'the wideband engine started up');
+  t.same(wide.errors, [], 'the wideband engine did not get the arguments');
+  wide.s.close();
+  await wide.read;
+  t.same(wide.errors, [], 'and closed cleanly');
+  // An 8 kHz leg is telephone band from its first frame: its engine gets them and refuses to start.
+  const tel = await open(8000);
+  await until(() => tel.errors.length > 0, 15000, 'the telephone engine refused the arguments');
+  await tel.read;
+  t.same(tel.errors, ['ASR_PROCESS_EXITED'], 'the telephone engine got them');
+});

@@ -7,10 +7,12 @@
  * menu grammar: the share of answers that choose the right option. Cloud adapters against their fakes are no measure
  * of accuracy and are left out.
  *
- * Writes bench/results/asr.json and asr.md (`--quick`: a few utterances, to bench/results/quick/; `--out=DIR`).
+ * Writes bench/results/asr.json and asr.md (`--quick`: a few utterances, to bench/results/quick/; `--out=DIR`;
+ * `--setups=fill auto,IVR`: only those setups, `--set=KEY=VALUE,…`: settings for every gateway, both to results/quick/).
  * Calls run 3 at a time (CONCURRENCY=n to change). Each call waits for its last final (at most MAX_TAIL_MS, 9 s): on
  * a loaded machine the niced recognisers fall behind, so give a busy machine fewer calls at once and a longer tail.
  */
+import { settingsFromArgs } from './settings-env.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +25,11 @@ import { wordErrors } from './wer.js';
 
 const QUICK = process.argv.includes('--quick');
 const CONCURRENCY = Math.min(3, Math.max(1, Number(process.env.CONCURRENCY ?? 3)));
+/** `--set=KEY=VALUE,…`: settings for every gateway of the run (e.g. `ENDPOINT_ASR_FLUSH_MS=200`), an A/B in the same period. */
+const SET = settingsFromArgs(process.argv);
+/** `--setups=fill auto,IVR`: only the setups whose name contains one of these (a subset, written to results/quick/ unless --out). */
+const ONLY_SETUPS = (process.argv.find((a) => a.startsWith('--setups='))?.slice('--setups='.length) ?? '').split(',').filter(Boolean);
+const keep = (s: Setup): boolean => !ONLY_SETUPS.length || ONLY_SETUPS.some((x) => s.name.includes(x));
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 interface Setup {
@@ -33,7 +40,7 @@ interface Setup {
   sets: ReadonlyArray<Utterance['set']>;
 }
 
-const SETUPS: Setup[] = QUICK
+const ALL_SETUPS: Setup[] = QUICK
   ? [
       { name: 'local, fill off', fill: 'off', sets: ['an4', 'cards'] },
       { name: 'local, fill auto', fill: 'auto', sets: ['an4', 'cards'] },
@@ -46,10 +53,12 @@ const SETUPS: Setup[] = QUICK
       { name: 'local + grammar, fill off', fill: 'off', grammar: CARDS_GRAMMAR, sets: ['cards'] },
       { name: 'local + grammar, fill auto', fill: 'auto', grammar: CARDS_GRAMMAR, sets: ['cards'] },
     ];
-const MENU_SETUPS: Setup[] = [
+const SETUPS = ALL_SETUPS.filter(keep);
+const ALL_MENU_SETUPS: Setup[] = [
   { name: 'local + IVR grammar, fill off', fill: 'off', grammar: MENU_GRAMMAR, sets: ['menu'] },
   { name: 'local + IVR grammar, fill auto', fill: 'auto', grammar: MENU_GRAMMAR, sets: ['menu'] },
 ];
+const MENU_SETUPS = ALL_MENU_SETUPS.filter(keep);
 
 interface Row {
   setup: string;
@@ -82,7 +91,7 @@ async function run(setups: Setup[], utts: readonly Utterance[], ways: readonly W
         }
       }
       if (!jobs.length) continue;
-      const env: Record<string, string> = { AUDIO_RATE: String(rate), ASR_BAND_FILL: s.fill, ...(s.grammar ? { ASR_GRAMMAR: s.grammar } : {}) };
+      const env: Record<string, string> = { ...SET, AUDIO_RATE: String(rate), ASR_BAND_FILL: s.fill, ...(s.grammar ? { ASR_GRAMMAR: s.grammar } : {}) };
       const heard = await transcribeThroughGateway(env, jobs, CONCURRENCY, progress);
       for (const j of jobs) {
         const finals = heard.get(j.id) ?? [];
@@ -143,7 +152,8 @@ async function main(): Promise<void> {
     menu: menuTable,
     utterances: [...rows, ...menuRows],
   };
-  const dir = benchOutDir(process.argv, RESULTS);
+  const subset = ONLY_SETUPS.length > 0 || Object.keys(SET).length > 0;
+  const dir = benchOutDir(subset ? [...process.argv, '--quick'] : process.argv, RESULTS);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'asr.json'), JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(dir, 'asr.md'), markdown(result.goal, table, menuTable, fillCost, rows, menuRows));

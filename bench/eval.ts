@@ -6,6 +6,7 @@
  * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard), `-- --set=KEY=VALUE,…` (extra settings for every run), `-- --trace` (print each call's turn-taking events and
  * stage timings when it ends: where a turn's time goes). Writes results/eval.json and eval.md.
  */
+import { settingsFromArgs } from './settings-env.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -33,12 +34,7 @@ const ONLY_RATES = arg('rates', '').split(',').filter(Boolean).map(Number);
 const ONLY_SCENARIOS = arg('scenarios', '').split(',').filter(Boolean);
 const TRACE = argv.includes('--trace');
 /** `--set=KEY=VALUE,KEY2=VALUE2`: settings added to every run (an A/B of one setting in the same period). */
-const SET: Record<string, string> = Object.fromEntries(
-  arg('set', '')
-    .split(',')
-    .filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-);
+const SET: Record<string, string> = settingsFromArgs(argv);
 const SUBSET = ONLY_MODES.length > 0 || ONLY_RATES.length > 0 || ONLY_SCENARIOS.length > 0;
 
 /** The turn-taking settings (issue 14): "off" is today's behaviour; "on" leaves them at their defaults. */

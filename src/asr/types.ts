@@ -40,7 +40,10 @@ export interface AsrStream {
    * `receivedAtMs` is when the socket delivered the frame (`performance.now()` clock), for ingress-latency measurement.
    */
   write(frame: Buffer, receivedAtMs: number): void;
-  /** Hint: the caller stopped speaking (VAD end of utterance). Adapters that endpoint themselves may ignore it. */
+  /**
+   * Hint: the caller stopped speaking (VAD end of utterance, or sooner after `ENDPOINT_ASR_FLUSH_MS` of silence when
+   * that is a number: speech may then go on). Adapters that endpoint themselves may ignore it.
+   */
   endOfSpeech?(): void;
   /** Transcripts and errors; ends when the stream is closed. */
   readonly events: AsyncIterable<AsrEvent>;

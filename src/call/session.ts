@@ -11,7 +11,7 @@
  * and logged once per call), implements the leg, ticker and pacer listeners by delegating, carries out what the turn
  * state decides, and closes everything exactly once. Every call into adapter code happens in AsrFeed, BotLink or Speaker.
  */
-import { frameBytesFor } from '../config/config.js';
+import { asrFlushMsFor, frameBytesFor } from '../config/config.js';
 import { CloseCode } from '../errors.js';
 import { JitterBuffer } from '../ingress/jitter-buffer.js';
 import type { Logger } from '../observability/logger.js';
@@ -170,7 +170,8 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
     // The utterance audio is kept for a bot or detector that wants it, and for the gate's prosodic cue.
     const captureUtterances = deps.bot.capabilities.wantsUtteranceAudio || (!!this.gate && (!!detector.wantsAudio || this.gate.listens));
     const { maxUtteranceMs } = cfg;
-    const asrFlushMs = this.gate && cfg.endpointAsrFlushMs < vadSilenceMs ? cfg.endpointAsrFlushMs : 0;
+    const flushSetting = asrFlushMsFor(cfg.endpointAsrFlushMs, deps.asr?.name);
+    const asrFlushMs = this.gate && flushSetting < vadSilenceMs ? flushSetting : 0;
     this.hearing = new Hearing({
       vad,
       captureUtterances,

@@ -14,6 +14,13 @@ import type { BandFillMode } from '../asr/band-fill.js';
 export { DEFAULT_SYSTEM_PROMPT, autoLocalAsrProcesses } from './adapter-specs.js';
 
 export const SUPPORTED_RATES = [8000, 16000, 24000] as const;
+/** `ENDPOINT_ASR_FLUSH_MS=auto` with the local recogniser (docs/evals.md: measured, no transcript changed). */
+export const AUTO_ASR_FLUSH_MS = 200;
+/** `ENDPOINT_ASR_FLUSH_MS` for a call's ASR (`asrName`: the adapter's name; a fallback chain's is `first>second`). */
+export function asrFlushMsFor(setting: number | 'auto', asrName: string | undefined): number {
+  if (setting !== 'auto') return setting;
+  return asrName?.split('>')[0] === 'pocketsphinx' ? AUTO_ASR_FLUSH_MS : 0;
+}
 export type SampleRateHz = (typeof SUPPORTED_RATES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -60,7 +67,8 @@ export interface Config extends TracingConfig {
   readonly endpointing: 'adaptive' | 'fixed';
   /** Adaptive: the shortest silence that ends a turn (and the VAD silence that ends an utterance when there is ASR). */
   readonly endpointMinSilenceMs: number;
-  readonly endpointAsrFlushMs: number;
+  /** `auto`: {@link AUTO_ASR_FLUSH_MS} with the local recogniser, 0 with any other ASR (resolved per call). */
+  readonly endpointAsrFlushMs: number | 'auto';
   /** Adaptive: silence after which a final that reads unfinished is given to the bot anyway. */
   readonly endpointMaxSilenceMs: number;
   /** Adaptive: silence a turn that reads complete but sounds unfinished (prosodic cue) waits; 0 = off. */
@@ -402,9 +410,9 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   {
     key: 'endpointAsrFlushMs',
     env: 'ENDPOINT_ASR_FLUSH_MS',
-    def: '0',
-    doc: "Adaptive endpointing: silence inside the caller's utterance after which the ASR is told the speech ended (the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn can be answered up to that difference sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `0` (the default) or at least `ENDPOINT_MIN_SILENCE_MS` = at the end of the utterance. Off by default: with the local recogniser each early end writes its flush audio into the stream, and a short answer then often gets a second, false final (the IVR menu set of `npm run bench:asr`, telephone band in an 8 kHz leg, one run each on 2026-12-02: 24 of 32 answers right with 200, 27 with 0)",
-    parse: int(0, 10000),
+    def: 'auto',
+    doc: "Adaptive endpointing: silence inside the caller's utterance after which the ASR is told the speech ended (`endOfSpeech()`: the local recogniser prints its final now), while the VAD waits `ENDPOINT_MIN_SILENCE_MS` to end the utterance: the final is under way while the turn is decided, so a turn is answered up to that difference sooner. Only while the bot is silent; speech that goes on is transcribed as the next final and joined to the turn. `auto` (the default) = 200 with the local recogniser (`local` first in `ASR_ADAPTER`), 0 with any other (a cloud recogniser told to finalise at every 200 ms gap would cut its own context; set a number to try it). `0` or at least `ENDPOINT_MIN_SILENCE_MS` = at the end of the utterance. Measured with the local recogniser (docs/evals.md, 2026-12-03, quiet machine): call-eval turn latency p50 −190 ms at 8 kHz, −180 ms at 16 kHz; `npm run bench:asr` (fill auto and the IVR menu) word for word the same finals with 200 as with 0",
+    parse: (r) => (r.trim() === 'auto' ? 'auto' : int(0, 10000)(r)),
   },
   {
     key: 'endpointMaxSilenceMs',
@@ -416,8 +424,8 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
   {
     key: 'endpointProsodyHoldMs',
     env: 'ENDPOINT_PROSODY_HOLD_MS',
-    def: '0',
-    doc: "Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller's utterance still loud and its pitch level, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (docs/evals.md, *The prosodic end-of-turn cue*, says what it catches and what it costs). `0` (the default), or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides). Off by default: with `1000` the eval's mid-sentence pause is no longer answered inside the pause (3 of 3 → 0 of 3 at 8 and 16 kHz), but the cue also hears a third of the finished short utterances of pocketsphinx-testdata, and every Flite-spoken answer, as unfinished: each of those waits 600 ms more",
+    def: '900',
+    doc: 'Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller\'s utterance still loud and its pitch level, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (docs/evals.md, *The prosodic end-of-turn cue*, says what it catches and what it costs). `0`, or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides). With the default the eval\'s 800 ms mid-sentence pause is not answered inside the pause (2 of 2 → 0 of 2 at 8 and 16 kHz); the cost: the cue also hears about a third of the short finished answers of pocketsphinx-testdata ("ten of clubs"), and every Flite-spoken answer, as unfinished, and those wait 500 ms more. On a noisy line (< 25 dB SNR) it gives no verdict',
     parse: int(0, 30000),
   },
   {

@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
+import { asrFlushMsFor, AUTO_ASR_FLUSH_MS, loadConfig } from '../../src/config/config.js';
 import { startGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 
@@ -47,4 +48,22 @@ t.test('the early flush tells the ASR sooner, once per utterance, and the bot st
   t.ok(early.frames < atEnd.frames, 'the early flush came before the VAD ended the utterance');
   t.same(early.bot, early.asr, 'the bot got that final, once');
   t.same(atEnd.bot, atEnd.asr);
+});
+
+t.test('auto (the default) flushes early only the local recogniser', async (t) => {
+  t.equal(loadConfig({}).endpointAsrFlushMs, 'auto', 'the default');
+  t.equal(loadConfig({ ENDPOINT_ASR_FLUSH_MS: '150' }).endpointAsrFlushMs, 150);
+  t.throws(() => loadConfig({ ENDPOINT_ASR_FLUSH_MS: 'soon' }), /ENDPOINT_ASR_FLUSH_MS/);
+  t.equal(asrFlushMsFor('auto', 'pocketsphinx'), AUTO_ASR_FLUSH_MS);
+  t.equal(asrFlushMsFor('auto', 'pocketsphinx>google'), AUTO_ASR_FLUSH_MS, 'a chain that starts with the local recogniser');
+  t.equal(asrFlushMsFor('auto', 'google>pocketsphinx'), 0, 'a cloud recogniser first: at the VAD end');
+  t.equal(asrFlushMsFor('auto', 'deepgram'), 0);
+  t.equal(asrFlushMsFor(0, 'pocketsphinx'), 0, 'a number is taken as it is');
+  t.equal(asrFlushMsFor(300, 'deepgram'), 300);
+  // End to end with a user's adapter: auto is the VAD's end, exactly as 0.
+  const auto = await framesAtEndOfSpeech(t, 'auto');
+  const atEnd = await framesAtEndOfSpeech(t, '0');
+  t.equal(auto.asr.length, 1);
+  // The early flush would come ~10 frames (200 ms) sooner; a frame or two of slack for the jitter buffer's gap filling.
+  t.ok(Math.abs(auto.frames - atEnd.frames) <= 3, `a user adapter under auto is told at the VAD end, as with 0 (${auto.frames} vs ${atEnd.frames} frames)`);
 });

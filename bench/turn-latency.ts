@@ -6,9 +6,10 @@
  * `ENDPOINTING=adaptive`: the end-of-turn gate and the engine flushed on the VAD's short silence).
  *
  * `ENDPOINTING=fixed|adaptive` runs one mode, `RUNS=n` changes the count (default 10 per mode); either makes it a
- * partial run, written to bench/results/quick/ (not committed). Only a full run (both modes, the default count)
+ * partial run, written to bench/results/quick/ (not committed); so does `--set=KEY=VALUE,…` (settings for both modes). Only a full run (both modes, the default count)
  * writes bench/results/turn-latency.json. `--out=DIR` writes there instead.
  */
+import { settingsFromArgs } from './settings-env.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ const DATA = '/usr/share/pocketsphinx/test/data';
 const FILES = ['cards/001.wav', 'cards/002.wav', 'cards/003.wav', 'cards/004.wav', 'cards/005.wav'];
 const DEFAULT_RUNS = 10;
 const RUNS = Number(process.env.RUNS ?? DEFAULT_RUNS);
+/** `--set=KEY=VALUE,…`: gateway settings for both modes (an A/B of one setting; a partial run, to results/quick/). */
+const SET = settingsFromArgs(process.argv);
 const MODES = process.env.ENDPOINTING ? [process.env.ENDPOINTING] : ['fixed', 'adaptive'];
 
 function pct(sorted: number[], p: number): number {
@@ -36,7 +39,7 @@ interface ModeResult {
 }
 
 async function runMode(mode: string): Promise<ModeResult> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', ENDPOINTING: mode });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ASR_ADAPTER: 'local', TTS_ADAPTER: 'flite', ...SET, ENDPOINTING: mode });
   const gw = await buildGateway({ config, logger: createLogger('warn'), env: process.env });
   const port = await gw.listen();
   const url = `http://127.0.0.1:${port}`;
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
     );
   }
   const result = { node: process.version, runs: RUNS, files: FILES, modes };
-  const full = !process.env.ENDPOINTING && RUNS === DEFAULT_RUNS;
+  const full = !process.env.ENDPOINTING && RUNS === DEFAULT_RUNS && Object.keys(SET).length === 0;
   const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
   const dir = benchOutDir(full ? process.argv : [...process.argv, '--quick'], resultsDir);
   mkdirSync(dir, { recursive: true });

@@ -12,6 +12,8 @@ export const IVR_ENV = {
   ASR_BAND_FILL: 'auto',
   // A one-word answer over the prompt is an answer, not an acknowledgement.
   BACKCHANNEL_MAX_WORDS: '0',
+  // Menu answers are short and finished: no prosodic hold (examples/ivr/README.md).
+  ENDPOINT_PROSODY_HOLD_MS: '0',
 } as const;
 
 /** Log lines of one call that carry `key` (the bot's `ivr …` decisions). */

@@ -11,7 +11,7 @@
  * and logged once per call), implements the leg, ticker and pacer listeners by delegating, carries out what the turn
  * state decides, and closes everything exactly once. Every call into adapter code happens in AsrFeed, BotLink or Speaker.
  */
-import { asrFlushMsFor, frameBytesFor } from '../config/config.js';
+import { asrFlushMsFor, frameBytesFor, localAsrFirst } from '../config/config.js';
 import { CloseCode } from '../errors.js';
 import { JitterBuffer } from '../ingress/jitter-buffer.js';
 import type { Logger } from '../observability/logger.js';
@@ -160,7 +160,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         prosodyHoldMs: cfg.endpointProsodyHoldMs,
         maxUtteranceMs: cfg.maxUtteranceMs,
         // The local recogniser at telephone band appends "and"/"but" to finished turns (docs/evals.md).
-        conjunctionHoldMs: deps.asr.name.split('>')[0] === 'pocketsphinx' && handshake.sampleRateHz === 8000 ? cfg.endpointConjunctionHoldMs : 0,
+        conjunctionHoldMs: localAsrFirst(deps.asr.name) && handshake.sampleRateHz === 8000 ? cfg.endpointConjunctionHoldMs : 0,
       };
       this.gate = new TurnGate(g, detector, clock, this);
     }

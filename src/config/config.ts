@@ -16,10 +16,14 @@ export { DEFAULT_SYSTEM_PROMPT, autoLocalAsrProcesses } from './adapter-specs.js
 export const SUPPORTED_RATES = [8000, 16000, 24000] as const;
 /** `ENDPOINT_ASR_FLUSH_MS=auto` with the local recogniser (docs/evals.md: measured, no transcript changed). */
 export const AUTO_ASR_FLUSH_MS = 200;
-/** `ENDPOINT_ASR_FLUSH_MS` for a call's ASR (`asrName`: the adapter's name; a fallback chain's is `first>second`). */
+/** The call's recogniser is the local one (`asrName`: the adapter's name; a fallback chain's is `first>second`). */
+export function localAsrFirst(asrName: string | undefined): boolean {
+  return asrName?.split('>')[0] === 'pocketsphinx';
+}
+/** `ENDPOINT_ASR_FLUSH_MS` for a call's ASR. */
 export function asrFlushMsFor(setting: number | 'auto', asrName: string | undefined): number {
   if (setting !== 'auto') return setting;
-  return asrName?.split('>')[0] === 'pocketsphinx' ? AUTO_ASR_FLUSH_MS : 0;
+  return localAsrFirst(asrName) ? AUTO_ASR_FLUSH_MS : 0;
 }
 export type SampleRateHz = (typeof SUPPORTED_RATES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -13,6 +13,9 @@
  *   --dump=DIR: also write each conditioned 16 kHz stream as DIR/<way>-<set>-<id>.raw (to run the CLI on by hand).
  *   --lead-ms=N: the line's digital silence before each utterance (default 500; 7000 = a caller who first hears a
  *     greeting, see QUIET_KEEP_FRAMES in src/asr/pocketsphinx.ts).
+ *   --realtime: one utterance at a time at the leg's own pace (a frame every 20 ms), the end of speech told after
+ *     `ENDPOINT_ASR_FLUSH_MS`'s 200 ms of trailing silence as a call does, and the time from that end of speech to the
+ *     final reported (the recogniser's share of turn latency; run it on a quiet machine).
  */
 import { adapterContext } from '../src/adapters.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -54,6 +57,11 @@ const fill = arg('fill', 'auto') as BandFillMode;
 const dump = arg('dump', '');
 const narrow = arg('narrow', 'on') === 'on';
 const telephoneOnly = arg('args-to', 'both') === 'telephone';
+const realtime = argv.includes('--realtime');
+/** `--realtime`: the call's early end of speech (`ENDPOINT_ASR_FLUSH_MS=auto` with the local recogniser). */
+const REALTIME_FLUSH_MS = 200;
+/** Per job, each final's time after the end of speech told before it (`--realtime`). */
+const finalLatencies = new Map<Job, number[]>();
 
 function callInfo(id: string, sampleRateHz: number): CallInfo {
   return { callId: id, conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz, language: 'en-US', metadata: {} };
@@ -122,12 +130,26 @@ async function replay(jobs: readonly Job[], grammar: string | undefined): Promis
           else if (e.type === 'error') finals.push(`<error ${e.code}>`);
         }
       })();
-      const vad = new CallVad({ sampleRateHz: rate, mode: config.vadMode, minSpeechMs: config.vadMinSpeechMs, silenceMs: config.endpointMinSilenceMs });
+      const silenceMs = realtime ? REALTIME_FLUSH_MS : config.endpointMinSilenceMs;
+      const vad = new CallVad({ sampleRateHz: rate, mode: config.vadMode, minSpeechMs: config.vadMinSpeechMs, silenceMs });
+      const latencies: number[] = [];
+      finalLatencies.set(job, latencies);
+      let toldAt = NaN;
+      let counted = 0;
+      const started = performance.now();
       for (let i = 0; i < frames.length; i++) {
         const f = frames[i]!;
         s.write(f, 0);
-        if (vad.push(f) === VadEvent.SpeechEnd) s.endOfSpeech?.();
-        if (i % CHUNK_FRAMES === CHUNK_FRAMES - 1) await new Promise((r) => setTimeout(r, TICK_MS));
+        if (vad.push(f) === VadEvent.SpeechEnd) {
+          s.endOfSpeech?.();
+          toldAt = performance.now();
+        }
+        if (realtime) {
+          // Each new final is timed from the end of speech told before it; then wait for the frame's due time.
+          for (; counted < finals.length; counted++) latencies.push(Math.round(performance.now() - toldAt));
+          const due = started + (i + 1) * 20;
+          while (performance.now() < due) await new Promise((r) => setTimeout(r, Math.max(1, Math.min(5, due - performance.now()))));
+        } else if (i % CHUNK_FRAMES === CHUNK_FRAMES - 1) await new Promise((r) => setTimeout(r, TICK_MS));
       }
       vad.close();
       // The engine decodes at its own pace (slower with the full language model): the call stays up, like a caller on
@@ -138,6 +160,7 @@ async function replay(jobs: readonly Job[], grammar: string | undefined): Promis
       while (performance.now() < endAt) {
         await new Promise((r) => setTimeout(r, 100));
         if (finals.length !== seen) {
+          if (realtime) for (; counted < finals.length; counted++) latencies.push(Math.round(performance.now() - toldAt));
           seen = finals.length;
           since = performance.now();
         } else if (seen > 0 && performance.now() - since >= SETTLE_MS) break;
@@ -149,7 +172,7 @@ async function replay(jobs: readonly Job[], grammar: string | undefined): Promis
     }
   };
   try {
-    await Promise.all([worker(), worker()]);
+    await Promise.all(realtime ? [worker()] : [worker(), worker()]);
   } finally {
     await asr.close();
   }
@@ -188,14 +211,23 @@ async function main(): Promise<void> {
       const ok = m?.chosen(finals);
       if (ok) right++;
       if (m?.clean(finals)) clean++;
+      const lat = finalLatencies.get(j) ?? [];
       if (verbose)
         console.log(
-          `${way} ${j.u.set}/${j.u.id}: ${finals.map((f) => JSON.stringify(f)).join(' | ') || '(nothing)'}  ${e.errors}/${e.words}${ok === undefined ? '' : ok ? ' right' : ' WRONG'}`,
+          `${way} ${j.u.set}/${j.u.id}: ${finals.map((f) => JSON.stringify(f)).join(' | ') || '(nothing)'}  ${e.errors}/${e.words}${ok === undefined ? '' : ok ? ' right' : ' WRONG'}${realtime ? `  final after end of speech: ${lat.join(', ')} ms` : ''}`,
         );
     }
+    const lats = jobs
+      .filter((x) => x.way === way)
+      .flatMap((x) => finalLatencies.get(x) ?? [])
+      .filter((x) => Number.isFinite(x))
+      .sort((a, b) => a - b);
+    const q = (p: number) => lats[Math.min(lats.length - 1, Math.floor(p * lats.length))];
+    const timing =
+      realtime && lats.length ? `, final after end of speech p50 ${q(0.5)} ms, p90 ${q(0.9)} ms, max ${lats.at(-1)} ms (${lats.length} finals)` : '';
     const menu = set === 'menu' ? `, menu right ${right}/${n} (${Math.round((1000 * right) / n) / 10} %), all finals right ${clean}/${n}` : '';
     console.log(
-      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${menu}   fill=${fill} narrow=${narrow ? 'on' : 'off'} grammar=${g} args${telephoneOnly ? '(telephone)' : ''}=${engineArgs.join(' ')}`,
+      `${way}: WER ${Math.round((1000 * errors) / words) / 10} % (${errors}/${words})${timing}${menu}   fill=${fill} narrow=${narrow ? 'on' : 'off'} grammar=${g} args${telephoneOnly ? '(telephone)' : ''}=${engineArgs.join(' ')}`,
     );
   }
 }

@@ -266,6 +266,9 @@ export interface BurstLevel {
   /** Replies that ended (notify or clear received) in the window, all legs. */
   replyEnds: number;
   lateFrames: number;
+  /** Per second of the window: late frames (> 40 ms), and the largest interval inside a reply (ms): when the tail happens. */
+  lateBySecond: number[];
+  maxIntervalBySecond: number[];
   wrongSize: number;
   /** Core-% of the target's whole process tree over the window. */
   cpuPct: number;
@@ -310,6 +313,8 @@ async function level(t: Target, legs: number, genCore: number | undefined): Prom
     maxGapBetweenRepliesMs: Math.round((g.maxGapBetweenRepliesMs as number) * 10) / 10,
     replyEnds: g.replyEnds as number,
     lateFrames: g.late as number,
+    lateBySecond: (g.lateBySecond as number[] | undefined) ?? [],
+    maxIntervalBySecond: (g.maxBySecond as number[] | undefined) ?? [],
     wrongSize: g.wrongSize as number,
     cpuPct: Math.round(nodePct + otherPct),
     otherCpuPct: Math.round(otherPct),
@@ -343,6 +348,11 @@ const fmt = (s: Series) =>
       (l) =>
         `| ${s.label} | ${l.legs} | ${l.openLegs} | ${l.pacingMs.p50} | ${l.pacingMs.p99} | ${l.pacingMs.p999} | ${l.maxGapMs} | ${l.lateFrames} | ${l.cpuPct} | ${l.otherCpuPct} | ${l.generatorLatenessP99Ms}${l.valid ? '' : ' ⚠'} | ${l.held ? 'yes' : 'no'} |`,
     )
+    .join('\n');
+/** Per level, second by second: late frames / largest interval (a stall at the burst's start vs pauses all along). */
+const timeline = (s: Series) =>
+  s.levels
+    .map((l) => `- ${s.label}, ${l.legs} legs: ${(l.maxIntervalBySecond ?? []).map((m, i) => `${l.lateBySecond?.[i] ?? 0}/${Math.round(m)}`).join(' · ')}`)
     .join('\n');
 /** A label as a directory name. */
 const slug = (label: string) => label.replace(/[^A-Za-z0-9=._-]+/g, '_');
@@ -403,6 +413,7 @@ async function main(): Promise<void> {
     md += `**${invalid} level(s) marked ⚠ are not measurements of the target**: the load generator's timer was more than ${GENERATOR_OK_MS} ms late (p99), so it could neither send nor read in time (a busy machine). Re-run on a quiet one.\n\n`;
   runs.forEach((r, i) => {
     md += `## Run ${i + 1}\n\nPer core (targets on core 0, generator on core 1):\n\n${head}\n${r.perCore.map(fmt).join('\n')}\n\n`;
+    md += `When the tail happens, per core: each second of the window, late frames (> 40 ms) / largest interval in a reply (ms):\n\n${r.perCore.map(timeline).join('\n')}\n\n`;
     if (!r.machine.length) return;
     md += `Whole machine (nothing pinned; the generator shares the machine):\n\n${head}\n${r.machine.map(fmt).join('\n')}\n\n`;
     md += `Legs held per machine: ${r.machine.map((s) => `${s.label} ${held(s)}`).join(', ')}\n\n`;

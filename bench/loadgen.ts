@@ -33,6 +33,11 @@ const intervals = new Hist(500, 0.1);
 const tickLateness = new Hist(500, 0.1);
 let wrongSize = 0;
 let late = 0;
+/** Since the last stats reset, per second: late frames and the largest interval inside a reply (when the tail happens). */
+let lateBySecond: number[] = [];
+let maxBySecond: number[] = [];
+let statsT0 = performance.now();
+const MAX_SECONDS = 600;
 let framesSent = 0;
 let framesReceived = 0;
 let legs: Leg[] = [];
@@ -101,6 +106,15 @@ function open(url: string, count: number, rate: number, o: OpenOptions = {}): Pr
       if (d >= 0 && d <= 200) {
         intervals.record(d);
         if (d > 40) late++;
+        const sec = Math.floor((now - statsT0) / 1000);
+        if (sec >= 0 && sec < MAX_SECONDS) {
+          while (maxBySecond.length <= sec) {
+            maxBySecond.push(0);
+            lateBySecond.push(0);
+          }
+          if (d > 40) lateBySecond[sec]!++;
+          if (d > maxBySecond[sec]!) maxBySecond[sec] = d;
+        }
       }
     });
   }
@@ -145,7 +159,12 @@ process.on('message', (m: { cmd: string; url?: string; count?: number; rate?: nu
       maxGapMs: legs.reduce((a, l) => Math.max(a, l.gaps.maxGapMs), 0),
       maxGapBetweenRepliesMs: legs.reduce((a, l) => Math.max(a, l.gaps.maxBetweenMs), 0),
       replyEnds: legs.reduce((a, l) => a + l.gaps.boundaries, 0),
+      lateBySecond,
+      maxBySecond: maxBySecond.map((x) => Math.round(x * 10) / 10),
     });
+    lateBySecond = [];
+    maxBySecond = [];
+    statsT0 = performance.now();
     for (const l of legs) l.gaps.reset();
     intervals.reset();
     tickLateness.reset();

@@ -7,8 +7,8 @@
  * - at most `LOCAL_ASR_MAX_PROCESSES` run at once; a call past it goes on without ASR (`start` rejects with
  *   `ASR_OVER_BUDGET`), counted in `stats.overBudget` and logged once, then summarised at most every 10 s;
  * - at most {@link MAX_STARTING} load their model at once; the others wait their turn (their audio is kept, bounded);
- * - they run at a lower CPU priority (nice {@link RECOGNISER_NICE}) than the gateway, so the 20 ms loop keeps its
- *   priority when they compete for the cores.
+ * - they run at a lower CPU priority (`LOCAL_ASR_NICE`, default {@link RECOGNISER_NICE}) than the gateway, so the
+ *   20 ms loop keeps its priority when they compete for the cores.
  *
  * The pipe: `-infile /dev/stdin` needs a pipe it can open, and the stdio "pipe" Node gives a child is a UNIX socket
  * pair on Linux (opening `/dev/stdin` on it fails with ENXIO). So a `cat` copies the socket into a real pipe: with bash,
@@ -33,7 +33,7 @@ export const POCKETSPHINX_BIN = 'pocketsphinx_continuous';
 export const POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us/en-us';
 /** Recognisers loading their model at once (each takes ~0.6 s of a core); later starts queue. */
 export const MAX_STARTING = 2;
-/** CPU niceness of a recogniser (the gateway runs at its own, normally 0). */
+/** CPU niceness of a recogniser by default (`LOCAL_ASR_NICE`; the gateway runs at its own, normally 0). */
 export const RECOGNISER_NICE = 10;
 /** Unwritten audio allowed (in the pipe, or queued before the process starts) before frames are dropped: 10 s at 16 kHz. */
 const MAX_PENDING_BYTES = 320000;
@@ -304,8 +304,8 @@ class PocketsphinxStream implements AsrStream {
   quietSkipped = 0;
 
   constructor(
-    /** How to start the engine for wideband input, and for telephone band (the fill on at launch). */
-    private readonly launches: { wideband: Launch; telephone: Launch },
+    /** How to start the engine for wideband input, and for telephone band (the fill on at launch), and its niceness. */
+    private readonly launches: { wideband: Launch; telephone: Launch; nice: number },
     o: AsrStreamOptions,
     bandFill: BandFillMode,
     /** Flush the engine on the gateway's end of speech (adaptive endpointing); off = its own 500 ms endpointing only. */
@@ -373,11 +373,11 @@ class PocketsphinxStream implements AsrStream {
     if (child.pid !== undefined) {
       try {
         // The recogniser (and its `cat`, forked a moment later) yields the cores to the gateway's 20 ms loop.
-        setPriority(child.pid, RECOGNISER_NICE);
+        setPriority(child.pid, this.launches.nice);
       } catch {
         /* exited already: reported through 'exit' */
       }
-      niceSessionGroup(child.pid, RECOGNISER_NICE);
+      niceSessionGroup(child.pid, this.launches.nice);
     }
     // A replaced engine (see relaunchForTelephone) is no longer `this.child`: whatever it still does is ignored.
     child.stdout.setEncoding('utf8');
@@ -766,6 +766,7 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
       ...(opts.telephoneArgs ?? []),
       ...extra,
     ]),
+    nice: ctx.sections.asr.localAsrNice,
   };
   const bandFill = opts.bandFill ?? ctx.sections.asr.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.sections.asr.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);

@@ -59,6 +59,13 @@ export const ADAPTER_SETTINGS: readonly AdapterSettingsGroup[] = [
         parse: (r) => (r.trim() === 'auto' ? autoLocalAsrProcesses() : int(0, 100000)(r)),
       },
       {
+        key: 'localAsrNice',
+        env: 'LOCAL_ASR_NICE',
+        def: '10',
+        doc: "CPU niceness of each offline recogniser and of its session's scheduling group (0–19): above the gateway's 0, so the 20 ms audio loop keeps its core when the machine is busy. The cost: while processes at niceness 0 keep every core busy, a recogniser gets about a tenth of a core and its finals come seconds late. `0` = the gateway's own priority (a machine with cores to spare for ASR, or tests run side by side)",
+        parse: int(0, 19),
+      },
+      {
         key: 'asrKeyphrases',
         env: 'ASR_KEYPHRASES',
         def: '',

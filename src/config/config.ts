@@ -189,6 +189,8 @@ export interface Config extends TracingConfig {
   readonly ttsFirstAudioTimeoutMs: number;
   /** Concurrent offline (pocketsphinx) recognisers; calls past it go on without ASR. Resolved from `auto` at load. */
   readonly localAsrMaxProcesses: number;
+  /** Niceness of the offline recognisers (and their session groups), 0–19. */
+  readonly localAsrNice: number;
   /** Vonage signature secret (HS256); empty = webhooks are not signature-checked. Never logged. */
   readonly vonageSignatureSecret: string;
   /** Replay window: a signed webhook's (or a `vonage` leg's) `iat` may be at most this many seconds old. */

@@ -58,6 +58,7 @@ export const SECTION_KEYS = {
     'asrKeyphrases',
     'asrBandFill',
     'localAsrMaxProcesses',
+    'localAsrNice',
     'googleSpeechModel',
     'googleSpeechInterim',
     'googleSpeechPhrases',

@@ -14,7 +14,7 @@ import { createPocketsphinxAsr, findPocketsphinx } from '../../src/asr/pocketsph
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { resamplePcm, simulateCall } from '../../src/sim/simulator.js';
-import { startGateway, until, untilEvent } from '../helpers/gateway.js';
+import { startGateway, TEST_ASR_ENV, until, untilEvent } from '../helpers/gateway.js';
 import { wer } from '../helpers/transcribe.js';
 
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
@@ -53,7 +53,7 @@ for (const rate of [8000, 16000] as const) {
 /** The local adapter as configured by default, one stream at `rateHz`; `pcm` (16 kHz) played into it, then quiet. */
 async function throughAdapter(t: Test, samples: Int16Array, rateHz: number): Promise<{ text: string; relaunches: number }> {
   await loadResampler();
-  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ASR_ADAPTER: 'local' }), createLogger('silent')));
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ASR_ADAPTER: 'local', ...TEST_ASR_ENV }), createLogger('silent')));
   t.teardown(() => asr.close());
   const call = { callId: 'band', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: rateHz, language: 'en-US', metadata: {} };
   const s = await asr.start({ call, signal: new AbortController().signal });
@@ -87,7 +87,7 @@ t.test('a 16 kHz call judged band-limited gets the telephone engine start (resta
 t.test("telephoneArgs (the replay's --args-to=telephone) reach the telephone-band engine only", { skip }, async (t) => {
   await loadResampler();
   // An argument the engine refuses: whichever engine gets it exits at once, before its model loads.
-  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ASR_ADAPTER: 'local' }), createLogger('silent')), {
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ASR_ADAPTER: 'local', ...TEST_ASR_ENV }), createLogger('silent')), {
     telephoneArgs: ['-no_such_argument', '1'],
   });
   t.teardown(() => asr.close());

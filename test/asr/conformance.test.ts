@@ -16,6 +16,7 @@ import { Channel } from '../../src/util/channel.js';
 import { createAsrAdapter as createCounting } from '../fixtures/counting-asr.js';
 import { scriptedAsr } from '../fixtures/scripted-asr.js';
 import { adapterContext } from '../../src/adapters.js';
+import { TEST_ASR_ENV } from '../helpers/gateway.js';
 
 const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const speech = { samples: new Int16Array(raw.buffer, raw.byteOffset, raw.length >> 1), sampleRateHz: 16000 };
@@ -31,7 +32,7 @@ t.test(
   'the offline pocketsphinx adapter passes, and recognises the recorded words at 16 and 24 kHz',
   { skip: findPocketsphinx() ? false : 'pocketsphinx not installed' },
   async (t) => {
-    const ctx = adapterContext(loadConfig({}), createLogger('silent'), process.env);
+    const ctx = adapterContext(loadConfig({ ...TEST_ASR_ENV }), createLogger('silent'), process.env);
     const wide = await runAsrConformance({ adapter: createPocketsphinxAsr(ctx), speech, ratesHz: [16000, 24000], expectText: /go forward/ });
     t.same(failed(wide), []);
     // Narrowband: the engine's accuracy on 8 kHz is poor (README), so only the contract is checked there.

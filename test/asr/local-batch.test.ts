@@ -12,12 +12,13 @@ import type { AsrStream } from '../../src/asr/types.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { adapterContext } from '../../src/adapters.js';
+import { TEST_ASR_ENV } from '../helpers/gateway.js';
 
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
 await loadResampler();
 
 t.test('16 kHz leg: one write per engine block, and the words are heard', { skip }, async (t) => {
-  const asr = createPocketsphinxAsr(adapterContext(loadConfig({}), createLogger('silent'), process.env), { maxProcesses: 1 });
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ...TEST_ASR_ENV }), createLogger('silent'), process.env), { maxProcesses: 1 });
   t.teardown(() => asr.close());
   const s = (await asr.start({
     call: { callId: 'batch', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} },

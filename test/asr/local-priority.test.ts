@@ -14,7 +14,8 @@ import { adapterContext } from '../../src/adapters.js';
 const skip = !findPocketsphinx() ? 'pocketsphinx not installed' : !existsSync('/proc/self/autogroup') ? 'no autogroup scheduling' : false;
 await loadResampler();
 
-/** The pid of this process's child recogniser, once it runs. */
+const seen = new Set<number>();
+/** The pid of this process's child recogniser, once it runs (one not returned before: an earlier test's may linger). */
 async function recogniserPid(): Promise<number> {
   for (let i = 0; i < 100; i++) {
     for (const d of readdirSync('/proc')) {
@@ -22,7 +23,10 @@ async function recogniserPid(): Promise<number> {
       try {
         const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === process.pid && stat.includes('(pocketsphinx_co')) return Number(d);
+        if (ppid === process.pid && stat.includes('(pocketsphinx_co') && !seen.has(Number(d))) {
+          seen.add(Number(d));
+          return Number(d);
+        }
       } catch {
         // gone meanwhile
       }
@@ -45,4 +49,23 @@ t.test('the recogniser and its session group run at RECOGNISER_NICE', { skip }, 
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   t.equal(Number(fields[16]), RECOGNISER_NICE, 'and the process itself');
   s.close();
+});
+
+t.test('LOCAL_ASR_NICE sets it: 0 runs the recogniser and its group at the gateway priority', { skip }, async (t) => {
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ LOCAL_ASR_NICE: '0' }), createLogger('silent'), process.env), { maxProcesses: 1 });
+  t.teardown(() => asr.close());
+  const s = await asr.start({
+    call: { callId: 'nice0', conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: 16000, language: 'en-US', metadata: {} },
+    signal: new AbortController().signal,
+  });
+  const pid = await recogniserPid();
+  t.match(readFileSync(`/proc/${pid}/autogroup`, 'utf8'), /nice 0\s*$/, 'its session group at 0');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  t.equal(Number(fields[16]), 0, 'and the process itself');
+  s.close();
+});
+
+t.test('LOCAL_ASR_NICE outside 0–19 is refused at load', async (t) => {
+  t.throws(() => loadConfig({ LOCAL_ASR_NICE: '20', ASR_ADAPTER: 'local' }), /LOCAL_ASR_NICE/);
+  t.throws(() => loadConfig({ LOCAL_ASR_NICE: '-1', ASR_ADAPTER: 'local' }), /LOCAL_ASR_NICE/);
 });

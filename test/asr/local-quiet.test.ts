@@ -14,6 +14,7 @@ import type { AsrStream } from '../../src/asr/types.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { adapterContext } from '../../src/adapters.js';
+import { TEST_ASR_ENV } from '../helpers/gateway.js';
 
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
 await loadResampler();
@@ -22,7 +23,7 @@ const raw = readFileSync('/usr/share/pocketsphinx/test/data/goforward.raw');
 const goforward16k = new Int16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
 
 async function hear(rateHz: 8000 | 16000, quietS: number): Promise<{ text: string | undefined; skipped: number }> {
-  const asr = createPocketsphinxAsr(adapterContext(loadConfig({}), createLogger('silent'), process.env), { maxProcesses: 1 });
+  const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ...TEST_ASR_ENV }), createLogger('silent'), process.env), { maxProcesses: 1 });
   try {
     const s = (await asr.start({
       call: { callId: `quiet-${rateHz}`, conversationUuid: undefined, from: undefined, to: undefined, sampleRateHz: rateHz, language: 'en-US', metadata: {} },

@@ -14,6 +14,7 @@ import type { CallInfo } from '../../src/call/call-info.js';
 import { loadConfig } from '../../src/config/config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { adapterContext } from '../../src/adapters.js';
+import { TEST_ASR_ENV } from '../helpers/gateway.js';
 
 const skip = findPocketsphinx() ? false : 'pocketsphinx not installed';
 await loadResampler();
@@ -39,7 +40,9 @@ async function finalWithoutHangup(s: AsrStream, boundMs: number): Promise<string
 
 for (const rate of [16000, 8000] as const) {
   t.test(`${rate / 1000} kHz leg: cards/004 then digital silence is heard before hang-up`, { skip }, async (t) => {
-    const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ENDPOINTING: 'adaptive' }), createLogger('silent'), process.env), { maxProcesses: 1 });
+    const asr = createPocketsphinxAsr(adapterContext(loadConfig({ ENDPOINTING: 'adaptive', ...TEST_ASR_ENV }), createLogger('silent'), process.env), {
+      maxProcesses: 1,
+    });
     t.teardown(() => asr.close());
     const s = await asr.start({ call: callInfo(`silence-${rate}`, rate), signal: new AbortController().signal });
     let words = readWavFile('/usr/share/pocketsphinx/test/data/cards/004.wav').samples; // 16 kHz, "five five"

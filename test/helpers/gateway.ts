@@ -35,11 +35,18 @@ export interface TestGateway {
   metrics(): Promise<string>;
 }
 
+/**
+ * Tests run offline recognisers at the test process's own priority (`LOCAL_ASR_NICE=0`): tap runs two test files at
+ * once, and a CPU-bound neighbour file starves a recogniser at the default niceness 10 (seen: no final within 15–20 s
+ * under load, and a red CI run). The default itself is tested in test/asr/local-priority.test.ts.
+ */
+export const TEST_ASR_ENV = { LOCAL_ASR_NICE: '0' } as const;
+
 export async function startGateway(t: Test, env: Record<string, string> = {}): Promise<TestGateway> {
   const logs: LogLine[] = [];
   const events: CallEvent[] = [];
   // Offline ASR and TTS are off unless a test asks for them, so each test states the pipeline it exercises.
-  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', ...env };
+  const full = { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', ASR_ADAPTER: 'none', TTS_ADAPTER: 'none', ...TEST_ASR_ENV, ...env };
   const config = loadConfig(full);
   const logger = createLogger(config.logLevel, { write: (s: string) => void logs.push(JSON.parse(s) as LogLine) });
   const gw = await buildGateway({ config, logger, env: full, observer: recordEvents(events) });

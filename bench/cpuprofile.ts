@@ -9,7 +9,8 @@
  * - **total time by our file**: the samples with a function of that file anywhere on the stack (a file's cost with
  *   everything it calls: e.g. `src/vad/fvad.ts` includes the WebRTC VAD's WebAssembly).
  * Profiles of several processes or runs add up. Times are ms of samples; shares are of the busy time of that thread kind.
- * `--after-s=S`: only samples from S seconds after the profile started (leave out the process's start-up).
+ * `--after-s=S`: only samples from S seconds after the profile started (leave out the process's start-up);
+ * `--until-s=S`: only samples before S seconds (with `--after-s`, a window: e.g. the burst of calls being answered).
  * `--callers=NAME`: the stacks (innermost first, 8 frames) under which functions whose name contains NAME spent their
  * self time, e.g. `--callers=writev` for who writes to sockets.
  */
@@ -87,11 +88,13 @@ export interface SummarizeOptions {
   callersOf?: string;
   /** Leave out the samples of the first this many ms of the profile. */
   afterMs?: number;
+  /** Leave out the samples from this many ms of the profile on. */
+  untilMs?: number;
 }
 
 /** Add one profile's samples to `into` (a fresh summary when not given). */
 export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: SummarizeOptions = {}): CpuSummary {
-  const { callersOf, afterMs = 0 } = o;
+  const { callersOf, afterMs = 0, untilMs = Infinity } = o;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of p.nodes) {
@@ -115,7 +118,7 @@ export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: S
   for (let i = 0; i < p.samples.length; i++) {
     atMs += (p.timeDeltas[i] ?? 0) / 1000;
     const ms = (p.timeDeltas[i + 1] ?? 0) / 1000;
-    if (ms <= 0 || atMs < afterMs) continue;
+    if (ms <= 0 || atMs < afterMs || atMs >= untilMs) continue;
     const node = byId.get(p.samples[i]!);
     if (!node) continue;
     const f = node.callFrame;
@@ -176,16 +179,17 @@ function main(): void {
   const top = Number(argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 25);
   const callersOf = argv.find((a) => a.startsWith('--callers='))?.slice(10);
   const afterMs = Number(argv.find((a) => a.startsWith('--after-s='))?.slice(10) ?? 0) * 1000;
+  const untilMs = Number(argv.find((a) => a.startsWith('--until-s='))?.slice(10) ?? Infinity) * 1000;
   const files = profileFiles(argv.filter((a) => !a.startsWith('--')));
   if (!files.length) {
-    process.stderr.write('usage: node dist/bench/cpuprofile.js DIR|FILE… [--top=25] [--after-s=S] [--callers=NAME] [--json]\n');
+    process.stderr.write('usage: node dist/bench/cpuprofile.js DIR|FILE… [--top=25] [--after-s=S] [--until-s=S] [--callers=NAME] [--json]\n');
     process.exit(2);
   }
   const kinds = new Map<string, { files: number; s: CpuSummary }>();
   for (const f of files) {
     const kind = threadKind(f);
     const k = kinds.get(kind) ?? { files: 0, s: emptySummary() };
-    summarize(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile, k.s, { callersOf, afterMs });
+    summarize(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile, k.s, { callersOf, afterMs, untilMs });
     k.files++;
     kinds.set(kind, k);
   }

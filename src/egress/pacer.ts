@@ -397,7 +397,10 @@ export class Pacer implements TickListener {
     }
   }
 
-  /** Make room for `count + reserveSlots + 1` slots at least: a bigger ring, the queue copied to its start. */
+  /**
+   * Make room for `count + reserveSlots + 1` slots at least: a bigger ring, the queue copied to its start — preceded by
+   * the frames sent but not yet played by the model (the lead a pause may take back: they must survive the move).
+   */
   private grow(): void {
     const o = this.opts;
     const fb = o.frameBytes;
@@ -405,8 +408,10 @@ export class Pacer implements TickListener {
     const slots = Math.min(max, Math.max(this.ringSlots * 2, this.count + this.reserveSlots + 32, 64));
     const ring = Buffer.allocUnsafeSlow(slots * fb);
     const seg = new Int32Array(slots);
-    for (let k = 0; k < this.count; k++) {
-      const from = (this.head + k) % this.ringSlots;
+    const back = this.ring ? Math.min(this.sent - this.played, this.reserveSlots - 1, this.ringSlots - this.count) : 0;
+    const start = this.head - back + this.ringSlots;
+    for (let k = 0; k < back + this.count; k++) {
+      const from = (start + k) % this.ringSlots;
       (this.ring as Buffer).copy(ring, k * fb, from * fb, from * fb + fb);
       seg[k] = this.frameSeg[from]!;
     }
@@ -415,7 +420,7 @@ export class Pacer implements TickListener {
     this.views = new Array<Buffer | undefined>(slots);
     this.frameSeg = seg;
     this.ringSlots = slots;
-    this.head = 0;
+    this.head = back;
   }
 
   private maybeMark(seg: Segment): void {

@@ -297,6 +297,24 @@ t.test('a reply queued while paused waits; frames enqueued while paused do not r
   t.equal(must(sent[sent.length - 1]).text, '{"action":"notify","payload":{"gw":"seg","id":1}}');
 });
 
+t.test('a pause after the ring grew resends the lead it took back intact (found by the property below)', async (t) => {
+  // Lead 1, 34 frames: the ring grows while frame 0 is at Vonage; the pause takes frame 0 back, so the grown ring must
+  // still hold its bytes (it once held uninitialised memory there: the caller heard a click of garbage).
+  const { clock, sent, pacer, f } = setup({ lead: 1, cap: 50 });
+  pacer.beginSegment(1);
+  for (let i = 0; i < 34; i++) pacer.enqueue(f(i));
+  pacer.pause();
+  t.equal(pacer.stats.leadTakenBack, 1, 'the frame at Vonage was taken back');
+  pacer.resume();
+  clock.advance(20 * 40);
+  const afterClear = sent.slice(sent.findIndex((s) => s.text === '{"action":"clear"}') + 1);
+  t.same(
+    afterClear.filter((s) => s.frame !== undefined).map((s) => s.frame),
+    Array.from({ length: 34 }, (_, i) => i),
+    'every frame once more from frame 0, bytes intact',
+  );
+});
+
 t.test('property: any sequence of enqueue/tick/pause/resume/clear sends frames in order, never twice, heard ≤ sent', async (t) => {
   type Op = { k: 'enq'; n: number } | { k: 'tick'; n: number } | { k: 'pause' } | { k: 'resume' } | { k: 'clear' } | { k: 'end' };
   const op = fc.oneof(

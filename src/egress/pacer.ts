@@ -91,6 +91,8 @@ interface Segment {
   marked: boolean;
   /** No more frames will be added. */
   ended: boolean;
+  /** Frames of audio its writer holds and has not queued yet (see {@link Pacer.setHeld}). */
+  held: number;
 }
 
 /** Idle ticks to wait for a notify echo before trusting the playout model (1 s). */
@@ -175,7 +177,17 @@ export class Pacer implements TickListener {
 
   /** Open a new segment (one reply). Returns its id. */
   beginSegment(id: number): void {
-    this.segments.push({ id, firstIdx: -1, frames: 0, queued: 0, marked: false, ended: false });
+    this.segments.push({ id, firstIdx: -1, frames: 0, queued: 0, marked: false, ended: false, held: 0 });
+  }
+
+  /**
+   * The open segment's writer holds `frames` more frames of audio it has not queued yet (it hands audio over as the
+   * pacer needs it): an interrupted segment reports them in its length, so `heard / frames` is the share of the reply
+   * that was heard, not of the part queued so far.
+   */
+  setHeld(frames: number): void {
+    const seg = this.segments[this.segments.length - 1];
+    if (seg && !seg.ended) seg.held = Math.max(0, frames);
   }
 
   /**
@@ -215,6 +227,7 @@ export class Pacer implements TickListener {
     const seg = this.segments[this.segments.length - 1];
     if (!seg || seg.ended) return;
     seg.ended = true;
+    seg.held = 0;
     if (seg.frames === 0) {
       this.segments.pop();
       return;
@@ -289,7 +302,7 @@ export class Pacer implements TickListener {
         this.events.onSegmentPlayed(seg.id, seg.frames);
       } else {
         this.stats.segmentsInterrupted++;
-        this.events.onSegmentInterrupted(seg.id, heard, seg.frames);
+        this.events.onSegmentInterrupted(seg.id, heard, seg.frames + seg.held);
       }
     }
     this.played = this.sent;
@@ -360,7 +373,7 @@ export class Pacer implements TickListener {
     this.segments = [];
     for (const seg of segs) {
       const heard = this.heardFrames(seg);
-      this.events.onSegmentInterrupted(seg.id, heard, seg.frames);
+      this.events.onSegmentInterrupted(seg.id, heard, seg.frames + seg.held);
     }
     this.closedFlag = true;
     this.ring = undefined;

@@ -1,16 +1,26 @@
 /**
  * Egress path for one reply: PCM chunks of any size and any rate → streaming resample to the leg rate → exact 20 ms
- * frames (the last one padded with silence) → the pacer, with back-pressure so a long reply never queues unbounded.
+ * frames (the last one padded with silence) → the pacer, **as the pacer needs them**: at most {@link AHEAD_FRAMES}
+ * queued ahead of what it has sent, refilled when about {@link REFILL_FRAMES} are left. A chunk of many seconds
+ * (a cached greeting comes whole) is resampled and cut piece by piece while it plays, not at once: when a hundred calls
+ * are answered together, their greetings' work is spread over the greetings' duration instead of landing in the one
+ * 20 ms period they started in (bench/README.md, in-phase burst). What the writer holds is told to the pacer
+ * ({@link Pacer.setHeld}), so an interrupted reply still reports its whole length.
  */
 import { StreamResampler } from '../audio/resampler.js';
 import { Reframer, type FrameSink } from '../audio/reframer.js';
 import type { Pacer } from './pacer.js';
 
-/** Pacer queue depth (frames) above which the writer waits, and the depth it waits for. */
-const HIGH_WATER_FRAMES = 250;
-const LOW_WATER_FRAMES = 100;
-/** Largest piece (samples at the input rate) resampled at once, so one huge chunk cannot block the loop. */
-const PIECE_SAMPLES = 24000;
+/** Pacer queue depth (frames) above which the writer waits (1 s), and the depth it waits for (0.5 s on average). */
+export const AHEAD_FRAMES = 50;
+export const REFILL_FRAMES = 25;
+/**
+ * Each writer waits for a depth drawn from `REFILL_FRAMES ± REFILL_SPREAD`: calls answered together (in phase) would
+ * otherwise all refill in the same 20 ms period every half second, a small burst each time (bench:burst).
+ */
+const REFILL_SPREAD = 12;
+/** Audio resampled and cut at once (ms at the input rate): half the refill, so one wake-up does a bounded amount. */
+const PIECE_MS = 250;
 
 export class ReplyWriter implements FrameSink {
   private readonly pacer: Pacer;
@@ -20,6 +30,7 @@ export class ReplyWriter implements FrameSink {
   private framesWritten = 0;
   private rejected = false;
   private done = false;
+  private readonly refillFrames = REFILL_FRAMES - REFILL_SPREAD + Math.floor(Math.random() * (2 * REFILL_SPREAD + 1));
 
   constructor(pacer: Pacer, legRateHz: number, frameBytes: number, replyId: number) {
     this.pacer = pacer;
@@ -46,10 +57,15 @@ export class ReplyWriter implements FrameSink {
       this.flushResampler();
       this.resampler = new StreamResampler(sampleRateHz, this.legRateHz);
     }
-    for (let off = 0; off < audio.length && !signal.aborted; off += PIECE_SAMPLES) {
-      const out = this.resampler.process(audio.subarray(off, off + PIECE_SAMPLES));
+    const piece = Math.max(1, Math.round((sampleRateHz * PIECE_MS) / 1000));
+    /** Input samples per leg frame: what the rest of the chunk will make, for {@link Pacer.setHeld}. */
+    const perFrame = (sampleRateHz * 20) / 1000;
+    for (let off = 0; off < audio.length && !signal.aborted; off += piece) {
+      const out = this.resampler.process(audio.subarray(off, off + piece));
       if (out.length) this.reframer.push(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-      if (this.pacer.queuedFrames > HIGH_WATER_FRAMES) await this.pacer.waitForSpace(LOW_WATER_FRAMES);
+      const rest = audio.length - off - piece;
+      this.pacer.setHeld(rest > 0 ? Math.ceil(rest / perFrame) : 0);
+      if (this.pacer.queuedFrames > AHEAD_FRAMES) await this.pacer.waitForSpace(this.refillFrames);
     }
   }
 

@@ -67,8 +67,9 @@ export function createFliteTts(ctx: AdapterContext): FliteTts {
       // A sentence whose job was refused or failed still lets the next ones play; the rejection is observed here.
       next?.catch(() => {});
       if (req.signal.aborted) return;
-      // A cached result is shared by every call: hand on a copy.
-      yield { audio: new Int16Array(cache ? r.pcm.slice(0) : r.pcm), sampleRateHz: r.sampleRateHz };
+      // A cached result is shared by every call: handed on as it is, since the gateway only reads a chunk's audio (a
+      // copy per call was the whole greeting per answered call, at the moment a burst of calls is answered).
+      yield { audio: new Int16Array(r.pcm), sampleRateHz: r.sampleRateHz };
     }
   }
 

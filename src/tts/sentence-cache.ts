@@ -7,7 +7,7 @@
  *   caller's barge-in never takes the audio from another.
  * - **Done**: results kept least recently used first out, bounded in bytes (`maxBytes`); an entry larger than a quarter
  *   of the bound is not kept (one long monologue must not flush the prompts).
- * Values are shared: the caller must not modify them (the Flite adapter copies before handing audio on).
+ * Values are shared: the caller must not modify them (the gateway only reads TTS audio, see `TtsChunk.audio`).
  */
 
 export interface SentenceCacheStats {

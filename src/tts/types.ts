@@ -6,7 +6,10 @@ import type { CallInfo } from '../call/call-info.js';
 import type { AdapterContext } from '../util/adapter-context.js';
 
 export interface TtsChunk {
-  /** 16-bit mono PCM; any length. */
+  /**
+   * 16-bit mono PCM; any length. The gateway only reads it, never writes it, and keeps no reference once it has been
+   * played: an adapter may hand on audio it shares (a cache of prompts) without copying.
+   */
   audio: Int16Array;
   /** Any rate; the egress path resamples to the leg's. */
   sampleRateHz: number;

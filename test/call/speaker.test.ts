@@ -85,9 +85,23 @@ function gatedTts(gated: RegExp) {
 
 const turnOfEvents = () => new Promise((r) => setImmediate(r));
 
+/** Await `p` while the pacer plays (the clock advancing 20 ms a turn): the writer hands audio over as it is needed. */
+async function playing<T>(clock: ManualClock, p: Promise<T>): Promise<T> {
+  let done = false;
+  void p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let i = 0; i < 10000 && !done; i++) {
+    clock.advance(20);
+    await turnOfEvents();
+  }
+  return p;
+}
+
 t.test('an apology ends a half-streamed bot reply first; a bot reply arriving during the apology waits its turn', async (t) => {
   const g = gatedTts(/^sorry/i);
-  const { trace, speaker, owner } = setup(g.tts);
+  const { clock, trace, speaker, owner } = setup(g.tts);
   await speaker.say('bot part one', false, true); // streamed: no end yet, the reply stays open
   t.same(trace, ['[1', 'B'], 'reply 1 is open');
   const apology = speaker.apology('the bot did not answer in time', 1);
@@ -96,8 +110,8 @@ t.test('an apology ends a half-streamed bot reply first; a bot reply arriving du
   for (let i = 0; i < 5; i++) await turnOfEvents();
   t.same(trace, ['[1', 'B', ']', '[2'], 'the half reply is ended; the apology has begun; the late reply waits');
   g.release();
-  await apology;
-  await late;
+  await playing(clock, apology);
+  await playing(clock, late);
   t.same(trace, ['[1', 'B', ']', '[2', 'A', ']', '[3', 'L', ']'], 'apology, then the late reply: never mixed');
   t.same(owner.opened, [1, 2, 3]);
   t.same(owner.said, ['bot part one', 'late reply from the bot'], 'the apology is not the bot speaking');

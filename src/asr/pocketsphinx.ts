@@ -63,7 +63,8 @@ const CLOSE_GRACE_MS = 500;
  * reads faster than real time and drops silence frames before decoding, so the extra audio costs little CPU.
  */
 export const FLUSH_PAD_MS = 800;
-const FLUSH_PAD_BYTES = (16000 * FLUSH_PAD_MS * 2) / 1000;
+/** `pocketsphinx_continuous`'s own `-vad_postspeech` (10 ms frames); `LOCAL_ASR_POSTSPEECH_MS` changes it. */
+export const ENGINE_POSTSPEECH_FRAMES = 50;
 
 /**
  * The engine's own ½-bit dither, with a fixed seed (the same audio always gives the same transcript). Digital silence
@@ -305,7 +306,7 @@ class PocketsphinxStream implements AsrStream {
 
   constructor(
     /** How to start the engine for wideband input, and for telephone band (the fill on at launch), and its niceness. */
-    private readonly launches: { wideband: Launch; telephone: Launch; nice: number },
+    private readonly launches: { wideband: Launch; telephone: Launch; nice: number; padBytes: number },
     o: AsrStreamOptions,
     bandFill: BandFillMode,
     /** Flush the engine on the gateway's end of speech (adaptive endpointing); off = its own 500 ms endpointing only. */
@@ -560,7 +561,7 @@ class PocketsphinxStream implements AsrStream {
     // The pad is the line's silence as the engine hears it (zeros, with the fill when it is on): a pad that sounded
     // different (faint full-band noise over a filled 8 kHz leg) gave the engine a sound to end on, and a short menu
     // answer a second, false one-word final (`node dist/bench/asr-replay.js`: 18 of 32 IVR answers had one; none since).
-    const silence = Buffer.alloc(FLUSH_PAD_BYTES);
+    const silence = Buffer.alloc(this.launches.padBytes);
     const pad = this.bandFill?.active ? (this.bandFill.condition(silence) ?? silence) : silence;
     const child = this.child;
     if (!child) {
@@ -755,6 +756,9 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
   const extra: string[] = [];
   if (ctx.sections.asr.asrGrammar) extra.push('-jsgf', ctx.sections.asr.asrGrammar);
   else if (ctx.sections.asr.asrKeyphrases) extra.push('-kws', ctx.sections.asr.asrKeyphrases);
+  // The engine's own default is 50 frames (500 ms): the argument is given only when the setting differs.
+  const postspeech = Math.round(ctx.sections.asr.localAsrPostspeechMs / 10);
+  if (postspeech !== ENGINE_POSTSPEECH_FRAMES) extra.push('-vad_postspeech', String(postspeech));
   if (opts.engineArgs) extra.push(...opts.engineArgs);
   const bash = opts.noBash ? undefined : findOnPath('bash', pathEnv);
   const featParams = writeFeatParams(POCKETSPHINX_MODEL_DIR);
@@ -767,6 +771,8 @@ export function createPocketsphinxAsr(ctx: AdapterContext, opts: PocketsphinxOpt
       ...extra,
     ]),
     nice: ctx.sections.asr.localAsrNice,
+    // The pad must hold more quiet than the engine's endpointer waits for.
+    padBytes: 32 * Math.max(FLUSH_PAD_MS, ctx.sections.asr.localAsrPostspeechMs + 300),
   };
   const bandFill = opts.bandFill ?? ctx.sections.asr.asrBandFill;
   const budget = new ProcessBudget(opts.maxProcesses ?? ctx.sections.asr.localAsrMaxProcesses, opts.maxStarting ?? MAX_STARTING);

@@ -66,6 +66,13 @@ export const ADAPTER_SETTINGS: readonly AdapterSettingsGroup[] = [
         parse: int(0, 19),
       },
       {
+        key: 'localAsrPostspeechMs',
+        env: 'LOCAL_ASR_POSTSPEECH_MS',
+        def: '500',
+        doc: "Silence after speech the offline recogniser takes to end an utterance and print its final (its `-vad_postspeech`, in 10 ms frames). With adaptive endpointing the gateway writes that silence at once on its own end of speech, but the engine still decodes it: each 100 ms here is about 60 ms of the final's latency on a short answer (500 → 250 ms: goforward's final 426 → 49 ms after the end of speech). Lower also ends utterances at shorter pauses (more, shorter finals)",
+        parse: int(100, 3000),
+      },
+      {
         key: 'asrKeyphrases',
         env: 'ASR_KEYPHRASES',
         def: '',

@@ -191,6 +191,7 @@ export interface Config extends TracingConfig {
   readonly localAsrMaxProcesses: number;
   /** Niceness of the offline recognisers (and their session groups), 0–19. */
   readonly localAsrNice: number;
+  readonly localAsrPostspeechMs: number;
   /** Vonage signature secret (HS256); empty = webhooks are not signature-checked. Never logged. */
   readonly vonageSignatureSecret: string;
   /** Replay window: a signed webhook's (or a `vonage` leg's) `iat` may be at most this many seconds old. */

@@ -59,6 +59,7 @@ export const SECTION_KEYS = {
     'asrBandFill',
     'localAsrMaxProcesses',
     'localAsrNice',
+    'localAsrPostspeechMs',
     'googleSpeechModel',
     'googleSpeechInterim',
     'googleSpeechPhrases',

@@ -18,6 +18,9 @@
  *   1.5 s (every 2 s once locked), {@link estimateEcho} correlates the two envelopes over 1.5 s (lags up to `maxDelayMs`) and fits the gain at
  *   the peak. A strong peak (ρ ≥ 0.5) **locks** delay and gain (kept across replies; a later strong peak replaces them).
  *   A weak peak means no coherent echo: the gain is bounded by caller/bot energy over the window (noise included).
+ *   Unlocked, a window that holds the caller's voice is estimated too, and locks on a strong peak (ρ ≥ 0.6, gain
+ *   ≤ −6 dB) found twice in a row at the same delay: once the VAD is trusted (below), an echoing line's echo passes
+ *   for voice in every window, and waiting for a quiet one left the bot pausing on its own echo all call long.
  * - **Decision per frame** (echo-only ⇔ caller energy ≤ expected echo × margin):
  *   locked: expected = gain × the reference energy at the delay (each block's max over −10…+20 ms, for dispersion);
  *   before the first estimate (the first ½ s of bot speech): expected = the loudest reference frame within
@@ -99,6 +102,10 @@ const LOCKED_EST_EVERY_FRAMES = 100;
 /** Bot frames (of the window) with audio before an estimate means anything. */
 const MIN_ACTIVE_FRAMES = 15;
 const LOCK_RHO = 0.5;
+/** A window that holds the caller's "voice" locks only on a peak this strong, found twice in a row (see maybeEstimate). */
+const VOICE_LOCK_RHO = 0.6;
+/** The two peaks of a lock over voice agree within this many 5 ms blocks. */
+const VOICE_LOCK_LAG_BLOCKS = 2;
 /** Awake frames the conservative first phase may last without an estimate (the caller talking all along): 1 s. */
 const INITIAL_MAX_FRAMES = 50;
 const INITIAL_GAIN = 10 ** (-6 / 10);
@@ -257,6 +264,8 @@ export class EchoGuard implements EchoTranscripts {
   private lastVoiceFrame = -1_000_000;
   private mode = Mode.Initial;
   private lagBlocks = 0;
+  /** The delay of the last strong peak over a window with voice (−1: none): a lock over voice needs two in a row. */
+  private voiceLagBlocks = -1;
   private gain = INITIAL_GAIN;
   /** Quietest frame energy of each of the last chunks (see {@link FLOOR_CHUNK_FRAMES}); +∞ = not seen yet. */
   private readonly floorChunks = new Float64Array(FLOOR_CHUNKS).fill(Infinity);
@@ -328,11 +337,10 @@ export class EchoGuard implements EchoTranscripts {
     const f = this.frame++;
     const at = f * BLOCKS;
     // Estimate over the window up to the previous frame, whose verdict (voice or not) is known by now.
-    if (
-      (f * BLOCKS - this.validFromBlock) % ((this.mode === Mode.Locked ? LOCKED_EST_EVERY_FRAMES : EST_EVERY_FRAMES) * BLOCKS) === 0 &&
-      f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS
-    )
-      this.maybeEstimate(at);
+    if ((f * BLOCKS - this.validFromBlock) % ((this.mode === Mode.Locked ? LOCKED_EST_EVERY_FRAMES : EST_EVERY_FRAMES) * BLOCKS) === 0) {
+      if (f - 1 - this.lastVoiceFrame > WINDOW_BLOCKS / BLOCKS) this.maybeEstimate(at, false);
+      else if (this.mode !== Mode.Locked) this.maybeEstimate(at, true);
+    }
     const mask = this.mask;
     let refFrame = 0;
     if (this.pendingCount > 0) {
@@ -482,7 +490,14 @@ export class EchoGuard implements EchoTranscripts {
     return this.mode === Mode.Initial ? max * INITIAL_SUSPECT_GAIN : max * this.gain;
   }
 
-  private maybeEstimate(end: number): void {
+  /**
+   * `voiceInWindow`: frames of the window were taken for the caller's voice. Without a path that may be the echo itself
+   * (after {@link INITIAL_MAX_FRAMES} the VAD is trusted, and on an echoing line the echo then passes for voice in every
+   * window: no quiet window would ever come, and the bot paused on its own echo all call long). Such a window may still
+   * lock, on a peak of {@link VOICE_LOCK_RHO} found twice in a row at the same delay (a caller's own words do not follow
+   * the bot's envelope; an echo does, every time); it never sets the unlocked bound (the caller's energy is in it).
+   */
+  private maybeEstimate(end: number, voiceInWindow: boolean): void {
     const w = Math.min(WINDOW_BLOCKS, end - this.validFromBlock);
     if (w < MIN_WINDOW_BLOCKS) return;
     let active = 0;
@@ -494,7 +509,14 @@ export class EchoGuard implements EchoTranscripts {
     this.stats.estimates++;
     // A gain above −6 dB is no line's echo (G.168's least ERL): the caller was talking in frames taken for echo, and
     // two voices' envelopes can correlate over a short window. Such an estimate is dropped.
-    if (e.rho >= LOCK_RHO && e.gain > 0 && e.gain <= INITIAL_GAIN) {
+    const plausible = e.gain > 0 && e.gain <= INITIAL_GAIN;
+    if (voiceInWindow) {
+      const strong = plausible && e.rho >= VOICE_LOCK_RHO;
+      const again = strong && this.voiceLagBlocks >= 0 && Math.abs(e.lagBlocks - this.voiceLagBlocks) <= VOICE_LOCK_LAG_BLOCKS;
+      this.voiceLagBlocks = strong ? e.lagBlocks : -1;
+      if (!again) return;
+    } else this.voiceLagBlocks = -1;
+    if (e.rho >= LOCK_RHO && plausible) {
       this.mode = Mode.Locked;
       this.lagBlocks = e.lagBlocks;
       this.gain = e.gain;
@@ -514,6 +536,7 @@ export class EchoGuard implements EchoTranscripts {
     this.refE.fill(0);
     this.calE.fill(0);
     this.refFrameE.fill(0);
+    this.voiceLagBlocks = -1;
     this.validFromBlock = this.frame * BLOCKS;
     this.activeUntilFrame = this.frame + this.maxDelayFrames + 2;
   }

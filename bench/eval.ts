@@ -1,7 +1,7 @@
 /**
  * Call evals of the default offline pipeline (WebRTC VAD, pocketsphinx, Flite) with the eval bot's long replies:
  * every shipped scenario against an in-process gateway, once per (leg rate 8000, 16000) × (turn-taking features off =
- * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 10 minutes on 2 cores);
+ * today's behaviour, on = their defaults). Run: `npm run bench:eval` (about 50 minutes on 2 cores, one call at a time);
  * `-- --quick` (3 scenarios, 16 kHz, no transcription; writes results/quick/); `-- --repeat=N`, `-- --concurrency=N`,
  * `-- --modes=on`, `-- --rates=8000`, `-- --scenarios=a,b` (a subset, written to results/quick/), `-- --bot=echo` (the default echo bot instead of eval/eval-bot.mjs), `-- --words=first|all|none` (transcribe what was heard), `-- --set=KEY=VALUE,…` (extra settings for every run), `-- --trace` (print each call's turn-taking events and
  * stage timings when it ends: where a turn's time goes). Writes results/eval.json and eval.md.
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   const md = [
     `# Call evals (\`npm run bench:eval\`)`,
     '',
-    `${meta.date.slice(0, 10)}, Node ${meta.node}, ${runs[0]?.result.scenarios.length ?? 0} scenarios × ${REPEAT} per column, ${CONCURRENCY} calls at once, bot \`${meta.bot}\`, ${meta.durationS} s in all.`,
+    `${meta.date.slice(0, 10)}, Node ${meta.node}, ${runs[0]?.result.scenarios.length ?? 0} scenarios × ${REPEAT} per column, ${CONCURRENCY} call${CONCURRENCY === 1 ? '' : 's'} at once, bot \`${meta.bot}\`, ${meta.durationS} s in all.`,
     'Default offline pipeline (WebRTC VAD, pocketsphinx, Flite), gateway in-process; scores measured at the caller (`vgw eval`).',
     '"off" = `BARGE_IN_CONFIRM_MS=0 BACKCHANNEL_MAX_MS=0 ECHO_GUARD=off ENDPOINTING=fixed` (today\'s behaviour); "on" = their defaults.',
     'Shared 2-core machine: latencies are noisy; ratios of counts are the figures to compare.',

@@ -20,6 +20,10 @@ export interface BackchannelRules {
   maxWords?: number;
 }
 
+const NO_WORDS: readonly string[] = [];
+/** {@link BackchannelWords.shared}: by phrase list, then interrupt list (both by identity: the config's arrays), then maxWords. */
+const SHARED = new WeakMap<readonly string[], WeakMap<readonly string[], Map<string, BackchannelWords>>>();
+
 export class BackchannelWords {
   /** Listed phrases as word arrays, longest first. */
   private readonly phrases: string[][];
@@ -31,6 +35,23 @@ export class BackchannelWords {
     this.phrases = phrasesOf(list);
     this.interrupt = phrasesOf(rules.interrupt ?? []);
     this.maxWords = rules.maxWords ?? 0;
+  }
+
+  /**
+   * One classifier per configuration, shared by every call that has it (it holds no per-call state): a burst of
+   * answered calls otherwise parsed the same two phrase lists once per call (~2 % of the main thread in the first
+   * second of 200 calls answered at once, `npm run bench:burst` profile, 2026-12-04).
+   */
+  static shared(list: readonly string[], rules: BackchannelRules = {}): BackchannelWords {
+    const key = `${rules.maxWords ?? 0}`;
+    let byList = SHARED.get(list);
+    if (!byList) SHARED.set(list, (byList = new WeakMap<readonly string[], Map<string, BackchannelWords>>()));
+    const interrupt = rules.interrupt ?? NO_WORDS;
+    let byRule = byList.get(interrupt);
+    if (!byRule) byList.set(interrupt, (byRule = new Map<string, BackchannelWords>()));
+    let c = byRule.get(key);
+    if (!c) byRule.set(key, (c = new BackchannelWords(list, rules)));
+    return c;
   }
 
   /** `empty` (no words), `backchannel` (only listed phrases), `short` or `words` (see the file comment). */

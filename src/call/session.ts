@@ -134,7 +134,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
       this,
     );
     const { bargeIn, bargeInMinSpeechMs, bargeInConfirmMs, backchannelMaxMs, botReplyTimeoutMs, botMaxFailures } = cfg;
-    const backchannelWords = new BackchannelWords(cfg.backchannelWords, { interrupt: cfg.bargeInWords, maxWords: cfg.backchannelMaxWords });
+    const backchannelWords = BackchannelWords.shared(cfg.backchannelWords, { interrupt: cfg.bargeInWords, maxWords: cfg.backchannelMaxWords });
     const turnCfg = {
       bargeIn,
       bargeInMinSpeechMs,

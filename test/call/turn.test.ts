@@ -761,3 +761,17 @@ t.test('counters: barge-ins and failures', async (t) => {
   t.equal(turn.botFailures, 1);
   t.equal(turn.state, 'listening');
 });
+
+t.test('BackchannelWords.shared: one classifier per configuration, shared by calls; another for other lists or rules', async (t) => {
+  const list = ['uh-huh', 'okay'];
+  const interrupt = ['stop'];
+  const a = BackchannelWords.shared(list, { interrupt, maxWords: 2 });
+  t.equal(BackchannelWords.shared(list, { interrupt, maxWords: 2 }), a, 'the same lists and rules: the same classifier');
+  t.not(BackchannelWords.shared(list, { interrupt, maxWords: 3 }), a, 'another maxWords: another');
+  t.not(BackchannelWords.shared(list, { interrupt: ['wait'], maxWords: 2 }), a, 'another interrupt list: another');
+  t.not(BackchannelWords.shared(['yeah'], { interrupt, maxWords: 2 }), a, 'another phrase list: another');
+  t.equal(a.kind('okay'), 'backchannel');
+  t.equal(a.kind('stop'), 'words');
+  t.equal(BackchannelWords.shared(list, { interrupt, maxWords: 3 }).kind('one two three'), 'short', 'its own rules');
+  t.equal(BackchannelWords.shared(list).kind('one'), 'words', 'no rules: listed phrases only');
+});

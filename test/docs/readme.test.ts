@@ -26,10 +26,17 @@ const DEBIAN = new Set(
     .split(/\s+/) ?? [],
 );
 
-t.test('the README is short: what it is, install, two commands, a bot, a real number, where next', async (t) => {
+t.test('the README is short: what it is, install, two commands, a bot, a real number, how a call feels, where next', async (t) => {
   t.ok(Buffer.byteLength(readme) <= 10.5 * 1024, `${Buffer.byteLength(readme)} bytes`);
   const headings = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]);
-  t.same(headings, ['What to install', 'Two commands', 'Writing a bot: which way', 'Connecting a real Vonage number', 'Where to go next']);
+  t.same(headings, [
+    'What to install',
+    'Two commands',
+    'Writing a bot: which way',
+    'Connecting a real Vonage number',
+    'How a call feels on a phone line',
+    'Where to go next',
+  ]);
   t.match(readme, /Node\.js 24 LTS\*\* \(22\.12 at least/);
 });
 
@@ -178,4 +185,36 @@ t.test('every relative link in the README and docs/ leads to a file and heading 
     }
   }
   t.ok(links >= 15, `${links} links checked`);
+});
+
+t.test("the README's call-eval table is the committed full run (bench/results/eval.json), with its goals", async (t) => {
+  interface Agg {
+    turnLatencyMs: { p50: number };
+    bargeInStopMs: { p95: number };
+    falseBargeIns: { count: number; chances: number };
+    missedBargeIns: { count: number; chances: number };
+    prematureCutoffs: { count: number; chances: number };
+    echoAnswered: { count: number; chances: number };
+  }
+  const evalRun = JSON.parse(readFileSync('bench/results/eval.json', 'utf8')) as {
+    quick: boolean;
+    repeat: number;
+    runs: Array<{ label: string; result: { aggregate: Agg } }>;
+  };
+  t.equal(evalRun.quick, false, 'a full run');
+  const on = (rate: string): Agg => must(evalRun.runs.find((r) => r.label === `${rate} kHz on`)).result.aggregate;
+  const section = must(/## How a call feels on a phone line\n([\s\S]*?)\n## /.exec(readme)?.[1]);
+  t.match(section, `--repeat=${evalRun.repeat}`, 'the command gives the run its repeat count');
+  const row = (name: string): string[] =>
+    must(section.split('\n').find((l) => l.startsWith(`| ${name}`)))
+      .split('|')
+      .map((c) => c.trim());
+  const [a8, a16] = [on('8'), on('16')];
+  t.same(row('turn latency p50').slice(2, 4), [`${a8.turnLatencyMs.p50} ms`, `${a16.turnLatencyMs.p50} ms`]);
+  t.same(row('barge-in stop latency p95').slice(2, 4), [`${a8.bargeInStopMs.p95} ms`, `${a16.bargeInStopMs.p95} ms`]);
+  const counts = (k: 'falseBargeIns' | 'missedBargeIns' | 'prematureCutoffs' | 'echoAnswered') => [a8, a16].map((a) => `${a[k].count} / ${a[k].chances}`);
+  t.same(row('false barge-ins').slice(2, 4), counts('falseBargeIns'));
+  t.same(row('missed barge-ins').slice(2, 4), counts('missedBargeIns'));
+  t.same(row('premature cut-offs').slice(2, 4), counts('prematureCutoffs'));
+  t.same(row('the bot answered its own echo').slice(2, 4), counts('echoAnswered'));
 });

@@ -22,7 +22,7 @@ export interface BackchannelRules {
 
 const NO_WORDS: readonly string[] = [];
 /** {@link BackchannelWords.shared}: by phrase list, then interrupt list (both by identity: the config's arrays), then maxWords. */
-const SHARED = new WeakMap<readonly string[], WeakMap<readonly string[], Map<string, BackchannelWords>>>();
+const SHARED = new WeakMap<readonly string[], WeakMap<readonly string[], Map<number, BackchannelWords>>>();
 
 export class BackchannelWords {
   /** Listed phrases as word arrays, longest first. */
@@ -43,12 +43,12 @@ export class BackchannelWords {
    * second of 200 calls answered at once, `npm run bench:burst` profile, 2026-12-04).
    */
   static shared(list: readonly string[], rules: BackchannelRules = {}): BackchannelWords {
-    const key = `${rules.maxWords ?? 0}`;
+    const key = rules.maxWords ?? 0;
     let byList = SHARED.get(list);
-    if (!byList) SHARED.set(list, (byList = new WeakMap<readonly string[], Map<string, BackchannelWords>>()));
+    if (!byList) SHARED.set(list, (byList = new WeakMap<readonly string[], Map<number, BackchannelWords>>()));
     const interrupt = rules.interrupt ?? NO_WORDS;
     let byRule = byList.get(interrupt);
-    if (!byRule) byList.set(interrupt, (byRule = new Map<string, BackchannelWords>()));
+    if (!byRule) byList.set(interrupt, (byRule = new Map<number, BackchannelWords>()));
     let c = byRule.get(key);
     if (!c) byRule.set(key, (c = new BackchannelWords(list, rules)));
     return c;

@@ -21,9 +21,11 @@ const LEAD_S = 0.5;
 // Loaded before the tests are declared: the audio they share is built at declaration.
 await Promise.all([loadVad(), loadResampler()]);
 
-/** The bot's speech (about 6 s of recorded speech) after LEAD_S of silence, at `rate`. */
-function botAt(rate: number): Int16Array {
-  const s = toRate(new Int16Array([...speech16k('goforward'), ...speech16k('001'), ...speech16k('003')]), rate);
+type Clip = Parameters<typeof speech16k>[0];
+
+/** The bot's speech (by default about 6 s of recorded speech) after LEAD_S of silence, at `rate`. */
+function botAt(rate: number, clips: readonly Clip[] = ['goforward', '001', '003']): Int16Array {
+  const s = toRate(new Int16Array(clips.flatMap((c) => [...speech16k(c)])), rate);
   const out = new Int16Array(s.length + rate * LEAD_S);
   out.set(s, rate * LEAD_S);
   return out;
@@ -189,9 +191,7 @@ for (const rate of RATES) {
   for (const lossDb of [-35, -30]) {
     t.test(`${rate} Hz, ${lossDb} dB echo: a caller who talks over the greeting's start does not leave the echo unguarded`, async (t) => {
       // ~12 s of the bot's speech after LEAD_S of silence.
-      const said = toRate(new Int16Array(['goforward', '001', '003', '005', '002'].flatMap((n) => [...speech16k(n as '001')])), rate);
-      const bot = new Int16Array(said.length + rate * LEAD_S);
-      bot.set(said, rate * LEAD_S);
+      const bot = botAt(rate, ['goforward', '001', '003', '005', '002']);
       const botStart = LEAD_S * 50;
       const echo = echoOf(bot, rate, { delayMs: 120, lossDb, band: true });
       const words = toRate(new Int16Array([...speech16k('004'), ...speech16k('001')]), rate);

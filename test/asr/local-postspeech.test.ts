@@ -26,8 +26,12 @@ async function recogniserArgs(): Promise<string[]> {
         const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
         if (ppid === process.pid && stat.includes('(pocketsphinx_co')) {
+          // Mid-exec the kernel names the process before it sets up its arguments: /proc shows an empty command line
+          // for a moment (seen once on a loaded CI machine). Read it again until the arguments are there.
+          const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+          if (!args.includes('-infile')) continue;
           seen.add(Number(d));
-          return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+          return args;
         }
       } catch {
         // gone meanwhile

@@ -11,6 +11,8 @@
  * Profiles of several processes or runs add up. Times are ms of samples; shares are of the busy time of that thread kind.
  * `--after-s=S`: only samples from S seconds after the profile started (leave out the process's start-up);
  * `--until-s=S`: only samples before S seconds (with `--after-s`, a window: e.g. the burst of calls being answered).
+ * `--stretches=MS`: instead, the main thread's busy stretches of at least MS ms (no idle sample: a timer due inside one,
+ * such as the pacer's tick, waited for its end), longest first, each with what it ran (the innermost own function).
  * `--callers=NAME`: the stacks (innermost first, 8 frames) under which functions whose name contains NAME spent their
  * self time, e.g. `--callers=writev` for who writes to sockets.
  */
@@ -92,15 +94,35 @@ export interface SummarizeOptions {
   untilMs?: number;
 }
 
-/** Add one profile's samples to `into` (a fresh summary when not given). */
-export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: SummarizeOptions = {}): CpuSummary {
-  const { callersOf, afterMs = 0, untilMs = Infinity } = o;
+/** A profile's nodes by id, and each node's parent. */
+function indexNodes(p: CpuProfile): { byId: Map<number, ProfileNode>; parent: Map<number, number> } {
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const n of p.nodes) {
     byId.set(n.id, n);
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
+  return { byId, parent };
+}
+
+/** Each sample within `afterMs`…`untilMs`: its node, when it was taken (ms since the start) and how long it lasted. */
+function eachSample(p: CpuProfile, byId: Map<number, ProfileNode>, o: SummarizeOptions, fn: (node: ProfileNode, atMs: number, ms: number) => void): void {
+  const { afterMs = 0, untilMs = Infinity } = o;
+  // V8 records the time since the previous sample with each sample: sample i lasted until sample i + 1.
+  let atMs = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    atMs += (p.timeDeltas[i] ?? 0) / 1000;
+    const ms = (p.timeDeltas[i + 1] ?? 0) / 1000;
+    if (ms <= 0 || atMs < afterMs || atMs >= untilMs) continue;
+    const node = byId.get(p.samples[i]!);
+    if (node) fn(node, atMs, ms);
+  }
+}
+
+/** Add one profile's samples to `into` (a fresh summary when not given). */
+export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: SummarizeOptions = {}): CpuSummary {
+  const { callersOf } = o;
+  const { byId, parent } = indexNodes(p);
   // The own files on each node's stack, computed once per node.
   const ownOnStack = new Map<number, Set<string>>();
   const stackFiles = (id: number): Set<string> => {
@@ -113,19 +135,12 @@ export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: S
     ownOnStack.set(id, s);
     return s;
   };
-  // V8 records the time since the previous sample with each sample: sample i lasted until sample i + 1.
-  let atMs = 0;
-  for (let i = 0; i < p.samples.length; i++) {
-    atMs += (p.timeDeltas[i] ?? 0) / 1000;
-    const ms = (p.timeDeltas[i + 1] ?? 0) / 1000;
-    if (ms <= 0 || atMs < afterMs || atMs >= untilMs) continue;
-    const node = byId.get(p.samples[i]!);
-    if (!node) continue;
+  eachSample(p, byId, o, (node, _atMs, ms) => {
     const f = node.callFrame;
     into.totalMs += ms;
     if (f.functionName === '(idle)') {
       into.idleMs += ms;
-      continue;
+      return;
     }
     into.busyMs += ms;
     const file = fileOf(f);
@@ -137,8 +152,43 @@ export function summarize(p: CpuProfile, into: CpuSummary = emptySummary(), o: S
       for (let id: number | undefined = node.id; id !== undefined && stack.length < 8; id = parent.get(id)) stack.push(frameName(byId.get(id)!.callFrame));
       add(into.callers, stack.join(' ← '), ms);
     }
-  }
+  });
   return into;
+}
+
+/** A stretch of the profile with no idle sample: the event loop never waited (a timer due in it waited for its end). */
+export interface BusyStretch {
+  /** ms since the profile started. */
+  atMs: number;
+  ms: number;
+  /** What it was spent on: the innermost own function on the stack (`fn (src/file.ts:line)`), else the sample's file or category. */
+  by: Array<[string, number]>;
+}
+
+/** The busy stretches of at least `minMs` in a profile (within `afterMs`…`untilMs`), longest first. */
+export function busyStretches(p: CpuProfile, minMs: number, o: SummarizeOptions = {}): BusyStretch[] {
+  const { byId, parent } = indexNodes(p);
+  const label = (id: number): string => {
+    for (let up: number | undefined = id; up !== undefined; up = parent.get(up)) {
+      const f = byId.get(up)!.callFrame;
+      if (isOwn(fileOf(f))) return frameName(f);
+    }
+    return fileOf(byId.get(id)!.callFrame);
+  };
+  const out: BusyStretch[] = [];
+  let cur: { atMs: number; ms: number; by: Map<string, number> } | undefined;
+  const end = () => {
+    if (cur && cur.ms >= minMs) out.push({ atMs: cur.atMs, ms: cur.ms, by: [...cur.by].sort((a, b) => b[1] - a[1]) });
+    cur = undefined;
+  };
+  eachSample(p, byId, o, (node, atMs, ms) => {
+    if (node.callFrame.functionName === '(idle)') return end();
+    cur ??= { atMs, ms: 0, by: new Map() };
+    cur.ms += ms;
+    add(cur.by, label(node.id), ms);
+  });
+  end();
+  return out.sort((a, b) => b.ms - a.ms);
 }
 
 /** `.cpuprofile` files under the arguments (files, or directories searched recursively). */
@@ -180,10 +230,26 @@ function main(): void {
   const callersOf = argv.find((a) => a.startsWith('--callers='))?.slice(10);
   const afterMs = Number(argv.find((a) => a.startsWith('--after-s='))?.slice(10) ?? 0) * 1000;
   const untilMs = Number(argv.find((a) => a.startsWith('--until-s='))?.slice(10) ?? Infinity) * 1000;
+  const stretchMs = argv.find((a) => a.startsWith('--stretches='))?.slice(12);
   const files = profileFiles(argv.filter((a) => !a.startsWith('--')));
   if (!files.length) {
-    process.stderr.write('usage: node dist/bench/cpuprofile.js DIR|FILE… [--top=25] [--after-s=S] [--until-s=S] [--callers=NAME] [--json]\n');
+    process.stderr.write('usage: node dist/bench/cpuprofile.js DIR|FILE… [--top=25] [--after-s=S] [--until-s=S] [--callers=NAME] [--stretches=MS] [--json]\n');
     process.exit(2);
+  }
+  if (stretchMs !== undefined) {
+    for (const f of files.filter((x) => threadKind(x) === 'main')) {
+      const list = busyStretches(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile, Number(stretchMs), { afterMs, untilMs });
+      process.stdout.write(`## ${f}: ${list.length} busy stretches of ≥ ${stretchMs} ms (longest first)\n\n`);
+      for (const b of list.slice(0, top))
+        process.stdout.write(
+          `- at ${(b.atMs / 1000).toFixed(3)} s, ${b.ms.toFixed(1)} ms: ${b.by
+            .slice(0, 6)
+            .map(([k, ms]) => `${k} ${ms.toFixed(1)}`)
+            .join('; ')}\n`,
+        );
+      process.stdout.write('\n');
+    }
+    return;
   }
   const kinds = new Map<string, { files: number; s: CpuSummary }>();
   for (const f of files) {

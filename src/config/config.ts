@@ -53,6 +53,8 @@ export interface Config extends TracingConfig {
   /** Malformed text messages a leg may send in any minute before it is closed (4009); 0 = no limit. */
   readonly legMaxMalformedPerMin: number;
   readonly maxPayloadBytes: number;
+  /** Admission work (upgrades) per turn of the event loop, ms; 0 = no slicing (leg/admission.ts). */
+  readonly admissionSliceMs: number;
   readonly maxCalls: number;
   /** Gateway processes sharing the port (node:cluster); 1 = one process, no cluster primary. */
   readonly workers: number;
@@ -343,6 +345,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     parse: int(4096, 1048576),
   },
   {
+    key: 'admissionSliceMs',
+    env: 'ADMISSION_SLICE_MS',
+    def: '4',
+    doc: "Main-thread time new legs' upgrades (auth, the WebSocket handshake, the leg) may take per turn of the event loop; a burst of calls beyond it waits for the next turn, so the live calls' 20 ms tick runs between slices. Waiting legs count towards `MAX_CALLS`. 0 = admit each at once",
+    parse: int(0, 1000),
+  },
+  {
     key: 'maxCalls',
     env: 'MAX_CALLS',
     def: '1000',
@@ -382,7 +391,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     parse: int(40, 10000),
   },
   { key: 'jitterFillSilence', env: 'JITTER_FILL_SILENCE', def: 'false', doc: 'Hand silence to the ASR on underrun instead of skipping the slot', parse: bool },
-  { key: 'pacerLeadMs', env: 'PACER_LEAD_MS', def: '100', doc: 'Audio kept queued at Vonage ahead of playout (bounds barge-in delay)', parse: int(20, 2000) },
+  {
+    key: 'pacerLeadMs',
+    env: 'PACER_LEAD_MS',
+    def: '100',
+    doc: 'Audio kept queued at Vonage ahead of playout (bounds barge-in delay). A reply starts with two frames at once and the lead grows by one frame a tick to this',
+    parse: int(20, 2000),
+  },
   {
     key: 'pacerWatermarkBytes',
     env: 'PACER_WATERMARK_BYTES',

@@ -95,6 +95,13 @@ interface Segment {
   held: number;
 }
 
+/**
+ * The lead at Vonage grows by at most this many frames a tick: a reply's first tick sends 1 + this, then the lead
+ * fills over the next ticks (5 frames: in 60 ms). Sending the whole lead at once made every reply start a burst of
+ * sends (and of echo-guard reference work) five times a steady tick's, in the one tick where a hundred replies that
+ * start together (answered together, or answering callers who speak in step) already meet.
+ */
+const LEAD_STEP = 1;
 /** Idle ticks to wait for a notify echo before trusting the playout model (1 s). */
 const NOTIFY_GRACE_TICKS = 50;
 const NOTIFY_PREFIX = '{"action":"notify","payload":{"gw":"seg","id":';
@@ -145,6 +152,8 @@ export class Pacer implements TickListener {
   };
   /** Ticks spent idle while ended segments await Vonage's notify echo. */
   private idleTicks = 0;
+  /** Frames this pacer may still send before its next tick ({@link LEAD_STEP}). */
+  private sendBudget = 1 + LEAD_STEP;
 
   constructor(opts: PacerOptions, sink: PacerSink, ticker: Ticker, clock: Clock, events: PacerEvents) {
     this.opts = opts;
@@ -217,8 +226,10 @@ export class Pacer implements TickListener {
       if (this.sent > this.played && !this.ticker.has(this)) this.ticker.add(this);
       return true;
     }
+    const ticking = this.ticker.has(this);
+    if (!ticking) this.sendBudget = 1 + LEAD_STEP;
     if (this.sent - this.played < this.opts.leadFrames) this.pump();
-    if (!this.ticker.has(this)) this.ticker.add(this);
+    if (!ticking) this.ticker.add(this);
     return true;
   }
 
@@ -272,6 +283,7 @@ export class Pacer implements TickListener {
     if (this.closedFlag || !this.pausedFlag) return;
     this.pausedFlag = false;
     this.stats.resumes++;
+    if (!this.ticker.has(this)) this.sendBudget = 1 + LEAD_STEP;
     if (this.count > 0) this.pump();
     if (this.count > 0 || this.sent > this.played || this.segments.length > 0) {
       if (!this.ticker.has(this)) this.ticker.add(this);
@@ -345,6 +357,8 @@ export class Pacer implements TickListener {
       if (this.sent === this.played) this.ticker.delete(this);
       return;
     }
+    // Keep the lead (one frame per period that passed) and grow it by LEAD_STEP.
+    this.sendBudget = periods + LEAD_STEP;
     this.pump();
     if (this.waiters.length) this.releaseWaiters();
     if (this.count === 0 && this.sent === this.played) {
@@ -386,7 +400,8 @@ export class Pacer implements TickListener {
   private pump(): void {
     const o = this.opts;
     const fb = o.frameBytes;
-    while (!this.pausedFlag && this.count > 0 && this.sent - this.played < o.leadFrames) {
+    while (!this.pausedFlag && this.count > 0 && this.sent - this.played < o.leadFrames && this.sendBudget > 0) {
+      this.sendBudget--;
       const i = this.head;
       const segId = this.frameSeg[i]!;
       this.head = (i + 1) % this.ringSlots;

@@ -28,6 +28,7 @@ import type { CallTracker } from '../call/tracker.js';
 import { CallSession, type SessionDeps } from '../call/session.js';
 import type { LegAuth } from '../security/leg-auth.js';
 import { SourceRateLimiter, sourceAddress } from '../security/rate-limit.js';
+import { AdmissionQueue } from './admission.js';
 import { VonageLeg, legOptionsFrom } from './leg.js';
 
 /** The only WebSocket protocol version accepted (RFC 6455). `ws` also takes the hybi-08 draft's `8`; we do not. */
@@ -97,7 +98,9 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   const legs = new Set<VonageLeg>();
   const limiter = new SourceRateLimiter(s0.security.upgradeRatePerSource, s0.security.upgradeBurstPerSource);
   const slots = d.slots;
-  const atCapacity = () => legs.size >= d.settings().server.maxCalls || (slots !== undefined && slots.full());
+  const admission = new AdmissionQueue(s0.leg.admissionSliceMs, (err) => logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed'));
+  // Legs waiting for admission count: a burst beyond MAX_CALLS is refused at once, not after it has waited.
+  const atCapacity = () => legs.size + admission.queued >= d.settings().server.maxCalls || (slots !== undefined && slots.full());
 
   function refuse(socket: Duplex, status: number, code: ErrorCode, reason: string, metricReason: string, extraHeaders = ''): void {
     metrics.legsRefused.inc({ reason: metricReason });
@@ -115,7 +118,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
     return true;
   }
 
-  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const { server, security } = d.settings();
     const url = new URL(req.url ?? '/', 'http://gateway.invalid');
@@ -142,6 +145,25 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
       logger.warn({ source, reason: bad.reason }, 'leg refused: malformed WebSocket upgrade');
       return refuse(socket, bad.status, 'BAD_UPGRADE', bad.reason, 'bad_upgrade', bad.headers);
     }
+    if (refuseUnavailable(socket)) return;
+    // The cheap checks are done; the rest (auth, `ws`'s handshake, the leg) is admitted in slices (leg/admission.ts).
+    const closing = () => void (socket.destroyed || refuse(socket, 503, 'UNAVAILABLE', 'gateway is closing', 'draining'));
+    if (admission.run(job(req, socket, head, source), closing)) metrics.legsAdmissionWaited.inc();
+  }
+
+  function job(req: IncomingMessage, socket: Duplex, head: Buffer, source: string): () => void {
+    return () => {
+      admit(req, socket, head, source).catch((err) => {
+        logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
+        socket.destroy();
+      });
+    };
+  }
+
+  async function admit(req: IncomingMessage, socket: Duplex, head: Buffer, source: string): Promise<void> {
+    const { security } = d.settings();
+    // Waited in the admission queue: the caller may have gone, the gateway may have filled up or begun draining.
+    if (socket.destroyed) return;
     if (refuseUnavailable(socket)) return;
     if (legAuth) {
       // Before the WebSocket exists: a leg that does not belong never gets to send a byte of audio. Tokens are never logged.
@@ -198,12 +220,15 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   return {
     legs,
     onUpgrade(req, socket, head) {
-      upgrade(req, socket, head).catch((err) => {
+      try {
+        upgrade(req, socket, head);
+      } catch (err) {
         logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
         socket.destroy();
-      });
+      }
     },
     close(code, reason) {
+      admission.close();
       for (const l of [...legs]) l.close(code, reason);
       wss.close();
     },

@@ -71,6 +71,7 @@ export class Metrics {
   readonly activeCalls: Gauge;
   readonly legsAccepted: Counter;
   readonly legsRefused: Counter<'reason'>;
+  readonly legsAdmissionWaited: Counter;
   readonly legsClosed: Counter<'code'>;
   readonly webhookEvents: Counter<'status'>;
   readonly webhookRequests: Counter<'hook' | 'code'>;
@@ -168,6 +169,11 @@ export class Metrics {
     this.activeCalls = new Gauge({ name: 'gateway_active_calls', help: 'Vonage legs currently connected', registers });
     this.legsAccepted = new Counter({ name: 'gateway_legs_accepted_total', help: 'WebSocket legs that completed the handshake', registers });
     this.legsRefused = new Counter({ name: 'gateway_legs_refused_total', help: 'WebSocket legs refused, by reason', labelNames: ['reason'], registers });
+    this.legsAdmissionWaited = new Counter({
+      name: 'gateway_legs_admission_waited_total',
+      help: 'WebSocket upgrades that waited for a later turn of the event loop (a burst beyond ADMISSION_SLICE_MS)',
+      registers,
+    });
     this.legsClosed = new Counter({ name: 'gateway_legs_closed_total', help: 'WebSocket legs closed, by close code', labelNames: ['code'], registers });
     this.webhookEvents = new Counter({
       name: 'gateway_webhook_events_total',

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileOf, summarize, threadKind, type CpuProfile } from '../../bench/cpuprofile.js';
+import { busyStretches, fileOf, summarize, threadKind, type CpuProfile } from '../../bench/cpuprofile.js';
 
 const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber, columnNumber: 0 });
 
@@ -47,6 +47,44 @@ t.test('summarize: self and total time, idle apart', async (t) => {
   t.equal(s.byFunction.get('isSpeech (src/vad/fvad.ts:42)'), 1);
   t.equal(threadKind('CPU.20261203.031500.4242.0.001.cpuprofile'), 'main');
   t.equal(threadKind('CPU.20261203.031500.4242.3.002.cpuprofile'), 'worker');
+});
+
+t.test('busyStretches: runs of samples with no idle one, longest first, by innermost own function', async (t) => {
+  const p: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 5, 6] },
+      { id: 2, callFrame: frame('onMessage', 'file:///w/dist/src/leg/leg.js', 9), children: [3] },
+      { id: 3, callFrame: frame('getData', 'file:///w/node_modules/ws/lib/receiver.js', 1), children: [] },
+      { id: 5, callFrame: frame('(idle)'), children: [] },
+      { id: 6, callFrame: frame('(garbage collector)'), children: [] },
+    ],
+    // busy 2 ms, idle, busy 4 ms (ws under onMessage ×3, then GC), idle
+    samples: [2, 3, 5, 3, 3, 2, 6, 5, 5],
+    timeDeltas: [0, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
+  };
+  const all = busyStretches(p, 0);
+  t.same(
+    all.map((b) => [b.atMs, b.ms]),
+    [
+      [3, 4],
+      [0, 2],
+    ],
+    'two stretches, the longer first, each from its first busy sample',
+  );
+  t.same(all[0]!.by, [
+    ['onMessage (src/leg/leg.ts:10)', 3],
+    ['(garbage collector)', 1],
+  ]);
+  t.same(
+    busyStretches(p, 3).map((b) => b.ms),
+    [4],
+    'shorter ones left out',
+  );
+  t.same(
+    busyStretches(p, 0, { afterMs: 2 }).map((b) => b.ms),
+    [4],
+    'a window leaves the first out',
+  );
 });
 
 t.test('the tool on a real profile: the busy function of a script is at the top', async (t) => {

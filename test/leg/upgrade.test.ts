@@ -3,6 +3,8 @@
  * upper-case code in its JSON body (the metric keeps its short reasons), and only RFC 6455 (version 13) is spoken.
  */
 import t from 'tap';
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { metricValue, startGateway, until } from '../helpers/gateway.js';
 import { rawHttp, tryUpgrade } from '../helpers/security.js';
@@ -93,4 +95,92 @@ t.test('every upgrade refusal carries an upper-case code; the metric keeps its r
   t.equal(metricValue(m, 'gateway_legs_refused_total{reason="draining"}'), 1);
   first.ws?.close();
   await drained;
+});
+
+/**
+ * `n` upgrades written together after every connection is accepted, then this process (the gateway's too) held busy
+ * for `holdMs` so that all of them are waiting in one poll phase, as when a burst of calls is answered at once.
+ */
+async function upgradeBurst(port: number, n: number, holdMs = 100, afterWrite?: () => void): Promise<Array<{ status: number; body: string }>> {
+  const sockets = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect(port, '127.0.0.1', () => resolve(s));
+          s.once('error', reject);
+        }),
+    ),
+  );
+  const answers = sockets.map(
+    (s) =>
+      new Promise<{ status: number; body: string }>((resolve) => {
+        let text = '';
+        const done = () => {
+          const i = text.indexOf('\r\n\r\n');
+          resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: i >= 0 ? text.slice(i + 4) : '' });
+        };
+        s.on('data', (c: Buffer) => {
+          text += c.toString('latin1');
+          // An accepted upgrade stays open (its leg holds a call slot) until every answer is in.
+          if (text.startsWith('HTTP/1.1 101') && text.includes('\r\n\r\n')) done();
+        });
+        s.on('error', () => {});
+        s.on('close', done);
+      }),
+  );
+  // Node accepts one connection per turn of its loop: let it accept them all, so the requests meet in one poll phase.
+  await new Promise((r) => setTimeout(r, 200));
+  for (const s of sockets) s.write(upgradeReq('/socket', ok));
+  const end = performance.now() + holdMs;
+  while (performance.now() < end);
+  afterWrite?.();
+  const out = await Promise.all(answers);
+  for (const s of sockets) s.destroy();
+  return out;
+}
+
+t.test('a burst of upgrades is admitted in slices (ADMISSION_SLICE_MS): every leg answered, the waiting ones counted', async (t) => {
+  for (const slice of ['1', '0']) {
+    const g = await startGateway(t, { ADMISSION_SLICE_MS: slice });
+    const answers = await upgradeBurst(g.port, 100);
+    t.same(
+      answers.map((a) => a.status),
+      Array(100).fill(101),
+      `ADMISSION_SLICE_MS=${slice}: all 100 upgraded`,
+    );
+    const waited = metricValue(await g.metrics(), 'gateway_legs_admission_waited_total');
+    if (slice === '0') t.equal(waited, 0, 'no slicing: none waited');
+    else t.ok(waited > 0 && waited < 100, `${waited} of 100 waited for a later turn of the loop`);
+    await g.gw.close();
+  }
+});
+
+t.test('a burst beyond MAX_CALLS: the waiting legs count, the rest are refused at once', async (t) => {
+  const g = await startGateway(t, { ADMISSION_SLICE_MS: '1', MAX_CALLS: '30' });
+  const answers = await upgradeBurst(g.port, 60);
+  t.equal(answers.filter((a) => a.status === 101).length, 30, '30 admitted');
+  const refused = answers.filter((a) => a.status === 503);
+  t.equal(refused.length, 30, '30 refused');
+  for (const r of refused) t.same(JSON.parse(r.body), { error: 'UNAVAILABLE', reason: 'gateway at capacity' });
+  const m = await g.metrics();
+  t.equal(metricValue(m, 'gateway_legs_refused_total{reason="capacity"}'), 30);
+  t.ok(metricValue(m, 'gateway_legs_admission_waited_total') > 0, 'some of the 30 waited');
+});
+
+t.test('the gateway closing while upgrades wait: each waiting one gets a 503, none is left hanging', async (t) => {
+  const g = await startGateway(t, { ADMISSION_SLICE_MS: '1' });
+  let closed: Promise<void> | undefined;
+  // Queued ahead of the admission queue's own turn: the gateway closes right after the burst's first slice.
+  const answers = await upgradeBurst(g.port, 100, 100, () => {
+    setImmediate(() => {
+      closed = g.gw.close();
+    });
+  });
+  await closed;
+  const upgraded = answers.filter((a) => a.status === 101).length;
+  const closing = answers.filter((a) => a.status === 503);
+  t.ok(upgraded > 0 && upgraded < 100, `${upgraded} admitted in the first slice`);
+  t.equal(upgraded + closing.length, 100, 'every other one refused');
+  for (const r of closing) t.same(JSON.parse(r.body), { error: 'UNAVAILABLE', reason: 'gateway is closing' });
 });

@@ -223,13 +223,13 @@ export class Pacer implements TickListener {
     seg.queued++;
     if (this.pausedFlag) {
       // Nothing to send while paused: tick only while a lead (soft pause) drains (the model's position must keep moving).
-      if (this.sent > this.played && !this.ticker.has(this)) this.ticker.add(this);
+      if (this.sent > this.played && !this.ticker.has(this)) this.ticker.add(this, true);
       return true;
     }
     const ticking = this.ticker.has(this);
     if (!ticking) this.sendBudget = 1 + LEAD_STEP;
     if (this.sent - this.played < this.opts.leadFrames) this.pump();
-    if (!ticking) this.ticker.add(this);
+    if (!ticking) this.ticker.add(this, true);
     return true;
   }
 
@@ -244,7 +244,7 @@ export class Pacer implements TickListener {
       return;
     }
     this.maybeMark(seg);
-    if (!this.ticker.has(this) && (!this.pausedFlag || this.sent > this.played)) this.ticker.add(this);
+    if (!this.ticker.has(this) && (!this.pausedFlag || this.sent > this.played)) this.ticker.add(this, true);
   }
 
   /**
@@ -286,7 +286,7 @@ export class Pacer implements TickListener {
     if (!this.ticker.has(this)) this.sendBudget = 1 + LEAD_STEP;
     if (this.count > 0) this.pump();
     if (this.count > 0 || this.sent > this.played || this.segments.length > 0) {
-      if (!this.ticker.has(this)) this.ticker.add(this);
+      if (!this.ticker.has(this)) this.ticker.add(this, true);
     }
   }
 

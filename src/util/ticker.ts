@@ -48,6 +48,8 @@ export class Ticker {
   /** A listener that throws on this many consecutive ticks is removed. */
   readonly maxConsecutiveErrors: number;
   private readonly clock: Clock;
+  /** Listeners ticked first each tick ({@link add} with `first`), in the order added, then {@link listeners}. */
+  private readonly firsts = new Map<TickListener, Entry>();
   private readonly listeners = new Map<TickListener, Entry>();
   private timer: TimerHandle | undefined;
   private startMs = 0;
@@ -75,37 +77,47 @@ export class Ticker {
   }
 
   get size(): number {
-    return this.listeners.size;
+    return this.firsts.size + this.listeners.size;
   }
 
-  /** Register a listener; its first tick comes at the next period boundary. Adding twice is harmless. */
-  add(listener: TickListener): void {
-    if (this.listeners.has(listener)) return;
-    if (this.listeners.size === 0) {
+  /**
+   * Register a listener; its first tick comes at the next period boundary. Adding twice is harmless. `first`: tick it
+   * before every listener added without (the pacers: each call's frame out at the start of the tick, not after a
+   * varying amount of other calls' inbound work, which the caller would hear as jitter of up to that work's length).
+   */
+  add(listener: TickListener, first = false): void {
+    if (this.has(listener)) return;
+    if (this.size === 0) {
       this.startMs = this.clock.now();
       this.index = 0;
       this.schedule();
     }
-    this.listeners.set(listener, { last: this.index, errors: 0, firstError: undefined, reported: false });
+    (first ? this.firsts : this.listeners).set(listener, { last: this.index, errors: 0, firstError: undefined, reported: false });
   }
 
   delete(listener: TickListener): void {
-    const entry = this.listeners.get(listener);
+    const map = this.firsts.has(listener) ? this.firsts : this.listeners;
+    const entry = map.get(listener);
     if (entry === undefined) return;
-    this.listeners.delete(listener);
-    if (this.listeners.size === 0 && this.timer !== undefined) {
-      this.clock.clearTimer(this.timer);
-      this.timer = undefined;
-    }
+    map.delete(listener);
+    this.stopIfIdle();
     if (entry.errors > 0) this.report(entry, listener);
   }
 
   has(listener: TickListener): boolean {
-    return this.listeners.has(listener);
+    return this.listeners.has(listener) || this.firsts.has(listener);
+  }
+
+  private stopIfIdle(): void {
+    if (this.size === 0 && this.timer !== undefined) {
+      this.clock.clearTimer(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /** Stop the timer and forget every listener. */
   close(): void {
+    this.firsts.clear();
     this.listeners.clear();
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);
     this.timer = undefined;
@@ -129,8 +141,9 @@ export class Ticker {
     // forEach with one bound callback: `for (const [l, e] of map)` allocates an entry pair per listener per tick
     // (thousands a second at a few hundred calls), garbage that the young-generation pauses are made of.
     this.tickNow = now;
+    if (this.firsts.size > 0) this.firsts.forEach(this.tickOneBound);
     this.listeners.forEach(this.tickOneBound);
-    if (this.listeners.size > 0 && this.timer === undefined) this.schedule();
+    if (this.size > 0 && this.timer === undefined) this.schedule();
   }
 
   private tickOne(entry: Entry, listener: TickListener): void {
@@ -151,12 +164,9 @@ export class Ticker {
     if (entry.errors++ === 0) entry.firstError = err;
     if (entry.errors < this.maxConsecutiveErrors) return;
     // Deleting the current entry during Map.forEach is safe: iteration goes on with the next one.
-    this.listeners.delete(listener);
+    if (!this.firsts.delete(listener)) this.listeners.delete(listener);
     this.stats.listenersRemoved++;
-    if (this.listeners.size === 0 && this.timer !== undefined) {
-      this.clock.clearTimer(this.timer);
-      this.timer = undefined;
-    }
+    this.stopIfIdle();
     try {
       this.onListenerRemoved?.(listener, entry.firstError);
     } catch {

@@ -133,3 +133,51 @@ t.test('a listener deleted in the middle of a run of errors is reported once', a
   ticker.delete(bad);
   t.equal(errors.length, 1, 'reported when its owner deleted it');
 });
+
+t.test('listeners added with `first` tick before the others each tick, whenever they were added; both kinds leave', async (t) => {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20);
+  const order: string[] = [];
+  const l = (name: string) => ({ onTick: () => void order.push(name) });
+  const a = l('a');
+  const b = l('b');
+  const p = l('p');
+  const q = l('q');
+  ticker.add(a);
+  ticker.add(b);
+  ticker.add(p, true); // a pacer that starts after the calls
+  clock.advance(20);
+  t.same(order, ['p', 'a', 'b'], 'the first lane ticks ahead of listeners added before it');
+  ticker.add(q, true);
+  ticker.delete(p);
+  ticker.add(p, true); // leaves and comes back: behind q in its lane, still ahead of a and b
+  order.length = 0;
+  clock.advance(20);
+  t.same(order, ['q', 'p', 'a', 'b']);
+  t.equal(ticker.size, 4);
+  t.ok(ticker.has(q) && ticker.has(a));
+  ticker.add(q); // adding again (either lane) is harmless
+  t.equal(ticker.size, 4);
+  for (const x of [a, b, p, q]) ticker.delete(x);
+  t.equal(ticker.size, 0);
+  t.equal(clock.pending, 0, 'no timer once both lanes are empty');
+});
+
+t.test('a first-lane listener that keeps throwing is removed like any other', async (t) => {
+  const clock = new ManualClock();
+  const ticker = new Ticker(clock, 20);
+  const removed: unknown[] = [];
+  ticker.onListenerRemoved = (_l, err) => removed.push(err);
+  const bad = {
+    onTick: () => {
+      throw new Error('pacer bug');
+    },
+  };
+  let ok = 0;
+  ticker.add(bad, true);
+  ticker.add({ onTick: () => void ok++ });
+  clock.advance(100);
+  t.equal(removed.length, 1);
+  t.notOk(ticker.has(bad));
+  t.equal(ok, 5, 'the other listener ticked every period');
+});

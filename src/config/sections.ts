@@ -25,7 +25,16 @@ export const SECTION_KEYS = {
     'drainTimeoutMs',
   ],
   /** One Vonage WebSocket leg: handshake, liveness, inbound limits. */
-  leg: ['handshakeTimeoutMs', 'idleTimeoutMs', 'pingIntervalMs', 'legMaxMessagesPerS', 'legMessageBurst', 'legMaxMalformedPerMin', 'maxPayloadBytes', 'admissionSliceMs'],
+  leg: [
+    'handshakeTimeoutMs',
+    'idleTimeoutMs',
+    'pingIntervalMs',
+    'legMaxMessagesPerS',
+    'legMessageBurst',
+    'legMaxMalformedPerMin',
+    'maxPayloadBytes',
+    'admissionSliceMs',
+  ],
   jitter: ['jitterTargetMs', 'jitterCapacityMs', 'jitterFillSilence'],
   pacer: ['pacerLeadMs', 'pacerWatermarkBytes'],
   /** Speech detection and the echo guard in front of it. */

@@ -37,14 +37,14 @@ function setup() {
 
 t.test('the silence between two replies is kept apart; a stall inside a reply is the largest gap', async (t) => {
   const { clock, gaps, intervals, reply } = setup();
-  reply(1, 10); // lead of 5 at once, then one frame a tick: last frame at 100 ms, then its notify
+  reply(1, 10); // two frames at once, the lead grows a frame a tick: 2, 4, 6, 8, 9, 10, the last at 100 ms, then its notify
   clock.advance(900);
-  reply(2, 5, false); // a second reply 800 ms after the first one's last frame…
-  clock.advance(300); // …whose audio stalls for 300 ms (a TTS that is late with its next sentence)
+  reply(2, 5, false); // a second reply 800 ms after the first one's last frame: its 5 frames out at 900, 920 and 940 ms…
+  clock.advance(300); // …then its audio stalls (a TTS that is late with its next sentence) until 1200 ms
   reply(0, 5);
   clock.advance(500);
   t.equal(gaps.maxBetweenMs, 800, 'between the replies: 800 ms');
-  t.equal(gaps.maxGapMs, 300, 'inside a reply: the 300 ms stall, not the 800 ms between replies');
+  t.equal(gaps.maxGapMs, 260, 'inside a reply: the stall (940 → 1200 ms), not the 800 ms between replies');
   t.equal(gaps.boundaries, 2, 'both notify marks seen');
   t.equal(intervals.filter((d) => d < 0).length, 2, 'each reply starts without a pacing interval');
   t.notOk(

@@ -223,14 +223,19 @@ export class Pacer implements TickListener {
     seg.queued++;
     if (this.pausedFlag) {
       // Nothing to send while paused: tick only while a lead (soft pause) drains (the model's position must keep moving).
-      if (this.sent > this.played && !this.ticker.has(this)) this.ticker.add(this, true);
+      if (this.sent > this.played) this.join();
       return true;
     }
     const ticking = this.ticker.has(this);
     if (!ticking) this.sendBudget = 1 + LEAD_STEP;
     if (this.sent - this.played < this.opts.leadFrames) this.pump();
-    if (!ticking) this.ticker.add(this, true);
+    if (!ticking) this.join();
     return true;
+  }
+
+  /** Be ticked (in the ticker's first lane: this call's frame goes out before any call's inbound work). */
+  private join(): void {
+    if (!this.ticker.has(this)) this.ticker.add(this, true);
   }
 
   /** No more frames for the current segment: its notify marker follows its last frame. */
@@ -244,7 +249,7 @@ export class Pacer implements TickListener {
       return;
     }
     this.maybeMark(seg);
-    if (!this.ticker.has(this) && (!this.pausedFlag || this.sent > this.played)) this.ticker.add(this, true);
+    if (!this.pausedFlag || this.sent > this.played) this.join();
   }
 
   /**
@@ -286,7 +291,7 @@ export class Pacer implements TickListener {
     if (!this.ticker.has(this)) this.sendBudget = 1 + LEAD_STEP;
     if (this.count > 0) this.pump();
     if (this.count > 0 || this.sent > this.played || this.segments.length > 0) {
-      if (!this.ticker.has(this)) this.ticker.add(this, true);
+      this.join();
     }
   }
 

@@ -98,7 +98,12 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
   const legs = new Set<VonageLeg>();
   const limiter = new SourceRateLimiter(s0.security.upgradeRatePerSource, s0.security.upgradeBurstPerSource);
   const slots = d.slots;
-  const admission = new AdmissionQueue(s0.leg.admissionSliceMs, (err) => logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed'));
+  /** The last guard of the pipeline: log, and drop the socket when there is one. Never throws. */
+  const failed = (err: unknown, socket?: Duplex) => {
+    logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
+    socket?.destroy();
+  };
+  const admission = new AdmissionQueue(s0.leg.admissionSliceMs, failed);
   // Legs waiting for admission count: a burst beyond MAX_CALLS is refused at once, not after it has waited.
   const atCapacity = () => legs.size + admission.queued >= d.settings().server.maxCalls || (slots !== undefined && slots.full());
 
@@ -148,16 +153,8 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
     if (refuseUnavailable(socket)) return;
     // The cheap checks are done; the rest (auth, `ws`'s handshake, the leg) is admitted in slices (leg/admission.ts).
     const closing = () => void (socket.destroyed || refuse(socket, 503, 'UNAVAILABLE', 'gateway is closing', 'draining'));
-    if (admission.run(job(req, socket, head, source), closing)) metrics.legsAdmissionWaited.inc();
-  }
-
-  function job(req: IncomingMessage, socket: Duplex, head: Buffer, source: string): () => void {
-    return () => {
-      admit(req, socket, head, source).catch((err) => {
-        logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
-        socket.destroy();
-      });
-    };
+    const job = () => void admit(req, socket, head, source).catch((err) => failed(err, socket));
+    if (admission.run(job, closing)) metrics.legsAdmissionWaited.inc();
   }
 
   async function admit(req: IncomingMessage, socket: Duplex, head: Buffer, source: string): Promise<void> {
@@ -223,8 +220,7 @@ export function createUpgradePipeline(d: UpgradeDeps): UpgradePipeline {
       try {
         upgrade(req, socket, head);
       } catch (err) {
-        logger.error({ err: { message: (err as Error)?.message } }, 'upgrade handler failed');
-        socket.destroy();
+        failed(err, socket);
       }
     },
     close(code, reason) {

@@ -4,13 +4,17 @@
  * at its end (the speaker was done: "unfinished" is a false hold, which would cost that turn
  * `ENDPOINT_PROSODY_HOLD_MS − ENDPOINT_MIN_SILENCE_MS`), at 8 kHz and 16 kHz (resampled as the eval does).
  *
- *   node dist/bench/prosody-cue.js [--verbose]
+ *   node dist/bench/prosody-cue.js [--verbose] [--ab-root=DIR [--rounds=N]]
  *
  * Prints one line per cut with the cue's figures (with --verbose), then the counts. Counts, not timings: valid on a
- * loaded machine.
+ * loaded machine. `--ab-root=DIR` (another checkout, built) also judges every cut with that tree's cue, prints its
+ * counts and the cuts where the verdicts differ, then times both over every cut, interleaved, `--rounds` times
+ * (default 20): the ratio is the cost of this tree's cue against that one's, in the same run (quiet machine).
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { loadResampler } from '../src/audio/resampler.js';
 import { readAudioFile } from '../src/cli.js';
 import { activePower, LineNoise, TelephoneBand } from '../src/eval/impairments.js';
@@ -107,15 +111,13 @@ const RULES: Array<[string, ProsodyThresholds]> = process.argv.includes('--rules
 
 export const LINES = ['clean', 'band', 'noise'] as const;
 
-async function main(): Promise<void> {
-  const verbose = process.argv.includes('--verbose');
-  await loadResampler();
+type CueFn = typeof prosodyCue;
+
+/** Every cut of every recording on every line, at 8 and 16 kHz. */
+function allCuts(): Array<{ line: string; rateHz: number; cuts: Array<Cut & { pcm: Int16Array }> }> {
+  const out = [];
   for (const line of LINES)
     for (const rateHz of [8000, 16000]) {
-      let midCaught = 0;
-      let mids = 0;
-      let endsHeld = 0;
-      let ends = 0;
       const cuts: Array<Cut & { pcm: Int16Array }> = [];
       for (const file of RECORDINGS) {
         const path = join(TESTDATA_DIR, file);
@@ -134,37 +136,96 @@ async function main(): Promise<void> {
           cuts.push({ file: `${file} (eval cut)`, atMs: (at * 1000) / rateHz, mid: true, from, to, pcm: pcm.subarray(from, to) });
         }
       }
-      const judged: Array<[Cut, ReturnType<typeof prosodyCue>]> = [];
-      for (const c of cuts) {
-        const q = prosodyCue(c.pcm, rateHz);
-        judged.push([c, q]);
-        if (c.mid) {
-          mids++;
-          if (q.unfinished) midCaught++;
-        } else {
-          ends++;
-          if (q.unfinished) endsHeld++;
-        }
-        if (process.argv.includes('--json'))
-          console.log(JSON.stringify({ line, rateHz, file: c.file, atMs: c.atMs, mid: c.mid, lenMs: (c.pcm.length * 1000) / rateHz, ...q }));
-        else if (verbose) {
-          const right = q.unfinished === c.mid ? '  ' : 'x ';
-          const fig = `drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st, slope ${q.slopeStPerS.toFixed(0)} st/s, voiced ${q.voicedFrames}, snr ${q.snrDb.toFixed(0)} dB, len ${Math.round((c.pcm.length * 1000) / rateHz)}`;
-          console.log(`${right}${line} ${rateHz} ${c.file} @${c.atMs} ms ${c.mid ? 'mid' : 'END'} -> ${q.unfinished ? 'unfinished' : 'finished'} (${fig})`);
-        }
-      }
-      for (const [name, th] of RULES) {
-        let m = 0;
-        let e = 0;
-        for (const [c, q] of judged) {
-          if (!judge(q.dropDb, q.endSt, th)) continue;
-          if (c.mid) m++;
-          else e++;
-        }
-        console.log(`${line} ${rateHz} Hz ${name}: pauses judged unfinished ${m}/${mids}; complete utterances held ${e}/${ends}`);
-      }
-      console.log(`${line} ${rateHz} Hz: pauses inside speech judged unfinished ${midCaught}/${mids}; complete utterances held (false) ${endsHeld}/${ends}`);
+      out.push({ line, rateHz, cuts });
     }
+  return out;
+}
+
+/** Mean ms per cut of each cue over every cut, the cues interleaved round by round. */
+function timeCues(cues: CueFn[], sets: ReturnType<typeof allCuts>, rounds: number): number[] {
+  const total = cues.map(() => 0);
+  let n = 0;
+  for (const set of sets) n += set.cuts.length;
+  for (let r = 0; r < rounds; r++)
+    for (let k = 0; k < cues.length; k++) {
+      const t0 = performance.now();
+      for (const set of sets) for (const c of set.cuts) cues[k]!(c.pcm, set.rateHz);
+      total[k]! += performance.now() - t0;
+    }
+  return total.map((t) => t / rounds / n);
+}
+
+async function main(): Promise<void> {
+  const verbose = process.argv.includes('--verbose');
+  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const abRoot = arg('ab-root');
+  const other: CueFn | undefined = abRoot
+    ? ((await import(pathToFileURL(resolve(abRoot, 'dist/src/turn-detect/prosody.js')).href)) as { prosodyCue: CueFn }).prosodyCue
+    : undefined;
+  await loadResampler();
+  const sets = allCuts();
+  let differ = 0;
+  let total = 0;
+  for (const { line, rateHz, cuts } of sets) {
+    let midCaught = 0;
+    let mids = 0;
+    let endsHeld = 0;
+    let ends = 0;
+    let otherMid = 0;
+    let otherHeld = 0;
+    const judged: Array<[Cut, ReturnType<typeof prosodyCue>]> = [];
+    for (const c of cuts) {
+      const q = prosodyCue(c.pcm, rateHz);
+      judged.push([c, q]);
+      if (c.mid) {
+        mids++;
+        if (q.unfinished) midCaught++;
+      } else {
+        ends++;
+        if (q.unfinished) endsHeld++;
+      }
+      if (other) {
+        const o = other(c.pcm, rateHz);
+        total++;
+        if (o.unfinished && c.mid) otherMid++;
+        if (o.unfinished && !c.mid) otherHeld++;
+        if (o.unfinished !== q.unfinished) {
+          differ++;
+          console.log(
+            `≠ ${line} ${rateHz} ${c.file} @${c.atMs} ms ${c.mid ? 'mid' : 'END'}: ${q.unfinished ? 'unfinished' : 'finished'} here (voiced ${q.voicedFrames}, drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st), ${o.unfinished ? 'unfinished' : 'finished'} there (voiced ${o.voicedFrames}, drop ${o.dropDb.toFixed(1)} dB, end ${o.endSt.toFixed(1)} st)`,
+          );
+        }
+      }
+      if (process.argv.includes('--json'))
+        console.log(JSON.stringify({ line, rateHz, file: c.file, atMs: c.atMs, mid: c.mid, lenMs: (c.pcm.length * 1000) / rateHz, ...q }));
+      else if (verbose) {
+        const right = q.unfinished === c.mid ? '  ' : 'x ';
+        const fig = `drop ${q.dropDb.toFixed(1)} dB, end ${q.endSt.toFixed(1)} st, slope ${q.slopeStPerS.toFixed(0)} st/s, voiced ${q.voicedFrames}, snr ${q.snrDb.toFixed(0)} dB, len ${Math.round((c.pcm.length * 1000) / rateHz)}`;
+        console.log(`${right}${line} ${rateHz} ${c.file} @${c.atMs} ms ${c.mid ? 'mid' : 'END'} -> ${q.unfinished ? 'unfinished' : 'finished'} (${fig})`);
+      }
+    }
+    for (const [name, th] of RULES) {
+      let m = 0;
+      let e = 0;
+      for (const [c, q] of judged) {
+        if (!judge(q.dropDb, q.endSt, th)) continue;
+        if (c.mid) m++;
+        else e++;
+      }
+      console.log(`${line} ${rateHz} Hz ${name}: pauses judged unfinished ${m}/${mids}; complete utterances held ${e}/${ends}`);
+    }
+    const there = other ? ` (--ab-root: ${otherMid}/${mids}; ${otherHeld}/${ends})` : '';
+    console.log(
+      `${line} ${rateHz} Hz: pauses inside speech judged unfinished ${midCaught}/${mids}; complete utterances held (false) ${endsHeld}/${ends}${there}`,
+    );
+  }
+  if (!other) return;
+  const rounds = Number(arg('rounds') ?? 20);
+  const [here, there] = timeCues([prosodyCue, other], sets, rounds);
+  console.log(`verdicts differ on ${differ} of ${total} cuts`);
+  console.log(
+    `time per cut (${rounds} rounds, interleaved): ${here!.toFixed(3)} ms here, ${there!.toFixed(3)} ms --ab-root (ratio ${(here! / there!).toFixed(2)})`,
+  );
 }
 
 if (process.argv[1] && /prosody-cue\.js$/.test(process.argv[1])) await main();

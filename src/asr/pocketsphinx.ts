@@ -151,6 +151,10 @@ export const CMN_START = {
 // Also tried (2026-12-04) for the decode's CPU, not its words: `-maxwpf 5` / `3` (fewer word exits per frame) keep every
 // transcript of the corpus, held-out and menu sets, but change the engine's own work counters (HMM channels searched,
 // senones evaluated) by under 1 %; the ±30 % CPU times of single runs on this machine were noise.
+// And (2026-12-04, night) on the bench corpus, telephone band in an 8 kHz leg (`node dist/bench/asr-replay.js
+// --set=corpus --way=telephone-8k --args-to=telephone -- <args>`, 41 errors of 96 words with these settings): `-alpha
+// 0.9` / `0.95` / `0.99` (pre-emphasis) 41 / 42 / 43; `-pip 0.7` / `1.5` 41 / 43; `-uw 0.8`, `-fwdflat no`, `-compallsen
+// yes`, `-ds 1` 41 each; `-bestpath no` 46. None helps; see FOLD_GAIN_DB in band-fill.ts for how little 96 words say.
 export const TELEPHONE_ARGS: readonly string[] = ['-remove_noise', 'no', '-bestpathlw', '8'];
 
 /**

@@ -1,6 +1,6 @@
 /** Jitter buffer on a manual clock: priming, steady cadence from bursts, underrun, overflow, late frames, RFC 3550. */
 import t from 'tap';
-import { JitterBuffer, type JitterSink } from '../../src/ingress/jitter-buffer.js';
+import { JitterBuffer, STANDING_WINDOW_TICKS, type JitterSink } from '../../src/ingress/jitter-buffer.js';
 
 function frame(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -94,6 +94,45 @@ t.test('excess depth is shed one extra frame per tick', async (t) => {
   t.equal(jb.depth, 4, 'settles at target + 2');
   t.same(r.out, [...Array(r.out.length).keys()], 'nothing lost or reordered while shedding');
   t.equal(jb.stats.drainedFrames, 6, 'depth 11 → 4 with one arrival per tick: 6 extra frames');
+});
+
+t.test('a standing excess below target + 2 is shed one frame per window; jitter that dips the depth is not', async (t) => {
+  const r = recorder();
+  const jb = new JitterBuffer({ frameBytes: 4, targetFrames: 3, capacityFrames: 50, fillSilence: false }, r);
+  let n = 0;
+  // Primed at the target, then one burst of two extra frames, then steady arrival of one frame per tick.
+  for (; n < 3; n++) jb.push(frame(n), 0);
+  jb.tick();
+  jb.push(frame(n++), 20);
+  jb.push(frame(n++), 20);
+  jb.push(frame(n++), 20);
+  const depths: number[] = [];
+  for (let i = 0; i < 5 * STANDING_WINDOW_TICKS; i++) {
+    jb.tick();
+    depths.push(jb.depth);
+    jb.push(frame(n++), 40 + 20 * i);
+  }
+  t.equal(depths[0], 4, 'the burst leaves the depth at target + 1 (below the per-tick shedding line)');
+  t.equal(depths[STANDING_WINDOW_TICKS - 3], 4, 'and it stands there for most of a window');
+  t.equal(depths.at(-1), 2, 'two windows later it is back at target − 1, where steady playout leaves it');
+  t.equal(jb.stats.drainedFrames, 2, 'one extra frame per window, two in all');
+  t.equal(jb.stats.underruns, 0, 'no gap from shedding');
+  t.same(r.out, [...Array(r.out.length).keys()], 'nothing lost or reordered');
+
+  // Arrival that jitters: two frames, then none, alternately. The depth dips every other tick: nothing is shed.
+  const r2 = recorder();
+  const jb2 = new JitterBuffer({ frameBytes: 4, targetFrames: 3, capacityFrames: 50, fillSilence: false }, r2);
+  let m = 0;
+  for (; m < 3; m++) jb2.push(frame(m), 0);
+  for (let i = 0; i < 5 * STANDING_WINDOW_TICKS; i++) {
+    jb2.tick();
+    if (i % 2 === 0) {
+      jb2.push(frame(m++), 20 * i);
+      jb2.push(frame(m++), 20 * i);
+    }
+  }
+  t.equal(jb2.stats.drainedFrames, 0, 'jittery arrival: nothing shed');
+  t.equal(jb2.stats.underruns, 0, 'and no gap');
 });
 
 t.test('catch-up when the clock reports several periods', async (t) => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { ManualClock } from '../../src/util/clock.js';
 import { Ticker } from '../../src/util/ticker.js';
 import { Pacer, type PacerEvents } from '../../src/egress/pacer.js';
-import { AHEAD_FRAMES, ReplyWriter } from '../../src/egress/reply-writer.js';
+import { AHEAD_FRAMES, ReplyWriter, START_AHEAD_FRAMES } from '../../src/egress/reply-writer.js';
 import { loadResampler } from '../../src/audio/resampler.js';
 
 await loadResampler();
@@ -66,6 +66,39 @@ t.test('a 6.5 s chunk is handed over as the pacer needs it; every sample arrives
   t.equal(out.length, audio.byteLength, 'every sample, once (6.5 s is a whole number of frames)');
   t.ok(out.equals(Buffer.from(audio.buffer)), 'in order, unchanged');
   t.same(done, [{ id: 1, heard: 325, frames: 325, interrupted: false }]);
+});
+
+t.test('a reply starts with one piece queued, fills up over the next ticks, and the pacer never runs dry', async (t) => {
+  // Random depths decide when each writer refills: many replies, so a draw that starves the pacer shows.
+  for (let run = 0; run < 12; run++) {
+    const { clock, pacer, frames, frameBytes } = setup(run % 2 ? 8000 : 16000);
+    const legRate = run % 2 ? 8000 : 16000;
+    const audio = ramp(3, 16000);
+    const writer = new ReplyWriter(pacer, legRate, frameBytes, 1);
+    let finished = false;
+    const writing = writer.write(audio, 16000, new AbortController().signal).then(() => (finished = true));
+    await Promise.resolve();
+    const atStart = pacer.queuedFrames;
+    let most = atStart;
+    let dry = 0;
+    for (let i = 0; i < 400 && !finished; i++) {
+      const before = frames.length;
+      clock.advance(20);
+      await new Promise((r) => setImmediate(r));
+      if (frames.length === before) dry++;
+      most = Math.max(most, pacer.queuedFrames);
+    }
+    await writing;
+    writer.end();
+    clock.advance(20 * 200);
+    if (atStart > 13 || atStart <= START_AHEAD_FRAMES || dry > 0 || most < 30 || frames.length < 150 || frames.length > 151) {
+      t.fail(
+        `run ${run}: ${atStart} frames queued at the start, ${dry} ticks with nothing to send, at most ${most} queued, ${frames.length} frames sent of 150 (151 with a resampled tail)`,
+      );
+      return;
+    }
+  }
+  t.pass('every reply started with one 250 ms piece queued (not a second), grew past 30 frames, and sent a frame every tick');
 });
 
 t.test('interrupted while the writer still holds most of the reply: the report gives the whole length', async (t) => {

@@ -2,11 +2,11 @@
  * Egress path for one reply: PCM chunks of any size and any rate → streaming resample to the leg rate → exact 20 ms
  * frames (the last one padded with silence) → the pacer, **as the pacer needs them**: at most {@link AHEAD_FRAMES}
  * queued ahead of what it has sent (less at a reply's start, {@link START_AHEAD_FRAMES}), refilled when about
- * {@link REFILL_FRAMES} are left. A chunk of many seconds
- * (a cached greeting comes whole) is resampled and cut piece by piece while it plays, not at once: when a hundred calls
- * are answered together, their greetings' work is spread over the greetings' duration instead of landing in the one
- * 20 ms period they started in (bench/README.md, in-phase burst). What the writer holds is told to the pacer
- * ({@link Pacer.setHeld}), so an interrupted reply still reports its whole length.
+ * {@link REFILL_FRAMES} are left. A chunk of many seconds (a cached greeting comes whole) is resampled and cut piece
+ * by piece while it plays, not at once: when a hundred calls are answered together, their greetings' work is spread
+ * over the greetings' duration instead of landing in the one 20 ms period they started in (bench/README.md, in-phase
+ * burst). What the writer holds is told to the pacer ({@link Pacer.setHeld}), so an interrupted reply still reports
+ * its whole length.
  */
 import { StreamResampler } from '../audio/resampler.js';
 import { Reframer, type FrameSink } from '../audio/reframer.js';
@@ -24,11 +24,12 @@ const REFILL_SPREAD = 12;
 const PIECE_MS = 250;
 /**
  * A reply that comes in a long chunk (a cached greeting comes whole) starts with one piece queued (~12 frames, 240 ms:
- * the pacer sends 2 frames in its first tick and grows the lead a frame a tick), not the whole {@link AHEAD_FRAMES}: the rest follows over the next ticks, the cap doubling per
- * wait (5, 10, 20, 40, then {@link AHEAD_FRAMES}; 5 is under what a piece makes, even the first one, which the
- * resampler's delay shortens), each wait for a depth drawn at random between 2 and half the cap.
- * A hundred greetings started in one 20 ms period (calls answered together) then cut and queue a fifth of what they
- * did in that period, and their next pieces land in different periods (bench/README.md, in-phase burst).
+ * the pacer sends 2 frames in its first tick and grows the lead a frame a tick), not the whole {@link AHEAD_FRAMES}:
+ * the rest follows over the next ticks, the cap doubling per wait (5, 10, 20, 40, then {@link AHEAD_FRAMES}; 5 is
+ * under what a piece makes, even the first one, which the resampler's delay shortens), each wait for a depth drawn at
+ * random between 2 and half the cap. A hundred greetings started in one 20 ms period (calls answered together) then
+ * cut and queue a fifth of what they did in that period, and their next pieces land in different periods
+ * (bench/README.md, in-phase burst).
  */
 export const START_AHEAD_FRAMES = 5;
 

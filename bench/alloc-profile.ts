@@ -88,8 +88,11 @@ export class AllocProfiler {
     await s.post('HeapProfiler.enable');
     await s.post('HeapProfiler.startSampling', {
       samplingInterval: samplingIntervalBytes,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      // BENCH_ALLOC_SURVIVORS=live: only what is still alive when sampling stops (short windows: what lives long).
+      includeObjectsCollectedByMajorGC: process.env.BENCH_ALLOC_SURVIVORS !== 'live',
+      // BENCH_ALLOC_SURVIVORS=1: leave out what scavenges collect, keeping what lived through them (promoted, then
+      // collected by a full GC or still alive): the old generation's garbage, which sets how often full GCs run.
+      includeObjectsCollectedByMinorGC: !process.env.BENCH_ALLOC_SURVIVORS,
     });
   }
 

@@ -25,6 +25,7 @@
  * second per-core gateway series with these settings, interleaved in each run: a same-run A/B, e.g.
  * `--ab='{"TTS_WORKER_NICE":"0"}'`), `--ab-root=DIR` (a second per-core gateway series run from another build:
  * `DIR/dist/src/main.js`, e.g. a worktree of main as the "before"; with `--ab` too, that series gets those settings),
+ * `--ab-flags="--flag …"` (a second per-core gateway series with these Node flags after the `npm start` ones),
  * `--profile=DIR` (every gateway, and the per-core baseline, writes a V8 CPU profile of its main thread and of each
  * worker thread into `DIR/<series>/`; summarise with `node dist/bench/cpuprofile.js DIR/<series>`), `--log=DIR`
  * (every gateway's log, one file per series and run: e.g. count its `transcript` lines), `--out=DIR`;
@@ -62,6 +63,8 @@ const OUT_DIR = benchOutDir(argv, fileURLToPath(new URL('../../bench/results/', 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 /** `--ab-root=DIR`: the "before" build of a same-run A/B (its `dist/` must be built). */
 const AB_ROOT = arg('ab-root');
+/** `--ab-flags="--flag …"`: Node flags added to the second per-core gateway series (after the `npm start` flags). */
+const AB_FLAGS = (arg('ab-flags') ?? '').split(' ').filter(Boolean);
 /** `--profile=DIR`: CPU profiles of every gateway, one subdirectory per series. */
 const PROFILE_DIR = arg('profile');
 /** `--log=DIR`: every gateway's log (JSON lines on its stdout), one file per series and run. */
@@ -156,6 +159,8 @@ interface GatewayOptions {
   extra?: Record<string, string>;
   /** Another build's root (`--ab-root`): runs `ROOT/dist/src/main.js`. */
   root?: string;
+  /** Node flags over the `npm start` ones (`--ab-flags`). */
+  nodeFlags?: string[];
   /** Write CPU profiles here (`--profile`); the gateway is then stopped with SIGTERM so it can write them. */
   profileDir?: string;
   /** Keep the gateway's log (its stdout) in this file (`--log`). */
@@ -164,7 +169,7 @@ interface GatewayOptions {
 
 async function startGateway(workers: number, core: number | undefined, o: GatewayOptions = {}): Promise<Target> {
   const extra = o.extra ?? {};
-  const flags = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [];
+  const flags = [...(o.nodeFlags ?? []), ...(o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : [])];
   if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
   const p = node(
     o.root ? join(resolve(o.root), 'dist/src/main.js') : MAIN,
@@ -228,7 +233,8 @@ function gatewayLabel(workers: number, o: GatewayOptions): string {
   const settings = Object.entries(o.extra ?? {})
     .map(([k, v]) => `, ${k}=${v}`)
     .join('');
-  return `gateway${o.root ? ` (${basename(resolve(o.root))})` : ''} WORKERS=${workers}${settings}`;
+  const nodeFlags = o.nodeFlags?.length ? ` ${o.nodeFlags.join(' ')}` : '';
+  return `gateway${o.root ? ` (${basename(resolve(o.root))})` : ''} WORKERS=${workers}${settings}${nodeFlags}`;
 }
 
 /** SIGKILL the primary's workers too (a SIGKILLed primary cannot tell them; they would exit on disconnect anyway). */
@@ -386,7 +392,8 @@ async function main(): Promise<void> {
       logFile: LOG_DIR ? join(LOG_DIR, `${slug(gatewayLabel(1, o))}-run${i + 1}.log`) : undefined,
     });
     const gateways = [() => startGateway(1, 0, files({}))];
-    if (AB_ENV || AB_ROOT) gateways.push(() => startGateway(1, 0, files({ extra: AB_ENV, root: AB_ROOT })));
+    if (AB_ENV || AB_ROOT || AB_FLAGS.length)
+      gateways.push(() => startGateway(1, 0, files({ extra: AB_ENV, root: AB_ROOT, nodeFlags: AB_FLAGS.length ? AB_FLAGS : undefined })));
     const perCore = [await series(() => startBaselines(1, 0, profileDir('baseline')), CORE_LEVELS, 1)];
     // The A/B pair alternates its order from run to run, so neither side always runs first (the machine drifts).
     const order = i % 2 ? [...gateways.keys()].reverse() : [...gateways.keys()];

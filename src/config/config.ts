@@ -53,6 +53,7 @@ export interface Config extends TracingConfig {
   /** Malformed text messages a leg may send in any minute before it is closed (4009); 0 = no limit. */
   readonly legMaxMalformedPerMin: number;
   readonly maxPayloadBytes: number;
+  readonly legFastAudio: boolean;
   /** Admission work (upgrades) per turn of the event loop, ms; 0 = no slicing (leg/admission.ts). */
   readonly admissionSliceMs: number;
   readonly maxCalls: number;
@@ -343,6 +344,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     def: '32768',
     doc: 'Largest WebSocket message accepted; larger closes the leg with 1009',
     parse: int(4096, 1048576),
+  },
+  {
+    key: 'legFastAudio',
+    env: 'LEG_FAST_AUDIO',
+    def: 'true',
+    doc: "Read each leg's binary audio messages straight from the socket's chunks and write its audio frames pre-framed to the socket (no per-message objects either way); text, pings, close and any frame the reader does not judge stay ws's. false = ws reads and sends everything",
+    parse: bool,
   },
   {
     key: 'admissionSliceMs',

@@ -33,6 +33,7 @@ export const SECTION_KEYS = {
     'legMessageBurst',
     'legMaxMalformedPerMin',
     'maxPayloadBytes',
+    'legFastAudio',
     'admissionSliceMs',
   ],
   jitter: ['jitterTargetMs', 'jitterCapacityMs', 'jitterFillSilence'],

@@ -24,6 +24,7 @@ import { LogLimiter } from '../util/log-limiter.js';
 import { MinuteCount, TokenBucket } from './limits.js';
 import { parseHandshake, parseLegEvent, type CallLegEvent, type Handshake } from './handshake.js';
 import type { PacerSink } from '../egress/pacer.js';
+import { framedWriter, installFastReceive, type FramedWriter } from './fast-audio.js';
 
 /**
  * What the leg calls. A throw from any of these closes this leg with 1011 (logged once); it never reaches the socket
@@ -60,6 +61,13 @@ export interface LegOptions {
    * bucket; with `autoPong: true`, set this to false (ws answers, and terminates a ping flood with 1006 on its own).
    */
   answerPings?: boolean;
+  /**
+   * Read binary messages up to this many bytes straight from the socket ({@link installFastReceive}); undefined: `ws`
+   * reads every message.
+   */
+  fastReceiveMaxPayload?: number;
+  /** Write outbound audio frames pre-framed straight to the socket ({@link FramedWriter}); otherwise `ws.send`. */
+  fastSend?: boolean;
   /** Counts a text message the leg handled itself instead of passing it on (`gateway_leg_events_total{event}`). */
   countEvent?: (event: 'malformed' | 'unknown') => void;
 }
@@ -73,6 +81,8 @@ export function legOptionsFrom(config: LegSettings, metrics?: Pick<Metrics, 'leg
     maxMessagesPerS: config.legMaxMessagesPerS,
     messageBurst: config.legMessageBurst,
     maxMalformedPerMin: config.legMaxMalformedPerMin,
+    fastReceiveMaxPayload: config.legFastAudio ? config.maxPayloadBytes : undefined,
+    fastSend: config.legFastAudio,
     countEvent: metrics ? (event) => metrics.legEvents.inc({ event }) : undefined,
   };
 }
@@ -106,6 +116,8 @@ export class VonageLeg implements PacerSink, FrameSink {
   private log: Logger;
   private listener: LegListener | undefined;
   private reframer: Reframer | undefined;
+  /** Outbound audio pre-framed onto the socket (`fastSend`), or undefined: `ws.send`. */
+  private readonly framed: FramedWriter | undefined;
   private handshake: Handshake | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private liveTimer: NodeJS.Timeout | undefined;
@@ -142,6 +154,7 @@ export class VonageLeg implements PacerSink, FrameSink {
     this.opts = opts;
     this.hot = hot;
     this.log = log;
+    this.framed = opts.fastSend ? framedWriter(ws) : undefined;
     this.bucket = new TokenBucket(opts.maxMessagesPerS ?? 0, opts.messageBurst ?? opts.maxMessagesPerS ?? 1, this.openedAtMs);
     const logEvery = opts.logIntervalMs ?? DEFAULT_LOG_INTERVAL_MS;
     const suppressed = () => void hot.legLogSuppressed++;
@@ -177,6 +190,8 @@ export class VonageLeg implements PacerSink, FrameSink {
     ws.on('pong', () => (this.awaitingPong = false));
     ws.on('error', (err) => this.onSocketError(err));
     ws.on('close', (code, reason) => this.onSocketClose(code, reason.toString('utf8')));
+    // The hot message (binary audio) read without ws's per-message objects; ws still gets every other frame.
+    if (this.opts.fastReceiveMaxPayload !== undefined) installFastReceive(ws, (payload) => this.onMessage(payload, true), this.opts.fastReceiveMaxPayload);
     this.handshakeTimer = setTimeout(
       () => this.refuse(new GatewayError('HANDSHAKE_TIMEOUT', `no websocket:connected within ${this.opts.handshakeTimeoutMs} ms`)),
       this.opts.handshakeTimeoutMs,
@@ -191,7 +206,7 @@ export class VonageLeg implements PacerSink, FrameSink {
 
   sendFrame(frame: Buffer): void {
     if (this.closing) return;
-    this.ws.send(frame, SEND_BINARY);
+    if (this.framed === undefined || !this.framed.write(frame)) this.ws.send(frame, SEND_BINARY);
     this.hot.framesOut++;
   }
 

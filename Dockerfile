@@ -42,5 +42,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # WORKERS defaults to `auto`: one gateway process per core the container may use (`docker run --cpus=N` caps it through
 # the cgroup CPU quota), sharing port 8080 (docs/operations.md "All cores"). The Kubernetes ConfigMap sets WORKERS=1: pods scale.
-# A 32 MiB young generation: per-call audio that lives ~1 s is then collected young, without long scavenges (bench/README.md).
-CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]
+# A 32 MiB young generation: per-call audio that lives ~1 s is then collected young, without long scavenges; an old
+# generation limit 3 x what is live, so V8 does not start a full GC again right after each one (bench/README.md).
+CMD ["node", "--max-semi-space-size=32", "--heap-growing-percent=200", "dist/src/main.js"]

@@ -181,6 +181,12 @@ class HighPass {
   private readonly alpha: number;
   private x = 0;
   private y = 0;
+  /**
+   * The frame's samples, copied (the platform is little-endian, checked once at load): a copy into one buffer per
+   * filter, not a 16-bit view per frame (an object per frame per call for the young generation; bench:alloc).
+   */
+  private s16 = new Int16Array(0);
+  private s16Bytes = new Uint8Array(0);
 
   constructor(rateHz: number) {
     const rc = 1 / (2 * Math.PI * 300);
@@ -190,9 +196,15 @@ class HighPass {
   /** High-pass 16-bit LE `frame` and write its BLOCKS block mean squares to `out[(at + k) & mask]`; returns their sum. */
   blocks(frame: Uint8Array, out: Float32Array, at: number, mask: number): number {
     const n = frame.length >> 1;
-    // Frames are almost always at an even offset of their buffer: read samples through a 16-bit view (the platform is
-    // little-endian, checked once at load), else assemble them from bytes.
-    const s16 = LITTLE_ENDIAN && (frame.byteOffset & 1) === 0 ? new Int16Array(frame.buffer, frame.byteOffset, n) : undefined;
+    let s16: Int16Array | undefined;
+    if (LITTLE_ENDIAN) {
+      if (this.s16Bytes.length < frame.length) {
+        this.s16 = new Int16Array((frame.length + 1) >> 1);
+        this.s16Bytes = new Uint8Array(this.s16.buffer);
+      }
+      this.s16Bytes.set(frame);
+      s16 = this.s16;
+    }
     const per = (n / BLOCKS) | 0;
     const alpha = this.alpha;
     let x0 = this.x;

@@ -144,6 +144,7 @@ async function main(): Promise<void> {
         calls: gw.tracker.size,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
+        heapTotal: mem.heapTotal,
         external: mem.external,
         arrayBuffers: mem.arrayBuffers,
         handles,

@@ -39,6 +39,10 @@ import type { ClusterLink } from './cluster/worker.js';
 import { combineObservers, type CallObserver } from './call/observer.js';
 import type { TracerProvider } from '@opentelemetry/api';
 import type { TracingSdk } from './observability/tracing-sdk.js';
+import { ProsodyPool } from './turn-detect/prosody-pool.js';
+
+/** The prosodic cue's worker runs below the event loop, as Flite's threads do by default (`TTS_WORKER_NICE`). */
+const PROSODY_WORKER_NICE = 10;
 
 export interface GatewayOptions {
   config: Config;
@@ -150,6 +154,12 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
   const amdInbox = new MachineDetectionInbox();
   tracker.onAdd = (s) => amdInbox.deliver(s);
   const ticker = new Ticker(clock, 20);
+  // The prosodic end-of-turn cue off the event loop (src/turn-detect/prosody-pool.ts): one worker for every call.
+  const prosodyPool =
+    config.endpointProsodyWorker && config.endpointing === 'adaptive' && config.endpointProsodyHoldMs > config.endpointMinSilenceMs
+      ? new ProsodyPool(PROSODY_WORKER_NICE)
+      : undefined;
+  prosodyPool?.warm(); // loaded before the first call's first utterance ends
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
   ticker.onListenerRemoved = (l, err) => {
@@ -207,6 +217,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       callControl,
       observer,
       turnDetector,
+      prosodyJudge: prosodyPool,
       s2s: adapters.s2s,
     }),
   });
@@ -295,6 +306,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
         .then(() => (provider as { forceFlush?: () => Promise<void> } | undefined)?.forceFlush?.())
         .catch(() => {});
     await closeAdapters(adapters);
+    await prosodyPool?.close();
     await Promise.resolve()
       .then(() => turnDetector.close?.())
       .catch((err: unknown) => logger.warn({ err: { message: (err as Error)?.message } }, 'turn detector close failed'));

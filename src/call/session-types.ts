@@ -15,6 +15,7 @@ import type { CallObserver } from './observer.js';
 import type { TurnDetector } from '../turn-detect/types.js';
 import type { EchoGuardStats } from '../vad/echo-guard.js';
 import type { S2sAdapter } from '../s2s/types.js';
+import type { ProsodyJudge } from '../turn-detect/prosody-pool.js';
 
 export interface SessionDeps {
   /** The settings one call reads (config/sections.ts `CallSettings`: jitter, pacer, VAD, turn-taking, bot and TTS bounds). */
@@ -34,6 +35,8 @@ export interface SessionDeps {
   observer?: CallObserver;
   /** End-of-turn detector for adaptive endpointing (`TURN_DETECTOR`); undefined = the built-in heuristic. */
   turnDetector?: TurnDetector;
+  /** Judges the prosodic end-of-turn cue off the event loop (`ENDPOINT_PROSODY_WORKER`); undefined = in the session. */
+  prosodyJudge?: ProsodyJudge;
   /** A speech-to-speech model (`BOT_ADAPTER=openai-realtime`): used instead of ASR, bot and TTS (TTS then speaks only the apology). */
   s2s?: S2sAdapter;
 }

@@ -158,6 +158,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         language: call.language,
         sampleRateHz: call.sampleRateHz,
         prosodyHoldMs: cfg.endpointProsodyHoldMs,
+        prosodyJudge: deps.prosodyJudge,
         maxUtteranceMs: cfg.maxUtteranceMs,
         // The local recogniser at telephone band appends "and"/"but" to finished turns (docs/evals.md).
         conjunctionHoldMs: localAsrFirst(deps.asr.name) && handshake.sampleRateHz === 8000 ? cfg.endpointConjunctionHoldMs : 0,

@@ -80,6 +80,8 @@ export interface Config extends TracingConfig {
   readonly endpointMaxSilenceMs: number;
   /** Adaptive: silence a turn that reads complete but sounds unfinished (prosodic cue) waits; 0 = off. */
   readonly endpointProsodyHoldMs: number;
+  /** The prosodic cue judged in a worker thread (one per process) instead of on the event loop. */
+  readonly endpointProsodyWorker: boolean;
   /** Adaptive, local recogniser on an 8 kHz leg: silence a turn ending in "and"/"but" waits; 0 = the long silence. */
   readonly endpointConjunctionHoldMs: number;
   /** End-of-turn detector: `builtin` (word-list heuristic) or a module path. */
@@ -457,6 +459,13 @@ export const CONFIG_SPECS: ReadonlyArray<Spec<keyof Config>> = [
     def: '900',
     doc: 'Adaptive endpointing, prosodic cue: a final transcript that reads complete, but whose audio sounds unfinished (the end of the caller\'s utterance still loud and its pitch level, as before a pause inside a sentence), ends the turn after this much silence instead of `ENDPOINT_MIN_SILENCE_MS` (capped at `ENDPOINT_MAX_SILENCE_MS`). Judged once per utterance from its last second of audio (docs/evals.md, *The prosodic end-of-turn cue*, says what it catches and what it costs). `0`, or not above `ENDPOINT_MIN_SILENCE_MS`, = off (the text alone decides). With the default the eval\'s 800 ms mid-sentence pause is not answered inside the pause (2 of 2 → 0 of 2 at 8 and 16 kHz); the cost: the cue also hears about a third of the short finished answers of pocketsphinx-testdata ("ten of clubs"), and every Flite-spoken answer, as unfinished, and those wait 500 ms more. On a noisy line (< 25 dB SNR) it gives no verdict',
     parse: int(0, 30000),
+  },
+  {
+    key: 'endpointProsodyWorker',
+    env: 'ENDPOINT_PROSODY_WORKER',
+    def: 'true',
+    doc: "Judge the prosodic cue (`ENDPOINT_PROSODY_HOLD_MS`) in one worker thread per process, at niceness 10, instead of on the event loop that paces every call: ~0.4 ms of pitch tracking per utterance end, which at a few hundred calls was a fifth of the event loop's work. The turn waits for the verdict (normally within a millisecond; at most 200 ms, then no verdict). A full queue or a failed worker computes it on the event loop. false = on the event loop",
+    parse: bool,
   },
   {
     key: 'endpointConjunctionHoldMs',

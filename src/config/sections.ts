@@ -46,6 +46,7 @@ export const SECTION_KEYS = {
     'endpointMinSilenceMs',
     'endpointMaxSilenceMs',
     'endpointProsodyHoldMs',
+    'endpointProsodyWorker',
     'endpointConjunctionHoldMs',
     'turnDetector',
     'turnDetectorTimeoutMs',

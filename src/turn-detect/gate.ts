@@ -10,7 +10,8 @@
  *   after the VAD's short silence), one that reads unfinished waits up to the long silence.
  * - With the prosodic cue on (`prosodyHoldMs`), a turn that reads complete is also listened to: if the caller's latest
  *   utterance *sounds* unfinished (its end still loud, the pitch not fallen: `prosody.ts`), it waits `prosodyHoldMs`
- *   of silence instead of `minSilenceMs`. Judged once per utterance, only when the short silence has passed.
+ *   of silence instead of `minSilenceMs`. Judged once per utterance, only when the short silence has passed; with a
+ *   `prosodyJudge` (the gateway's worker thread) the turn waits for the verdict, at most {@link CUE_WAIT_MS}.
  * - A recogniser known to append a conjunction the caller did not say (the local one on an 8 kHz leg hears "but i'm
  *   sure in years and") makes a trailing "and"/"but" doubtful rather than unfinished: a turn that reads unfinished and
  *   ends in that word waits `conjunctionHoldMs` (`ENDPOINT_CONJUNCTION_HOLD_MS`, set by the session for that
@@ -32,6 +33,7 @@
 import type { Clock } from '../util/clock.js';
 import { completeness, lastWord } from './heuristic.js';
 import { prosodyCue } from './prosody.js';
+import type { ProsodyJudge } from './prosody-pool.js';
 import { COMPLETE_THRESHOLD, type TurnDetectInput, type TurnDetector, type TurnPrediction } from './types.js';
 
 /** Trailing words the local recogniser adds at telephone band (from the flush pad's quiet or the line's noise). */
@@ -42,6 +44,12 @@ const INVENTED_TRAILING: ReadonlySet<string> = new Set(['and', 'but']);
  * `maxSilenceMs` if that is longer.
  */
 export const MAX_HOLD_MS = 10000;
+
+/**
+ * The longest a turn that is otherwise over waits for the prosodic cue judged off the event loop
+ * ({@link TurnGateConfig.prosodyJudge}); past it the cue gives no verdict (the turn is not held) and is counted.
+ */
+export const CUE_WAIT_MS = 200;
 
 export interface TurnGateConfig {
   /** Silence after which a turn that reads complete ends. */
@@ -59,6 +67,11 @@ export interface TurnGateConfig {
    * `minSilenceMs`) = off. Needs the owner's {@link TurnGateOwner.lastUtteranceAudio}.
    */
   prosodyHoldMs?: number;
+  /**
+   * Judges the prosodic cue elsewhere (a worker thread: `prosody-pool.ts`); the turn waits for its verdict, at most
+   * {@link CUE_WAIT_MS}. Undefined: computed here, at once.
+   */
+  prosodyJudge?: ProsodyJudge;
   /** The capture's limit: an utterance this long or longer was cut, its end is not in the audio (no cue). */
   maxUtteranceMs?: number;
   /**
@@ -131,9 +144,15 @@ export class TurnGate {
   prosodyHolds = 0;
   /** Turns released after `conjunctionHoldMs` (a trailing conjunction the recogniser may have made up). */
   doubtfulReleases = 0;
+  /** Cues from {@link TurnGateConfig.prosodyJudge} that did not come within {@link CUE_WAIT_MS} (no verdict used). */
+  prosodyLate = 0;
   /** The utterance the prosodic cue last judged, and its verdict (computed once per utterance, when first needed). */
   private cueAudio: Int16Array | undefined;
   private cueUnfinished = false;
+  /** The cue is being judged elsewhere: asked at `cueAskedAtMs`, its answer matched by `cueSeq`. */
+  private cuePending = false;
+  private cueAskedAtMs = -1;
+  private cueSeq = 0;
   private readonly prosodyHoldMs: number;
   private readonly conjunctionHoldMs: number;
 
@@ -201,6 +220,7 @@ export class TurnGate {
     this.closed = true;
     this.held = '';
     this.cueAudio = undefined;
+    this.cuePending = false;
     this.abortPending();
   }
 
@@ -278,27 +298,63 @@ export class TurnGate {
     const doubtful = !complete && !this.spokeSinceFinal && this.conjunctionHoldMs > 0 && INVENTED_TRAILING.has(lastWord(this.held));
     let needMs = complete ? this.cfg.minSilenceMs : doubtful ? this.conjunctionHoldMs : this.cfg.maxSilenceMs;
     // Reads complete: does it also sound finished? Asked only once the short silence has passed (the utterance has
-    // ended, its audio is the latest), once per utterance.
-    if (complete && silenceMs >= needMs && this.prosodyHoldMs > 0 && this.soundsUnfinished()) needMs = this.prosodyHoldMs;
+    // ended, its audio is the latest), once per utterance. Judged elsewhere, the turn waits for the verdict (bounded).
+    if (complete && silenceMs >= needMs && this.prosodyHoldMs > 0) {
+      const unfinished = this.soundsUnfinished(now);
+      if (unfinished === undefined) return;
+      if (unfinished) needMs = this.prosodyHoldMs;
+    }
     if (silenceMs < needMs) return;
     if (doubtful) this.doubtfulReleases++;
     this.release();
   }
 
-  /** The prosodic cue for the caller's latest utterance (false without its audio or when it was cut). */
-  private soundsUnfinished(): boolean {
+  /**
+   * The prosodic cue for the caller's latest utterance (false without its audio or when it was cut); undefined while a
+   * {@link TurnGateConfig.prosodyJudge} judges it (at most {@link CUE_WAIT_MS}: then false, counted in `prosodyLate`).
+   */
+  private soundsUnfinished(now: number): boolean | undefined {
     const audio = this.owner.lastUtteranceAudio;
     if (!audio || !audio.length) return false;
     if (audio !== this.cueAudio) {
       this.cueAudio = audio;
+      this.cuePending = false;
       const maxMs = this.cfg.maxUtteranceMs ?? Infinity;
       // A capture that hit its limit kept the utterance's start, not its end (the capture drops most of the VAD's
       // trailing silence, which is minSilenceMs with the gate): nothing to judge.
       const cut = (audio.length * 1000) / this.cfg.sampleRateHz >= maxMs - this.cfg.minSilenceMs;
-      this.cueUnfinished = !cut && prosodyCue(audio, this.cfg.sampleRateHz).unfinished;
-      if (this.cueUnfinished) this.prosodyHolds++;
+      const judge = this.cfg.prosodyJudge;
+      if (cut || !judge) this.cued(!cut && prosodyCue(audio, this.cfg.sampleRateHz).unfinished);
+      else {
+        this.cuePending = true;
+        this.cueAskedAtMs = now;
+        const seq = ++this.cueSeq;
+        judge.unfinished(audio, this.cfg.sampleRateHz).then(
+          (v) => this.judged(seq, v === true),
+          () => this.judged(seq, false),
+        );
+      }
+    }
+    if (this.cuePending) {
+      if (now - this.cueAskedAtMs < CUE_WAIT_MS) return undefined;
+      this.cuePending = false;
+      this.cueUnfinished = false;
+      this.prosodyLate++;
     }
     return this.cueUnfinished;
+  }
+
+  private cued(unfinished: boolean): void {
+    this.cueUnfinished = unfinished;
+    if (unfinished) this.prosodyHolds++;
+  }
+
+  /** The judge's verdict on the cue asked as `seq`: used if still wanted, and the turn looked at again. */
+  private judged(seq: number, unfinished: boolean): void {
+    if (seq !== this.cueSeq || !this.cuePending || this.closed) return;
+    this.cuePending = false;
+    this.cued(unfinished);
+    if (this.held) this.check();
   }
 
   private release(): void {

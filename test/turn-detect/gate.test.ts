@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { ManualClock } from '../../src/util/clock.js';
-import { MAX_HOLD_MS, TurnGate, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
+import { CUE_WAIT_MS, MAX_HOLD_MS, TurnGate, type TurnGateConfig, type TurnGateOwner } from '../../src/turn-detect/gate.js';
+import { ProsodyPool, type ProsodyJudge } from '../../src/turn-detect/prosody-pool.js';
 import { builtinTurnDetector } from '../../src/turn-detect/heuristic.js';
 import type { TurnDetectInput, TurnDetector } from '../../src/turn-detect/types.js';
 import { must } from '../helpers/must.js';
@@ -426,4 +427,68 @@ t.test('prosodic cue: a final that reads unfinished still waits the long silence
   t.same(owner.finals, [], 'the text decides: held past the prosodic hold');
   run(MAX - HOLD - MIN);
   t.same(owner.finals, ['I want to'], 'released after the long silence');
+});
+
+t.test('prosodic cue judged in a worker thread: the turn waits for the verdict, then holds or goes as in-process', async (t) => {
+  const pool = new ProsodyPool(0);
+  t.teardown(() => pool.close());
+  await pool.unfinished(voiced(300, 140, 140), 16000); // the worker loaded (a loaded machine takes seconds)
+  /** The worker's answer until `pred` (bounded, generously: tap runs test files side by side). */
+  const until = async (pred: () => boolean) => {
+    for (let i = 0; i < 3000 && !pred(); i++) await new Promise((r) => setTimeout(r, 5));
+  };
+  // Sounds unfinished: held for the hold once the worker's verdict is in.
+  const a = setup(builtinTurnDetector, { prosodyHoldMs: HOLD, prosodyJudge: pool });
+  a.owner.lastUtteranceAudio = voiced(1000, 140, 140);
+  a.speakUntilNow();
+  a.run(MIN);
+  a.gate.transcript('go forward', true);
+  t.same(a.owner.finals, [], 'not released while the worker judges');
+  await until(() => a.gate.prosodyHolds > 0);
+  t.equal(a.gate.prosodyHolds, 1, "the worker's verdict: sounds unfinished");
+  t.same(a.owner.finals, [], 'held');
+  a.run(HOLD - MIN);
+  t.same(a.owner.finals, ['go forward'], 'released after the hold');
+  // Sounds finished: released as soon as the verdict comes, no tick waited for.
+  const b = setup(builtinTurnDetector, { prosodyHoldMs: HOLD, prosodyJudge: pool });
+  b.owner.lastUtteranceAudio = voiced(1000, 160, 90);
+  b.speakUntilNow();
+  b.run(MIN);
+  b.gate.transcript('go forward', true);
+  await until(() => b.owner.finals.length > 0);
+  t.same(b.owner.finals, ['go forward'], 'released when the verdict came (sounds finished)');
+  t.equal(b.gate.prosodyHolds, 0);
+  t.equal(pool.judged, 3, 'all judged by the worker');
+  t.equal(pool.fallbacks, 0);
+});
+
+t.test('prosodic cue judged elsewhere: a verdict that never comes costs at most CUE_WAIT_MS, a late one is ignored', async (t) => {
+  let answer: ((v: boolean) => void) | undefined;
+  const judge: ProsodyJudge = { unfinished: () => new Promise<boolean>((r) => (answer = r)) };
+  const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { prosodyHoldMs: HOLD, prosodyJudge: judge });
+  owner.lastUtteranceAudio = voiced(1000, 140, 140);
+  speakUntilNow();
+  run(MIN);
+  gate.transcript('go forward', true);
+  run(CUE_WAIT_MS - 20);
+  t.same(owner.finals, [], 'waiting for the verdict');
+  run(20);
+  t.same(owner.finals, ['go forward'], 'no verdict in time: released as if finished');
+  t.equal(gate.prosodyLate, 1, 'counted');
+  must(answer)(true);
+  await flush();
+  t.equal(gate.prosodyHolds, 0, 'the late verdict changes nothing');
+  t.same(owner.finals, ['go forward']);
+});
+
+t.test('the prosody pool: a verdict the same as in-process, and the event loop as fallback when the worker cannot', async (t) => {
+  const pool = new ProsodyPool(0);
+  const level = voiced(1000, 140, 140);
+  const fall = voiced(1000, 160, 90);
+  t.same([await pool.unfinished(level, 16000), await pool.unfinished(fall, 16000)], [true, false], 'worker verdicts');
+  t.equal(level.length, 17600, "the caller's audio is left as it was");
+  t.equal(pool.judged, 2);
+  await pool.close();
+  t.equal(await pool.unfinished(level, 16000), true, 'closed: computed here, same verdict');
+  t.equal(pool.fallbacks, 1, 'and counted');
 });

@@ -7,6 +7,11 @@
  * behind every other call's first sentence for its second: a gap of up to a second in the middle of its reply. Jobs
  * due at the same time keep their order. Abortable while queued; a crashed worker's job rejects and the worker is
  * replaced. Workers start on the first job or on `warm()`, never in the constructor.
+ *
+ * Bounded respawning: a worker that dies {@link MAX_DEATHS_IN_A_ROW} times without answering a job in between (its
+ * module fails to load, every job crashes it) is not replaced at once again: for a back-off (1 s, doubling up to 60 s)
+ * the pool rejects new jobs with `WORKER_FAILED` (callers fall back), then tries one worker again. Without it a worker
+ * that fails at start was replaced in a tight loop, for ever.
  */
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { getPriority, platform, setPriority } from 'node:os';
@@ -51,6 +56,11 @@ export function applyWorkerNice(): number {
   }
 }
 
+/** Deaths without a job answered in between, after which respawning backs off. */
+export const MAX_DEATHS_IN_A_ROW = 5;
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_MAX_MS = 60000;
+
 export class PoolError extends Error {
   constructor(
     readonly code: 'POOL_FULL' | 'POOL_CLOSED' | 'ABORTED' | 'WORKER_FAILED' | 'JOB_FAILED',
@@ -73,6 +83,11 @@ export class WorkerPool<I extends object, O> {
   rejectedFull = 0;
   /** Workers that crashed and were replaced. */
   respawns = 0;
+  /** Worker deaths since a worker last answered a job. */
+  private deathsInARow = 0;
+  /** While workers keep dying: no worker is started before this (performance.now() ms); 0 = not backing off. */
+  private retryAtMs = 0;
+  private backoffMs = 0;
 
   private readonly nice: number;
 
@@ -94,7 +109,7 @@ export class WorkerPool<I extends object, O> {
 
   /** Start the workers now. */
   warm(): void {
-    while (!this.closedFlag && this.slots.length < this.size) this.spawn();
+    while (!this.closedFlag && this.retryAtMs === 0 && this.slots.length < this.size) this.spawn();
   }
 
   /**
@@ -104,6 +119,11 @@ export class WorkerPool<I extends object, O> {
   run(input: I, signal?: AbortSignal, transfer: ArrayBuffer[] = [], dueMs = performance.now()): Promise<O> {
     if (this.closedFlag) return Promise.reject(new PoolError('POOL_CLOSED', 'worker pool closed'));
     if (signal?.aborted) return Promise.reject(new PoolError('ABORTED', 'aborted'));
+    if (this.retryAtMs > 0) {
+      if (performance.now() < this.retryAtMs)
+        return Promise.reject(new PoolError('WORKER_FAILED', `workers keep failing (${this.deathsInARow} in a row): retrying later`));
+      this.retryAtMs = 0; // try again: one more death backs off longer
+    }
     if (this.queue.length >= this.capacity) {
       this.rejectedFull++;
       return Promise.reject(new PoolError('POOL_FULL', `worker pool queue full (${this.capacity})`));
@@ -151,6 +171,8 @@ export class WorkerPool<I extends object, O> {
       const job = slot.busy;
       if (!job || job.id !== msg.id) return;
       slot.busy = undefined;
+      this.deathsInARow = 0;
+      this.backoffMs = 0;
       if (msg.error !== undefined) this.finish(job, undefined, new PoolError('JOB_FAILED', msg.error));
       else this.finish(job, msg, undefined);
       this.dispatch();
@@ -160,11 +182,21 @@ export class WorkerPool<I extends object, O> {
       this.slots.splice(this.slots.indexOf(slot), 1);
       if (slot.busy) this.finish(slot.busy, undefined, new PoolError('WORKER_FAILED', why));
       slot.busy = undefined;
-      if (!this.closedFlag) {
-        this.respawns++;
-        this.spawn();
-        this.dispatch();
+      if (this.closedFlag) return;
+      if (++this.deathsInARow >= MAX_DEATHS_IN_A_ROW) {
+        // Back off: the queued jobs fail now (their callers fall back), new ones until the retry.
+        this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs ? this.backoffMs * 2 : BACKOFF_FIRST_MS);
+        this.retryAtMs = performance.now() + this.backoffMs;
+        if (this.slots.length === 0) {
+          const queued = this.queue;
+          this.queue = [];
+          for (const j of queued) this.finish(j, undefined, new PoolError('WORKER_FAILED', `workers keep failing: ${why}`));
+        }
+        return;
       }
+      this.respawns++;
+      this.spawn();
+      this.dispatch();
     };
     worker.on('error', (err) => onDeath(`worker error: ${err.message}`));
     worker.on('exit', (code) => onDeath(`worker exited with ${code}`));

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import { PoolError, WorkerPool } from '../../src/util/worker-pool.js';
+import { MAX_DEATHS_IN_A_ROW, PoolError, WorkerPool } from '../../src/util/worker-pool.js';
 
 interface Job {
   tag: string;
@@ -57,4 +57,32 @@ t.test('a job that fails rejects with JOB_FAILED and the pool goes on', async (t
   const failed = await pool.run({ tag: 'fail', ms: 1 }).catch((e: unknown) => e);
   t.ok(failed instanceof PoolError && failed.code === 'JOB_FAILED');
   t.equal((await pool.run({ tag: 'after', ms: 1 })).tag, 'after');
+});
+
+t.test('a worker that crashes on a job: the job rejects with WORKER_FAILED, a new worker takes the next', async (t) => {
+  const pool = new WorkerPool<Job, { tag: string }>(FILE, 1, 4);
+  t.teardown(() => pool.close());
+  for (let i = 0; i < MAX_DEATHS_IN_A_ROW - 1; i++) {
+    const e = await pool.run({ tag: 'crash', ms: 0 }).catch((err: unknown) => err);
+    t.ok(e instanceof PoolError && e.code === 'WORKER_FAILED', `crash ${i + 1}: WORKER_FAILED`);
+  }
+  t.equal((await pool.run({ tag: 'after', ms: 1 })).tag, 'after', 'the replacement answers');
+  t.equal(pool.respawns, MAX_DEATHS_IN_A_ROW - 1);
+  // An answer resets the count: as many crashes again are still replaced at once.
+  for (let i = 0; i < MAX_DEATHS_IN_A_ROW - 1; i++) await pool.run({ tag: 'crash', ms: 0 }).catch(() => {});
+  t.equal((await pool.run({ tag: 'again', ms: 1 })).tag, 'again');
+});
+
+t.test('a worker that cannot start is not replaced in a loop: the pool backs off and refuses jobs meanwhile', async (t) => {
+  const pool = new WorkerPool<Job, { tag: string }>(new URL('../fixtures/broken-worker.js', import.meta.url), 1, 4);
+  t.teardown(() => pool.close());
+  const first = await pool.run({ tag: 'x', ms: 1 }).catch((e: unknown) => e);
+  t.ok(first instanceof PoolError && first.code === 'WORKER_FAILED', 'the job of a worker that died at start: WORKER_FAILED');
+  // The worker keeps dying at start: replaced until MAX_DEATHS_IN_A_ROW deaths, then no more.
+  for (let i = 0; i < 400 && pool.respawns < MAX_DEATHS_IN_A_ROW - 1; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(pool.respawns, MAX_DEATHS_IN_A_ROW - 1, `replaced ${MAX_DEATHS_IN_A_ROW - 1} times`);
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(pool.respawns, MAX_DEATHS_IN_A_ROW - 1, 'and then no more: backing off');
+  const refused = await pool.run({ tag: 'y', ms: 1 }).catch((e: unknown) => e);
+  t.ok(refused instanceof PoolError && refused.code === 'WORKER_FAILED' && /retrying later/.test(refused.message), 'refused while backing off');
 });

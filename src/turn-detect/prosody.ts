@@ -16,7 +16,8 @@
  *   frames nearly an octave off the median, dropped; the frames before the tail at half the rate, see Cost);
  * - `dropDb`: how far the last {@link TAIL_MS} of voiced frames lie below `peakDb`;
  * - `endSt`: the pitch of the last three voiced frames against the median pitch of the analysed stretch, semitones;
- * - `slopeStPerS`: the pitch slope over the last {@link TAIL_MS} of voiced frames.
+ * - `slopeStPerS`: the pitch slope over the last {@link TAIL_MS} of voiced frames (reported, not judged; from the
+ *   half-rate track but for the last three frames).
  *
  * Verdict ({@link ProsodyCue.unfinished}, {@link judge}): never when the line is too noisy to hear how loud the end is
  * (the loudest part less than {@link MIN_SNR_DB} above the noise) or fewer than {@link MIN_VOICED_FRAMES} voiced frames
@@ -24,12 +25,14 @@
  * `loudEndDb`) and the pitch ends level: neither fallen (`endSt` above `lowEndSt`) nor risen high (below `highEndSt`:
  * a high rise is a question, which yields the turn).
  *
- * Cost, once per utterance end: one pass over the utterance for loudness, YIN on at most {@link ANALYSIS_MS}, at the
- * full ~8 kHz only over the tail (what the verdict reads: loudness, slope and end pitch of the voiced frames) and at
- * ~4 kHz over the rest (only the stretch's median pitch comes from it); no allocation beyond a few small arrays.
- * Against tracking the whole stretch at 8 kHz (`node dist/bench/prosody-cue.js --ab-root=<that checkout>`, 144 cuts
- * of pocketsphinx-testdata, clean, band-limited and noisy, 3 runs): 0.50–0.53 × the time (~0.39 against ~0.75 ms per
- * cut), the same verdict on 142 of the 144 (see {@link COARSE_GATE}). Pure: tests run it on recorded speech.
+ * Cost, once per utterance end: one pass over the utterance for loudness, YIN on at most {@link ANALYSIS_MS} at ~4 kHz,
+ * and at the full ~8 kHz only for the last {@link FINE_END_FRAMES} voiced frames (the end pitch the verdict compares
+ * with the stretch's median); no allocation beyond a few small arrays. History (`node dist/bench/prosody-cue.js
+ * --ab-root=<the build before>`, 144 cuts of pocketsphinx-testdata, clean, band-limited and noisy): tracking the whole
+ * stretch at 8 kHz → the tail's 300 ms at 8 kHz, 0.50–0.53 × the time (~0.39 against ~0.75 ms per cut), the same
+ * verdict on 142 of the 144; the tail → the last three voiced frames at 8 kHz, 0.81–0.84 × again, the same verdict on
+ * 143 of 144 (one band-limited finished answer, its end 9.9 dB below its peak against 10.0, now held). Runs in a worker
+ * thread in the gateway (`prosody-pool.ts`). Pure: tests run it on recorded speech.
  */
 
 /** The stretch (ending where the sound ends) whose pitch is tracked. */
@@ -74,6 +77,8 @@ const YIN_THRESHOLD = 0.2;
  * {@link MIN_VOICED_FRAMES} (one finished band-limited answer no longer held, one band-limited pause no longer caught).
  */
 const COARSE_GATE = 0.3;
+/** The last voiced frames tracked at the full rate (their pitch is the end's); the rest at half the rate. */
+const FINE_END_FRAMES = 3;
 
 /** What the cue found; `unfinished` is the verdict, the rest explains it (logs, tests, tuning). */
 export interface ProsodyCue {
@@ -197,10 +202,10 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
   let endFrame = frames - 1;
   while (endFrame > 0 && db[endFrame]! < floorDb) endFrame--;
   // Pitch of every speech frame in the analysed stretch (a window of WINDOW_MS centred on the frame), walking back from
-  // the end. The tail (TAIL_MS back from the last voiced frame: its loudness, slope and end pitch decide the verdict) is
-  // tracked at the full analysis rate; a frame of it is first asked at half the rate whether it is voiced at all
-  // (COARSE_GATE, looser than YIN_THRESHOLD, so a frame voiced at the full rate passes). Earlier frames only set the
-  // stretch's median pitch, tracked at half the rate (a quarter of the work per frame).
+  // the end. The last FINE_END_FRAMES voiced frames (their pitch is the end's, which decides the verdict) are tracked at
+  // the full analysis rate; a frame is first asked at half the rate whether it is voiced at all (COARSE_GATE, looser
+  // than YIN_THRESHOLD, so a frame voiced at the full rate passes). Every other frame (which voiced frames make the
+  // tail's loudness; the stretch's median pitch) is tracked at half the rate (a quarter of the work per frame).
   const firstFrame = Math.max(0, endFrame - Math.round(ANALYSIS_MS / FRAME_MS) + 1);
   const fine = new Float64Array(Math.ceil(rateHz / F0_MIN_HZ) + 2);
   const xc = halve(x);
@@ -208,14 +213,13 @@ export function prosodyCue(pcm: Int16Array, sampleRateHz: number, th: ProsodyThr
   const frameC = frame >> 1;
   const winC = win >> 1;
   const coarse = new Float64Array(Math.ceil(rateC / F0_MIN_HZ) + 2);
-  const tailFrames = Math.round(TAIL_MS / FRAME_MS);
   const voiced: number[] = [];
   const f0: number[] = [];
   for (let f = endFrame; f >= firstFrame; f--) {
     if (db[f]! < floorDb) continue;
     const fromC = Math.max(0, Math.min(xc.length - winC, f * frameC + (frameC >> 1) - (winC >> 1)));
     let hz: number;
-    if (voiced.length === 0 || f > voiced[0]! - tailFrames) {
+    if (voiced.length < FINE_END_FRAMES) {
       const from = Math.max(0, Math.min(x.length - win, f * frame + (frame >> 1) - (win >> 1)));
       hz = yin(xc, fromC, winC, rateC, coarse, COARSE_GATE) > 0 ? yin(x, from, win, rateHz, fine, YIN_THRESHOLD) : 0;
     } else {

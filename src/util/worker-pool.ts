@@ -91,12 +91,23 @@ export class WorkerPool<I extends object, O> {
 
   private readonly nice: number;
 
-  /** `nice`: the workers lower their own thread's priority to it ({@link applyWorkerNice}), 0 = unchanged. */
-  constructor(file: URL, size: number, capacity: number, opts: { nice?: number } = {}) {
+  private readonly backoffFirstMs: number;
+
+  /**
+   * `nice`: the workers lower their own thread's priority to it ({@link applyWorkerNice}), 0 = unchanged.
+   * `backoffFirstMs`: the first back-off when workers keep dying (default 1 s; doubles, up to 60 s).
+   */
+  constructor(file: URL, size: number, capacity: number, opts: { nice?: number; backoffFirstMs?: number } = {}) {
     this.file = file;
     this.size = Math.max(1, size);
     this.capacity = capacity;
     this.nice = opts.nice ?? 0;
+    this.backoffFirstMs = opts.backoffFirstMs ?? BACKOFF_FIRST_MS;
+  }
+
+  /** Workers kept dying: no worker is started, and jobs are refused, until the back-off ends. */
+  get backingOff(): boolean {
+    return this.retryAtMs > 0 && performance.now() < this.retryAtMs;
   }
 
   get queued(): number {
@@ -185,7 +196,7 @@ export class WorkerPool<I extends object, O> {
       if (this.closedFlag) return;
       if (++this.deathsInARow >= MAX_DEATHS_IN_A_ROW) {
         // Back off: the queued jobs fail now (their callers fall back), new ones until the retry.
-        this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs ? this.backoffMs * 2 : BACKOFF_FIRST_MS);
+        this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs ? this.backoffMs * 2 : this.backoffFirstMs);
         this.retryAtMs = performance.now() + this.backoffMs;
         if (this.slots.length === 0) {
           const queued = this.queue;

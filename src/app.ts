@@ -160,6 +160,7 @@ export async function buildGateway(opts: GatewayOptions): Promise<Gateway> {
       ? new ProsodyPool(PROSODY_WORKER_NICE)
       : undefined;
   prosodyPool?.warm(); // loaded before the first call's first utterance ends
+  if (prosodyPool) metrics.prosodyCues = () => ({ worker: prosodyPool.judged, eventLoop: prosodyPool.fallbacks, late: prosodyPool.late });
   const callControl = vonage ? new CallControl(vonage, metrics.adapterErrors) : undefined;
   ticker.onListenerError = (err) => logger.error({ err: { message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'tick listener failed');
   ticker.onListenerRemoved = (l, err) => {

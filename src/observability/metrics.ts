@@ -65,6 +65,8 @@ export class Metrics {
   readonly hot = new HotCounters();
   /** Live sources sampled at scrape time (set by the app). */
   tickerLateTicks: () => number = () => 0;
+  /** The prosodic cue's judgements (set by the app when its worker runs): by the worker, on the event loop, too late. */
+  prosodyCues: () => { worker: number; eventLoop: number; late: number } = () => ({ worker: 0, eventLoop: 0, late: 0 });
   /** Sum of a per-call counter over the live calls (set by the app; closed calls are already in {@link hot}). */
   sumLive: (pick: (s: LiveCallStats) => number) => number = () => 0;
 
@@ -165,6 +167,21 @@ export class Metrics {
       () => hot.echoTranscriptsDropped,
     );
     fromHot('gateway_ticker_late_ticks_total', 'Shared 20 ms clock ticks that fired more than 10 ms late', () => this.tickerLateTicks());
+    fromHot(
+      'gateway_prosody_cues_worker_total',
+      "Prosodic end-of-turn cues judged by the cue's worker thread (ENDPOINT_PROSODY_WORKER)",
+      () => this.prosodyCues().worker,
+    );
+    fromHot(
+      'gateway_prosody_cues_event_loop_total',
+      'Prosodic cues computed on the event loop because the worker could not take them (queue full, worker failed)',
+      () => this.prosodyCues().eventLoop,
+    );
+    fromHot(
+      'gateway_prosody_cues_late_total',
+      'Prosodic cues whose verdict came too late (after 200 ms): the turn went on without it',
+      () => this.prosodyCues().late,
+    );
 
     this.activeCalls = new Gauge({ name: 'gateway_active_calls', help: 'Vonage legs currently connected', registers });
     this.legsAccepted = new Counter({ name: 'gateway_legs_accepted_total', help: 'WebSocket legs that completed the handshake', registers });

@@ -340,6 +340,7 @@ export class TurnGate {
       this.cuePending = false;
       this.cueUnfinished = false;
       this.prosodyLate++;
+      this.cfg.prosodyJudge?.noteLate?.();
     }
     return this.cueUnfinished;
   }

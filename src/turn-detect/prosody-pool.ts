@@ -17,6 +17,8 @@ import { prosodyCue } from './prosody.js';
 export interface ProsodyJudge {
   /** Whether the utterance (16-bit mono at `sampleRateHz`, only read) sounds unfinished. Never rejects. */
   unfinished(audio: Int16Array, sampleRateHz: number): Promise<boolean>;
+  /** A verdict came too late for its turn (counted: `gateway_prosody_cues_late_total`). */
+  noteLate?(): void;
 }
 
 interface Job {
@@ -33,6 +35,8 @@ export class ProsodyPool implements ProsodyJudge {
   fallbacks = 0;
   /** Cues judged by the worker. */
   judged = 0;
+  /** Verdicts the turn gate stopped waiting for (see `CUE_WAIT_MS` in `gate.ts`). */
+  late = 0;
 
   /** `nice`: the worker thread's scheduling niceness (Linux, per thread; 0 = as the event loop). */
   constructor(nice: number) {
@@ -63,6 +67,10 @@ export class ProsodyPool implements ProsodyJudge {
         return false;
       }
     }
+  }
+
+  noteLate(): void {
+    this.late++;
   }
 
   /** Start the worker now (so the first call's cue does not wait for it to load). */

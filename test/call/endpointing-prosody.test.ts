@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { TESTDATA_DIR, withPause } from '../../src/eval/turn-audio.js';
-import { startGateway, until, type TestGateway } from '../helpers/gateway.js';
+import { metricValue, startGateway, until, type TestGateway } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 
 const PAUSE_MS = 800;
@@ -28,7 +28,7 @@ function speechWithPause(): Buffer {
 const botFinals = (g: TestGateway, call: string) =>
   g.logs.filter((l) => l.msg === 'bot transcript' && l.final === true && l.call === call).map((l) => String(l.text));
 
-async function call(t: Test, holdMs: number, audio: Buffer): Promise<string[]> {
+async function call(t: Test, holdMs: number, audio: Buffer): Promise<{ finals: string[]; metrics: string }> {
   const g = await startGateway(t, {
     ASR_ADAPTER: './dist/test/fixtures/text-asr.js',
     SCRIPTED_ASR_TEXTS: 'go forward|ten meters',
@@ -50,13 +50,18 @@ async function call(t: Test, holdMs: number, audio: Buffer): Promise<string[]> {
   await new Promise((r) => setTimeout(r, 2000));
   leg.ws.close();
   await silence;
-  return botFinals(g, uuid);
+  return { finals: botFinals(g, uuid), metrics: await g.metrics() };
 }
 
 t.test('"go forward … ten meters": one turn with the prosodic cue, answered inside the pause without it', async (t) => {
   const audio = speechWithPause();
   const held = await call(t, 1000, audio);
-  t.same(held, ['go forward ten meters'], 'the cue held "go forward" through the pause: ONE final');
+  t.same(held.finals, ['go forward ten meters'], 'the cue held "go forward" through the pause: ONE final');
+  // Judged in the cue's worker thread (the default), not on the event loop, and in time.
+  t.ok(metricValue(held.metrics, 'gateway_prosody_cues_worker_total') >= 1, 'the worker judged the cue');
+  t.equal(metricValue(held.metrics, 'gateway_prosody_cues_event_loop_total'), 0, 'none on the event loop');
+  t.equal(metricValue(held.metrics, 'gateway_prosody_cues_late_total'), 0, 'none late');
   const plain = await call(t, 0, audio);
-  t.same(plain, ['go forward', 'ten meters'], 'without it the first half went to the bot on its own');
+  t.same(plain.finals, ['go forward', 'ten meters'], 'without it the first half went to the bot on its own');
+  t.equal(metricValue(plain.metrics, 'gateway_prosody_cues_worker_total'), 0, 'cue off: no worker judgement');
 });

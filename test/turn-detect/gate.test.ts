@@ -464,7 +464,8 @@ t.test('prosodic cue judged in a worker thread: the turn waits for the verdict, 
 
 t.test('prosodic cue judged elsewhere: a verdict that never comes costs at most CUE_WAIT_MS, a late one is ignored', async (t) => {
   let answer: ((v: boolean) => void) | undefined;
-  const judge: ProsodyJudge = { unfinished: () => new Promise<boolean>((r) => (answer = r)) };
+  let late = 0;
+  const judge: ProsodyJudge = { unfinished: () => new Promise<boolean>((r) => (answer = r)), noteLate: () => late++ };
   const { owner, gate, speakUntilNow, run } = setup(builtinTurnDetector, { prosodyHoldMs: HOLD, prosodyJudge: judge });
   owner.lastUtteranceAudio = voiced(1000, 140, 140);
   speakUntilNow();
@@ -475,6 +476,7 @@ t.test('prosodic cue judged elsewhere: a verdict that never comes costs at most 
   run(20);
   t.same(owner.finals, ['go forward'], 'no verdict in time: released as if finished');
   t.equal(gate.prosodyLate, 1, 'counted');
+  t.equal(late, 1, 'and told to the judge (the gateway counts it in /metrics)');
   must(answer)(true);
   await flush();
   t.equal(gate.prosodyHolds, 0, 'the late verdict changes nothing');

@@ -43,16 +43,6 @@ export class ProsodyPool implements ProsodyJudge {
     this.pool = new WorkerPool<Job, { unfinished: boolean }>(new URL('./prosody-worker.js', import.meta.url), 1, QUEUE_CAPACITY, { nice });
   }
 
-  /** The worker's queue right now. */
-  get queued(): number {
-    return this.pool.queued;
-  }
-
-  /** Workers that crashed and were replaced. */
-  get respawns(): number {
-    return this.pool.respawns;
-  }
-
   async unfinished(audio: Int16Array, sampleRateHz: number): Promise<boolean> {
     try {
       // Structured-cloned (copied) into the worker: the caller's audio stays its own.

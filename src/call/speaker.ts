@@ -73,6 +73,11 @@ interface Reply {
   stream?: { text: TtsTextStream | undefined; ended: boolean; pump: Promise<void> };
 }
 
+/**
+ * The reason a finished reply's (or TTS request's) signal is aborted with: one shared `AbortError`, not the new one
+ * `abort()` builds each time (a `DOMException` with a captured stack: 1.4 % of the event loop at 500 legs replying).
+ */
+const REPLY_OVER = new DOMException('The reply is over', 'AbortError');
 const TIMEOUT = Symbol('timeout');
 const ABORTED = Symbol('aborted');
 
@@ -319,7 +324,7 @@ export class Speaker {
     }
     const ctl = new AbortController();
     const callSignal = this.d.signal;
-    const onAbort = () => ctl.abort();
+    const onAbort = () => ctl.abort(callSignal.reason);
     callSignal.addEventListener('abort', onAbort, { once: true });
     ctl.signal.addEventListener('abort', () => callSignal.removeEventListener('abort', onAbort), { once: true });
     const rate = this.d.call.sampleRateHz;
@@ -336,7 +341,7 @@ export class Speaker {
     if (this.reply === r) this.reply = undefined;
     const aborted = r.ctl.signal.aborted;
     if (!aborted) r.writer.end();
-    r.ctl.abort(); // releases the listener on the call's signal
+    r.ctl.abort(REPLY_OVER); // releases the listener on the call's signal
     // A reply that produced no audio (TTS failed or returned nothing) never reaches the pacer: close it here.
     if (!aborted && r.writer.frames === 0) {
       this.d.log.warn({ replyId: r.id }, 'reply produced no audio');
@@ -353,7 +358,7 @@ export class Speaker {
     const { tts, clock, boundary } = this.d;
     if (!tts) return;
     const req = new AbortController();
-    const onAbort = () => req.abort();
+    const onAbort = () => req.abort(r.ctl.signal.reason);
     r.ctl.signal.addEventListener('abort', onAbort, { once: true });
     const t0 = clock.now();
     let it: AsyncIterator<TtsChunk>;
@@ -399,7 +404,7 @@ export class Speaker {
       if (!r.ctl.signal.aborted) boundary.fault('tts', err instanceof TtsFirstAudioTimeout ? 'first-audio-timeout' : 'stream', err, 'TTS_FAILED', true);
     } finally {
       r.ctl.signal.removeEventListener('abort', onAbort);
-      if (!req.signal.aborted) req.abort();
+      if (!req.signal.aborted) req.abort(REPLY_OVER);
     }
     // An abandoned iterator (timeout, abort) is told to stop; it may never answer, so nothing waits for it.
     if (early && it.return) {

@@ -163,7 +163,7 @@ export class CallSession implements LegListener, TickListener, PacerEvents, AsrF
         // The local recogniser at telephone band appends "and"/"but" to finished turns (docs/evals.md).
         conjunctionHoldMs: localAsrFirst(deps.asr.name) && handshake.sampleRateHz === 8000 ? cfg.endpointConjunctionHoldMs : 0,
       };
-      this.gate = new TurnGate(g, detector, clock, this);
+      this.gate = new TurnGate(g, detector, clock, this, metrics.hot);
     }
     // With the gate, the VAD ends an utterance after the short silence: the ASR finalises sooner, the gate decides the turn.
     const vadSilenceMs = this.gate ? cfg.endpointMinSilenceMs : cfg.vadSilenceMs;

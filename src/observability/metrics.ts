@@ -50,6 +50,14 @@ export class HotCounters {
   echoFrames = 0;
   /** Final transcripts of the bot's own echo (heard before the echo guard had the path) dropped, not answered. */
   echoTranscriptsDropped = 0;
+  /** Turns the turn gate gave to the bot (ENDPOINTING=adaptive). */
+  turnGateReleased = 0;
+  /** Finals the turn gate joined to a held one: a pause inside the caller's turn, not answered. */
+  turnGateJoined = 0;
+  /** Turns that read complete but sounded unfinished (the prosodic cue held them for longer silence). */
+  turnGateProsodyHolds = 0;
+  /** Turns released after the conjunction hold (a trailing "and"/"but" the recogniser may have made up). */
+  turnGateDoubtfulReleases = 0;
 }
 
 /** Per-call counters a live call exposes for scrapes. */
@@ -165,6 +173,22 @@ export class Metrics {
       'gateway_echo_transcripts_dropped_total',
       "Final transcripts of the bot's own audio echoed back by the line (heard before the echo guard had the line's echo path) dropped instead of answered",
       () => hot.echoTranscriptsDropped,
+    );
+    fromHot('gateway_turn_gate_released_total', 'Turns the turn gate gave to the bot (ENDPOINTING=adaptive)', () => hot.turnGateReleased);
+    fromHot(
+      'gateway_turn_gate_joined_total',
+      "Final transcripts the turn gate joined to the one it held: a pause inside the caller's turn that was not answered",
+      () => hot.turnGateJoined,
+    );
+    fromHot(
+      'gateway_turn_gate_prosody_holds_total',
+      'Turns whose words read complete but whose audio sounded unfinished: held by the prosodic cue for a longer silence',
+      () => hot.turnGateProsodyHolds,
+    );
+    fromHot(
+      'gateway_turn_gate_doubtful_releases_total',
+      'Turns released only after the conjunction hold (a trailing "and"/"but" the telephone-band recogniser may have made up)',
+      () => hot.turnGateDoubtfulReleases,
     );
     fromHot('gateway_ticker_late_ticks_total', 'Shared 20 ms clock ticks that fired more than 10 ms late', () => this.tickerLateTicks());
     fromHot(

@@ -110,6 +110,14 @@ function completeOf(v: unknown): number | undefined {
   return typeof c === 'number' && c >= 0 && c <= 1 ? c : undefined;
 }
 
+/** Where {@link TurnGate} counts its decisions for the process metrics (implemented by the metrics' hot counters). */
+export interface TurnGateCounters {
+  turnGateReleased: number;
+  turnGateJoined: number;
+  turnGateProsodyHolds: number;
+  turnGateDoubtfulReleases: number;
+}
+
 export class TurnGate {
   private readonly cfg: TurnGateConfig;
   private readonly detector: TurnDetector;
@@ -156,7 +164,11 @@ export class TurnGate {
   private readonly prosodyHoldMs: number;
   private readonly conjunctionHoldMs: number;
 
-  constructor(cfg: TurnGateConfig, detector: TurnDetector, clock: Clock, owner: TurnGateOwner) {
+  /** Where the process metrics count the gate's decisions (the metrics' hot counters); undefined: per call only. */
+  private readonly counters: TurnGateCounters | undefined;
+
+  constructor(cfg: TurnGateConfig, detector: TurnDetector, clock: Clock, owner: TurnGateOwner, counters?: TurnGateCounters) {
+    this.counters = counters;
     this.cfg = cfg;
     this.detector = detector;
     this.clock = clock;
@@ -194,6 +206,7 @@ export class TurnGate {
     if (this.held) {
       this.held = `${this.held} ${t}`;
       this.joined++;
+      if (this.counters) this.counters.turnGateJoined++;
     } else {
       this.held = t;
       this.heldSinceMs = this.clock.now();
@@ -305,7 +318,10 @@ export class TurnGate {
       if (unfinished) needMs = this.prosodyHoldMs;
     }
     if (silenceMs < needMs) return;
-    if (doubtful) this.doubtfulReleases++;
+    if (doubtful) {
+      this.doubtfulReleases++;
+      if (this.counters) this.counters.turnGateDoubtfulReleases++;
+    }
     this.release();
   }
 
@@ -347,7 +363,10 @@ export class TurnGate {
 
   private cued(unfinished: boolean): void {
     this.cueUnfinished = unfinished;
-    if (unfinished) this.prosodyHolds++;
+    if (unfinished) {
+      this.prosodyHolds++;
+      if (this.counters) this.counters.turnGateProsodyHolds++;
+    }
   }
 
   /** The judge's verdict on the cue asked as `seq`: used if still wanted, and the turn looked at again. */
@@ -367,6 +386,7 @@ export class TurnGate {
     this.abortPending();
     this.spokeSinceFinal = false;
     this.released++;
+    if (this.counters) this.counters.turnGateReleased++;
     this.owner.onGateTranscript(text, true);
   }
 

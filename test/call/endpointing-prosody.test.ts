@@ -61,7 +61,13 @@ t.test('"go forward … ten meters": one turn with the prosodic cue, answered in
   t.ok(metricValue(held.metrics, 'gateway_prosody_cues_worker_total') >= 1, 'the worker judged the cue');
   t.equal(metricValue(held.metrics, 'gateway_prosody_cues_event_loop_total'), 0, 'none on the event loop');
   t.equal(metricValue(held.metrics, 'gateway_prosody_cues_late_total'), 0, 'none late');
+  // The gate's decisions in /metrics: one hold, the second final joined to the held one, one turn released.
+  t.equal(metricValue(held.metrics, 'gateway_turn_gate_prosody_holds_total'), 1, 'the hold counted');
+  t.equal(metricValue(held.metrics, 'gateway_turn_gate_joined_total'), 1, 'the join counted');
+  t.equal(metricValue(held.metrics, 'gateway_turn_gate_released_total'), 1, 'one turn released');
   const plain = await call(t, 0, audio);
   t.same(plain.finals, ['go forward', 'ten meters'], 'without it the first half went to the bot on its own');
   t.equal(metricValue(plain.metrics, 'gateway_prosody_cues_worker_total'), 0, 'cue off: no worker judgement');
+  t.equal(metricValue(plain.metrics, 'gateway_turn_gate_released_total'), 2, 'two turns released');
+  t.equal(metricValue(plain.metrics, 'gateway_turn_gate_joined_total'), 0, 'nothing joined');
 });

@@ -17,26 +17,7 @@
  * Frames that arrive split over socket reads are kept as the chunks they came in and joined once complete (no copy
  * per read). A delivered payload is a view of a chunk nobody reuses: the listener may keep it.
  */
-import { createRequire } from 'node:module';
 import type { WebSocket } from 'ws';
-
-/**
- * `bufferutil`'s native unmask (the add-on `ws` itself uses; a dependency): ~0.1 µs for a 640-byte payload against
- * ~0.35–0.6 µs for the loop below (bench/README.md, "The inbound frame unmasked natively"). Undefined when only its
- * JavaScript fallback loads (no prebuilt add-on for the platform), or `WS_NO_BUFFER_UTIL` is set, as `ws` reads it.
- */
-type Unmask = (buffer: Buffer, mask: Buffer) => void;
-export const nativeUnmask: Unmask | undefined = ((): Unmask | undefined => {
-  if (process.env.WS_NO_BUFFER_UTIL) return undefined;
-  try {
-    const fn = (createRequire(import.meta.url)('bufferutil') as { unmask?: unknown }).unmask;
-    return typeof fn === 'function' && /\[native code\]/.test(Function.prototype.toString.call(fn)) ? (fn as Unmask) : undefined;
-  } catch {
-    return undefined;
-  }
-})();
-/** Below this many bytes the call into the add-on costs more than the loop (`ws` uses 32). */
-const NATIVE_UNMASK_MIN = 64;
 
 /** The receiver's own `write`: false when it wants the socket paused until it drains. */
 type WriteFn = (chunk: Buffer) => boolean;
@@ -75,9 +56,6 @@ export class FastReceiver {
 
   /** What the last frames handed to `ws` returned (false: pause the socket until the receiver drains). */
   private flowing = true;
-  /** The native unmask (undefined: the loop), and the 4-byte mask it is given (reused: nothing allocated per frame). */
-  private readonly unmask: Unmask | undefined;
-  private readonly mask = Buffer.alloc(4);
 
   /**
    * @param wsWrite `ws`'s receiver's own `write` (what every frame not read here is given to).
@@ -91,11 +69,7 @@ export class FastReceiver {
     private readonly onFault: () => void,
     /** True once `ws`'s receiver has stopped reading (a close frame ended it, or a protocol error). */
     private readonly wsStopped: () => boolean = () => false,
-    /** The unmask to use for payloads of 64 bytes or more (tests pass undefined to exercise the loop). */
-    unmask: Unmask | undefined = nativeUnmask,
-  ) {
-    this.unmask = unmask;
-  }
+  ) {}
 
   /** In place of the receiver's `write`: what `ws`'s socket listener calls with each chunk. */
   write(chunk: Buffer): boolean {
@@ -159,27 +133,17 @@ export class FastReceiver {
         const m1 = buf[p - 3] as number;
         const m2 = buf[p - 2] as number;
         const m3 = buf[p - 1] as number;
-        const payload = buf.subarray(p, frameEnd);
-        if (this.unmask !== undefined && len >= NATIVE_UNMASK_MIN) {
-          const mask = this.mask;
-          mask[0] = m0;
-          mask[1] = m1;
-          mask[2] = m2;
-          mask[3] = m3;
-          this.unmask(payload, mask);
-        } else {
-          let i = p;
-          for (; i + 4 <= frameEnd; i += 4) {
-            buf[i] = (buf[i] as number) ^ m0;
-            buf[i + 1] = (buf[i + 1] as number) ^ m1;
-            buf[i + 2] = (buf[i + 2] as number) ^ m2;
-            buf[i + 3] = (buf[i + 3] as number) ^ m3;
-          }
-          for (let k = 0; i < frameEnd; i++, k++) buf[i] = (buf[i] as number) ^ (buf[p - 4 + k] as number);
+        let i = p;
+        for (; i + 4 <= frameEnd; i += 4) {
+          buf[i] = (buf[i] as number) ^ m0;
+          buf[i + 1] = (buf[i + 1] as number) ^ m1;
+          buf[i + 2] = (buf[i + 2] as number) ^ m2;
+          buf[i + 3] = (buf[i + 3] as number) ^ m3;
         }
+        for (let k = 0; i < frameEnd; i++, k++) buf[i] = (buf[i] as number) ^ (buf[p - 4 + k] as number);
         off = frameEnd;
         this.stats.fast++;
-        this.onBinary(payload);
+        this.onBinary(buf.subarray(p, frameEnd));
         continue;
       }
       if (opcode < OP_CLOSE) this.inFragment = fin ? opcode !== OP_CONTINUATION && this.inFragment : true;

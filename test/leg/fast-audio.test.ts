@@ -9,7 +9,7 @@ import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { FastReceiver, framedWriter, installFastReceive } from '../../src/leg/fast-audio.js';
+import { FastReceiver, framedWriter, installFastReceive, nativeUnmask } from '../../src/leg/fast-audio.js';
 import { startGateway, until } from '../helpers/gateway.js';
 import { openRawLeg, streamFrames } from '../helpers/raw-leg.js';
 import { must } from '../helpers/must.js';
@@ -231,6 +231,46 @@ t.test('frames split over reads are joined once; a receiver that asks for a paus
   t.same(got[4], p2, 'the good frame before it');
   t.same(toWs.slice(1), [bad, after], 'the rest as it came');
   t.equal(r.stats.handedOver, true);
+  t.end();
+});
+
+t.test('the native unmask and the loop give the same payloads, at every length and alignment', (t) => {
+  // bufferutil ships a prebuilt add-on for linux-x64: here the native path must be the one in use.
+  t.type(nativeUnmask, 'function', "bufferutil's native unmask is loaded");
+  const rand = rng(7);
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(rand() * 256)));
+  const payloads: Buffer[] = [];
+  for (const n of [0, 1, 3, 63, 64, 65, 127, 320, 639, 640, 641, 960, 1001]) payloads.push(bytes(n));
+  // Every payload behind a frame of 0 or 127–129 bytes: its start at four different alignments in the chunk.
+  const chunks: Buffer[] = [];
+  for (const p of payloads) for (let lead = 0; lead < 4; lead++) chunks.push(Buffer.concat([frame(2, bytes(lead > 0 ? 126 + lead : 0)), frame(2, p)]));
+  const read = (unmask: typeof nativeUnmask | null) => {
+    const got: Buffer[] = [];
+    const r = new FastReceiver(
+      () => true,
+      (p) => got.push(Buffer.from(p)),
+      MAX_PAYLOAD,
+      () => t.fail('no fault'),
+      () => false,
+      unmask,
+    );
+    for (const c of chunks) r.write(Buffer.from(c));
+    return got;
+  };
+  let nativeCalls = 0;
+  const viaNative = read((b, m) => {
+    nativeCalls++;
+    nativeUnmask!(b, m);
+  });
+  t.equal(nativeCalls, 4 * payloads.filter((p) => p.length >= 64).length + 3 * payloads.length, 'every payload of 64 bytes or more went through it');
+  const viaLoop = read(null);
+  t.equal(viaLoop.length, chunks.length * 2, 'two messages per chunk');
+  t.same(
+    viaLoop.filter((_, i) => i % 2 === 1),
+    payloads.flatMap((p) => [p, p, p, p]),
+    'the loop unmasks every payload',
+  );
+  t.same(viaNative, viaLoop, 'the native unmask gives the same bytes');
   t.end();
 });
 

@@ -4,8 +4,7 @@
  * Run: `npm run bench:micro`. Writes bench/results/micro.json.
  *
  * Every case runs in a Node process of its own (`--case=N`), so its figure cannot depend on what ran before it (V8's
- * tiering and inline caches are per process), and is warmed up for as many frames as it is timed: with 5000 frames of
- * warm-up the leg reader was still in a lower tier (690 ns per message against 360 ns fully optimised).
+ * tiering and inline caches are per process), and is warmed up for as many frames as it is timed.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -130,11 +130,8 @@ export class WorkerPool<I extends object, O> {
   run(input: I, signal?: AbortSignal, transfer: ArrayBuffer[] = [], dueMs = performance.now()): Promise<O> {
     if (this.closedFlag) return Promise.reject(new PoolError('POOL_CLOSED', 'worker pool closed'));
     if (signal?.aborted) return Promise.reject(new PoolError('ABORTED', 'aborted'));
-    if (this.retryAtMs > 0) {
-      if (performance.now() < this.retryAtMs)
-        return Promise.reject(new PoolError('WORKER_FAILED', `workers keep failing (${this.deathsInARow} in a row): retrying later`));
-      this.retryAtMs = 0; // try again: one more death backs off longer
-    }
+    if (this.backingOff) return Promise.reject(new PoolError('WORKER_FAILED', `workers keep failing (${this.deathsInARow} in a row): retrying later`));
+    this.retryAtMs = 0; // the back-off (if any) is over: try again; one more death backs off longer
     if (this.queue.length >= this.capacity) {
       this.rejectedFull++;
       return Promise.reject(new PoolError('POOL_FULL', `worker pool queue full (${this.capacity})`));
